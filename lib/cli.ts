@@ -1,0 +1,87 @@
+// Owns the command line: `pgmux [options] <config.ini>`, PgBouncer's flags, daemonizing and
+// signal wiring. Everything else is in Pgmux.
+
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Command } from 'commander';
+import { loadConfig } from './config';
+import { Pgmux, VERSION, applyLogSettings } from './pgmux';
+import { Level, log, type LevelValue } from './log';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command()
+    .name('pgmux')
+    .description('PostgreSQL connection pooler and router, a PgBouncer drop-in (same ini file)')
+    .argument('<config.ini>', 'PgBouncer-style configuration file')
+    .option('-d, --daemon', 'run in the background (needs pidfile in the config)')
+    .option('-v, --verbose', 'more log output (repeat for more)', (_v: string, n: number) => n + 1, 0)
+    .option('-q, --quiet', 'no log output on stderr (the logfile still gets it)')
+    .version(VERSION, '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show this help')
+    .showHelpAfterError();
+  program.parse(argv);
+  const file = program.args[0];
+  const opts = program.opts<{ daemon?: boolean; verbose: number; quiet?: boolean }>();
+
+  let config;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    process.stderr.write(`pgmux: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const verbosity = Math.min(Level.Noise, Level.Log + opts.verbose + config.settings.verbose) as LevelValue;
+  log.level = verbosity;
+  log.quiet = opts.quiet === true;
+
+  if (opts.daemon) {
+    if (config.settings.pidfile === '') {
+      process.stderr.write('pgmux: -d needs pidfile set in the [pgbouncer] section, so the daemon can be found and stopped\n');
+      return 1;
+    }
+    if (config.settings.logfile === '' && !opts.quiet) {
+      process.stderr.write('pgmux: note: with -d and no logfile, log lines are discarded\n');
+    }
+    const args = process.argv.slice(1).filter((a) => a !== '-d' && a !== '--daemon');
+    const child = spawn(process.execPath, [...process.execArgv, ...args], { detached: true, stdio: 'ignore' });
+    child.unref();
+    const ok = await waitForPidfile(config.settings.pidfile, child.pid ?? 0);
+    if (!ok) {
+      process.stderr.write('pgmux: the daemon did not start; run without -d to see why\n');
+      return 1;
+    }
+    return 0;
+  }
+
+  applyLogSettings(config);
+  const pgmux = new Pgmux(config);
+  try {
+    await pgmux.start();
+  } catch (err) {
+    log.error((err as Error).message);
+    return 1;
+  }
+  process.on('SIGHUP', () => pgmux.reload());
+  process.on('SIGINT', () => void pgmux.shutdown('safe'));
+  process.on('SIGTERM', () => void pgmux.shutdown('immediate'));
+  await pgmux.whenExited();
+  return 0;
+}
+
+/** Waits until the daemon wrote its pid (it listens first), or it died. */
+async function waitForPidfile(file: string, pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (fs.readFileSync(file, 'utf8').trim() === String(pid)) return true;
+    } catch {
+      /* not yet */
+    }
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}

@@ -1,0 +1,111 @@
+// Owns the authentication dialog between a client and pgmux: which challenge to send for the
+// configured auth_type and the user's secret, and checking the answers.
+
+import * as crypto from 'node:crypto';
+import {
+  authenticationCleartext,
+  authenticationMD5,
+  authenticationSASL,
+  authenticationSASLContinue,
+  authenticationSASLFinal,
+} from '../protocol/backend';
+import { decodePasswordMessage, decodeSASLInitialResponse, decodeSASLResponse } from '../protocol/frontend';
+import { chooseMethod, verifyCleartext } from '../auth/method';
+import { verifyMd5 } from '../auth/md5';
+import { ScramServer } from '../auth/scram-server';
+import type { Secret } from '../auth/secret';
+
+export type AuthStep =
+  /** Send these bytes and wait for the client's next 'p' message. */
+  | { kind: 'send'; bytes: Buffer }
+  /** Authenticated; `final` (SASLFinal) goes out before AuthenticationOk. */
+  | { kind: 'ok'; final: Buffer | null; scramKeys: { clientKey: Buffer; serverKey: Buffer } | null }
+  | { kind: 'failed'; reason: string };
+
+export class ClientAuth {
+  private readonly method: ReturnType<typeof chooseMethod>;
+  private salt: Buffer | null = null;
+  private scram: ScramServer | null = null;
+  private scramStage: 'initial' | 'final' = 'initial';
+
+  constructor(
+    authType: string,
+    private readonly user: string,
+    private readonly secret: Secret | undefined,
+  ) {
+    this.method = chooseMethod(authType, secret);
+  }
+
+  /** The first step: a challenge, or ok at once (trust/any), or failed (reject). */
+  start(): AuthStep {
+    switch (this.method) {
+      case 'none':
+        return { kind: 'ok', final: null, scramKeys: null };
+      case 'reject':
+        return { kind: 'failed', reason: this.secret === undefined ? 'no such user in auth_file' : 'secret cannot be used with auth_type' };
+      case 'cleartext':
+        return { kind: 'send', bytes: authenticationCleartext() };
+      case 'md5':
+        this.salt = crypto.randomBytes(4);
+        return { kind: 'send', bytes: authenticationMD5(this.salt) };
+      case 'scram':
+        this.scram = new ScramServer(this.secret as Secret, this.user);
+        return { kind: 'send', bytes: authenticationSASL(this.scram.mechanisms()) };
+    }
+  }
+
+  /** The client's answer (a 'p' message, whole frame). */
+  answer(buf: Buffer, start: number, end: number): AuthStep {
+    switch (this.method) {
+      case 'cleartext': {
+        const msg = decodePasswordMessage(buf, start, end);
+        if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
+        return verifyCleartext(this.secret as Secret, this.user, msg.password)
+          ? { kind: 'ok', final: null, scramKeys: null }
+          : { kind: 'failed', reason: 'wrong password' };
+      }
+      case 'md5': {
+        const msg = decodePasswordMessage(buf, start, end);
+        if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
+        return verifyMd5(this.secret as Secret, this.user, this.salt as Buffer, msg.password)
+          ? { kind: 'ok', final: null, scramKeys: null }
+          : { kind: 'failed', reason: 'wrong password' };
+      }
+      case 'scram':
+        return this.scramAnswer(buf, start, end);
+      default:
+        return { kind: 'failed', reason: 'unexpected password message' };
+    }
+  }
+
+  private scramAnswer(buf: Buffer, start: number, end: number): AuthStep {
+    const scram = this.scram as ScramServer;
+    if (this.scramStage === 'initial') {
+      const msg = decodeSASLInitialResponse(buf, start, end);
+      if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
+      if (msg.mechanism !== 'SCRAM-SHA-256') return { kind: 'failed', reason: `unsupported SASL mechanism ${msg.mechanism}` };
+      try {
+        if (msg.data === null) return { kind: 'failed', reason: 'SASLInitialResponse without client-first-message' };
+        const serverFirst = scram.clientFirst(msg.data);
+        this.scramStage = 'final';
+        return { kind: 'send', bytes: authenticationSASLContinue(Buffer.from(serverFirst)) };
+      } catch (err) {
+        return { kind: 'failed', reason: `SCRAM: ${(err as Error).message}` };
+      }
+    }
+    const msg = decodeSASLResponse(buf, start, end);
+    if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
+    let result: ReturnType<ScramServer['clientFinal']>;
+    try {
+      result = scram.clientFinal(msg.data);
+    } catch (err) {
+      return { kind: 'failed', reason: `SCRAM: ${(err as Error).message}` };
+    }
+    if (!result.ok) return { kind: 'failed', reason: result.reason };
+    return {
+      kind: 'ok',
+      final: authenticationSASLFinal(Buffer.from(result.serverFinal)),
+      scramKeys: { clientKey: result.clientKey, serverKey: result.serverKey },
+    };
+  }
+}

@@ -1,0 +1,428 @@
+// Owns one client connection: the startup and login phases, the client half of the forwarding
+// path, and when the linked server may go back to its pool.
+//
+// States: startup -> auth -> welcome (waiting for the pool's server parameters) -> idle <->
+// waiting (queued for a server) <-> active (linked) -> closed. `state` is written only here.
+
+import type * as net from 'node:net';
+import { FrontendCode, StartupCode, TxStatus } from '../protocol/codes';
+import { Framer } from '../protocol/framer';
+import { Action, Relay, type RelayHandler } from '../protocol/relay';
+import { decodeStartup } from '../protocol/frontend';
+import {
+  authenticationOk,
+  backendKeyData,
+  errorResponse,
+  negotiateProtocolVersion,
+  parameterStatus,
+  READY_IDLE,
+  type ErrorFields,
+} from '../protocol/backend';
+import * as refusals from '../protocol/refusals';
+import type { Settings } from '../config';
+import type { Secret } from '../auth/secret';
+import { syncStatement, type TrackedParams } from '../server/params';
+import type { ServerConnection, ServerPeer } from '../server/server-connection';
+import type { Pool, PoolClient } from '../pool/pool';
+import { clock } from '../pool/clock';
+import { ClientAuth } from './authenticate';
+import { decideStartup } from './startup-params';
+import { log, type LogSubject } from '../log';
+
+export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'closed';
+
+/** What a client needs from the rest of pgmux (the registry implements it). */
+export interface ClientContext {
+  readonly settings: Settings;
+  readonly tracked: TrackedParams;
+  /** The pool for this database and user, or the refusal to send. */
+  findPool(database: string, user: string): Pool | ErrorFields;
+  userSecret(user: string): Secret | undefined;
+  /** Issues this client's BackendKeyData key; cancel requests look it up. */
+  assignCancelKey(client: ClientConnection): { pid: number; secret: number };
+  cancel(pid: number, secret: number): void;
+  clientClosed(client: ClientConnection): void;
+}
+
+let nextClientId = 1;
+
+export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, LogSubject {
+  readonly id = nextClientId++;
+  state: ClientState = 'startup';
+  /** When the current state was entered (clock.now), for the janitor's timeouts. */
+  stateSince: number;
+  readonly connectedAt: number;
+  waitSince = 0;
+  user = '';
+  database = '';
+  pool: Pool | null = null;
+  server: ServerConnection | null = null;
+  /** Tracked session parameters as this client believes them to be. */
+  readonly params = new Map<string, string>();
+  cancelKey = { pid: 0, secret: 0 };
+  /** ReadyForQuery messages the server still owes for this client's Sync/Query/FunctionCall. */
+  owed = 0;
+  /** Messages sent since the last Sync or Query: the server is mid extended-protocol batch. */
+  unsynced = 0;
+  /** When the last request went out with nothing owed before it (query_timeout). */
+  requestSince = 0;
+  /** When the last ReadyForQuery reached this client (idle_transaction_timeout). */
+  readySince = 0;
+  closeReason = '';
+
+  private readonly framer: Framer;
+  private readonly relay: Relay;
+  private auth: ClientAuth | null = null;
+  private readonly pending: Buffer[] = [];
+  private startupParams = new Map<string, string>();
+  private terminating = false;
+  private violation: string | null = null;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly ctx: ClientContext,
+    readonly remote: string,
+  ) {
+    this.connectedAt = this.stateSince = clock.now;
+    const max = ctx.settings.max_packet_size;
+    this.framer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), max, true);
+    this.relay = new Relay(this, max);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.server?.resume());
+    socket.on('error', (err) => this.close(`client socket error: ${err.message}`));
+    socket.on('close', () => this.close('client close request'));
+  }
+
+  logPrefix(): string {
+    return `C-${this.id}: ${this.database || '(nodb)'}/${this.user || '(nouser)'}@${this.remote}`;
+  }
+
+  // ---- input ----
+
+  private onData(chunk: Buffer): void {
+    switch (this.state) {
+      case 'startup':
+      case 'auth':
+      case 'welcome': {
+        const err = this.framer.feed(chunk);
+        if (err !== null) this.fail(refusals.protocolViolation(err));
+        return;
+      }
+      case 'idle':
+        if (chunk.length === 5 && chunk[0] === FrontendCode.Terminate) {
+          this.close('client close request');
+          return;
+        }
+        this.pending.push(chunk);
+        this.socket.pause();
+        this.setState('waiting');
+        (this.pool as Pool).requestServer(this);
+        return;
+      case 'waiting':
+        this.pending.push(chunk);
+        return;
+      case 'active':
+        this.feedRelay(chunk);
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  private feedRelay(chunk: Buffer): void {
+    const err = this.relay.feed(chunk);
+    if (err !== null) this.fail(refusals.protocolViolation(err.reason));
+  }
+
+  // ---- startup and login ----
+
+  private onLoginFrame(type: number, buf: Buffer, start: number, end: number): void {
+    if (this.state === 'closed') return;
+    switch (type) {
+      case StartupCode.SSLRequest:
+      case StartupCode.GSSENCRequest:
+        // No TLS or GSS encryption yet: 'N' tells the client to go on in plain text.
+        this.socket.write(NO_ENCRYPTION);
+        return;
+      case StartupCode.CancelRequest: {
+        const msg = decodeStartup(buf, start, end);
+        if (msg?.kind === 'cancel') this.ctx.cancel(msg.pid, msg.secret);
+        this.framer.halt();
+        this.close('cancel request', true);
+        return;
+      }
+      case StartupCode.Startup:
+        this.framer.startupMode = false;
+        this.onStartup(buf, start, end);
+        return;
+      case StartupCode.Unknown:
+        this.fail(refusals.protocolViolation('unsupported protocol version or startup packet; pgmux speaks protocol 3.0'));
+        return;
+      case FrontendCode.Password:
+        if (this.state === 'auth' && this.auth !== null) {
+          this.onAuthStep(this.auth.answer(buf, start, end));
+          return;
+        }
+        this.fail(refusals.protocolViolation('password message before authentication was requested'));
+        return;
+      case FrontendCode.Terminate:
+        this.close('client close request');
+        return;
+      default:
+        if (this.state === 'welcome') {
+          // A pipelined query before the welcome finished: keep it for when the client is idle.
+          this.pending.push(Buffer.from(buf.subarray(start, end)));
+          return;
+        }
+        this.fail(refusals.protocolViolation(`unexpected message type '${String.fromCharCode(type)}' during login`));
+    }
+  }
+
+  private onStartup(buf: Buffer, start: number, end: number): void {
+    const msg = decodeStartup(buf, start, end);
+    if (msg === undefined || msg.kind !== 'startup') {
+      this.fail(refusals.protocolViolation('malformed startup packet'));
+      return;
+    }
+    const unknownOptions = [...msg.params.keys()].filter((k) => k.startsWith('_pq_.'));
+    if (msg.minor > 0 || unknownOptions.length > 0) {
+      this.socket.write(negotiateProtocolVersion(0, unknownOptions));
+      for (const k of unknownOptions) msg.params.delete(k);
+    }
+    const decision = decideStartup(msg.params, this.ctx.tracked, this.ctx.settings.ignore_startup_parameters);
+    if (!decision.ok) {
+      this.fail(decision.problem === 'no-user' ? refusals.noUser() : refusals.unsupportedStartupParameter(decision.name));
+      return;
+    }
+    this.user = decision.user;
+    this.database = decision.database;
+    this.startupParams = decision.params;
+    if (this.ctx.settings.log_connections) {
+      log.info(`login attempt: db=${this.database} user=${this.user} tls=no`, this);
+    }
+    const pool = this.ctx.findPool(this.database, this.user);
+    if (!(pool instanceof Object && 'clientLoggedIn' in pool)) {
+      this.fail(pool as ErrorFields);
+      return;
+    }
+    this.pool = pool;
+    this.setState('auth');
+    this.auth = new ClientAuth(this.ctx.settings.auth_type, this.user, this.ctx.userSecret(this.user));
+    this.onAuthStep(this.auth.start());
+  }
+
+  private onAuthStep(step: ReturnType<ClientAuth['start']>): void {
+    switch (step.kind) {
+      case 'send':
+        this.socket.write(step.bytes);
+        return;
+      case 'failed':
+        log.info(`password authentication failed: ${step.reason}`, this);
+        this.fail(refusals.authFailed(this.user));
+        return;
+      case 'ok': {
+        this.auth = null;
+        if (step.final !== null) this.socket.write(step.final);
+        this.socket.write(authenticationOk());
+        const pool = this.pool as Pool;
+        if (step.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = step.scramKeys;
+        this.setState('welcome');
+        pool.clientLoggedIn(this);
+        return;
+      }
+    }
+  }
+
+  /** PoolClient: the pool knows its server parameters; send the welcome. */
+  welcome(serverParams: ReadonlyMap<string, string>): void {
+    if (this.state !== 'welcome') return;
+    const out: Buffer[] = [];
+    for (const [name, value] of serverParams) {
+      const canonical = this.ctx.tracked.lookup(name);
+      const mine = canonical !== undefined ? this.startupParams.get(canonical) : undefined;
+      const v = mine ?? value;
+      if (canonical !== undefined) this.params.set(canonical, v);
+      out.push(parameterStatus(name, v));
+    }
+    // Tracked parameters the server did not report (e.g. a track_extra_parameters entry).
+    for (const [name, value] of this.startupParams) {
+      if (!this.params.has(name)) {
+        this.params.set(name, value);
+        out.push(parameterStatus(name, value));
+      }
+    }
+    this.cancelKey = this.ctx.assignCancelKey(this);
+    out.push(backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE);
+    this.socket.write(Buffer.concat(out));
+    this.setState('idle');
+    const rest = this.framer.takeRemainder();
+    if (rest !== null) this.pending.push(rest);
+    if (this.pending.length > 0) {
+      const queued = this.pending.splice(0);
+      for (const chunk of queued) this.onData(chunk);
+    }
+  }
+
+  // ---- linked to a server ----
+
+  /** PoolClient: a server is ours now. Bring its parameters in line, then send what waited. */
+  link(server: ServerConnection): void {
+    this.server = server;
+    server.client = this;
+    server.resume();
+    const sync = syncStatement(this.params, server.params);
+    if (sync !== '') server.runInternal(sync);
+    this.setState('active');
+    const queued = this.pending.splice(0);
+    for (const chunk of queued) {
+      this.feedRelay(chunk);
+      if (this.state !== 'active') return;
+    }
+    this.socket.resume();
+  }
+
+  // RelayHandler (client -> server)
+
+  onHeader(type: number): number {
+    switch (type) {
+      case FrontendCode.Query:
+      case FrontendCode.Sync:
+      case FrontendCode.FunctionCall:
+        if (this.owed === 0) this.requestSince = clock.now;
+        this.owed++;
+        this.unsynced = 0;
+        return Action.Forward;
+      case FrontendCode.CopyData:
+      case FrontendCode.CopyDone:
+      case FrontendCode.CopyFail:
+        return Action.Forward;
+      case FrontendCode.Parse:
+      case FrontendCode.Bind:
+      case FrontendCode.Describe:
+      case FrontendCode.Execute:
+      case FrontendCode.Close:
+      case FrontendCode.Flush:
+        this.unsynced++;
+        return Action.Forward;
+      default:
+        // Terminate, or a type no client may send: look at it whole, then act.
+        return Action.Inspect;
+    }
+  }
+
+  onFrame(type: number): number {
+    if (type === FrontendCode.Terminate) this.terminating = true;
+    else this.violation = `unknown message type '${String.fromCharCode(type)}' (0x${type.toString(16)})`;
+    return Action.Swallow | Action.Notify;
+  }
+
+  afterFrame(): boolean {
+    if (this.violation !== null) this.fail(refusals.protocolViolation(this.violation));
+    else if (this.terminating) this.close('client close request');
+    return true;
+  }
+
+  write(bytes: Buffer): void {
+    const server = this.server;
+    if (server !== null && !server.sendToServer(bytes)) this.socket.pause();
+  }
+
+  // ServerPeer (server -> client)
+
+  sendToClient(bytes: Buffer): boolean {
+    return this.socket.write(bytes);
+  }
+
+  parameterReported(name: string, value: string): void {
+    const canonical = this.ctx.tracked.lookup(name);
+    if (canonical !== undefined) this.params.set(canonical, value);
+  }
+
+  readyForQuery(status: number): void {
+    if (this.owed > 0) this.owed--;
+    this.readySince = clock.now;
+    const server = this.server;
+    if (server === null || this.owed > 0 || this.unsynced > 0 || !this.relay.atBoundary()) return;
+    const pool = this.pool as Pool;
+    const mode = pool.settings.poolMode;
+    if (mode === 'session') return;
+    if (status === TxStatus.Idle) {
+      this.unlink(true);
+      return;
+    }
+    if (mode === 'statement') {
+      this.fail(refusals.statementModeTransaction());
+    }
+  }
+
+  resumeClient(): void {
+    if (this.state === 'active') this.socket.resume();
+  }
+
+  pauseClient(): void {
+    this.socket.pause();
+  }
+
+  /** Gives the server back to the pool. */
+  private unlink(clean: boolean): void {
+    const server = this.server as ServerConnection;
+    this.server = null;
+    this.owed = 0;
+    this.unsynced = 0;
+    if (this.state === 'active') this.setState('idle');
+    (this.pool as Pool).release(this, server, clean);
+    if (this.state === 'idle') this.socket.resume();
+  }
+
+  /** PoolClient: the server died under us; PostgreSQL would have closed the session too. */
+  serverLost(reason: string): void {
+    this.server = null;
+    log.warn(`server connection lost: ${reason}`, this);
+    this.fail(refusals.serverConnLost());
+  }
+
+  // ---- ending ----
+
+  /** Refuses the client with an ErrorResponse and closes it. */
+  fail(error: ErrorFields): void {
+    if (this.state === 'closed') return;
+    if (error.severity === 'FATAL' || this.state !== 'active') {
+      this.socket.write(errorResponse({ ...error, severity: 'FATAL' }));
+      this.close(error.message, true);
+      return;
+    }
+    this.socket.write(errorResponse(error));
+  }
+
+  /** Closes the socket (flushing what was written when `flush`) and gives back what it held. */
+  close(reason: string, flush = false): void {
+    if (this.state === 'closed') return;
+    const wasState = this.state;
+    this.state = 'closed';
+    this.closeReason = reason;
+    const server = this.server;
+    const pool = this.pool;
+    if (server !== null && pool !== null) {
+      this.server = null;
+      // Reusable only between transactions with nothing in flight; otherwise its state is unknown.
+      const clean = this.owed === 0 && this.unsynced === 0 && server.txStatus === TxStatus.Idle && this.relay.atBoundary();
+      pool.release(this, server, clean);
+    }
+    if (pool !== null) pool.clientGone(this);
+    this.ctx.clientClosed(this);
+    if (this.ctx.settings.log_disconnections && wasState !== 'startup') {
+      log.info(`closing because: ${reason} (age=${Math.round((clock.now - this.connectedAt) / 1000)}s)`, this);
+    }
+    if (flush) this.socket.end();
+    else this.socket.destroy();
+  }
+
+  private setState(to: ClientState): void {
+    this.state = to;
+    this.stateSince = clock.now;
+  }
+}
+
+/** The one-byte answer to SSLRequest and GSSENCRequest: no encryption. */
+const NO_ENCRYPTION = Buffer.from('N');

@@ -1,0 +1,94 @@
+// Owns periodic maintenance (PgBouncer's janitor.c): every timeout, min_pool_size, the reserve
+// pool, and closing servers past their lifetime or idle time. One sweep per tick instead of a
+// timer per socket; the clock is read once per tick.
+
+import { TxStatus } from '../protocol/codes';
+import * as refusals from '../protocol/refusals';
+import type { Registry } from './registry';
+import type { Pool } from './pool';
+import type { ClientConnection } from '../client/client-connection';
+import type { ServerConnection } from '../server/server-connection';
+import { clock } from './clock';
+
+/** How often the janitor sweeps: fine enough for second-granularity timeouts. */
+export const TICK_MS = 100;
+
+export class Janitor {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly registry: Registry) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.sweep(), TICK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  sweep(): void {
+    const now = clock.tick();
+    for (const client of this.registry.clients) this.checkClient(client, now);
+    for (const pool of this.registry.pools.values()) this.checkPool(pool, now);
+  }
+
+  private checkClient(client: ClientConnection, now: number): void {
+    const s = this.registry.settings;
+    const since = (seconds: number, from: number) => seconds > 0 && now - from > seconds * 1000;
+    switch (client.state) {
+      case 'startup':
+      case 'auth':
+      case 'welcome':
+        if (since(s.client_login_timeout, client.connectedAt)) client.fail(refusals.clientLoginTimeout());
+        return;
+      case 'idle':
+        if (since(s.client_idle_timeout, client.stateSince)) client.fail(refusals.clientIdleTimeout());
+        return;
+      case 'waiting':
+        if (since(s.query_wait_timeout, client.waitSince)) client.fail(refusals.queryWaitTimeout());
+        return;
+      case 'active': {
+        const server = client.server;
+        if (server === null) return;
+        if (client.owed > 0) {
+          if (since(s.query_timeout, client.requestSince)) client.fail(refusals.queryTimeout());
+        } else if (server.txStatus !== TxStatus.Idle && since(s.idle_transaction_timeout, client.readySince)) {
+          client.fail(refusals.idleTransactionTimeout());
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private checkPool(pool: Pool, now: number): void {
+    const s = pool.settings;
+    const connectTimeout = this.registry.settings.server_connect_timeout;
+    for (const server of pool.login) {
+      if (connectTimeout > 0 && now - server.connectedAt > connectTimeout * 1000) {
+        pool.serverLoginFailed(server, refusals.serverConnectTimeout());
+        server.close('server_connect_timeout');
+      }
+    }
+    // Idle servers past their lifetime or idle time close; min_pool_size refills below.
+    for (const server of [...pool.idle]) {
+      if (this.expired(server, now, s.serverLifetime, s.serverIdleTimeout, pool)) server.close('server idle or lifetime timeout', true);
+    }
+    const head = pool.waiting.peek();
+    if (head !== undefined && s.reservePool > 0 && now - head.waitSince > s.reservePoolTimeout * 1000) {
+      pool.launch(true);
+    }
+    while (pool.serverCount < s.minPoolSize && pool.launch()) {
+      /* opened one more */
+    }
+  }
+
+  private expired(server: ServerConnection, now: number, lifetime: number, idleTimeout: number, pool: Pool): boolean {
+    if (lifetime > 0 && now - server.connectedAt > lifetime * 1000) return true;
+    // Keep min_pool_size servers even when idle, as PgBouncer does.
+    return idleTimeout > 0 && now - server.lastUsed > idleTimeout * 1000 && pool.serverCount > pool.settings.minPoolSize;
+  }
+}

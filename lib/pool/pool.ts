@@ -1,0 +1,323 @@
+// Owns one pool: the servers of one (database, user) pair and the clients waiting for them.
+// It is the only code that moves servers between states (moveServer) and the only code that
+// links a client to a server.
+//
+// State is collection membership: a server is in exactly one of login/idle/active/used/tested.
+
+import type { ErrorFields } from '../protocol/backend';
+import type { DatabaseDef, PoolMode } from '../config';
+import { ServerConnection, type ServerOwner, type ServerState } from '../server/server-connection';
+import type { ServerCredential } from '../server/login';
+import { Fifo } from './fifo';
+import { clock } from './clock';
+import { log } from '../log';
+
+/** What the pool needs from a client. */
+export interface PoolClient {
+  readonly id: number;
+  /** When the client joined the wait queue (clock.now). */
+  waitSince: number;
+  link(server: ServerConnection): void;
+  /** Server parameters for the welcome are known now. */
+  welcome(params: ReadonlyMap<string, string>): void;
+  /** Refuse the client with this error and close it. */
+  fail(error: ErrorFields): void;
+  /** The linked server died under the client. */
+  serverLost(reason: string): void;
+}
+
+/** Settings in force for one pool; recomputed on RELOAD. */
+export interface PoolSettings {
+  poolMode: PoolMode;
+  poolSize: number;
+  minPoolSize: number;
+  reservePool: number;
+  reservePoolTimeout: number;
+  serverResetQuery: string;
+  serverResetQueryAlways: boolean;
+  serverCheckQuery: string;
+  serverCheckDelay: number;
+  serverLifetime: number;
+  serverIdleTimeout: number;
+  serverLoginRetry: number;
+  serverRoundRobin: boolean;
+  queryWaitTimeout: number;
+  unixSocketDir: string;
+}
+
+/** Limits shared between pools (max_db_connections, max_user_connections). */
+export interface SharedLimits {
+  canOpen(pool: Pool): boolean;
+  opened(pool: Pool): void;
+  closed(pool: Pool): void;
+  /** A server of this pool closed or freed a slot: other pools of the db/user may launch. */
+  slotFreed(pool: Pool): void;
+}
+
+export class Pool implements ServerOwner {
+  /** Servers logging in. */
+  readonly login = new Set<ServerConnection>();
+  /** Servers ready for a client; the end of the array is the most recently used. */
+  readonly idle: ServerConnection[] = [];
+  /** Servers linked to a client. */
+  readonly active = new Set<ServerConnection>();
+  /** Released servers running server_reset_query. */
+  readonly used = new Set<ServerConnection>();
+  /** Idle servers running server_check_query before being handed out. */
+  readonly tested = new Set<ServerConnection>();
+  /** Logged-in clients waiting for a server, in arrival order. */
+  readonly waiting = new Fifo<PoolClient>();
+  /** Clients that passed authentication and wait for the first server's parameters. */
+  private readonly welcomeWaiting = new Set<PoolClient>();
+  /** Clients of this pool currently linked to a server. */
+  readonly activeClients = new Set<PoolClient>();
+  /** All logged-in clients of this pool. */
+  readonly clients = new Set<PoolClient>();
+
+  /** The first successful login's ParameterStatus set: every client's welcome. */
+  serverParams: ReadonlyMap<string, string> | null = null;
+  /** SCRAM keys of a client, for servers when the userlist holds only a SCRAM secret. */
+  scramKeys: { clientKey: Buffer; serverKey: Buffer } | null = null;
+  private lastLoginFailure = 0;
+  private lastLoginError: ErrorFields | null = null;
+  /** PAUSE/RECONNECT hooks will use this; a disabled pool hands out nothing. */
+  paused = false;
+
+  constructor(
+    readonly db: DatabaseDef,
+    /** The user clients logged in as (the pool's name in SHOW POOLS). */
+    readonly user: string,
+    /** The user pgmux logs in to the server as (db line user= overrides). */
+    readonly serverUser: string,
+    public settings: PoolSettings,
+    private readonly credential: () => ServerCredential,
+    private readonly limits: SharedLimits,
+  ) {}
+
+  get name(): string {
+    return `${this.db.name}/${this.user}`;
+  }
+
+  get serverCount(): number {
+    return this.login.size + this.idle.length + this.active.size + this.used.size + this.tested.size;
+  }
+
+  // ---- clients ----
+
+  /** A client authenticated: welcome it now if the server parameters are known. */
+  clientLoggedIn(client: PoolClient): void {
+    this.clients.add(client);
+    if (this.serverParams !== null) {
+      client.welcome(this.serverParams);
+      return;
+    }
+    this.welcomeWaiting.add(client);
+    if (this.serverCount === 0) this.launch();
+  }
+
+  /** A client has a request and needs a server. */
+  requestServer(client: PoolClient): void {
+    client.waitSince = clock.now;
+    this.waiting.push(client);
+    this.dispatch();
+  }
+
+  /** A client left: forget it wherever it was waiting. */
+  clientGone(client: PoolClient): void {
+    this.clients.delete(client);
+    this.welcomeWaiting.delete(client);
+    this.activeClients.delete(client);
+    this.waiting.remove(client);
+  }
+
+  /**
+   * Unlinks a client from its server. `clean` means the server is between transactions and may
+   * serve someone else; otherwise it is closed, since its session state is unknown.
+   */
+  release(client: PoolClient, server: ServerConnection, clean: boolean): void {
+    this.activeClients.delete(client);
+    server.client = null;
+    server.lastUsed = clock.now;
+    server.resume();
+    if (server.isClosed()) return;
+    if (!clean || server.closeOnRelease || this.pastLifetime(server)) {
+      this.moveServer(server, 'used');
+      server.close(clean ? 'server lifetime or reconnect' : 'client left mid-transaction', true);
+      return;
+    }
+    const s = this.settings;
+    const reset = s.poolMode === 'session' || s.serverResetQueryAlways ? s.serverResetQuery : '';
+    if (reset !== '') {
+      this.moveServer(server, 'used');
+      server.runInternal(reset);
+      return;
+    }
+    this.moveServer(server, 'idle');
+    this.dispatch();
+  }
+
+  // ---- ServerOwner ----
+
+  serverReady(server: ServerConnection): void {
+    if (server.state === 'login') {
+      this.lastLoginError = null;
+      if (this.serverParams === null) this.serverParams = new Map(server.params);
+      for (const client of this.welcomeWaiting) client.welcome(this.serverParams);
+      this.welcomeWaiting.clear();
+      if (this.db.connectQuery) {
+        // connect_query runs once per server, before any client sees it.
+        this.moveServer(server, 'used');
+        server.runInternal(this.db.connectQuery);
+        return;
+      }
+    } else if (server.state !== 'used' && server.state !== 'tested') {
+      return; // a stray ReadyForQuery of an idle server
+    } else {
+      const err = server.takeInternalError();
+      if (err !== null) {
+        log.warn(`internal query failed: ${err.message}; closing server`, server);
+        server.close('internal query failed', true);
+        return;
+      }
+    }
+    this.moveServer(server, 'idle');
+    this.dispatch();
+  }
+
+  serverLoginFailed(server: ServerConnection, error: ErrorFields): void {
+    this.lastLoginFailure = clock.now;
+    this.lastLoginError = error;
+    log.warn(`server login failed: ${error.message}`, server);
+    // Clients that wait only for the welcome learn the server's own words (PgBouncer does this).
+    for (const client of this.welcomeWaiting) client.fail(error);
+    this.welcomeWaiting.clear();
+  }
+
+  serverClosed(server: ServerConnection, reason: string): void {
+    const was = this.stateSetRemove(server);
+    if (was === null) return;
+    this.limits.closed(this);
+    if (was === 'active' && server.client !== null) {
+      const client = server.client as unknown as PoolClient;
+      server.client = null;
+      this.activeClients.delete(client);
+      client.serverLost(reason);
+    }
+    log.debug(`closing server: ${reason}`, server);
+    this.limits.slotFreed(this);
+    this.dispatch();
+  }
+
+  // ---- handing out servers ----
+
+  /** Links waiting clients to idle servers and opens servers for the rest, within limits. */
+  dispatch(): void {
+    if (this.paused) return;
+    while (this.waiting.size > 0) {
+      const server = this.takeIdle();
+      if (server === null) break;
+      const client = this.waiting.shift() as PoolClient;
+      this.moveServer(server, 'active');
+      this.activeClients.add(client);
+      server.lastUsed = clock.now;
+      client.link(server);
+    }
+    const wanted = this.waiting.size + this.welcomeWaiting.size - this.login.size;
+    for (let i = 0; i < wanted; i++) if (!this.launch()) break;
+  }
+
+  /** Opens one server if limits allow. Returns false when it may not. */
+  launch(reserve = false): boolean {
+    const s = this.settings;
+    const cap = s.poolSize + (reserve ? s.reservePool : 0);
+    if (this.serverCount >= cap) return false;
+    if (!this.limits.canOpen(this)) return false;
+    if (this.lastLoginError !== null && clock.now - this.lastLoginFailure < s.serverLoginRetry * 1000) return false;
+    const startup: Record<string, string> = { user: this.serverUser, database: this.db.dbname };
+    const db = this.db;
+    if (db.clientEncoding) startup.client_encoding = db.clientEncoding;
+    if (db.datestyle) startup.datestyle = db.datestyle;
+    if (db.timezone) startup.timezone = db.timezone;
+    if (db.applicationName) startup.application_name = db.applicationName;
+    const server = new ServerConnection(
+      this,
+      { host: db.host, port: db.port, unixSocketDir: s.unixSocketDir },
+      startup,
+      this.credential(),
+      `${db.name}/${this.serverUser}`,
+      clock.now,
+    );
+    this.login.add(server);
+    this.limits.opened(this);
+    log.debug('new connection to server', server);
+    return true;
+  }
+
+  /** The next idle server to hand out, after a health check if it has been idle long. */
+  private takeIdle(): ServerConnection | null {
+    const s = this.settings;
+    while (this.idle.length > 0) {
+      const server = s.serverRoundRobin ? this.idle[0] : this.idle[this.idle.length - 1];
+      const idleFor = clock.now - server.lastUsed;
+      if (s.serverCheckQuery !== '' && s.serverCheckDelay >= 0 && idleFor > s.serverCheckDelay * 1000) {
+        // Checked first; it comes back through serverReady and is handed out then.
+        this.moveServer(server, 'tested');
+        server.runInternal(s.serverCheckQuery);
+        continue;
+      }
+      return server;
+    }
+    return null;
+  }
+
+  private pastLifetime(server: ServerConnection): boolean {
+    const life = this.settings.serverLifetime;
+    return life > 0 && clock.now - server.connectedAt > life * 1000;
+  }
+
+  /** The only writer of server.state. Throws on a move that cannot happen. */
+  moveServer(server: ServerConnection, to: ServerState): void {
+    const from = server.state;
+    if (from === 'closed') throw new Error(`moveServer: S-${server.id} is closed, cannot become ${to}`);
+    this.stateSetRemove(server);
+    server.state = to;
+    switch (to) {
+      case 'idle':
+        this.idle.push(server);
+        break;
+      case 'active':
+        this.active.add(server);
+        break;
+      case 'used':
+        this.used.add(server);
+        break;
+      case 'tested':
+        this.tested.add(server);
+        break;
+      case 'login':
+        this.login.add(server);
+        break;
+      case 'closed':
+        break;
+    }
+  }
+
+  /** Removes a server from whichever set holds it; returns the state it had, or null. */
+  private stateSetRemove(server: ServerConnection): ServerState | null {
+    if (this.login.delete(server)) return 'login';
+    if (this.active.delete(server)) return 'active';
+    if (this.used.delete(server)) return 'used';
+    if (this.tested.delete(server)) return 'tested';
+    const i = this.idle.lastIndexOf(server);
+    if (i >= 0) {
+      this.idle.splice(i, 1);
+      return 'idle';
+    }
+    return null;
+  }
+
+  /** Closes every server (KILL, shutdown). */
+  closeAll(reason: string): void {
+    for (const s of [...this.login, ...this.idle, ...this.active, ...this.used, ...this.tested]) s.close(reason, true);
+  }
+}

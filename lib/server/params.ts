@@ -1,0 +1,56 @@
+// Owns session-parameter tracking: which parameters follow a client from server to server, and
+// the SET that brings a server in line with a client before the client's next statement.
+
+/** Parameters always tracked, in PostgreSQL's canonical spelling (as ParameterStatus names them). */
+const ALWAYS_TRACKED = [
+  'client_encoding',
+  'DateStyle',
+  'TimeZone',
+  'IntervalStyle',
+  'standard_conforming_strings',
+  'application_name',
+] as const;
+
+/** Parameter names are case-insensitive in startup packets and SET; this maps to one spelling. */
+export class TrackedParams {
+  private readonly canonical = new Map<string, string>();
+
+  constructor(extra: readonly string[]) {
+    for (const name of ALWAYS_TRACKED) this.canonical.set(name.toLowerCase(), name);
+    for (const name of extra) {
+      if (!this.canonical.has(name.toLowerCase())) this.canonical.set(name.toLowerCase(), name);
+    }
+  }
+
+  /** Canonical name when tracked, else undefined. */
+  lookup(name: string): string | undefined {
+    return this.canonical.get(name.toLowerCase());
+  }
+
+  names(): IterableIterator<string> {
+    return this.canonical.values();
+  }
+}
+
+/** Quotes a value as a SQL string literal (standard_conforming_strings on or off alike). */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\\')) return `E'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The SET statements that make `server` match `client` for every tracked parameter the client
+ * has a value for, or '' when they already match. Only differences are sent.
+ */
+export function syncStatement(client: ReadonlyMap<string, string>, server: ReadonlyMap<string, string>): string {
+  let sql = '';
+  for (const [name, value] of client) {
+    if (server.get(name) === value) continue;
+    sql += `SET ${quoteIdent(name)} = ${quoteLiteral(value)};`;
+  }
+  return sql;
+}
+
+function quoteIdent(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}

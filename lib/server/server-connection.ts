@@ -1,0 +1,248 @@
+// Owns one connection from pgmux to a PostgreSQL server: connecting, login, the server half of
+// the forwarding path, internal queries (parameter sync, reset, health check) and closing.
+//
+// The pool decides where a server belongs; this class reports what happened through ServerOwner
+// and forwards the server's bytes to whichever client is linked (ServerPeer).
+
+import * as net from 'node:net';
+import { BackendCode, TxStatus } from '../protocol/codes';
+import { Action, Relay, type RelayHandler } from '../protocol/relay';
+import { Framer } from '../protocol/framer';
+import { decodeErrorFields, decodeParameterStatus, type ErrorFields } from '../protocol/backend';
+import { query, startupMessage, terminate } from '../protocol/frontend';
+import { ServerLogin, type ServerCredential } from './login';
+import { log, type LogSubject } from '../log';
+
+/** Server-side frames are only bounded by PostgreSQL itself (1 GB per field). */
+const SERVER_MAX_FRAME = 0x7fffffff;
+
+/** Where a server is in its life; the pool is the only writer (through moveServer). */
+export type ServerState = 'login' | 'idle' | 'active' | 'used' | 'tested' | 'closed';
+
+/** The client side of a link, as the server sees it. */
+export interface ServerPeer {
+  /** Forwards server bytes to the client; false when the client's buffer is full. */
+  sendToClient(bytes: Buffer): boolean;
+  /** The server reported a parameter while linked to this client. */
+  parameterReported(name: string, value: string): void;
+  /** A ReadyForQuery for one of this client's requests has been forwarded. */
+  readyForQuery(status: number): void;
+  /** Resume reading from the client (its server side drained). */
+  resumeClient(): void;
+  pauseClient(): void;
+}
+
+/** What the pool learns from a server. */
+export interface ServerOwner {
+  /** Login finished, or an internal query (reset/check) finished: the server may go idle. */
+  serverReady(server: ServerConnection): void;
+  serverLoginFailed(server: ServerConnection, error: ErrorFields): void;
+  /** The socket is gone (error, close, or a FATAL from the server). */
+  serverClosed(server: ServerConnection, reason: string): void;
+}
+
+export interface ServerAddress {
+  host: string | undefined;
+  port: number;
+  /** unix_socket_dir: used when host is unset, as PgBouncer does. */
+  unixSocketDir: string;
+}
+
+let nextServerId = 1;
+
+export class ServerConnection implements RelayHandler, LogSubject {
+  readonly id = nextServerId++;
+  state: ServerState = 'login';
+  /** Parameters this server currently has (from login, then ParameterStatus). */
+  readonly params = new Map<string, string>();
+  pid = 0;
+  secret = 0;
+  txStatus: number = TxStatus.Idle;
+  client: ServerPeer | null = null;
+  readonly connectedAt: number;
+  /** Last time a client was linked or released (for server_idle_timeout, server_check_delay). */
+  lastUsed: number;
+  /** Set by RECONNECT/lifetime: close instead of returning to idle. */
+  closeOnRelease = false;
+
+  private readonly socket: net.Socket;
+  private login: ServerLogin | null;
+  private loginFramer: Framer | null;
+  private readonly relay: Relay;
+  /** ReadyForQuery messages still to be swallowed for internal queries sent ahead of clients. */
+  private internalPending = 0;
+  private internalError: ErrorFields | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly owner: ServerOwner,
+    readonly address: ServerAddress,
+    private readonly startupParams: Record<string, string>,
+    credential: ServerCredential,
+    private readonly label: string,
+    now: number,
+  ) {
+    this.connectedAt = now;
+    this.lastUsed = now;
+    this.login = new ServerLogin(startupParams.user, credential);
+    this.loginFramer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), SERVER_MAX_FRAME);
+    this.relay = new Relay(this, SERVER_MAX_FRAME);
+    this.socket =
+      address.host === undefined || address.host.startsWith('/')
+        ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}` })
+        : net.connect({ host: address.host, port: address.port });
+    this.socket.setNoDelay(true);
+    this.socket.on('connect', () => this.socket.write(startupMessage(this.startupParams)));
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('drain', () => this.client?.resumeClient());
+    this.socket.on('error', (err) => this.close(`server connection error: ${err.message}`));
+    this.socket.on('close', () => this.close('server closed the connection'));
+  }
+
+  logPrefix(): string {
+    return `S-${this.id}: ${this.label}@${this.address.host ?? this.address.unixSocketDir}:${this.address.port}`;
+  }
+
+  /** Forwards client bytes; false when the server's buffer is full (pause the client). */
+  sendToServer(bytes: Buffer): boolean {
+    return this.socket.write(bytes);
+  }
+
+  /** Runs SQL whose results no client sees (SET sync, reset, check); ahead of any client bytes. */
+  runInternal(sql: string): void {
+    this.internalPending++;
+    this.socket.write(query(sql));
+  }
+
+  hasInternalPending(): boolean {
+    return this.internalPending > 0;
+  }
+
+  /** The error of the last internal query, if it failed (read by the pool for logging). */
+  takeInternalError(): ErrorFields | null {
+    const e = this.internalError;
+    this.internalError = null;
+    return e;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Ends the connection politely (Terminate) or at once; the owner hears serverClosed once. */
+  close(reason: string, polite = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    const wasState = this.state;
+    this.state = 'closed';
+    if (polite && wasState !== 'login' && !this.socket.destroyed) this.socket.end(terminate());
+    else this.socket.destroy();
+    this.owner.serverClosed(this, reason);
+  }
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.loginFramer !== null) {
+      const err = this.loginFramer.feed(chunk);
+      if (err !== null) this.close(`bad message from server during login: ${err}`);
+      return;
+    }
+    const err = this.relay.feed(chunk);
+    if (err !== null) this.close(`bad message from server: ${err.reason}`);
+  }
+
+  private onLoginFrame(type: number, buf: Buffer, start: number, end: number): void {
+    const login = this.login;
+    if (login === null || this.closed) return;
+    const step = login.onFrame(type, buf, start, end);
+    switch (step.kind) {
+      case 'continue':
+        return;
+      case 'send':
+        this.socket.write(step.bytes);
+        return;
+      case 'failed':
+        this.loginFramer?.halt();
+        this.owner.serverLoginFailed(this, step.error);
+        this.close(`server login failed: ${step.error.message}`);
+        return;
+      case 'done': {
+        for (const [k, v] of login.params) this.params.set(k, v);
+        this.pid = step.pid;
+        this.secret = step.secret;
+        this.txStatus = step.txStatus;
+        const framer = this.loginFramer as Framer;
+        framer.halt();
+        this.login = null;
+        this.loginFramer = null;
+        this.owner.serverReady(this);
+        // Anything the server sent after ReadyForQuery goes through the normal path.
+        const rest = framer.takeRemainder();
+        if (rest !== null && !this.closed) this.onData(rest);
+        return;
+      }
+    }
+  }
+
+  // ---- RelayHandler: the server half of the forwarding path ----
+
+  onHeader(type: number): number {
+    if (this.internalPending > 0) return Action.Inspect;
+    if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
+    if (type === BackendCode.ErrorResponse && this.client === null) return Action.Inspect;
+    return Action.Forward;
+  }
+
+  onFrame(type: number, buf: Buffer, start: number, end: number): number {
+    if (type === BackendCode.ParameterStatus) {
+      const p = decodeParameterStatus(buf, start, end);
+      if (p.kind !== 'invalid') {
+        this.params.set(p.name, p.value);
+        if (this.internalPending === 0) this.client?.parameterReported(p.name, p.value);
+      }
+      return this.internalPending > 0 ? Action.Swallow : Action.Forward;
+    }
+    if (this.internalPending > 0) {
+      if (type === BackendCode.ErrorResponse) {
+        const fields = decodeErrorFields(buf, start, end);
+        this.internalError = fields.kind === 'invalid' ? { severity: 'ERROR', code: '08P01', message: fields.reason } : fields;
+      }
+      if (type === BackendCode.ReadyForQuery) {
+        this.txStatus = buf[start + 5];
+        this.internalPending--;
+        if (this.internalPending === 0 && this.client === null) return Action.Swallow | Action.Notify;
+      }
+      return Action.Swallow;
+    }
+    if (type === BackendCode.ReadyForQuery) {
+      this.txStatus = buf[start + 5];
+      return Action.Forward | Action.Notify;
+    }
+    // An ErrorResponse while no client is linked: the server is telling us it is going away.
+    const fields = decodeErrorFields(buf, start, end);
+    log.warn(`server sent an error while idle: ${fields.kind === 'invalid' ? fields.reason : fields.message}`, this);
+    return Action.Swallow;
+  }
+
+  afterFrame(): boolean {
+    if (this.client !== null) {
+      this.client.readyForQuery(this.txStatus);
+      return false;
+    }
+    // An internal query of an unlinked server (reset or check) has finished.
+    this.owner.serverReady(this);
+    return false;
+  }
+
+  write(bytes: Buffer): void {
+    const client = this.client;
+    if (client === null) return;
+    if (!client.sendToClient(bytes)) this.socket.pause();
+  }
+}
