@@ -1,0 +1,268 @@
+// Owns the one table of [pgbouncer] settings: name, type, PgBouncer 1.18 default, reloadability,
+// whether pgmux acts on it yet, and help. Parsing, validation, RELOAD, SHOW CONFIG and the docs
+// all derive from these rows; the `Settings` type is mapped from them so no name is written twice.
+//
+// Defaults and the `reloadable` column were read off a running PgBouncer 1.18.0 (SHOW CONFIG's
+// `default` and `changeable` columns), which is the CF_ABS table of its src/main.c. `default: null`
+// marks keys PgBouncer has no default for (NULL in CF_ABS): SHOW CONFIG prints an empty default and
+// a repeated [pgbouncer] header does not reset them. Rows stay in alphabetical order because that
+// order is SHOW CONFIG's. To add a setting, add a row; nothing else needs to learn its name.
+
+export type SettingType = 'int' | 'bool' | 'string' | 'list' | 'enum' | 'time';
+
+export interface SettingRow {
+  readonly name: string;
+  /**
+   * int: C-style integer (decimal, 0x hex, 0 octal, as PgBouncer's strtol(..., 0)).
+   * bool: 0/1, on/off, yes/no, true/false (PgBouncer itself takes integers; nonzero is true).
+   * string: verbatim. list: comma-separated, items trimmed, empty items dropped.
+   * enum: one of `values`, case-insensitive. time: seconds as a non-negative float.
+   */
+  readonly type: SettingType;
+  /** PgBouncer's default text, exactly as its table has it (e.g. '0777'); null where it has none. */
+  readonly default: string | null;
+  /** false: a RELOAD keeps the running value (PgBouncer's CF_NO_RELOAD). */
+  readonly reloadable: boolean;
+  /** false: accepted only at its default; pgmux does not act on the setting yet. */
+  readonly supported: boolean;
+  readonly help: string;
+  /** enum only: every value PgBouncer accepts; the first spelling is the canonical one. */
+  readonly values?: readonly string[];
+  /** enum only: the subset pgmux acts on now (absent means all of `values`). */
+  readonly supportedValues?: readonly string[];
+  /** int and time only: inclusive bounds (ints default to 0 ... 2147483647). */
+  readonly min?: number;
+  readonly max?: number;
+  /** Another name for the setting it points at; it has no value of its own. */
+  readonly aliasOf?: string;
+}
+
+const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** pool_mode's values; also what [databases] and [users] lines accept for pool_mode. */
+export const POOL_MODES = ['session', 'transaction', 'statement'] as const;
+
+// PgBouncer sets TCP_DEFER_ACCEPT by default only where the OS has it (Linux).
+const DEFER_ACCEPT_DEFAULT = process.platform === 'linux' ? '1' : '0';
+
+const TABLE = [
+  { name: 'admin_users', type: 'list', default: '', reloadable: true, supported: true,
+    help: 'Users allowed to connect to the admin console and run every command.' },
+  { name: 'application_name_add_host', type: 'bool', default: '0', reloadable: true, supported: true,
+    help: "Append the client's host and port to application_name at login." },
+  { name: 'auth_file', type: 'string', default: null, reloadable: true, supported: true,
+    help: 'File of "user" "password" lines; relative paths are taken from the current directory.' },
+  { name: 'auth_hba_file', type: 'string', default: '', reloadable: true, supported: false,
+    help: 'pg_hba.conf-style rules used when auth_type = hba.' },
+  { name: 'auth_query', type: 'string',
+    default: 'SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin',
+    reloadable: true, supported: true,
+    help: 'Query that looks up a password for users missing from auth_file; used only with auth_user.' },
+  { name: 'auth_type', type: 'enum', default: 'md5', reloadable: true, supported: true,
+    values: ['cert', 'md5', 'scram-sha-256', 'plain', 'trust', 'any', 'hba', 'pam'],
+    supportedValues: ['trust', 'any', 'plain', 'md5', 'scram-sha-256'],
+    help: 'How clients authenticate to pgmux.' },
+  { name: 'auth_user', type: 'string', default: null, reloadable: true, supported: false,
+    help: 'User that runs auth_query for users missing from auth_file.' },
+  { name: 'autodb_idle_timeout', type: 'time', default: '3600', reloadable: true, supported: true,
+    help: 'Seconds after which an unused database made from the "*" entry is dropped.' },
+  { name: 'client_idle_timeout', type: 'time', default: '0', reloadable: true, supported: true,
+    help: 'Seconds an idle client may stay connected; 0 disables.' },
+  { name: 'client_login_timeout', type: 'time', default: '60', reloadable: true, supported: true,
+    help: 'Seconds a client has to finish logging in.' },
+  // The client_tls_* files and knobs are only read when client_tls_sslmode is not disable, and
+  // disable is the only mode pgmux offers yet, so accepting them changes nothing (as in PgBouncer).
+  { name: 'client_tls_ca_file', type: 'string', default: '', reloadable: true, supported: true,
+    help: 'CA certificate used to validate client certificates.' },
+  { name: 'client_tls_cert_file', type: 'string', default: '', reloadable: true, supported: true,
+    help: 'Certificate pgmux presents to TLS clients.' },
+  { name: 'client_tls_ciphers', type: 'string', default: 'fast', reloadable: true, supported: true,
+    help: 'Allowed TLS ciphers for client connections (OpenSSL syntax).' },
+  { name: 'client_tls_dheparams', type: 'string', default: 'auto', reloadable: true, supported: true,
+    help: 'DHE key exchange for client TLS: none, auto or legacy.' },
+  { name: 'client_tls_ecdhcurve', type: 'string', default: 'auto', reloadable: true, supported: true,
+    help: 'Elliptic curve for ECDH key exchange with TLS clients.' },
+  { name: 'client_tls_key_file', type: 'string', default: '', reloadable: true, supported: true,
+    help: 'Private key for client_tls_cert_file.' },
+  { name: 'client_tls_protocols', type: 'string', default: 'secure', reloadable: true, supported: true,
+    help: 'TLS versions allowed for clients (tlsv1.0 ... tlsv1.3, all, secure, legacy).' },
+  { name: 'client_tls_sslmode', type: 'enum', default: 'disable', reloadable: true, supported: true,
+    values: SSLMODES, supportedValues: ['disable'],
+    help: 'TLS for client connections.' },
+  { name: 'conffile', type: 'string', default: null, reloadable: true, supported: true,
+    help: 'Config file read on RELOAD; starts as the file named on the command line.' },
+  { name: 'default_pool_size', type: 'int', default: '20', reloadable: true, supported: true,
+    help: 'Server connections allowed per (database, user) pool unless the database sets pool_size.' },
+  { name: 'disable_pqexec', type: 'bool', default: '0', reloadable: false, supported: true,
+    help: 'Refuse the simple query protocol, so each packet carries one statement.' },
+  { name: 'dns_max_ttl', type: 'time', default: '15', reloadable: true, supported: true,
+    help: 'Seconds a successful DNS lookup is cached.' },
+  { name: 'dns_nxdomain_ttl', type: 'time', default: '15', reloadable: true, supported: true,
+    help: 'Seconds a failed DNS lookup is cached.' },
+  { name: 'dns_zone_check_period', type: 'time', default: '0', reloadable: true, supported: true,
+    help: 'Seconds between DNS zone serial checks; 0 disables.' },
+  { name: 'idle_transaction_timeout', type: 'time', default: '0', reloadable: true, supported: true,
+    help: 'Seconds a client may sit idle inside a transaction before it is disconnected; 0 disables.' },
+  { name: 'ignore_startup_parameters', type: 'list', default: '', reloadable: true, supported: true,
+    help: 'Startup parameters accepted from clients and then ignored (e.g. extra_float_digits).' },
+  { name: 'job_name', type: 'string', default: 'pgbouncer', reloadable: false, supported: true,
+    help: 'Service name; also settable as service_name.' },
+  { name: 'listen_addr', type: 'list', default: '', reloadable: false, supported: true,
+    help: 'TCP addresses to listen on; * means all; empty means Unix socket only.' },
+  { name: 'listen_backlog', type: 'int', default: '128', reloadable: false, supported: true,
+    help: 'Backlog passed to listen(2).' },
+  { name: 'listen_port', type: 'int', default: '6432', reloadable: false, supported: true, min: 0, max: 65535,
+    help: 'Port for TCP and the Unix socket name.' },
+  { name: 'log_connections', type: 'bool', default: '1', reloadable: true, supported: true,
+    help: 'Log successful logins.' },
+  { name: 'log_disconnections', type: 'bool', default: '1', reloadable: true, supported: true,
+    help: 'Log disconnections and their reasons.' },
+  { name: 'log_pooler_errors', type: 'bool', default: '1', reloadable: true, supported: true,
+    help: 'Log the errors pgmux sends to clients.' },
+  { name: 'log_stats', type: 'bool', default: '1', reloadable: true, supported: true,
+    help: 'Log aggregated statistics every stats_period.' },
+  { name: 'logfile', type: 'string', default: '', reloadable: true, supported: true,
+    help: 'Log file; relative paths are taken from the current directory.' },
+  { name: 'max_client_conn', type: 'int', default: '100', reloadable: true, supported: true,
+    help: 'Maximum number of client connections.' },
+  { name: 'max_db_connections', type: 'int', default: '0', reloadable: true, supported: true,
+    help: 'Maximum server connections per database, over all its pools; 0 is unlimited.' },
+  { name: 'max_packet_size', type: 'int', default: '2147483647', reloadable: true, supported: true, max: 4294967295,
+    help: 'Largest protocol packet pgmux lets through, in bytes.' },
+  { name: 'max_user_connections', type: 'int', default: '0', reloadable: true, supported: true,
+    help: 'Maximum server connections per user, over all its pools; 0 is unlimited.' },
+  { name: 'min_pool_size', type: 'int', default: '0', reloadable: true, supported: true,
+    help: 'Keep at least this many server connections per pool; 0 disables.' },
+  { name: 'pidfile', type: 'string', default: '', reloadable: false, supported: true,
+    help: 'PID file; relative paths are taken from the current directory.' },
+  { name: 'pkt_buf', type: 'int', default: '4096', reloadable: false, supported: true,
+    help: 'Size of internal packet buffers, in bytes.' },
+  { name: 'pool_mode', type: 'enum', default: 'session', reloadable: true, supported: true,
+    values: POOL_MODES,
+    help: 'When a server connection returns to the pool: after the session, transaction or statement.' },
+  { name: 'query_timeout', type: 'time', default: '0', reloadable: true, supported: true,
+    help: 'Seconds after which a running query is cancelled; 0 disables.' },
+  { name: 'query_wait_timeout', type: 'time', default: '120', reloadable: true, supported: true,
+    help: 'Seconds a client may wait for a server connection; 0 waits forever.' },
+  { name: 'reserve_pool_size', type: 'int', default: '0', reloadable: true, supported: true,
+    help: 'Extra server connections a pool may open when clients wait too long; 0 disables.' },
+  { name: 'reserve_pool_timeout', type: 'time', default: '5', reloadable: true, supported: true,
+    help: 'Seconds a client waits before the reserve pool is used.' },
+  { name: 'resolv_conf', type: 'string', default: '', reloadable: false, supported: false,
+    help: 'Custom resolv.conf for DNS lookups.' },
+  { name: 'sbuf_loopcnt', type: 'int', default: '5', reloadable: true, supported: true,
+    help: 'Buffers processed per connection before serving others; 0 is unlimited.' },
+  { name: 'server_check_delay', type: 'time', default: '30', reloadable: true, supported: true,
+    help: 'Seconds a released server may be reused without running server_check_query.' },
+  { name: 'server_check_query', type: 'string', default: 'select 1', reloadable: true, supported: true,
+    help: 'Query that checks an idle server is alive; empty disables the check.' },
+  { name: 'server_connect_timeout', type: 'time', default: '15', reloadable: true, supported: true,
+    help: 'Seconds allowed to connect to and log in to a server.' },
+  { name: 'server_fast_close', type: 'bool', default: '0', reloadable: true, supported: false,
+    help: 'In session mode, close servers marked for reconnect at the end of the transaction.' },
+  { name: 'server_idle_timeout', type: 'time', default: '600', reloadable: true, supported: true,
+    help: 'Seconds an idle server connection is kept; 0 disables.' },
+  { name: 'server_lifetime', type: 'time', default: '3600', reloadable: true, supported: true,
+    help: 'Seconds after which an unused server connection is closed; 0 means use once.' },
+  { name: 'server_login_retry', type: 'time', default: '15', reloadable: true, supported: true,
+    help: 'Seconds to wait before retrying a server after a failed login.' },
+  { name: 'server_reset_query', type: 'string', default: 'DISCARD ALL', reloadable: true, supported: true,
+    help: 'Query run on a server when a client releases it (session mode unless _always).' },
+  { name: 'server_reset_query_always', type: 'bool', default: '0', reloadable: true, supported: true,
+    help: 'Run server_reset_query in every pool mode, not only session.' },
+  { name: 'server_round_robin', type: 'bool', default: '0', reloadable: true, supported: true,
+    help: 'Reuse idle servers in round-robin order instead of LIFO.' },
+  // With server_tls_sslmode limited to modes that permit plain text, pgmux never validates a
+  // server certificate, so the CA file is inert; a client certificate or cipher/protocol choice
+  // would change what happens on the wire, so those are refused until pgmux speaks TLS to servers.
+  { name: 'server_tls_ca_file', type: 'string', default: '', reloadable: true, supported: true,
+    help: 'CA certificate used to validate server certificates (verify-ca, verify-full).' },
+  { name: 'server_tls_cert_file', type: 'string', default: '', reloadable: true, supported: false,
+    help: 'Client certificate pgmux presents to servers.' },
+  { name: 'server_tls_ciphers', type: 'string', default: 'fast', reloadable: true, supported: false,
+    help: 'Allowed TLS ciphers for server connections (OpenSSL syntax).' },
+  { name: 'server_tls_key_file', type: 'string', default: '', reloadable: true, supported: false,
+    help: 'Private key for server_tls_cert_file.' },
+  { name: 'server_tls_protocols', type: 'string', default: 'secure', reloadable: true, supported: false,
+    help: 'TLS versions allowed for server connections.' },
+  { name: 'server_tls_sslmode', type: 'enum', default: 'disable', reloadable: true, supported: true,
+    values: SSLMODES, supportedValues: ['disable', 'allow', 'prefer'],
+    help: 'TLS for server connections; pgmux connects in plain text, which disable/allow/prefer permit.' },
+  { name: 'service_name', type: 'string', default: null, reloadable: false, supported: true, aliasOf: 'job_name',
+    help: 'Another name for job_name.' },
+  // Node 20 cannot set SO_REUSEPORT on a listening socket, so only the default is honest.
+  { name: 'so_reuseport', type: 'bool', default: '0', reloadable: false, supported: false,
+    help: 'Set SO_REUSEPORT so several instances can share a port.' },
+  { name: 'stats_period', type: 'int', default: '60', reloadable: true, supported: true, min: 1,
+    help: 'Seconds between statistics averages and log_stats lines.' },
+  { name: 'stats_users', type: 'list', default: '', reloadable: true, supported: true,
+    help: 'Users allowed read-only SHOW commands on the admin console.' },
+  { name: 'suspend_timeout', type: 'time', default: '10', reloadable: true, supported: false,
+    help: 'Seconds to wait for buffers to flush on SUSPEND or online restart.' },
+  { name: 'syslog', type: 'bool', default: '0', reloadable: true, supported: true,
+    help: 'Also log to syslog.' },
+  { name: 'syslog_facility', type: 'enum', default: 'daemon', reloadable: true, supported: true,
+    values: ['auth', 'authpriv', 'daemon', 'user', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'],
+    help: 'Syslog facility.' },
+  { name: 'syslog_ident', type: 'string', default: 'pgbouncer', reloadable: true, supported: true,
+    help: 'Program name used in syslog.' },
+  { name: 'tcp_defer_accept', type: 'bool', default: DEFER_ACCEPT_DEFAULT, reloadable: true, supported: false,
+    help: 'Set TCP_DEFER_ACCEPT on listening sockets (Linux).' },
+  { name: 'tcp_keepalive', type: 'bool', default: '1', reloadable: true, supported: true,
+    help: 'Turn on TCP keepalive with OS defaults.' },
+  { name: 'tcp_keepcnt', type: 'int', default: '0', reloadable: true, supported: false,
+    help: 'TCP keepalive probe count; 0 keeps the OS default.' },
+  { name: 'tcp_keepidle', type: 'int', default: '0', reloadable: true, supported: true,
+    help: 'Seconds idle before TCP keepalive probes start; 0 keeps the OS default.' },
+  { name: 'tcp_keepintvl', type: 'int', default: '0', reloadable: true, supported: false,
+    help: 'Seconds between TCP keepalive probes; 0 keeps the OS default.' },
+  { name: 'tcp_socket_buffer', type: 'int', default: '0', reloadable: true, supported: false,
+    help: 'Socket send/receive buffer size in bytes; 0 keeps the OS default.' },
+  { name: 'tcp_user_timeout', type: 'int', default: '0', reloadable: true, supported: false,
+    help: 'TCP_USER_TIMEOUT in milliseconds; 0 keeps the OS default.' },
+  { name: 'track_extra_parameters', type: 'list', default: 'IntervalStyle', reloadable: false, supported: true,
+    help: 'pgmux only (from PgBouncer 1.20): extra client parameters remembered and synced to servers.' },
+  { name: 'unix_socket_dir', type: 'string', default: '/tmp', reloadable: false, supported: true,
+    help: 'Directory of the Unix socket, also used for Unix-socket servers; empty disables it.' },
+  // Node has no getgrnam(), so a group name cannot be turned into a gid from the config alone.
+  { name: 'unix_socket_group', type: 'string', default: '', reloadable: false, supported: false,
+    help: 'Group owning the Unix socket.' },
+  { name: 'unix_socket_mode', type: 'int', default: '0777', reloadable: false, supported: true, max: 0o7777,
+    help: 'File mode of the Unix socket (octal with a leading 0).' },
+  { name: 'user', type: 'string', default: null, reloadable: false, supported: false,
+    help: 'Unix user to switch to after startup.' },
+  { name: 'verbose', type: 'int', default: null, reloadable: true, supported: true,
+    help: 'Log verbosity; like -v on the command line.' },
+] as const satisfies readonly SettingRow[];
+
+/** The table, in SHOW CONFIG order. */
+export const SETTINGS: readonly SettingRow[] = TABLE;
+
+type Row = (typeof TABLE)[number];
+
+type ValueOf<R> = R extends { readonly type: 'enum'; readonly values: readonly (infer V)[] }
+  ? V
+  : R extends { readonly type: 'int' | 'time' }
+    ? number
+    : R extends { readonly type: 'bool' }
+      ? boolean
+      : R extends { readonly type: 'list' }
+        ? string[]
+        : string;
+
+/** The loaded [pgbouncer] values, one property per (non-alias) row, typed by the row. */
+export type Settings = {
+  readonly [R in Row as R extends { readonly aliasOf: string } ? never : R['name']]: ValueOf<R>;
+};
+
+export type SettingName = keyof Settings;
+
+/** A value of any setting, before its row says which. */
+export type SettingValue = Settings[SettingName];
+
+const BY_NAME: ReadonlyMap<string, SettingRow> = new Map(TABLE.map((row) => [row.name, row]));
+
+/** The row for an exact (case-sensitive, as PgBouncer) name, or undefined. */
+export function findSetting(name: string): SettingRow | undefined {
+  return BY_NAME.get(name);
+}

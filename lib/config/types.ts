@@ -1,0 +1,50 @@
+// Owns the shapes a loaded config hands to the rest of pgmux: databases, users, the whole Config.
+
+import type { Settings } from './settings';
+
+export type PoolMode = Settings['pool_mode'];
+
+/** One [databases] line. Unset optional fields fall back to [users] / [pgbouncer] values. */
+export interface DatabaseDef {
+  /** The name clients ask for (the key left of '='); '*' is the fallback entry. */
+  name: string;
+  /**
+   * The database on the server; defaults to `name`. On the '*' entry, unless the line sets
+   * dbname, it is '*', meaning "the name the client asked for" (see resolveDatabase).
+   */
+  dbname: string;
+  /** Undefined means a Unix socket in unix_socket_dir; may be a comma-separated host list. */
+  host: string | undefined;
+  port: number;
+  user?: string;
+  password?: string;
+  authUser?: string;
+  poolSize?: number;
+  minPoolSize?: number;
+  reservePool?: number;
+  poolMode?: PoolMode;
+  maxDbConnections?: number;
+  clientEncoding?: string;
+  datestyle?: string;
+  timezone?: string;
+  applicationName?: string;
+  connectQuery?: string;
+  /** "file:line" of the line that defined it. */
+  source: string;
+}
+
+/** One [users] line. */
+export interface UserDef {
+  name: string;
+  poolMode?: PoolMode;
+  maxUserConnections?: number;
+  source: string;
+}
+
+export interface Config {
+  /** The config file as named on the command line. */
+  file: string;
+  settings: Settings;
+  databases: Map<string, DatabaseDef>;
+  users: Map<string, UserDef>;
+}
