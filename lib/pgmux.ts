@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { loadConfig, reloadChanges, type Config } from './config';
+import { applyReload, loadConfig, reloadChanges, type Config } from './config';
 import { loadUserlist } from './auth/userlist';
 import { parseSecret, type Secret } from './auth/secret';
 import { errorResponse } from './protocol/backend';
@@ -45,7 +45,7 @@ export class Pgmux {
       const file = path.join(s.unix_socket_dir, `.s.PGSQL.${s.listen_port}`);
       removeStaleSocket(file);
       await this.listen({ path: file, backlog: s.listen_backlog }, `unix:${file}`);
-      fs.chmodSync(file, parseInt(s.unix_socket_mode, 8));
+      fs.chmodSync(file, s.unix_socket_mode);
       this.unixSocketPath = file;
     }
     if (s.pidfile !== '') fs.writeFileSync(s.pidfile, `${process.pid}\n`);
@@ -76,7 +76,8 @@ export class Pgmux {
 
   private accept(socket: net.Socket): void {
     const remote = socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress.replace(/^::ffff:/, '')}:${socket.remotePort}`;
-    if (this.config.settings.tcp_keepalive && socket.remoteAddress !== undefined) socket.setKeepAlive(true);
+    const s = this.config.settings;
+    if (s.tcp_keepalive && socket.remoteAddress !== undefined) socket.setKeepAlive(true, s.tcp_keepidle * 1000);
     const client = new ClientConnection(socket, this.registry, socket.remoteAddress === undefined ? 'unix' : remote);
     const registry = this.registry;
     if (registry.clients.size >= this.config.settings.max_client_conn || this.shutdownMode !== 'none') {
@@ -103,9 +104,7 @@ export class Pgmux {
     const changes = reloadChanges(this.config, next);
     for (const ignored of changes.ignored) log.warn(ignored.reason);
     // Non-reloadable settings keep their running value.
-    for (const ignored of changes.ignored) {
-      (next.settings as unknown as Record<string, unknown>)[ignored.name] = (this.config.settings as unknown as Record<string, unknown>)[ignored.name];
-    }
+    next = applyReload(this.config, next);
     let secrets: ReadonlyMap<string, Secret>;
     try {
       secrets = loadSecrets(next);

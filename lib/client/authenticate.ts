@@ -42,14 +42,14 @@ export class ClientAuth {
       case 'none':
         return { kind: 'ok', final: null, scramKeys: null };
       case 'reject':
-        return { kind: 'failed', reason: this.secret === undefined ? 'no such user in auth_file' : 'secret cannot be used with auth_type' };
+        return { kind: 'failed', reason: this.secret === undefined ? 'no such user in auth_file' : 'auth_type cannot use this secret' };
       case 'cleartext':
         return { kind: 'send', bytes: authenticationCleartext() };
       case 'md5':
         this.salt = crypto.randomBytes(4);
         return { kind: 'send', bytes: authenticationMD5(this.salt) };
       case 'scram':
-        this.scram = new ScramServer(this.secret as Secret, this.user);
+        this.scram = new ScramServer(this.secret, this.user);
         return { kind: 'send', bytes: authenticationSASL(this.scram.mechanisms()) };
     }
   }
@@ -60,14 +60,14 @@ export class ClientAuth {
       case 'cleartext': {
         const msg = decodePasswordMessage(buf, start, end);
         if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
-        return verifyCleartext(this.secret as Secret, this.user, msg.password)
+        return verifyCleartext(this.secret, this.user, msg.password)
           ? { kind: 'ok', final: null, scramKeys: null }
           : { kind: 'failed', reason: 'wrong password' };
       }
       case 'md5': {
         const msg = decodePasswordMessage(buf, start, end);
         if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
-        return verifyMd5(this.secret as Secret, this.user, this.salt as Buffer, msg.password)
+        return verifyMd5(this.secret, this.user, this.salt as Buffer, msg.password)
           ? { kind: 'ok', final: null, scramKeys: null }
           : { kind: 'failed', reason: 'wrong password' };
       }

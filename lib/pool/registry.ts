@@ -3,7 +3,7 @@
 
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
-import type { Config, DatabaseDef, Settings } from '../config';
+import { resolveDatabase, type Config, type DatabaseDef, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
 import type { ErrorFields } from '../protocol/backend';
 import { cancelRequest } from '../protocol/frontend';
@@ -125,10 +125,7 @@ export class Registry implements ClientContext, SharedLimits {
   // ---- helpers ----
 
   private databaseDef(name: string): DatabaseDef | undefined {
-    const db = this.config.databases.get(name);
-    if (db !== undefined) return db;
-    const fallback = this.config.databases.get('*');
-    return fallback === undefined ? undefined : { ...fallback, name, dbname: fallback.dbname === '*' ? name : fallback.dbname };
+    return resolveDatabase(this.config, name);
   }
 
   /** Effective settings for a pool: database line, then user line, then [pgbouncer]. */
