@@ -99,6 +99,7 @@ export const SqlState = {
   InvalidAuthorizationSpecification: '28000',
   InvalidPassword: '28P01',
   InvalidCatalogName: '3D000',
+  ObjectNotInPrerequisiteState: '55000',
   ProtocolViolation: '08P01',
   QueryCanceled: '57014',
   TooManyConnections: '53300',

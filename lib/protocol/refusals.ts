@@ -1,0 +1,204 @@
+// Owns every refusal pgmux sends a client: one named constructor per condition, each with one
+// SQLSTATE and PgBouncer 1.18's exact message text where PgBouncer has one.
+//
+// This module is the table: `import * as refusals from '../protocol/refusals'` and call
+// refusals.tooManyConnections(). Turn the result into bytes with backend errorResponse().
+//
+// Texts were checked against the PgBouncer 1.18.0 binary (spec/protocol/refusals-pgbouncer
+// .spec.ts runs it), because drivers and apps match on them. SQLSTATEs differ on purpose:
+// PgBouncer 1.18 sends 08P01 (protocol_violation) for every refusal, with no 'V' field, from
+// one hard-coded send_pooler_error(). pgmux keeps 08P01 where it is part of what clients match
+// on or where no PostgreSQL condition corresponds (pooler-only timeouts, startup policy,
+// statement mode: PostgREST matches 08P01 plus that text), and uses PostgreSQL's own SQLSTATE
+// where PostgreSQL refuses for the same reason (53300, 28P01, 3D000, 57P01, 08006, ...), so
+// drivers that retry or report by SQLSTATE behave as they do against PostgreSQL itself.
+// Every refusal here closes the connection, hence FATAL, as in PgBouncer.
+
+import type { ErrorFields } from './backend/error-response';
+import { SqlState, type SqlStateCode } from './codes';
+
+function fatal(code: SqlStateCode, message: string): ErrorFields {
+  return { severity: 'FATAL', code, message };
+}
+
+// ---- startup and login ----
+
+/** max_client_conn reached. PostgreSQL's too_many_connections. */
+export const tooManyConnections = (): ErrorFields =>
+  fatal(SqlState.TooManyConnections, 'no more connections allowed (max_client_conn)');
+
+/**
+ * Wrong password (cleartext or md5), and also an unknown user when auth_file has none: PgBouncer
+ * fakes the exchange and fails it the same way, so user names cannot be probed. pgmux sends
+ * PostgreSQL's own text with the user name (what drivers and people expect from PostgreSQL, and
+ * what the core issue asks for); without a user it is PgBouncer 1.18's bare text, which the
+ * PgBouncer comparison spec checks.
+ */
+export const authFailed = (user?: string): ErrorFields =>
+  fatal(SqlState.InvalidPassword, user === undefined ? 'password authentication failed' : `password authentication failed for user "${user}"`);
+
+/** SCRAM-SHA-256 exchange failed (wrong password, unknown user, or a malformed SCRAM message). */
+export const saslAuthFailed = (): ErrorFields => fatal(SqlState.InvalidPassword, 'SASL authentication failed');
+
+/** auth_type=trust (or hba trust) but the user is not in auth_file. */
+export const trustAuthFailed = (): ErrorFields =>
+  fatal(SqlState.InvalidAuthorizationSpecification, '"trust" authentication failed');
+
+/** hba `cert`: no TLS, no client certificate, or its name does not match the user. */
+export const certAuthFailed = (): ErrorFields =>
+  fatal(SqlState.InvalidAuthorizationSpecification, 'certificate authentication failed');
+
+/** hba `peer` over a unix socket: the peer's OS user is not the requested user. */
+export const peerAuthFailed = (): ErrorFields =>
+  fatal(SqlState.InvalidAuthorizationSpecification, 'unix socket login rejected');
+
+/** hba `reject`, or no hba line matched. */
+export const loginRejected = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'login rejected');
+
+/**
+ * The SASL mechanism the client chose is not the one offered. PgBouncer's text; 08P01 because
+ * PostgreSQL treats it as a protocol violation too.
+ */
+export const invalidSaslMechanism = (): ErrorFields =>
+  fatal(SqlState.ProtocolViolation, 'client selected an invalid SASL authentication mechanism');
+
+/** A PasswordMessage holding an empty string (PostgreSQL refuses those too). */
+export const emptyPassword = (): ErrorFields => fatal(SqlState.InvalidPassword, 'empty password returned by client');
+
+/**
+ * auth_query found no such user. Only for that path: with auth_file, an unknown user must get
+ * authFailed() (or trustAuthFailed()) so that user names cannot be probed.
+ */
+export const noSuchUser = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'no such user');
+
+/** Startup packet without `user` (or with an empty one). */
+export const noUser = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'no username supplied');
+
+/** The database is not in [databases] and there is no '*' fallback. */
+export const noSuchDatabase = (db: string): ErrorFields => fatal(SqlState.InvalidCatalogName, `no such database: ${db}`);
+
+/** DISABLE <db> was issued on the admin console. */
+export const databaseDisabled = (db: string): ErrorFields =>
+  fatal(SqlState.ObjectNotInPrerequisiteState, `database "${db}" is disabled`);
+
+/** Login to the admin console by a user in neither admin_users nor stats_users. */
+export const adminNotAllowed = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'not allowed');
+
+/** A startup parameter neither tracked nor in ignore_startup_parameters. */
+export const unsupportedStartupParameter = (name: string): ErrorFields =>
+  fatal(SqlState.ProtocolViolation, `unsupported startup parameter: ${name}`);
+
+/**
+ * The same, for a `-c name=value` inside the `options` startup parameter. PgBouncer 1.18 does
+ * not look inside `options` (it refuses it whole: unsupportedStartupParameter('options')); this
+ * and unsupportedOptions() are the texts of later PgBouncer versions, which do.
+ */
+export const unsupportedStartupParameterInOptions = (name: string): ErrorFields =>
+  fatal(SqlState.ProtocolViolation, `unsupported startup parameter in options: ${name}`);
+
+/** `options` holds something other than `-c name=value` pairs (later PgBouncer's text). */
+export const unsupportedOptions = (): ErrorFields =>
+  fatal(SqlState.ProtocolViolation, "unsupported options startup parameter: only '-c config=val' is allowed");
+
+/**
+ * A `replication` startup parameter. PgBouncer 1.18 knows no such parameter and answers with its
+ * generic text; pgmux keeps the text and says 0A000, as PostgreSQL does for unsupported features.
+ */
+export const replicationNotSupported = (): ErrorFields =>
+  fatal(SqlState.FeatureNotSupported, 'unsupported startup parameter: replication');
+
+/**
+ * A startup packet for a protocol other than 3.x. Protocol 2 gets PgBouncer's text; any other
+ * version gets PostgreSQL's (PgBouncer 1.18 only prints the packet header in hex there).
+ */
+export const unsupportedProtocolVersion = (major: number, minor: number): ErrorFields =>
+  fatal(
+    SqlState.FeatureNotSupported,
+    major === 2 ? 'old V2 protocol not supported' : `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`,
+  );
+
+/** client_tls_sslmode=require (or stricter) and the client did not start TLS. */
+export const sslRequired = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'SSL required');
+
+/** client_login_timeout passed before the client finished logging in. */
+export const clientLoginTimeout = (): ErrorFields => fatal(SqlState.ProtocolViolation, 'client_login_timeout');
+
+/** client_login_timeout passed while the pool has never reached its server (no welcome yet). */
+export const clientLoginTimeoutServerDown = (): ErrorFields =>
+  fatal(SqlState.ProtocolViolation, 'client_login_timeout (server down)');
+
+// ---- protocol violations ----
+
+/** Malformed or unexpected input; `what` says what was wrong (a decoder's reason, ...). */
+export const protocolViolation = (what: string): ErrorFields => fatal(SqlState.ProtocolViolation, what);
+
+/** A message type the client may not send (PgBouncer's exact text). */
+export const unknownPacket = (): ErrorFields => fatal(SqlState.ProtocolViolation, 'unknown pkt');
+
+/** A startup-phase packet that ended before its declared length. */
+export const partialStartupPacket = (): ErrorFields =>
+  fatal(SqlState.ProtocolViolation, 'client sent partial pkt in startup phase');
+
+/** A 'p' message before the startup packet. */
+export const passwordBeforeStartup = (): ErrorFields =>
+  fatal(SqlState.ProtocolViolation, 'client password pkt before startup packet');
+
+/** A second StartupMessage after login began. */
+export const startupResent = (): ErrorFields => fatal(SqlState.ProtocolViolation, 'client re-sent startup pkt');
+
+/** A simple-protocol Query while disable_pqexec is on. */
+export const pqexecDisallowed = (): ErrorFields => fatal(SqlState.ProtocolViolation, 'PQexec disallowed');
+
+// ---- while logged in ----
+
+/** Waited longer than query_wait_timeout for a server. No PostgreSQL equivalent: 08P01 kept. */
+export const queryWaitTimeout = (): ErrorFields => fatal(SqlState.ProtocolViolation, 'query_wait_timeout');
+
+/** Idle (not linked to a server) longer than client_idle_timeout. PostgreSQL's idle_session_timeout code. */
+export const clientIdleTimeout = (): ErrorFields => fatal(SqlState.IdleSessionTimeout, 'client_idle_timeout');
+
+/** Idle inside a transaction longer than idle_transaction_timeout. PostgreSQL's idle-in-transaction code. */
+export const idleTransactionTimeout = (): ErrorFields =>
+  fatal(SqlState.IdleInTransactionTimeout, 'idle transaction timeout');
+
+/** A query ran longer than query_timeout (pgmux then closes the server too). PostgreSQL's query_canceled code. */
+export const queryTimeout = (): ErrorFields => fatal(SqlState.QueryCanceled, 'query timeout');
+
+/** SUSPEND took longer than suspend_timeout to quiesce this client. */
+export const suspendTimeout = (): ErrorFields => fatal(SqlState.ProtocolViolation, 'suspend_timeout');
+
+/**
+ * A transaction block began in statement pooling mode. 08P01 kept: clients match on it
+ * (PostgREST checks for exactly this SQLSTATE and text).
+ */
+export const statementModeTransaction = (): ErrorFields =>
+  fatal(SqlState.ProtocolViolation, 'transaction blocks not allowed in statement pooling mode');
+
+/** The linked server connection closed or failed under the client. */
+export const serverConnLost = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'server conn crashed?');
+
+/** A new server connection did not complete within server_connect_timeout. */
+export const serverConnectTimeout = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'connect timeout');
+
+/** The pool's last server login failed and server_login_retry has not passed yet. */
+export const serverLoginRetry = (): ErrorFields =>
+  fatal(SqlState.CannotConnectNow, 'server login has been failing, try again later (server_login_retry)');
+
+/**
+ * A server refused pgmux's login: the server's own text, passed on to the clients waiting for
+ * that pool. PgBouncer 1.18 sends it as 08P01; pgmux keeps the server's SQLSTATE too (as later
+ * PgBouncer versions do), so a wrong password still reads as 28P01.
+ */
+export const serverLoginFailed = (server: ErrorFields): ErrorFields => {
+  const out: ErrorFields = { severity: 'FATAL', code: server.code, message: server.message };
+  if (server.detail !== undefined) out.detail = server.detail;
+  if (server.hint !== undefined) out.hint = server.hint;
+  return out;
+};
+
+/**
+ * pgmux is shutting down (SIGTERM, SIGINT after its wait, or SHUTDOWN). PgBouncer 1.18 just
+ * closes the socket, so there is no text to copy: this is PostgreSQL's own for the same event.
+ */
+export const adminShutdown = (): ErrorFields =>
+  fatal(SqlState.AdminShutdown, 'terminating connection due to administrator command');
