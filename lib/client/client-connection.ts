@@ -3,6 +3,8 @@
 //
 // States: startup -> auth -> welcome (waiting for the pool's server parameters) -> idle <->
 // waiting (queued for a server) <-> active (linked) -> closed. `state` is written only here.
+// A login to database "pgbouncer" goes startup -> auth -> console: an admin console session
+// (lib/admin) gets its bytes instead of a pool.
 
 import type * as net from 'node:net';
 import { FrontendCode, StartupCode, TxStatus } from '../protocol/codes';
@@ -19,17 +21,21 @@ import {
   type ErrorFields,
 } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
-import type { Settings } from '../config';
+import { ADMIN_DATABASE, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
 import { syncStatement, type TrackedParams } from '../server/params';
 import type { ServerConnection, ServerPeer } from '../server/server-connection';
 import type { Pool, PoolClient } from '../pool/pool';
 import { clock } from '../pool/clock';
-import { ClientAuth } from './authenticate';
+import { ClientAuth, type AuthStep } from './authenticate';
+import { isSession, type ConsoleGate, type ConsoleSession } from '../admin/gate';
+import { DETACHED_STATS, RequestTiming, type PoolStats } from '../metrics/counters';
+import { PreparedLink } from '../prepared/link';
+import type { StatementRegistry } from '../prepared/statements';
 import { decideStartup } from './startup-params';
 import { log, type LogSubject } from '../log';
 
-export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'closed';
+export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
 /** What a client needs from the rest of pgmux (the registry implements it). */
 export interface ClientContext {
@@ -42,6 +48,10 @@ export interface ClientContext {
   assignCancelKey(client: ClientConnection): { pid: number; secret: number };
   cancel(pid: number, secret: number): void;
   clientClosed(client: ClientConnection): void;
+  /** The shared prepared-statement registry (max_prepared_statements > 0). */
+  readonly statements: StatementRegistry;
+  /** The admin console: who may log in to database "pgbouncer", and their sessions. */
+  readonly console: ConsoleGate;
 }
 
 let nextClientId = 1;
@@ -69,6 +79,18 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** When the last ReadyForQuery reached this client (idle_transaction_timeout). */
   readySince = 0;
   closeReason = '';
+  /** Named prepared statements across servers (transaction/statement mode); null = pass through. */
+  prepared: PreparedLink | null = null;
+  /** The last inspected frame left prepared-statement work for afterFrame. */
+  private preparedWork = false;
+  /** The admin console session, for a client of database "pgbouncer". */
+  console: ConsoleSession | null = null;
+  /** The pool's SHOW STATS counters (a throwaway set until the pool is known). */
+  private stats: PoolStats = DETACHED_STATS;
+  /** When the running query and transaction began (SHOW STATS times, SHOW CLIENTS wait). */
+  readonly timing = new RequestTiming();
+  /** PoolClient: nowUs() while queued (SHOW STATS wait_time), else 0. */
+  waitStart = 0;
 
   private readonly framer: Framer;
   private readonly relay: Relay;
@@ -79,7 +101,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private violation: string | null = null;
 
   constructor(
-    private readonly socket: net.Socket,
+    /** Read by the admin console (SHOW CLIENTS addresses, SUSPEND). */
+    readonly socket: net.Socket,
     private readonly ctx: ClientContext,
     readonly remote: string,
   ) {
@@ -91,6 +114,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.server?.resume());
     socket.on('error', (err) => this.close(`client socket error: ${err.message}`));
+    // The listener allows half-open sockets so that a message cut short by the client's FIN
+    // can still be answered with an error (onEnd); otherwise FIN ends the session as before.
+    socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close('client close request'));
   }
 
@@ -115,9 +141,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
           return;
         }
         this.pending.push(chunk);
-        this.socket.pause();
+        if (this.timing.queryStart === 0) this.timing.begin(this.stats);
         this.setState('waiting');
         (this.pool as Pool).requestServer(this);
+        // Stop reading only if no server was free at once: pausing costs a tick to undo.
+        if ((this.state as ClientState) === 'waiting') this.socket.pause();
         return;
       case 'waiting':
         this.pending.push(chunk);
@@ -125,9 +153,26 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case 'active':
         this.feedRelay(chunk);
         return;
+      case 'console':
+        (this.console as ConsoleSession).feed(chunk);
+        return;
       case 'closed':
         return;
     }
+  }
+
+  /** The client sent FIN. Inside a message that is a truncated message: say so before closing. */
+  private onEnd(): void {
+    if (this.state === 'startup' || this.state === 'auth' || this.state === 'welcome') {
+      if (this.framer.takeRemainder() !== null) {
+        this.fail(refusals.partialStartupPacket());
+        return;
+      }
+    } else if (this.state === 'active' && !this.relay.atBoundary()) {
+      this.fail(refusals.protocolViolation('truncated message: the client closed the connection in the middle of a message'));
+      return;
+    }
+    this.close('client close request');
   }
 
   private feedRelay(chunk: Buffer): void {
@@ -181,8 +226,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   private onStartup(buf: Buffer, start: number, end: number): void {
     const msg = decodeStartup(buf, start, end);
-    if (msg === undefined || msg.kind !== 'startup') {
-      this.fail(refusals.protocolViolation('malformed startup packet'));
+    if (msg.kind !== 'startup') {
+      this.fail(refusals.protocolViolation(`malformed startup packet: ${msg.kind === 'invalid' ? msg.reason : msg.kind}`));
       return;
     }
     const unknownOptions = [...msg.params.keys()].filter((k) => k.startsWith('_pq_.'));
@@ -201,12 +246,17 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.ctx.settings.log_connections) {
       log.info(`login attempt: db=${this.database} user=${this.user} tls=no`, this);
     }
+    if (this.database === ADMIN_DATABASE) {
+      this.openConsole();
+      return;
+    }
     const pool = this.ctx.findPool(this.database, this.user);
     if (!(pool instanceof Object && 'clientLoggedIn' in pool)) {
       this.fail(pool as ErrorFields);
       return;
     }
     this.pool = pool;
+    this.stats = pool.stats;
     this.setState('auth');
     this.auth = new ClientAuth(this.ctx.settings.auth_type, this.user, this.ctx.userSecret(this.user));
     this.onAuthStep(this.auth.start());
@@ -219,19 +269,53 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return;
       case 'failed':
         log.info(`password authentication failed: ${step.reason}`, this);
-        this.fail(refusals.authFailed(this.user));
+        // Under trust the only failure is a user missing from auth_file: PgBouncer's own text.
+        this.fail(this.ctx.settings.auth_type === 'trust' ? refusals.trustAuthFailed() : refusals.authFailed());
         return;
       case 'ok': {
         this.auth = null;
         if (step.final !== null) this.socket.write(step.final);
         this.socket.write(authenticationOk());
-        const pool = this.pool as Pool;
+        if (this.pool === null) {
+          this.attachConsole();
+          return;
+        }
+        const pool = this.pool;
         if (step.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = step.scramKeys;
         this.setState('welcome');
+        if (pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0) {
+          this.prepared = new PreparedLink(this.ctx.statements);
+        }
         pool.clientLoggedIn(this);
         return;
       }
     }
+  }
+
+  /** Database "pgbouncer": the console's gate may waive the password, then decides who enters. */
+  private openConsole(): void {
+    this.setState('auth');
+    this.ctx.console.preLogin(this, (trusted) => {
+      if (this.state !== 'auth') return;
+      this.auth = trusted ? null : new ClientAuth(this.ctx.settings.auth_type, this.user, this.ctx.userSecret(this.user));
+      this.onAuthStep(this.auth === null ? TRUSTED : this.auth.start());
+    });
+  }
+
+  private attachConsole(): void {
+    const session = this.ctx.console.open(this);
+    if (!isSession(session)) {
+      this.fail(session);
+      return;
+    }
+    this.console = session;
+    this.setState('console');
+    // Queries pipelined behind the password reach the session once the login frames are done.
+    this.framer.halt();
+    queueMicrotask(() => {
+      const rest = this.framer.takeRemainder();
+      if (rest !== null && this.state === 'console') session.feed(rest);
+    });
   }
 
   /** PoolClient: the pool knows its server parameters; send the welcome. */
@@ -285,6 +369,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   // RelayHandler (client -> server)
 
   onHeader(type: number): number {
+    // A message while none of this client's queries runs starts one (SHOW STATS).
+    if (this.timing.queryStart === 0 && type !== FrontendCode.Terminate) this.timing.begin(this.stats);
     switch (type) {
       case FrontendCode.Query:
       case FrontendCode.Sync:
@@ -292,6 +378,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (this.owed === 0) this.requestSince = clock.now;
         this.owed++;
         this.unsynced = 0;
+        this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.CopyData:
       case FrontendCode.CopyDone:
@@ -300,8 +387,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case FrontendCode.Parse:
       case FrontendCode.Bind:
       case FrontendCode.Describe:
-      case FrontendCode.Execute:
       case FrontendCode.Close:
+        this.unsynced++;
+        // Statement names are rewritten per server when prepared statements are tracked.
+        return this.prepared !== null ? Action.Inspect : Action.Forward;
+      case FrontendCode.Execute:
+        this.unsynced++;
+        this.prepared?.noteForwarded(type);
+        return Action.Forward;
       case FrontendCode.Flush:
         this.unsynced++;
         return Action.Forward;
@@ -311,13 +404,27 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     }
   }
 
-  onFrame(type: number): number {
+  onFrame(type: number, buf: Buffer, start: number, end: number): number {
+    if (this.prepared !== null && this.server !== null && isStatementMessage(type)) {
+      const verdict = this.prepared.onClientFrame(type, buf, start, end, this.server);
+      if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
+      return verdict;
+    }
     if (type === FrontendCode.Terminate) this.terminating = true;
     else this.violation = `unknown message type '${String.fromCharCode(type)}' (0x${type.toString(16)})`;
     return Action.Swallow | Action.Notify;
   }
 
   afterFrame(): boolean {
+    if (this.preparedWork) {
+      this.preparedWork = false;
+      const link = this.prepared as PreparedLink;
+      const replacement = link.takeReplacement();
+      if (replacement !== null) this.write(replacement);
+      const fakes = link.takeFakes();
+      if (fakes !== null) this.socket.write(fakes);
+      return false;
+    }
     if (this.violation !== null) this.fail(refusals.protocolViolation(this.violation));
     else if (this.terminating) this.close('client close request');
     return true;
@@ -325,7 +432,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   write(bytes: Buffer): void {
     const server = this.server;
-    if (server !== null && !server.sendToServer(bytes)) this.socket.pause();
+    if (server === null) return;
+    this.stats.clientBytes += bytes.length;
+    if (!server.sendToServer(bytes)) this.socket.pause();
   }
 
   // ServerPeer (server -> client)
@@ -341,19 +450,26 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
+    if (this.owed === 0 && this.timing.queryStart !== 0) this.timing.end(this.stats, status === TxStatus.Idle);
     this.readySince = clock.now;
     const server = this.server;
-    if (server === null || this.owed > 0 || this.unsynced > 0 || !this.relay.atBoundary()) return;
-    const pool = this.pool as Pool;
-    const mode = pool.settings.poolMode;
-    if (mode === 'session') return;
-    if (status === TxStatus.Idle) {
-      this.unlink(true);
+    if (server === null) return;
+    if (!this.acceptsReady(status)) {
+      this.fail(refusals.statementModeTransaction());
       return;
     }
-    if (mode === 'statement') {
-      this.fail(refusals.statementModeTransaction());
-    }
+    if (this.owed > 0 || this.unsynced > 0 || !this.relay.atBoundary()) return;
+    if ((this.pool as Pool).settings.poolMode === 'session') return;
+    if (status === TxStatus.Idle) this.unlink(true);
+  }
+
+  /**
+   * ServerPeer: whether a ReadyForQuery with this status may reach the client. Statement mode
+   * refuses an open transaction, and the refusal replaces that ReadyForQuery (as PgBouncer
+   * drops it), so the client's BEGIN fails instead of seeming to succeed.
+   */
+  acceptsReady(status: number): boolean {
+    return status === TxStatus.Idle || (this.pool as Pool).settings.poolMode !== 'statement';
   }
 
   resumeClient(): void {
@@ -387,6 +503,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** Refuses the client with an ErrorResponse and closes it. */
   fail(error: ErrorFields): void {
     if (this.state === 'closed') return;
+    if (this.ctx.settings.log_pooler_errors) log.warn(`pooler error: ${error.message}`, this);
     if (error.severity === 'FATAL' || this.state !== 'active') {
       this.socket.write(errorResponse({ ...error, severity: 'FATAL' }));
       this.close(error.message, true);
@@ -401,6 +518,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const wasState = this.state;
     this.state = 'closed';
     this.closeReason = reason;
+    this.console?.closed();
     const server = this.server;
     const pool = this.pool;
     if (server !== null && pool !== null) {
@@ -411,7 +529,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     }
     if (pool !== null) pool.clientGone(this);
     this.ctx.clientClosed(this);
-    if (this.ctx.settings.log_disconnections && wasState !== 'startup') {
+    // A client that never sent a startup packet (a port probe, a cancel request) was never announced.
+    if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {
       log.info(`closing because: ${reason} (age=${Math.round((clock.now - this.connectedAt) / 1000)}s)`, this);
     }
     if (flush) this.socket.end();
@@ -423,6 +542,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.stateSince = clock.now;
   }
 }
+
+function isStatementMessage(type: number): boolean {
+  return type === FrontendCode.Parse || type === FrontendCode.Bind || type === FrontendCode.Describe || type === FrontendCode.Close;
+}
+
+/** The authentication step of a console login the gate let in without a password. */
+const TRUSTED: AuthStep = { kind: 'ok', final: null, scramKeys: null };
 
 /** The one-byte answer to SSLRequest and GSSENCRequest: no encryption. */
 const NO_ENCRYPTION = Buffer.from('N');

@@ -129,6 +129,8 @@ const TABLE = [
     help: 'Maximum server connections per database, over all its pools; 0 is unlimited.' },
   { name: 'max_packet_size', type: 'int', default: '2147483647', reloadable: true, supported: true, max: 4294967295,
     help: 'Largest protocol packet pgmux lets through, in bytes.' },
+  { name: 'max_prepared_statements', type: 'int', default: '200', reloadable: true, supported: true,
+    help: 'pgmux only (PgBouncer 1.21 semantics): named prepared statements kept per server connection in transaction and statement mode, re-prepared on whichever server a client lands on; 0 passes them through unchanged.' },
   { name: 'max_user_connections', type: 'int', default: '0', reloadable: true, supported: true,
     help: 'Maximum server connections per user, over all its pools; 0 is unlimited.' },
   { name: 'min_pool_size', type: 'int', default: '0', reloadable: true, supported: true,

@@ -8,15 +8,19 @@ import type { ErrorFields } from '../protocol/backend';
 import type { DatabaseDef, PoolMode } from '../config';
 import { ServerConnection, type ServerOwner, type ServerState } from '../server/server-connection';
 import type { ServerCredential } from '../server/login';
+import * as refusals from '../protocol/refusals';
 import { Fifo } from './fifo';
 import { clock } from './clock';
 import { log } from '../log';
+import { nowUs, PoolStats } from '../metrics/counters';
 
 /** What the pool needs from a client. */
 export interface PoolClient {
   readonly id: number;
   /** When the client joined the wait queue (clock.now). */
   waitSince: number;
+  /** nowUs() when it was queued for a server or the welcome; 0 when not waiting (SHOW STATS wait_time). */
+  waitStart: number;
   link(server: ServerConnection): void;
   /** Server parameters for the welcome are known now. */
   welcome(params: ReadonlyMap<string, string>): void;
@@ -43,6 +47,8 @@ export interface PoolSettings {
   serverRoundRobin: boolean;
   queryWaitTimeout: number;
   unixSocketDir: string;
+  /** max_prepared_statements: each server's statement cache bound (0: pass-through). */
+  maxPreparedStatements: number;
 }
 
 /** Limits shared between pools (max_db_connections, max_user_connections). */
@@ -68,7 +74,7 @@ export class Pool implements ServerOwner {
   /** Logged-in clients waiting for a server, in arrival order. */
   readonly waiting = new Fifo<PoolClient>();
   /** Clients that passed authentication and wait for the first server's parameters. */
-  private readonly welcomeWaiting = new Set<PoolClient>();
+  readonly welcomeWaiting = new Set<PoolClient>();
   /** Clients of this pool currently linked to a server. */
   readonly activeClients = new Set<PoolClient>();
   /** All logged-in clients of this pool. */
@@ -80,8 +86,10 @@ export class Pool implements ServerOwner {
   scramKeys: { clientKey: Buffer; serverKey: Buffer } | null = null;
   private lastLoginFailure = 0;
   private lastLoginError: ErrorFields | null = null;
-  /** PAUSE/RECONNECT hooks will use this; a disabled pool hands out nothing. */
+  /** Set by the admin console (PAUSE, KILL, SUSPEND; lib/admin/control.ts) and shutdown: hands out and opens nothing. */
   paused = false;
+  /** Traffic counters for SHOW STATS (lib/metrics/counters.ts). */
+  readonly stats = new PoolStats();
 
   constructor(
     readonly db: DatabaseDef,
@@ -98,6 +106,11 @@ export class Pool implements ServerOwner {
     return `${this.db.name}/${this.user}`;
   }
 
+  /** Clients need a server now: queued for one, or waiting for the first login's welcome. */
+  get hasWaiters(): boolean {
+    return this.waiting.size > 0 || this.welcomeWaiting.size > 0;
+  }
+
   get serverCount(): number {
     return this.login.size + this.idle.length + this.active.size + this.used.size + this.tested.size;
   }
@@ -107,11 +120,18 @@ export class Pool implements ServerOwner {
   /** A client authenticated: welcome it now if the server parameters are known. */
   clientLoggedIn(client: PoolClient): void {
     this.clients.add(client);
+    // PgBouncer's check_fast_fail: while logins fail and no server is up, refuse at once rather
+    // than queue clients for a server that is not coming before server_login_retry has passed.
+    if (this.loginFailing()) {
+      client.fail(refusals.serverLoginRetry());
+      return;
+    }
     if (this.serverParams !== null) {
       client.welcome(this.serverParams);
       return;
     }
     this.welcomeWaiting.add(client);
+    client.waitStart = nowUs();
     if (this.serverCount === 0) this.launch();
   }
 
@@ -120,6 +140,8 @@ export class Pool implements ServerOwner {
     client.waitSince = clock.now;
     this.waiting.push(client);
     this.dispatch();
+    // Still queued (not linked at once): from now on it waits, for wait_time and maxwait.
+    if (this.waiting.size > 0) client.waitStart = nowUs();
   }
 
   /** A client left: forget it wherever it was waiting. */
@@ -148,6 +170,8 @@ export class Pool implements ServerOwner {
     const s = this.settings;
     const reset = s.poolMode === 'session' || s.serverResetQueryAlways ? s.serverResetQuery : '';
     if (reset !== '') {
+      // DISCARD ALL drops pgmux's prepared statements on that server too.
+      if (/\b(discard|deallocate)\s+all\b/i.test(reset)) server.statements.clear();
       this.moveServer(server, 'used');
       server.runInternal(reset);
       return;
@@ -162,7 +186,10 @@ export class Pool implements ServerOwner {
     if (server.state === 'login') {
       this.lastLoginError = null;
       if (this.serverParams === null) this.serverParams = new Map(server.params);
-      for (const client of this.welcomeWaiting) client.welcome(this.serverParams);
+      for (const client of this.welcomeWaiting) {
+        this.chargeWait(client);
+        client.welcome(this.serverParams);
+      }
       this.welcomeWaiting.clear();
       if (this.db.connectQuery) {
         // connect_query runs once per server, before any client sees it.
@@ -179,6 +206,13 @@ export class Pool implements ServerOwner {
         server.close('internal query failed', true);
         return;
       }
+      // Just checked: good for another server_check_delay, else takeIdle would check it forever.
+      if (server.state === 'tested') server.lastUsed = clock.now;
+    }
+    // RECONNECT tagged it while it logged in or ran a reset/check: it may not serve again.
+    if (server.closeOnRelease) {
+      server.close('close_needed', true);
+      return;
     }
     this.moveServer(server, 'idle');
     this.dispatch();
@@ -196,6 +230,13 @@ export class Pool implements ServerOwner {
   serverClosed(server: ServerConnection, reason: string): void {
     const was = this.stateSetRemove(server);
     if (was === null) return;
+    if (was === 'login') {
+      // Gone before login finished (refused, dropped, timed out): a failed login too, so
+      // server_login_retry spaces out the next attempt instead of a reconnect loop.
+      this.lastLoginFailure = clock.now;
+      this.lastLoginError ??= refusals.serverConnLost();
+    }
+    server.statements.clear();
     this.limits.closed(this);
     if (was === 'active' && server.client !== null) {
       const client = server.client as unknown as PoolClient;
@@ -220,6 +261,7 @@ export class Pool implements ServerOwner {
       this.moveServer(server, 'active');
       this.activeClients.add(client);
       server.lastUsed = clock.now;
+      this.chargeWait(client);
       client.link(server);
     }
     const wanted = this.waiting.size + this.welcomeWaiting.size - this.login.size;
@@ -228,6 +270,8 @@ export class Pool implements ServerOwner {
 
   /** Opens one server if limits allow. Returns false when it may not. */
   launch(reserve = false): boolean {
+    // PAUSE, KILL, SUSPEND or shutdown: no new servers until RESUME.
+    if (this.paused) return false;
     const s = this.settings;
     const cap = s.poolSize + (reserve ? s.reservePool : 0);
     if (this.serverCount >= cap) return false;
@@ -246,7 +290,9 @@ export class Pool implements ServerOwner {
       this.credential(),
       `${db.name}/${this.serverUser}`,
       clock.now,
+      s.maxPreparedStatements,
     );
+    server.stats = this.stats;
     this.login.add(server);
     this.limits.opened(this);
     log.debug('new connection to server', server);
@@ -268,6 +314,19 @@ export class Pool implements ServerOwner {
       return server;
     }
     return null;
+  }
+
+  /** Adds a client's time in the queue to wait_time (SHOW STATS) once it got what it waited for. */
+  private chargeWait(client: PoolClient): void {
+    if (client.waitStart === 0) return;
+    this.stats.waitTime += nowUs() - client.waitStart;
+    client.waitStart = 0;
+  }
+
+  /** Logins have been failing, no server is up, and server_login_retry has not passed yet. */
+  private loginFailing(): boolean {
+    if (this.lastLoginError === null || this.serverCount > this.login.size) return false;
+    return clock.now - this.lastLoginFailure < this.settings.serverLoginRetry * 1000;
   }
 
   private pastLifetime(server: ServerConnection): boolean {

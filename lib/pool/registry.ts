@@ -10,9 +10,12 @@ import { cancelRequest } from '../protocol/frontend';
 import * as refusals from '../protocol/refusals';
 import { TrackedParams } from '../server/params';
 import type { ServerCredential } from '../server/login';
+import type { ServerConnection } from '../server/server-connection';
 import type { ClientConnection, ClientContext } from '../client/client-connection';
+import { StatementRegistry } from '../prepared/statements';
 import { Pool, type PoolSettings, type SharedLimits } from './pool';
 import { log } from '../log';
+import { CLOSED_CONSOLE, type ConsoleGate } from '../admin/gate';
 
 export class Registry implements ClientContext, SharedLimits {
   readonly pools = new Map<string, Pool>();
@@ -21,6 +24,16 @@ export class Registry implements ClientContext, SharedLimits {
   private readonly serversPerDb = new Map<string, number>();
   private readonly serversPerUser = new Map<string, number>();
   tracked: TrackedParams;
+  /** Prepared statements by text, shared by every client and server. */
+  readonly statements = new StatementRegistry();
+  /** The admin console (database "pgbouncer"); pgmux.ts opens it. */
+  console: ConsoleGate = CLOSED_CONSOLE;
+  /** PAUSE or SUSPEND of everything (lib/admin/control.ts). */
+  pausedAll = false;
+  /** Databases paused by PAUSE db or KILL db: their pools hand out and open no server. */
+  readonly pausedDbs = new Set<string>();
+  /** Databases DISABLEd: new logins to them are refused. */
+  readonly disabledDbs = new Set<string>();
 
   constructor(
     public config: Config,
@@ -45,17 +58,33 @@ export class Registry implements ClientContext, SharedLimits {
     }
   }
 
+  isPaused(db: string): boolean {
+    return this.pausedAll || this.pausedDbs.has(db);
+  }
+
+  /** After PAUSE/RESUME/KILL/SUSPEND: every pool takes its flag; a resumed pool serves its queue. */
+  applyPause(): void {
+    for (const pool of this.pools.values()) {
+      const paused = this.isPaused(pool.db.name);
+      if (pool.paused === paused) continue;
+      pool.paused = paused;
+      if (!paused) pool.dispatch();
+    }
+  }
+
   // ---- ClientContext ----
 
   findPool(database: string, user: string): Pool | ErrorFields {
     const db = this.databaseDef(database);
     if (db === undefined) return refusals.noSuchDatabase(database);
+    if (this.disabledDbs.has(db.name)) return refusals.databaseDisabled(db.name);
     const serverUser = db.user ?? user;
     // A forced user (user= on the db line) means one pool for the whole database, as PgBouncer.
     const key = `${db.name}\u0000${serverUser}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
       pool = new Pool(db, serverUser, serverUser, this.poolSettings(db, user), () => this.credential(db, serverUser, pool as Pool), this);
+      pool.paused = this.isPaused(db.name);
       this.pools.set(key, pool);
     }
     return pool;
@@ -99,10 +128,30 @@ export class Registry implements ClientContext, SharedLimits {
   canOpen(pool: Pool): boolean {
     const s = this.settings;
     const maxDb = pool.db.maxDbConnections ?? s.max_db_connections;
-    if (maxDb > 0 && (this.serversPerDb.get(pool.db.name) ?? 0) >= maxDb) return false;
+    const dbCount = () => this.serversPerDb.get(pool.db.name) ?? 0;
+    if (!this.underLimit(pool, dbCount, maxDb, (p) => p.db.name === pool.db.name)) return false;
     const maxUser = this.config.users.get(pool.serverUser)?.maxUserConnections ?? s.max_user_connections;
-    if (maxUser > 0 && (this.serversPerUser.get(pool.serverUser) ?? 0) >= maxUser) return false;
-    return true;
+    const userCount = () => this.serversPerUser.get(pool.serverUser) ?? 0;
+    return this.underLimit(pool, userCount, maxUser, (p) => p.serverUser === pool.serverUser);
+  }
+
+  /**
+   * Below `max` (0: no limit), or made so: a pool with clients waiting may close the longest-idle
+   * server of a pool sharing the limit (PgBouncer's evict_connection), else a waiter could starve
+   * while another pool's servers sit idle. Re-counted after, since closing one lets other
+   * waiting pools dispatch at once and one of them may have taken the slot.
+   */
+  private underLimit(pool: Pool, count: () => number, max: number, shares: (p: Pool) => boolean): boolean {
+    if (max <= 0 || count() < max) return true;
+    if (!pool.hasWaiters) return false;
+    let oldest: ServerConnection | undefined;
+    for (const p of this.pools.values()) {
+      if (!shares(p)) continue;
+      for (const server of p.idle) if (oldest === undefined || server.lastUsed < oldest.lastUsed) oldest = server;
+    }
+    if (oldest === undefined) return false;
+    oldest.close('evicted', true);
+    return count() < max;
   }
 
   opened(pool: Pool): void {
@@ -148,6 +197,7 @@ export class Registry implements ClientContext, SharedLimits {
       serverRoundRobin: s.server_round_robin,
       queryWaitTimeout: s.query_wait_timeout,
       unixSocketDir: s.unix_socket_dir || '/tmp',
+      maxPreparedStatements: s.max_prepared_statements,
     };
   }
 

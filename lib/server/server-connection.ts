@@ -12,6 +12,13 @@ import { decodeErrorFields, decodeParameterStatus, type ErrorFields } from '../p
 import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from './login';
 import { log, type LogSubject } from '../log';
+import { DETACHED_STATS, type PoolStats } from '../metrics/counters';
+import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../prepared/link';
+import { ServerStatementCache } from '../prepared/statements';
+
+/** Response types the prepared-statement queue must see, as a lookup table (hot path). */
+const IS_COMPLETION = new Uint8Array(256);
+for (const t of COMPLETION_TYPES) IS_COMPLETION[t] = 1;
 
 /** Server-side frames are only bounded by PostgreSQL itself (1 GB per field). */
 const SERVER_MAX_FRAME = 0x7fffffff;
@@ -27,6 +34,10 @@ export interface ServerPeer {
   parameterReported(name: string, value: string): void;
   /** A ReadyForQuery for one of this client's requests has been forwarded. */
   readyForQuery(status: number): void;
+  /** False when a ReadyForQuery with this status must be swallowed (readyForQuery then refuses). */
+  acceptsReady(status: number): boolean;
+  /** The client's prepared-statement link, when it tracks named statements; else null. */
+  readonly prepared: PreparedLink | null;
   /** Resume reading from the client (its server side drained). */
   resumeClient(): void;
   pauseClient(): void;
@@ -50,7 +61,7 @@ export interface ServerAddress {
 
 let nextServerId = 1;
 
-export class ServerConnection implements RelayHandler, LogSubject {
+export class ServerConnection implements RelayHandler, LogSubject, PreparedServer {
   readonly id = nextServerId++;
   state: ServerState = 'login';
   /** Parameters this server currently has (from login, then ParameterStatus). */
@@ -64,8 +75,15 @@ export class ServerConnection implements RelayHandler, LogSubject {
   lastUsed: number;
   /** Set by RECONNECT/lifetime: close instead of returning to idle. */
   closeOnRelease = false;
+  /** The pool's counters: bytes received after login count as SHOW STATS total_sent. */
+  stats: PoolStats = DETACHED_STATS;
+  /** Statements prepared on this server under pgmux's names (max_prepared_statements). */
+  readonly statements: ServerStatementCache;
+  /** The frame just inspected was a ReadyForQuery for the linked client (afterFrame tells it). */
+  private readyPending = false;
 
-  private readonly socket: net.Socket;
+  /** Read by the admin console (SHOW SERVERS addresses, SUSPEND's flush check). */
+  readonly socket: net.Socket;
   private login: ServerLogin | null;
   private loginFramer: Framer | null;
   private readonly relay: Relay;
@@ -81,7 +99,9 @@ export class ServerConnection implements RelayHandler, LogSubject {
     credential: ServerCredential,
     private readonly label: string,
     now: number,
+    maxPrepared = 0,
   ) {
+    this.statements = new ServerStatementCache(maxPrepared);
     this.connectedAt = now;
     this.lastUsed = now;
     this.login = new ServerLogin(startupParams.user, credential);
@@ -96,6 +116,8 @@ export class ServerConnection implements RelayHandler, LogSubject {
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('drain', () => this.client?.resumeClient());
     this.socket.on('error', (err) => this.close(`server connection error: ${err.message}`));
+    // 'end' (the server's FIN) comes a tick before 'close': stop handing this server out at once.
+    this.socket.on('end', () => this.close('server closed the connection'));
     this.socket.on('close', () => this.close('server closed the connection'));
   }
 
@@ -153,6 +175,7 @@ export class ServerConnection implements RelayHandler, LogSubject {
       if (err !== null) this.close(`bad message from server during login: ${err}`);
       return;
     }
+    this.stats.serverBytes += chunk.length;
     const err = this.relay.feed(chunk);
     if (err !== null) this.close(`bad message from server: ${err.reason}`);
   }
@@ -194,6 +217,7 @@ export class ServerConnection implements RelayHandler, LogSubject {
 
   onHeader(type: number): number {
     if (this.internalPending > 0) return Action.Inspect;
+    if (IS_COMPLETION[type] === 1 && this.client?.prepared != null) return Action.Inspect;
     if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
     if (type === BackendCode.ErrorResponse && this.client === null) return Action.Inspect;
     return Action.Forward;
@@ -220,19 +244,34 @@ export class ServerConnection implements RelayHandler, LogSubject {
       }
       return Action.Swallow;
     }
+    const client = this.client;
     if (type === BackendCode.ReadyForQuery) {
       this.txStatus = buf[start + 5];
-      return Action.Forward | Action.Notify;
+      if (client === null) return Action.Swallow | Action.Notify;
+      this.readyPending = true;
+      client.prepared?.onServerResponse(type, buf, start, end, this);
+      return (client.acceptsReady(this.txStatus) ? Action.Forward : Action.Swallow) | Action.Notify;
     }
-    // An ErrorResponse while no client is linked: the server is telling us it is going away.
+    if (client !== null && client.prepared !== null) return client.prepared.onServerResponse(type, buf, start, end, this);
+    // An ErrorResponse while no client is linked: the server is telling us it is going away
+    // (terminated, shut down). Drop it now, not at the socket's close a tick later, so that a
+    // request arriving meanwhile is not handed a dying server.
     const fields = decodeErrorFields(buf, start, end);
     log.warn(`server sent an error while idle: ${fields.kind === 'invalid' ? fields.reason : fields.message}`, this);
+    this.close('server sent an error while idle');
     return Action.Swallow;
   }
 
   afterFrame(): boolean {
-    if (this.client !== null) {
-      this.client.readyForQuery(this.txStatus);
+    const client = this.client;
+    if (client !== null) {
+      // Synthesized ParseComplete/CloseComplete that were waiting for this response go out now.
+      const fakes = client.prepared?.takeFakes() ?? null;
+      if (fakes !== null) client.sendToClient(fakes);
+      if (this.readyPending) {
+        this.readyPending = false;
+        client.readyForQuery(this.txStatus);
+      }
       return false;
     }
     // An internal query of an unlinked server (reset or check) has finished.

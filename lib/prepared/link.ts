@@ -1,0 +1,280 @@
+// Owns prepared statements for one client in transaction mode: the client's names for its
+// statements, rewriting Parse/Bind/Describe/Close to pgmux's server-side names, injecting a
+// Parse where the linked server lacks the statement, and the queue of responses the server
+// owes, so that injected responses are swallowed and synthesized ones come out in order.
+//
+// The queue is PgBouncer's outstanding_requests / PgDog's ProtocolState: one entry per client
+// message that gets a response, each with an action. After an ErrorResponse in the extended
+// protocol the server skips to Sync, so the skipped entries are dropped (and what they would
+// have prepared is forgotten).
+
+import { BackendCode, FrontendCode } from '../protocol/codes';
+import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodeParse, describe } from '../protocol/frontend';
+import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
+import { Action } from '../protocol/relay';
+import type { ServerStatementCache, Statement, StatementRegistry } from './statements';
+
+/** What a queued request is, by which response completes it. */
+const Kind = { Parse: 1, Bind: 2, DescribeStatement: 3, DescribePortal: 4, Execute: 5, Close: 6, Sync: 7, Query: 8 } as const;
+/** What happens to its response. */
+const Fate = { Forward: 0, Swallow: 1, Fake: 2 } as const;
+
+/** Server response types that may complete a request; everything else passes by uninspected. */
+export const COMPLETION_TYPES: ReadonlySet<number> = new Set([
+  BackendCode.ParseComplete,
+  BackendCode.BindComplete,
+  BackendCode.CloseComplete,
+  BackendCode.RowDescription,
+  BackendCode.NoData,
+  BackendCode.CommandComplete,
+  BackendCode.EmptyQueryResponse,
+  BackendCode.PortalSuspended,
+  BackendCode.ErrorResponse,
+  BackendCode.ReadyForQuery,
+]);
+
+/** The linked server as prepared-statement handling sees it. */
+export interface PreparedServer {
+  readonly statements: ServerStatementCache;
+}
+
+export class PreparedLink {
+  /** The client's statement names. */
+  readonly names = new Map<string, Statement>();
+  private kinds: number[] = [];
+  private fates: number[] = [];
+  private stmts: (Statement | null)[] = [];
+  private clientNames: (string | null)[] = [];
+  private head = 0;
+  /** Bytes to send to the server in place of the frame just swallowed (written by afterFrame). */
+  private replacement: Buffer[] = [];
+  /** Counters for SHOW PREPARED / specs: Parses injected because a server lacked a statement. */
+  static injectedParses = 0;
+
+  constructor(private readonly registry: StatementRegistry) {}
+
+  get pending(): number {
+    return this.kinds.length - this.head;
+  }
+
+  // ---- client -> server ----
+
+  /** Messages forwarded as they are but that owe a response (Execute, Sync, Query, FunctionCall). */
+  noteForwarded(type: number): void {
+    switch (type) {
+      case FrontendCode.Execute:
+        this.push(Kind.Execute, Fate.Forward, null, null);
+        return;
+      case FrontendCode.Sync:
+        this.push(Kind.Sync, Fate.Forward, null, null);
+        return;
+      case FrontendCode.Query:
+      case FrontendCode.FunctionCall:
+        this.push(Kind.Query, Fate.Forward, null, null);
+        return;
+    }
+  }
+
+  /**
+   * A whole Parse/Bind/Describe/Close from the client. Returns Forward (unchanged) or
+   * Swallow | Notify, in which case takeReplacement() holds what to send instead, and
+   * takeClientBytes() what to answer the client at once.
+   */
+  onClientFrame(type: number, buf: Buffer, start: number, end: number, server: PreparedServer): number {
+    switch (type) {
+      case FrontendCode.Parse:
+        return this.onParse(buf, start, end, server);
+      case FrontendCode.Bind: {
+        const msg = decodeBind(buf, start, end);
+        const stmt = msg.kind === 'bind' && msg.statement !== '' ? this.names.get(msg.statement) : undefined;
+        if (msg.kind !== 'bind' || stmt === undefined) return this.forward(Kind.Bind);
+        this.ensurePrepared(stmt, server);
+        this.replacement.push(bindRenamed(buf, end, msg, stmt.serverName));
+        this.push(Kind.Bind, Fate.Forward, null, null);
+        return Action.Swallow | Action.Notify;
+      }
+      case FrontendCode.Describe: {
+        const msg = decodeDescribe(buf, start, end);
+        if (msg.kind !== 'describe') return this.forward(Kind.DescribeStatement);
+        if (msg.target === 'P') return this.forward(Kind.DescribePortal);
+        const stmt = msg.name !== '' ? this.names.get(msg.name) : undefined;
+        if (stmt === undefined) return this.forward(Kind.DescribeStatement);
+        this.ensurePrepared(stmt, server);
+        this.replacement.push(describe('S', stmt.serverName));
+        this.push(Kind.DescribeStatement, Fate.Forward, null, null);
+        return Action.Swallow | Action.Notify;
+      }
+      case FrontendCode.Close: {
+        const msg = decodeClose(buf, start, end);
+        if (msg.kind !== 'close' || msg.target === 'P' || msg.name === '') return this.forward(Kind.Close);
+        // Only the client's name goes; the server keeps the statement for others.
+        this.names.delete(msg.name);
+        this.push(Kind.Close, Fate.Fake, null, null);
+        return Action.Swallow | Action.Notify;
+      }
+      default:
+        return Action.Forward;
+    }
+  }
+
+  private onParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
+    const msg = decodeParse(buf, start, end);
+    if (msg.kind !== 'parse' || msg.name === '') return this.forward(Kind.Parse);
+    const stmt = this.registry.intern(msg.sql, msg.paramTypes);
+    stmt.uses++;
+    this.names.set(msg.name, stmt);
+    if (server.statements.has(stmt)) {
+      this.push(Kind.Parse, Fate.Fake, stmt, msg.name);
+    } else {
+      this.addToServer(stmt, server);
+      this.replacement.push(stmt.parse);
+      this.push(Kind.Parse, Fate.Forward, stmt, msg.name);
+    }
+    return Action.Swallow | Action.Notify;
+  }
+
+  /** Prepares `stmt` on the server ahead of a Bind/Describe if it is not there yet. */
+  private ensurePrepared(stmt: Statement, server: PreparedServer): void {
+    stmt.uses++;
+    if (server.statements.has(stmt)) return;
+    PreparedLink.injectedParses++;
+    this.addToServer(stmt, server);
+    this.replacement.push(stmt.parse);
+    this.push(Kind.Parse, Fate.Swallow, stmt, null);
+  }
+
+  private addToServer(stmt: Statement, server: PreparedServer): void {
+    const evicted = server.statements.add(stmt);
+    if (evicted !== null) {
+      this.replacement.push(close('S', evicted.serverName));
+      this.push(Kind.Close, Fate.Swallow, null, null);
+    }
+  }
+
+  private forward(kind: number): number {
+    this.push(kind, Fate.Forward, null, null);
+    return Action.Forward;
+  }
+
+  /** What to send the server instead of the swallowed frame. */
+  takeReplacement(): Buffer | null {
+    if (this.replacement.length === 0) return null;
+    const out = this.replacement.length === 1 ? this.replacement[0] : Buffer.concat(this.replacement);
+    this.replacement = [];
+    return out;
+  }
+
+  /** Synthesized responses now at the head of the queue (nothing owed before them). */
+  takeFakes(): Buffer | null {
+    let out: Buffer[] | null = null;
+    while (this.head < this.kinds.length && this.fates[this.head] === Fate.Fake) {
+      (out ??= []).push(this.kinds[this.head] === Kind.Parse ? PARSE_COMPLETE : CLOSE_COMPLETE);
+      this.shift();
+    }
+    return out === null ? null : out.length === 1 ? out[0] : Buffer.concat(out);
+  }
+
+  // ---- server -> client ----
+
+  /** A completion-type response from the server. Returns Forward or Swallow, | Notify when fakes follow. */
+  onServerResponse(type: number, buf: Buffer, start: number, end: number, server: PreparedServer): number {
+    if (type === BackendCode.CommandComplete) this.noteDiscard(buf, start, end, server);
+    if (this.head >= this.kinds.length) return Action.Forward;
+    const kind = this.kinds[this.head];
+    if (type === BackendCode.ErrorResponse) {
+      if (kind === Kind.Query || kind === Kind.Sync) return Action.Forward;
+      this.fail(server);
+      this.skipToSync(server);
+      return Action.Forward | this.notifyIfFake();
+    }
+    if (type === BackendCode.ReadyForQuery) {
+      // Everything up to the Sync/Query that this answers is done (or was skipped).
+      while (this.head < this.kinds.length) {
+        const k = this.kinds[this.head];
+        this.shift();
+        if (k === Kind.Sync || k === Kind.Query) break;
+      }
+      return Action.Forward | this.notifyIfFake();
+    }
+    if (type === BackendCode.CommandComplete && kind === Kind.Query) return Action.Forward;
+    if (!completes(kind, type)) return Action.Forward;
+    const fate = this.fates[this.head];
+    this.shift();
+    return (fate === Fate.Swallow ? Action.Swallow : Action.Forward) | this.notifyIfFake();
+  }
+
+  /**
+   * DISCARD ALL / DEALLOCATE ALL ran on the server (the client sent it): the server holds none
+   * of pgmux's statements any more, and the client meant to drop all of its own.
+   */
+  private noteDiscard(buf: Buffer, start: number, end: number, server: PreparedServer): void {
+    const tag = buf.toString('latin1', start + 5, end - 1);
+    if (tag === 'DISCARD ALL' || tag === 'DEALLOCATE ALL') {
+      server.statements.clear();
+      this.names.clear();
+    }
+  }
+
+  private notifyIfFake(): number {
+    return this.head < this.kinds.length && this.fates[this.head] === Fate.Fake ? Action.Notify : 0;
+  }
+
+  /** The head request failed: a Parse it stood for left nothing prepared. */
+  private fail(server: PreparedServer): void {
+    this.forget(this.head, server);
+    this.shift();
+  }
+
+  /** After an error the server ignores everything up to Sync: so do we. */
+  private skipToSync(server: PreparedServer): void {
+    while (this.head < this.kinds.length && this.kinds[this.head] !== Kind.Sync && this.kinds[this.head] !== Kind.Query) {
+      this.forget(this.head, server);
+      this.shift();
+    }
+  }
+
+  private forget(i: number, server: PreparedServer): void {
+    if (this.kinds[i] !== Kind.Parse) return;
+    const stmt = this.stmts[i];
+    if (stmt === null) return;
+    if (this.fates[i] !== Fate.Fake) server.statements.remove(stmt);
+    const name = this.clientNames[i];
+    if (name !== null && this.names.get(name) === stmt) this.names.delete(name);
+  }
+
+  private push(kind: number, fate: number, stmt: Statement | null, clientName: string | null): void {
+    this.kinds.push(kind);
+    this.fates.push(fate);
+    this.stmts.push(stmt);
+    this.clientNames.push(clientName);
+  }
+
+  private shift(): void {
+    this.stmts[this.head] = null;
+    this.head++;
+    if (this.head === this.kinds.length) {
+      this.kinds.length = this.fates.length = this.stmts.length = this.clientNames.length = 0;
+      this.head = 0;
+    }
+  }
+}
+
+function completes(kind: number, type: number): boolean {
+  switch (kind) {
+    case Kind.Parse:
+      return type === BackendCode.ParseComplete;
+    case Kind.Bind:
+      return type === BackendCode.BindComplete;
+    case Kind.DescribeStatement:
+    case Kind.DescribePortal:
+      return type === BackendCode.RowDescription || type === BackendCode.NoData;
+    case Kind.Execute:
+      return (
+        type === BackendCode.CommandComplete || type === BackendCode.EmptyQueryResponse || type === BackendCode.PortalSuspended
+      );
+    case Kind.Close:
+      return type === BackendCode.CloseComplete;
+    default:
+      return false;
+  }
+}
