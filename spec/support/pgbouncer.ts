@@ -1,0 +1,88 @@
+// Owns running the real PgBouncer 1.18 for side-by-side specs: a temp dir with the ini and its
+// files, the process as OS user postgres in the foreground, stopped by PID.
+
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { Child } from './child';
+import { iniListenPort } from './ini';
+import { makeTempDir, removeTempDir, runAsPostgres, serverEnv, writeFiles } from './osuser';
+import { assertPortFree, waitForPort } from './ports';
+
+export interface PgBouncerProcess {
+  /** listen_port from the ini. */
+  port: number;
+  pid: number;
+  /** Temp dir with pgbouncer.ini and the extra files; the process's working directory. */
+  dir: string;
+  /** Everything PgBouncer wrote to stdout/stderr so far. */
+  logs(): string;
+  /** Resolves once the output matches `pattern`; rejects (with the output) on exit or timeout. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** SIGINT (safe shutdown), SIGKILL after 5 s; then removes dir. Safe to call twice. */
+  stop(): Promise<void>;
+  /** Resolves to the exit code when PgBouncer exits by itself, e.g. after SHUTDOWN. */
+  waitForExit(): Promise<number | null>;
+}
+
+export const INSTALL_PGBOUNCER = 'apt-get install -y pgbouncer';
+
+function findPgBouncer(): string {
+  for (const path of ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer']) {
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // try the next
+    }
+  }
+  throw new Error(INSTALL_PGBOUNCER);
+}
+
+/**
+ * Writes `iniText` as pgbouncer.ini (and `files`, e.g. { 'userlist.txt': ... }) into a temp
+ * dir and runs PgBouncer on it with that dir as working directory, so relative paths such as
+ * `auth_file = userlist.txt` resolve there. The caller puts a free port (see freePort()) in
+ * listen_port. Resolves once that port accepts connections; rejects with PgBouncer's output
+ * if it exits first.
+ */
+export async function startPgBouncer(iniText: string, files: Record<string, string> = {}): Promise<PgBouncerProcess> {
+  const bin = findPgBouncer();
+  const port = iniListenPort(iniText);
+  await assertPortFree(port);
+  const dir = makeTempDir('pgmux-bouncer-');
+  let child: Child | undefined;
+  try {
+    writeFiles(dir, { ...files, 'pgbouncer.ini': iniText });
+    child = await Child.start(bin, [join(dir, 'pgbouncer.ini')], {
+      label: `pgbouncer :${port}`,
+      cwd: dir,
+      env: serverEnv(dir),
+      ...runAsPostgres(),
+      emergencySignal: 'SIGKILL',
+    });
+    await waitForPort(port, child);
+  } catch (err) {
+    await child?.stop([{ signal: 'SIGKILL', waitMs: 5000 }]);
+    removeTempDir(dir);
+    throw err;
+  }
+  const running = child;
+  let stopped = false;
+  return {
+    port,
+    pid: running.pid,
+    dir,
+    logs: () => running.logs(),
+    waitForLog: (pattern, timeoutMs = 10000) => running.waitForLog(pattern, timeoutMs),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await running.stop([
+        { signal: 'SIGINT', waitMs: 5000 },
+        { signal: 'SIGKILL', waitMs: 5000 },
+      ]);
+      removeTempDir(dir);
+    },
+    waitForExit: () => running.exited.then((e) => e.code),
+  };
+}

@@ -1,0 +1,99 @@
+// Owns running pgmux itself as a child process for black-box specs: `node bin/pgmux <ini>` in a
+// temp dir, output captured, stopped by PID.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Child, type ExitInfo } from './child';
+import { iniListenPort } from './ini';
+import { makeTempDir, removeTempDir, writeFiles } from './osuser';
+import { assertPortFree, waitForPort } from './ports';
+
+export interface PgmuxOptions {
+  /** Command-line options put before the config path, e.g. ['--verbose']. */
+  args?: string[];
+  /** A JS file to run instead of bin/pgmux: only the launcher's own spec uses this. */
+  script?: string;
+}
+
+export interface PgmuxProcess {
+  /** listen_port from the ini. */
+  port: number;
+  pid: number;
+  /** Temp dir with pgmux.ini and the extra files; the process's working directory. */
+  dir: string;
+  /** stdout and stderr so far, interleaved as they arrived. */
+  logs(): string;
+  /** Resolves once the output matches `pattern`; rejects (with the output) on exit or timeout. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /**
+   * Sends `signal` (default SIGTERM), SIGKILL after 5 s, waits for exit, removes dir.
+   * Resolves to the exit code (null when killed by a signal). Call it even after pgmux
+   * exited on its own, to remove the dir.
+   */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves to the exit code when pgmux exits by itself (null if killed by a signal). */
+  waitForExit(): Promise<number | null>;
+}
+
+/** The checkout: the nearest dir above this file whose package.json is pgmux's (works from dist/ too). */
+export function repoRoot(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmux') return dir;
+    if (dirname(dir) === dir) throw new Error(`no pgmux package.json above ${__dirname}`);
+  }
+}
+
+const exitCode = (e: ExitInfo): number | null => e.code;
+
+/**
+ * Writes `iniText` as pgmux.ini (plus `files`) into a temp dir and runs
+ * `node <repo>/bin/pgmux [args] <dir>/pgmux.ini` there. Resolves when listen_port accepts a
+ * connection; if pgmux exits first, rejects with its exit status and output.
+ */
+export async function startPgmux(
+  iniText: string,
+  files: Record<string, string> = {},
+  opts: PgmuxOptions = {},
+): Promise<PgmuxProcess> {
+  const port = iniListenPort(iniText);
+  await assertPortFree(port);
+  const script = opts.script ?? join(repoRoot(), 'bin', 'pgmux');
+  const dir = makeTempDir('pgmux-run-');
+  let child: Child | undefined;
+  try {
+    writeFiles(dir, { ...files, 'pgmux.ini': iniText });
+    child = await Child.start(process.execPath, [script, ...(opts.args ?? []), join(dir, 'pgmux.ini')], {
+      label: `pgmux :${port}`,
+      cwd: dir,
+      env: process.env,
+      emergencySignal: 'SIGKILL',
+    });
+    await waitForPort(port, child);
+  } catch (err) {
+    await child?.stop([{ signal: 'SIGKILL', waitMs: 5000 }]);
+    removeTempDir(dir);
+    throw err;
+  }
+  const running = child;
+  let cleaned = false;
+  return {
+    port,
+    pid: running.pid,
+    dir,
+    logs: () => running.logs(),
+    waitForLog: (pattern, timeoutMs = 10000) => running.waitForLog(pattern, timeoutMs),
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      const info = await running.stop([
+        { signal, waitMs: 5000 },
+        { signal: 'SIGKILL', waitMs: 5000 },
+      ]);
+      if (!cleaned) {
+        cleaned = true;
+        removeTempDir(dir);
+      }
+      return exitCode(info);
+    },
+    waitForExit: () => running.exited.then(exitCode),
+  };
+}
