@@ -14,12 +14,20 @@ import { Janitor } from './pool/janitor';
 import { clock } from './pool/clock';
 import { ClientConnection } from './client/client-connection';
 import { log } from './log';
+import { AdminConsole, type ConsoleHost } from './admin/console';
+import { socketFd } from './admin/peer';
+import { StatsPeriod } from './metrics/stats-period';
+import type { PoolStats } from './metrics/counters';
 
 /** A client over max_client_conn is closed this long after its refusal if it does not go. */
 const REFUSED_CLIENT_GRACE_MS = 1000;
 
-export class Pgmux {
+export class Pgmux implements ConsoleHost {
   readonly registry: Registry;
+  /** stats_period snapshots and the "stats:" log line. */
+  readonly stats: StatsPeriod;
+  /** The admin console (database "pgbouncer"). */
+  readonly console: AdminConsole;
   private readonly janitor: Janitor;
   private readonly listeners: net.Server[] = [];
   private unixSocketPath: string | null = null;
@@ -31,6 +39,10 @@ export class Pgmux {
   constructor(private config: Config) {
     this.registry = new Registry(config, loadSecrets(config));
     this.janitor = new Janitor(this.registry);
+    this.stats = new StatsPeriod(() => this.allStats(), () => this.config.settings.log_stats);
+    // SHOW VERSION keeps PgBouncer's prefix: exporters and scripts parse "PgBouncer x.y.z".
+    this.console = new AdminConsole(this, `PgBouncer 1.18.0 (pgmux ${VERSION})`);
+    this.registry.console = this.console;
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 
@@ -43,6 +55,8 @@ export class Pgmux {
     }
     if (s.unix_socket_dir !== '') {
       const file = path.join(s.unix_socket_dir, `.s.PGSQL.${s.listen_port}`);
+      // A socket file nobody answers on is left over from a crash; a live one is another pooler's.
+      if (await socketInUse(file)) throw new Error(`unix socket ${file} is in use, cannot continue`);
       removeStaleSocket(file);
       await this.listen({ path: file, backlog: s.listen_backlog }, `unix:${file}`);
       fs.chmodSync(file, s.unix_socket_mode);
@@ -50,12 +64,14 @@ export class Pgmux {
     }
     if (s.pidfile !== '') fs.writeFileSync(s.pidfile, `${process.pid}\n`);
     this.janitor.start();
+    this.stats.start(s.stats_period);
     log.info(`process up: pgmux ${VERSION}, node ${process.version}`);
   }
 
   private listen(options: net.ListenOptions, label: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      // allowHalfOpen: a client's FIN must not end our side before a truncated message is answered.
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EAFNOSUPPORT' && options.host === '::') {
           // No IPv6 on this host: '*' means every IPv4 address then.
@@ -78,44 +94,89 @@ export class Pgmux {
     const remote = socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress.replace(/^::ffff:/, '')}:${socket.remotePort}`;
     const s = this.config.settings;
     if (s.tcp_keepalive && socket.remoteAddress !== undefined) socket.setKeepAlive(true, s.tcp_keepidle * 1000);
-    const client = new ClientConnection(socket, this.registry, socket.remoteAddress === undefined ? 'unix' : remote);
     const registry = this.registry;
     if (registry.clients.size >= this.config.settings.max_client_conn || this.shutdownMode !== 'none') {
       // Refuse at once with the reason; the client reads it as the answer to its startup packet.
+      // No ClientConnection: it would read the startup packet and answer on the ended socket.
       const refusal = this.shutdownMode !== 'none' ? refusals.adminShutdown() : refusals.tooManyConnections();
-      if (this.config.settings.log_pooler_errors) log.warn(`pooler error: ${refusal.message}`, client);
+      if (this.config.settings.log_pooler_errors) log.warn(`pooler error: ${refusal.message}`, { logPrefix: () => `C-refused: (nodb)/(nouser)@${remote}` });
       socket.end(errorResponse({ ...refusal, severity: 'FATAL' }));
       setTimeout(() => socket.destroy(), REFUSED_CLIENT_GRACE_MS).unref();
       socket.on('error', () => undefined);
       return;
     }
+    const client = new ClientConnection(socket, this.registry, remote);
     registry.clients.add(client);
+    this.console.control.acceptWhileSuspended(client);
   }
 
-  /** SIGHUP / RELOAD: re-read the file, apply what may change while running, say what may not. */
-  reload(): void {
+  /**
+   * SIGHUP / RELOAD: re-read the file, apply what may change while running, say what may not.
+   * Returns null when the new config runs, else why the old one stays.
+   */
+  reload(): string | null {
     let next: Config;
     try {
       next = loadConfig(this.config.file);
     } catch (err) {
       log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
-      return;
+      return (err as Error).message;
     }
     const changes = reloadChanges(this.config, next);
     for (const ignored of changes.ignored) log.warn(ignored.reason);
     // Non-reloadable settings keep their running value.
-    next = applyReload(this.config, next);
+    const failure = this.applyConfig(applyReload(this.config, next));
+    if (failure === null) log.info(`config reloaded${changes.applied.length > 0 ? `: ${changes.applied.join(', ')}` : ''}`);
+    return failure;
+  }
+
+  /** Runs with `next` from now on (RELOAD, or SET on the console); null, or why it could not. */
+  applyConfig(next: Config): string | null {
     let secrets: ReadonlyMap<string, Secret>;
     try {
       secrets = loadSecrets(next);
     } catch (err) {
       log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
-      return;
+      return (err as Error).message;
+    }
+    try {
+      applyLogSettings(next);
+    } catch (err) {
+      // A SIGHUP must never take the process down: keep writing where we wrote before.
+      log.error(`cannot open logfile ${next.settings.logfile}, keeping the previous one: ${(err as Error).message}`);
+      next = { ...next, settings: { ...next.settings, logfile: this.config.settings.logfile } };
     }
     this.config = next;
-    applyLogSettings(next);
     this.registry.reload(next, secrets);
-    log.info(`config reloaded${changes.applied.length > 0 ? `: ${changes.applied.join(', ')}` : ''}`);
+    this.stats.start(next.settings.stats_period);
+    return null;
+  }
+
+  // ---- ConsoleHost: what the admin console may do to the process ----
+
+  get shuttingDown(): boolean {
+    return this.shutdownMode !== 'none';
+  }
+
+  /** SHUTDOWN on the console: as SIGTERM. */
+  shutdownNow(): void {
+    void this.shutdown('immediate');
+  }
+
+  /** The listening sockets, for SHOW FDS. */
+  listenSockets(): { fd: number | null; addr: string; port: number }[] {
+    return this.listeners.map((l) => {
+      const a = l.address();
+      const tcp = a !== null && typeof a === 'object';
+      return { fd: socketFd(l), addr: tcp ? a.address : 'unix', port: tcp ? a.port : this.config.settings.listen_port };
+    });
+  }
+
+  /** Every pool's counters and the console's, for the stats_period snapshots. */
+  private allStats(): PoolStats[] {
+    const all = [...this.registry.pools.values()].map((p) => p.stats);
+    all.push(this.console.consoleStats);
+    return all;
   }
 
   /**
@@ -145,6 +206,7 @@ export class Pgmux {
     if (this.shutdownTimer !== null) clearInterval(this.shutdownTimer);
     this.shutdownTimer = null;
     this.janitor.stop();
+    this.stats.stop();
     for (const client of [...this.registry.clients]) client.fail(refusals.adminShutdown());
     for (const pool of this.registry.pools.values()) pool.closeAll('shutdown');
     if (this.unixSocketPath !== null) removeStaleSocket(this.unixSocketPath);
@@ -183,6 +245,18 @@ function loadSecrets(config: Config): ReadonlyMap<string, Secret> {
 
 export function applyLogSettings(config: Config): void {
   log.setLogfile(config.settings.logfile);
+}
+
+/** Whether something accepts connections on the Unix socket `file` (PgBouncer's check_old_process_unix). */
+function socketInUse(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect({ path: file });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
 }
 
 function removeStaleSocket(file: string): void {

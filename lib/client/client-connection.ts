@@ -270,7 +270,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case 'failed':
         log.info(`password authentication failed: ${step.reason}`, this);
         // Under trust the only failure is a user missing from auth_file: PgBouncer's own text.
-        this.fail(this.ctx.settings.auth_type === 'trust' ? refusals.trustAuthFailed() : refusals.authFailed());
+        this.fail(this.ctx.settings.auth_type === 'trust' ? refusals.trustAuthFailed() : refusals.authFailed(this.user));
         return;
       case 'ok': {
         this.auth = null;
@@ -303,6 +303,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   private attachConsole(): void {
+    for (const [name, value] of this.startupParams) this.params.set(name, value);
     const session = this.ctx.console.open(this);
     if (!isSession(session)) {
       this.fail(session);
@@ -355,7 +356,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.server = server;
     server.client = this;
     server.resume();
-    const sync = syncStatement(this.params, server.params);
+    const sync = syncStatement(this.params, server.params, this.ctx.tracked);
     if (sync !== '') server.runInternal(sync);
     this.setState('active');
     const queued = this.pending.splice(0);
