@@ -84,6 +84,9 @@ export class Janitor {
     while (pool.serverCount < s.minPoolSize && pool.launch()) {
       /* opened one more */
     }
+    // Clients still waiting get another try each tick: a server_login_retry delay may have
+    // passed, or an idle server of another pool may be evicted under max_db/user_connections.
+    pool.dispatch();
   }
 
   private expired(server: ServerConnection, now: number, lifetime: number, idleTimeout: number, pool: Pool): boolean {

@@ -41,15 +41,26 @@ export function quoteLiteral(value: string): string {
 /**
  * The SET statements that make `server` match `client` for every tracked parameter the client
  * has a value for, or '' when they already match. Only differences are sent.
+ *
+ * A tracked parameter PostgreSQL does not report (absent from the server's ParameterStatus set,
+ * e.g. search_path before PostgreSQL 18) has an unknown value on a shared server, since any
+ * client may have changed it: it is set whenever the client has a value and RESET when not.
  */
-export function syncStatement(client: ReadonlyMap<string, string>, server: ReadonlyMap<string, string>): string {
+export function syncStatement(client: ReadonlyMap<string, string>, server: ReadonlyMap<string, string>, tracked: TrackedParams): string {
   let sql = '';
+  for (const name of tracked.names()) if (!client.has(name) && !server.has(name)) sql += `RESET ${quoteIdent(name)};`;
   for (const [name, value] of client) {
     if (server.get(name) === value) continue;
-    sql += `SET ${quoteIdent(name)} = ${quoteLiteral(value)};`;
+    // SET x = 'a, b' makes one element of a list setting; set_config parses the text as a list.
+    sql += LIST_QUOTE.has(name.toLowerCase())
+      ? `SELECT pg_catalog.set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, false);`
+      : `SET ${quoteIdent(name)} = ${quoteLiteral(value)};`;
   }
   return sql;
 }
+
+/** PostgreSQL's GUC_LIST_QUOTE settings: their value is a list, as search_path = a, "b c". */
+const LIST_QUOTE = new Set(['search_path', 'temp_tablespaces', 'local_preload_libraries', 'session_preload_libraries']);
 
 function quoteIdent(name: string): string {
   return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
