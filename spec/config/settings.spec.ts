@@ -34,9 +34,10 @@ describe('the settings table', () => {
   });
 
   it('has every [pgbouncer] key of PgBouncer 1.18, plus only the pgmux-only extensions', () => {
-    expect(names.filter((n) => !PGBOUNCER_118_KEYS.includes(n))).toEqual(['track_extra_parameters']);
+    const extensions = ['max_prepared_statements', 'track_extra_parameters'];
+    expect(names.filter((n) => !PGBOUNCER_118_KEYS.includes(n))).toEqual(extensions);
     expect(PGBOUNCER_118_KEYS.filter((n) => !names.includes(n))).toEqual([]);
-    expect(findSetting('track_extra_parameters')?.help).toMatch(/^pgmux only/);
+    for (const name of extensions) expect(findSetting(name)?.help).toMatch(/^pgmux only/);
   });
 
   /** A default its own parser rejected would make every config that omits the key unloadable. */
