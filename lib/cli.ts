@@ -42,8 +42,10 @@ export async function main(argv: string[]): Promise<number> {
     if (config.settings.logfile === '' && !opts.quiet) {
       process.stderr.write('pgmux: note: with -d and no logfile, log lines are discarded\n');
     }
-    const args = process.argv.slice(1).filter((a) => a !== '-d' && a !== '--daemon');
-    const child = spawn(process.execPath, [...process.execArgv, ...args], { detached: true, stdio: 'ignore' });
+    // The daemon's command line is rebuilt from the parsed options rather than filtered from
+    // argv: a bundled flag such as -vd would survive a filter, and every daemon would spawn another.
+    const args = [...Array<string>(opts.verbose).fill('-v'), ...(opts.quiet ? ['-q'] : []), file];
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], { detached: true, stdio: 'ignore' });
     child.unref();
     const ok = await waitForPidfile(config.settings.pidfile, child.pid ?? 0);
     if (!ok) {
@@ -53,7 +55,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  applyLogSettings(config);
+  try {
+    applyLogSettings(config);
+  } catch (err) {
+    process.stderr.write(`pgmux: cannot open logfile ${config.settings.logfile}: ${(err as Error).message}\n`);
+    return 1;
+  }
   const pgmux = new Pgmux(config);
   try {
     await pgmux.start();
@@ -61,7 +68,10 @@ export async function main(argv: string[]): Promise<number> {
     log.error((err as Error).message);
     return 1;
   }
-  process.on('SIGHUP', () => pgmux.reload());
+  process.on('SIGHUP', () => {
+    log.info('got SIGHUP, re-reading config');
+    pgmux.reload();
+  });
   process.on('SIGINT', () => void pgmux.shutdown('safe'));
   process.on('SIGTERM', () => void pgmux.shutdown('immediate'));
   await pgmux.whenExited();

@@ -22,20 +22,21 @@ class Logger {
   level: LevelValue = Level.Log;
   quiet = false;
   private fd: number | null = null;
-  private file: string | null = null;
 
+  /**
+   * Opens `file` for appending, also when it is the current one: after logrotate moved the
+   * file away, SIGHUP starts a fresh one (as PgBouncer). Throws if it cannot be opened, and
+   * then keeps writing where it did.
+   */
   setLogfile(file: string): void {
-    if (file === this.file) return;
+    const fd = file === '' ? null : fs.openSync(file, 'a');
     this.closeLogfile();
-    if (file === '') return;
-    this.fd = fs.openSync(file, 'a');
-    this.file = file;
+    this.fd = fd;
   }
 
   closeLogfile(): void {
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
-    this.file = null;
   }
 
   enabled(level: LevelValue): boolean {
