@@ -379,6 +379,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (this.owed === 0) this.requestSince = clock.now;
         this.owed++;
         this.unsynced = 0;
+        // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql).
+        if (type === FrontendCode.Query && this.prepared !== null) return Action.Inspect;
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.CopyData:
@@ -545,7 +547,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 }
 
 function isStatementMessage(type: number): boolean {
-  return type === FrontendCode.Parse || type === FrontendCode.Bind || type === FrontendCode.Describe || type === FrontendCode.Close;
+  return (
+    type === FrontendCode.Parse ||
+    type === FrontendCode.Bind ||
+    type === FrontendCode.Describe ||
+    type === FrontendCode.Close ||
+    type === FrontendCode.Query
+  );
 }
 
 /** The authentication step of a console login the gate let in without a password. */

@@ -81,6 +81,12 @@ export const noSuchDatabase = (db: string): ErrorFields => fatal(SqlState.Invali
 export const databaseDisabled = (db: string): ErrorFields =>
   fatal(SqlState.ObjectNotInPrerequisiteState, `database "${db}" is disabled`);
 
+/** KILL <db> on the admin console dropped this client (PgBouncer's text; PostgreSQL's code for a terminated backend). */
+export const databaseRemoved = (): ErrorFields => fatal(SqlState.AdminShutdown, 'database removed');
+
+/** KILL_CLIENT <id> on the admin console (PgBouncer 1.21's text). */
+export const adminForcedDisconnect = (): ErrorFields => fatal(SqlState.AdminShutdown, 'admin forced disconnect');
+
 /** Login to the admin console by a user in neither admin_users nor stats_users. */
 export const adminNotAllowed = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'not allowed');
 

@@ -24,6 +24,8 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string }>
   noUser: { args: [], code: '28000', message: 'no username supplied' },
   noSuchDatabase: { args: ['shop'], code: '3D000', message: 'no such database: shop' },
   databaseDisabled: { args: ['shop'], code: '55000', message: 'database "shop" is disabled' },
+  databaseRemoved: { args: [], code: '57P01', message: 'database removed' },
+  adminForcedDisconnect: { args: [], code: '57P01', message: 'admin forced disconnect' },
   adminNotAllowed: { args: [], code: '28000', message: 'not allowed' },
   unsupportedStartupParameter: { args: ['search_path'], code: '08P01', message: 'unsupported startup parameter: search_path' },
   unsupportedStartupParameterInOptions: { args: ['work_mem'], code: '08P01', message: 'unsupported startup parameter in options: work_mem' },

@@ -1,0 +1,299 @@
+// Owns the columns of every SHOW view, exactly as PgBouncer 1.18 names, orders and types them
+// (recorded from the real binary; spec/admin/columns.spec.ts compares both side by side). Each
+// view is one array: a column's name, type and value sit together.
+
+import type { ShowConfigRow } from '../config';
+import type { StatsSnapshot } from '../metrics/counters';
+import type { StatsAverages } from '../metrics/stats-period';
+import type { View } from './table';
+
+export interface PoolRow {
+  database: string;
+  user: string;
+  clActive: number;
+  clWaiting: number;
+  svActive: number;
+  svIdle: number;
+  svUsed: number;
+  svTested: number;
+  svLogin: number;
+  /** Microseconds the oldest waiting client has waited. */
+  maxwaitUs: number;
+  poolMode: string;
+}
+
+export const POOLS: View<PoolRow> = [
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'user', type: 'text', get: (r) => r.user },
+  { name: 'cl_active', type: 'int4', get: (r) => r.clActive },
+  { name: 'cl_waiting', type: 'int4', get: (r) => r.clWaiting },
+  // pgmux forwards cancel requests on their own short-lived sockets: nothing queues for them.
+  { name: 'cl_active_cancel_req', type: 'int4', get: () => 0 },
+  { name: 'cl_waiting_cancel_req', type: 'int4', get: () => 0 },
+  { name: 'sv_active', type: 'int4', get: (r) => r.svActive },
+  { name: 'sv_active_cancel', type: 'int4', get: () => 0 },
+  { name: 'sv_being_canceled', type: 'int4', get: () => 0 },
+  { name: 'sv_idle', type: 'int4', get: (r) => r.svIdle },
+  { name: 'sv_used', type: 'int4', get: (r) => r.svUsed },
+  { name: 'sv_tested', type: 'int4', get: (r) => r.svTested },
+  { name: 'sv_login', type: 'int4', get: (r) => r.svLogin },
+  { name: 'maxwait', type: 'int4', get: (r) => Math.floor(r.maxwaitUs / 1e6) },
+  { name: 'maxwait_us', type: 'int4', get: (r) => Math.floor(r.maxwaitUs % 1e6) },
+  { name: 'pool_mode', type: 'text', get: (r) => r.poolMode },
+];
+
+export interface DbStatsRow {
+  database: string;
+  total: StatsSnapshot;
+  avg: StatsAverages;
+}
+
+export const STATS: View<DbStatsRow> = [
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'total_xact_count', type: 'numeric', get: (r) => r.total.xactCount },
+  { name: 'total_query_count', type: 'numeric', get: (r) => r.total.queryCount },
+  { name: 'total_received', type: 'numeric', get: (r) => r.total.clientBytes },
+  { name: 'total_sent', type: 'numeric', get: (r) => r.total.serverBytes },
+  { name: 'total_xact_time', type: 'numeric', get: (r) => r.total.xactTime },
+  { name: 'total_query_time', type: 'numeric', get: (r) => r.total.queryTime },
+  { name: 'total_wait_time', type: 'numeric', get: (r) => r.total.waitTime },
+  { name: 'avg_xact_count', type: 'numeric', get: (r) => r.avg.xactCount },
+  { name: 'avg_query_count', type: 'numeric', get: (r) => r.avg.queryCount },
+  { name: 'avg_recv', type: 'numeric', get: (r) => r.avg.clientBytes },
+  { name: 'avg_sent', type: 'numeric', get: (r) => r.avg.serverBytes },
+  { name: 'avg_xact_time', type: 'numeric', get: (r) => r.avg.xactTime },
+  { name: 'avg_query_time', type: 'numeric', get: (r) => r.avg.queryTime },
+  { name: 'avg_wait_time', type: 'numeric', get: (r) => r.avg.waitTime },
+];
+
+/** STATS_TOTALS and STATS_AVERAGES share their column names; only the source differs. */
+function statsColumns(pick: (r: DbStatsRow) => StatsSnapshot | StatsAverages): View<DbStatsRow> {
+  return [
+    { name: 'database', type: 'text', get: (r) => r.database },
+    { name: 'xact_count', type: 'numeric', get: (r) => pick(r).xactCount },
+    { name: 'query_count', type: 'numeric', get: (r) => pick(r).queryCount },
+    { name: 'bytes_received', type: 'numeric', get: (r) => pick(r).clientBytes },
+    { name: 'bytes_sent', type: 'numeric', get: (r) => pick(r).serverBytes },
+    { name: 'xact_time', type: 'numeric', get: (r) => pick(r).xactTime },
+    { name: 'query_time', type: 'numeric', get: (r) => pick(r).queryTime },
+    { name: 'wait_time', type: 'numeric', get: (r) => pick(r).waitTime },
+  ];
+}
+
+export const STATS_TOTALS = statsColumns((r) => r.total);
+export const STATS_AVERAGES = statsColumns((r) => r.avg);
+
+export interface NameValue {
+  name: string;
+  value: number | string | null;
+}
+
+/** SHOW TOTALS: one row per counter, all pools summed (names in PgBouncer's order). */
+export function totalsRows(total: StatsSnapshot, avg: StatsAverages): NameValue[] {
+  const rows: [string, number][] = [
+    ['total_xact_count', total.xactCount],
+    ['total_query_count', total.queryCount],
+    ['total_client_bytes', total.clientBytes],
+    ['total_server_bytes', total.serverBytes],
+    ['total_xact_time', total.xactTime],
+    ['total_query_time', total.queryTime],
+    ['total_wait_time', total.waitTime],
+    ['avg_xact_count', avg.xactCount],
+    ['avg_query_count', avg.queryCount],
+    ['avg_client_bytes', avg.clientBytes],
+    ['avg_server_bytes', avg.serverBytes],
+    ['avg_xact_time', avg.xactTime],
+    ['avg_query_time', avg.queryTime],
+    ['avg_wait_time', avg.waitTime],
+  ];
+  return rows.map(([name, value]) => ({ name, value }));
+}
+
+export const TOTALS: View<NameValue> = [
+  { name: 'name', type: 'text', get: (r) => r.name },
+  { name: 'value', type: 'numeric', get: (r) => r.value },
+];
+
+/** One client or server socket (SHOW CLIENTS, SERVERS, SOCKETS, ACTIVE_SOCKETS). */
+export interface SocketRow {
+  type: 'C' | 'S';
+  user: string;
+  database: string;
+  state: string;
+  addr: string;
+  port: number;
+  localAddr: string;
+  localPort: number;
+  /** clock.now values (ms). */
+  connectTime: number;
+  requestTime: number;
+  /** Microseconds since the running query began (0: none). */
+  waitUs: number;
+  closeNeeded: boolean;
+  ptr: string;
+  link: string;
+  remotePid: number;
+  applicationName: string;
+  /** Bytes written to the socket but not yet sent. */
+  sendAvail: number;
+}
+
+export const CLIENTS: View<SocketRow> = [
+  { name: 'type', type: 'text', get: (r) => r.type },
+  { name: 'user', type: 'text', get: (r) => r.user },
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'state', type: 'text', get: (r) => r.state },
+  { name: 'addr', type: 'text', get: (r) => r.addr },
+  { name: 'port', type: 'int4', get: (r) => r.port },
+  { name: 'local_addr', type: 'text', get: (r) => r.localAddr },
+  { name: 'local_port', type: 'int4', get: (r) => r.localPort },
+  { name: 'connect_time', type: 'time', get: (r) => r.connectTime },
+  { name: 'request_time', type: 'time', get: (r) => r.requestTime },
+  { name: 'wait', type: 'int4', get: (r) => Math.floor(r.waitUs / 1e6) },
+  { name: 'wait_us', type: 'int4', get: (r) => Math.floor(r.waitUs % 1e6) },
+  { name: 'close_needed', type: 'int4', get: (r) => (r.closeNeeded ? 1 : 0) },
+  { name: 'ptr', type: 'text', get: (r) => r.ptr },
+  { name: 'link', type: 'text', get: (r) => r.link },
+  { name: 'remote_pid', type: 'int4', get: (r) => r.remotePid },
+  // No TLS yet: PgBouncer prints an empty string for a plain connection.
+  { name: 'tls', type: 'text', get: () => '' },
+  { name: 'application_name', type: 'text', get: (r) => r.applicationName },
+];
+
+export const SERVERS = CLIENTS;
+
+/** SOCKETS adds PgBouncer's buffer positions; pgmux keeps no such buffers except the send queue. */
+export const SOCKETS: View<SocketRow> = [
+  ...CLIENTS,
+  { name: 'recv_pos', type: 'int4', get: () => 0 },
+  { name: 'pkt_pos', type: 'int4', get: () => 0 },
+  { name: 'pkt_remain', type: 'int4', get: () => 0 },
+  { name: 'send_pos', type: 'int4', get: () => 0 },
+  { name: 'send_remain', type: 'int4', get: () => 0 },
+  { name: 'pkt_avail', type: 'int4', get: () => 0 },
+  { name: 'send_avail', type: 'int4', get: (r) => r.sendAvail },
+];
+
+export interface DatabaseRow {
+  name: string;
+  host: string | null;
+  port: number;
+  database: string;
+  forceUser: string | null;
+  poolSize: number;
+  minPoolSize: number;
+  reservePool: number;
+  /** null when the database line sets none (PgBouncer prints NULL then). */
+  poolMode: string | null;
+  maxConnections: number;
+  currentConnections: number;
+  paused: boolean;
+  disabled: boolean;
+}
+
+export const DATABASES: View<DatabaseRow> = [
+  { name: 'name', type: 'text', get: (r) => r.name },
+  { name: 'host', type: 'text', get: (r) => r.host },
+  { name: 'port', type: 'int4', get: (r) => r.port },
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'force_user', type: 'text', get: (r) => r.forceUser },
+  { name: 'pool_size', type: 'int4', get: (r) => r.poolSize },
+  { name: 'min_pool_size', type: 'int4', get: (r) => r.minPoolSize },
+  { name: 'reserve_pool', type: 'int4', get: (r) => r.reservePool },
+  { name: 'pool_mode', type: 'text', get: (r) => r.poolMode },
+  { name: 'max_connections', type: 'int4', get: (r) => r.maxConnections },
+  { name: 'current_connections', type: 'int4', get: (r) => r.currentConnections },
+  { name: 'paused', type: 'int4', get: (r) => (r.paused ? 1 : 0) },
+  { name: 'disabled', type: 'int4', get: (r) => (r.disabled ? 1 : 0) },
+];
+
+export interface UserRow {
+  name: string;
+  poolMode: string | null;
+}
+
+export const USERS: View<UserRow> = [
+  { name: 'name', type: 'text', get: (r) => r.name },
+  { name: 'pool_mode', type: 'text', get: (r) => r.poolMode },
+];
+
+export const LISTS: View<NameValue> = [
+  { name: 'list', type: 'text', get: (r) => r.name },
+  { name: 'items', type: 'int4', get: (r) => r.value },
+];
+
+export const VERSION: View<string> = [{ name: 'version', type: 'text', get: (v) => v }];
+
+export interface MemRow {
+  name: string;
+  used: number;
+}
+
+/**
+ * PgBouncer's slab caches. pgmux allocates from the JS heap, not slabs: `used` counts the live
+ * objects of each kind; size, free and memtotal have no meaning here and are 0.
+ */
+export const MEM: View<MemRow> = [
+  { name: 'name', type: 'text', get: (r) => r.name },
+  { name: 'size', type: 'int4', get: () => 0 },
+  { name: 'used', type: 'int4', get: (r) => r.used },
+  { name: 'free', type: 'int4', get: () => 0 },
+  { name: 'memtotal', type: 'int4', get: () => 0 },
+];
+
+export interface FdRow {
+  fd: number | null;
+  task: 'pooler' | 'client' | 'server';
+  user: string | null;
+  database: string | null;
+  addr: string;
+  port: number;
+  /** The 8-byte cancel key as PgBouncer prints it (big-endian uint64). */
+  cancel: bigint;
+  link: number;
+  params: ReadonlyMap<string, string> | null;
+}
+
+export const FDS: View<FdRow> = [
+  { name: 'fd', type: 'int4', get: (r) => r.fd },
+  { name: 'task', type: 'text', get: (r) => r.task },
+  { name: 'user', type: 'text', get: (r) => r.user },
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'addr', type: 'text', get: (r) => r.addr },
+  { name: 'port', type: 'int4', get: (r) => r.port },
+  { name: 'cancel', type: 'int8', get: (r) => r.cancel },
+  { name: 'link', type: 'int4', get: (r) => r.link },
+  { name: 'client_encoding', type: 'text', get: (r) => r.params?.get('client_encoding') ?? null },
+  { name: 'std_strings', type: 'text', get: (r) => r.params?.get('standard_conforming_strings') ?? null },
+  { name: 'datestyle', type: 'text', get: (r) => r.params?.get('DateStyle') ?? null },
+  { name: 'timezone', type: 'text', get: (r) => r.params?.get('TimeZone') ?? null },
+  // PgBouncer sends these for online restart takeover only; pgmux never hands secrets out.
+  { name: 'password', type: 'text', get: () => null },
+  { name: 'scram_client_key', type: 'bytea', get: () => null },
+  { name: 'scram_server_key', type: 'bytea', get: () => null },
+];
+
+export const DNS_HOSTS: View<never> = [
+  { name: 'hostname', type: 'text', get: () => null },
+  { name: 'ttl', type: 'int8', get: () => null },
+  { name: 'addrs', type: 'text', get: () => null },
+];
+
+export const DNS_ZONES: View<never> = [
+  { name: 'zonename', type: 'text', get: () => null },
+  { name: 'serial', type: 'int8', get: () => null },
+  { name: 'count', type: 'int4', get: () => null },
+];
+
+export const CONFIG: View<ShowConfigRow> = [
+  { name: 'key', type: 'text', get: (r) => r.key },
+  { name: 'value', type: 'text', get: (r) => r.value },
+  { name: 'default', type: 'text', get: (r) => r.default },
+  { name: 'changeable', type: 'text', get: (r) => r.changeable },
+];
+
+/** SHOW STATE: a pgmux addition (PgBouncer 1.18 lacks it), with PgBouncer 1.20's columns. */
+export const STATE: View<NameValue> = [
+  { name: 'key', type: 'text', get: (r) => r.name },
+  { name: 'value', type: 'text', get: (r) => r.value },
+];
