@@ -7,7 +7,9 @@
 // Keys are case-sensitive. A repeated key keeps its last value.
 
 import { ConfigError } from './errors';
-import { POOL_MODES } from './settings';
+import { findSetting, POOL_MODES, type SettingName, type SettingValue } from './settings';
+import { parseSettingValue } from './values';
+import { parseReplicaList } from './routing';
 import type { DatabaseDef, PoolMode, UserDef } from './types';
 
 const BLANK = /[ \t]/;
@@ -66,13 +68,16 @@ export function parseConnString(s: string, source: string): Map<string, string> 
   }
 }
 
-type Kind = 'text' | 'count' | 'port' | 'pool_mode';
+/** setting: the value has the syntax of that [pgbouncer] setting's row (a per-database override). */
+type Kind = 'text' | 'count' | 'port' | 'pool_mode' | 'replicas' | 'route' | 'setting';
 
 interface KeyRow<F extends string> {
   readonly field: F;
   readonly kind: Kind;
-  /** false: known to PgBouncer, but pgmux cannot honour it yet. */
+  /** false: known to PgBouncer (or planned by pgmux), but pgmux cannot honour it yet. */
   readonly supported: boolean;
+  /** kind 'setting' only: the row whose parser reads the value. */
+  readonly setting?: SettingName;
 }
 
 type DbField = Exclude<keyof DatabaseDef, 'name' | 'source'>;
@@ -85,8 +90,7 @@ const DB_KEYS: Readonly<Record<string, KeyRow<DbField>>> = {
   port: { field: 'port', kind: 'port', supported: true },
   user: { field: 'user', kind: 'text', supported: true },
   password: { field: 'password', kind: 'text', supported: true },
-  // Needs auth_query against the server, which pgmux does not do yet.
-  auth_user: { field: 'authUser', kind: 'text', supported: false },
+  auth_user: { field: 'authUser', kind: 'text', supported: true },
   pool_size: { field: 'poolSize', kind: 'count', supported: true },
   min_pool_size: { field: 'minPoolSize', kind: 'count', supported: true },
   reserve_pool: { field: 'reservePool', kind: 'count', supported: true },
@@ -97,6 +101,16 @@ const DB_KEYS: Readonly<Record<string, KeyRow<DbField>>> = {
   datestyle: { field: 'datestyle', kind: 'text', supported: true },
   timezone: { field: 'timezone', kind: 'text', supported: true },
   application_name: { field: 'applicationName', kind: 'text', supported: true },
+  // pgmux only: read/write splitting (issue 6). Parsed and checked now; refused as unsupported
+  // until the router is wired into the client path, so a config never silently loses its reads.
+  replicas: { field: 'replicas', kind: 'replicas', supported: false },
+  route: { field: 'route', kind: 'route', supported: false },
+  read_your_writes: { field: 'readYourWrites', kind: 'setting', setting: 'read_your_writes', supported: false },
+  read_your_writes_timeout: { field: 'readYourWritesTimeout', kind: 'setting', setting: 'read_your_writes_timeout', supported: false },
+  max_replica_lag: { field: 'maxReplicaLag', kind: 'setting', setting: 'max_replica_lag', supported: false },
+  load_balance: { field: 'loadBalance', kind: 'setting', setting: 'load_balance', supported: false },
+  write_functions: { field: 'writeFunctions', kind: 'setting', setting: 'write_functions', supported: false },
+  read_only_functions: { field: 'readOnlyFunctions', kind: 'setting', setting: 'read_only_functions', supported: false },
 };
 
 /** Keys of a [users] line (PgBouncer 1.18 parse_user). */
@@ -113,13 +127,26 @@ export function parseDatabase(name: string, connString: string, source: string):
   if (name === ADMIN_DATABASE) {
     throw new ConfigError(source, `database name "${ADMIN_DATABASE}" is reserved for the admin console; choose another name`);
   }
+  return databaseFromPairs(name, parseConnString(connString, source), source, true);
+}
+
+/**
+ * The DatabaseDef of already-split pairs. `onlySupported` false skips the "not supported by
+ * pgmux yet" refusal, so specs can check the syntax of keys that are parsed but not wired yet.
+ */
+export function databaseFromPairs(name: string, pairs: ReadonlyMap<string, string>, source: string, onlySupported: boolean): DatabaseDef {
   const def: DatabaseDef = { name, dbname: name, host: undefined, port: 5432, source };
+  let replicas: string | undefined;
   // Object.assign because the field is chosen by the table row; each row's kind fixes the
-  // value's type to the one that field declares (text: string, count/port: number, pool_mode).
-  for (const [key, text] of parseConnString(connString, source)) {
-    const row = lookup(DB_KEYS, key, `database "${name}"`, source);
-    Object.assign(def, { [row.field]: convert(row.kind, key, text, source) });
+  // value's type to the one that field declares (text: string, count/port: number, pool_mode,
+  // setting: that setting's value type, which DatabaseDef declares via Settings[...]).
+  for (const [key, text] of pairs) {
+    const row = lookup(DB_KEYS, key, `database "${name}"`, source, onlySupported);
+    // Entries without a port take the line's port, which may come later on the line.
+    if (row.kind === 'replicas') replicas = text;
+    else Object.assign(def, { [row.field]: convert(row, key, text, source) });
   }
+  if (replicas !== undefined) def.replicas = parseReplicaList(replicas, def.port, source);
   return def;
 }
 
@@ -128,23 +155,30 @@ export function parseUser(name: string, settings: string, source: string): UserD
   const def: UserDef = { name, source };
   for (const [key, text] of parseConnString(settings, source)) {
     const row = lookup(USER_KEYS, key, `user "${name}"`, source);
-    Object.assign(def, { [row.field]: convert(row.kind, key, text, source) });
+    Object.assign(def, { [row.field]: convert(row, key, text, source) });
   }
   return def;
 }
 
-function lookup<F extends string>(table: Readonly<Record<string, KeyRow<F>>>, key: string, owner: string, source: string): KeyRow<F> {
+function lookup<F extends string>(
+  table: Readonly<Record<string, KeyRow<F>>>,
+  key: string,
+  owner: string,
+  source: string,
+  onlySupported = true,
+): KeyRow<F> {
   const row = Object.hasOwn(table, key) ? table[key] : undefined;
   if (row === undefined) {
     throw new ConfigError(source, `unknown key "${key}" for ${owner}; valid keys: ${Object.keys(table).join(', ')}`);
   }
-  if (!row.supported) throw new ConfigError(source, `${key} is not supported by pgmux yet`);
+  if (!row.supported && onlySupported) throw new ConfigError(source, `${key} is not supported by pgmux yet`);
   return row;
 }
 
 const INT_MAX = 2147483647;
 
-function convert(kind: Kind, key: string, text: string, source: string): string | number {
+function convert<F extends string>(row: KeyRow<F>, key: string, text: string, source: string): SettingValue {
+  const kind = row.kind;
   switch (kind) {
     case 'text':
       return text;
@@ -157,6 +191,18 @@ function convert(kind: Kind, key: string, text: string, source: string): string 
     }
     case 'pool_mode':
       return toPoolMode(text, source);
+    case 'route':
+      if (text !== 'replica') throw new ConfigError(source, `route must be "replica" (a read-only alias), not "${text}"; leave route out for read/write splitting`);
+      return text;
+    case 'replicas':
+      throw new Error('connstring: replicas is parsed after the line is read');
+    case 'setting': {
+      const setting = row.setting === undefined ? undefined : findSetting(row.setting);
+      if (setting === undefined) throw new Error(`connstring: key ${key} names no setting`);
+      const parsed = parseSettingValue(setting, text);
+      if (!parsed.ok) throw new ConfigError(source, `${key}=${text} is not valid; expected ${parsed.expected}`);
+      return parsed.value;
+    }
   }
 }
 

@@ -15,6 +15,12 @@ const OVERRIDES = {
   reserve_pool_size: { db: 'reservePool' },
   max_db_connections: { db: 'maxDbConnections' },
   max_user_connections: { user: 'maxUserConnections' },
+  read_your_writes: { db: 'readYourWrites' },
+  read_your_writes_timeout: { db: 'readYourWritesTimeout' },
+  max_replica_lag: { db: 'maxReplicaLag' },
+  load_balance: { db: 'loadBalance' },
+  write_functions: { db: 'writeFunctions' },
+  read_only_functions: { db: 'readOnlyFunctions' },
 } as const satisfies Record<string, { user?: keyof UserDef; db?: keyof DatabaseDef }>;
 
 export type OverridableSetting = keyof typeof OVERRIDES;

@@ -11,3 +11,14 @@ export { formatSetting, parseSettingValue, defaultSettings, defaultValue } from 
 export { effective, resolveDatabase, type OverridableSetting } from './effective';
 export { MAX_INCLUDE_DEPTH } from './ini';
 export { showConfigRows, type ShowConfigRow } from './show';
+export {
+  formatLagLimit,
+  MAX_REPLICA_WEIGHT,
+  MAX_REPLICAS,
+  NO_LAG_LIMIT,
+  parseLagLimit,
+  parseReplicaList,
+  type LagLimit,
+  type ReplicaAddress,
+} from './routing';
+export { databaseFromPairs } from './connstring';

@@ -8,7 +8,7 @@
 // a repeated [pgbouncer] header does not reset them. Rows stay in alphabetical order because that
 // order is SHOW CONFIG's. To add a setting, add a row; nothing else needs to learn its name.
 
-export type SettingType = 'int' | 'bool' | 'string' | 'list' | 'enum' | 'time';
+export type SettingType = 'int' | 'bool' | 'string' | 'list' | 'enum' | 'time' | 'lag';
 
 export interface SettingRow {
   readonly name: string;
@@ -17,6 +17,8 @@ export interface SettingRow {
    * bool: 0/1, on/off, yes/no, true/false (PgBouncer itself takes integers; nonzero is true).
    * string: verbatim. list: comma-separated, items trimmed, empty items dropped.
    * enum: one of `values`, case-insensitive. time: seconds as a non-negative float.
+   * lag (pgmux only): a size and/or a time with units, e.g. '16MB,5s' (lib/config/routing.ts),
+   * kept as its canonical text.
    */
   readonly type: SettingType;
   /** PgBouncer's default text, exactly as its table has it (e.g. '0777'); null where it has none. */
@@ -52,17 +54,17 @@ const TABLE = [
     help: "Append the client's host and port to application_name at login." },
   { name: 'auth_file', type: 'string', default: null, reloadable: true, supported: true,
     help: 'File of "user" "password" lines; relative paths are taken from the current directory.' },
-  { name: 'auth_hba_file', type: 'string', default: '', reloadable: true, supported: false,
-    help: 'pg_hba.conf-style rules used when auth_type = hba.' },
+  { name: 'auth_hba_file', type: 'string', default: '', reloadable: true, supported: true,
+    help: 'pg_hba.conf-style rules used when auth_type = hba (PgBouncer\'s subset: local, host, hostssl, hostnossl; trust, reject, md5, password, scram-sha-256, cert).' },
   { name: 'auth_query', type: 'string',
     default: 'SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin',
     reloadable: true, supported: true,
     help: 'Query that looks up a password for users missing from auth_file; used only with auth_user.' },
   { name: 'auth_type', type: 'enum', default: 'md5', reloadable: true, supported: true,
     values: ['cert', 'md5', 'scram-sha-256', 'plain', 'trust', 'any', 'hba', 'pam'],
-    supportedValues: ['trust', 'any', 'plain', 'md5', 'scram-sha-256'],
+    supportedValues: ['trust', 'any', 'plain', 'md5', 'scram-sha-256', 'cert', 'hba'],
     help: 'How clients authenticate to pgmux.' },
-  { name: 'auth_user', type: 'string', default: null, reloadable: true, supported: false,
+  { name: 'auth_user', type: 'string', default: null, reloadable: true, supported: true,
     help: 'User that runs auth_query for users missing from auth_file.' },
   { name: 'autodb_idle_timeout', type: 'time', default: '3600', reloadable: true, supported: true,
     help: 'Seconds after which an unused database made from the "*" entry is dropped.' },
@@ -70,14 +72,14 @@ const TABLE = [
     help: 'Seconds an idle client may stay connected; 0 disables.' },
   { name: 'client_login_timeout', type: 'time', default: '60', reloadable: true, supported: true,
     help: 'Seconds a client has to finish logging in.' },
-  // The client_tls_* files and knobs are only read when client_tls_sslmode is not disable, and
-  // disable is the only mode pgmux offers yet, so accepting them changes nothing (as in PgBouncer).
+  // The client_tls_* and server_tls_* rows become node:tls contexts in lib/auth/tls.ts (read at
+  // start and on every RELOAD; a RELOAD that cannot load them keeps the previous TLS setup).
   { name: 'client_tls_ca_file', type: 'string', default: '', reloadable: true, supported: true,
     help: 'CA certificate used to validate client certificates.' },
   { name: 'client_tls_cert_file', type: 'string', default: '', reloadable: true, supported: true,
     help: 'Certificate pgmux presents to TLS clients.' },
   { name: 'client_tls_ciphers', type: 'string', default: 'fast', reloadable: true, supported: true,
-    help: 'Allowed TLS ciphers for client connections (OpenSSL syntax).' },
+    help: 'Allowed TLS ciphers for client connections: fast, normal, secure, compat, legacy, all, or an OpenSSL list.' },
   { name: 'client_tls_dheparams', type: 'string', default: 'auto', reloadable: true, supported: true,
     help: 'DHE key exchange for client TLS: none, auto or legacy.' },
   { name: 'client_tls_ecdhcurve', type: 'string', default: 'auto', reloadable: true, supported: true,
@@ -87,8 +89,8 @@ const TABLE = [
   { name: 'client_tls_protocols', type: 'string', default: 'secure', reloadable: true, supported: true,
     help: 'TLS versions allowed for clients (tlsv1.0 ... tlsv1.3, all, secure, legacy).' },
   { name: 'client_tls_sslmode', type: 'enum', default: 'disable', reloadable: true, supported: true,
-    values: SSLMODES, supportedValues: ['disable'],
-    help: 'TLS for client connections.' },
+    values: SSLMODES,
+    help: 'TLS for client connections: disable, allow/prefer (offered), require, verify-ca/verify-full (client certificate required).' },
   { name: 'conffile', type: 'string', default: null, reloadable: true, supported: true,
     help: 'Config file read on RELOAD; starts as the file named on the command line.' },
   { name: 'default_pool_size', type: 'int', default: '20', reloadable: true, supported: true,
@@ -113,6 +115,9 @@ const TABLE = [
     help: 'Backlog passed to listen(2).' },
   { name: 'listen_port', type: 'int', default: '6432', reloadable: false, supported: true, min: 0, max: 65535,
     help: 'Port for TCP and the Unix socket name.' },
+  { name: 'load_balance', type: 'enum', default: 'round_robin', reloadable: true, supported: false,
+    values: ['round_robin', 'least_connections', 'random'],
+    help: "pgmux only: how reads pick among a database's healthy replicas: round_robin (weighted), least_connections (fewest server connections per unit of weight) or random (weighted). Weights come from replicas=host:port@weight." },
   { name: 'log_connections', type: 'bool', default: '1', reloadable: true, supported: true,
     help: 'Log successful logins.' },
   { name: 'log_disconnections', type: 'bool', default: '1', reloadable: true, supported: true,
@@ -131,6 +136,8 @@ const TABLE = [
     help: 'Largest protocol packet pgmux lets through, in bytes.' },
   { name: 'max_prepared_statements', type: 'int', default: '200', reloadable: true, supported: true,
     help: 'pgmux only (PgBouncer 1.21 semantics): named prepared statements kept per server connection in transaction and statement mode, re-prepared on whichever server a client lands on; 0 passes them through unchanged.' },
+  { name: 'max_replica_lag', type: 'lag', default: '64MB,10s', reloadable: true, supported: false,
+    help: 'pgmux only: a replica further behind the primary than this takes no reads until it is back under half of it. A size (B, kB, MB, GB, TB: bytes of WAL not yet replayed) and/or a time (ms, s, min, h: since the oldest unreplayed WAL was seen on the primary), e.g. 16MB, 5s or 16MB,5s; 0 for no limit.' },
   { name: 'max_user_connections', type: 'int', default: '0', reloadable: true, supported: true,
     help: 'Maximum server connections per user, over all its pools; 0 is unlimited.' },
   { name: 'min_pool_size', type: 'int', default: '0', reloadable: true, supported: true,
@@ -146,6 +153,15 @@ const TABLE = [
     help: 'Seconds after which a running query is cancelled; 0 disables.' },
   { name: 'query_wait_timeout', type: 'time', default: '120', reloadable: true, supported: true,
     help: 'Seconds a client may wait for a server connection; 0 waits forever.' },
+  { name: 'read_only_functions', type: 'list', default: '', reloadable: true, supported: false,
+    help: 'pgmux only: functions that never send a statement to the primary, even when pg_proc marks them volatile.' },
+  { name: 'read_your_writes', type: 'enum', default: 'connection', reloadable: true, supported: false,
+    values: ['connection', 'user', 'database', 'off'],
+    help: "pgmux only: after a write commits, later reads of the same client connection (or user, or database) go only to a replica that has replayed it; off allows stale reads." },
+  { name: 'read_your_writes_timeout', type: 'time', default: '0.5', reloadable: true, supported: false,
+    help: 'pgmux only: seconds a read may wait for a replica to replay its scope\'s last write (checked at every lag poll) before it runs on the primary; 0 sends it to the primary at once.' },
+  { name: 'replica_lag_poll_interval', type: 'time', default: '0.1', reloadable: true, supported: false, min: 0.01, max: 60,
+    help: "pgmux only: seconds between polls of each replica's replay position and the primary's WAL position." },
   { name: 'reserve_pool_size', type: 'int', default: '0', reloadable: true, supported: true,
     help: 'Extra server connections a pool may open when clients wait too long; 0 disables.' },
   { name: 'reserve_pool_timeout', type: 'time', default: '5', reloadable: true, supported: true,
@@ -174,22 +190,19 @@ const TABLE = [
     help: 'Run server_reset_query in every pool mode, not only session.' },
   { name: 'server_round_robin', type: 'bool', default: '0', reloadable: true, supported: true,
     help: 'Reuse idle servers in round-robin order instead of LIFO.' },
-  // With server_tls_sslmode limited to modes that permit plain text, pgmux never validates a
-  // server certificate, so the CA file is inert; a client certificate or cipher/protocol choice
-  // would change what happens on the wire, so those are refused until pgmux speaks TLS to servers.
   { name: 'server_tls_ca_file', type: 'string', default: '', reloadable: true, supported: true,
     help: 'CA certificate used to validate server certificates (verify-ca, verify-full).' },
-  { name: 'server_tls_cert_file', type: 'string', default: '', reloadable: true, supported: false,
+  { name: 'server_tls_cert_file', type: 'string', default: '', reloadable: true, supported: true,
     help: 'Client certificate pgmux presents to servers.' },
-  { name: 'server_tls_ciphers', type: 'string', default: 'fast', reloadable: true, supported: false,
-    help: 'Allowed TLS ciphers for server connections (OpenSSL syntax).' },
-  { name: 'server_tls_key_file', type: 'string', default: '', reloadable: true, supported: false,
+  { name: 'server_tls_ciphers', type: 'string', default: 'fast', reloadable: true, supported: true,
+    help: 'Allowed TLS ciphers for server connections: fast, normal, secure, compat, legacy, all, or an OpenSSL list.' },
+  { name: 'server_tls_key_file', type: 'string', default: '', reloadable: true, supported: true,
     help: 'Private key for server_tls_cert_file.' },
-  { name: 'server_tls_protocols', type: 'string', default: 'secure', reloadable: true, supported: false,
+  { name: 'server_tls_protocols', type: 'string', default: 'secure', reloadable: true, supported: true,
     help: 'TLS versions allowed for server connections.' },
   { name: 'server_tls_sslmode', type: 'enum', default: 'disable', reloadable: true, supported: true,
-    values: SSLMODES, supportedValues: ['disable', 'allow', 'prefer'],
-    help: 'TLS for server connections; pgmux connects in plain text, which disable/allow/prefer permit.' },
+    values: SSLMODES,
+    help: 'TLS for server connections: allow/prefer use it when offered, require insists, verify-ca/verify-full check the certificate.' },
   { name: 'service_name', type: 'string', default: null, reloadable: false, supported: true, aliasOf: 'job_name',
     help: 'Another name for job_name.' },
   // Node 20 cannot set SO_REUSEPORT on a listening socket, so only the default is honest.
@@ -235,6 +248,8 @@ const TABLE = [
     help: 'Unix user to switch to after startup.' },
   { name: 'verbose', type: 'int', default: null, reloadable: true, supported: true,
     help: 'Log verbosity; like -v on the command line.' },
+  { name: 'write_functions', type: 'list', default: '', reloadable: true, supported: false,
+    help: 'pgmux only: functions whose call sends a statement to the primary, in addition to the built-in ones and volatile ones.' },
 ] as const satisfies readonly SettingRow[];
 
 /** The table, in SHOW CONFIG order. */

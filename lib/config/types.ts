@@ -1,6 +1,7 @@
 // Owns the shapes a loaded config hands to the rest of pgmux: databases, users, the whole Config.
 
 import type { Settings } from './settings';
+import type { ReplicaAddress } from './routing';
 
 export type PoolMode = Settings['pool_mode'];
 
@@ -29,6 +30,17 @@ export interface DatabaseDef {
   timezone?: string;
   applicationName?: string;
   connectQuery?: string;
+  /** pgmux only: streaming replicas of this database (`replicas=host:port@weight,...`). */
+  replicas?: ReplicaAddress[];
+  /** pgmux only: `route=replica` makes the entry a read-only alias that only ever uses replicas. */
+  route?: 'replica';
+  /** pgmux only: per-database overrides of the routing settings (see effective.ts). */
+  readYourWrites?: Settings['read_your_writes'];
+  readYourWritesTimeout?: number;
+  maxReplicaLag?: string;
+  loadBalance?: Settings['load_balance'];
+  writeFunctions?: string[];
+  readOnlyFunctions?: string[];
   /** "file:line" of the line that defined it. */
   source: string;
 }

@@ -6,6 +6,7 @@
 
 import type { SettingRow, SettingValue, Settings } from './settings';
 import { SETTINGS } from './settings';
+import { formatLagLimit, parseLagLimit } from './routing';
 
 /** A parsed value, or what to change. */
 export type Parsed = { ok: true; value: SettingValue } | { ok: false; expected: string };
@@ -69,6 +70,10 @@ const PARSERS: Readonly<Record<SettingRow['type'], Parser>> = {
     }
     return { ok: true, value: seconds };
   },
+  lag(_row, text) {
+    const parsed = parseLagLimit(text);
+    return parsed.ok ? { ok: true, value: formatLagLimit(parsed.limit) } : parsed;
+  },
 };
 
 /** Parses one setting's text (already trimmed) by its row's type. */
@@ -127,6 +132,7 @@ function emptyValue(row: SettingRow): SettingValue {
     list: [],
     string: '',
     enum: row.values?.[0] ?? '',
+    lag: '0',
   };
   return empty[row.type];
 }

@@ -1,0 +1,166 @@
+// Owns the plain data a statement classification is made of (target, reason code, session pins,
+// hints) and the internal verdict both classifier tiers build, with how verdicts of the
+// statements of one multi-statement string combine.
+
+/** Where a statement may run. */
+export type Target = 'primary' | 'replica';
+
+/**
+ * Session state that only exists on the server that created it, so the client must stay on
+ * the primary until it is released (session end, or the matching unpin).
+ */
+export type PinReason = 'set' | 'listen' | 'temp-table' | 'advisory-lock' | 'with-hold-cursor';
+
+/** A leading comment `/* pgmux:primary *\/` or `/* pgmux:replica *\/`. */
+export type RouteHint = 'primary' | 'replica';
+
+/** `SET pgmux.route = primary | replica | auto` (RESET and DEFAULT mean auto). */
+export type SessionRoute = 'primary' | 'replica' | 'auto';
+
+/** Which tier settled the statement: the hand-written lexer or PostgreSQL's grammar. */
+export type Tier = 'lexer' | 'parser';
+
+/** The classifier's answer for one statement text. Plain readonly data, shared by the caches: never mutate. */
+export interface Classification {
+  readonly target: Target;
+  /**
+   * A stable reason code, `<target>: <why>`, for SHOW ROUTE and debug logs, e.g.
+   * 'replica: plain select', 'primary: writing CTE', 'primary: FOR UPDATE',
+   * 'primary: volatile function nextval', 'primary: hint'.
+   */
+  readonly reason: string;
+  readonly tier: Tier;
+  /** Session state this statement creates: the router pins the client to the primary. */
+  readonly pins?: readonly PinReason[];
+  /** Session state this statement releases (applied before `pins`). */
+  readonly unpins?: readonly PinReason[];
+  /** The leading-comment hint, when there was one (whether or not it changed the target). */
+  readonly hint?: RouteHint;
+  /** Set when the statement is `SET pgmux.route = …` / `RESET pgmux.route` (or RESET/DISCARD ALL). */
+  readonly sessionRoute?: SessionRoute;
+  /**
+   * Called functions the classifier could not judge (not built in, not in the settings lists,
+   * `isVolatile` said undefined): they sent the statement to the primary. The router may look
+   * them up in pg_proc and call Classifier.invalidate().
+   */
+  readonly unknownFunctions?: readonly string[];
+}
+
+/** What the classifier needs to know beyond the text. All optional. */
+export interface ClassifyOptions {
+  /** The `write_functions` setting: calling any of these sends the statement to the primary. */
+  readonly writeFunctions?: readonly string[];
+  /** The `read_only_functions` setting: these never send a statement to the primary by volatility. */
+  readonly readOnlyFunctions?: readonly string[];
+  /**
+   * Volatility of a user function, from pg_proc of the database (provolatile = 'v' → true),
+   * undefined when unknown. Asked only for functions that are neither in the built-in lists nor
+   * in the two settings lists; `schema` is given when the call was schema-qualified.
+   */
+  readonly isVolatile?: (name: string, schema?: string) => boolean | undefined;
+  /** Longest text handed to the parser; longer unsure statements go to the primary. */
+  readonly maxParseLength?: number;
+}
+
+/** Pin reasons as bits, so a verdict carries them without allocating. */
+export const Pin = {
+  set: 1,
+  listen: 2,
+  tempTable: 4,
+  advisoryLock: 8,
+  withHoldCursor: 16,
+} as const;
+export const ALL_PINS = 31;
+
+const PIN_NAMES: readonly PinReason[] = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'];
+
+/** One frozen array per bit mask, built once: the classifications share them. */
+const PIN_LISTS: readonly (readonly PinReason[])[] = Array.from({ length: ALL_PINS + 1 }, (_, mask) =>
+  Object.freeze(PIN_NAMES.filter((_, bit) => (mask & (1 << bit)) !== 0)),
+);
+
+export function pinList(mask: number): readonly PinReason[] {
+  return PIN_LISTS[mask & ALL_PINS];
+}
+
+/**
+ * Why a statement goes to the primary, strongest first when one statement has several: the
+ * reason code reports the strongest (then the earliest in the text), so both tiers agree.
+ */
+export const Rank = {
+  /** A user function that is volatile or unknown: a `pgmux:replica` hint may override it. */
+  userFunction: 1,
+  /** A built-in or `write_functions` function (nextval, pg_advisory_lock, …). */
+  writeFunction: 2,
+  /** FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE. */
+  locking: 3,
+  selectInto: 4,
+  writingCte: 5,
+  /** The statement itself writes (INSERT, DDL, …). */
+  statement: 6,
+} as const;
+
+/** A tier's internal answer before hints are applied. Built fresh or shared as a constant. */
+export interface Verdict {
+  readonly target: Target;
+  readonly reason: string;
+  readonly pins: number;
+  readonly unpins: number;
+  readonly sessionRoute?: SessionRoute;
+  readonly unknownFunctions?: readonly string[];
+  /** Primary only because of user functions (volatile or unknown): a replica hint may override. */
+  readonly onlyFunctions: boolean;
+  /** The answer depends on a literal's value, so it must not be cached by normalized text. */
+  readonly literalSensitive: boolean;
+  /** False for answers that may change without the text changing (parser not loaded yet). */
+  readonly cacheable: boolean;
+}
+
+export interface VerdictExtras {
+  pins?: number;
+  unpins?: number;
+  sessionRoute?: SessionRoute;
+  unknownFunctions?: readonly string[];
+  onlyFunctions?: boolean;
+  literalSensitive?: boolean;
+  cacheable?: boolean;
+}
+
+export function verdict(target: Target, reason: string, extras: VerdictExtras = {}): Verdict {
+  return {
+    target,
+    reason,
+    pins: extras.pins ?? 0,
+    unpins: extras.unpins ?? 0,
+    sessionRoute: extras.sessionRoute,
+    unknownFunctions: extras.unknownFunctions,
+    onlyFunctions: extras.onlyFunctions ?? false,
+    literalSensitive: extras.literalSensitive ?? false,
+    cacheable: extras.cacheable ?? true,
+  };
+}
+
+/**
+ * The verdict of statement `a` followed by statement `b` in one string: the primary if either
+ * needs it (reporting the first such reason); unpins apply before pins, so a pin released by
+ * `b` does not survive: pins = (a.pins − b.unpins) ∪ b.pins, unpins = a.unpins ∪ b.unpins.
+ */
+export function combine(a: Verdict, b: Verdict): Verdict {
+  const aPrimary = a.target === 'primary';
+  const bPrimary = b.target === 'primary';
+  const unknown =
+    a.unknownFunctions && b.unknownFunctions
+      ? [...a.unknownFunctions, ...b.unknownFunctions]
+      : (a.unknownFunctions ?? b.unknownFunctions);
+  return {
+    target: aPrimary || bPrimary ? 'primary' : 'replica',
+    reason: aPrimary || !bPrimary ? a.reason : b.reason,
+    pins: (a.pins & ~b.unpins) | b.pins,
+    unpins: a.unpins | b.unpins,
+    sessionRoute: b.sessionRoute ?? a.sessionRoute,
+    unknownFunctions: unknown,
+    onlyFunctions: (!aPrimary || a.onlyFunctions) && (!bPrimary || b.onlyFunctions),
+    literalSensitive: a.literalSensitive || b.literalSensitive,
+    cacheable: a.cacheable && b.cacheable,
+  };
+}

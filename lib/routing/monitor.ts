@@ -1,0 +1,181 @@
+// Owns the lag tracker's own connection to one PostgreSQL node: connect, log in (ServerLogin:
+// cleartext, md5, SCRAM), then run one simple query at a time and hand back its rows as text.
+// It is not a pooled ServerConnection: it serves no client, forwards nothing, and lives as long
+// as the node answers. Timeouts are the owner's (it checks them on its poll tick).
+
+import * as net from 'node:net';
+import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
+import { Framer } from '../protocol/framer';
+import { decodeErrorFields } from '../protocol/backend';
+import { query, startupMessage, terminate } from '../protocol/frontend';
+import { ServerLogin, type ServerCredential } from '../server/login';
+
+/** Where a node listens. host undefined or starting with '/' is a Unix socket directory. */
+export interface MonitorAddress {
+  readonly host: string | undefined;
+  readonly port: number;
+  /** unix_socket_dir, used when host is unset. */
+  readonly unixSocketDir: string;
+}
+
+/** Who the monitor logs in as. */
+export interface MonitorLogin {
+  readonly user: string;
+  readonly database: string;
+  readonly credential: ServerCredential;
+}
+
+/** A result row: one text value (or SQL NULL) per column. */
+export type MonitorRow = readonly (string | null)[];
+
+/** What the monitor tells its owner; each arrives at most once per connect / query. */
+export interface MonitorHandler {
+  /** Logged in: query() may be called. */
+  monitorReady(monitor: MonitorClient): void;
+  /** The query finished: its rows, or the error message PostgreSQL sent (rows are then partial). */
+  monitorResult(monitor: MonitorClient, rows: MonitorRow[], error: string | null): void;
+  /** The connection is gone (refused, login failed, lost, or closed by the owner), once. */
+  monitorClosed(monitor: MonitorClient, reason: string): void;
+}
+
+/** Rows of a poll are a few dozen bytes; anything near this is not PostgreSQL talking. */
+const MONITOR_MAX_FRAME = 1 << 20;
+
+export const MONITOR_APPLICATION_NAME = 'pgmux lag monitor';
+
+export class MonitorClient {
+  private readonly socket: net.Socket;
+  private readonly framer: Framer;
+  private login: ServerLogin | null;
+  private rows: MonitorRow[] = [];
+  private error: string | null = null;
+  private busy = false;
+  private closed = false;
+
+  constructor(
+    address: MonitorAddress,
+    who: MonitorLogin,
+    private readonly handler: MonitorHandler,
+  ) {
+    this.login = new ServerLogin(who.user, who.credential);
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MONITOR_MAX_FRAME);
+    this.socket =
+      address.host === undefined || address.host.startsWith('/')
+        ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}` })
+        : net.connect({ host: address.host, port: address.port });
+    this.socket.setNoDelay(true);
+    this.socket.on('connect', () =>
+      this.socket.write(startupMessage({ user: who.user, database: who.database, application_name: MONITOR_APPLICATION_NAME })),
+    );
+    this.socket.on('data', (chunk: Buffer) => {
+      const err = this.framer.feed(chunk);
+      if (err !== null) this.close(`bad message from server: ${err}`);
+    });
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.close(connectError(err)));
+    this.socket.on('close', () => this.close('server closed the connection'));
+  }
+
+  get ready(): boolean {
+    return this.login === null && !this.closed;
+  }
+
+  /** Sends one simple query; the answer comes through monitorResult. One at a time. */
+  query(sql: string): void {
+    if (!this.ready || this.busy) throw new Error('MonitorClient.query: not ready or a query is running');
+    this.busy = true;
+    this.rows = [];
+    this.error = null;
+    this.socket.write(query(sql));
+  }
+
+  /** Ends the connection (politely once logged in); the handler hears monitorClosed once. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.framer.halt();
+    if (this.login === null && !this.socket.destroyed) this.socket.end(terminate());
+    else this.socket.destroy();
+    // A polite end may never be answered by a hung server.
+    this.socket.setTimeout(1000, () => this.socket.destroy());
+    this.handler.monitorClosed(this, reason);
+  }
+
+  private onFrame(type: number, buf: Buffer, start: number, end: number): void {
+    if (this.closed) return;
+    const login = this.login;
+    if (login !== null) {
+      const step = login.onFrame(type, buf, start, end);
+      if (step.kind === 'send') this.socket.write(step.bytes);
+      else if (step.kind === 'failed') this.close(`login failed: ${step.error.message}`);
+      else if (step.kind === 'done') {
+        this.login = null;
+        this.handler.monitorReady(this);
+      }
+      return;
+    }
+    switch (type) {
+      case BackendCode.DataRow: {
+        const row = decodeTextRow(buf, start, end);
+        if (row === undefined) this.close('malformed DataRow from server');
+        else this.rows.push(row);
+        return;
+      }
+      case BackendCode.ErrorResponse: {
+        const fields = decodeErrorFields(buf, start, end);
+        const message = fields.kind === 'invalid' ? fields.reason : fields.message;
+        // A FATAL outside a query is the server going away (shutdown, terminate); the socket's
+        // close follows, and reporting it now keeps the reason.
+        if (!this.busy || (fields.kind !== 'invalid' && fields.severity === 'FATAL')) this.close(`server error: ${message}`);
+        else this.error = message;
+        return;
+      }
+      case BackendCode.ReadyForQuery: {
+        if (!this.busy) return;
+        this.busy = false;
+        const rows = this.rows;
+        this.rows = [];
+        this.handler.monitorResult(this, rows, this.error);
+        return;
+      }
+      default:
+        // RowDescription, CommandComplete, NoticeResponse, ParameterStatus, EmptyQueryResponse:
+        // nothing the owner needs.
+        return;
+    }
+  }
+}
+
+/** A DataRow's columns as text (the simple protocol sends text); undefined if malformed. */
+export function decodeTextRow(buf: Buffer, start: number, end: number): (string | null)[] | undefined {
+  let pos = start + HEADER_LENGTH;
+  if (pos + 2 > end) return undefined;
+  const n = buf.readInt16BE(pos);
+  pos += 2;
+  const out: (string | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    if (pos + 4 > end) return undefined;
+    const len = buf.readInt32BE(pos);
+    pos += 4;
+    if (len === -1) {
+      out.push(null);
+      continue;
+    }
+    if (len < 0 || pos + len > end) return undefined;
+    out.push(buf.toString('utf8', pos, pos + len));
+    pos += len;
+  }
+  return pos === end ? out : undefined;
+}
+
+function connectError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOENT':
+      return 'no such Unix socket';
+    case 'ECONNRESET':
+      return 'connection reset';
+    default:
+      return `connection error: ${err.message}`;
+  }
+}
