@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { applyReload, loadConfig, reloadChanges, type Config } from './config';
 import { loadUserlist } from './auth/userlist';
 import { parseSecret, type Secret } from './auth/secret';
+import { loadHba, type HbaTable } from './auth/hba';
+import { buildTlsSetup, installTls } from './auth/tls';
 import { errorResponse } from './protocol/backend';
 import * as refusals from './protocol/refusals';
 import { Registry } from './pool/registry';
@@ -49,6 +51,12 @@ export class Pgmux implements ConsoleHost {
   /** Opens the listeners; resolves when all accept connections. */
   async start(): Promise<void> {
     const s = this.config.settings;
+    this.registry.hba = loadHbaFor(this.config);
+    try {
+      installTls(buildTlsSetup(s));
+    } catch (err) {
+      throw new Error(`TLS setup failed: ${(err as Error).message}`);
+    }
     for (const addr of s.listen_addr) {
       const host = addr === '*' ? '::' : addr;
       await this.listen({ host, port: s.listen_port, backlog: s.listen_backlog, ipv6Only: false }, `${addr}:${s.listen_port}`);
@@ -133,8 +141,10 @@ export class Pgmux implements ConsoleHost {
   /** Runs with `next` from now on (RELOAD, or SET on the console); null, or why it could not. */
   applyConfig(next: Config): string | null {
     let secrets: ReadonlyMap<string, Secret>;
+    let hba: HbaTable | null;
     try {
       secrets = loadSecrets(next);
+      hba = loadHbaFor(next);
     } catch (err) {
       log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
       return (err as Error).message;
@@ -148,8 +158,23 @@ export class Pgmux implements ConsoleHost {
     }
     this.config = next;
     this.registry.reload(next, secrets);
+    this.registry.hba = hba;
     this.stats.start(next.settings.stats_period);
-    return null;
+    return this.reloadTls(next);
+  }
+
+  /**
+   * Re-reads the TLS files and settings (certificates can be rotated with RELOAD). As PgBouncer,
+   * the rest of the config still applies when they fail, and TLS keeps its previous setup.
+   */
+  private reloadTls(next: Config): string | null {
+    try {
+      installTls(buildTlsSetup(next.settings));
+      return null;
+    } catch (err) {
+      log.error(`TLS configuration could not be reloaded, keeping old configuration: ${(err as Error).message}`);
+      return `TLS settings could not be applied, still using old configuration: ${(err as Error).message}`;
+    }
   }
 
   // ---- ConsoleHost: what the admin console may do to the process ----
@@ -241,6 +266,19 @@ function loadSecrets(config: Config): ReadonlyMap<string, Secret> {
   if (file === '') return out;
   for (const [user, secret] of loadUserlist(file)) out.set(user, parseSecret(secret));
   return out;
+}
+
+/**
+ * auth_hba_file's rules when auth_type = hba, else null. Parsed once here (start, RELOAD), never
+ * per login; a file that does not parse stops start-up, or keeps the running rules on RELOAD.
+ */
+function loadHbaFor(config: Config): HbaTable | null {
+  const s = config.settings;
+  if (s.auth_type !== 'hba') return null;
+  if (s.auth_hba_file === '') throw new Error('auth_type = hba needs auth_hba_file: set it to the file of hba rules');
+  const table = loadHba(s.auth_hba_file);
+  for (const warning of table.warnings) log.warn(warning);
+  return table;
 }
 
 export function applyLogSettings(config: Config): void {

@@ -142,6 +142,7 @@ export function clientRow(c: ClientConnection, state: string, listenPort: number
     link: c.server === null ? '' : ptr(c.server.id),
     remotePid: 0,
     applicationName: c.params.get('application_name') ?? '',
+    tls: c.tlsInfo,
   };
 }
 
@@ -161,6 +162,7 @@ export function serverRow(s: ServerConnection, pool: Pool, state: string, linked
     link: linked === undefined ? '' : ptr(linked.id),
     remotePid: s.pid,
     applicationName: s.params.get('application_name') ?? '',
+    tls: s.tlsInfo,
   };
 }
 

@@ -134,6 +134,8 @@ export interface SocketRow {
   link: string;
   remotePid: number;
   applicationName: string;
+  /** The TLS session description, '' for plain text (PgBouncer's tls column). */
+  tls: string;
   /** Bytes written to the socket but not yet sent. */
   sendAvail: number;
 }
@@ -155,8 +157,8 @@ export const CLIENTS: View<SocketRow> = [
   { name: 'ptr', type: 'text', get: (r) => r.ptr },
   { name: 'link', type: 'text', get: (r) => r.link },
   { name: 'remote_pid', type: 'int4', get: (r) => r.remotePid },
-  // No TLS yet: PgBouncer prints an empty string for a plain connection.
-  { name: 'tls', type: 'text', get: () => '' },
+  // PgBouncer prints an empty string for a plain connection.
+  { name: 'tls', type: 'text', get: (r) => r.tls },
   { name: 'application_name', type: 'text', get: (r) => r.applicationName },
 ];
 

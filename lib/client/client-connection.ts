@@ -7,6 +7,7 @@
 // (lib/admin) gets its bytes instead of a pool.
 
 import type * as net from 'node:net';
+import * as tls from 'node:tls';
 import { FrontendCode, StartupCode, TxStatus } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
@@ -23,6 +24,8 @@ import {
 import * as refusals from '../protocol/refusals';
 import { ADMIN_DATABASE, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
+import type { HbaLogin } from '../auth/hba';
+import type { AuthQueryResult } from '../auth/auth-query';
 import { syncStatement, type TrackedParams } from '../server/params';
 import type { ServerConnection, ServerPeer } from '../server/server-connection';
 import type { Pool, PoolClient } from '../pool/pool';
@@ -34,6 +37,16 @@ import { PreparedLink } from '../prepared/link';
 import type { StatementRegistry } from '../prepared/statements';
 import { decideStartup } from './startup-params';
 import { log, type LogSubject } from '../log';
+import {
+  acceptTls,
+  activeTls,
+  certLoginProblem,
+  describeTls,
+  handshakeProblem,
+  offersTls,
+  plainLoginRefused,
+  TLS_HANDSHAKE_RECORD,
+} from '../auth/tls';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -43,7 +56,13 @@ export interface ClientContext {
   readonly tracked: TrackedParams;
   /** The pool for this database and user, or the refusal to send. */
   findPool(database: string, user: string): Pool | ErrorFields;
+  /** Why a login to this database is refused (unknown, disabled), or null. */
+  databaseRefusal(database: string): ErrorFields | null;
   userSecret(user: string): Secret | undefined;
+  /** auth_type, or under hba the matching rule's method ('reject' when none) and its file:line. */
+  authTypeFor(login: HbaLogin): { authType: string; rule: string | null };
+  /** auth_query's answer for a user missing from auth_file; null when no auth_user applies. */
+  queryUserSecret(database: string, user: string): Promise<AuthQueryResult> | null;
   /** Issues this client's BackendKeyData key; cancel requests look it up. */
   assignCancelKey(client: ClientConnection): { pid: number; secret: number };
   cancel(pid: number, secret: number): void;
@@ -91,6 +110,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   readonly timing = new RequestTiming();
   /** PoolClient: nowUs() while queued (SHOW STATS wait_time), else 0. */
   waitStart = 0;
+  /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384") once the handshake is done, else ''. */
+  tlsInfo = '';
+  /** The auth_type this login uses: auth_type itself, or under hba the matching rule's method. */
+  private authType = '';
+  /** Read by the admin console (SHOW CLIENTS addresses, SUSPEND); its TLS socket after an upgrade. */
+  socket: net.Socket;
 
   private readonly framer: Framer;
   private readonly relay: Relay;
@@ -99,25 +124,37 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private startupParams = new Map<string, string>();
   private terminating = false;
   private violation: string | null = null;
+  /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
+  private readonly handlers = {
+    data: (chunk: Buffer) => this.onData(chunk),
+    drain: () => this.server?.resume(),
+    error: (err: Error) => this.close(`client socket error: ${err.message}`),
+    // The listener allows half-open sockets so that a message cut short by the client's FIN
+    // can still be answered with an error (onEnd); otherwise FIN ends the session as before.
+    end: () => this.onEnd(),
+    close: () => this.close('client close request'),
+  };
 
   constructor(
-    /** Read by the admin console (SHOW CLIENTS addresses, SUSPEND). */
-    readonly socket: net.Socket,
+    socket: net.Socket,
     private readonly ctx: ClientContext,
     readonly remote: string,
   ) {
     this.connectedAt = this.stateSince = clock.now;
     const max = ctx.settings.max_packet_size;
-    this.framer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), max, true);
+    // Before login only small messages are due: a declared 1 GB password is refused, not buffered.
+    this.framer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), Math.min(max, MAX_LOGIN_FRAME), true);
     this.relay = new Relay(this, max);
+    this.socket = socket;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.server?.resume());
-    socket.on('error', (err) => this.close(`client socket error: ${err.message}`));
-    // The listener allows half-open sockets so that a message cut short by the client's FIN
-    // can still be answered with an error (onEnd); otherwise FIN ends the session as before.
-    socket.on('end', () => this.onEnd());
-    socket.on('close', () => this.close('client close request'));
+    this.listen(socket, true);
+  }
+
+  private listen(socket: net.Socket, on: boolean): void {
+    for (const [event, handler] of Object.entries(this.handlers)) {
+      if (on) socket.on(event, handler);
+      else socket.off(event, handler);
+    }
   }
 
   logPrefix(): string {
@@ -131,6 +168,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case 'startup':
       case 'auth':
       case 'welcome': {
+        // PostgreSQL 17 direct TLS: a ClientHello as the connection's very first bytes.
+        if (chunk[0] === TLS_HANDSHAKE_RECORD && this.state === 'startup' && this.socket.bytesRead === chunk.length && offersTls(this.socket)) {
+          this.startTls(chunk);
+          return;
+        }
         const err = this.framer.feed(chunk);
         if (err !== null) this.fail(refusals.protocolViolation(err));
         return;
@@ -180,14 +222,53 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (err !== null) this.fail(refusals.protocolViolation(err.reason));
   }
 
+  // ---- TLS ----
+
+  /**
+   * Moves this client onto TLS: after 'S' to an SSLRequest (head null), or for a direct
+   * ClientHello already read (head). The StartupMessage is then read from the TLS socket.
+   */
+  private startTls(head: Buffer | null): void {
+    const raw = this.socket;
+    this.listen(raw, false);
+    const secure = acceptTls(raw, activeTls().client, head);
+    this.socket = secure;
+    secure.once('secure', () => {
+      const problem = handshakeProblem(secure, head !== null);
+      if (problem === null) {
+        this.tlsInfo = describeTls(secure);
+        return;
+      }
+      log.warn(`TLS handshake refused: ${problem}`, this);
+      this.fail(refusals.protocolViolation(problem));
+    });
+    // Errors during the handshake (no certificate, wrong CA, no common protocol) are logged, as PgBouncer's.
+    secure.once('error', (err) => {
+      if (this.tlsInfo === '') log.warn(`TLS handshake error: ${err.message}`, this);
+    });
+    this.listen(secure, true);
+  }
+
   // ---- startup and login ----
 
   private onLoginFrame(type: number, buf: Buffer, start: number, end: number): void {
     if (this.state === 'closed') return;
     switch (type) {
       case StartupCode.SSLRequest:
+        // Bytes behind it came before any handshake, so a man in the middle may have put them
+        // there (CVE-2021-23214): PostgreSQL and PgBouncer refuse, and so does pgmux.
+        if (end < buf.length) {
+          this.fail(refusals.protocolViolation('received unencrypted data after SSL request'));
+          return;
+        }
+        if (this.socket instanceof tls.TLSSocket) this.close('SSL req inside SSL');
+        else if (offersTls(this.socket)) {
+          this.socket.write(ACCEPT_TLS);
+          this.startTls(null);
+        } else this.socket.write(NO_ENCRYPTION);
+        return;
       case StartupCode.GSSENCRequest:
-        // No TLS or GSS encryption yet: 'N' tells the client to go on in plain text.
+        // No GSS encryption: 'N' tells the client to go on without it.
         this.socket.write(NO_ENCRYPTION);
         return;
       case StartupCode.CancelRequest: {
@@ -199,6 +280,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       }
       case StartupCode.Startup:
         this.framer.startupMode = false;
+        if (plainLoginRefused(this.socket)) {
+          this.fail(refusals.sslRequired());
+          return;
+        }
         this.onStartup(buf, start, end);
         return;
       case StartupCode.Unknown:
@@ -244,22 +329,90 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.database = decision.database;
     this.startupParams = decision.params;
     if (this.ctx.settings.log_connections) {
-      log.info(`login attempt: db=${this.database} user=${this.user} tls=no`, this);
+      log.info(`login attempt: db=${this.database} user=${this.user} tls=${this.tlsInfo || 'no'}`, this);
     }
     if (this.database === ADMIN_DATABASE) {
       this.openConsole();
       return;
     }
-    const pool = this.ctx.findPool(this.database, this.user);
-    if (!(pool instanceof Object && 'clientLoggedIn' in pool)) {
-      this.fail(pool as ErrorFields);
+    const refusal = this.ctx.databaseRefusal(this.database);
+    if (refusal !== null) {
+      this.fail(refusal);
       return;
     }
-    this.pool = pool;
-    this.stats = pool.stats;
     this.setState('auth');
-    this.auth = new ClientAuth(this.ctx.settings.auth_type, this.user, this.ctx.userSecret(this.user));
-    this.onAuthStep(this.auth.start());
+    this.resolveAuth(false);
+  }
+
+  /** Whether the client is on TLS (hba hostssl/hostnossl). */
+  get tls(): boolean {
+    return this.tlsInfo !== '';
+  }
+
+  /**
+   * Settles how this client logs in: the method (auth_type, or under hba the first matching
+   * rule's) and the user's secret (auth_file, else auth_query when an auth_user applies), then
+   * sends the first challenge. The lookup may take a server round trip; the client stays in
+   * 'auth' meanwhile, under client_login_timeout.
+   */
+  private resolveAuth(console: boolean): void {
+    const login = { address: this.socket.remoteAddress ?? null, tls: this.tls, database: this.database, user: this.user };
+    const { authType, rule } = this.ctx.authTypeFor(login);
+    this.authType = authType;
+    if (rule !== null) log.debug(`hba: ${rule} matched, method ${authType}`, this);
+    if (authType === 'reject') {
+      this.fail(refusals.loginRejected());
+      return;
+    }
+    if (authType === 'peer') {
+      // Node cannot read a Unix socket peer's credentials, so no peer can be proven.
+      this.fail(refusals.peerAuthFailed());
+      return;
+    }
+    const known = this.ctx.userSecret(this.user);
+    const lookup = known !== undefined || console || authType === 'any' ? null : this.ctx.queryUserSecret(this.database, this.user);
+    if (lookup === null) {
+      this.challenge(known, console);
+      return;
+    }
+    void lookup.then((found) => {
+      if (this.state !== 'auth') return; // closed, or timed out, while the server answered
+      if (found.kind === 'error') {
+        log.warn(`auth_query: ${found.reason}`, this);
+        this.fail(refusals.authQueryFailed());
+        return;
+      }
+      this.challenge(found.kind === 'found' ? found.secret : undefined, console);
+    });
+  }
+
+  /**
+   * Takes the pool, then sends the first challenge. Only a user that exists gets a pool (as
+   * PgBouncer's mock users get none), so made-up user names cannot pile up pools.
+   */
+  private challenge(secret: Secret | undefined, console: boolean): void {
+    if (!console && (secret !== undefined || this.authType === 'any')) {
+      const pool = this.ctx.findPool(this.database, this.user);
+      if (!(pool instanceof Object && 'clientLoggedIn' in pool)) {
+        this.fail(pool as ErrorFields);
+        return;
+      }
+      this.pool = pool;
+      this.stats = pool.stats;
+    }
+    this.onAuthStep(this.beginAuth(secret));
+  }
+
+  /** The first authentication step: auth_type cert is decided at once, the others by ClientAuth. */
+  private beginAuth(secret: Secret | undefined): AuthStep {
+    const authType = this.authType;
+    if (authType === 'cert') {
+      // As PgBouncer, the user must also be known (auth_file): its secret logs in to the server.
+      const problem = certLoginProblem(this.socket, this.user) ?? (secret === undefined ? 'no such user in auth_file' : null);
+      return problem === null ? TRUSTED : { kind: 'failed', reason: problem };
+    }
+    this.auth = new ClientAuth(authType, this.user, secret);
+    return this.auth.start();
   }
 
   private onAuthStep(step: ReturnType<ClientAuth['start']>): void {
@@ -267,22 +420,31 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case 'send':
         this.socket.write(step.bytes);
         return;
-      case 'failed':
-        log.info(`password authentication failed: ${step.reason}`, this);
+      case 'failed': {
+        const authType = this.authType;
+        log.info(`${authType === 'cert' ? 'certificate' : 'password'} authentication failed: ${step.reason}`, this);
         // Under trust the only failure is a user missing from auth_file: PgBouncer's own text.
-        this.fail(this.ctx.settings.auth_type === 'trust' ? refusals.trustAuthFailed() : refusals.authFailed(this.user));
+        if (authType === 'cert') this.fail(refusals.certAuthFailed());
+        else this.fail(authType === 'trust' ? refusals.trustAuthFailed() : refusals.authFailed(this.user));
         return;
+      }
       case 'ok': {
         this.auth = null;
         if (step.final !== null) this.socket.write(step.final);
         this.socket.write(authenticationOk());
-        if (this.pool === null) {
+        if (this.database === ADMIN_DATABASE) {
           this.attachConsole();
           return;
         }
         const pool = this.pool;
+        if (pool === null) {
+          // Cannot happen: only a user with a secret (or auth_type any) gets past a challenge.
+          this.fail(refusals.authFailed(this.user));
+          return;
+        }
         if (step.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = step.scramKeys;
         this.setState('welcome');
+        this.framer.maxLength = this.ctx.settings.max_packet_size;
         if (pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0) {
           this.prepared = new PreparedLink(this.ctx.statements);
         }
@@ -297,8 +459,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.setState('auth');
     this.ctx.console.preLogin(this, (trusted) => {
       if (this.state !== 'auth') return;
-      this.auth = trusted ? null : new ClientAuth(this.ctx.settings.auth_type, this.user, this.ctx.userSecret(this.user));
-      this.onAuthStep(this.auth === null ? TRUSTED : this.auth.start());
+      this.auth = null;
+      if (trusted) this.onAuthStep(TRUSTED);
+      else this.resolveAuth(true);
     });
   }
 
@@ -559,5 +722,14 @@ function isStatementMessage(type: number): boolean {
 /** The authentication step of a console login the gate let in without a password. */
 const TRUSTED: AuthStep = { kind: 'ok', final: null, scramKeys: null };
 
+/**
+ * The longest message a client may send before it is logged in: PostgreSQL's
+ * PG_MAX_AUTH_TOKEN_LENGTH (65535) body bytes plus the length field.
+ */
+const MAX_LOGIN_FRAME = 65535 + 4;
+
 /** The one-byte answer to SSLRequest and GSSENCRequest: no encryption. */
 const NO_ENCRYPTION = Buffer.from('N');
+
+/** The answer to SSLRequest when TLS is configured: the handshake follows. */
+const ACCEPT_TLS = Buffer.from('S');

@@ -5,16 +5,17 @@
 // and forwards the server's bytes to whichever client is linked (ServerPeer).
 
 import * as net from 'node:net';
-import { BackendCode, TxStatus } from '../protocol/codes';
+import { BackendCode, SqlState, TxStatus } from '../protocol/codes';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { Framer } from '../protocol/framer';
 import { decodeErrorFields, decodeParameterStatus, type ErrorFields } from '../protocol/backend';
-import { query, startupMessage, terminate } from '../protocol/frontend';
+import { query, sslRequest, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from './login';
 import { log, type LogSubject } from '../log';
 import { DETACHED_STATS, type PoolStats } from '../metrics/counters';
 import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../prepared/link';
 import { ServerStatementCache } from '../prepared/statements';
+import { activeTls, connectTls, describeTls, requiresTls, SslAnswer, type ServerSideTls } from '../auth/tls';
 
 /** Response types the prepared-statement queue must see, as a lookup table (hot path). */
 const IS_COMPLETION = new Uint8Array(256);
@@ -82,8 +83,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   /** The frame just inspected was a ReadyForQuery for the linked client (afterFrame tells it). */
   private readyPending = false;
 
-  /** Read by the admin console (SHOW SERVERS addresses, SUSPEND's flush check). */
-  readonly socket: net.Socket;
+  /** Read by the admin console (SHOW SERVERS addresses, SUSPEND's flush check); its TLS socket after 'S'. */
+  socket: net.Socket;
+  /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519") once the handshake is done, else ''. */
+  tlsInfo = '';
+  /** Set while the answer to pgmux's SSLRequest is awaited: the TLS setup it was sent under. */
+  private sslPending: ServerSideTls | null = null;
   private login: ServerLogin | null;
   private loginFramer: Framer | null;
   private readonly relay: Relay;
@@ -91,6 +96,15 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private internalPending = 0;
   private internalError: ErrorFields | null = null;
   private closed = false;
+  /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
+  private readonly handlers = {
+    data: (chunk: Buffer) => this.onData(chunk),
+    drain: () => this.client?.resumeClient(),
+    error: (err: Error) => this.close(`server connection error: ${err.message}`),
+    // 'end' (the server's FIN) comes a tick before 'close': stop handing this server out at once.
+    end: () => this.close('server closed the connection'),
+    close: () => this.close('server closed the connection'),
+  };
 
   constructor(
     private readonly owner: ServerOwner,
@@ -107,18 +121,71 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.login = new ServerLogin(startupParams.user, credential);
     this.loginFramer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), SERVER_MAX_FRAME);
     this.relay = new Relay(this, SERVER_MAX_FRAME);
-    this.socket =
-      address.host === undefined || address.host.startsWith('/')
-        ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}` })
-        : net.connect({ host: address.host, port: address.port });
+    const unix = address.host === undefined || address.host.startsWith('/');
+    this.socket = unix
+      ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}` })
+      : net.connect({ host: address.host, port: address.port });
     this.socket.setNoDelay(true);
-    this.socket.on('connect', () => this.socket.write(startupMessage(this.startupParams)));
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.socket.on('drain', () => this.client?.resumeClient());
-    this.socket.on('error', (err) => this.close(`server connection error: ${err.message}`));
-    // 'end' (the server's FIN) comes a tick before 'close': stop handing this server out at once.
-    this.socket.on('end', () => this.close('server closed the connection'));
-    this.socket.on('close', () => this.close('server closed the connection'));
+    this.socket.once('connect', () => this.onConnect(unix));
+    this.listen(this.socket, true);
+  }
+
+  private listen(socket: net.Socket, on: boolean): void {
+    for (const [event, handler] of Object.entries(this.handlers)) {
+      if (on) socket.on(event, handler);
+      else socket.off(event, handler);
+    }
+  }
+
+  /** TCP is up: ask for TLS first when server_tls_sslmode says so (never over a unix socket, as PgBouncer). */
+  private onConnect(unix: boolean): void {
+    const side = activeTls().server;
+    if (unix || side.context === null) {
+      this.socket.write(startupMessage(this.startupParams));
+      return;
+    }
+    this.sslPending = side;
+    this.socket.write(sslRequest());
+  }
+
+  /** The one-byte answer to SSLRequest: 'S' starts TLS, 'N' goes on in plain text if the mode allows. */
+  private onSslAnswer(side: ServerSideTls, chunk: Buffer): void {
+    this.sslPending = null;
+    // Like libpq and PgBouncer: bytes behind the answer were not encrypted, maybe not the server's.
+    if (chunk.length > 1) {
+      this.refuseLogin('received unencrypted data after SSL response');
+      return;
+    }
+    if (chunk[0] === SslAnswer.Refuse) {
+      if (requiresTls(side.mode)) this.refuseLogin(`server refused SSL (server_tls_sslmode = ${side.mode})`);
+      else this.socket.write(startupMessage(this.startupParams));
+      return;
+    }
+    if (chunk[0] !== SslAnswer.Accept) {
+      this.refuseLogin('bad sslreq answer');
+      return;
+    }
+    const raw = this.socket;
+    this.listen(raw, false);
+    const secure = connectTls(raw, side, this.address.host as string);
+    this.socket = secure;
+    // First, so that a failed handshake reaches the waiting clients before close() runs.
+    secure.once('error', (err) => {
+      if (this.login !== null) this.refuseLogin(`server TLS handshake failed: ${err.message}`);
+    });
+    this.listen(secure, true);
+    secure.once('secureConnect', () => {
+      this.tlsInfo = describeTls(secure);
+      secure.write(startupMessage(this.startupParams));
+    });
+  }
+
+  /** Login cannot go on for a reason of pgmux's own (TLS): tell the pool's waiting clients, then close. */
+  private refuseLogin(message: string): void {
+    if (this.closed) return;
+    this.loginFramer?.halt();
+    this.owner.serverLoginFailed(this, { severity: 'FATAL', code: SqlState.ConnectionFailure, message });
+    this.close(message);
   }
 
   logPrefix(): string {
@@ -171,6 +238,10 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
 
   private onData(chunk: Buffer): void {
     if (this.loginFramer !== null) {
+      if (this.sslPending !== null) {
+        this.onSslAnswer(this.sslPending, chunk);
+        return;
+      }
       const err = this.loginFramer.feed(chunk);
       if (err !== null) this.close(`bad message from server during login: ${err}`);
       return;
