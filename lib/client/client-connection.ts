@@ -355,7 +355,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * sends the first challenge. The lookup may take a server round trip; the client stays in
    * 'auth' meanwhile, under client_login_timeout.
    */
-  private resolveAuth(console: boolean): void {
+  private resolveAuth(forConsole: boolean): void {
     const login = { address: this.socket.remoteAddress ?? null, tls: this.tls, database: this.database, user: this.user };
     const { authType, rule } = this.ctx.authTypeFor(login);
     this.authType = authType;
@@ -370,9 +370,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       return;
     }
     const known = this.ctx.userSecret(this.user);
-    const lookup = known !== undefined || console || authType === 'any' ? null : this.ctx.queryUserSecret(this.database, this.user);
+    const lookup = known !== undefined || forConsole || authType === 'any' ? null : this.ctx.queryUserSecret(this.database, this.user);
     if (lookup === null) {
-      this.challenge(known, console);
+      this.challenge(known, forConsole);
       return;
     }
     void lookup.then((found) => {
@@ -382,7 +382,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.fail(refusals.authQueryFailed());
         return;
       }
-      this.challenge(found.kind === 'found' ? found.secret : undefined, console);
+      this.challenge(found.kind === 'found' ? found.secret : undefined, forConsole);
     });
   }
 
@@ -390,8 +390,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * Takes the pool, then sends the first challenge. Only a user that exists gets a pool (as
    * PgBouncer's mock users get none), so made-up user names cannot pile up pools.
    */
-  private challenge(secret: Secret | undefined, console: boolean): void {
-    if (!console && (secret !== undefined || this.authType === 'any')) {
+  private challenge(secret: Secret | undefined, forConsole: boolean): void {
+    if (!forConsole && (secret !== undefined || this.authType === 'any')) {
       const pool = this.ctx.findPool(this.database, this.user);
       if (!(pool instanceof Object && 'clientLoggedIn' in pool)) {
         this.fail(pool as ErrorFields);
@@ -430,18 +430,19 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       }
       case 'ok': {
         this.auth = null;
-        if (step.final !== null) this.socket.write(step.final);
-        this.socket.write(authenticationOk());
-        if (this.database === ADMIN_DATABASE) {
-          this.attachConsole();
-          return;
-        }
-        const pool = this.pool;
-        if (pool === null) {
+        const toConsole = this.database === ADMIN_DATABASE;
+        if (!toConsole && this.pool === null) {
           // Cannot happen: only a user with a secret (or auth_type any) gets past a challenge.
           this.fail(refusals.authFailed(this.user));
           return;
         }
+        if (step.final !== null) this.socket.write(step.final);
+        this.socket.write(authenticationOk());
+        if (toConsole) {
+          this.attachConsole();
+          return;
+        }
+        const pool = this.pool as Pool;
         if (step.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = step.scramKeys;
         this.setState('welcome');
         this.framer.maxLength = this.ctx.settings.max_packet_size;

@@ -6,13 +6,15 @@
 // The queue is PgBouncer's outstanding_requests / PgDog's ProtocolState: one entry per client
 // message that gets a response, each with an action. After an ErrorResponse in the extended
 // protocol the server skips to Sync, so the skipped entries are dropped (and what they would
-// have prepared is forgotten).
+// have prepared is forgotten). SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are
+// planned by ./sql and ride the same queue.
 
 import { BackendCode, FrontendCode } from '../protocol/codes';
-import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodeParse, describe } from '../protocol/frontend';
+import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, query } from '../protocol/frontend';
 import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ServerStatementCache, Statement, StatementRegistry } from './statements';
+import { lexSql, mayBeSqlPrepared, missingStatementError, MISSING_STATEMENT, patchError, planSql, sqlOnlyError, type SqlRewrite } from './sql';
 
 /** What a queued request is, by which response completes it. */
 const Kind = { Parse: 1, Bind: 2, DescribeStatement: 3, DescribePortal: 4, Execute: 5, Close: 6, Sync: 7, Query: 8 } as const;
@@ -45,7 +47,11 @@ export class PreparedLink {
   private fates: number[] = [];
   private stmts: (Statement | null)[] = [];
   private clientNames: (string | null)[] = [];
+  /** How a rewritten request's responses are treated (./sql); null for most. */
+  private rewrites: (SqlRewrite | null)[] = [];
   private head = 0;
+  /** Bytes replacing a swallowed server response (a rewritten tag or error), sent by takeFakes. */
+  private out: Buffer | null = null;
   /** Bytes to send to the server in place of the frame just swallowed (written by afterFrame). */
   private replacement: Buffer[] = [];
   /** Counters for SHOW PREPARED / specs: Parses injected because a server lacked a statement. */
@@ -84,32 +90,49 @@ export class PreparedLink {
     switch (type) {
       case FrontendCode.Parse:
         return this.onParse(buf, start, end, server);
+      case FrontendCode.Query:
+        return this.onQuery(buf, start, end, server);
       case FrontendCode.Bind: {
         const msg = decodeBind(buf, start, end);
-        const stmt = msg.kind === 'bind' && msg.statement !== '' ? this.names.get(msg.statement) : undefined;
-        if (msg.kind !== 'bind' || stmt === undefined) return this.forward(Kind.Bind);
-        this.ensurePrepared(stmt, server);
+        if (msg.kind !== 'bind' || msg.statement === '') return this.forward(Kind.Bind);
+        const stmt = this.names.get(msg.statement);
+        const refusal = stmt === undefined ? refuseUnknown(msg.statement) : stmt.parse === null ? sqlOnlyError(msg.statement) : null;
+        if (refusal !== null) {
+          this.replacement.push(bindRenamed(buf, end, msg, MISSING_STATEMENT));
+          this.push(Kind.Bind, Fate.Forward, null, null, refusal);
+          return Action.Swallow | Action.Notify;
+        }
+        if (stmt === undefined || stmt.parse === null) return this.forward(Kind.Bind);
+        this.ensurePrepared(stmt, stmt.parse, server);
         this.replacement.push(bindRenamed(buf, end, msg, stmt.serverName));
-        this.push(Kind.Bind, Fate.Forward, null, null);
+        this.push(Kind.Bind, Fate.Forward, stmt, msg.statement);
         return Action.Swallow | Action.Notify;
       }
       case FrontendCode.Describe: {
         const msg = decodeDescribe(buf, start, end);
         if (msg.kind !== 'describe') return this.forward(Kind.DescribeStatement);
         if (msg.target === 'P') return this.forward(Kind.DescribePortal);
-        const stmt = msg.name !== '' ? this.names.get(msg.name) : undefined;
-        if (stmt === undefined) return this.forward(Kind.DescribeStatement);
-        this.ensurePrepared(stmt, server);
+        if (msg.name === '') return this.forward(Kind.DescribeStatement);
+        const stmt = this.names.get(msg.name);
+        const refusal = stmt === undefined ? refuseUnknown(msg.name) : stmt.parse === null ? sqlOnlyError(msg.name) : null;
+        if (refusal !== null) {
+          this.replacement.push(describe('S', MISSING_STATEMENT));
+          this.push(Kind.DescribeStatement, Fate.Forward, null, null, refusal);
+          return Action.Swallow | Action.Notify;
+        }
+        if (stmt === undefined || stmt.parse === null) return this.forward(Kind.DescribeStatement);
+        this.ensurePrepared(stmt, stmt.parse, server);
         this.replacement.push(describe('S', stmt.serverName));
-        this.push(Kind.DescribeStatement, Fate.Forward, null, null);
+        this.push(Kind.DescribeStatement, Fate.Forward, stmt, msg.name);
         return Action.Swallow | Action.Notify;
       }
       case FrontendCode.Close: {
         const msg = decodeClose(buf, start, end);
         if (msg.kind !== 'close' || msg.target === 'P' || msg.name === '') return this.forward(Kind.Close);
         // Only the client's name goes; the server keeps the statement for others.
+        const stmt = this.names.get(msg.name) ?? null;
         this.names.delete(msg.name);
-        this.push(Kind.Close, Fate.Fake, null, null);
+        this.push(Kind.Close, Fate.Fake, stmt, msg.name);
         return Action.Swallow | Action.Notify;
       }
       default:
@@ -133,13 +156,26 @@ export class PreparedLink {
     return Action.Swallow | Action.Notify;
   }
 
+  /** A simple Query: SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten (./sql), the rest forwarded. */
+  private onQuery(buf: Buffer, start: number, end: number, server: PreparedServer): number {
+    if (!mayBeSqlPrepared(buf, start, end)) return this.forward(Kind.Query);
+    const msg = decodeQuery(buf, start, end);
+    const cmd = msg.kind === 'query' ? lexSql(msg.sql) : null;
+    if (msg.kind !== 'query' || cmd === null) return this.forward(Kind.Query);
+    const plan = planSql(msg.sql, cmd, this.names, this.registry, server.statements);
+    if (plan.injected) PreparedLink.injectedParses++;
+    this.replacement.push(query(plan.text));
+    this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);
+    return Action.Swallow | Action.Notify;
+  }
+
   /** Prepares `stmt` on the server ahead of a Bind/Describe if it is not there yet. */
-  private ensurePrepared(stmt: Statement, server: PreparedServer): void {
+  private ensurePrepared(stmt: Statement, parse: Buffer, server: PreparedServer): void {
     stmt.uses++;
     if (server.statements.has(stmt)) return;
     PreparedLink.injectedParses++;
     this.addToServer(stmt, server);
-    this.replacement.push(stmt.parse);
+    this.replacement.push(parse);
     this.push(Kind.Parse, Fate.Swallow, stmt, null);
   }
 
@@ -147,7 +183,8 @@ export class PreparedLink {
     const evicted = server.statements.add(stmt);
     if (evicted !== null) {
       this.replacement.push(close('S', evicted.serverName));
-      this.push(Kind.Close, Fate.Swallow, null, null);
+      // The evicted statement rides along: if the server skips this Close, it still holds it.
+      this.push(Kind.Close, Fate.Swallow, evicted, null);
     }
   }
 
@@ -167,6 +204,10 @@ export class PreparedLink {
   /** Synthesized responses now at the head of the queue (nothing owed before them). */
   takeFakes(): Buffer | null {
     let out: Buffer[] | null = null;
+    if (this.out !== null) {
+      out = [this.out];
+      this.out = null;
+    }
     while (this.head < this.kinds.length && this.fates[this.head] === Fate.Fake) {
       (out ??= []).push(this.kinds[this.head] === Kind.Parse ? PARSE_COMPLETE : CLOSE_COMPLETE);
       this.shift();
@@ -182,10 +223,22 @@ export class PreparedLink {
     if (this.head >= this.kinds.length) return Action.Forward;
     const kind = this.kinds[this.head];
     if (type === BackendCode.ErrorResponse) {
-      if (kind === Kind.Query || kind === Kind.Sync) return Action.Forward;
+      const rewrite = this.rewrites[this.head];
+      const stmt = this.stmts[this.head];
+      // "bind message supplies 2 parameters, but prepared statement "pgmux_3" requires 1": the client's name.
+      const swap =
+        rewrite !== null
+          ? rewrite.failed(buf, start, end, server.statements, this.names)
+          : stmt !== null && (kind === Kind.Bind || kind === Kind.DescribeStatement)
+            ? patchError(buf, start, end, undefined, stmt, this.clientNames[this.head] as string)
+            : null;
+      // A replaced error goes out through takeFakes, after what was forwarded before it.
+      if (swap !== null) this.out = swap;
+      const verdict = swap === null ? Action.Forward : Action.Swallow | Action.Notify;
+      if (kind === Kind.Query || kind === Kind.Sync) return verdict;
       this.fail(server);
       this.skipToSync(server);
-      return Action.Forward | this.notifyIfFake();
+      return verdict | this.notifyIfFake();
     }
     if (type === BackendCode.ReadyForQuery) {
       // Everything up to the Sync/Query that this answers is done (or was skipped).
@@ -196,7 +249,14 @@ export class PreparedLink {
       }
       return Action.Forward | this.notifyIfFake();
     }
-    if (type === BackendCode.CommandComplete && kind === Kind.Query) return Action.Forward;
+    if (kind === Kind.Query) {
+      const rewrite = this.rewrites[this.head];
+      if (rewrite === null || type !== BackendCode.CommandComplete) return Action.Forward;
+      const fate = rewrite.commandComplete();
+      if (typeof fate === 'number') return fate;
+      this.out = fate;
+      return Action.Swallow | Action.Notify;
+    }
     if (!completes(kind, type)) return Action.Forward;
     const fate = this.fates[this.head];
     this.shift();
@@ -234,29 +294,48 @@ export class PreparedLink {
   }
 
   private forget(i: number, server: PreparedServer): void {
-    if (this.kinds[i] !== Kind.Parse) return;
     const stmt = this.stmts[i];
     if (stmt === null) return;
+    if (this.kinds[i] === Kind.Close) {
+      // A skipped Close closed nothing: an eviction leaves the statement on the server, and
+      // the client's own Close leaves its name (as PostgreSQL would).
+      const name = this.clientNames[i];
+      if (name === null) server.statements.restore(stmt);
+      else if (!this.names.has(name)) this.names.set(name, stmt);
+      return;
+    }
+    if (this.kinds[i] !== Kind.Parse) return;
     if (this.fates[i] !== Fate.Fake) server.statements.remove(stmt);
     const name = this.clientNames[i];
     if (name !== null && this.names.get(name) === stmt) this.names.delete(name);
   }
 
-  private push(kind: number, fate: number, stmt: Statement | null, clientName: string | null): void {
+  private push(kind: number, fate: number, stmt: Statement | null, clientName: string | null, rewrite: SqlRewrite | null = null): void {
     this.kinds.push(kind);
     this.fates.push(fate);
     this.stmts.push(stmt);
     this.clientNames.push(clientName);
+    this.rewrites.push(rewrite);
   }
 
   private shift(): void {
     this.stmts[this.head] = null;
+    this.rewrites[this.head] = null;
     this.head++;
     if (this.head === this.kinds.length) {
-      this.kinds.length = this.fates.length = this.stmts.length = this.clientNames.length = 0;
+      this.kinds.length = this.fates.length = this.stmts.length = this.clientNames.length = this.rewrites.length = 0;
       this.head = 0;
     }
   }
+}
+
+/**
+ * A Bind/Describe of a name the client never prepared goes to the server as it is (PostgreSQL's
+ * own 26000 comes back), unless it is one of pgmux's server-side names, which would reach
+ * another client's statement: that one goes to a name no server holds, and the 26000 names it.
+ */
+function refuseUnknown(name: string): SqlRewrite | null {
+  return name.startsWith('pgmux_') ? missingStatementError(name) : null;
 }
 
 function completes(kind: number, type: number): boolean {

@@ -10,13 +10,21 @@ export interface Statement {
   readonly serverName: string;
   readonly sql: string;
   readonly paramTypes: readonly number[];
-  /** The Parse message that prepares it on a server, built once. */
-  readonly parse: Buffer;
+  /**
+   * The Parse message that prepares it on a server, built once; null for a SQL-level PREPARE
+   * with parameter type names, which only SQL can prepare (lib/prepared/sql.ts).
+   */
+  readonly parse: Buffer | null;
+  /** `PREPARE <serverName> [(types)] AS <sql>`, or null when the types are OIDs SQL cannot name. */
+  readonly prepareSql: string | null;
   /** Client Parse/Bind/Describe uses, for SHOW PREPARED. */
   uses: number;
   /** How many server caches hold it now. */
   servers: number;
 }
+
+/** A statement a protocol-level Parse can prepare. */
+export type ParsedStatement = Statement & { readonly parse: Buffer };
 
 /** Interns statements by text and parameter types; bounded, oldest forgotten first. */
 export class StatementRegistry {
@@ -29,12 +37,30 @@ export class StatementRegistry {
     return this.byKey.size;
   }
 
-  intern(sql: string, paramTypes: readonly number[]): Statement {
+  intern(sql: string, paramTypes: readonly number[]): ParsedStatement {
     const key = paramTypes.length === 0 ? sql : `${sql}\u0000${paramTypes.join(',')}`;
-    let stmt = this.byKey.get(key);
+    // Keys with at most one NUL are interned here only, always with a Parse.
+    const found = this.byKey.get(key) as ParsedStatement | undefined;
+    if (found !== undefined) return found;
+    const serverName = `pgmux_${(this.next++).toString(36)}`;
+    // Unspecified types (0) are PREPARE's `unknown`; a real OID has no name we could write.
+    const sqlTypes = paramTypes.every((t) => t === 0) ? paramTypes.map(() => 'unknown').join(', ') : null;
+    const stmt = { serverName, sql, paramTypes, parse: parse(serverName, sql, paramTypes), prepareSql: prepareSql(serverName, sqlTypes, sql), uses: 0, servers: 0 };
+    this.add(key, stmt);
+    return stmt;
+  }
+
+  /** A SQL-level `PREPARE name (types) AS sql`: types are names, so only SQL can prepare it. */
+  internSql(sql: string, types: string): Statement {
+    // Two NULs: a protocol key has at most one, followed by digits.
+    const key = `${sql}\u0000\u0000${types}`;
+    const stmt = this.byKey.get(key);
     if (stmt !== undefined) return stmt;
     const serverName = `pgmux_${(this.next++).toString(36)}`;
-    stmt = { serverName, sql, paramTypes, parse: parse(serverName, sql, paramTypes), uses: 0, servers: 0 };
+    return this.add(key, { serverName, sql, paramTypes: [], parse: null, prepareSql: prepareSql(serverName, types, sql), uses: 0, servers: 0 });
+  }
+
+  private add<S extends Statement>(key: string, stmt: S): S {
     this.byKey.set(key, stmt);
     // A forgotten statement keeps working for whoever holds it; a new Parse of the same text
     // just gets a fresh server-side name.
@@ -45,6 +71,12 @@ export class StatementRegistry {
   all(): IterableIterator<Statement> {
     return this.byKey.values();
   }
+}
+
+function prepareSql(serverName: string, types: string | null, sql: string): string | null {
+  if (types === null) return null;
+  // The newline ends a trailing `--` comment of the statement before pgmux appends `;`.
+  return `PREPARE ${serverName}${types === '' ? '' : ` (${types})`} AS ${sql}\n`;
 }
 
 /** Which statements one server has prepared, least recently used first. */
@@ -73,6 +105,16 @@ export class ServerStatementCache {
     const oldest = this.held.keys().next().value as Statement;
     this.remove(oldest);
     return oldest;
+  }
+
+  /**
+   * Puts back a statement evicted in vain (its Close or DEALLOCATE was skipped after an error,
+   * so the server still holds it). May leave the cache one over its bound until the next add.
+   */
+  restore(stmt: Statement): void {
+    if (this.held.has(stmt)) return;
+    this.held.set(stmt, true);
+    stmt.servers++;
   }
 
   remove(stmt: Statement): void {

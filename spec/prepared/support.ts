@@ -1,0 +1,436 @@
+// Owns what the prepared-statement specs share: roles whose statements PostgreSQL logs, pgmux in
+// front of the cluster, reading the server log for where statements were parsed and run, a
+// "swapper" that decides which of a pool's two servers a client gets next, a raw protocol
+// client, and running driver scripts as child processes.
+//
+// Server-side evidence comes from PostgreSQL's own log: each role here has
+// log_min_duration_statement = 0, so every Parse, Bind, Execute and simple Query of that role is
+// logged with the backend's PID ("duration: .. ms  parse pgmux_3: SELECT ..").
+
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Client, escapeLiteral } from 'pg';
+import { Child, raceTimeout } from '../support/child';
+import type { Cluster } from '../support/cluster';
+import { startPgmux, type PgmuxProcess } from '../support/pgmux';
+import { freePort } from '../support/ports';
+
+// ---- roles and pgmux ----
+
+/** LOGIN roles with the cluster's password, members of app, whose statements the server logs. */
+export async function createLoggedRoles(cluster: Cluster, names: readonly string[]): Promise<void> {
+  const pw = escapeLiteral(cluster.password);
+  const sql = names
+    .map((n) => `CREATE ROLE ${n} LOGIN PASSWORD ${pw}; GRANT app TO ${n}; ALTER ROLE ${n} SET log_min_duration_statement = 0;`)
+    .join('\n');
+  await cluster.query(cluster.primary, sql, 'postgres', 'postgres');
+}
+
+export interface Front {
+  pgmux: PgmuxProcess;
+  port: number;
+  /** A node-postgres client of pgmux as `user`; ended by stop(). */
+  connect(user: string): Promise<Client>;
+  stop(): Promise<void>;
+}
+
+/**
+ * pgmux in front of the primary: database app, auth_type trust over an auth_file with every
+ * role, transaction mode with default_pool_size = 2 unless `settings` says otherwise.
+ */
+export async function startFront(cluster: Cluster, roles: readonly string[], settings: Record<string, string | number> = {}): Promise<Front> {
+  const port = await freePort();
+  const all: Record<string, string | number> = {
+    listen_addr: '127.0.0.1',
+    listen_port: port,
+    unix_socket_dir: '',
+    auth_type: 'trust',
+    auth_file: 'userlist.txt',
+    pool_mode: 'transaction',
+    default_pool_size: 2,
+    max_client_conn: 200,
+    ...settings,
+  };
+  const ini =
+    `[databases]\napp = host=${cluster.primary.host} port=${cluster.primary.port} dbname=app\n\n[pgbouncer]\n` +
+    Object.entries(all)
+      .map(([k, v]) => `${k} = ${v}\n`)
+      .join('');
+  const userlist = roles.map((r) => `"${r}" "${cluster.password}"\n`).join('');
+  const pgmux = await startPgmux(ini, { 'userlist.txt': userlist });
+  const clients: Client[] = [];
+  return {
+    pgmux,
+    port,
+    async connect(user) {
+      const client = new Client({ host: '127.0.0.1', port, user, password: cluster.password, database: 'app' });
+      client.on('error', () => undefined);
+      clients.push(client);
+      await client.connect();
+      return client;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      await pgmux.stop();
+    },
+  };
+}
+
+// ---- the server log ----
+
+export interface LogEvent {
+  pid: number;
+  /** parse / bind / execute (extended protocol), statement (simple Query), error. */
+  kind: 'parse' | 'bind' | 'execute' | 'statement' | 'error';
+  /** Statement name for parse/bind/execute ("<unnamed>" for the unnamed one). */
+  name: string;
+  /** The rest of the first log line: statement text, or the error message. */
+  text: string;
+}
+
+const LINE = /^\S+ \S+ \S+ \[(\d+)\] (LOG|ERROR):\s+(.*)$/;
+const DURATION = /^duration: [\d.]+ ms\s+(parse|bind|execute|statement)\s*([^:]*):\s?(.*)$/;
+
+/** What the server logged, as events, in order. */
+export function serverEvents(cluster: Cluster): LogEvent[] {
+  const out: LogEvent[] = [];
+  for (const line of cluster.logs(cluster.primary).split('\n')) {
+    const m = LINE.exec(line);
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    if (m[2] === 'ERROR') {
+      out.push({ pid, kind: 'error', name: '', text: m[3] });
+      continue;
+    }
+    const d = DURATION.exec(m[3]);
+    if (d === null) continue;
+    const kind = d[1] as LogEvent['kind'];
+    // "bind S_1/C_2", "execute S_1/C_2": statement name, then the portal.
+    const name = kind === 'statement' ? '' : d[2].split('/')[0];
+    out.push({ pid, kind, name, text: d[3] });
+  }
+  return out;
+}
+
+/** Events whose text contains `tag` (each spec puts a unique tag in its SQL). */
+export function eventsWith(cluster: Cluster, tag: string): LogEvent[] {
+  return serverEvents(cluster).filter((e) => e.text.includes(tag));
+}
+
+/** Distinct PIDs among events, sorted. */
+export function pidsOf(events: readonly LogEvent[]): number[] {
+  return [...new Set(events.map((e) => e.pid))].sort((a, b) => a - b);
+}
+
+/**
+ * Re-evaluates `check` (backoff 5 .. 50 ms) until it returns something other than
+ * undefined/false, and returns that. Throws after `timeoutMs` naming `what`. For conditions with
+ * no event to await, such as a line reaching the server log.
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** Waits until the server log holds at least `count` events of `kind` containing `tag`. */
+export function logged(cluster: Cluster, tag: string, kind: LogEvent['kind'], count: number): Promise<LogEvent[]> {
+  return waitFor(`${count} "${kind}" log lines containing ${tag}`, () => {
+    const found = eventsWith(cluster, tag).filter((e) => e.kind === kind);
+    return found.length >= count ? found : undefined;
+  });
+}
+
+// ---- which server a client gets: the swapper ----
+
+/**
+ * With default_pool_size = 2, keeps one server of a pool busy so that whatever the client under
+ * test runs next goes to the other one. Two holder clients take turns: one sits in BEGIN on
+ * server X; to move the client under test from Y to X, the other holder BEGINs (getting Y, the
+ * only free one) and the first commits. So a client's statements land on the two servers in
+ * turn, and each must be prepared again on the server it lands on.
+ *
+ * Child processes ask for a swap over TCP: connect to `port`, read one byte (the swap is done).
+ */
+export class Swapper {
+  /** Backend PIDs of the two servers, [first held, second held]. */
+  readonly pids: number[] = [];
+  private holding = 0;
+  private server: Server | null = null;
+  port = 0;
+
+  private constructor(private readonly holders: [Client, Client]) {}
+
+  /** Connects the holders and takes the first server; the client under test gets the other. */
+  static async start(front: Front, user: string): Promise<Swapper> {
+    const s = new Swapper([await front.connect(user), await front.connect(user)]);
+    s.pids.push(await s.hold(0));
+    return s;
+  }
+
+  /** The server the client under test gets next. */
+  get freePid(): number | undefined {
+    return this.pids[1 - this.holding];
+  }
+
+  /** Moves the client under test to the other server. */
+  async swap(): Promise<void> {
+    const other = 1 - this.holding;
+    const pid = await this.hold(other);
+    if (this.pids.length < 2) this.pids.push(pid);
+    await this.holders[this.holding].query('COMMIT');
+    this.holding = other;
+  }
+
+  /** Accepts swap requests from child processes on `port`. */
+  async listen(): Promise<number> {
+    this.port = await freePort();
+    const server = createServer((socket: Socket) => {
+      void this.swap().then(
+        () => socket.end('g'),
+        () => socket.destroy(),
+      );
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    await this.holders[this.holding].query('COMMIT').catch(() => undefined);
+    const server = this.server;
+    this.server = null;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async hold(i: number): Promise<number> {
+    await this.holders[i].query('BEGIN');
+    const r = await this.holders[i].query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return r.rows[0].pid;
+  }
+}
+
+/** A child's swap request, in-process: what a driver script does between rounds. */
+export function askSwap(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('data', () => {
+      s.destroy();
+      resolve();
+    });
+    s.once('error', reject);
+  });
+}
+
+// ---- running driver scripts ----
+
+export interface ScriptRun {
+  code: number | null;
+  output: string;
+  /** The JSON objects the script printed, one per line. */
+  records: Record<string, unknown>[];
+}
+
+/** Runs a script to completion (stopped by PID after `timeoutMs`), parsing its JSON lines. */
+export async function runScript(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60000): Promise<ScriptRun> {
+  const child = await Child.start(command, args, { label, env: { ...process.env, ...env }, emergencySignal: 'SIGKILL' });
+  const info = await raceTimeout(child.exited, timeoutMs);
+  if (info === undefined) {
+    await child.stop([
+      { signal: 'SIGTERM', waitMs: 2000 },
+      { signal: 'SIGKILL', waitMs: 2000 },
+    ]);
+    throw child.failure(`${label} did not finish within ${timeoutMs} ms`);
+  }
+  // 'exit' may come before the last output: wait for the pipes, as the child helper does.
+  await child.exitFailure('');
+  const output = child.logs();
+  const records = output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code: info.code, output, records };
+}
+
+// ---- raw protocol ----
+
+export interface Frame {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+const cstr = (s: string): Buffer => Buffer.from(s + '\0', 'utf8');
+
+function i16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(n);
+  return b;
+}
+
+function i32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+}
+
+function frame(type: string, ...body: Buffer[]): Buffer {
+  const payload = Buffer.concat(body);
+  return Buffer.concat([Buffer.from(type, 'latin1'), i32(payload.length + 4), payload]);
+}
+
+/** Frontend messages, built here byte by byte (independent of lib/protocol). */
+export const fe = {
+  query: (sql: string) => frame('Q', cstr(sql)),
+  parse: (name: string, sql: string, types: readonly number[] = []) => frame('P', cstr(name), cstr(sql), i16(types.length), ...types.map(i32)),
+  /** Bind; params as text strings, or Buffers sent in binary when `binary` is set. */
+  bind: (statement: string, params: readonly (string | Buffer | null)[] = [], opts: { portal?: string; binaryParams?: boolean; binaryResults?: boolean } = {}) =>
+    frame(
+      'B',
+      cstr(opts.portal ?? ''),
+      cstr(statement),
+      opts.binaryParams ? Buffer.concat([i16(1), i16(1)]) : i16(0),
+      i16(params.length),
+      ...params.map((p) => (p === null ? i32(-1) : Buffer.concat([i32(Buffer.byteLength(p)), typeof p === 'string' ? Buffer.from(p, 'utf8') : p]))),
+      opts.binaryResults ? Buffer.concat([i16(1), i16(1)]) : i16(0),
+    ),
+  describe: (target: 'S' | 'P', name: string) => frame('D', Buffer.from(target), cstr(name)),
+  execute: (portal = '', maxRows = 0) => frame('E', cstr(portal), i32(maxRows)),
+  close: (target: 'S' | 'P', name: string) => frame('C', Buffer.from(target), cstr(name)),
+  flush: () => frame('H'),
+  sync: () => frame('S'),
+};
+
+/** Text values of a DataRow (null for SQL NULL). */
+export function dataRow(body: Buffer, binary = false): (string | Buffer | null)[] {
+  const n = body.readInt16BE(0);
+  const out: (string | Buffer | null)[] = [];
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(pos);
+    pos += 4;
+    if (len < 0) out.push(null);
+    else {
+      const v = body.subarray(pos, pos + len);
+      out.push(binary ? Buffer.from(v) : v.toString('utf8'));
+      pos += len;
+    }
+  }
+  return out;
+}
+
+/** ErrorResponse fields by code letter (S, C, M, P, ...). */
+export function errorFields(body: Buffer): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let i = 0;
+  while (i < body.length && body[i] !== 0) {
+    const end = body.indexOf(0, i + 1);
+    fields[String.fromCharCode(body[i])] = body.toString('utf8', i + 1, end);
+    i = end + 1;
+  }
+  return fields;
+}
+
+/** The types of frames, e.g. "1 2 T D C Z" for ParseComplete BindComplete RowDescription ... */
+export function types(frames: readonly Frame[]): string {
+  return frames.map((f) => f.type).join(' ');
+}
+
+/** A logged-in raw connection (trust) that hands out whole frames in arrival order. */
+export class RawClient {
+  private buffered = Buffer.alloc(0);
+  private readonly frames: Frame[] = [];
+  private waiter: (() => void) | undefined;
+  private ended: Error | undefined;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.end(err));
+    socket.on('close', () => this.end(new Error('connection closed')));
+  }
+
+  static async login(port: number, user: string): Promise<RawClient> {
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+    const c = new RawClient(socket);
+    const body = Buffer.concat([i32(196608), cstr('user'), cstr(user), cstr('database'), cstr('app'), Buffer.from([0])]);
+    c.send(Buffer.concat([i32(body.length + 4), body]));
+    for (;;) {
+      const f = await c.next();
+      if (f.type === 'E') throw new Error(`login failed: ${JSON.stringify(errorFields(f.body))}`);
+      if (f.type === 'Z') return c;
+    }
+  }
+
+  send(...bytes: Buffer[]): void {
+    this.socket.write(Buffer.concat(bytes));
+  }
+
+  async next(timeoutMs = 10000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const f = this.frames.shift();
+      if (f !== undefined) return f;
+      if (this.ended !== undefined) throw this.ended;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no frame from pgmux within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Frames up to and including the next one of `type`. */
+  async until(type: string, timeoutMs = 10000): Promise<Frame[]> {
+    const out: Frame[] = [];
+    for (;;) {
+      const f = await this.next(timeoutMs);
+      out.push(f);
+      if (f.type === type) return out;
+    }
+  }
+
+  /** Sends `bytes`, returns the frames up to the ReadyForQuery that ends them. */
+  async roundTrip(...bytes: Buffer[]): Promise<Frame[]> {
+    this.send(...bytes);
+    return this.until('Z');
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.destroyed) return;
+    const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+    this.socket.end(frame('X'));
+    await closed;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = Buffer.concat([this.buffered, chunk]);
+    while (this.buffered.length >= 5) {
+      const length = this.buffered.readInt32BE(1);
+      if (this.buffered.length < length + 1) break;
+      this.frames.push({ type: String.fromCharCode(this.buffered[0]), body: this.buffered.subarray(5, length + 1) });
+      this.buffered = this.buffered.subarray(length + 1);
+    }
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  private end(err: Error): void {
+    this.ended ??= err;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}
