@@ -20,6 +20,7 @@ import { AdminConsole, type ConsoleHost } from './admin/console';
 import { socketFd } from './admin/peer';
 import { StatsPeriod } from './metrics/stats-period';
 import type { PoolStats } from './metrics/counters';
+import { loadParser } from './routing/classify';
 
 /** A client over max_client_conn is closed this long after its refusal if it does not go. */
 const REFUSED_CLIENT_GRACE_MS = 1000;
@@ -51,6 +52,8 @@ export class Pgmux implements ConsoleHost {
   /** Opens the listeners; resolves when all accept connections. */
   async start(): Promise<void> {
     const s = this.config.settings;
+    // The classifier's parser tier (PostgreSQL's grammar, WASM) must be loaded before any routing.
+    await loadParser();
     this.registry.hba = loadHbaFor(this.config);
     try {
       installTls(buildTlsSetup(s));
@@ -232,6 +235,7 @@ export class Pgmux implements ConsoleHost {
     this.shutdownTimer = null;
     this.janitor.stop();
     this.stats.stop();
+    this.registry.stopRouting();
     for (const client of [...this.registry.clients]) client.fail(refusals.adminShutdown());
     for (const pool of this.registry.pools.values()) pool.closeAll('shutdown');
     if (this.unixSocketPath !== null) removeStaleSocket(this.unixSocketPath);

@@ -19,6 +19,9 @@ import { Control } from './control';
 import * as errors from './errors';
 import { findCommand, setCommand, type CommandHost, type Reply } from './commands';
 import { parseCommand } from './parse';
+import { routeRows, SHOW_ROUTE } from './routing-rows';
+import { renderView } from './table';
+import { ROUTE } from './views';
 import { unixPeerUid } from './peer';
 import { ADMIN_NAME } from './rows';
 import { Session, type SessionHost } from './session';
@@ -145,6 +148,8 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
   }
 
   private run(session: Session, query: string): Reply | Promise<Reply> {
+    const route = SHOW_ROUTE.exec(query);
+    if (route !== null) return renderView(ROUTE, routeRows(this.registry, route[1]));
     const parsed = parseCommand(query);
     switch (parsed.kind) {
       case 'invalid':

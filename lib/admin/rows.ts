@@ -39,7 +39,13 @@ function byName(a: string, b: string): number {
 
 /** Every pool, the console's included, ordered by database then user (PgBouncer's pool_list). */
 export function poolEntries(inv: Inventory): PoolEntry[] {
-  const out: PoolEntry[] = [...inv.registry.pools.values()].map((pool) => ({ database: pool.db.name, user: pool.user, pool, stats: pool.stats }));
+  const out: PoolEntry[] = [...inv.registry.pools.values()].map((pool) => ({
+    // A replica's pool of a routed database has its own row: app@10.0.0.2:5432.
+    database: pool.replicaAddress === null ? pool.db.name : `${pool.db.name}@${pool.replicaAddress}`,
+    user: pool.user,
+    pool,
+    stats: pool.stats,
+  }));
   out.push({ database: ADMIN_NAME, user: ADMIN_NAME, pool: null, stats: inv.consoleStats });
   return out.sort((a, b) => byName(a.database, b.database) || byName(a.user, b.user));
 }

@@ -8,6 +8,7 @@ import { renderView } from './table';
 import * as views from './views';
 import * as rows from './rows';
 import type { Inventory } from './rows';
+import { replicaRows } from './routing-rows';
 
 /** What a SHOW needs beyond the inventory. */
 export interface ShowContext extends Inventory {
@@ -29,6 +30,7 @@ const HELP =
   '\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n' +
   '\tSHOW DNS_HOSTS|DNS_ZONES\n' +
   '\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n' +
+  '\tSHOW REPLICAS|ROUTE <sql>\n' +
   '\tSET key = arg\n' +
   '\tRELOAD\n' +
   '\tPAUSE [<db>]\n' +
@@ -118,6 +120,8 @@ export const SHOW_VIEWS: readonly ShowView[] = [
   { name: 'mem', render: (ctx) => renderView(views.MEM, rows.memRows(ctx)) },
   { name: 'fds', adminOnly: true, render: (ctx) => renderView(views.FDS, rows.fdRows(ctx, ctx.listeners())) },
   { name: 'dns_hosts', render: () => renderView(views.DNS_HOSTS, []) },
+  // pgmux only: read/write splitting (SHOW ROUTE <sql> is read by the console before parseCommand).
+  { name: 'replicas', render: (ctx) => renderView(views.REPLICAS, replicaRows(ctx.registry)) },
   { name: 'dns_zones', render: () => renderView(views.DNS_ZONES, []) },
   {
     name: 'state',

@@ -299,3 +299,47 @@ export const STATE: View<NameValue> = [
   { name: 'key', type: 'text', get: (r) => r.name },
   { name: 'value', type: 'text', get: (r) => r.value },
 ];
+
+/** SHOW REPLICAS (pgmux only): one row per replica of each routed database, from its lag tracker. */
+export interface ReplicaRow {
+  database: string;
+  host: string;
+  port: number;
+  weight: number;
+  state: string;
+  reason: string;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  replayLsn: string | null;
+  readsRouted: number;
+}
+
+export const REPLICAS: View<ReplicaRow> = [
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'host', type: 'text', get: (r) => r.host },
+  { name: 'port', type: 'int4', get: (r) => r.port },
+  { name: 'weight', type: 'int4', get: (r) => r.weight },
+  { name: 'state', type: 'text', get: (r) => r.state },
+  { name: 'reason', type: 'text', get: (r) => r.reason },
+  { name: 'lag_bytes', type: 'int8', get: (r) => r.lagBytes },
+  { name: 'lag_seconds', type: 'numeric', get: (r) => (r.lagSeconds === null ? null : r.lagSeconds.toFixed(3)) },
+  { name: 'replay_lsn', type: 'text', get: (r) => r.replayLsn },
+  { name: 'reads_routed', type: 'int8', get: (r) => r.readsRouted },
+];
+
+/** SHOW ROUTE <sql> (pgmux only): where a fresh client's statement would go in each routed database, and why. */
+export interface RouteRow {
+  database: string;
+  route: string;
+  reason: string;
+  statement: string;
+  tier: string;
+}
+
+export const ROUTE: View<RouteRow> = [
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'route', type: 'text', get: (r) => r.route },
+  { name: 'reason', type: 'text', get: (r) => r.reason },
+  { name: 'statement_reason', type: 'text', get: (r) => r.statement },
+  { name: 'tier', type: 'text', get: (r) => r.tier },
+];

@@ -36,6 +36,7 @@ import { DETACHED_STATS, RequestTiming, type PoolStats } from '../metrics/counte
 import { PreparedLink } from '../prepared/link';
 import type { StatementRegistry } from '../prepared/statements';
 import { decideStartup } from './startup-params';
+import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import {
   acceptTls,
@@ -71,6 +72,8 @@ export interface ClientContext {
   readonly statements: StatementRegistry;
   /** The admin console: who may log in to database "pgbouncer", and their sessions. */
   readonly console: ConsoleGate;
+  /** Read/write splitting for this client of `pool`, or null (no replicas, session pooling). */
+  routerFor?(client: ClientConnection, pool: Pool): ClientRouter | null;
 }
 
 let nextClientId = 1;
@@ -85,6 +88,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   user = '';
   database = '';
   pool: Pool | null = null;
+  /** The pool the current server came from: `pool`, or a replica pool when routed (lib/routing/router). */
+  private linkedPool: Pool | null = null;
+  /** Read/write splitting state; null when the database has no replicas. */
+  router: ClientRouter | null = null;
   server: ServerConnection | null = null;
   /** Tracked session parameters as this client believes them to be. */
   readonly params = new Map<string, string>();
@@ -185,7 +192,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.pending.push(chunk);
         if (this.timing.queryStart === 0) this.timing.begin(this.stats);
         this.setState('waiting');
-        (this.pool as Pool).requestServer(this);
+        this.waitSince = clock.now;
+        this.requestServer();
         // Stop reading only if no server was free at once: pausing costs a tick to undo.
         if ((this.state as ClientState) === 'waiting') this.socket.pause();
         return;
@@ -201,6 +209,33 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case 'closed':
         return;
     }
+  }
+
+  /**
+   * Queues for a server of the pool the router picks for what the client sent (the primary's
+   * when not routed). A read waiting for a replica to replay the client's write stays in
+   * 'waiting' until the lag tracker's next poll calls reroute().
+   */
+  private requestServer(): void {
+    let pool = this.pool as Pool;
+    const router = this.router;
+    if (router !== null) {
+      const placed = router.place(this.pending);
+      if (placed.kind === 'wait') return;
+      if (placed.kind === 'refuse') {
+        this.fail({ severity: 'FATAL', code: '57P03', message: `pgmux: ${placed.reason}` });
+        return;
+      }
+      pool = placed.pool;
+    }
+    this.linkedPool = pool;
+    pool.requestServer(this);
+  }
+
+  /** A routing wait ended or the chosen replica left rotation: decide again. */
+  reroute(): void {
+    if (this.state !== 'waiting') return;
+    this.requestServer();
   }
 
   /** The client sent FIN. Inside a message that is a truncated message: say so before closing. */
@@ -449,6 +484,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0) {
           this.prepared = new PreparedLink(this.ctx.statements);
         }
+        this.router = this.ctx.routerFor?.(this, pool) ?? null;
         pool.clientLoggedIn(this);
         return;
       }
@@ -543,8 +579,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (this.owed === 0) this.requestSince = clock.now;
         this.owed++;
         this.unsynced = 0;
-        // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql).
-        if (type === FrontendCode.Query && this.prepared !== null) return Action.Inspect;
+        // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql); a
+        // routed client's statements are classified for its session pins and writes.
+        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null)) return Action.Inspect;
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.CopyData:
@@ -572,6 +609,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
+    if (this.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
+      this.observeStatement(type, buf, start, end);
+      if (this.prepared === null) return Action.Forward;
+    }
     if (this.prepared !== null && this.server !== null && isStatementMessage(type)) {
       const verdict = this.prepared.onClientFrame(type, buf, start, end, this.server);
       if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
@@ -595,6 +636,20 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.violation !== null) this.fail(refusals.protocolViolation(this.violation));
     else if (this.terminating) this.close('client close request');
     return true;
+  }
+
+  /** Tells the router about a forwarded Query or Parse (session pins, writes, named statements). */
+  private observeStatement(type: number, buf: Buffer, start: number, end: number): void {
+    let pos = start + 5;
+    let name: string | null = null;
+    if (type === FrontendCode.Parse) {
+      const nul = buf.indexOf(0, pos);
+      if (nul < 0 || nul >= end) return;
+      name = buf.toString('utf8', pos, nul);
+      pos = nul + 1;
+    }
+    const nul = buf.indexOf(0, pos);
+    (this.router as ClientRouter).observe(buf.toString('utf8', pos, nul < 0 || nul >= end ? end : nul), name);
   }
 
   write(bytes: Buffer): void {
@@ -626,6 +681,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       return;
     }
     if (this.owed > 0 || this.unsynced > 0 || !this.relay.atBoundary()) return;
+    if (status === TxStatus.Idle) this.router?.transactionEnded();
     if ((this.pool as Pool).settings.poolMode === 'session') return;
     if (status === TxStatus.Idle) this.unlink(true);
   }
@@ -654,7 +710,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.owed = 0;
     this.unsynced = 0;
     if (this.state === 'active') this.setState('idle');
-    (this.pool as Pool).release(this, server, clean);
+    // Back to the pool it came from (a replica's, when routed).
+    (this.linkedPool ?? (this.pool as Pool)).release(this, server, clean);
     if (this.state === 'idle') this.socket.resume();
   }
 
@@ -688,13 +745,16 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.console?.closed();
     const server = this.server;
     const pool = this.pool;
-    if (server !== null && pool !== null) {
+    const linked = this.linkedPool ?? pool;
+    if (server !== null && linked !== null) {
       this.server = null;
       // Reusable only between transactions with nothing in flight; otherwise its state is unknown.
       const clean = this.owed === 0 && this.unsynced === 0 && server.txStatus === TxStatus.Idle && this.relay.atBoundary();
-      pool.release(this, server, clean);
+      linked.release(this, server, clean);
     }
     if (pool !== null) pool.clientGone(this);
+    if (linked !== null && linked !== pool) linked.clientGone(this);
+    this.router?.closed();
     this.ctx.clientClosed(this);
     // A client that never sent a startup packet (a port probe, a cancel request) was never announced.
     if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {

@@ -101,16 +101,15 @@ const DB_KEYS: Readonly<Record<string, KeyRow<DbField>>> = {
   datestyle: { field: 'datestyle', kind: 'text', supported: true },
   timezone: { field: 'timezone', kind: 'text', supported: true },
   application_name: { field: 'applicationName', kind: 'text', supported: true },
-  // pgmux only: read/write splitting (issue 6). Parsed and checked now; refused as unsupported
-  // until the router is wired into the client path, so a config never silently loses its reads.
-  replicas: { field: 'replicas', kind: 'replicas', supported: false },
-  route: { field: 'route', kind: 'route', supported: false },
-  read_your_writes: { field: 'readYourWrites', kind: 'setting', setting: 'read_your_writes', supported: false },
-  read_your_writes_timeout: { field: 'readYourWritesTimeout', kind: 'setting', setting: 'read_your_writes_timeout', supported: false },
-  max_replica_lag: { field: 'maxReplicaLag', kind: 'setting', setting: 'max_replica_lag', supported: false },
-  load_balance: { field: 'loadBalance', kind: 'setting', setting: 'load_balance', supported: false },
-  write_functions: { field: 'writeFunctions', kind: 'setting', setting: 'write_functions', supported: false },
-  read_only_functions: { field: 'readOnlyFunctions', kind: 'setting', setting: 'read_only_functions', supported: false },
+  // pgmux only: read/write splitting (issue 6), wired in lib/routing/router.ts.
+  replicas: { field: 'replicas', kind: 'replicas', supported: true },
+  route: { field: 'route', kind: 'route', supported: true },
+  read_your_writes: { field: 'readYourWrites', kind: 'setting', setting: 'read_your_writes', supported: true },
+  read_your_writes_timeout: { field: 'readYourWritesTimeout', kind: 'setting', setting: 'read_your_writes_timeout', supported: true },
+  max_replica_lag: { field: 'maxReplicaLag', kind: 'setting', setting: 'max_replica_lag', supported: true },
+  load_balance: { field: 'loadBalance', kind: 'setting', setting: 'load_balance', supported: true },
+  write_functions: { field: 'writeFunctions', kind: 'setting', setting: 'write_functions', supported: true },
+  read_only_functions: { field: 'readOnlyFunctions', kind: 'setting', setting: 'read_only_functions', supported: true },
 };
 
 /** Keys of a [users] line (PgBouncer 1.18 parse_user). */

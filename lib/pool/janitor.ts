@@ -32,6 +32,7 @@ export class Janitor {
     const now = clock.tick();
     for (const client of this.registry.clients) this.checkClient(client, now);
     for (const pool of this.registry.pools.values()) this.checkPool(pool, now);
+    this.registry.pruneWrites();
   }
 
   private checkClient(client: ClientConnection, now: number): void {

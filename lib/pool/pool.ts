@@ -90,6 +90,8 @@ export class Pool implements ServerOwner {
   paused = false;
   /** Traffic counters for SHOW STATS (lib/metrics/counters.ts). */
   readonly stats = new PoolStats();
+  /** `host:port` when this pool's servers are on a replica of db (lib/routing/router.ts); SHOW POOLS shows `db@host:port`. */
+  replicaAddress: string | null = null;
 
   constructor(
     readonly db: DatabaseDef,

@@ -5,6 +5,8 @@ import * as crypto from 'node:crypto';
 import * as net from 'node:net';
 import { resolveDatabase, type Config, type DatabaseDef, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
+import { HBA_AUTH_TYPE, matchHba, type HbaLogin, type HbaTable } from '../auth/hba';
+import { AuthQueryCache, type AuthQueryResult, type AuthQueryTarget } from '../auth/auth-query';
 import type { ErrorFields } from '../protocol/backend';
 import { cancelRequest } from '../protocol/frontend';
 import * as refusals from '../protocol/refusals';
@@ -16,6 +18,7 @@ import { StatementRegistry } from '../prepared/statements';
 import { Pool, type PoolSettings, type SharedLimits } from './pool';
 import { log } from '../log';
 import { CLOSED_CONSOLE, type ConsoleGate } from '../admin/gate';
+import { ClientRouter, ReplicaSet } from '../routing/router';
 
 export class Registry implements ClientContext, SharedLimits {
   readonly pools = new Map<string, Pool>();
@@ -34,6 +37,17 @@ export class Registry implements ClientContext, SharedLimits {
   readonly pausedDbs = new Set<string>();
   /** Databases DISABLEd: new logins to them are refused. */
   readonly disabledDbs = new Set<string>();
+  /** auth_hba_file's rules when auth_type = hba (pgmux.ts loads them at start and RELOAD). */
+  hba: HbaTable | null = null;
+  /** auth_query answers, briefly cached. */
+  readonly authQuery = new AuthQueryCache();
+  /**
+   * Secrets auth_query found, by database and user: the pool of such a user logs in to the
+   * server with the latest one. Only users the server knows get here, so it stays bounded.
+   */
+  private readonly queriedSecrets = new Map<string, Secret>();
+  /** Read/write splitting: the replica set of each database with `replicas=`, made at its first login. */
+  readonly replicaSets = new Map<string, ReplicaSet>();
 
   constructor(
     public config: Config,
@@ -51,6 +65,15 @@ export class Registry implements ClientContext, SharedLimits {
     this.config = config;
     this.secrets = secrets;
     this.tracked = new TrackedParams(config.settings.track_extra_parameters);
+    this.authQuery.clear();
+    // A database whose line changed gets a new replica set at its next login; clients of the old
+    // one use the primary until they reconnect (router.ts).
+    for (const [name, set] of this.replicaSets) {
+      const db = this.databaseDef(name);
+      if (db !== undefined && JSON.stringify({ ...db, source: '' }) === JSON.stringify({ ...set.db, source: '' }) && !routingSettingsChanged(set, config)) continue;
+      set.stop();
+      this.replicaSets.delete(name);
+    }
     for (const pool of this.pools.values()) {
       const db = this.databaseDef(pool.db.name) ?? pool.db;
       pool.settings = this.poolSettings(db, pool.user);
@@ -74,10 +97,16 @@ export class Registry implements ClientContext, SharedLimits {
 
   // ---- ClientContext ----
 
-  findPool(database: string, user: string): Pool | ErrorFields {
+  databaseRefusal(database: string): ErrorFields | null {
     const db = this.databaseDef(database);
     if (db === undefined) return refusals.noSuchDatabase(database);
     if (this.disabledDbs.has(db.name)) return refusals.databaseDisabled(db.name);
+    return null;
+  }
+
+  findPool(database: string, user: string): Pool | ErrorFields {
+    const db = this.databaseDef(database);
+    if (db === undefined || this.disabledDbs.has(db.name)) return this.databaseRefusal(database) as ErrorFields;
     const serverUser = db.user ?? user;
     // A forced user (user= on the db line) means one pool for the whole database, as PgBouncer.
     const key = `${db.name}\u0000${serverUser}`;
@@ -90,8 +119,109 @@ export class Registry implements ClientContext, SharedLimits {
     return pool;
   }
 
+  /**
+   * A router for a client of `pool` when its database has replicas. Session pooling keeps a
+   * client on one server for good, so only a read-only alias (route=replica) is routed there:
+   * it takes a replica for the session.
+   */
+  routerFor(client: ClientConnection, pool: Pool): ClientRouter | null {
+    const db = pool.db;
+    if (db.replicas === undefined || db.replicas.length === 0) return null;
+    if (pool.settings.poolMode === 'session' && db.route !== 'replica') return null;
+    let set = this.replicaSets.get(db.name);
+    if (set === undefined) {
+      const serverUser = pool.serverUser;
+      set = new ReplicaSet(db, this.settings, () => ({ user: serverUser, database: db.dbname, credential: this.credential(db, serverUser, pool) }));
+      this.replicaSets.set(db.name, set);
+    }
+    const replicaSet = set;
+    return new ClientRouter(replicaSet, client.id, client.user, pool, (i) => this.replicaPool(replicaSet, i, pool), () => client.reroute(), client.prepared !== null);
+  }
+
+  /**
+   * The pool of replica `index` for the users of `primary`: a Pool like any other (SHOW POOLS,
+   * SERVERS, the janitor, PAUSE and the limits see it), whose servers are on the replica. Its
+   * servers count toward the database's max_db_connections and the user's max_user_connections
+   * together with the primary's.
+   */
+  private replicaPool(set: ReplicaSet, index: number, primary: Pool): Pool {
+    const r = (set.db.replicas ?? [])[index];
+    const key = `${primary.db.name}\u0000${primary.serverUser}\u0000${r.host}:${r.port}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      const db: DatabaseDef = { ...primary.db, host: r.host, port: r.port };
+      pool = new Pool(db, primary.user, primary.serverUser, primary.settings, () => this.credential(primary.db, primary.serverUser, primary), this);
+      pool.paused = this.isPaused(db.name);
+      pool.replicaAddress = `${r.host}:${r.port}`;
+      this.pools.set(key, pool);
+    }
+    set.pools.set(`${index}\u0000${primary.serverUser}`, pool);
+    return pool;
+  }
+
+  /** Shutdown: every lag tracker stops polling. */
+  stopRouting(): void {
+    for (const set of this.replicaSets.values()) set.stop();
+    this.replicaSets.clear();
+  }
+
+  /** Janitor: forget writes every replica has replayed. */
+  pruneWrites(): void {
+    for (const set of this.replicaSets.values()) set.writes.prune(set.tracker.replicas);
+  }
+
   userSecret(user: string): Secret | undefined {
     return this.secrets.get(user);
+  }
+
+  /** auth_type, or under hba the method of the first matching rule ('reject' when none matches). */
+  authTypeFor(login: HbaLogin): { authType: string; rule: string | null } {
+    const authType = this.settings.auth_type;
+    if (authType !== 'hba') return { authType, rule: null };
+    const rule = this.hba === null ? undefined : matchHba(this.hba, login);
+    return rule === undefined ? { authType: 'reject', rule: null } : { authType: HBA_AUTH_TYPE[rule.method], rule: rule.source };
+  }
+
+  /**
+   * For a user missing from auth_file: auth_query's answer, when auth_user is set for the
+   * database (its line, else [pgbouncer]); null when it is not. The admin console has none.
+   */
+  queryUserSecret(database: string, user: string): Promise<AuthQueryResult> | null {
+    const db = this.databaseDef(database);
+    const authUser = db?.authUser ?? this.settings.auth_user;
+    if (db === undefined || authUser === '') return null;
+    const s = this.settings;
+    const authSecret = this.secrets.get(authUser);
+    const target: AuthQueryTarget = {
+      host: db.host,
+      port: db.port,
+      unixSocketDir: s.unix_socket_dir || '/tmp',
+      database: db.dbname,
+      authUser,
+      // auth_user's password: its db line's when it is the line's user, else auth_file's.
+      credential:
+        db.password !== undefined && db.user === authUser
+          ? { kind: 'secret', secret: { kind: 'plain', password: db.password } }
+          : authSecret === undefined
+            ? { kind: 'none' }
+            : { kind: 'secret', secret: authSecret },
+      query: s.auth_query,
+      timeoutMs: Math.max(s.server_connect_timeout, 1) * 1000,
+    };
+    const key = `${db.name}\u0000${user}`;
+    return this.authQuery.lookup(target, user).then((result) => {
+      if (result.kind === 'found') this.rememberQueriedSecret(key, result.secret);
+      return result;
+    });
+  }
+
+  /** A changed secret invalidates SCRAM keys a pool took from an earlier client's proof. */
+  private rememberQueriedSecret(key: string, secret: Secret): void {
+    const before = this.queriedSecrets.get(key);
+    this.queriedSecrets.set(key, secret);
+    if (before === undefined || sameSecret(before, secret)) return;
+    const pool = this.pools.get(key);
+    if (pool !== undefined) pool.scramKeys = null;
   }
 
   assignCancelKey(client: ClientConnection): { pid: number; secret: number } {
@@ -204,11 +334,23 @@ export class Registry implements ClientContext, SharedLimits {
   /** How pgmux proves itself to the server: db line password, else the userlist's secret. */
   private credential(db: DatabaseDef, serverUser: string, pool: Pool): ServerCredential {
     if (db.password !== undefined) return { kind: 'secret', secret: { kind: 'plain', password: db.password } };
-    const secret = this.secrets.get(serverUser);
+    const secret = this.secrets.get(serverUser) ?? this.queriedSecrets.get(`${db.name}\u0000${serverUser}`);
     if (secret === undefined) return { kind: 'none' };
     if (secret.kind === 'scram' && pool.scramKeys !== null) return { kind: 'scram-keys', ...pool.scramKeys };
     return { kind: 'secret', secret };
   }
+}
+
+function sameSecret(a: Secret, b: Secret): boolean {
+  if (a.kind === 'plain' && b.kind === 'plain') return a.password === b.password;
+  if (a.kind === 'md5' && b.kind === 'md5') return a.hash === b.hash;
+  return a.kind === 'scram' && b.kind === 'scram' && a.storedKey.equals(b.storedKey) && a.salt.equals(b.salt);
+}
+
+/** Settings a replica set took at creation that a RELOAD changed. */
+function routingSettingsChanged(set: ReplicaSet, config: Config): boolean {
+  const keys = ['read_your_writes', 'read_your_writes_timeout', 'max_replica_lag', 'load_balance', 'write_functions', 'read_only_functions', 'replica_lag_poll_interval'] as const;
+  return keys.some((k) => JSON.stringify(config.settings[k]) !== JSON.stringify(set.settings[k]));
 }
 
 function bump(map: Map<string, number>, key: string, by: number): void {

@@ -1,6 +1,6 @@
 // Specs for the routing part of the config (issue 6): the replicas= list and route=replica on a
 // [databases] line, the read_your_writes / max_replica_lag / load_balance / ... settings with
-// their per-database overrides, and the refusal that keeps them off until the router is wired.
+// their per-database overrides, all accepted now that the router is wired.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -195,7 +195,7 @@ describe('the routing settings rows', () => {
   });
 });
 
-describe('until the router is wired (loadConfig)', () => {
+describe('now that the router is wired (loadConfig)', () => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgmux-routing-config-'));
@@ -207,16 +207,16 @@ describe('until the router is wired (loadConfig)', () => {
     return errorOf(() => loadConfig(file));
   };
 
-  /** A config with replicas= that loaded but never routed would silently lose every read to the primary. */
-  it('refuses replicas= and route= as not supported yet', () => {
-    expect(load('[databases]\napp = host=h replicas=r:5432\n[pgbouncer]\n')).toMatch(/c\.ini:2: replicas is not supported by pgmux yet$/);
-    expect(load('[databases]\nro = host=h route=replica\n[pgbouncer]\n')).toMatch(/c\.ini:2: route is not supported by pgmux yet$/);
+  /** A config the router serves (spec/routing/router.spec.ts) must not be refused as unsupported. */
+  it('accepts replicas= and route=', () => {
+    expect(load('[databases]\napp = host=h replicas=r:5432\n[pgbouncer]\n')).toBe('ok');
+    expect(load('[databases]\nro = host=h replicas=r:5432 route=replica\n[pgbouncer]\n')).toBe('ok');
   });
 
-  /** Same for the settings away from their defaults; at their defaults they load (as the table test expects). */
-  it('refuses the routing settings away from their defaults and accepts them at their defaults', () => {
-    expect(load('[pgbouncer]\nread_your_writes = user\n')).toMatch(/c\.ini:2: read_your_writes is not supported by pgmux yet$/);
-    expect(load('[pgbouncer]\nmax_replica_lag = 1GB\n')).toMatch(/c\.ini:2: max_replica_lag is not supported by pgmux yet$/);
+  /** The routing settings away from their defaults load too (they are read by lib/routing/router.ts). */
+  it('accepts the routing settings away from their defaults', () => {
+    expect(load('[pgbouncer]\nread_your_writes = user\n')).toBe('ok');
+    expect(load('[pgbouncer]\nmax_replica_lag = 1GB\n')).toBe('ok');
     expect(load('[pgbouncer]\nread_your_writes = connection\nmax_replica_lag = 10s 64MB\nreplica_lag_poll_interval = 0.1\n')).toBe('ok');
   });
 });

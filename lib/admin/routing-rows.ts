@@ -1,0 +1,53 @@
+// Owns the rows of the console's read/write splitting views (SHOW REPLICAS, SHOW ROUTE <sql>),
+// read from the registry's replica sets (lib/routing/router.ts).
+
+import type { Registry } from '../pool/registry';
+import { classify } from '../routing/classify';
+import { formatLsn } from '../routing/lsn';
+import type { ReplicaRow, RouteRow } from './views';
+
+/** SHOW ROUTE's own syntax: the rest of the line is SQL, which the console's `CMD [arg]` cannot carry. */
+export const SHOW_ROUTE = /^\s*show\s+route\s+([\s\S]+?)\s*$/i;
+
+/** One row per replica of every database whose replica set runs (made at its first routed login). */
+export function replicaRows(registry: Registry): ReplicaRow[] {
+  const out: ReplicaRow[] = [];
+  for (const [database, set] of registry.replicaSets) {
+    for (const r of set.tracker.replicas) {
+      out.push({
+        database,
+        host: r.address.host,
+        port: r.address.port,
+        weight: r.address.weight,
+        state: r.state,
+        reason: r.reason,
+        lagBytes: r.lagBytes,
+        lagSeconds: r.lagSeconds,
+        replayLsn: r.replayLsn === null ? null : formatLsn(r.replayLsn),
+        readsRouted: set.routed[r.index],
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Where `sql` would go from a client with no session state and no recent write, per database
+ * with replicas=; before a database's first login its replicas are not polled yet, so only the
+ * statement's own verdict is known.
+ */
+export function routeRows(registry: Registry, sql: string): RouteRow[] {
+  const out: RouteRow[] = [];
+  for (const [database, db] of registry.config.databases) {
+    if (db.replicas === undefined || db.replicas.length === 0) continue;
+    const set = registry.replicaSets.get(database);
+    if (set === undefined) {
+      const c = classify(sql);
+      out.push({ database, route: `${c.target} (replicas not polled yet)`, reason: c.reason, statement: c.reason, tier: c.tier });
+      continue;
+    }
+    const { classification, decision } = set.explain(sql);
+    out.push({ database, route: decision.kind, reason: decision.reason, statement: classification.reason, tier: classification.tier });
+  }
+  return out;
+}

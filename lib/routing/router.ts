@@ -1,0 +1,341 @@
+// Owns the wiring of read/write splitting into the client path: per database with replicas a
+// ReplicaSet (lag tracker, balancer, write scopes, classifier, replica pools), and per client a
+// ClientRouter that classifies the batch an idle client sends, asks route() where it goes, and
+// keeps the client's session route, pins, named statements and read_your_writes position.
+//
+// The decision is taken when an unlinked client sends something (the start of a transaction in
+// transaction pooling, every statement in statement pooling). It looks at every complete message
+// the client has sent so far: all must be readable on a replica, and a batch that ends in the
+// middle of a message, or an extended-protocol batch without its Sync yet, goes to the primary,
+// since what follows would run on the same server.
+
+import { effective, type DatabaseDef, type Settings } from '../config';
+import { parseLagLimit, NO_LAG_LIMIT, type LagLimit } from '../config/routing';
+import { FrontendCode } from '../protocol/codes';
+import type { Pool } from '../pool/pool';
+import { log } from '../log';
+import { makeBalancer, type Balancer } from './balance';
+import { Classifier, type Classification, type PinReason, type SessionRoute } from './classify';
+import { LagTracker, type PollWaiter } from './lag-tracker';
+import type { MonitorLogin } from './monitor';
+import { formatLsn } from './lsn';
+import { route, type ReadYourWrites, type RouteContext, type RouteDecision } from './route';
+import { scopeKey, WriteScopes } from './writes';
+
+/** A waiting client the set can send back through routing (its replica went away). */
+export interface Reroutable {
+  reroute(): void;
+}
+
+function lagLimit(value: unknown): LagLimit {
+  if (typeof value === 'string') {
+    const parsed = parseLagLimit(value);
+    return parsed.ok ? parsed.limit : NO_LAG_LIMIT;
+  }
+  return (value as LagLimit | undefined) ?? NO_LAG_LIMIT;
+}
+
+/** One database's replicas: health, balancing, write positions and a pool per (replica, user). */
+export class ReplicaSet {
+  readonly tracker: LagTracker;
+  readonly balancer: Balancer;
+  readonly writes = new WriteScopes();
+  readonly classifier: Classifier;
+  readonly replicaOnly: boolean;
+  readonly readYourWrites: ReadYourWrites;
+  readonly timeoutMs: number;
+  /** Reads sent to each replica (SHOW REPLICAS reads_routed). */
+  readonly routed: number[];
+  /** Replica pools by `${index}\u0000${serverUser}`. */
+  readonly pools = new Map<string, Pool>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    readonly db: DatabaseDef,
+    readonly settings: Settings,
+    login: () => MonitorLogin,
+  ) {
+    const replicas = db.replicas ?? [];
+    this.replicaOnly = db.route === 'replica';
+    this.readYourWrites = effective(settings, 'read_your_writes', db, undefined);
+    this.timeoutMs = effective(settings, 'read_your_writes_timeout', db, undefined) * 1000;
+    this.routed = replicas.map(() => 0);
+    this.classifier = new Classifier({
+      writeFunctions: effective(settings, 'write_functions', db, undefined),
+      readOnlyFunctions: effective(settings, 'read_only_functions', db, undefined),
+    });
+    this.balancer = makeBalancer(
+      effective(settings, 'load_balance', db, undefined),
+      replicas.map((r) => r.weight),
+      { connections: (i) => this.serverCount(i) },
+    );
+    this.tracker = new LagTracker({
+      primary: { host: db.host, port: db.port },
+      replicas,
+      login,
+      unixSocketDir: settings.unix_socket_dir || '/tmp',
+      pollInterval: settings.replica_lag_poll_interval,
+      maxLag: lagLimit(effective(settings, 'max_replica_lag', db, undefined)),
+      connectTimeout: Math.max(settings.server_connect_timeout, 1),
+    });
+    this.unsubscribe = this.tracker.on((event) => {
+      if (event.kind !== 'replica-state') return;
+      log.info(`replica ${replicas[event.index].host}:${replicas[event.index].port} of ${db.name}: ${event.from} -> ${event.to} (${event.reason})`);
+      if (event.to !== 'up') this.rerouteWaiting(event.index);
+    });
+    this.tracker.start();
+  }
+
+  /** Server connections open to replica `index`, over all its pools (least_connections). */
+  serverCount(index: number): number {
+    let n = 0;
+    for (const [key, pool] of this.pools) if (key.startsWith(`${index}\u0000`)) n += pool.serverCount;
+    return n;
+  }
+
+  /**
+   * Replica `index` left rotation: clients queued in its pools route again (to another replica
+   * or the primary) instead of waiting for a server that may not come.
+   */
+  private rerouteWaiting(index: number): void {
+    for (const [key, pool] of this.pools) {
+      if (!key.startsWith(`${index}\u0000`)) continue;
+      const queued: Reroutable[] = [];
+      while (pool.waiting.size > 0) queued.push(pool.waiting.shift() as unknown as Reroutable);
+      for (const c of queued) c.reroute();
+    }
+  }
+
+  stopped = false;
+
+  /** RELOAD removed or changed the database, or shutdown: no more polls. */
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    this.tracker.stop();
+  }
+
+  /** What SHOW ROUTE answers for `sql` from a fresh client with no session state. */
+  explain(sql: string): { classification: Classification; decision: RouteDecision } {
+    const classification = this.classifier.classify(sql);
+    const decision = route({
+      statement: classification,
+      tx: 'idle',
+      sessionRoute: 'auto',
+      pins: [],
+      replicas: this.tracker.replicas,
+      readYourWrites: this.readYourWrites,
+      writeLsn: null,
+      waitExpired: false,
+      replicaOnly: this.replicaOnly,
+    });
+    return { classification, decision };
+  }
+}
+
+/** Where an idle client's batch goes. */
+export type Placement =
+  | { readonly kind: 'pool'; readonly pool: Pool; readonly primary: boolean }
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'refuse'; readonly reason: string };
+
+const NOT_CLASSIFIED: Classification = { target: 'primary', reason: 'primary: not a complete batch', tier: 'lexer' };
+const UNKNOWN_STATEMENT: Classification = { target: 'primary', reason: 'primary: statement not prepared through pgmux', tier: 'lexer' };
+const NAMED_UNTRACKED: Classification = { target: 'primary', reason: 'primary: named statement (max_prepared_statements = 0)', tier: 'lexer' };
+const SQL_PREPARE = /^\s*prepare\s/i;
+const OTHER_MESSAGE: Classification = { target: 'primary', reason: 'primary: function call or copy', tier: 'lexer' };
+
+/** One client's routing state. */
+export class ClientRouter implements PollWaiter {
+  sessionRoute: SessionRoute = 'auto';
+  private readonly pins = new Set<PinReason>();
+  /** Named prepared statements' classifications, from their Parse. */
+  private readonly statements = new Map<string, Classification>();
+  /** When the current wait began (tracker clock); -1 when not waiting. */
+  private waitStart = -1;
+  /** Linked to a primary server now. */
+  onPrimary = false;
+  /** The primary transaction in progress may have written: record its commit. */
+  private mayWrite = false;
+  private readonly key: string | null;
+
+  constructor(
+    readonly set: ReplicaSet,
+    private readonly clientId: number,
+    user: string,
+    private readonly primaryPool: Pool,
+    private readonly replicaPool: (index: number) => Pool,
+    /** Called when a waiting client should decide again (a poll answered). */
+    private readonly wake: () => void,
+    /**
+     * Named statements are re-prepared on whichever server runs them (max_prepared_statements
+     * > 0). Without that, a named statement exists only where its Parse ran: the primary.
+     */
+    private readonly tracksStatements: boolean,
+  ) {
+    this.key = scopeKey(set.readYourWrites, clientId, user, set.db.name);
+  }
+
+  /** Decides where the batch in `pending` (the client's unsent bytes) goes. */
+  place(pending: readonly Buffer[]): Placement {
+    const set = this.set;
+    // RELOAD replaced this database's replica set: until the client reconnects, the primary.
+    if (set.stopped) return { kind: 'pool', pool: this.primaryPool, primary: true };
+    const { statement, pins } = this.scan(pending);
+    const tracker = set.tracker;
+    const waitExpired = this.waitStart >= 0 && (set.timeoutMs <= 0 || tracker.now() - this.waitStart >= set.timeoutMs);
+    const ctx: RouteContext = {
+      statement,
+      tx: 'idle',
+      sessionRoute: this.sessionRoute,
+      pins: [...this.pins, ...pins],
+      replicas: tracker.replicas,
+      readYourWrites: set.readYourWrites,
+      writeLsn: set.writes.writeLsn(this.key, tracker),
+      waitExpired,
+      replicaOnly: set.replicaOnly,
+    };
+    const decision = route(ctx);
+    const lsn = ctx.writeLsn === null || ctx.writeLsn === 'pending' ? String(ctx.writeLsn) : formatLsn(ctx.writeLsn);
+    log.debug(`route C-${this.clientId}: ${decision.reason} (${statement.reason}; write ${lsn})`);
+    switch (decision.kind) {
+      case 'primary':
+        this.waitStart = -1;
+        this.onPrimary = true;
+        this.mayWrite = statement.target !== 'replica';
+        return { kind: 'pool', pool: this.primaryPool, primary: true };
+      case 'replica': {
+        this.waitStart = -1;
+        const index = set.balancer.pick(decision.replicas);
+        if (index < 0) return { kind: 'pool', pool: this.primaryPool, primary: true };
+        set.routed[index]++;
+        this.onPrimary = false;
+        this.mayWrite = false;
+        return { kind: 'pool', pool: this.replicaPool(index), primary: false };
+      }
+      case 'wait':
+        if (set.timeoutMs <= 0 && this.waitStart < 0) {
+          // read_your_writes_timeout = 0: no waiting; decide again with the wait expired.
+          this.waitStart = tracker.now() - 1;
+          return this.place(pending);
+        }
+        if (this.waitStart < 0) this.waitStart = tracker.now();
+        if (decision.until === 'pending') tracker.pollSoon();
+        tracker.wakeOnPoll(this);
+        return { kind: 'wait' };
+      case 'refuse':
+        this.waitStart = -1;
+        return { kind: 'refuse', reason: decision.reason };
+    }
+  }
+
+  /** PollWaiter: a poll answered; the client decides again. */
+  pollWake(): void {
+    this.wake();
+  }
+
+  /**
+   * A statement forwarded to a server (Query, or Parse when statements are tracked): session
+   * route and pins follow it, and on the primary it may make the transaction a write.
+   */
+  observe(sql: string, statementName: string | null): void {
+    const c = this.set.classifier.classify(sql);
+    if (statementName !== null && statementName !== '') this.statements.set(statementName, c);
+    this.apply(c);
+    if (this.onPrimary && c.target === 'primary') this.mayWrite = true;
+  }
+
+  /** ReadyForQuery 'I' on the linked server: a primary transaction that may have written committed. */
+  transactionEnded(): void {
+    if (this.onPrimary && this.mayWrite && this.key !== null) this.set.writes.committed(this.key, this.set.tracker.now());
+    this.mayWrite = false;
+  }
+
+  /** The client closed: stop waiting, forget its connection-scoped write. */
+  closed(): void {
+    this.set.tracker.cancelWake(this);
+    if (this.set.readYourWrites === 'connection' && this.key !== null) this.set.writes.forget(this.key);
+  }
+
+  private apply(c: Classification): void {
+    if (c.unpins !== undefined) for (const p of c.unpins) this.pins.delete(p);
+    if (c.pins !== undefined) for (const p of c.pins) this.pins.add(p);
+    if (c.sessionRoute !== undefined) this.sessionRoute = c.sessionRoute;
+  }
+
+  /**
+   * The combined classification of every message in `pending`: the first one that needs the
+   * primary, else the first statement's. Pins of the batch are returned, not kept: they are kept
+   * when the statement is forwarded (observe).
+   */
+  private scan(pending: readonly Buffer[]): { statement: Classification; pins: PinReason[] } {
+    const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+    let pos = 0;
+    let first: Classification | null = null;
+    let primary: Classification | null = null;
+    let extended = false;
+    let synced = false;
+    const pins: PinReason[] = [];
+    // Statements parsed earlier in this batch (their Parse is observed only once forwarded).
+    const parsed = new Map<string, Classification>();
+    const note = (c: Classification): void => {
+      first ??= c;
+      if (c.target === 'primary') primary ??= c;
+      if (c.pins !== undefined) pins.push(...c.pins);
+      // SET pgmux.route in the batch counts for the batch itself.
+      if (c.sessionRoute === 'primary') primary ??= c;
+    };
+    while (pos < buf.length) {
+      if (pos + 5 > buf.length) return { statement: NOT_CLASSIFIED, pins };
+      const type = buf[pos];
+      const len = buf.readInt32BE(pos + 1);
+      const end = pos + 1 + len;
+      if (len < 4 || end > buf.length) return { statement: NOT_CLASSIFIED, pins };
+      const body = pos + 5;
+      switch (type) {
+        case FrontendCode.Query: {
+          const sql = cstring(buf, body, end);
+          // SQL-level PREPARE is re-prepared per server only when statements are tracked.
+          note(!this.tracksStatements && SQL_PREPARE.test(sql.text) ? NAMED_UNTRACKED : this.set.classifier.classify(sql.text));
+          break;
+        }
+        case FrontendCode.Parse: {
+          extended = true;
+          const name = cstring(buf, body, end);
+          const sql = cstring(buf, name.next, end);
+          const c = this.set.classifier.classify(sql.text);
+          parsed.set(name.text, c);
+          note(name.text !== '' && !this.tracksStatements ? NAMED_UNTRACKED : c);
+          break;
+        }
+        case FrontendCode.Bind: {
+          extended = true;
+          const portal = cstring(buf, body, end);
+          const name = cstring(buf, portal.next, end);
+          note(parsed.get(name.text) ?? (name.text === '' ? undefined : this.statements.get(name.text)) ?? UNKNOWN_STATEMENT);
+          break;
+        }
+        case FrontendCode.Sync:
+          synced = true;
+          break;
+        case FrontendCode.Describe:
+        case FrontendCode.Execute:
+        case FrontendCode.Close:
+        case FrontendCode.Flush:
+          extended = true;
+          break;
+        default:
+          note(OTHER_MESSAGE);
+      }
+      pos = end;
+    }
+    if (extended && !synced) return { statement: NOT_CLASSIFIED, pins };
+    return { statement: primary ?? first ?? NOT_CLASSIFIED, pins };
+  }
+}
+
+function cstring(buf: Buffer, start: number, end: number): { text: string; next: number } {
+  const nul = buf.indexOf(0, start);
+  const stop = nul < 0 || nul >= end ? end : nul;
+  return { text: buf.toString('utf8', start, stop), next: stop + 1 };
+}

@@ -1,0 +1,216 @@
+// Specs for read/write splitting wired into the client path (issue 6): a real primary and
+// streaming replica behind pgmux, where the server that ran each statement is observed with
+// pg_is_in_recovery() and inet_server_port(). One cluster and one pgmux for the whole file.
+
+import { Client } from 'pg';
+import { startCluster, type Cluster } from '../support/cluster';
+import { startPgmux, type PgmuxProcess } from '../support/pgmux';
+import { freePort } from '../support/ports';
+
+let cluster: Cluster;
+let pgmux: PgmuxProcess;
+let port: number;
+const clients: Client[] = [];
+
+async function connect(db = 'app', user = 'app'): Promise<Client> {
+  const c = new Client({ host: '127.0.0.1', port, user, password: cluster.password, database: db });
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+type Where = 'primary' | 'replica';
+
+/** Which node ran `sql`, which must return pg_is_in_recovery() as its first column `r` and inet_server_port() as `p`. */
+async function where(c: Client, sql = 'SELECT pg_is_in_recovery() AS r, inet_server_port() AS p'): Promise<Where> {
+  const res = await c.query(sql);
+  const row = res.rows[0] as { r: boolean; p: number };
+  const node: Where = row.r ? 'replica' : 'primary';
+  // The port proves it is the node we think, not some other server in recovery.
+  expect(row.p).toBe(node === 'replica' ? cluster.replica?.port : cluster.primary.port);
+  return node;
+}
+
+/** Polls `check` until it returns true, or fails with `what` after `ms`. */
+async function until(what: string, check: () => Promise<boolean>, ms = 15000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function admin(sql: string): Promise<Record<string, unknown>[]> {
+  const c = new Client({ host: '127.0.0.1', port, user: 'app', password: cluster.password, database: 'pgbouncer' });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows as Record<string, unknown>[];
+  } finally {
+    await c.end();
+  }
+}
+
+async function replicaState(): Promise<string | undefined> {
+  const rows = await admin('SHOW REPLICAS');
+  return rows.find((r) => r.database === 'app')?.state as string | undefined;
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({ replica: true });
+  await cluster.query(
+    cluster.primary,
+    'CREATE TABLE rw (id int PRIMARY KEY, v text); CREATE SEQUENCE rw_seq; GRANT ALL ON rw, rw_seq TO app; INSERT INTO rw VALUES (1, $$one$$)',
+  );
+  await cluster.waitForReplay();
+  port = await freePort();
+  const replica = cluster.replica;
+  if (replica === undefined) throw new Error('no replica');
+  const server = `host=${cluster.primary.host} port=${cluster.primary.port} dbname=app`;
+  const replicas = `replicas=${replica.host}:${replica.port}`;
+  const ini =
+    '[databases]\n' +
+    `app = ${server} ${replicas}\n` +
+    `ro = ${server} ${replicas} route=replica\n` +
+    `plain = ${server}\n` +
+    `sess = ${server} ${replicas} pool_mode=session\n` +
+    '[pgbouncer]\n' +
+    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
+    'auth_type = trust\nauth_file = userlist.txt\nadmin_users = app\n' +
+    'pool_mode = transaction\ndefault_pool_size = 4\nmax_prepared_statements = 100\n' +
+    'read_your_writes = connection\nread_your_writes_timeout = 0.3\nreplica_lag_poll_interval = 0.05\nmax_replica_lag = 64MB,60s\n';
+  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+  // The tracker starts at the first routed login; it takes a poll or two to call the replica up.
+  await connect();
+  await until('the replica to be up', async () => (await replicaState()) === 'up');
+}, 60000);
+
+afterAll(async () => {
+  for (const c of clients) await c.end().catch(() => undefined);
+  await pgmux?.stop();
+  await cluster?.stop();
+});
+
+describe('read/write splitting', () => {
+  /** Reads never leaving the primary would be a router that is configured but not wired. */
+  it('runs plain SELECTs outside a transaction on the replica, simple and extended protocol', async () => {
+    const c = await connect();
+    for (let i = 0; i < 3; i++) expect(await where(c)).toBe('replica');
+    // Unnamed and named prepared statements: decided at Parse, reused at Bind, on any replica server.
+    const q = 'SELECT pg_is_in_recovery() AS r, inet_server_port() AS p WHERE $1::int = 1';
+    expect((await c.query(q, [1])).rows[0].r).toBe(true);
+    for (let i = 0; i < 3; i++) expect((await c.query({ name: 'named_read', text: q, values: [1] })).rows[0].r).toBe(true);
+  });
+
+  /** A write that reached the replica would fail ("read-only transaction"); a locking read there would not lock. */
+  it('sends every write kind to the primary', async () => {
+    const c = await connect();
+    const r = 'pg_is_in_recovery() AS r, inet_server_port() AS p';
+    expect(await where(c, `INSERT INTO rw VALUES (2, 'two') RETURNING ${r}`)).toBe('primary');
+    expect(await where(c, `UPDATE rw SET v = 'deux' WHERE id = 2 RETURNING ${r}`)).toBe('primary');
+    expect(await where(c, `SELECT ${r} FROM rw WHERE id = 1 FOR UPDATE`)).toBe('primary');
+    expect(await where(c, `SELECT nextval('rw_seq'), ${r}`)).toBe('primary');
+    expect(await where(c, `WITH d AS (DELETE FROM rw WHERE id = 2 RETURNING id) SELECT ${r} FROM d`)).toBe('primary');
+    expect(await where(c, `/* pgmux:primary */ SELECT ${r}`)).toBe('primary');
+    // Extended protocol: the Parse decides.
+    expect((await c.query(`INSERT INTO rw VALUES ($1, 'three') RETURNING ${r}`, [3])).rows[0].r).toBe(false);
+  });
+
+  /** A read that skipped the wait would be stale; one that never waited for the replica would load the primary. */
+  it('lets a read after a write wait for the replica to replay it, then run there', async () => {
+    const c = await connect();
+    await c.query("INSERT INTO rw VALUES (200, 'fresh')");
+    const res = await c.query('SELECT v, pg_is_in_recovery() AS r FROM rw WHERE id = 200');
+    expect(res.rows).toEqual([{ v: 'fresh', r: true }]);
+  });
+
+  /** Session pooling keeps one server per client for good: routing there would strand writes on a replica. */
+  it('leaves a session-mode database on the primary', async () => {
+    const c = await connect('sess');
+    expect(await where(c)).toBe('primary');
+    expect(await where(c, "INSERT INTO rw VALUES (300, 's') RETURNING pg_is_in_recovery() AS r, inet_server_port() AS p")).toBe('primary');
+  });
+
+  /** A transaction split across nodes would see neither its own writes nor consistent reads. */
+  it('keeps a transaction on the primary, and a READ ONLY one on the replica', async () => {
+    const c = await connect();
+    await c.query('BEGIN');
+    expect(await where(c)).toBe('primary');
+    expect(await where(c)).toBe('primary');
+    await c.query('COMMIT');
+    await c.query('BEGIN READ ONLY');
+    expect(await where(c)).toBe('replica');
+    expect(await where(c)).toBe('replica');
+    await c.query('COMMIT');
+  });
+
+  /** A session SET pins the client to the primary, where the setting lives. */
+  it('pins a client that SETs a session parameter to the primary', async () => {
+    const c = await connect();
+    expect(await where(c)).toBe('replica');
+    await c.query("SET application_name = 'pinned'");
+    expect(await where(c)).toBe('primary');
+  });
+
+  /** SHOW ROUTE must give the same verdict the router acts on, with its reason code; SHOW REPLICAS the tracker's view. */
+  it('explains decisions with SHOW ROUTE and counts reads in SHOW REPLICAS', async () => {
+    const read = await admin('SHOW ROUTE SELECT * FROM rw');
+    expect(read.find((r) => r.database === 'app')).toMatchObject({ route: 'replica', reason: 'replica: plain select' });
+    const write = await admin("SHOW ROUTE INSERT INTO rw VALUES (9, 'x')");
+    expect(write.find((r) => r.database === 'app')?.route).toBe('primary');
+    const rows = await admin('SHOW REPLICAS');
+    const app = rows.find((r) => r.database === 'app');
+    expect(app).toMatchObject({ host: cluster.replica?.host, port: cluster.replica?.port, state: 'up' });
+    expect(Number(app?.reads_routed)).toBeGreaterThan(0);
+    expect(String(app?.replay_lsn)).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    // The replica's pool has its own SHOW POOLS row, apart from the primary's.
+    const pools = (await admin('SHOW POOLS')).map((r) => `${String(r.database)}/${String(r.user)}`);
+    expect(pools).toEqual(expect.arrayContaining(['app/app', `app@${cluster.replica?.host}:${cluster.replica?.port}/app`]));
+  });
+
+  /** The read/only alias would be useless (or dangerous) if it ever used the primary. */
+  it('sends everything of a route=replica database to the replica', async () => {
+    const c = await connect('ro');
+    expect(await where(c)).toBe('replica');
+    await expect(c.query("INSERT INTO rw VALUES (50, 'no')")).rejects.toThrow(/read-only transaction/);
+  });
+
+  /** Without read-your-writes a client would not see the row it just inserted. */
+  it('reads a client its own write while the replica is stale, and others may read stale', async () => {
+    const replica = cluster.replica as NonNullable<Cluster['replica']>;
+    await cluster.query(replica, 'SELECT pg_wal_replay_pause()');
+    try {
+      const writer = await connect();
+      const other = await connect();
+      expect(await where(other)).toBe('replica');
+      await writer.query("INSERT INTO rw VALUES (100, 'mine')");
+      const mine = await writer.query('SELECT v, pg_is_in_recovery() AS r FROM rw WHERE id = 100');
+      expect(mine.rows).toEqual([{ v: 'mine', r: false }]);
+      // Another connection's scope has no write: it reads the paused replica, which lacks the row.
+      const theirs = await other.query('SELECT v, pg_is_in_recovery() AS r FROM rw WHERE id = 100');
+      expect(theirs.rows).toEqual([]);
+      expect(await where(other)).toBe('replica');
+    } finally {
+      await cluster.query(replica, 'SELECT pg_wal_replay_resume()');
+    }
+    await cluster.waitForReplay();
+    // Once replayed, the writer's reads go back to the replica.
+    const c = await connect();
+    await c.query("INSERT INTO rw VALUES (101, 'later')");
+    await until('the writer to read from the replica again', async () => (await where(c)) === 'replica');
+    expect((await c.query('SELECT v FROM rw WHERE id = 101')).rows).toEqual([{ v: 'later' }]);
+  });
+
+  /** A down replica must cost no errors: reads go to the primary, and come back by themselves. */
+  it('reads on the primary while the replica is down, and on the replica once it is back', async () => {
+    const replica = cluster.replica as NonNullable<Cluster['replica']>;
+    const c = await connect();
+    expect(await where(c)).toBe('replica');
+    await cluster.stopNode(replica);
+    for (let i = 0; i < 5; i++) expect(await where(c)).toBe('primary');
+    const fresh = await connect();
+    expect(await where(fresh)).toBe('primary');
+    await cluster.startNode(replica);
+    await until('reads to return to the replica', async () => (await where(c)) === 'replica', 20000);
+  }, 40000);
+});
