@@ -96,7 +96,18 @@ const ROWS: Row[] = [
     refusal: 'tooManyConnections',
     settings: 'max_client_conn = 1',
     async provoke({ port }) {
-      const held = await rawLogin(port, 'app', 'app');
+      // The launcher's readiness probe may still hold PgBouncer's only slot for a moment after
+      // it closed (PgBouncer notices the close on its next loop): retry the first login until
+      // that slot is free, then provoke the refusal with a second client.
+      let held: Wire | undefined;
+      for (const deadline = Date.now() + 5000; held === undefined; ) {
+        try {
+          held = await rawLogin(port, 'app', 'app');
+        } catch (err) {
+          if (Date.now() > deadline || !/max_client_conn/.test(String(err))) throw err;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
       try {
         return await refusedAfter(port, startupBytes({ user: 'app', database: 'app' }));
       } finally {
