@@ -1,10 +1,25 @@
-// Owns the rows of the console's read/write splitting views (SHOW REPLICAS, SHOW ROUTE <sql>),
+// Owns the rows of the console's read/write splitting views (SHOW REPLICAS, SHOW PINS, SHOW ROUTE <sql>),
 // read from the registry's replica sets (lib/routing/router.ts).
 
 import type { Registry } from '../pool/registry';
 import { classify } from '../routing/classify';
 import { formatLsn } from '../routing/lsn';
-import type { ReplicaRow, RouteRow } from './views';
+import type { PinReason } from '../routing/classify';
+import type { PinRow, ReplicaRow, RouteRow } from './views';
+
+/** Every pin reason, in a fixed order, so SHOW PINS has the same rows whether or not a reason occurred. */
+const PIN_REASONS: readonly PinReason[] = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'];
+
+/** Per database whose replica set runs and per pin reason: clients pinned now, and pinnings since the set started. */
+export function pinRows(registry: Registry): PinRow[] {
+  const out: PinRow[] = [];
+  for (const [database, set] of registry.replicaSets) {
+    for (const reason of PIN_REASONS) {
+      out.push({ database, reason, pinnedNow: set.pinsNow.get(reason) ?? 0, pinnedTotal: set.pinsTotal.get(reason) ?? 0 });
+    }
+  }
+  return out;
+}
 
 /** SHOW ROUTE's own syntax: the rest of the line is SQL, which the console's `CMD [arg]` cannot carry. */
 export const SHOW_ROUTE = /^\s*show\s+route\s+([\s\S]+?)\s*$/i;

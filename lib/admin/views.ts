@@ -5,6 +5,7 @@
 import type { ShowConfigRow } from '../config';
 import type { StatsSnapshot } from '../metrics/counters';
 import type { StatsAverages } from '../metrics/stats-period';
+import type { Statement } from '../prepared/statements';
 import type { View } from './table';
 
 export interface PoolRow {
@@ -342,4 +343,32 @@ export const ROUTE: View<RouteRow> = [
   { name: 'reason', type: 'text', get: (r) => r.reason },
   { name: 'statement_reason', type: 'text', get: (r) => r.statement },
   { name: 'tier', type: 'text', get: (r) => r.tier },
+];
+
+/** SHOW PINS (pgmux only): per routed database and pin reason, clients held on the primary by session state. */
+export interface PinRow {
+  database: string;
+  reason: string;
+  pinnedNow: number;
+  pinnedTotal: number;
+}
+
+export const PINS: View<PinRow> = [
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'reason', type: 'text', get: (r) => r.reason },
+  { name: 'pinned_now', type: 'int8', get: (r) => r.pinnedNow },
+  { name: 'pinned_total', type: 'int8', get: (r) => r.pinnedTotal },
+];
+
+/** Characters of a statement's text SHOW PREPARED prints. */
+const PREPARED_QUERY_MAX = 200;
+
+/** SHOW PREPARED (pgmux only): the shared registry's statements, oldest first. */
+export const PREPARED: View<Statement> = [
+  { name: 'name', type: 'text', get: (r) => r.serverName },
+  // Long texts are cut so one huge statement cannot flood the console.
+  { name: 'query', type: 'text', get: (r) => (r.sql.length > PREPARED_QUERY_MAX ? `${r.sql.slice(0, PREPARED_QUERY_MAX)}...` : r.sql) },
+  { name: 'parameter_types', type: 'text', get: (r) => r.typesText },
+  { name: 'uses', type: 'int8', get: (r) => r.uses },
+  { name: 'servers', type: 'int4', get: (r) => r.servers },
 ];

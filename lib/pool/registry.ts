@@ -70,7 +70,11 @@ export class Registry implements ClientContext, SharedLimits {
     // one use the primary until they reconnect (router.ts).
     for (const [name, set] of this.replicaSets) {
       const db = this.databaseDef(name);
-      if (db !== undefined && JSON.stringify({ ...db, source: '' }) === JSON.stringify({ ...set.db, source: '' }) && !routingSettingsChanged(set, config)) continue;
+      if (db !== undefined && JSON.stringify({ ...db, source: '' }) === JSON.stringify({ ...set.db, source: '' }) && !routingSettingsChanged(set, config)) {
+        // Functions may have been created, dropped or altered since: look their volatility up again.
+        set.volatility.refresh();
+        continue;
+      }
       set.stop();
       this.replicaSets.delete(name);
     }

@@ -10,6 +10,8 @@ export interface Statement {
   readonly serverName: string;
   readonly sql: string;
   readonly paramTypes: readonly number[];
+  /** Parameter types as SHOW PREPARED prints them: OIDs of a Parse, or PREPARE's type names. */
+  readonly typesText: string;
   /**
    * The Parse message that prepares it on a server, built once; null for a SQL-level PREPARE
    * with parameter type names, which only SQL can prepare (lib/prepared/sql.ts).
@@ -45,7 +47,7 @@ export class StatementRegistry {
     const serverName = `pgmux_${(this.next++).toString(36)}`;
     // Unspecified types (0) are PREPARE's `unknown`; a real OID has no name we could write.
     const sqlTypes = paramTypes.every((t) => t === 0) ? paramTypes.map(() => 'unknown').join(', ') : null;
-    const stmt = { serverName, sql, paramTypes, parse: parse(serverName, sql, paramTypes), prepareSql: prepareSql(serverName, sqlTypes, sql), uses: 0, servers: 0 };
+    const stmt = { serverName, sql, paramTypes, typesText: paramTypes.join(','), parse: parse(serverName, sql, paramTypes), prepareSql: prepareSql(serverName, sqlTypes, sql), uses: 0, servers: 0 };
     this.add(key, stmt);
     return stmt;
   }
@@ -57,7 +59,7 @@ export class StatementRegistry {
     const stmt = this.byKey.get(key);
     if (stmt !== undefined) return stmt;
     const serverName = `pgmux_${(this.next++).toString(36)}`;
-    return this.add(key, { serverName, sql, paramTypes: [], parse: null, prepareSql: prepareSql(serverName, types, sql), uses: 0, servers: 0 });
+    return this.add(key, { serverName, sql, paramTypes: [], typesText: types, parse: null, prepareSql: prepareSql(serverName, types, sql), uses: 0, servers: 0 });
   }
 
   private add<S extends Statement>(key: string, stmt: S): S {

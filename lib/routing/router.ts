@@ -20,6 +20,7 @@ import { LagTracker, type PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
 import { route, type ReadYourWrites, type RouteContext, type RouteDecision } from './route';
+import { VolatilityLookup } from './volatility';
 import { scopeKey, WriteScopes } from './writes';
 
 /** A waiting client the set can send back through routing (its replica went away). */
@@ -41,11 +42,16 @@ export class ReplicaSet {
   readonly balancer: Balancer;
   readonly writes = new WriteScopes();
   readonly classifier: Classifier;
+  /** User functions' pg_proc.provolatile, fetched from the primary at start and at RELOAD. */
+  readonly volatility: VolatilityLookup;
   readonly replicaOnly: boolean;
   readonly readYourWrites: ReadYourWrites;
   readonly timeoutMs: number;
   /** Reads sent to each replica (SHOW REPLICAS reads_routed). */
   readonly routed: number[];
+  /** Session pins by reason (SHOW PINS): clients pinned now, and times a client became pinned. */
+  readonly pinsNow = new Map<PinReason, number>();
+  readonly pinsTotal = new Map<PinReason, number>();
   /** Replica pools by `${index}\u0000${serverUser}`. */
   readonly pools = new Map<string, Pool>();
   private readonly unsubscribe: () => void;
@@ -60,9 +66,20 @@ export class ReplicaSet {
     this.readYourWrites = effective(settings, 'read_your_writes', db, undefined);
     this.timeoutMs = effective(settings, 'read_your_writes_timeout', db, undefined) * 1000;
     this.routed = replicas.map(() => 0);
+    const unixSocketDir = settings.unix_socket_dir || '/tmp';
+    const connectTimeout = Math.max(settings.server_connect_timeout, 1);
+    // The classifier's cache holds answers given with the old lookup: forget them at each load.
+    this.volatility = new VolatilityLookup(
+      { host: db.host, port: db.port, unixSocketDir },
+      login,
+      connectTimeout * 1000 + 5000,
+      () => this.classifier.invalidate(),
+      `database ${db.name}`,
+    );
     this.classifier = new Classifier({
       writeFunctions: effective(settings, 'write_functions', db, undefined),
       readOnlyFunctions: effective(settings, 'read_only_functions', db, undefined),
+      isVolatile: this.volatility.isVolatile,
     });
     this.balancer = makeBalancer(
       effective(settings, 'load_balance', db, undefined),
@@ -73,10 +90,10 @@ export class ReplicaSet {
       primary: { host: db.host, port: db.port },
       replicas,
       login,
-      unixSocketDir: settings.unix_socket_dir || '/tmp',
+      unixSocketDir,
       pollInterval: settings.replica_lag_poll_interval,
       maxLag: lagLimit(effective(settings, 'max_replica_lag', db, undefined)),
-      connectTimeout: Math.max(settings.server_connect_timeout, 1),
+      connectTimeout,
     });
     this.unsubscribe = this.tracker.on((event) => {
       if (event.kind !== 'replica-state') return;
@@ -84,6 +101,7 @@ export class ReplicaSet {
       if (event.to !== 'up') this.rerouteWaiting(event.index);
     });
     this.tracker.start();
+    this.volatility.refresh();
   }
 
   /** Server connections open to replica `index`, over all its pools (least_connections). */
@@ -113,6 +131,13 @@ export class ReplicaSet {
     this.stopped = true;
     this.unsubscribe();
     this.tracker.stop();
+    this.volatility.stop();
+  }
+
+  /** A client of this set became pinned by `reason` (+1) or was released from it (-1). */
+  countPin(reason: PinReason, delta: 1 | -1): void {
+    this.pinsNow.set(reason, (this.pinsNow.get(reason) ?? 0) + delta);
+    if (delta > 0) this.pinsTotal.set(reason, (this.pinsTotal.get(reason) ?? 0) + 1);
   }
 
   /** What SHOW ROUTE answers for `sql` from a fresh client with no session state. */
@@ -254,12 +279,19 @@ export class ClientRouter implements PollWaiter {
   /** The client closed: stop waiting, forget its connection-scoped write. */
   closed(): void {
     this.set.tracker.cancelWake(this);
+    for (const p of this.pins) this.set.countPin(p, -1);
+    this.pins.clear();
     if (this.set.readYourWrites === 'connection' && this.key !== null) this.set.writes.forget(this.key);
   }
 
   private apply(c: Classification): void {
-    if (c.unpins !== undefined) for (const p of c.unpins) this.pins.delete(p);
-    if (c.pins !== undefined) for (const p of c.pins) this.pins.add(p);
+    if (c.unpins !== undefined) for (const p of c.unpins) if (this.pins.delete(p)) this.set.countPin(p, -1);
+    if (c.pins !== undefined)
+      for (const p of c.pins) {
+        if (this.pins.has(p)) continue;
+        this.pins.add(p);
+        this.set.countPin(p, 1);
+      }
     if (c.sessionRoute !== undefined) this.sessionRoute = c.sessionRoute;
   }
 

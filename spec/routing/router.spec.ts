@@ -62,6 +62,15 @@ beforeAll(async () => {
     cluster.primary,
     'CREATE TABLE rw (id int PRIMARY KEY, v text); CREATE SEQUENCE rw_seq; GRANT ALL ON rw, rw_seq TO app; INSERT INTO rw VALUES (1, $$one$$)',
   );
+  // User functions of each volatility; all are harmless on a replica, so only routing tells them apart.
+  await cluster.query(
+    cluster.primary,
+    'CREATE FUNCTION stable_fn() RETURNS int STABLE LANGUAGE sql AS $$SELECT 1$$; ' +
+      'CREATE FUNCTION volatile_fn() RETURNS int VOLATILE LANGUAGE sql AS $$SELECT 1$$; ' +
+      'CREATE FUNCTION listed_fn() RETURNS int VOLATILE LANGUAGE sql AS $$SELECT 1$$; ' +
+      'CREATE FUNCTION mixed_fn(int) RETURNS int STABLE LANGUAGE sql AS $$SELECT 1$$; ' +
+      'CREATE FUNCTION mixed_fn(text) RETURNS int VOLATILE LANGUAGE sql AS $$SELECT 1$$',
+  );
   await cluster.waitForReplay();
   port = await freePort();
   const replica = cluster.replica;
@@ -78,7 +87,8 @@ beforeAll(async () => {
     `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
     'auth_type = trust\nauth_file = userlist.txt\nadmin_users = app\n' +
     'pool_mode = transaction\ndefault_pool_size = 4\nmax_prepared_statements = 100\n' +
-    'read_your_writes = connection\nread_your_writes_timeout = 0.3\nreplica_lag_poll_interval = 0.05\nmax_replica_lag = 64MB,60s\n';
+    'read_your_writes = connection\nread_your_writes_timeout = 0.3\nreplica_lag_poll_interval = 0.05\nmax_replica_lag = 64MB,60s\n' +
+    'read_only_functions = listed_fn\n';
   pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
   // The tracker starts at the first routed login; it takes a poll or two to call the replica up.
   await connect();
@@ -213,4 +223,89 @@ describe('read/write splitting', () => {
     await cluster.startNode(replica);
     await until('reads to return to the replica', async () => (await where(c)) === 'replica', 20000);
   }, 40000);
+});
+
+describe('user function volatility (pg_proc.provolatile)', () => {
+  const r = 'pg_is_in_recovery() AS r, inet_server_port() AS p';
+
+  /**
+   * Without the lookup wired, every user function would go to the primary (stable ones too); with
+   * it wrong, a volatile one would run on a replica; and read_only_functions must beat the lookup.
+   */
+  it('runs STABLE functions on the replica, VOLATILE ones on the primary, unless listed in read_only_functions', async () => {
+    const c = await connect();
+    // The lookup is fetched from the primary when the replica set starts; until then all user functions are unknown.
+    await until('the volatility lookup to load', async () => (await where(c, `SELECT stable_fn(), ${r}`)) === 'replica');
+    expect(await where(c, `SELECT public.stable_fn(), ${r}`)).toBe('replica');
+    expect(await where(c, `SELECT volatile_fn(), ${r}`)).toBe('primary');
+    expect(await where(c, `SELECT public.volatile_fn(), ${r}`)).toBe('primary');
+    expect(await where(c, `SELECT listed_fn(), ${r}`)).toBe('replica');
+    // Overloads are not resolved by argument type: one volatile overload makes the name volatile.
+    expect(await where(c, `SELECT mixed_fn(1), ${r}`)).toBe('primary');
+    // Extended protocol: the Parse's classification uses the same lookup.
+    expect((await c.query(`SELECT stable_fn() + $1::int AS x, ${r}`, [1])).rows[0].r).toBe(true);
+    expect((await c.query(`SELECT volatile_fn() + $1::int AS x, ${r}`, [1])).rows[0].r).toBe(false);
+    const route = await admin('SHOW ROUTE SELECT volatile_fn()');
+    expect(route.find((row) => row.database === 'app')).toMatchObject({ route: 'primary', reason: 'primary: volatile function volatile_fn' });
+  });
+
+  /** A lookup taken once and never refreshed would keep a function created later on the primary forever. */
+  it('looks volatility up again at RELOAD', async () => {
+    await cluster.query(cluster.primary, 'CREATE FUNCTION late_fn() RETURNS int IMMUTABLE LANGUAGE sql AS $$SELECT 2$$');
+    await cluster.waitForReplay();
+    const c = await connect();
+    await until('the replica to be up', async () => (await replicaState()) === 'up', 30000);
+    // Unknown to the lookup taken at start: the primary, the safe side.
+    expect(await where(c, `SELECT late_fn(), ${r}`)).toBe('primary');
+    await admin('RELOAD');
+    await until('late_fn to be known as immutable', async () => (await where(c, `SELECT late_fn(), ${r}`)) === 'replica');
+  }, 40000);
+});
+
+describe('session pins counted by reason (SHOW PINS)', () => {
+  type Counts = Record<string, { now: number; total: number }>;
+  async function pins(): Promise<Counts> {
+    const out: Counts = {};
+    for (const row of await admin('SHOW PINS')) {
+      if (row.database === 'app') out[String(row.reason)] = { now: Number(row.pinned_now), total: Number(row.pinned_total) };
+    }
+    return out;
+  }
+  const REASONS = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'];
+
+  /**
+   * Counts that never move, move for the wrong reason, never come down on unlock or disconnect, or
+   * count a client twice for the same reason would make the view lie about why reads hit the primary.
+   */
+  it('counts each pin reason now and in total, and releases on unlock and on disconnect', async () => {
+    const before = await pins();
+    expect(Object.keys(before).sort()).toEqual([...REASONS].sort());
+    const c = new Client({ host: '127.0.0.1', port, user: 'app', password: cluster.password, database: 'app' });
+    await c.connect();
+    try {
+      await c.query("SET application_name = 'pin-a'");
+      await c.query("SET application_name = 'pin-b'");
+      await c.query('LISTEN pin_channel');
+      await c.query('CREATE TEMP TABLE pin_tmp (x int)');
+      await c.query('SELECT pg_advisory_lock(4242)');
+      await c.query('BEGIN');
+      await c.query('DECLARE pin_cur CURSOR WITH HOLD FOR SELECT 1');
+      await c.query('COMMIT');
+      const during = await pins();
+      for (const reason of REASONS) {
+        // The second SET does not count the already pinned client again.
+        expect({ reason, now: during[reason].now - before[reason].now, total: during[reason].total - before[reason].total }).toEqual({ reason, now: 1, total: 1 });
+      }
+      await c.query('SELECT pg_advisory_unlock_all()');
+      const unlocked = await pins();
+      expect(unlocked['advisory-lock']).toEqual({ now: before['advisory-lock'].now, total: before['advisory-lock'].total + 1 });
+      expect(unlocked.set.now).toBe(before.set.now + 1);
+    } finally {
+      await c.end();
+    }
+    await until('the closed client to release its pins', async () => {
+      const after = await pins();
+      return REASONS.every((r) => after[r].now === before[r].now && after[r].total === before[r].total + 1);
+    });
+  });
 });
