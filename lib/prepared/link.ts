@@ -87,6 +87,10 @@ export class PreparedLink {
    * takeClientBytes() what to answer the client at once.
    */
   onClientFrame(type: number, buf: Buffer, start: number, end: number, server: PreparedServer): number {
+    // Unnamed statements (most extended-protocol traffic) pass untouched: tell them from the
+    // bytes, without decoding the SQL or the parameters into strings.
+    const unnamed = unnamedKind(type, buf, start, end);
+    if (unnamed !== 0) return this.forward(unnamed);
     switch (type) {
       case FrontendCode.Parse:
         return this.onParse(buf, start, end, server);
@@ -336,6 +340,32 @@ export class PreparedLink {
  */
 function refuseUnknown(name: string): SqlRewrite | null {
   return name.startsWith('pgmux_') ? missingStatementError(name) : null;
+}
+
+/**
+ * The queue kind of a Parse/Bind/Describe/Close that names no prepared statement (so needs no
+ * rewriting), read from its first bytes; 0 when it names one or is malformed (decoded then).
+ */
+function unnamedKind(type: number, buf: Buffer, start: number, end: number): number {
+  const body = start + 5;
+  if (body >= end) return 0;
+  switch (type) {
+    case FrontendCode.Parse:
+      return buf[body] === 0 ? Kind.Parse : 0;
+    case FrontendCode.Bind: {
+      // Portal name first, then the statement name.
+      const nul = buf.indexOf(0, body);
+      return nul >= 0 && nul + 1 < end && buf[nul + 1] === 0 ? Kind.Bind : 0;
+    }
+    case FrontendCode.Describe:
+      if (buf[body] === 0x50) return Kind.DescribePortal; // 'P'
+      return buf[body] === 0x53 && body + 1 < end && buf[body + 1] === 0 ? Kind.DescribeStatement : 0;
+    case FrontendCode.Close:
+      if (buf[body] === 0x50) return Kind.Close;
+      return buf[body] === 0x53 && body + 1 < end && buf[body + 1] === 0 ? Kind.Close : 0;
+    default:
+      return 0;
+  }
 }
 
 function completes(kind: number, type: number): boolean {
