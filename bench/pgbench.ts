@@ -17,6 +17,8 @@ export interface Target {
 export interface BenchRun {
   tps: number;
   transactions: number;
+  /** Clients pgbench reported as aborted (only non-zero when the run allowed aborts). */
+  aborted: number;
   /** Per-transaction latencies in microseconds, sorted; only when asked for. */
   latenciesUs?: number[];
 }
@@ -44,10 +46,11 @@ export async function initialize(t: Target, scale: number): Promise<void> {
 
 /**
  * One timed pgbench run (`-n`: the tables were vacuumed once after -i). `args` carry the
- * workload (-S, -M, -C, -c, -j); with `latencies` pgbench logs every transaction (-l) into a
+ * workload (-S, -M, -C, -c, -j); with `allowAborts` a run whose clients aborted returns their
+ * count instead of throwing; with `latencies` pgbench logs every transaction (-l) into a
  * temp dir, which is read and removed.
  */
-export async function runPgbench(t: Target, args: string[], seconds: number, latencies = false): Promise<BenchRun> {
+export async function runPgbench(t: Target, args: string[], seconds: number, latencies = false, allowAborts = false): Promise<BenchRun> {
   const dir = latencies ? mkdtempSync(join(tmpdir(), 'pgmux-bench-lat-')) : undefined;
   try {
     const all = [...connArgs(t), '-n', '-T', String(seconds), ...args];
@@ -58,9 +61,13 @@ export async function runPgbench(t: Target, args: string[], seconds: number, lat
     const tps = /^tps = ([\d.]+)/m.exec(r.stdout);
     const done = /^number of transactions actually processed: (\d+)/m.exec(r.stdout);
     const failed = /^number of failed transactions: (\d+)/m.exec(r.stdout);
-    if (r.code !== 0 || !tps || !done) throw new Error(`pgbench ${all.join(' ')} failed (exit ${r.code}):\n${out}`);
+    // pgbench exits 2 when clients aborted but still prints its summary; `allowAborts` callers
+    // report the count instead of failing the run.
+    const aborted = (out.match(/client \d+ aborted/g) ?? []).length;
+    const abortedOnly = allowAborts && r.code === 2 && aborted > 0;
+    if ((r.code !== 0 && !abortedOnly) || !tps || !done) throw new Error(`pgbench ${all.join(' ')} failed (exit ${r.code}):\n${out}`);
     if (failed && Number(failed[1]) > 0) throw new Error(`pgbench ${all.join(' ')}: ${failed[1]} failed transactions:\n${out}`);
-    const result: BenchRun = { tps: Number(tps[1]), transactions: Number(done[1]) };
+    const result: BenchRun = { tps: Number(tps[1]), transactions: Number(done[1]), aborted };
     if (dir) result.latenciesUs = readLatencies(dir);
     return result;
   } finally {

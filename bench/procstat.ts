@@ -73,3 +73,17 @@ export function selfAndChildrenSeconds(): number {
   // utime, stime, cutime, cstime are fields 14-17.
   return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / clockTicks();
 }
+
+/**
+ * CPU of `pid`'s reaped children (cutime+cstime, fields 16-17), in seconds: for the postmaster,
+ * the backends that already exited, such as those of a direct pgbench run.
+ */
+export function reapedChildrenSeconds(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[13]) + Number(rest[14])) / clockTicks();
+  } catch {
+    return 0;
+  }
+}

@@ -27,6 +27,19 @@ export interface PoolerRound {
 
 export type Round = Record<PoolerName, PoolerRound>;
 
+/** One run of a pgmux-vs-direct workload (pgbench -M prepared, issue 4). */
+export interface DirectRun {
+  tps: number;
+  /** Clients pgbench aborted (a prepared statement missing on a server aborts its client). */
+  aborted: number;
+  otherLoad: number;
+}
+
+export interface DirectRound {
+  pgmux: DirectRun;
+  direct: DirectRun;
+}
+
 export interface LatencyRound {
   direct: { p50: number; p99: number };
   pgmux: { p50: number; p99: number };
@@ -57,6 +70,8 @@ export interface Results {
   /** `redone`: rounds measured again because other sessions loaded the machine. */
   workloads: { workload: Workload; rounds: Round[]; redone: number }[];
   latency: LatencyRound[];
+  /** pgmux against PostgreSQL directly, in the same run (prepared-statement workloads). */
+  direct: { workload: Workload; threads: number; rounds: DirectRound[] }[];
   idle: IdleResult[];
   /** Markdown: pgmux's live heap growth per idle client by object kind. */
   heap: string | null;
@@ -144,6 +159,34 @@ function latencyTable(rounds: LatencyRound[]): string {
   ].join('\n');
 }
 
+/** pgmux/direct tps per round, and every aborted client, of the prepared-statement workloads. */
+function directTable(res: Results): string {
+  const lines = [
+    '| workload | pgmux tps (median) | direct tps (median) | ratio pgmux/direct: median (min–max) | aborted clients pgmux / direct (all rounds) | target | met |',
+    '|---|---:|---:|---:|---:|---:|:-:|',
+  ];
+  for (const { workload: w, threads, rounds } of res.direct) {
+    const r = spread(rounds.map((x) => x.pgmux.tps / x.direct.tps));
+    const aborted = rounds.reduce((n, x) => n + x.pgmux.aborted, 0);
+    const abortedDirect = rounds.reduce((n, x) => n + x.direct.aborted, 0);
+    const met = w.target === null ? '—' : r.median >= w.target && aborted === 0 ? 'yes' : '**no**';
+    lines.push(
+      `| ${w.label} (\`-j ${threads}\`) | ${f(spread(rounds.map((x) => x.pgmux.tps)).median, 0)} | ${f(spread(rounds.map((x) => x.direct.tps)).median, 0)} | ` +
+        `${ratioCell(r)} | ${aborted} / ${abortedDirect} | ${w.target === null ? 'none' : `≥ ${f(w.target, 1)}×, 0 aborted`} | ${met} |`,
+    );
+  }
+  lines.push('', '| workload | round | pgmux tps | direct tps | ratio | aborted pgmux / direct | other load during pgmux / direct run |', '|---|---:|---:|---:|---:|---:|---:|');
+  const pct = (x: number): string => `${f(100 * x, 0)}%`;
+  for (const { workload: w, rounds } of res.direct) {
+    rounds.forEach((x, i) =>
+      lines.push(
+        `| ${w.id} | ${i + 1} | ${f(x.pgmux.tps, 0)} | ${f(x.direct.tps, 0)} | ${f(x.pgmux.tps / x.direct.tps)} | ${x.pgmux.aborted} / ${x.direct.aborted} | ${pct(x.pgmux.otherLoad)} / ${pct(x.direct.otherLoad)} |`,
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
 function idleTable(idle: IdleResult[]): string {
   const counts = [...new Set(idle.map((i) => i.clients))];
   const cell = (n: number, p: PoolerName): string => {
@@ -208,6 +251,9 @@ export function markdown(res: Results): string {
   }
   if (res.latency.length > 0) {
     out.push(`### Single-client latency added over direct (select-only, simple, 1 client, ${res.latency.length} rounds)`, '', latencyTable(res.latency), '');
+  }
+  if (res.direct.length > 0) {
+    out.push('### Prepared statements: pgmux vs PostgreSQL directly (pgbench `-M prepared`, same run, order alternating)', '', directTable(res), '');
   }
   if (res.idle.length > 0) out.push('### RSS per idle client (fresh pooler each, md5 login, then idle)', '', idleTable(res.idle), '');
   if (res.heap !== null) out.push('### pgmux heap per idle client', '', res.heap, '');

@@ -18,11 +18,11 @@ import { closeAll, openIdleClients } from './idle';
 import { describeMachine, loadAverage, openFilesLimit } from './machine';
 import { runPgbench, initialize, type Target } from './pgbench';
 import { benchIni, benchUserlist, startBouncer, startMux, type Pooler, type PoolerName } from './poolers';
-import { cpuOf, cpuTimes, machineBusySeconds, rssBytes, selfAndChildrenSeconds } from './procstat';
+import { cpuOf, cpuTimes, machineBusySeconds, reapedChildrenSeconds, rssBytes, selfAndChildrenSeconds } from './procstat';
 import { perfAvailable, perfMarkdown, recordPerf, removePerfMap } from './perf';
 import { summarize, summaryMarkdown } from './profile';
 import { percentile } from './stats';
-import { markdown, miss, type IdleResult, type LatencyRound, type Results, type Round, type Workload } from './results';
+import { markdown, miss, type DirectRound, type IdleResult, type LatencyRound, type Results, type Round, type Workload } from './results';
 
 const USER = 'app';
 const DB = 'app';
@@ -44,11 +44,21 @@ const WORKLOADS: Workload[] = [
   { id: 'connect-20', label: 'select-only, reconnect per transaction (-C), 20 clients', clients: 20, args: ['-S', '-M', 'simple', '-C'], target: null },
 ];
 
+/**
+ * Prepared statements (issue 4): pgmux against PostgreSQL directly. pgbench -M prepared prepares
+ * each statement synchronously per connection, so a thread whose clients wait for a pool
+ * smaller than their count deadlocks itself: one thread per client (-j = -c).
+ */
+const DIRECT_WORKLOADS: Workload[] = [
+  { id: 'prepared-select-50', label: 'select-only, prepared, 50 clients', clients: 50, args: ['-S', '-M', 'prepared'], target: 0.9 },
+  { id: 'prepared-tpcb-50', label: 'tpcb-like, prepared, 50 clients', clients: 50, args: ['-M', 'prepared'], target: 0.9 },
+];
+
 const HELP = `npm run bench -- [options]   (node dist/bench/run.js [options])
   --quick              3 s rounds, 3 rounds (default 10 s, 5 rounds)
   --seconds N          length of one measurement round
   --rounds N           rounds per workload and pooler
-  --only LIST          comma list of: ${WORKLOADS.map((w) => w.id).join(', ')}, latency, idle
+  --only LIST          comma list of: ${[...WORKLOADS, ...DIRECT_WORKLOADS].map((w) => w.id).join(', ')}, latency, idle
   --idle LIST          idle client counts (default 1000,10000)
   --pool-size N        pool_size of both poolers (default 20)
   --scale N            pgbench scale (default 10)
@@ -100,7 +110,7 @@ function options(): Options {
     return n;
   };
   const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null;
-  const known = new Set([...WORKLOADS.map((w) => w.id), 'latency', 'idle']);
+  const known = new Set([...WORKLOADS.map((w) => w.id), ...DIRECT_WORKLOADS.map((w) => w.id), 'latency', 'idle']);
   for (const o of only ?? []) if (!known.has(o)) throw new Error(`--only: unknown ${o}; known: ${[...known].join(', ')}`);
   return {
     quick,
@@ -206,6 +216,7 @@ class Bench {
       loadAfter: '',
       workloads: [],
       latency: [],
+      direct: [],
       idle: [],
       heap: null,
       profiles: [],
@@ -222,6 +233,15 @@ class Bench {
       if (this.wants('latency')) results.latency = await this.latency(poolers);
       await poolers.pgmux.stop();
       await poolers.pgbouncer.stop();
+    }
+    const direct = DIRECT_WORKLOADS.filter((w) => this.wants(w.id));
+    if (direct.length > 0) {
+      const [muxPort] = await freePorts(1);
+      const pgmux = await this.startPooler('pgmux', muxPort);
+      // Fill the pool (and pgmux's statement caches) before anything is measured.
+      await runPgbench(this.target(muxPort), ['-S', '-M', 'prepared', '-c', String(o.poolSize), '-j', String(o.poolSize)], 2, false, true);
+      for (const w of direct) results.direct.push({ workload: w, threads: w.clients, rounds: await this.measureDirect(w, pgmux) });
+      await pgmux.stop();
     }
     if (this.wants('idle') && o.idle.length > 0) {
       for (const n of o.idle) for (const name of ['pgmux', 'pgbouncer'] as const) results.idle.push(await this.idle(name, n));
@@ -278,6 +298,32 @@ class Bench {
   }
 
   /**
+   * Alternating rounds of pgmux and PostgreSQL directly (pgmux first in odd rounds), `-j` equal
+   * to `-c`; aborted clients are counted, not fatal, so that a run that aborts is reported.
+   */
+  private async measureDirect(w: Workload, pgmux: Pooler): Promise<DirectRound[]> {
+    const rounds: DirectRound[] = [];
+    const ports = { pgmux: pgmux.port, direct: this.cluster.primary.port };
+    for (let i = 0; i < this.o.rounds; i++) {
+      const order = i % 2 === 0 ? (['pgmux', 'direct'] as const) : (['direct', 'pgmux'] as const);
+      const round: Partial<DirectRound> = {};
+      for (const name of order) {
+        await this.waitForQuiet([pgmux.pid]);
+        const other = this.otherLoadMeter([pgmux.pid]);
+        const r = await runPgbench(this.target(ports[name]), [...w.args, '-c', String(w.clients), '-j', String(w.clients)], this.o.seconds, false, true);
+        round[name] = { tps: r.tps, aborted: r.aborted, otherLoad: other() };
+      }
+      const done = round as DirectRound;
+      progress(
+        `${w.id} round ${i + 1}/${this.o.rounds}: pgmux ${done.pgmux.tps.toFixed(0)} tps (${done.pgmux.aborted} aborted), ` +
+          `direct ${done.direct.tps.toFixed(0)} tps (${done.direct.aborted} aborted), ratio ${(done.pgmux.tps / done.direct.tps).toFixed(2)}`,
+      );
+      rounds.push(done);
+    }
+    return rounds;
+  }
+
+  /**
    * Waits (up to QUIET_WAIT_MS) for a second in which other processes use at most
    * --max-other-load of the machine, so a run does not start in the middle of someone else's
    * burst. Gives up silently: the round's own measurement decides whether it is redone.
@@ -297,7 +343,9 @@ class Bench {
    * PostgreSQL's processes, not this process or the pgbench it ran) since this call.
    */
   private otherLoadMeter(poolerPids: number[]): () => number {
-    const ours = (): number => cpuOf([...poolerPids, ...processTree(this.cluster.primary.pid)]) + selfAndChildrenSeconds();
+    // Backends that exited (every one of a direct pgbench run) count through the postmaster's cutime.
+    const ours = (): number =>
+      cpuOf([...poolerPids, ...processTree(this.cluster.primary.pid)]) + reapedChildrenSeconds(this.cluster.primary.pid) + selfAndChildrenSeconds();
     const t0 = Date.now();
     const busy0 = machineBusySeconds();
     const ours0 = ours();
