@@ -22,7 +22,8 @@ export class Framer {
 
   constructor(
     private readonly sink: FrameSink,
-    private readonly maxLength: number,
+    /** Longest frame accepted; the owner may change it (a client's limit grows once logged in). */
+    public maxLength: number,
     startupMode = false,
   ) {
     this.startupMode = startupMode;

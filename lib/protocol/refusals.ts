@@ -71,6 +71,13 @@ export const emptyPassword = (): ErrorFields => fatal(SqlState.InvalidPassword, 
  */
 export const noSuchUser = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'no such user');
 
+/**
+ * auth_query could not be run (server down, auth_user refused, a bad query): the password cannot
+ * be checked now. The reason goes to the log only. PostgreSQL's code for "cannot connect now".
+ */
+export const authQueryFailed = (): ErrorFields =>
+  fatal(SqlState.CannotConnectNow, 'could not look up the user: auth_query failed');
+
 /** Startup packet without `user` (or with an empty one). */
 export const noUser = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'no username supplied');
 

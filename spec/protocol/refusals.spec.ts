@@ -21,6 +21,7 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string }>
   invalidSaslMechanism: { args: [], code: '08P01', message: 'client selected an invalid SASL authentication mechanism' },
   emptyPassword: { args: [], code: '28P01', message: 'empty password returned by client' },
   noSuchUser: { args: [], code: '28000', message: 'no such user' },
+  authQueryFailed: { args: [], code: '57P03', message: 'could not look up the user: auth_query failed' },
   noUser: { args: [], code: '28000', message: 'no username supplied' },
   noSuchDatabase: { args: ['shop'], code: '3D000', message: 'no such database: shop' },
   databaseDisabled: { args: ['shop'], code: '55000', message: 'database "shop" is disabled' },
