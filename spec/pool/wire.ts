@@ -1,4 +1,4 @@
-// Owns a raw protocol client for the pool specs: what drivers will not do on demand, such as
+// Owns a raw protocol client for the pool and prepared-statement specs: what drivers will not do on demand, such as
 // several Syncs in one write or an Execute with a row limit followed by Flush (a suspended
 // portal). Messages are written byte by byte here, independent of lib/protocol.
 
@@ -85,7 +85,7 @@ export class RawClient {
   }
 
   /** Connects and logs in (trust or cleartext); resolves after the first ReadyForQuery. */
-  static async login(port: number, user: string, password: string, database = 'app'): Promise<RawClient> {
+  static async login(port: number, user: string, password = '', database = 'app'): Promise<RawClient> {
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => resolve(s));
@@ -133,6 +133,12 @@ export class RawClient {
       out.push(f);
       if (f.type === type) return out;
     }
+  }
+
+  /** Sends `bytes`, returns the frames up to the ReadyForQuery that ends them. */
+  async roundTrip(...bytes: Buffer[]): Promise<Frame[]> {
+    this.send(...bytes);
+    return this.until('Z');
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { Child, raceTimeout } from '../support/child';
 import type { Cluster } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
+import { RawClient, errorFields, type Frame } from '../pool/wire';
 
 // ---- roles and pgmux ----
 
@@ -259,10 +260,9 @@ export async function runScript(label: string, command: string, args: string[], 
 
 // ---- raw protocol ----
 
-export interface Frame {
-  readonly type: string;
-  readonly body: Buffer;
-}
+// The raw client and its frame type are the pool specs' (spec/pool/wire.ts); the builders here
+// add what prepared-statement specs need (typed Parse, binary Bind, Describe, Close).
+export { RawClient, errorFields, type Frame };
 
 const cstr = (s: string): Buffer => Buffer.from(s + '\0', 'utf8');
 
@@ -323,114 +323,8 @@ export function dataRow(body: Buffer, binary = false): (string | Buffer | null)[
   return out;
 }
 
-/** ErrorResponse fields by code letter (S, C, M, P, ...). */
-export function errorFields(body: Buffer): Record<string, string> {
-  const fields: Record<string, string> = {};
-  let i = 0;
-  while (i < body.length && body[i] !== 0) {
-    const end = body.indexOf(0, i + 1);
-    fields[String.fromCharCode(body[i])] = body.toString('utf8', i + 1, end);
-    i = end + 1;
-  }
-  return fields;
-}
-
 /** The types of frames, e.g. "1 2 T D C Z" for ParseComplete BindComplete RowDescription ... */
 export function types(frames: readonly Frame[]): string {
   return frames.map((f) => f.type).join(' ');
 }
 
-/** A logged-in raw connection (trust) that hands out whole frames in arrival order. */
-export class RawClient {
-  private buffered = Buffer.alloc(0);
-  private readonly frames: Frame[] = [];
-  private waiter: (() => void) | undefined;
-  private ended: Error | undefined;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.end(err));
-    socket.on('close', () => this.end(new Error('connection closed')));
-  }
-
-  static async login(port: number, user: string): Promise<RawClient> {
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => resolve(s));
-      s.once('error', reject);
-    });
-    const c = new RawClient(socket);
-    const body = Buffer.concat([i32(196608), cstr('user'), cstr(user), cstr('database'), cstr('app'), Buffer.from([0])]);
-    c.send(Buffer.concat([i32(body.length + 4), body]));
-    for (;;) {
-      const f = await c.next();
-      if (f.type === 'E') throw new Error(`login failed: ${JSON.stringify(errorFields(f.body))}`);
-      if (f.type === 'Z') return c;
-    }
-  }
-
-  send(...bytes: Buffer[]): void {
-    this.socket.write(Buffer.concat(bytes));
-  }
-
-  async next(timeoutMs = 10000): Promise<Frame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const f = this.frames.shift();
-      if (f !== undefined) return f;
-      if (this.ended !== undefined) throw this.ended;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no frame from pgmux within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-  }
-
-  /** Frames up to and including the next one of `type`. */
-  async until(type: string, timeoutMs = 10000): Promise<Frame[]> {
-    const out: Frame[] = [];
-    for (;;) {
-      const f = await this.next(timeoutMs);
-      out.push(f);
-      if (f.type === type) return out;
-    }
-  }
-
-  /** Sends `bytes`, returns the frames up to the ReadyForQuery that ends them. */
-  async roundTrip(...bytes: Buffer[]): Promise<Frame[]> {
-    this.send(...bytes);
-    return this.until('Z');
-  }
-
-  async close(): Promise<void> {
-    if (this.socket.destroyed) return;
-    const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
-    this.socket.end(frame('X'));
-    await closed;
-  }
-
-  private onData(chunk: Buffer): void {
-    this.buffered = Buffer.concat([this.buffered, chunk]);
-    while (this.buffered.length >= 5) {
-      const length = this.buffered.readInt32BE(1);
-      if (this.buffered.length < length + 1) break;
-      this.frames.push({ type: String.fromCharCode(this.buffered[0]), body: this.buffered.subarray(5, length + 1) });
-      this.buffered = this.buffered.subarray(length + 1);
-    }
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  private end(err: Error): void {
-    this.ended ??= err;
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-}
