@@ -110,7 +110,7 @@ describe('logging', () => {
    * PgBouncer's); this checks the log side of the setting.
    */
   it('stats_period writes a stats line per period while log_stats = 1, none after log_stats = 0', async () => {
-    const mux = await startPgmux(clusterIni(cluster, await freePort(), ['logfile = pgmux.log', 'stats_period = 1']), userlist(cluster));
+    const mux = await startPgmux(clusterIni(cluster, await freePort(), ['logfile = pgmux.log', 'stats_period = 1', 'admin_users = app']), userlist(cluster));
     const STATS = / LOG stats: (\d+) xacts\/s, (\d+) queries\/s, in (\d+) B\/s, out (\d+) B\/s, xact (\d+) us, query (\d+) us, wait (\d+) us$/;
     const statsLines = (): string[] => mux.logs().split('\n').filter((l) => / LOG stats: /.test(l));
     try {
@@ -126,10 +126,26 @@ describe('logging', () => {
       for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeLessThan(2500);
       expect(readFileSync(join(mux.dir, 'pgmux.log'), 'utf8')).toContain(lines[0]);
 
-      await reload(mux, ['stats_period = 1', 'log_stats = 0']);
+      await reload(mux, ['stats_period = 1', 'log_stats = 0', 'admin_users = app']);
       const count = statsLines().length;
-      // Absence has no event to wait for: give it more than two periods.
-      await new Promise((r) => setTimeout(r, 2200));
+      // Absence has no event of its own, so watch the period pass twice in SHOW STATS_AVERAGES
+      // (recomputed every stats_period whatever log_stats says): traffic after the reload makes
+      // the app row's average non-zero at the next period, and a quiet period brings it to 0.
+      const admin = new Client({ host: '127.0.0.1', port: mux.port, user: 'app', password: cluster.password, database: 'pgbouncer' });
+      await admin.connect();
+      try {
+        const avgQueries = async (): Promise<number> => {
+          const r = await admin.query('SHOW STATS_AVERAGES');
+          return Number((r.rows as { database: string; query_count: string }[]).find((row) => row.database === 'app')?.query_count ?? 0);
+        };
+        const traffic = await appClient(cluster, mux.port);
+        for (let i = 0; i < 20; i++) await traffic.query('SELECT 1');
+        await traffic.end();
+        await until(async () => (await avgQueries()) > 0, 'a stats period that saw the queries', 10000);
+        await until(async () => (await avgQueries()) === 0, 'a quiet stats period after it', 10000);
+      } finally {
+        await admin.end();
+      }
       expect(statsLines().length).toBe(count);
     } finally {
       await mux.stop();
