@@ -5,6 +5,7 @@
 // waiting (queued for a server) <-> active (linked) -> closed. `state` is written only here.
 // A login to database "pgbouncer" goes startup -> auth -> console: an admin console session
 // (lib/admin) gets its bytes instead of a pool.
+// Who the client is (method, secret, challenge) is decided by LoginAuth (login-auth.ts).
 
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -30,7 +31,7 @@ import { syncStatement, type TrackedParams } from '../server/params';
 import type { ServerConnection, ServerPeer } from '../server/server-connection';
 import type { Pool, PoolClient } from '../pool/pool';
 import { clock } from '../pool/clock';
-import { ClientAuth, type AuthStep } from './authenticate';
+import { LoginAuth, TRUSTED, type LoginOutcome, type LoginSubject } from './login-auth';
 import { isSession, type ConsoleGate, type ConsoleSession } from '../admin/gate';
 import { DETACHED_STATS, RequestTiming, type PoolStats } from '../metrics/counters';
 import { PreparedLink } from '../prepared/link';
@@ -41,7 +42,6 @@ import { log, type LogSubject } from '../log';
 import {
   acceptTls,
   activeTls,
-  certLoginProblem,
   describeTls,
   handshakeProblem,
   offersTls,
@@ -78,7 +78,7 @@ export interface ClientContext {
 
 let nextClientId = 1;
 
-export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, LogSubject {
+export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, LogSubject, LoginSubject {
   readonly id = nextClientId++;
   state: ClientState = 'startup';
   /** When the current state was entered (clock.now), for the janitor's timeouts. */
@@ -119,14 +119,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   waitStart = 0;
   /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384") once the handshake is done, else ''. */
   tlsInfo = '';
-  /** The auth_type this login uses: auth_type itself, or under hba the matching rule's method. */
-  private authType = '';
   /** Read by the admin console (SHOW CLIENTS addresses, SUSPEND); its TLS socket after an upgrade. */
   socket: net.Socket;
 
   private readonly framer: Framer;
   private readonly relay: Relay;
-  private auth: ClientAuth | null = null;
+  /** The authentication under way (state 'auth'), else null. */
+  private login: LoginAuth | null = null;
   private readonly pending: Buffer[] = [];
   private startupParams = new Map<string, string>();
   private terminating = false;
@@ -325,8 +324,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.fail(refusals.protocolViolation('unsupported protocol version or startup packet; pgmux speaks protocol 3.0'));
         return;
       case FrontendCode.Password:
-        if (this.state === 'auth' && this.auth !== null) {
-          this.onAuthStep(this.auth.answer(buf, start, end));
+        if (this.state === 'auth' && this.login?.awaitingAnswer === true) {
+          this.login.answer(buf, start, end);
           return;
         }
         this.fail(refusals.protocolViolation('password message before authentication was requested'));
@@ -376,7 +375,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       return;
     }
     this.setState('auth');
-    this.resolveAuth(false);
+    this.startLogin(false);
   }
 
   /** Whether the client is on TLS (hba hostssl/hostnossl). */
@@ -384,111 +383,41 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     return this.tlsInfo !== '';
   }
 
-  /**
-   * Settles how this client logs in: the method (auth_type, or under hba the first matching
-   * rule's) and the user's secret (auth_file, else auth_query when an auth_user applies), then
-   * sends the first challenge. The lookup may take a server round trip; the client stays in
-   * 'auth' meanwhile, under client_login_timeout.
-   */
-  private resolveAuth(forConsole: boolean): void {
-    const login = { address: this.socket.remoteAddress ?? null, tls: this.tls, database: this.database, user: this.user };
-    const { authType, rule } = this.ctx.authTypeFor(login);
-    this.authType = authType;
-    if (rule !== null) log.debug(`hba: ${rule} matched, method ${authType}`, this);
-    if (authType === 'reject') {
-      this.fail(refusals.loginRejected());
-      return;
-    }
-    if (authType === 'peer') {
-      // Node cannot read a Unix socket peer's credentials, so no peer can be proven.
-      this.fail(refusals.peerAuthFailed());
-      return;
-    }
-    const known = this.ctx.userSecret(this.user);
-    const lookup = known !== undefined || forConsole || authType === 'any' ? null : this.ctx.queryUserSecret(this.database, this.user);
-    if (lookup === null) {
-      this.challenge(known, forConsole);
-      return;
-    }
-    void lookup.then((found) => {
-      if (this.state !== 'auth') return; // closed, or timed out, while the server answered
-      if (found.kind === 'error') {
-        log.warn(`auth_query: ${found.reason}`, this);
-        this.fail(refusals.authQueryFailed());
-        return;
-      }
-      this.challenge(found.kind === 'found' ? found.secret : undefined, forConsole);
-    });
+  /** LoginSubject: still logging in. */
+  get inAuth(): boolean {
+    return this.state === 'auth';
   }
 
-  /**
-   * Takes the pool, then sends the first challenge. Only a user that exists gets a pool (as
-   * PgBouncer's mock users get none), so made-up user names cannot pile up pools.
-   */
-  private challenge(secret: Secret | undefined, forConsole: boolean): void {
-    if (!forConsole && (secret !== undefined || this.authType === 'any')) {
-      const pool = this.ctx.findPool(this.database, this.user);
-      if (!(pool instanceof Object && 'clientLoggedIn' in pool)) {
-        this.fail(pool as ErrorFields);
-        return;
-      }
-      this.pool = pool;
-      this.stats = pool.stats;
-    }
-    this.onAuthStep(this.beginAuth(secret));
+  /** Hands the login to LoginAuth: method, secret, pool and challenge (lib/client/login-auth). */
+  private startLogin(forConsole: boolean): void {
+    this.login = new LoginAuth(this.ctx, this, forConsole, (outcome) => this.loggedIn(outcome));
+    this.login.start();
   }
 
-  /** The first authentication step: auth_type cert is decided at once, the others by ClientAuth. */
-  private beginAuth(secret: Secret | undefined): AuthStep {
-    const authType = this.authType;
-    if (authType === 'cert') {
-      // As PgBouncer, the user must also be known (auth_file): its secret logs in to the server.
-      const problem = certLoginProblem(this.socket, this.user) ?? (secret === undefined ? 'no such user in auth_file' : null);
-      return problem === null ? TRUSTED : { kind: 'failed', reason: problem };
+  /** The login's outcome: refuse, or welcome the client (to its pool, or to the console). */
+  private loggedIn(outcome: LoginOutcome): void {
+    this.login = null;
+    if (outcome.kind === 'refused') {
+      this.fail(outcome.error);
+      return;
     }
-    this.auth = new ClientAuth(authType, this.user, secret);
-    return this.auth.start();
-  }
-
-  private onAuthStep(step: ReturnType<ClientAuth['start']>): void {
-    switch (step.kind) {
-      case 'send':
-        this.socket.write(step.bytes);
-        return;
-      case 'failed': {
-        const authType = this.authType;
-        log.info(`${authType === 'cert' ? 'certificate' : 'password'} authentication failed: ${step.reason}`, this);
-        // Under trust the only failure is a user missing from auth_file: PgBouncer's own text.
-        if (authType === 'cert') this.fail(refusals.certAuthFailed());
-        else this.fail(authType === 'trust' ? refusals.trustAuthFailed() : refusals.authFailed(this.user));
-        return;
-      }
-      case 'ok': {
-        this.auth = null;
-        const toConsole = this.database === ADMIN_DATABASE;
-        if (!toConsole && this.pool === null) {
-          // Cannot happen: only a user with a secret (or auth_type any) gets past a challenge.
-          this.fail(refusals.authFailed(this.user));
-          return;
-        }
-        if (step.final !== null) this.socket.write(step.final);
-        this.socket.write(authenticationOk());
-        if (toConsole) {
-          this.attachConsole();
-          return;
-        }
-        const pool = this.pool as Pool;
-        if (step.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = step.scramKeys;
-        this.setState('welcome');
-        this.framer.maxLength = this.ctx.settings.max_packet_size;
-        if (pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0) {
-          this.prepared = new PreparedLink(this.ctx.statements);
-        }
-        this.router = this.ctx.routerFor?.(this, pool) ?? null;
-        pool.clientLoggedIn(this);
-        return;
-      }
+    if (outcome.final !== null) this.socket.write(outcome.final);
+    this.socket.write(authenticationOk());
+    if (this.database === ADMIN_DATABASE) {
+      this.attachConsole();
+      return;
     }
+    const pool = outcome.pool as Pool;
+    this.pool = pool;
+    this.stats = pool.stats;
+    if (outcome.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = outcome.scramKeys;
+    this.setState('welcome');
+    this.framer.maxLength = this.ctx.settings.max_packet_size;
+    if (pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0) {
+      this.prepared = new PreparedLink(this.ctx.statements);
+    }
+    this.router = this.ctx.routerFor?.(this, pool) ?? null;
+    pool.clientLoggedIn(this);
   }
 
   /** Database "pgbouncer": the console's gate may waive the password, then decides who enters. */
@@ -496,9 +425,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.setState('auth');
     this.ctx.console.preLogin(this, (trusted) => {
       if (this.state !== 'auth') return;
-      this.auth = null;
-      if (trusted) this.onAuthStep(TRUSTED);
-      else this.resolveAuth(true);
+      if (trusted) this.loggedIn(TRUSTED);
+      else this.startLogin(true);
     });
   }
 
@@ -781,8 +709,6 @@ function isStatementMessage(type: number): boolean {
 }
 
 /** The authentication step of a console login the gate let in without a password. */
-const TRUSTED: AuthStep = { kind: 'ok', final: null, scramKeys: null };
-
 /**
  * The longest message a client may send before it is logged in: PostgreSQL's
  * PG_MAX_AUTH_TOKEN_LENGTH (65535) body bytes plus the length field.
