@@ -62,18 +62,20 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const pgmux = new Pgmux(config);
-  try {
-    await pgmux.start();
-  } catch (err) {
-    log.error((err as Error).message);
-    return 1;
-  }
+  // Handlers go in before the listeners open: a client (or logrotate) may connect and send
+  // SIGHUP the moment the port accepts, and Node's default for SIGHUP is to exit.
   process.on('SIGHUP', () => {
     log.info('got SIGHUP, re-reading config');
     pgmux.reload();
   });
   process.on('SIGINT', () => void pgmux.shutdown('safe'));
   process.on('SIGTERM', () => void pgmux.shutdown('immediate'));
+  try {
+    await pgmux.start();
+  } catch (err) {
+    log.error((err as Error).message);
+    return 1;
+  }
   await pgmux.whenExited();
   return 0;
 }
