@@ -11,7 +11,7 @@
 //
 // Results are cached for AUTH_QUERY_TTL_MS per (target, user), misses included, and concurrent
 // lookups of one key share one connection: a burst of logins costs the server one query.
-// Depends on lib/server (ServerLogin) on purpose: this is pgmux being a client of its server.
+// Logs in with ServerLogin (./server-login), the same state machine ServerConnection uses.
 
 import * as net from 'node:net';
 import { LRUCache } from 'lru-cache';
@@ -19,7 +19,7 @@ import { BackendCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
 import { decodeErrorFields } from '../protocol/backend';
 import { bind, describe, execute, parse, Reader, startupMessage, sync, terminate } from '../protocol/frontend';
-import { ServerLogin, type ServerCredential } from '../server/login';
+import { ServerLogin, type ServerCredential } from './server-login';
 import { parseSecret, type Secret } from './secret';
 
 /** How long a lookup's answer is reused: long enough to absorb a burst, short enough to see a password change soon. */

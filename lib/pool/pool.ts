@@ -7,7 +7,7 @@
 import type { ErrorFields } from '../protocol/backend';
 import type { DatabaseDef, PoolMode } from '../config';
 import { ServerConnection, type ServerOwner, type ServerState } from '../server/server-connection';
-import type { ServerCredential } from '../server/login';
+import type { ServerCredential } from '../auth/server-login';
 import * as refusals from '../protocol/refusals';
 import { Fifo } from './fifo';
 import { clock } from './clock';

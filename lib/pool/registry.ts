@@ -11,7 +11,7 @@ import type { ErrorFields } from '../protocol/backend';
 import { cancelRequest } from '../protocol/frontend';
 import * as refusals from '../protocol/refusals';
 import { TrackedParams } from '../server/params';
-import type { ServerCredential } from '../server/login';
+import type { ServerCredential } from '../auth/server-login';
 import type { ServerConnection } from '../server/server-connection';
 import type { ClientConnection, ClientContext } from '../client/client-connection';
 import { StatementRegistry } from '../prepared/statements';

@@ -8,7 +8,7 @@ import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
 import { decodeErrorFields } from '../protocol/backend';
 import { query, startupMessage, terminate } from '../protocol/frontend';
-import { ServerLogin, type ServerCredential } from '../server/login';
+import { ServerLogin, type ServerCredential } from '../auth/server-login';
 
 /** Where a node listens. host undefined or starting with '/' is a Unix socket directory. */
 export interface MonitorAddress {

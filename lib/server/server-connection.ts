@@ -10,7 +10,7 @@ import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { Framer } from '../protocol/framer';
 import { decodeErrorFields, decodeParameterStatus, type ErrorFields } from '../protocol/backend';
 import { query, sslRequest, startupMessage, terminate } from '../protocol/frontend';
-import { ServerLogin, type ServerCredential } from './login';
+import { ServerLogin, type ServerCredential } from '../auth/server-login';
 import { log, type LogSubject } from '../log';
 import { DETACHED_STATS, type PoolStats } from '../metrics/counters';
 import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../prepared/link';

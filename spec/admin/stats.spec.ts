@@ -67,8 +67,8 @@ describe('query, transaction and byte counters', () => {
     const c = await RawConsole.open(run.port, 's_app', '', 'app');
     await c.query('SELECT 1'); // the pool's server is open and warm from here on
     const before = await totals();
-    c.bytesSent = 0;
-    c.bytesReceived = 0;
+    c.wire.bytesSent = 0;
+    c.wire.bytesReceived = 0;
     await c.query('SELECT 1');
     await c.query('BEGIN');
     await c.query("SELECT repeat('x', 10000)");
@@ -78,7 +78,7 @@ describe('query, transaction and byte counters', () => {
     expect(failed.error?.code).toBe('22012');
     const d = delta(before, await totals());
     expect({ queries: d.query_count, xacts: d.xact_count }).toEqual({ queries: 6, xacts: 4 });
-    expect({ received: d.bytes_received, sent: d.bytes_sent }).toEqual({ received: c.bytesSent, sent: c.bytesReceived });
+    expect({ received: d.bytes_received, sent: d.bytes_sent }).toEqual({ received: c.wire.bytesSent, sent: c.wire.bytesReceived });
     c.close();
   });
 
@@ -87,14 +87,14 @@ describe('query, transaction and byte counters', () => {
     const c = await RawConsole.open(run.port, 's_app', '', 'app');
     await c.query('SELECT 1');
     const before = await totals();
-    c.bytesSent = 0;
-    c.bytesReceived = 0;
+    c.wire.bytesSent = 0;
+    c.wire.bytesReceived = 0;
     const step = (v: string) => [serialize.parse({ text: 'SELECT $1::int' }), serialize.bind({ values: [v] }), serialize.execute({}), serialize.sync()];
     c.send(Buffer.concat([...step('1'), ...step('2')]));
     await c.readUntilReady(2);
     const d = delta(before, await totals());
     expect({ queries: d.query_count, xacts: d.xact_count }).toEqual({ queries: 1, xacts: 1 });
-    expect({ received: d.bytes_received, sent: d.bytes_sent }).toEqual({ received: c.bytesSent, sent: c.bytesReceived });
+    expect({ received: d.bytes_received, sent: d.bytes_sent }).toEqual({ received: c.wire.bytesSent, sent: c.wire.bytesReceived });
     c.close();
   });
 

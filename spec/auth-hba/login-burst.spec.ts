@@ -12,7 +12,8 @@ import { startCluster, type Cluster } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
 import { userlistLine } from '../client/support/setup';
-import { errorFields, frame, md5Password, query, startupMessage } from '../client/support/wire';
+import { frame } from '../support/bytes';
+import { errorFields, md5Password, msg } from '../support/wire';
 import { failingScramLogin, opened, pollUntil, show, whoAmI } from './support';
 
 let cluster: Cluster;
@@ -105,7 +106,7 @@ describe('memory before login', () => {
   it('refuses a login message that declares 1 GB at once with 08P01, instead of buffering it until client_login_timeout (catches: unauthenticated clients growing memory at will)', async () => {
     const r = await opened({ port: mux.port });
     try {
-      r.socket.write(startupMessage({ user: 'app', database: 'app' }));
+      r.socket.write(msg.startup({ user: 'app', database: 'app' }));
       expect((await r.next()).type).toBe('R');
       const header = frame('p', Buffer.alloc(0));
       header.writeInt32BE(0x40000000, 1);
@@ -123,11 +124,11 @@ describe('memory before login', () => {
   it('still takes a 200 kB query pipelined right behind the password (catches: the login limit outliving the login)', async () => {
     const r = await opened({ port: mux.port });
     try {
-      r.socket.write(startupMessage({ user: 'app_md5', database: 'app' }));
+      r.socket.write(msg.startup({ user: 'app_md5', database: 'app' }));
       const challenge = await r.next();
       expect(challenge.body.readInt32BE(0)).toBe(5);
       const password = frame('p', Buffer.from(`${md5Password('app_md5', cluster.password, challenge.body.subarray(4, 8))}\0`));
-      r.socket.write(Buffer.concat([password, query(`SELECT length('${'x'.repeat(200000)}') AS n`)]));
+      r.socket.write(Buffer.concat([password, msg.query(`SELECT length('${'x'.repeat(200000)}') AS n`)]));
       let row: Buffer | undefined;
       for (let f = await r.next(); f.type !== 'C'; f = await r.next()) {
         expect(f.type).not.toBe('E');

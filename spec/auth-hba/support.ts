@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { Client } from 'pg';
 import { RawConsole } from '../admin/support';
-import { errorFields, frame, startupMessage } from '../client/support/wire';
+import { frame } from '../support/bytes';
+import { errorFields, msg } from '../support/wire';
 
 /** Where a test client connects from and to. */
 export interface Target {
@@ -82,7 +83,7 @@ export async function opened(t: Target): Promise<FrameReader> {
 export async function firstAnswer(t: Target, user: string, database: string): Promise<string> {
   const r = await opened(t);
   try {
-    r.socket.write(startupMessage({ user, database }));
+    r.socket.write(msg.startup({ user, database }));
     const f = await r.next();
     if (f.type === 'R') return `R${f.body.readInt32BE(0)}`;
     if (f.type === 'E') return `E:${errorFields(f.body).M}`;
@@ -133,7 +134,7 @@ const cstr = (s: string): Buffer => Buffer.from(`${s}\0`);
 export async function failingScramLogin(t: Target, user: string, database = 'app'): Promise<string> {
   const r = await opened(t);
   try {
-    r.socket.write(startupMessage({ user, database }));
+    r.socket.write(msg.startup({ user, database }));
     const sasl = await r.next();
     if (sasl.type !== 'R' || sasl.body.readInt32BE(0) !== 10) throw new Error(`expected AuthenticationSASL, got ${sasl.type}`);
     const nonce = randomBytes(18).toString('base64');

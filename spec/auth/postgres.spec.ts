@@ -9,17 +9,7 @@ import { ScramServer } from '../../lib/auth/scram-server';
 import { formatScramSecret, parseSecret, scramSecretFromPassword, type Secret } from '../../lib/auth/secret';
 import { pgLogin } from './support/pg-sasl';
 import { startPostgres, type TempPostgres } from './support/postgres';
-import {
-  WireClient,
-  authRequest,
-  errorFields,
-  finishLogin,
-  passwordMessage,
-  saslInitialResponse,
-  saslResponse,
-  startupMessage,
-  type LoginOutcome,
-} from './support/wire';
+import { RawClient, authRequest, errorFields, msg, type Frame } from '../support/wire';
 
 const HBA = `
 local all all trust
@@ -69,11 +59,29 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+/** How a login ended: ReadyForQuery, or the server's ErrorResponse fields. */
+type LoginOutcome = { ok: true } | { ok: false; error: Record<string, string> };
+
+/** Reads frames after the password exchange until ReadyForQuery or an ErrorResponse. */
+async function finishLogin(conn: RawClient): Promise<LoginOutcome> {
+  for (;;) {
+    const f = await conn.next();
+    if (f.type === 'E') return { ok: false, error: errorFields(f.body) };
+    if (f.type === 'Z') return { ok: true };
+  }
+}
+
+/** The Authentication request in `f`; fails on anything else (with the error's fields, if one). */
+function auth(f: Frame): { code: number; data: Buffer } {
+  if (f.type !== 'R') throw new Error(`expected Authentication, got '${f.type}' ${JSON.stringify(errorFields(f.body))}`);
+  return authRequest(f.body);
+}
+
 /** Opens a connection, sends the startup packet, runs `dialog`, always closes. */
-async function withConnection<T>(user: string, dialog: (conn: WireClient) => Promise<T>): Promise<T> {
-  const conn = await WireClient.open(pg.port);
+async function withConnection<T>(user: string, dialog: (conn: RawClient) => Promise<T>): Promise<T> {
+  const conn = await RawClient.open(pg.port);
   try {
-    conn.send(startupMessage(user, 'postgres'));
+    conn.send(msg.startup({ user, database: 'postgres' }));
     return await dialog(conn);
   } finally {
     await conn.close();
@@ -83,17 +91,17 @@ async function withConnection<T>(user: string, dialog: (conn: WireClient) => Pro
 /** A full SCRAM login by `client`; throws if the server's signature does not verify. */
 function scramLogin(user: string, client: ScramClient): Promise<LoginOutcome> {
   return withConnection(user, async (conn) => {
-    const sasl = authRequest(await conn.next());
+    const sasl = auth(await conn.next());
     expect(sasl.code).toBe(10);
     expect(sasl.data.toString('latin1').split('\0')).toContain('SCRAM-SHA-256');
     const first = client.initialResponse();
-    conn.send(saslInitialResponse(first.mechanism, first.data));
+    conn.send(msg.saslInitialResponse(first.mechanism, first.data));
     const cont = await conn.next();
     if (cont.type === 'E') return { ok: false, error: errorFields(cont.body) };
-    conn.send(saslResponse(client.serverFirst(authRequest(cont).data)));
+    conn.send(msg.saslResponse(client.serverFirst(auth(cont).data)));
     const final = await conn.next();
     if (final.type === 'E') return { ok: false, error: errorFields(final.body) };
-    const fin = authRequest(final);
+    const fin = auth(final);
     expect(fin.code).toBe(12);
     client.serverFinal(fin.data);
     return finishLogin(conn);
@@ -102,9 +110,9 @@ function scramLogin(user: string, client: ScramClient): Promise<LoginOutcome> {
 
 function md5Login(user: string, secretOrPlain: string): Promise<LoginOutcome> {
   return withConnection(user, async (conn) => {
-    const challenge = authRequest(await conn.next());
+    const challenge = auth(await conn.next());
     expect(challenge.code).toBe(5);
-    conn.send(passwordMessage(md5Response(secretOrPlain, user, challenge.data)));
+    conn.send(msg.password(md5Response(secretOrPlain, user, challenge.data)));
     return finishLogin(conn);
   });
 }
@@ -112,8 +120,8 @@ function md5Login(user: string, secretOrPlain: string): Promise<LoginOutcome> {
 /** PostgreSQL's error for a client-first-message, as {summary, detail, sqlState}. */
 function pgClientFirstError(user: string, data: string): Promise<Record<string, string | undefined>> {
   return withConnection(user, async (conn) => {
-    authRequest(await conn.next());
-    conn.send(saslInitialResponse('SCRAM-SHA-256', Buffer.from(data, 'latin1')));
+    auth(await conn.next());
+    conn.send(msg.saslInitialResponse('SCRAM-SHA-256', Buffer.from(data, 'latin1')));
     const f = await conn.next();
     expect(f.type).toBe('E');
     const e = errorFields(f.body);
@@ -124,11 +132,11 @@ function pgClientFirstError(user: string, data: string): Promise<Record<string, 
 /** PostgreSQL's error for a client-final-message built from its server-first-message. */
 function pgClientFinalError(user: string, first: string, final: (combinedNonce: string) => string): Promise<Record<string, string | undefined>> {
   return withConnection(user, async (conn) => {
-    authRequest(await conn.next());
-    conn.send(saslInitialResponse('SCRAM-SHA-256', Buffer.from(first, 'latin1')));
-    const serverFirst = authRequest(await conn.next()).data.toString('latin1');
+    auth(await conn.next());
+    conn.send(msg.saslInitialResponse('SCRAM-SHA-256', Buffer.from(first, 'latin1')));
+    const serverFirst = auth(await conn.next()).data.toString('latin1');
     const nonce = /^r=([^,]+),/.exec(serverFirst)![1]!;
-    conn.send(saslResponse(Buffer.from(final(nonce), 'latin1')));
+    conn.send(msg.saslResponse(Buffer.from(final(nonce), 'latin1')));
     const f = await conn.next();
     expect(f.type).toBe('E');
     const e = errorFields(f.body);
@@ -257,12 +265,12 @@ describe('ScramServer behaves as PostgreSQL does', () => {
     // PostgreSQL: a 16-byte mock salt, 4096 iterations, then 28P01.
     let serverFirst = '';
     const theirs = await withConnection(role, async (conn) => {
-      authRequest(await conn.next());
+      auth(await conn.next());
       const client = new ScramClient({ password: 'm-pw' });
       const first = client.initialResponse();
-      conn.send(saslInitialResponse(first.mechanism, first.data));
-      serverFirst = authRequest(await conn.next()).data.toString('latin1');
-      conn.send(saslResponse(client.serverFirst(Buffer.from(serverFirst, 'latin1'))));
+      conn.send(msg.saslInitialResponse(first.mechanism, first.data));
+      serverFirst = auth(await conn.next()).data.toString('latin1');
+      conn.send(msg.saslResponse(client.serverFirst(Buffer.from(serverFirst, 'latin1'))));
       return errorFields((await conn.next()).body);
     });
     expect(theirs).toMatchObject({ C: '28P01', M: `password authentication failed for user "${role}"` });

@@ -8,7 +8,7 @@ import { formatScramSecret, scramSecretFromPassword } from '../../lib/auth/secre
 import { startCluster, type Cluster } from '../support/cluster';
 import type { PgmuxProcess } from '../support/pgmux';
 import { serverConn, startMux, userlistLine } from './support/setup';
-import { RawClient, fatalThenClose, startupMessage } from './support/wire';
+import { RawClient, msg } from '../support/wire';
 
 let cluster: Cluster;
 /** One pgmux per auth_type, plus md5 with client_login_timeout = 1. */
@@ -192,7 +192,8 @@ describe('client_login_timeout', () => {
   it('closes a client that connects and sends nothing, with FATAL client_login_timeout (catches: idle sockets held forever)', async () => {
     const conn = await RawClient.open(mux.timeout.port);
     const opened = Date.now();
-    const { fields, closedAfterMs } = await fatalThenClose(conn, opened, 5000);
+    const { fields, closedAt } = await conn.refusal({ sole: true, timeoutMs: 5000 });
+    const closedAfterMs = closedAt - opened;
     expect(fields).toMatchObject({ S: 'FATAL', C: '08P01', M: 'client_login_timeout' });
     // 1 s, give or take the janitor's 100 ms tick and a busy machine.
     expect(closedAfterMs).toBeGreaterThanOrEqual(800);
@@ -202,11 +203,12 @@ describe('client_login_timeout', () => {
   it('closes a client that never answers the password challenge (catches: the timeout only covering the startup packet)', async () => {
     const conn = await RawClient.open(mux.timeout.port);
     const opened = Date.now();
-    conn.send(startupMessage({ user: 'app', database: 'app' }));
+    conn.send(msg.startup({ user: 'app', database: 'app' }));
     const challenge = await conn.next();
     expect(challenge.type).toBe('R');
     expect(challenge.body.readInt32BE(0)).toBe(5); // md5
-    const { fields, closedAfterMs } = await fatalThenClose(conn, opened, 5000);
+    const { fields, closedAt } = await conn.refusal({ sole: true, timeoutMs: 5000 });
+    const closedAfterMs = closedAt - opened;
     expect(fields).toMatchObject({ S: 'FATAL', C: '08P01', M: 'client_login_timeout' });
     expect(closedAfterMs).toBeGreaterThanOrEqual(800);
     expect(closedAfterMs).toBeLessThan(3000);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { startCluster, type Cluster } from '../support/cluster';
 import type { PgmuxProcess } from '../support/pgmux';
 import { pollUntil, startMux } from './support/setup';
-import { RawClient, errorFields, login, query, startupMessage } from './support/wire';
+import { RawClient, errorFields, msg } from '../support/wire';
 
 const ROWS = 200000;
 const WIDTH = 1000;
@@ -99,7 +99,7 @@ describe('a slow reader of a ~200 MB result', () => {
     const conn = await RawClient.open(mux.port);
     let sampler: NodeJS.Timeout | undefined;
     try {
-      await login(conn, startupMessage({ user: 'app', database: 'app' }), 'app', cluster.password);
+      await conn.login(msg.startup({ user: 'app', database: 'app' }), 'app', cluster.password);
       // From here on the result is read by the checker, not RawClient (which keeps everything).
       const socket = conn.socket;
       socket.removeAllListeners('data');
@@ -113,7 +113,7 @@ describe('a slow reader of a ~200 MB result', () => {
         peakRss = Math.max(peakRss, rss(mux.pid));
       }, 10);
       const readBefore = bytesRead(mux.pid);
-      socket.write(query(`SELECT g, repeat('x', ${WIDTH}) FROM generate_series(1, ${ROWS}) g /* backpressure */`));
+      socket.write(msg.query(`SELECT g, repeat('x', ${WIDTH}) FROM generate_series(1, ${ROWS}) g /* backpressure */`));
 
       // Phase 1, the client reads nothing. With backpressure the server soon blocks writing to
       // pgmux (wait_event ClientWrite) and pgmux stops reading; without it, pgmux reads the whole

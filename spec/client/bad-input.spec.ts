@@ -8,7 +8,8 @@ import { pgClient } from '../support/clients';
 import type { PgmuxProcess } from '../support/pgmux';
 import { isAlive } from '../support/procs';
 import { startMux } from './support/setup';
-import { RawClient, fatalThenClose, frame, login, startupMessage } from './support/wire';
+import { frame } from '../support/bytes';
+import { RawClient, msg } from '../support/wire';
 
 const MAX_PACKET = 10000;
 
@@ -51,7 +52,7 @@ function header(type: string, length: number): Buffer {
   return b;
 }
 
-const startup = (): Buffer => startupMessage({ user: 'app', database: 'app' });
+const startup = (): Buffer => msg.startup({ user: 'app', database: 'app' });
 
 interface BadInput {
   /** What is sent, and the bug the case would catch. */
@@ -131,14 +132,14 @@ describe('bad input gets FATAL 08P01 and only that client is closed', () => {
   it.each(CASES)('$name', async (c) => {
     const conn = await RawClient.open(mux.port);
     try {
-      if (c.loggedIn) await login(conn, startup(), 'app', cluster.password);
+      if (c.loggedIn) await conn.login(startup(), 'app', cluster.password);
       const sent = Date.now();
       conn.send(c.bytes());
       if (c.halfClose) conn.socket.end();
-      const { fields, closedAfterMs } = await fatalThenClose(conn, sent);
+      const { fields, closedAt } = await conn.refusal({ sole: true });
       expect(fields).toMatchObject({ S: 'FATAL', C: '08P01' });
       expect(fields.M).toMatch(c.message);
-      expect(closedAfterMs).toBeLessThan(1000);
+      expect(closedAt - sent).toBeLessThan(1000);
     } finally {
       conn.destroy();
     }

@@ -9,7 +9,7 @@ import { findPgBin, startCluster, type Cluster } from '../support/cluster';
 import { pgClient } from '../support/clients';
 import type { PgmuxProcess } from '../support/pgmux';
 import { pollUntil, serverConn, startMux } from './support/setup';
-import { RawClient, cancelRequest } from './support/wire';
+import { RawClient, msg } from '../support/wire';
 
 let cluster: Cluster;
 let mux: PgmuxProcess;
@@ -65,7 +65,7 @@ async function running(marker: string): Promise<number> {
 /** Sends a CancelRequest on its own connection; resolves once pgmux has handled it and hung up. */
 async function sendCancel(pid: number, secret: number): Promise<void> {
   const conn = await RawClient.open(mux.port);
-  conn.send(cancelRequest(pid, secret));
+  conn.send(msg.cancel(pid, secret));
   await conn.waitClosed();
 }
 

@@ -10,18 +10,7 @@ import { psql } from '../support/clients';
 import { makeTempDir, removeTempDir } from '../support/osuser';
 import type { PgmuxProcess } from '../support/pgmux';
 import { startMux } from './support/setup';
-import {
-  GSSENC_REQUEST,
-  RawClient,
-  SSL_REQUEST,
-  TERMINATE,
-  errorFields,
-  fatalThenClose,
-  login,
-  negotiateProtocolVersion,
-  query,
-  startupMessage,
-} from './support/wire';
+import { RawClient, errorFields, msg, negotiateProtocolVersion } from '../support/wire';
 
 let cluster: Cluster;
 /** md5 auth, unix socket in `socketDir`, default ignore_startup_parameters (none). */
@@ -94,7 +83,7 @@ describe('StartupMessage 3.0 from real clients', () => {
   it('a raw client over the unix socket gets the same login (catches: unix clients treated differently, e.g. a remote address crash)', async () => {
     const conn = await RawClient.open({ path: join(socketDir, `.s.PGSQL.${mux.port}`) });
     try {
-      const w = await login(conn, startupMessage({ user: 'app', database: 'app' }), 'app', cluster.password);
+      const w = await conn.login(msg.startup({ user: 'app', database: 'app' }), 'app', cluster.password);
       expect(w.params.get('server_version')).toMatch(/^15/);
     } finally {
       conn.destroy();
@@ -106,17 +95,17 @@ describe('protocol 3.2 (a newer minor version)', () => {
   it('is answered with NegotiateProtocolVersion (3.0 and the unknown _pq_ options) and the login then works (catches: newer libpq refused)', async () => {
     const conn = await RawClient.open(mux.port);
     try {
-      conn.send(startupMessage({ user: 'app', database: 'app', '_pq_.spec_option': 'on' }, 2));
+      conn.send(msg.startup({ user: 'app', database: 'app', '_pq_.spec_option': 'on' }, 2));
       const first = await conn.next();
       expect(first.type).toBe('v');
       expect(negotiateProtocolVersion(first.body)).toEqual({ major: 3, minor: 0, unrecognized: ['_pq_.spec_option'] });
       // The rest of the login as in 3.0 (startup already sent, so an empty buffer).
-      const w = await login(conn, Buffer.alloc(0), 'app', cluster.password);
+      const w = await conn.login(Buffer.alloc(0), 'app', cluster.password);
       expect(w.frames[0]!.type).toBe('R');
-      conn.send(query('SELECT 7'));
-      const frames = await conn.readUntil('Z');
+      conn.send(msg.query('SELECT 7'));
+      const frames = await conn.until('Z');
       expect(frames.map((f) => f.type)).toEqual(['T', 'D', 'C', 'Z']);
-      conn.send(TERMINATE);
+      conn.send(msg.terminate());
     } finally {
       conn.destroy();
     }
@@ -127,9 +116,9 @@ describe('SSLRequest and GSSENCRequest', () => {
   it("SSLRequest gets 'N' and the login continues in plain text on the same socket (catches: hang or close on SSLRequest)", async () => {
     const conn = await RawClient.open(mux.port);
     try {
-      conn.send(SSL_REQUEST);
+      conn.send(msg.sslRequest());
       expect(await conn.readByte()).toBe('N');
-      await login(conn, startupMessage({ user: 'app', database: 'app' }), 'app', cluster.password);
+      await conn.login(msg.startup({ user: 'app', database: 'app' }), 'app', cluster.password);
     } finally {
       conn.destroy();
     }
@@ -138,11 +127,11 @@ describe('SSLRequest and GSSENCRequest', () => {
   it("GSSENCRequest then SSLRequest each get 'N' and the login continues (catches: libpq's gssencmode=prefer probe breaking login)", async () => {
     const conn = await RawClient.open(mux.port);
     try {
-      conn.send(GSSENC_REQUEST);
+      conn.send(msg.gssencRequest());
       expect(await conn.readByte()).toBe('N');
-      conn.send(SSL_REQUEST);
+      conn.send(msg.sslRequest());
       expect(await conn.readByte()).toBe('N');
-      await login(conn, startupMessage({ user: 'app', database: 'app' }), 'app', cluster.password);
+      await conn.login(msg.startup({ user: 'app', database: 'app' }), 'app', cluster.password);
     } finally {
       conn.destroy();
     }
@@ -163,9 +152,8 @@ describe('SSLRequest and GSSENCRequest', () => {
 describe('startup parameters', () => {
   it("an unsupported one is refused with PgBouncer's text, FATAL 08P01 (catches: silently dropped or forwarded parameters)", async () => {
     const conn = await RawClient.open(mux.port);
-    const sent = Date.now();
-    conn.send(startupMessage({ user: 'app', database: 'app', extra_float_digits: '2' }));
-    const { fields } = await fatalThenClose(conn, sent);
+    conn.send(msg.startup({ user: 'app', database: 'app', extra_float_digits: '2' }));
+    const { fields } = await conn.refusal({ sole: true });
     expect(fields).toMatchObject({ S: 'FATAL', C: '08P01', M: 'unsupported startup parameter: extra_float_digits' });
   });
 
@@ -178,9 +166,9 @@ describe('startup parameters', () => {
   it('ignore_startup_parameters = extra_float_digits,options lets both through, and they are not applied (catches: the setting ignored)', async () => {
     const conn = await RawClient.open(muxIgnoring.port);
     try {
-      await login(conn, startupMessage({ user: 'app', database: 'app', extra_float_digits: '2', options: '-c geqo=off' }), 'app', cluster.password);
-      conn.send(query('SHOW geqo'));
-      const frames = await conn.readUntil('Z');
+      await conn.login(msg.startup({ user: 'app', database: 'app', extra_float_digits: '2', options: '-c geqo=off' }), 'app', cluster.password);
+      conn.send(msg.query('SHOW geqo'));
+      const frames = await conn.until('Z');
       const row = frames.find((f) => f.type === 'D');
       expect(row?.body.toString('utf8', 6)).toBe('on');
     } finally {
@@ -220,14 +208,14 @@ describe("the welcome is pgmux's own", () => {
   it("hands out pgmux's own BackendKeyData, not the server backend's (catches: server keys leaking, which would let cancels hit reused servers)", async () => {
     const conn = await RawClient.open(mux.port);
     try {
-      const w = await login(conn, startupMessage({ user: 'app', database: 'app', application_name: 'spec-raw' }), 'app', cluster.password);
+      const w = await conn.login(msg.startup({ user: 'app', database: 'app', application_name: 'spec-raw' }), 'app', cluster.password);
       const types = w.frames.map((f) => f.type);
       // AuthenticationOk, then ParameterStatus..., then BackendKeyData, then ReadyForQuery 'I'.
       expect(types.slice(-2)).toEqual(['K', 'Z']);
       expect(w.frames[w.frames.length - 1]!.body.toString('latin1')).toBe('I');
       expect(w.params.get('application_name')).toBe('spec-raw');
-      conn.send(query('SELECT pg_backend_pid()'));
-      const frames = await conn.readUntil('Z');
+      conn.send(msg.query('SELECT pg_backend_pid()'));
+      const frames = await conn.until('Z');
       const row = frames.find((f) => f.type === 'D');
       const backendPid = Number(row?.body.toString('utf8', 6));
       expect(backendPid).toBeGreaterThan(0);

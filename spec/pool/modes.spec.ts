@@ -6,7 +6,7 @@
 import postgres from 'postgres';
 import { startCluster, type Cluster } from '../support/cluster';
 import { createRoles, Observer, outcome, pidOf, runPgmux, track, waitFor, type Running } from './support';
-import { msg, RawClient, rowsOf } from './wire';
+import { msg, RawClient, rowsOf } from '../support/wire';
 
 const ROLES = ['m_tx', 'm_hold', 'm_pipe', 'm_pgjs', 'm_portal', 'm_sess', 'm_reset', 'm_noreset', 'm_always', 'm_never', 'm_stmt'];
 

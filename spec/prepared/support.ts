@@ -13,7 +13,7 @@ import { Child, raceTimeout } from '../support/child';
 import type { Cluster } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
-import { RawClient, errorFields, type Frame } from '../pool/wire';
+import { RawClient, errorFields, type Frame } from '../support/wire';
 
 // ---- roles and pgmux ----
 
@@ -260,7 +260,7 @@ export async function runScript(label: string, command: string, args: string[], 
 
 // ---- raw protocol ----
 
-// The raw client and its frame type are the pool specs' (spec/pool/wire.ts); the builders here
+// The raw client and its frame type are the specs' shared one (spec/support/wire.ts); the builders here
 // add what prepared-statement specs need (typed Parse, binary Bind, Describe, Close).
 export { RawClient, errorFields, type Frame };
 

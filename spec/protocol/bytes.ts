@@ -1,41 +1,13 @@
-// Owns the specs' own byte builder: expected frames written field by field with plain Buffer
-// calls, independent of lib/protocol/writer.ts, so a Writer bug cannot hide in both sides.
+// Owns the protocol specs' byte tools beyond the shared primitives (spec/support/bytes.ts, which
+// it re-exports): frames that lie about their length, re-lengthed cuts, frames placed in junk.
 
-export const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
+import { i32 } from '../support/bytes';
 
-export const str = (s: string): Buffer => Buffer.from(s, 'utf8');
-
-export const u8 = (n: number): Buffer => Buffer.from([n]);
-
-export function i16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  if (n < 0) b.writeInt16BE(n);
-  else b.writeUInt16BE(n);
-  return b;
-}
-
-export function i32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  if (n < 0) b.writeInt32BE(n);
-  else b.writeUInt32BE(n);
-  return b;
-}
-
-/** A typed frame: the type letter, the int32 length (body + 4), the body. */
-export function frame(type: string, ...body: Buffer[]): Buffer {
-  const payload = Buffer.concat(body);
-  return Buffer.concat([Buffer.from(type, 'latin1'), i32(payload.length + 4), payload]);
-}
+export { cstr, frame, i16, i32, str, u8, untyped } from '../support/bytes';
 
 /** A typed frame whose header declares `declared` whatever the body holds. */
 export function frameDeclaring(type: string, declared: number, ...body: Buffer[]): Buffer {
   return Buffer.concat([Buffer.from(type, 'latin1'), i32(declared), ...body]);
-}
-
-/** An untyped startup-phase packet: int32 length (body + 4), the body. */
-export function untyped(...body: Buffer[]): Buffer {
-  const payload = Buffer.concat(body);
-  return Buffer.concat([i32(payload.length + 4), payload]);
 }
 
 /** The same frame with its declared length rewritten to match its (possibly cut) size. */

@@ -8,6 +8,7 @@ import {
   decodeBackendKeyData,
   decodeErrorFields,
   decodeNegotiateProtocolVersion,
+  type DecodedErrorFields,
   decodeParameterStatus,
   negotiateProtocolVersion,
   readyForQueryStatus,
@@ -27,21 +28,15 @@ import {
 } from '../../lib/protocol/frontend';
 import { startCluster, type Cluster } from '../support/cluster';
 import { cstr, i32, u8, untyped } from './bytes';
-import { Wire } from './wire';
+import { RawClient } from '../support/wire';
 
 function md5hex(s: string | Buffer): string {
   return createHash('md5').update(s).digest('hex');
 }
 
-/** Reads frames up to and including ReadyForQuery; returns them in order. */
-async function untilReady(w: Wire): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (;;) {
-    const f = await w.next();
-    if (f === null) throw new Error(`closed after ${out.map((x) => String.fromCharCode(x[0])).join('')}`);
-    out.push(f);
-    if (f[0] === 0x5a) return out;
-  }
+/** Reads frames up to and including ReadyForQuery; returns them (whole, header included) in order. */
+async function untilReady(w: RawClient): Promise<Buffer[]> {
+  return (await w.until('Z')).map((f) => f.bytes);
 }
 
 const letters = (frames: Buffer[]): string => frames.map((f) => String.fromCharCode(f[0])).join('');
@@ -51,6 +46,17 @@ function firstValue(f: Buffer): Buffer {
   const len = f.readInt32BE(7);
   return f.subarray(11, 11 + len);
 }
+
+/** The ErrorResponse the server closes with, decoded by lib/protocol. */
+async function refusal(w: RawClient): Promise<DecodedErrorFields> {
+  const { frame } = await w.refusal();
+  const e = decodeErrorFields(frame.bytes, 0, frame.bytes.length);
+  if (e.kind === 'invalid') throw new Error(e.reason);
+  return e;
+}
+
+/** The first frame of `type` (whole, header included); fails if an ErrorResponse comes first. */
+const expectFrame = async (w: RawClient, type: string): Promise<Buffer> => (await w.waitFor(type)).bytes;
 
 describe('against PostgreSQL 15', () => {
   let cluster: Cluster;
@@ -63,10 +69,10 @@ describe('against PostgreSQL 15', () => {
   afterAll(() => cluster?.stop());
 
   /** Cleartext login (app_plain has hba `password`); returns the session and its BackendKeyData. */
-  async function login(): Promise<{ w: Wire; pid: number; secret: number }> {
-    const w = await Wire.connect(port);
+  async function login(): Promise<{ w: RawClient; pid: number; secret: number }> {
+    const w = await RawClient.open(port);
     w.send(startupMessage({ user: 'app_plain', database: 'app' }));
-    const req = await w.expect('R');
+    const req = await expectFrame(w, 'R');
     expect(decodeAuthentication(req, 0, req.length)).toEqual({ kind: 'auth-cleartext' });
     w.send(passwordMessage(cluster.password));
     const frames = await untilReady(w);
@@ -77,9 +83,9 @@ describe('against PostgreSQL 15', () => {
   }
 
   it('logs in with cleartext and decodes the welcome', async () => {
-    const w = await Wire.connect(port);
+    const w = await RawClient.open(port);
     w.send(startupMessage(new Map([['user', 'app_plain'], ['database', 'app'], ['application_name', 'pgmux-spec']])));
-    await w.expect('R');
+    await expectFrame(w, 'R');
     w.send(passwordMessage(cluster.password));
     const frames = await untilReady(w);
     expect(decodeAuthentication(frames[0], 0, frames[0].length)).toEqual({ kind: 'auth-ok' });
@@ -97,13 +103,13 @@ describe('against PostgreSQL 15', () => {
     const z = frames[frames.length - 1];
     expect(readyForQueryStatus(z, 0)).toBe(TxStatus.Idle);
     w.send(TERMINATE);
-    await w.closed;
+    await w.waitClosed();
   });
 
   it('logs in with md5 using the decoded salt', async () => {
-    const w = await Wire.connect(port);
+    const w = await RawClient.open(port);
     w.send(startupMessage({ user: 'app_md5', database: 'app' }));
-    const req = await w.expect('R');
+    const req = await expectFrame(w, 'R');
     const auth = decodeAuthentication(req, 0, req.length);
     if (auth.kind !== 'auth-md5') throw new Error(`expected an md5 request, got ${auth.kind}`);
     const inner = md5hex(cluster.password + 'app_md5');
@@ -114,28 +120,28 @@ describe('against PostgreSQL 15', () => {
   });
 
   it('decodes the SCRAM offer and a wrong-password FATAL (with its V field)', async () => {
-    const w = await Wire.connect(port);
+    const w = await RawClient.open(port);
     w.send(startupMessage({ user: 'app', database: 'app' }));
-    const req = await w.expect('R');
+    const req = await expectFrame(w, 'R');
     const auth = decodeAuthentication(req, 0, req.length);
     expect(auth).toMatchObject({ kind: 'auth-sasl' });
     if (auth.kind === 'auth-sasl') expect(auth.mechanisms).toContain('SCRAM-SHA-256');
     w.destroy();
 
-    const p = await Wire.connect(port);
+    const p = await RawClient.open(port);
     p.send(startupMessage({ user: 'app_plain', database: 'app' }));
-    await p.expect('R');
+    await expectFrame(p, 'R');
     p.send(passwordMessage('wrong'));
-    const e = await p.refusal();
+    const e = await refusal(p);
     expect(e).toMatchObject({ kind: 'error', severity: 'FATAL', code: '28P01', message: 'password authentication failed for user "app_plain"' });
     expect(e.raw.get('V')).toBe('FATAL');
     expect(e.routine).toBeDefined();
   });
 
   it('gets NegotiateProtocolVersion for 3.1 with a _pq_ option, and decodes it', async () => {
-    const w = await Wire.connect(port);
+    const w = await RawClient.open(port);
     w.send(untyped(i32((3 << 16) | 1), cstr('user'), cstr('app_plain'), cstr('database'), cstr('app'), cstr('_pq_.pgmux_test'), cstr('1'), u8(0)));
-    const v = await w.expect('v');
+    const v = await expectFrame(w, 'v');
     expect(decodeNegotiateProtocolVersion(v, 0, v.length)).toEqual({
       kind: 'negotiate-protocol-version',
       newestMinor: 0,
@@ -174,7 +180,7 @@ describe('against PostgreSQL 15', () => {
     expect(decodeErrorFields(err, 0, err.length)).toMatchObject({ severity: 'ERROR', code: '26000' });
     expect(readyForQueryStatus(failed[failed.length - 1], 0)).toBe(TxStatus.Failed);
     w.send(TERMINATE);
-    await w.closed;
+    await w.waitClosed();
   });
 
   it('decodes an ERROR with a position from a simple query, and stays usable', async () => {
@@ -200,9 +206,9 @@ describe('against PostgreSQL 15', () => {
       if (r.rows[0]?.state === 'active') break;
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const c = await Wire.connect(port);
+    const c = await RawClient.open(port);
     c.send(cancelRequest(pid, secret));
-    await c.closed;
+    await c.waitClosed();
     const frames = await untilReady(w);
     // RowDescription comes first: PostgreSQL sends it before the statement runs.
     expect(letters(frames)).toBe('TEZ');

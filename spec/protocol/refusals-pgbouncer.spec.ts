@@ -12,7 +12,7 @@ import { freePort } from '../support/ports';
 import { decodeErrorFields, type ErrorFields } from '../../lib/protocol/backend';
 import * as refusals from '../../lib/protocol/refusals';
 import { cstr, frame, i32, str, u8, untyped } from './bytes';
-import { Wire } from './wire';
+import { RawClient } from '../support/wire';
 
 type Fields = Pick<ErrorFields, 'severity' | 'code' | 'message'>;
 
@@ -37,17 +37,19 @@ function isServerError(err: unknown): boolean {
 
 /** Sends one startup packet (or any bytes) and returns the ErrorResponse that closes the connection. */
 async function refusedAfter(port: number, bytes: Buffer | null): Promise<Fields> {
-  const w = await Wire.connect(port);
+  const w = await RawClient.open(port);
   if (bytes !== null) w.send(bytes);
-  return w.refusal();
+  return refusalOf(w);
+}
+
+/** The ErrorResponse the peer closes `w` with, decoded by lib/protocol. */
+async function refusalOf(w: RawClient): Promise<Fields> {
+  return refusalFromFrame((await w.refusal()).frame.bytes);
 }
 
 /** A raw client logged in through trust, ready for its first query. */
-async function rawLogin(port: number, user: string, database: string): Promise<Wire> {
-  const w = await Wire.connect(port);
-  w.send(startupBytes({ user, database }));
-  await w.expect('Z');
-  return w;
+function rawLogin(port: number, user: string, database: string): Promise<RawClient> {
+  return RawClient.login(port, user, '', database);
 }
 
 /** Logs in with node-postgres and returns the error that refuses it. */
@@ -99,7 +101,7 @@ const ROWS: Row[] = [
       // The launcher's readiness probe may still hold PgBouncer's only slot for a moment after
       // it closed (PgBouncer notices the close on its next loop): retry the first login until
       // that slot is free, then provoke the refusal with a second client.
-      let held: Wire | undefined;
+      let held: RawClient | undefined;
       for (const deadline = Date.now() + 5000; held === undefined; ) {
         try {
           held = await rawLogin(port, 'app', 'app');
@@ -125,31 +127,31 @@ const ROWS: Row[] = [
   {
     refusal: 'emptyPassword',
     async provoke({ port }) {
-      const w = await Wire.connect(port);
+      const w = await RawClient.open(port);
       w.send(startupBytes({ user: 'app', database: 'md5db' }));
-      await w.expect('R');
+      await w.waitFor('R');
       w.send(frame('p', cstr('')));
-      return w.refusal();
+      return refusalOf(w);
     },
   },
   {
     refusal: 'invalidSaslMechanism',
     async provoke({ port }) {
-      const w = await Wire.connect(port);
+      const w = await RawClient.open(port);
       w.send(startupBytes({ user: 'app', database: 'scramdb' }));
-      await w.expect('R');
+      await w.waitFor('R');
       w.send(frame('p', cstr('SCRAM-SHA-1'), i32(3), str('abc')));
-      return w.refusal();
+      return refusalOf(w);
     },
   },
   {
     refusal: 'startupResent',
     async provoke({ port }) {
-      const w = await Wire.connect(port);
+      const w = await RawClient.open(port);
       w.send(startupBytes({ user: 'app', database: 'md5db' }));
-      await w.expect('R');
+      await w.waitFor('R');
       w.send(startupBytes({ user: 'app', database: 'md5db' }));
-      return w.refusal();
+      return refusalOf(w);
     },
   },
   { refusal: 'noUser', provoke: ({ port }) => refusedAfter(port, startupBytes({ database: 'app' })) },
@@ -165,7 +167,7 @@ const ROWS: Row[] = [
     async provoke({ port }) {
       const admin = await rawLogin(port, 'admin', 'pgbouncer');
       admin.send(frame('Q', cstr('DISABLE app')));
-      await admin.expect('Z');
+      await admin.waitFor('Z');
       admin.destroy();
       return refusedAfter(port, startupBytes({ user: 'app', database: 'app' }));
     },
@@ -207,7 +209,7 @@ const ROWS: Row[] = [
     async provoke({ port }) {
       const w = await rawLogin(port, 'app', 'app');
       w.send(frame('y'));
-      return w.refusal();
+      return refusalOf(w);
     },
   },
   {
@@ -216,7 +218,7 @@ const ROWS: Row[] = [
     async provoke({ port }) {
       const w = await rawLogin(port, 'app', 'app');
       w.send(frame('Q', cstr('SELECT 1')));
-      return w.refusal();
+      return refusalOf(w);
     },
   },
   {
@@ -275,19 +277,14 @@ const ROWS: Row[] = [
     async provoke({ port, cluster }) {
       const w = await rawLogin(port, 'app', 'app');
       w.send(frame('Q', cstr('BEGIN; SELECT pg_backend_pid()::text')));
-      const row = await w.expect('D');
-      const pid = Number(row.subarray(11).toString());
-      await w.expect('Z');
+      const row = await w.waitFor('D');
+      const pid = Number(row.body.subarray(6).toString());
+      await w.waitFor('Z');
       await cluster.query(cluster.primary, `SELECT pg_terminate_backend(${pid})`);
       // PgBouncer first forwards the server's own FATAL, then sends its own: compare the last.
-      let last: Fields | null = null;
-      for (;;) {
-        const f = await w.next();
-        if (f === null) break;
-        if (f[0] === 0x45) last = refusalFromFrame(f);
-      }
-      if (last === null) throw new Error('no error after the server connection was killed');
-      return last;
+      const last = (await w.untilClosed()).frames.filter((f) => f.type === 'E').pop();
+      if (last === undefined) throw new Error('no error after the server connection was killed');
+      return refusalFromFrame(last.bytes);
     },
   },
   {

@@ -13,7 +13,7 @@ import { startCluster, type Cluster } from '../support/cluster';
 import { psql, type RunResult } from '../support/clients';
 import type { PgmuxProcess } from '../support/pgmux';
 import { startMux } from '../client/support/setup';
-import { RawClient, SSL_REQUEST, errorFields, fatalThenClose, startupMessage, type Frame } from '../client/support/wire';
+import { RawClient, errorFields, msg, type Frame } from '../support/wire';
 import { makePki, type Pki } from './support/pki';
 
 let cluster: Cluster;
@@ -62,7 +62,7 @@ function tlsOf(client: Client): tls.TLSSocket | null {
 /** TLS to pgmux by hand: SSLRequest, 'S', handshake with `options`. Rejects on a failed handshake. */
 function handshake(port: number, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const raw = net.connect(port, '127.0.0.1', () => raw.write(SSL_REQUEST));
+    const raw = net.connect(port, '127.0.0.1', () => raw.write(msg.sslRequest()));
     raw.once('error', reject);
     raw.once('data', (answer) => {
       if (answer.toString() !== 'S') {
@@ -86,7 +86,7 @@ function framesUntilClose(socket: tls.TLSSocket): Promise<Frame[]> {
       const frames: Frame[] = [];
       for (let i = 0; i + 5 <= all.length; ) {
         const len = all.readInt32BE(i + 1);
-        frames.push({ type: String.fromCharCode(all[i]!), body: all.subarray(i + 5, i + 1 + len) });
+        frames.push({ type: String.fromCharCode(all[i]!), body: all.subarray(i + 5, i + 1 + len), bytes: all.subarray(i, i + 1 + len) });
         i += 1 + len;
       }
       resolve(frames);
@@ -172,9 +172,8 @@ describe('client_tls_sslmode = require', () => {
    */
   it('refuses bytes that follow an SSLRequest in the same packet with 08P01', async () => {
     const conn = await RawClient.open(req.port);
-    const since = Date.now();
-    conn.send(Buffer.concat([SSL_REQUEST, startupMessage({ user: 'app', database: 'app' })]));
-    const { fields } = await fatalThenClose(conn, since);
+    conn.send(Buffer.concat([msg.sslRequest(), msg.startup({ user: 'app', database: 'app' })]));
+    const { fields } = await conn.refusal({ sole: true });
     expect(fields).toMatchObject({ S: 'FATAL', C: '08P01', M: 'received unencrypted data after SSL request' });
   });
 

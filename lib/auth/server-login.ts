@@ -1,6 +1,9 @@
-// Owns pgmux's own login to a PostgreSQL server: the startup packet, the authentication
-// exchange (cleartext, md5, SCRAM-SHA-256) and collecting ParameterStatus and BackendKeyData
-// until the first ReadyForQuery.
+// Owns pgmux's own login to a PostgreSQL server: the authentication exchange (cleartext, md5,
+// SCRAM-SHA-256) and collecting ParameterStatus and BackendKeyData until the first ReadyForQuery.
+//
+// Pure: frames in, bytes to send and an outcome out, no sockets. It lives in auth (not server)
+// so that every connection pgmux makes as a client can log in with it: ServerConnection, the lag
+// tracker's MonitorClient (routing) and auth_query's lookup, without those depending on server/.
 
 import { BackendCode } from '../protocol/codes';
 import {
@@ -11,9 +14,9 @@ import {
   type ErrorFields,
 } from '../protocol/backend';
 import { passwordMessage, saslInitialResponse, saslResponse } from '../protocol/frontend';
-import { md5Response } from '../auth/md5';
-import { ScramClient } from '../auth/scram-client';
-import type { Secret } from '../auth/secret';
+import { md5Response } from './md5';
+import { ScramClient } from './scram-client';
+import type { Secret } from './secret';
 
 /** What pgmux may use to prove itself to a server. */
 export type ServerCredential =
