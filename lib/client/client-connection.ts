@@ -525,6 +525,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return this.prepared !== null ? Action.Inspect : Action.Forward;
       case FrontendCode.Execute:
         this.unsynced++;
+        // A batch pgmux may run again after a stale plan keeps its Execute's bytes (lib/prepared/link).
+        if (this.prepared?.holding === true) return Action.Inspect;
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.Flush:
@@ -704,7 +706,8 @@ function isStatementMessage(type: number): boolean {
     type === FrontendCode.Bind ||
     type === FrontendCode.Describe ||
     type === FrontendCode.Close ||
-    type === FrontendCode.Query
+    type === FrontendCode.Query ||
+    type === FrontendCode.Execute
   );
 }
 

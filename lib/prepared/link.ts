@@ -8,18 +8,32 @@
 // protocol the server skips to Sync, so the skipped entries are dropped (and what they would
 // have prepared is forgotten). SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are
 // planned by ./sql and ride the same queue.
+//
+// A stale plan (0A000 "cached plan must not change result type" after DDL) at a Bind or
+// Describe of a shared statement is healed on that server: when nothing of the batch has run,
+// the server was not in a transaction block, and the batch itself tells the client the new
+// columns (a Describe of the statement, or of the Bind's portal before its Execute), the error
+// and its ReadyForQuery are swallowed and the batch runs again behind a Close and Parse of the
+// statement (./rerun keeps its frames). Otherwise the error reaches the client, and the server's
+// copy is marked stale so that the client's next try (or its driver's own re-prepare) gets a
+// fresh one. A batch runs again at most once.
 
-import { BackendCode, FrontendCode } from '../protocol/codes';
-import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, query } from '../protocol/frontend';
+import { BackendCode, FrontendCode, TxStatus } from '../protocol/codes';
+import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, query, SYNC } from '../protocol/frontend';
 import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
-import type { ServerStatementCache, Statement, StatementRegistry } from './statements';
-import { lexSql, mayBeSqlPrepared, missingStatementError, MISSING_STATEMENT, patchError, planSql, sqlOnlyError, type SqlRewrite } from './sql';
+import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
+import { lexSql, mayBeSqlPrepared, missingStatementError, MISSING_STATEMENT, patchError, planSql, sqlOnlyError, type ExecuteAgain, type SqlRewrite } from './sql';
+import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 
 /** What a queued request is, by which response completes it. */
 const Kind = { Parse: 1, Bind: 2, DescribeStatement: 3, DescribePortal: 4, Execute: 5, Close: 6, Sync: 7, Query: 8 } as const;
 /** What happens to its response. */
 const Fate = { Forward: 0, Swallow: 1, Fake: 2 } as const;
+/** Client name of an injected Close of a stale copy: skipped, it leaves the copy stale. */
+const STALE_CLOSE = '\u0000stale';
+/** staleRequest's answer when the request runs again. */
+const RERUN = 'rerun';
 
 /** Server response types that may complete a request; everything else passes by uninspected. */
 export const COMPLETION_TYPES: ReadonlySet<number> = new Set([
@@ -33,11 +47,17 @@ export const COMPLETION_TYPES: ReadonlySet<number> = new Set([
   BackendCode.PortalSuspended,
   BackendCode.ErrorResponse,
   BackendCode.ReadyForQuery,
+  // Only so that a re-run Describe's second one can be swallowed (Describe of a statement only).
+  BackendCode.ParameterDescription,
 ]);
 
 /** The linked server as prepared-statement handling sees it. */
 export interface PreparedServer {
   readonly statements: ServerStatementCache;
+  /** Status byte of the server's last ReadyForQuery. */
+  readonly txStatus: number;
+  /** Writes ahead of anything the client sends next (a re-run batch). */
+  sendToServer(bytes: Buffer): boolean;
 }
 
 export class PreparedLink {
@@ -54,13 +74,30 @@ export class PreparedLink {
   private out: Buffer | null = null;
   /** Bytes to send to the server in place of the frame just swallowed (written by afterFrame). */
   private replacement: Buffer[] = [];
+  /** The current batch's frames from its first named Bind/Describe on, for a re-run; else null. */
+  private hold: HeldBatch | null = null;
+  /** The last hold allocated, reused by the next batch. */
+  private spare: HeldBatch | null = null;
+  /** A hold was started (or given up) in the current batch: one per batch at most. */
+  private holdTried = false;
+  /** The queue emptied in the middle of a batch after something of it ran (no longer visible in it). */
+  private ranBeforeDrain = false;
+  /** A re-run Describe of a statement: its ParameterDescription reached the client the first time. */
+  private skipParamDesc = false;
   /** Counters for SHOW PREPARED / specs: Parses injected because a server lacked a statement. */
   static injectedParses = 0;
+  /** Batches and SQL EXECUTEs run again after a stale plan. */
+  static reruns = 0;
 
   constructor(private readonly registry: StatementRegistry) {}
 
   get pending(): number {
     return this.kinds.length - this.head;
+  }
+
+  /** Keeping the batch's frames: Execute must be seen whole (lib/client asks per header). */
+  get holding(): boolean {
+    return this.hold !== null;
   }
 
   // ---- client -> server ----
@@ -72,10 +109,14 @@ export class PreparedLink {
         this.push(Kind.Execute, Fate.Forward, null, null);
         return;
       case FrontendCode.Sync:
+        if (this.hold !== null) this.keep(SYNC);
+        if (this.hold !== null) this.hold.synced = true;
+        this.holdTried = false;
         this.push(Kind.Sync, Fate.Forward, null, null);
         return;
       case FrontendCode.Query:
       case FrontendCode.FunctionCall:
+        this.endBatch();
         this.push(Kind.Query, Fate.Forward, null, null);
         return;
     }
@@ -90,7 +131,7 @@ export class PreparedLink {
     // Unnamed statements (most extended-protocol traffic) pass untouched: tell them from the
     // bytes, without decoding the SQL or the parameters into strings.
     const unnamed = unnamedKind(type, buf, start, end);
-    if (unnamed !== 0) return this.forward(unnamed);
+    if (unnamed !== 0) return this.forward(unnamed, buf, start, end);
     switch (type) {
       case FrontendCode.Parse:
         return this.onParse(buf, start, end, server);
@@ -98,47 +139,52 @@ export class PreparedLink {
         return this.onQuery(buf, start, end, server);
       case FrontendCode.Bind: {
         const msg = decodeBind(buf, start, end);
-        if (msg.kind !== 'bind' || msg.statement === '') return this.forward(Kind.Bind);
+        if (msg.kind !== 'bind' || msg.statement === '') return this.forward(Kind.Bind, buf, start, end);
         const stmt = this.names.get(msg.statement);
         const refusal = stmt === undefined ? refuseUnknown(msg.statement) : stmt.parse === null ? sqlOnlyError(msg.statement) : null;
         if (refusal !== null) {
-          this.replacement.push(bindRenamed(buf, end, msg, MISSING_STATEMENT));
+          this.send(bindRenamed(buf, end, msg, MISSING_STATEMENT));
           this.push(Kind.Bind, Fate.Forward, null, null, refusal);
           return Action.Swallow | Action.Notify;
         }
-        if (stmt === undefined || stmt.parse === null) return this.forward(Kind.Bind);
+        if (stmt === undefined || stmt.parse === null) return this.forward(Kind.Bind, buf, start, end);
+        if (!this.holdTried) this.startHold();
         this.ensurePrepared(stmt, stmt.parse, server);
-        this.replacement.push(bindRenamed(buf, end, msg, stmt.serverName));
+        this.send(bindRenamed(buf, end, msg, stmt.serverName));
         this.push(Kind.Bind, Fate.Forward, stmt, msg.statement);
         return Action.Swallow | Action.Notify;
       }
       case FrontendCode.Describe: {
         const msg = decodeDescribe(buf, start, end);
-        if (msg.kind !== 'describe') return this.forward(Kind.DescribeStatement);
-        if (msg.target === 'P') return this.forward(Kind.DescribePortal);
-        if (msg.name === '') return this.forward(Kind.DescribeStatement);
+        if (msg.kind !== 'describe') return this.forward(Kind.DescribeStatement, buf, start, end);
+        if (msg.target === 'P') return this.forward(Kind.DescribePortal, buf, start, end);
+        if (msg.name === '') return this.forward(Kind.DescribeStatement, buf, start, end);
         const stmt = this.names.get(msg.name);
         const refusal = stmt === undefined ? refuseUnknown(msg.name) : stmt.parse === null ? sqlOnlyError(msg.name) : null;
         if (refusal !== null) {
-          this.replacement.push(describe('S', MISSING_STATEMENT));
+          this.send(describe('S', MISSING_STATEMENT));
           this.push(Kind.DescribeStatement, Fate.Forward, null, null, refusal);
           return Action.Swallow | Action.Notify;
         }
-        if (stmt === undefined || stmt.parse === null) return this.forward(Kind.DescribeStatement);
+        if (stmt === undefined || stmt.parse === null) return this.forward(Kind.DescribeStatement, buf, start, end);
+        if (!this.holdTried) this.startHold();
         this.ensurePrepared(stmt, stmt.parse, server);
-        this.replacement.push(describe('S', stmt.serverName));
+        this.send(describe('S', stmt.serverName));
         this.push(Kind.DescribeStatement, Fate.Forward, stmt, msg.name);
         return Action.Swallow | Action.Notify;
       }
       case FrontendCode.Close: {
         const msg = decodeClose(buf, start, end);
-        if (msg.kind !== 'close' || msg.target === 'P' || msg.name === '') return this.forward(Kind.Close);
+        if (msg.kind !== 'close' || msg.target === 'P' || msg.name === '') return this.forward(Kind.Close, buf, start, end);
         // Only the client's name goes; the server keeps the statement for others.
         const stmt = this.names.get(msg.name) ?? null;
         this.names.delete(msg.name);
         this.push(Kind.Close, Fate.Fake, stmt, msg.name);
         return Action.Swallow | Action.Notify;
       }
+      case FrontendCode.Execute:
+        // Seen whole only while a batch is held (lib/client), else noted by noteForwarded.
+        return this.forward(Kind.Execute, buf, start, end);
       default:
         return Action.Forward;
     }
@@ -146,7 +192,7 @@ export class PreparedLink {
 
   private onParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
     const msg = decodeParse(buf, start, end);
-    if (msg.kind !== 'parse' || msg.name === '') return this.forward(Kind.Parse);
+    if (msg.kind !== 'parse' || msg.name === '') return this.forward(Kind.Parse, buf, start, end);
     const stmt = this.registry.intern(msg.sql, msg.paramTypes);
     stmt.uses++;
     this.names.set(msg.name, stmt);
@@ -154,7 +200,7 @@ export class PreparedLink {
       this.push(Kind.Parse, Fate.Fake, stmt, msg.name);
     } else {
       this.addToServer(stmt, server);
-      this.replacement.push(stmt.parse);
+      this.send(stmt.parse);
       this.push(Kind.Parse, Fate.Forward, stmt, msg.name);
     }
     return Action.Swallow | Action.Notify;
@@ -162,10 +208,11 @@ export class PreparedLink {
 
   /** A simple Query: SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten (./sql), the rest forwarded. */
   private onQuery(buf: Buffer, start: number, end: number, server: PreparedServer): number {
-    if (!mayBeSqlPrepared(buf, start, end)) return this.forward(Kind.Query);
+    this.endBatch();
+    if (!mayBeSqlPrepared(buf, start, end)) return this.forward(Kind.Query, buf, start, end);
     const msg = decodeQuery(buf, start, end);
     const cmd = msg.kind === 'query' ? lexSql(msg.sql) : null;
-    if (msg.kind !== 'query' || cmd === null) return this.forward(Kind.Query);
+    if (msg.kind !== 'query' || cmd === null) return this.forward(Kind.Query, buf, start, end);
     const plan = planSql(msg.sql, cmd, this.names, this.registry, server.statements);
     if (plan.injected) PreparedLink.injectedParses++;
     this.replacement.push(query(plan.text));
@@ -179,22 +226,53 @@ export class PreparedLink {
     if (server.statements.has(stmt)) return;
     PreparedLink.injectedParses++;
     this.addToServer(stmt, server);
-    this.replacement.push(parse);
+    this.send(parse);
     this.push(Kind.Parse, Fate.Swallow, stmt, null);
   }
 
   private addToServer(stmt: Statement, server: PreparedServer): void {
+    if (server.statements.takeStale(stmt)) {
+      // The server holds it with a stale plan: close that copy in the same write.
+      this.send(close('S', stmt.serverName));
+      this.push(Kind.Close, Fate.Swallow, stmt, STALE_CLOSE);
+    }
     const evicted = server.statements.add(stmt);
     if (evicted !== null) {
-      this.replacement.push(close('S', evicted.serverName));
+      this.send(close('S', evicted.serverName));
       // The evicted statement rides along: if the server skips this Close, it still holds it.
       this.push(Kind.Close, Fate.Swallow, evicted, null);
     }
   }
 
-  private forward(kind: number): number {
+  /** A client frame forwarded as it is (a held batch keeps a copy: the chunk may be reused). */
+  private forward(kind: number, buf: Buffer, start: number, end: number): number {
+    if (this.hold !== null) this.keep(Buffer.from(buf.subarray(start, end)));
     this.push(kind, Fate.Forward, null, null);
     return Action.Forward;
+  }
+
+  /** Bytes sent to the server for the request pushed next. */
+  private send(frame: Buffer): void {
+    this.replacement.push(frame);
+    if (this.hold !== null) this.keep(frame);
+  }
+
+  /** Keeps a frame of the held batch for the request pushed next; a pipelined batch or too many bytes end the hold. */
+  private keep(frame: Buffer): void {
+    const hold = this.hold as HeldBatch;
+    if (hold.synced || !hold.keep(this.kinds.length, frame)) this.hold = null;
+  }
+
+  private startHold(): void {
+    this.holdTried = true;
+    this.hold = this.spare ??= new HeldBatch();
+    this.hold.reset();
+  }
+
+  /** A simple Query or FunctionCall: its own batch, never re-run from here. */
+  private endBatch(): void {
+    this.hold = null;
+    this.holdTried = false;
   }
 
   /** What to send the server instead of the swallowed frame. */
@@ -223,12 +301,15 @@ export class PreparedLink {
 
   /** A completion-type response from the server. Returns Forward or Swallow, | Notify when fakes follow. */
   onServerResponse(type: number, buf: Buffer, start: number, end: number, server: PreparedServer): number {
+    if (type === BackendCode.ParameterDescription) return this.paramDescription();
     if (type === BackendCode.CommandComplete) this.noteDiscard(buf, start, end, server);
     if (this.head >= this.kinds.length) return Action.Forward;
     const kind = this.kinds[this.head];
     if (type === BackendCode.ErrorResponse) {
       const rewrite = this.rewrites[this.head];
       const stmt = this.stmts[this.head];
+      const stale = (stmt !== null || rewrite !== null) && isStalePlan(buf, start, end) ? this.staleRequest(kind, stmt, rewrite, server) : null;
+      if (stale === RERUN) return Action.Swallow;
       // "bind message supplies 2 parameters, but prepared statement "pgmux_3" requires 1": the client's name.
       const swap =
         rewrite !== null
@@ -239,18 +320,28 @@ export class PreparedLink {
       // A replaced error goes out through takeFakes, after what was forwarded before it.
       if (swap !== null) this.out = swap;
       const verdict = swap === null ? Action.Forward : Action.Swallow | Action.Notify;
-      if (kind === Kind.Query || kind === Kind.Sync) return verdict;
-      this.fail(server);
-      this.skipToSync(server);
-      return verdict | this.notifyIfFake();
+      if (kind !== Kind.Query && kind !== Kind.Sync) {
+        this.fail(server);
+        this.skipToSync(server);
+      }
+      // After the undo above, which may restore() a statement whose eviction was skipped.
+      if (stale !== null) server.statements.markStale(stale);
+      return kind === Kind.Query || kind === Kind.Sync ? verdict : verdict | this.notifyIfFake();
     }
     if (type === BackendCode.ReadyForQuery) {
       // Everything up to the Sync/Query that this answers is done (or was skipped).
+      let fate: number = Fate.Forward;
       while (this.head < this.kinds.length) {
         const k = this.kinds[this.head];
+        const f = this.fates[this.head];
         this.shift();
-        if (k === Kind.Sync || k === Kind.Query) break;
+        if (k === Kind.Sync || k === Kind.Query) {
+          fate = f;
+          break;
+        }
       }
+      // It ends a failed try that runs again (rerun): the client's ReadyForQuery is still to come.
+      if (fate === Fate.Swallow) return Action.Swallow;
       return Action.Forward | this.notifyIfFake();
     }
     if (kind === Kind.Query) {
@@ -279,6 +370,109 @@ export class PreparedLink {
     }
   }
 
+  /** A ParameterDescription: swallowed once after a Describe of a statement runs again. */
+  private paramDescription(): number {
+    if (!this.skipParamDesc) return Action.Forward;
+    this.skipParamDesc = false;
+    return Action.Swallow;
+  }
+
+  /**
+   * A stale plan at the head request. Runs it again (RERUN: the error is swallowed), or returns
+   * the statement whose server copy to mark stale, so that its next use closes and prepares it
+   * again, while the error goes through; null when it is none of pgmux's statements.
+   */
+  private staleRequest(kind: number, stmt: Statement | null, rewrite: SqlRewrite | null, server: PreparedServer): Statement | typeof RERUN | null {
+    if ((kind === Kind.Bind || kind === Kind.DescribeStatement) && stmt !== null && stmt.parse !== null && rewrite === null) {
+      return this.rerun(kind, stmt as ParsedStatement, server) ? RERUN : stmt;
+    }
+    const again = kind === Kind.Query && rewrite !== null ? rewrite.rerunnable() : null;
+    if (again === null) return null;
+    return this.rerunSql(again, server) ? RERUN : again.stmt;
+  }
+
+  /**
+   * Runs the batch again from its failing Bind/Describe, behind a Close and Parse of the stale
+   * statement, when that is invisible to the client but for the new columns: the server was
+   * idle (no transaction of the client's is aborted), nothing of the batch ran before it, no
+   * later batch is on the wire, and the batch tells the client the new columns itself.
+   */
+  private rerun(kind: number, stmt: ParsedStatement, server: PreparedServer): boolean {
+    const hold = this.hold;
+    if (hold === null || server.txStatus !== TxStatus.Idle) return false;
+    const head = this.head;
+    const name = this.clientNames[head];
+    // Earlier requests of the batch: a completed Bind's portal would be gone after the abort.
+    let parsedHere = false;
+    for (let i = head - 1; ; i--) {
+      if (i < 0) {
+        if (this.ranBeforeDrain) return false;
+        break;
+      }
+      const k = this.kinds[i];
+      if (k === Kind.Sync || k === Kind.Query) break;
+      if (k === Kind.Bind || k === Kind.Execute || k === Kind.DescribePortal) return false;
+      if (k === Kind.Parse && this.clientNames[i] === name) parsedHere = true;
+    }
+    const last = this.kinds.length - 1;
+    for (let i = head + 1; i <= last; i++) {
+      const k = this.kinds[i];
+      if (k === Kind.Query || (k === Kind.Sync && i !== last)) return false;
+    }
+    const frames = hold.from(head);
+    if (frames === null) return false;
+    // A client that described the statement in an earlier batch may decode rows by the old
+    // columns (postgres.js, pgJDBC do): it must get the error, which their drivers heal.
+    if (kind === Kind.Bind && !parsedHere && !this.describedAfter(hold, head, last, stmt)) return false;
+    const synced = this.kinds[last] === Kind.Sync;
+    // At most once per batch: the hold goes, and holdTried keeps another from starting before its Sync.
+    this.hold = null;
+    this.skipParamDesc = kind === Kind.DescribeStatement;
+    server.statements.refresh(stmt);
+    PreparedLink.reruns++;
+    // Answers to come: the ReadyForQuery ending the skip, the Close and the Parse, then the batch's own.
+    this.kinds.splice(head, 0, Kind.Sync, Kind.Close, Kind.Parse);
+    this.fates.splice(head, 0, Fate.Swallow, Fate.Swallow, Fate.Swallow);
+    this.stmts.splice(head, 0, null, null, stmt);
+    this.clientNames.splice(head, 0, null, null, null);
+    this.rewrites.splice(head, 0, null, null, null);
+    // Unsynced (Describe then Flush), pgmux ends the skip itself and flushes what runs again.
+    const out = synced ? [close('S', stmt.serverName), stmt.parse, ...frames] : [SYNC, close('S', stmt.serverName), stmt.parse, ...frames, FLUSH];
+    server.sendToServer(Buffer.concat(out));
+    return true;
+  }
+
+  /** Whether the Bind at `head` has its portal (or statement) described before anything executes. */
+  private describedAfter(hold: HeldBatch, head: number, last: number, stmt: Statement): boolean {
+    const portal = bindPortal(hold.frameAt(head) as Buffer);
+    for (let i = head + 1; i <= last; i++) {
+      const k = this.kinds[i];
+      if (k === Kind.Execute || k === Kind.Bind) return false;
+      if (k === Kind.DescribeStatement && this.stmts[i] === stmt) return true;
+      if (k !== Kind.DescribePortal) continue;
+      const frame = hold.frameAt(i);
+      if (frame !== null && describedPortal(frame) === portal) return true;
+    }
+    return false;
+  }
+
+  /**
+   * A lone SQL EXECUTE whose statement the server held with a stale plan, nothing run yet and
+   * nothing sent after it: DEALLOCATE, PREPARE and EXECUTE run instead (its RowDescription
+   * tells the client the new columns).
+   */
+  private rerunSql(again: ExecuteAgain, server: PreparedServer): boolean {
+    if (server.txStatus !== TxStatus.Idle || this.head !== this.kinds.length - 1) return false;
+    server.statements.markStale(again.stmt);
+    // Prepares first, so its own rewrite is never rerunnable: at most one re-run.
+    const plan = planSql(again.sql, again.cmd, this.names, this.registry, server.statements);
+    this.fates[this.head] = Fate.Swallow;
+    PreparedLink.reruns++;
+    this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);
+    server.sendToServer(query(plan.text));
+    return true;
+  }
+
   private notifyIfFake(): number {
     return this.head < this.kinds.length && this.fates[this.head] === Fate.Fake ? Action.Notify : 0;
   }
@@ -305,6 +499,7 @@ export class PreparedLink {
       // the client's own Close leaves its name (as PostgreSQL would).
       const name = this.clientNames[i];
       if (name === null) server.statements.restore(stmt);
+      else if (name === STALE_CLOSE) server.statements.restoreStale(stmt);
       else if (!this.names.has(name)) this.names.set(name, stmt);
       return;
     }
@@ -327,6 +522,14 @@ export class PreparedLink {
     this.rewrites[this.head] = null;
     this.head++;
     if (this.head === this.kinds.length) {
+      // Emptied before the batch's Sync (Describe then Flush): remember whether anything of it ran.
+      const last = this.kinds[this.head - 1];
+      if (last === Kind.Sync || last === Kind.Query) this.ranBeforeDrain = false;
+      else if (!this.ranBeforeDrain) this.ranBeforeDrain = ranInBatch(this.kinds, this.head - 1);
+      if (this.hold !== null) {
+        if (this.hold.synced) this.hold = null;
+        else this.hold.drained();
+      }
       this.kinds.length = this.fates.length = this.stmts.length = this.clientNames.length = this.rewrites.length = 0;
       this.head = 0;
     }
@@ -366,6 +569,16 @@ function unnamedKind(type: number, buf: Buffer, start: number, end: number): num
     default:
       return 0;
   }
+}
+
+/** Whether the batch ending at kinds[i] (back to the previous Sync/Query) bound, described a portal or executed. */
+function ranInBatch(kinds: readonly number[], i: number): boolean {
+  for (; i >= 0; i--) {
+    const k = kinds[i];
+    if (k === Kind.Sync || k === Kind.Query) return false;
+    if (k === Kind.Bind || k === Kind.Execute || k === Kind.DescribePortal) return true;
+  }
+  return false;
 }
 
 function completes(kind: number, type: number): boolean {

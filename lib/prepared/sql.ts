@@ -17,7 +17,8 @@
 //     a form pgmux cannot handle                                             the error for the client's
 //
 // DEALLOCATE drops the client's names only; the server keeps its statements for other clients.
-// An eviction the server's cache needs goes first, as `DEALLOCATE pgmux_M;` (tag swallowed).
+// An eviction the server's cache needs goes first, as `DEALLOCATE pgmux_M;` (tag swallowed), and
+// so does the server's stale copy of the statement itself (its plan's result type changed).
 // Effects are applied when the Query is sent (so pipelined queries see them) and undone for
 // the statements a failing Query did not complete.
 
@@ -273,6 +274,15 @@ function lexDeallocate(s: string, i: number): SqlCommand | null {
 interface Part {
   readonly evicted: Statement | null;
   readonly prepared: Statement | null;
+  /** Deallocates the server's stale copy of this statement. */
+  readonly stale?: Statement;
+}
+
+/** A lone EXECUTE of a statement the server held: what to plan again if its plan went stale. */
+export interface ExecuteAgain {
+  readonly sql: string;
+  readonly cmd: SqlCommand;
+  readonly stmt: Statement;
 }
 
 const NOTHING: Part = { evicted: null, prepared: null };
@@ -306,7 +316,14 @@ export class SqlRewrite {
     /** The statement's server-side name, and the client's name for it in errors (EXECUTE). */
     private readonly rename: Statement | null = null,
     private readonly clientName = '',
+    /** A lone EXECUTE with nothing prepared ahead of it. */
+    private readonly again: ExecuteAgain | null = null,
   ) {}
+
+  /** The EXECUTE to plan again after a stale plan, while nothing of it has completed; else null. */
+  rerunnable(): ExecuteAgain | null {
+    return this.seen === 0 ? this.again : null;
+  }
 
   /** A CommandComplete: Action.Swallow, Action.Forward, or the bytes to send instead. */
   commandComplete(): number | Buffer {
@@ -325,6 +342,7 @@ export class SqlRewrite {
       const part = this.parts[i];
       if (part.prepared !== null) cache.remove(part.prepared);
       if (part.evicted !== null) cache.restore(part.evicted);
+      if (part.stale !== undefined) cache.restoreStale(part.stale);
     }
     this.seen = this.parts.length;
     if (this.added !== null) for (const [name, stmt] of this.added) if (names.get(name) === stmt) names.delete(name);
@@ -393,11 +411,12 @@ export function planSql(
       names.set(cmd.name, stmt);
       const added = new Map([[cmd.name, stmt]]);
       if (cache.has(stmt)) return plan(NO_OP, [NOTHING], commandComplete('PREPARE'), null, added, null, null);
+      const stale = cache.takeStale(stmt);
       const evicted = cache.add(stmt);
-      const text = evictSql(evicted) + (stmt.prepareSql as string);
+      const text = staleSql(stale, stmt) + evictSql(evicted) + (stmt.prepareSql as string);
       const bodyAt = text.length - 1 - cmd.body.length;
       const shift = new PositionShift(text, bodyAt, bodyAt + cmd.body.length, sql, cmd.bodyStart);
-      return plan(text, withEviction(evicted, { evicted: null, prepared: stmt }), null, null, added, null, shift);
+      return plan(text, withStale(stale, stmt, withEviction(evicted, { evicted: null, prepared: stmt })), null, null, added, null, shift);
     }
     case 'execute': {
       const stmt = names.get(cmd.name);
@@ -409,12 +428,14 @@ export function planSql(
       const own = `EXECUTE ${stmt.serverName}`;
       const rest = sql.slice(cmd.nameEnd);
       const injected = !cache.has(stmt);
+      const stale = injected && cache.takeStale(stmt);
       const evicted = injected ? cache.add(stmt) : null;
-      const before = injected ? `${evictSql(evicted)}${stmt.prepareSql};\n${own}` : own;
+      const before = injected ? `${staleSql(stale, stmt)}${evictSql(evicted)}${stmt.prepareSql};\n${own}` : own;
       const text = before + rest;
-      const parts = injected ? withEviction(evicted, { evicted: null, prepared: stmt }, NOTHING) : [NOTHING];
+      const parts = injected ? withStale(stale, stmt, withEviction(evicted, { evicted: null, prepared: stmt }, NOTHING)) : [NOTHING];
       const shift = new PositionShift(text, before.length, text.length, sql, cmd.nameEnd);
-      return { text, rewrite: new SqlRewrite(parts, null, null, null, null, shift, stmt, cmd.name), injected };
+      const again = injected ? null : { sql, cmd, stmt };
+      return { text, rewrite: new SqlRewrite(parts, null, null, null, null, shift, stmt, cmd.name, again), injected };
     }
     case 'deallocate': {
       if (cmd.name === null) {
@@ -474,6 +495,15 @@ function evictSql(evicted: Statement | null): string {
 
 function withEviction(evicted: Statement | null, ...rest: Part[]): Part[] {
   return evicted === null ? rest : [{ evicted, prepared: null }, ...rest];
+}
+
+/** `DEALLOCATE` of the server's stale copy of `stmt`, ahead of preparing it again. */
+function staleSql(stale: boolean, stmt: Statement): string {
+  return stale ? `DEALLOCATE ${stmt.serverName};\n` : '';
+}
+
+function withStale(stale: boolean, stmt: Statement, rest: Part[]): Part[] {
+  return stale ? [{ evicted: null, prepared: null, stale: stmt }, ...rest] : rest;
 }
 
 // ---- ErrorResponse fields, read and patched in place ----

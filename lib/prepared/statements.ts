@@ -81,9 +81,15 @@ function prepareSql(serverName: string, types: string | null, sql: string): stri
   return `PREPARE ${serverName}${types === '' ? '' : ` (${types})`} AS ${sql}\n`;
 }
 
-/** Which statements one server has prepared, least recently used first. */
+/**
+ * Which statements one server has prepared, least recently used first, and which of those hold
+ * a plan whose result type changed since (stale: the server answers a Bind with 0A000 "cached
+ * plan must not change result type" until pgmux closes and prepares them again).
+ */
 export class ServerStatementCache {
   private readonly held = new Map<Statement, true>();
+  /** Prepared on the server but stale; counted in Statement.servers, not in the LRU bound. */
+  private stale: Set<Statement> | null = null;
 
   constructor(public limit: number) {}
 
@@ -123,8 +129,36 @@ export class ServerStatementCache {
     if (this.held.delete(stmt)) stmt.servers--;
   }
 
+  /** The server's copy has a stale plan: has() says no until takeStale() hands it over for a Close. */
+  markStale(stmt: Statement): void {
+    if (this.held.delete(stmt)) (this.stale ??= new Set()).add(stmt);
+  }
+
+  /** True when the server holds a stale copy, which the caller now closes before preparing it again. */
+  takeStale(stmt: Statement): boolean {
+    if (this.stale === null || !this.stale.delete(stmt)) return false;
+    stmt.servers--;
+    return true;
+  }
+
+  /** The Close of a stale copy was skipped after an error: the server still holds it. */
+  restoreStale(stmt: Statement): void {
+    const stale = (this.stale ??= new Set());
+    if (this.held.has(stmt) || stale.has(stmt)) return;
+    stale.add(stmt);
+    stmt.servers++;
+  }
+
+  /** Closed and prepared again in place (a re-run batch): a stale copy is current again. */
+  refresh(stmt: Statement): void {
+    if (this.stale !== null && this.stale.delete(stmt)) this.held.set(stmt, true);
+  }
+
   clear(): void {
     for (const stmt of this.held.keys()) stmt.servers--;
     this.held.clear();
+    if (this.stale === null) return;
+    for (const stmt of this.stale) stmt.servers--;
+    this.stale = null;
   }
 }

@@ -319,8 +319,9 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     if (type === BackendCode.ReadyForQuery) {
       this.txStatus = buf[start + 5];
       if (client === null) return Action.Swallow | Action.Notify;
+      // Swallowed when it ends a failed try that pgmux runs again (lib/prepared/link): still owed.
+      if (client.prepared !== null && (client.prepared.onServerResponse(type, buf, start, end, this) & Action.Swallow) !== 0) return Action.Swallow;
       this.readyPending = true;
-      client.prepared?.onServerResponse(type, buf, start, end, this);
       return (client.acceptsReady(this.txStatus) ? Action.Forward : Action.Swallow) | Action.Notify;
     }
     if (client !== null && client.prepared !== null) return client.prepared.onServerResponse(type, buf, start, end, this);
