@@ -595,6 +595,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     return this.socket.write(bytes);
   }
 
+  forward(bytes: Buffer): number {
+    const socket = this.socket;
+    return socket.write(bytes) ? socket.writableLength : -1;
+  }
+
   parameterReported(name: string, value: string): void {
     const canonical = this.ctx.tracked.lookup(name);
     if (canonical !== undefined) this.params.set(canonical, value);

@@ -71,7 +71,8 @@ export class Framer {
       this.sink(buf[pos], buf, pos, pos + 1 + length);
       pos += 1 + length;
     }
-    if (pos < buf.length) this.pending = buf.subarray(pos);
+    // A copy: the chunk may live in a read buffer that the next read overwrites (lib/server).
+    if (pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
     return null;
   }
 }

@@ -24,6 +24,9 @@ for (const t of COMPLETION_TYPES) IS_COMPLETION[t] = 1;
 /** Server-side frames are only bounded by PostgreSQL itself (1 GB per field). */
 const SERVER_MAX_FRAME = 0x7fffffff;
 
+/** Size of a server's read buffer: what node reads at once by default. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
 /** Where a server is in its life; the pool is the only writer (through moveServer). */
 export type ServerState = 'login' | 'idle' | 'active' | 'used' | 'tested' | 'closed';
 
@@ -31,6 +34,12 @@ export type ServerState = 'login' | 'idle' | 'active' | 'used' | 'tested' | 'clo
 export interface ServerPeer {
   /** Forwards server bytes to the client; false when the client's buffer is full. */
   sendToClient(bytes: Buffer): boolean;
+  /**
+   * The forwarding path's write: the bytes still queued on the client's socket afterwards (0
+   * when the kernel took them all, so `bytes` is no longer referenced), or -1 when the client's
+   * buffer is full (pause the server).
+   */
+  forward(bytes: Buffer): number;
   /** The server reported a parameter while linked to this client. */
   parameterReported(name: string, value: string): void;
   /** A ReadyForQuery for one of this client's requests has been forwarded. */
@@ -89,6 +98,15 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   tlsInfo = '';
   /** Set while the answer to pgmux's SSLRequest is awaited: the TLS setup it was sent under. */
   private sslPending: ServerSideTls | null = null;
+  /**
+   * Reads land in this reused buffer (net's `onread`) instead of a new Buffer per read: on the
+   * forwarding path that allocation and the stream machinery around it cost more than the
+   * rest of pgmux's per-message work. Whatever is forwarded from it is written at once; when a
+   * write stays queued (the client is slow), the queue still points into it, so the next read
+   * gets a fresh buffer (readKept).
+   */
+  private readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  private readKept = false;
   private login: ServerLogin | null;
   private loginFramer: Framer | null;
   private readonly relay: Relay;
@@ -98,6 +116,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private closed = false;
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
+    // Only the TLS socket emits 'data': the plain socket reads through onread (readBuffer).
     data: (chunk: Buffer) => this.onData(chunk),
     drain: () => this.client?.resumeClient(),
     error: (err: Error) => this.close(`server connection error: ${err.message}`),
@@ -122,12 +141,28 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.loginFramer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), SERVER_MAX_FRAME);
     this.relay = new Relay(this, SERVER_MAX_FRAME);
     const unix = address.host === undefined || address.host.startsWith('/');
+    const onread = {
+      buffer: () => this.nextReadBuffer(),
+      callback: (length: number, buf: Buffer) => {
+        this.onData(buf.subarray(0, length));
+        return true;
+      },
+    };
     this.socket = unix
-      ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}` })
-      : net.connect({ host: address.host, port: address.port });
+      ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}`, onread })
+      : net.connect({ host: address.host, port: address.port, onread });
     this.socket.setNoDelay(true);
     this.socket.once('connect', () => this.onConnect(unix));
     this.listen(this.socket, true);
+  }
+
+  /** The buffer the next read goes into: a new one when a queued write still points into the last. */
+  private nextReadBuffer(): Buffer {
+    if (this.readKept) {
+      this.readKept = false;
+      this.readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    }
+    return this.readBuffer;
   }
 
   private listen(socket: net.Socket, on: boolean): void {
@@ -354,6 +389,9 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   write(bytes: Buffer): void {
     const client = this.client;
     if (client === null) return;
-    if (!client.sendToClient(bytes)) this.socket.pause();
+    const queued = client.forward(bytes);
+    if (queued === 0) return;
+    this.readKept = true;
+    if (queued < 0) this.socket.pause();
   }
 }

@@ -2,6 +2,7 @@
 // connection"): a client that stops reading while the server streams ~200 MB must make pgmux
 // stop reading from the server, so pgmux's RSS stays bounded; the result then arrives whole.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { startCluster, type Cluster } from '../support/cluster';
 import type { PgmuxProcess } from '../support/pgmux';
@@ -174,6 +175,89 @@ describe('a slow reader of a ~200 MB result', () => {
       expect(peakRss - baseRss).toBeLessThan(150 * MB);
     } finally {
       if (sampler) clearInterval(sampler);
+      conn.destroy();
+    }
+  });
+});
+
+/**
+ * Checks rows (g, md5(g) repeated `times` times, ...) as they stream in: each row's text must match its own
+ * number, so bytes of one read overwritten by a later one cannot pass unnoticed.
+ */
+class DigestChecker {
+  rows = 0;
+  bad = 0;
+  ready = '';
+  private carry: Buffer | null = null;
+
+  constructor(private readonly times: number) {}
+
+  feed(chunk: Buffer): void {
+    let buf = this.carry === null ? chunk : Buffer.concat([this.carry, chunk]);
+    this.carry = null;
+    let pos = 0;
+    while (buf.length - pos >= 5) {
+      const end = pos + 1 + buf.readInt32BE(pos + 1);
+      if (end > buf.length) break;
+      const type = buf[pos];
+      const body = buf.subarray(pos + 5, end);
+      if (type === 0x44) {
+        const gLen = body.readInt32BE(2);
+        const g = body.toString('latin1', 6, 6 + gLen);
+        const tLen = body.readInt32BE(6 + gLen);
+        const text = body.toString('latin1', 6 + gLen + 4, 6 + gLen + 4 + tLen);
+        this.rows++;
+        if (Number(g) !== this.rows || text !== createHash('md5').update(g).digest('hex').repeat(this.times)) this.bad++;
+      } else if (type === 0x5a) this.ready = body.toString('latin1');
+      pos = end;
+    }
+    if (pos < buf.length) buf = Buffer.from(buf.subarray(pos));
+    else return;
+    this.carry = buf;
+  }
+}
+
+describe('a client that stops reading while the server trickles small chunks', () => {
+  it("gets every byte intact (catches: a server read buffer reused while a write to the client still points into it)", async () => {
+    // PostgreSQL flushes 8 KiB at a time and sleeps between bursts, so pgmux reads small chunks;
+    // once the client's socket is full, a write of one stays queued below the high-water mark
+    // while pgmux goes on reading from the server.
+    const rows = 20000;
+    const conn = await RawClient.open(mux.port);
+    try {
+      await conn.login(msg.startup({ user: 'app', database: 'app' }), 'app', cluster.password);
+      const socket = conn.socket;
+      socket.removeAllListeners('data');
+      socket.pause();
+      const checker = new DigestChecker(32);
+      const done = new Promise<void>((resolve, reject) => {
+        socket.on('data', (chunk: Buffer) => {
+          checker.feed(chunk);
+          if (checker.ready !== '' || checker.bad > 0) resolve();
+        });
+        socket.once('close', () => reject(new Error(`connection closed after ${checker.rows} rows`)));
+      });
+      socket.write(
+        msg.query(
+          `SELECT g, repeat(md5(g::text), 32), CASE WHEN g % 8 = 0 THEN pg_sleep(0.0002) END FROM generate_series(1, ${rows}) g /* trickle */`,
+        ),
+      );
+      await pollUntil(
+        async () => {
+          const r = await cluster.query(
+            cluster.primary,
+            "SELECT state, wait_event FROM pg_stat_activity WHERE query LIKE '%/* trickle */%' AND pid <> pg_backend_pid()",
+          );
+          const server = r.rows[0] as { state: string; wait_event: string | null } | undefined;
+          return server !== undefined && (server.state !== 'active' || server.wait_event === 'ClientWrite');
+        },
+        'the server to block on the paused client',
+        30000,
+      );
+      socket.resume();
+      await done;
+      expect({ rows: checker.rows, bad: checker.bad, ready: checker.ready }).toEqual({ rows, bad: 0, ready: 'I' });
+    } finally {
       conn.destroy();
     }
   });
