@@ -32,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const verbosity = Math.min(Level.Noise, Level.Log + opts.verbose + config.settings.verbose) as LevelValue;
   log.level = verbosity;
+  log.commandLineVerbose = opts.verbose;
   log.quiet = opts.quiet === true;
 
   if (opts.daemon) {

@@ -18,9 +18,19 @@ export interface LogSubject {
 }
 
 class Logger {
-  /** Highest level printed: LOG by default, -v raises it, -q keeps only the logfile. */
+  /** Highest level printed: LOG by default, -v and `verbose` raise it, -q keeps only the logfile. */
   level: LevelValue = Level.Log;
   quiet = false;
+  /** How many -v the command line gave (lib/cli); the config's `verbose` adds to them. */
+  commandLineVerbose = 0;
+
+  /**
+   * The config's `verbose` (at start, RELOAD, or SET on the console): 1 prints DEBUG lines,
+   * 2 also NOISE, on top of the command line's -v.
+   */
+  setVerbose(verbose: number): void {
+    this.level = Math.min(Level.Noise, Level.Log + this.commandLineVerbose + Math.max(0, verbose)) as LevelValue;
+  }
   private fd: number | null = null;
 
   /**

@@ -285,7 +285,9 @@ function loadHbaFor(config: Config): HbaTable | null {
   return table;
 }
 
+/** logfile and verbose, at start and whenever the config changes (RELOAD, SET). */
 export function applyLogSettings(config: Config): void {
+  log.setVerbose(config.settings.verbose);
   log.setLogfile(config.settings.logfile);
 }
 

@@ -110,10 +110,7 @@ export class Control {
 
   /** RECONNECT [db]: idle servers close now, the others when released (close_needed). */
   reconnect(db: string | null): void {
-    for (const pool of this.poolsOf(db)) {
-      for (const server of serversOf(pool)) server.closeOnRelease = true;
-      for (const server of [...pool.idle]) server.close('reconnect: obsolete connection', true);
-    }
+    for (const pool of this.poolsOf(db)) this.registry.retireServers(pool, 'reconnect: obsolete connection');
   }
 
   /** WAIT_CLOSE [db]: resolves once no server of db (or any) still has close_needed set. */

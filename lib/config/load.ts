@@ -76,7 +76,7 @@ class Loader implements IniHandler {
     // The one place the name-keyed record becomes the typed view: every non-alias row was set
     // above from its own row's parser, which is exactly what the mapped Settings type says.
     const settings = out as unknown as Settings;
-    return { file: this.file, settings, databases: this.databases, users: this.users };
+    return { file: this.file, settings, databases: this.databases, users: this.users, explicit: new Set(this.sources.keys()) };
   }
 
   private setting(key: string, text: string, source: string): void {

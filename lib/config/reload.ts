@@ -17,7 +17,7 @@ export function reloadChanges(prev: Config, next: Config): ReloadChanges {
   const applied: string[] = [];
   const ignored: { name: string; reason: string }[] = [];
   const before = asRecord(prev.settings);
-  const after = asRecord(next.settings);
+  const after = asRecord(keepUnset(prev, next));
   for (const row of SETTINGS) {
     if (row.aliasOf !== undefined) continue;
     const a = before[row.name];
@@ -34,7 +34,7 @@ export function reloadChanges(prev: Config, next: Config): ReloadChanges {
  * running keep `prev`'s value, as PgBouncer silently does.
  */
 export function applyReload(prev: Config, next: Config): Config {
-  const merged: Record<string, SettingValue | undefined> = { ...asRecord(next.settings) };
+  const merged: Record<string, SettingValue | undefined> = { ...asRecord(keepUnset(prev, next)) };
   const before = asRecord(prev.settings);
   for (const row of SETTINGS) {
     const kept = before[row.name];
@@ -42,6 +42,22 @@ export function applyReload(prev: Config, next: Config): Config {
   }
   // Same keys as next.settings, each with a value of its own row's type: still a Settings.
   return { ...next, settings: merged as unknown as Settings };
+}
+
+/**
+ * next's settings, except that a setting without a PgBouncer default which next's file leaves
+ * out keeps its running value (a SET verbose, say, survives a RELOAD of a file without verbose).
+ */
+function keepUnset(prev: Config, next: Config): Settings {
+  const explicit = next.explicit;
+  if (explicit === undefined) return next.settings;
+  const merged: Record<string, SettingValue | undefined> = { ...asRecord(next.settings) };
+  const before = asRecord(prev.settings);
+  for (const row of SETTINGS) {
+    if (row.aliasOf === undefined && row.default === null && !explicit.has(row.name) && before[row.name] !== undefined) merged[row.name] = before[row.name];
+  }
+  // Same keys as next.settings, each with a value of its own row's type: still a Settings.
+  return merged as unknown as Settings;
 }
 
 function asRecord(settings: Settings): Readonly<Record<string, SettingValue | undefined>> {

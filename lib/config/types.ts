@@ -59,4 +59,10 @@ export interface Config {
   settings: Settings;
   databases: Map<string, DatabaseDef>;
   users: Map<string, UserDef>;
+  /**
+   * Settings the file itself set (unset: every one). A RELOAD keeps the running value of a
+   * setting PgBouncer has no default for (auth_file, auth_user, verbose) when the file leaves
+   * it out, as PgBouncer does: its loader only resets keys that have a default.
+   */
+  explicit?: ReadonlySet<string>;
 }

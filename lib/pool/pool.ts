@@ -94,7 +94,8 @@ export class Pool implements ServerOwner {
   replicaAddress: string | null = null;
 
   constructor(
-    readonly db: DatabaseDef,
+    /** Its [databases] line; Registry.reload puts in the new one when a RELOAD changed it. */
+    public db: DatabaseDef,
     /** The user clients logged in as (the pool's name in SHOW POOLS). */
     readonly user: string,
     /** The user pgmux logs in to the server as (db line user= overrides). */

@@ -80,9 +80,28 @@ export class Registry implements ClientContext, SharedLimits {
     }
     for (const pool of this.pools.values()) {
       const db = this.databaseDef(pool.db.name) ?? pool.db;
+      // A replica's pool keeps its own address; the rest of the line is the primary's.
+      const next = pool.replicaAddress === null ? db : { ...db, host: pool.db.host, port: pool.db.port };
+      const dirty = serverTargetChanged(pool.db, next);
+      // New servers log in with the new line (before the retired ones close and make room).
+      pool.db = next;
       pool.settings = this.poolSettings(db, pool.user);
+      if (dirty) {
+        log.info(`${pool.name}: database line changed, its server connections close as they become idle`);
+        this.retireServers(pool, 'database changed: obsolete connection');
+      }
       pool.dispatch();
     }
+  }
+
+  /**
+   * PgBouncer's tag_database_dirty for one pool (RELOAD of a changed line, RECONNECT): every
+   * server is marked close_needed, so it closes instead of serving again; idle ones close now,
+   * the others when released, so a transaction running on one finishes there first.
+   */
+  retireServers(pool: Pool, reason: string): void {
+    for (const server of [...pool.login, ...pool.idle, ...pool.active, ...pool.used, ...pool.tested]) server.closeOnRelease = true;
+    for (const server of [...pool.idle]) server.close(reason, true);
   }
 
   isPaused(db: string): boolean {
@@ -116,7 +135,8 @@ export class Registry implements ClientContext, SharedLimits {
     const key = `${db.name}\u0000${serverUser}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
-      pool = new Pool(db, serverUser, serverUser, this.poolSettings(db, user), () => this.credential(db, serverUser, pool as Pool), this);
+      // pool.db, not db: a RELOAD may give the pool a new line (and password) later.
+      pool = new Pool(db, serverUser, serverUser, this.poolSettings(db, user), () => this.credential((pool as Pool).db, serverUser, pool as Pool), this);
       pool.paused = this.isPaused(db.name);
       this.pools.set(key, pool);
     }
@@ -337,7 +357,8 @@ export class Registry implements ClientContext, SharedLimits {
 
   /** How pgmux proves itself to the server: db line password, else the userlist's secret. */
   private credential(db: DatabaseDef, serverUser: string, pool: Pool): ServerCredential {
-    if (db.password !== undefined) return { kind: 'secret', secret: { kind: 'plain', password: db.password } };
+    // A pool of the user a reloaded line no longer forces logs in with that user's own secret.
+    if (db.password !== undefined && (db.user === undefined || db.user === serverUser)) return { kind: 'secret', secret: { kind: 'plain', password: db.password } };
     const secret = this.secrets.get(serverUser) ?? this.queriedSecrets.get(`${db.name}\u0000${serverUser}`);
     if (secret === undefined) return { kind: 'none' };
     if (secret.kind === 'scram' && pool.scramKeys !== null) return { kind: 'scram-keys', ...pool.scramKeys };
@@ -349,6 +370,16 @@ function sameSecret(a: Secret, b: Secret): boolean {
   if (a.kind === 'plain' && b.kind === 'plain') return a.password === b.password;
   if (a.kind === 'md5' && b.kind === 'md5') return a.hash === b.hash;
   return a.kind === 'scram' && b.kind === 'scram' && a.storedKey.equals(b.storedKey) && a.salt.equals(b.salt);
+}
+
+/**
+ * Whether a RELOAD changed where or as whom a pool's servers log in, or what runs on them first:
+ * the fields PgBouncer 1.18's parse_database compares before tag_database_dirty (dbname, host,
+ * port, forced user, connect_query). A new password or startup parameter (client_encoding,
+ * ...) only reaches servers opened from now on, as in PgBouncer.
+ */
+function serverTargetChanged(a: DatabaseDef, b: DatabaseDef): boolean {
+  return a.dbname !== b.dbname || a.host !== b.host || a.port !== b.port || a.user !== b.user || (a.connectQuery ?? '') !== (b.connectQuery ?? '');
 }
 
 /** Settings a replica set took at creation that a RELOAD changed. */

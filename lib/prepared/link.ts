@@ -9,6 +9,10 @@
 // have prepared is forgotten). SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are
 // planned by ./sql and ride the same queue.
 //
+// A Parse of a name the client already holds gets PostgreSQL's own answer from the server: it
+// goes under the old statement's server-side name, so the server analyses it, then fails with
+// 42P05 (its name swapped back to the client's) and skips to Sync, in order with the rest.
+//
 // A stale plan (0A000 "cached plan must not change result type" after DDL) at a Bind or
 // Describe of a shared statement is healed on that server: when nothing of the batch has run,
 // the server was not in a transaction block, and the batch itself tells the client the new
@@ -19,15 +23,18 @@
 // fresh one. A batch runs again at most once.
 
 import { BackendCode, FrontendCode, TxStatus } from '../protocol/codes';
-import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, query, SYNC } from '../protocol/frontend';
+import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
 import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
-import { lexSql, mayBeSqlPrepared, missingStatementError, MISSING_STATEMENT, patchError, planSql, sqlOnlyError, type ExecuteAgain, type SqlRewrite } from './sql';
+import { duplicateStatementError, lexSql, mayBeSqlPrepared, missingStatementError, MISSING_STATEMENT, patchError, planSql, sqlOnlyError, type ExecuteAgain, type SqlRewrite } from './sql';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 
-/** What a queued request is, by which response completes it. */
-const Kind = { Parse: 1, Bind: 2, DescribeStatement: 3, DescribePortal: 4, Execute: 5, Close: 6, Sync: 7, Query: 8 } as const;
+/**
+ * What a queued request is, by which response completes it. Duplicate: a client's Parse of a name
+ * it holds, sent under that statement's server-side name so that the server refuses it (42P05).
+ */
+const Kind = { Parse: 1, Bind: 2, DescribeStatement: 3, DescribePortal: 4, Execute: 5, Close: 6, Sync: 7, Query: 8, Duplicate: 9 } as const;
 /** What happens to its response. */
 const Fate = { Forward: 0, Swallow: 1, Fake: 2 } as const;
 /** Client name of an injected Close of a stale copy: skipped, it leaves the copy stale. */
@@ -193,6 +200,8 @@ export class PreparedLink {
   private onParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
     const msg = decodeParse(buf, start, end);
     if (msg.kind !== 'parse' || msg.name === '') return this.forward(Kind.Parse, buf, start, end);
+    const taken = this.names.get(msg.name);
+    if (taken !== undefined) return this.duplicate(msg.name, msg.sql, msg.paramTypes, taken, server);
     const stmt = this.registry.intern(msg.sql, msg.paramTypes);
     stmt.uses++;
     this.names.set(msg.name, stmt);
@@ -203,6 +212,32 @@ export class PreparedLink {
       this.send(stmt.parse);
       this.push(Kind.Parse, Fate.Forward, stmt, msg.name);
     }
+    return Action.Swallow | Action.Notify;
+  }
+
+  /**
+   * A Parse of a name the client holds (no Close before it). PostgreSQL parses and analyses the
+   * new text, then refuses with 42P05 and keeps the old statement; so the Parse goes to the
+   * server under the old statement's server-side name (prepared there first if it lacks it):
+   * a syntax error, 25P02 in an aborted transaction or the 42P05 come from the server itself,
+   * in order, and it skips to Sync. A statement only SQL can prepare, missing on this server,
+   * gets the failing Describe stand-in instead, whose 26000 becomes the 42P05.
+   */
+  private duplicate(name: string, sql: string, paramTypes: readonly number[], taken: Statement, server: PreparedServer): number {
+    const held = server.statements.has(taken);
+    if (!held && taken.parse === null) {
+      this.send(describe('S', MISSING_STATEMENT));
+      this.push(Kind.DescribeStatement, Fate.Forward, null, null, duplicateStatementError(name));
+      return Action.Swallow | Action.Notify;
+    }
+    if (!held) {
+      PreparedLink.injectedParses++;
+      this.addToServer(taken, server);
+      this.send(taken.parse as Buffer);
+      this.push(Kind.Parse, Fate.Swallow, taken, null);
+    }
+    this.send(parse(taken.serverName, sql, paramTypes));
+    this.push(Kind.Duplicate, Fate.Forward, taken, name);
     return Action.Swallow | Action.Notify;
   }
 
@@ -314,7 +349,7 @@ export class PreparedLink {
       const swap =
         rewrite !== null
           ? rewrite.failed(buf, start, end, server.statements, this.names)
-          : stmt !== null && (kind === Kind.Bind || kind === Kind.DescribeStatement)
+          : stmt !== null && (kind === Kind.Bind || kind === Kind.DescribeStatement || kind === Kind.Duplicate)
             ? patchError(buf, start, end, undefined, stmt, this.clientNames[this.head] as string)
             : null;
       // A replaced error goes out through takeFakes, after what was forwarded before it.
@@ -354,6 +389,9 @@ export class PreparedLink {
     }
     if (!completes(kind, type)) return Action.Forward;
     const fate = this.fates[this.head];
+    // A duplicate's Parse succeeded: the cache was wrong (the server lacked the statement), and
+    // the server's copy now holds the client's new text; the next use closes and prepares it again.
+    if (kind === Kind.Duplicate) server.statements.markStale(this.stmts[this.head] as Statement);
     this.shift();
     return (fate === Fate.Swallow ? Action.Swallow : Action.Forward) | this.notifyIfFake();
   }
@@ -584,6 +622,7 @@ function ranInBatch(kinds: readonly number[], i: number): boolean {
 function completes(kind: number, type: number): boolean {
   switch (kind) {
     case Kind.Parse:
+    case Kind.Duplicate:
       return type === BackendCode.ParseComplete;
     case Kind.Bind:
       return type === BackendCode.BindComplete;

@@ -13,8 +13,9 @@
 //   EXECUTE foo(..) (server has it)     EXECUTE pgmux_N(..)                  its results
 //   EXECUTE foo(..) (server lacks it)   PREPARE pgmux_N .. ; EXECUTE ..      first tag swallowed
 //   DEALLOCATE foo | ALL                UNLISTEN pgmux__none                 tag made DEALLOCATE [ALL]
-//   unknown name, duplicate PREPARE,    DEALLOCATE pgmux__none (fails)       its 26000 replaced by
-//     a form pgmux cannot handle                                             the error for the client's
+//   PREPARE foo .. (foo is taken)       PREPARE pgmux_N .. AS body (fails)   42P05 naming foo
+//   unknown name, a form pgmux cannot   DEALLOCATE pgmux__none (fails)       its 26000 replaced by
+//     handle                                                                 the error for the client's
 //
 // DEALLOCATE drops the client's names only; the server keeps its statements for other clients.
 // An eviction the server's cache needs goes first, as `DEALLOCATE pgmux_M;` (tag swallowed), and
@@ -405,7 +406,8 @@ export function planSql(
 ): SqlPlan {
   switch (cmd.kind) {
     case 'prepare': {
-      if (names.has(cmd.name)) return standIn('42P05', `prepared statement "${cmd.name}" already exists`);
+      const taken = names.get(cmd.name);
+      if (taken !== undefined) return prepareTaken(sql, cmd, taken, cache);
       const stmt = cmd.types === null ? registry.intern(cmd.body, []) : registry.internSql(cmd.body, cmd.types);
       stmt.uses++;
       names.set(cmd.name, stmt);
@@ -451,6 +453,33 @@ export function planSql(
     case 'unsupported':
       return standIn('0A000', cmd.reason);
   }
+}
+
+/**
+ * PREPARE of a name the client holds. PostgreSQL analyses the body first, then refuses with
+ * 42P05 and keeps the old statement; so the server runs the client's PREPARE under the old
+ * statement's server-side name (prepared ahead of it where the server lacks it): the body's own
+ * errors, 25P02, or the 42P05 (naming the client's statement) come from the server as they would.
+ * A statement SQL cannot prepare again (OID types), missing there, gets the failing stand-in.
+ */
+function prepareTaken(sql: string, cmd: Extract<SqlCommand, { kind: 'prepare' }>, taken: Statement, cache: ServerStatementCache): SqlPlan {
+  const held = cache.has(taken);
+  if (!held && taken.prepareSql === null) return standIn('42P05', alreadyExists(cmd.name));
+  const stale = !held && cache.takeStale(taken);
+  const evicted = held ? null : cache.add(taken);
+  const before = held ? '' : `${staleSql(stale, taken)}${evictSql(evicted)}${taken.prepareSql as string};\n`;
+  const text = `${before}PREPARE ${taken.serverName}${cmd.types === null ? '' : ` (${cmd.types})`} AS ${cmd.body}`;
+  const bodyAt = text.length - cmd.body.length;
+  const shift = new PositionShift(text, bodyAt, text.length, sql, cmd.bodyStart);
+  const parts = held ? [NOTHING] : withStale(stale, taken, withEviction(evicted, { evicted: null, prepared: taken }, NOTHING));
+  return { text, rewrite: new SqlRewrite(parts, null, null, null, null, shift, taken, cmd.name), injected: !held };
+}
+
+const alreadyExists = (name: string): string => `prepared statement "${name}" already exists`;
+
+/** A Parse of a name the client holds, on a server lacking a statement only SQL can prepare: the stand-in's 26000 becomes 42P05. */
+export function duplicateStatementError(name: string): SqlRewrite {
+  return new SqlRewrite([NOTHING], null, sqlError('42P05', alreadyExists(name)), null, null, null);
 }
 
 /**

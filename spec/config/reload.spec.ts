@@ -54,3 +54,19 @@ describe('applyReload', () => {
     expect(next.settings.listen_port).toBe(7432);
   });
 });
+
+describe('settings PgBouncer has no default for', () => {
+  it('keep their running value when the reloaded file leaves them out, and take the file\'s when it sets them (catches: SET verbose or auth_file reset by a RELOAD, unlike PgBouncer)', () => {
+    tmp.write('with.ini', '[pgbouncer]\nverbose = 2\nauth_file = a.txt\n');
+    tmp.write('without.ini', '[pgbouncer]\n');
+    tmp.write('other.ini', '[pgbouncer]\nverbose = 1\n');
+    const running = loadConfig(`${tmp.dir}/with.ini`);
+    const without = loadConfig(`${tmp.dir}/without.ini`);
+    expect(reloadChanges(running, without)).toEqual({ applied: [], ignored: [] });
+    const kept = applyReload(running, without);
+    expect([kept.settings.verbose, kept.settings.auth_file]).toEqual([2, 'a.txt']);
+    const other = loadConfig(`${tmp.dir}/other.ini`);
+    expect(reloadChanges(kept, other).applied).toEqual(['verbose']);
+    expect([applyReload(kept, other).settings.verbose, applyReload(kept, other).settings.auth_file]).toEqual([1, 'a.txt']);
+  });
+});

@@ -178,12 +178,11 @@ describe('planSql', () => {
     expect(fields(out)).toMatchObject({ C: '42601', M: 'wrong number of parameters for prepared statement "a"' });
   });
 
-  it('unknown names, duplicates and refused forms go to a failing stand-in whose 26000 becomes PostgreSQL\'s error; 25P02 passes as it is (catches: errors that lie about the transaction state)', () => {
+  it('unknown names and refused forms go to a failing stand-in whose 26000 becomes PostgreSQL\'s error; 25P02 passes as it is (catches: errors that lie about the transaction state)', () => {
     plan('PREPARE a AS SELECT 1');
     const cases: [string, string, string][] = [
       ['EXECUTE nope', '26000', 'prepared statement "nope" does not exist'],
       ['DEALLOCATE nope', '26000', 'prepared statement "nope" does not exist'],
-      ['PREPARE a AS SELECT 2', '42P05', 'prepared statement "a" already exists'],
     ];
     for (const [sql, code, message] of cases) {
       const p = plan(sql);
@@ -193,6 +192,33 @@ describe('planSql', () => {
       const aborted = serverError('25P02', 'current transaction is aborted, commands ignored until end of transaction block');
       expect(plan(sql).rewrite.failed(aborted, 0, aborted.length, cache, names)).toBeNull();
     }
+  });
+
+  it('PREPARE of a taken name runs under the old statement\'s server name, so the server analyses the body and then refuses with 42P05, named as the client named it (catches: a silent replace, or 42P05 before the body\'s own error as PostgreSQL never does)', () => {
+    plan('PREPARE a AS SELECT 1');
+    const a = names.get('a') as Statement;
+    const sql = '/* again */ PREPARE a (int) AS SELECT * FROM nosuch';
+    const p = plan(sql);
+    expect(p.text).toBe('PREPARE pgmux_1 (int) AS SELECT * FROM nosuch');
+    expect(names.get('a')).toBe(a);
+    const dup = serverError('42P05', 'prepared statement "pgmux_1" already exists');
+    expect(fields(p.rewrite.failed(dup, 0, dup.length, cache, names) as Buffer)).toMatchObject({ C: '42P05', M: 'prepared statement "a" already exists' });
+    const bad = serverError('42P01', 'relation "nosuch" does not exist', String(p.text.indexOf('nosuch') + 1));
+    expect(fields(plan(sql).rewrite.failed(bad, 0, bad.length, cache, names) as Buffer)).toMatchObject({ C: '42P01', P: String(sql.indexOf('nosuch') + 1) });
+    expect(names.get('a')).toBe(a);
+  });
+
+  it('PREPARE of a taken name on a server that lacks the old statement prepares it first, and it stays prepared when the duplicate fails (catches: a duplicate refused with 26000, or a cache that forgets what did complete)', () => {
+    plan('PREPARE a AS SELECT 1');
+    const a = names.get('a') as Statement;
+    cache.clear();
+    const p = plan('PREPARE a AS SELECT 2');
+    expect(p.text).toBe('PREPARE pgmux_1 AS SELECT 1\n;\nPREPARE pgmux_1 AS SELECT 2');
+    expect(p.injected).toBe(true);
+    expect(p.rewrite.commandComplete()).toBe(Action.Swallow);
+    const dup = serverError('42P05', 'prepared statement "pgmux_1" already exists');
+    p.rewrite.failed(dup, 0, dup.length, cache, names);
+    expect([cache.has(a), names.get('a') === a]).toEqual([true, true]);
   });
 
   it('DEALLOCATE drops only the client\'s name, DEALLOCATE ALL all of them, and a failure puts them back (catches: other clients losing statements, or names lost in an aborted transaction)', () => {
