@@ -1,6 +1,7 @@
 // Owns what a bench run measured and how it reads as markdown: per-round tps ratios, pooler
 // CPU per transaction, single-client latency added over direct, RSS per idle client.
 
+import { floorMarkdown, type FloorResult } from './idle-floor';
 import type { Machine } from './machine';
 import type { PoolerName } from './poolers';
 import { spread, type Spread } from './stats';
@@ -73,6 +74,8 @@ export interface Results {
   /** pgmux against PostgreSQL directly, in the same run (prepared-statement workloads). */
   direct: { workload: Workload; threads: number; rounds: DirectRound[] }[];
   idle: IdleResult[];
+  /** A bare node net.Server with as many idle connections: the floor for a node pooler (./idle-floor). */
+  floor: FloorResult[];
   /** Markdown: pgmux's live heap growth per idle client by object kind. */
   heap: string | null;
   profiles: { workload: string; markdown: string }[];
@@ -256,6 +259,7 @@ export function markdown(res: Results): string {
     out.push('### Prepared statements: pgmux vs PostgreSQL directly (pgbench `-M prepared`, same run, order alternating)', '', directTable(res), '');
   }
   if (res.idle.length > 0) out.push('### RSS per idle client (fresh pooler each, md5 login, then idle)', '', idleTable(res.idle), '');
+  if (res.floor.length > 0) out.push('### The floor: a bare node server per idle connection', '', floorMarkdown(res.floor), '');
   if (res.heap !== null) out.push('### pgmux heap per idle client', '', res.heap, '');
   for (const p of res.profiles) out.push(`### pgmux CPU profile: ${p.workload}`, '', p.markdown, '');
   if (res.workloads.length > 0) out.push('<details><summary>Every round</summary>', '', roundsDetail(res), '', '</details>', '');

@@ -15,6 +15,7 @@ import { freePorts } from '../spec/support/ports';
 import { processTree } from '../spec/support/procs';
 import { heapGrowth, heapMarkdown } from './heap';
 import { closeAll, openIdleClients } from './idle';
+import { measureFloor } from './idle-floor';
 import { describeMachine, loadAverage, openFilesLimit } from './machine';
 import { runPgbench, initialize, type Target } from './pgbench';
 import { benchIni, benchUserlist, startBouncer, startMux, type Pooler, type PoolerName } from './poolers';
@@ -218,6 +219,7 @@ class Bench {
       latency: [],
       direct: [],
       idle: [],
+      floor: [],
       heap: null,
       profiles: [],
       finishedAt: '',
@@ -245,6 +247,11 @@ class Bench {
     }
     if (this.wants('idle') && o.idle.length > 0) {
       for (const n of o.idle) for (const name of ['pgmux', 'pgbouncer'] as const) results.idle.push(await this.idle(name, n));
+      for (const n of o.idle) {
+        const floor = await measureFloor(n);
+        progress(`bare node server with ${n} idle connections: ${((floor.idleRss - floor.baseRss) / n / 1024).toFixed(2)} KiB/connection`);
+        results.floor.push(floor);
+      }
       results.heap = await this.heap(Math.max(...o.idle));
     }
     for (const w of this.toProfile(results)) {

@@ -1,27 +1,18 @@
-// Owns one client connection: the startup and login phases, the client half of the forwarding
-// path, and when the linked server may go back to its pool.
+// Owns one client connection: its state, the welcome, the client half of the forwarding path,
+// and when the linked server may go back to its pool.
 //
 // States: startup -> auth -> welcome (waiting for the pool's server parameters) -> idle <->
-// waiting (queued for a server) <-> active (linked) -> closed. `state` is written only here.
-// A login to database "pgbouncer" goes startup -> auth -> console: an admin console session
-// (lib/admin) gets its bytes instead of a pool.
-// Who the client is (method, secret, challenge) is decided by LoginAuth (login-auth.ts).
+// waiting (queued for a server) <-> active (linked) -> closed. `state` is written only by
+// setState. A login to database "pgbouncer" goes startup -> auth -> console: an admin console
+// session (lib/admin) gets its bytes instead of a pool.
+// The packets before login are StartupPhase's (startup-phase.ts), who the client is is
+// LoginAuth's (login-auth.ts), TLS is tls-upgrade.ts's. An idle client holds only what it needs
+// to be idle: the relay and the prepared-statement link wait for its first request.
 
 import type * as net from 'node:net';
-import * as tls from 'node:tls';
-import { FrontendCode, StartupCode, TxStatus } from '../protocol/codes';
-import { Framer } from '../protocol/framer';
+import { FrontendCode, TxStatus } from '../protocol/codes';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
-import { decodeStartup } from '../protocol/frontend';
-import {
-  authenticationOk,
-  backendKeyData,
-  errorResponse,
-  negotiateProtocolVersion,
-  parameterStatus,
-  READY_IDLE,
-  type ErrorFields,
-} from '../protocol/backend';
+import { authenticationOk, backendKeyData, errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import { ADMIN_DATABASE, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
@@ -31,23 +22,17 @@ import { syncStatement, type TrackedParams } from '../server/params';
 import type { ServerConnection, ServerPeer } from '../server/server-connection';
 import type { Pool, PoolClient } from '../pool/pool';
 import { clock } from '../pool/clock';
-import { LoginAuth, TRUSTED, type LoginOutcome, type LoginSubject } from './login-auth';
+import type { LoginOutcome, LoginSubject } from './login-auth';
 import { isSession, type ConsoleGate, type ConsoleSession } from '../admin/gate';
 import { DETACHED_STATS, RequestTiming, type PoolStats } from '../metrics/counters';
 import { PreparedLink } from '../prepared/link';
 import type { StatementRegistry } from '../prepared/statements';
-import { decideStartup } from './startup-params';
+import { StartupPhase } from './startup-phase';
+import { listen, type SocketOwner } from './socket-events';
+import { NO_PARAMS, ownParams, sessionParams } from './session-params';
 import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
-import {
-  acceptTls,
-  activeTls,
-  describeTls,
-  handshakeProblem,
-  offersTls,
-  plainLoginRefused,
-  TLS_HANDSHAKE_RECORD,
-} from '../auth/tls';
+import type { TlsClient } from './tls-upgrade';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -78,7 +63,7 @@ export interface ClientContext {
 
 let nextClientId = 1;
 
-export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, LogSubject, LoginSubject {
+export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, LogSubject, LoginSubject, SocketOwner, TlsClient {
   readonly id = nextClientId++;
   state: ClientState = 'startup';
   /** When the current state was entered (clock.now), for the janitor's timeouts. */
@@ -93,8 +78,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** Read/write splitting state; null when the database has no replicas. */
   router: ClientRouter | null = null;
   server: ServerConnection | null = null;
-  /** Tracked session parameters as this client believes them to be. */
-  readonly params = new Map<string, string>();
+  /**
+   * Tracked session parameters as this client believes them to be. Clients welcomed with the
+   * same values share one map until a value changes (./session-params).
+   */
+  params: ReadonlyMap<string, string> = NO_PARAMS;
   cancelKey = { pid: 0, secret: 0 };
   /** ReadyForQuery messages the server still owes for this client's Sync/Query/FunctionCall. */
   owed = 0;
@@ -107,6 +95,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   closeReason = '';
   /** Named prepared statements across servers (transaction/statement mode); null = pass through. */
   prepared: PreparedLink | null = null;
+  /**
+   * Decided at login: this client's prepared statements are tracked (transaction/statement mode
+   * and max_prepared_statements > 0). Its `prepared` link is made at its first request.
+   */
+  tracksPrepared = false;
   /** The last inspected frame left prepared-statement work for afterFrame. */
   private preparedWork = false;
   /** The admin console session, for a client of database "pgbouncer". */
@@ -122,24 +115,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** Read by the admin console (SHOW CLIENTS addresses, SUSPEND); its TLS socket after an upgrade. */
   socket: net.Socket;
 
-  private readonly framer: Framer;
-  private readonly relay: Relay;
-  /** The authentication under way (state 'auth'), else null. */
-  private login: LoginAuth | null = null;
-  private readonly pending: Buffer[] = [];
-  private startupParams = new Map<string, string>();
+  /** The packets before login (states startup, auth, welcome); null from the welcome on. */
+  private startup: StartupPhase | null;
+  /** The forwarding path's framing, made at the first request (an idle client never had one). */
+  private relay: Relay | null = null;
+  /** What the client sent while no server was linked; null when nothing waits. */
+  private pending: Buffer[] | null = null;
   private terminating = false;
   private violation: string | null = null;
-  /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
-  private readonly handlers = {
-    data: (chunk: Buffer) => this.onData(chunk),
-    drain: () => this.server?.resume(),
-    error: (err: Error) => this.close(`client socket error: ${err.message}`),
-    // The listener allows half-open sockets so that a message cut short by the client's FIN
-    // can still be answered with an error (onEnd); otherwise FIN ends the session as before.
-    end: () => this.onEnd(),
-    close: () => this.close('client close request'),
-  };
 
   constructor(
     socket: net.Socket,
@@ -147,20 +130,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     readonly remote: string,
   ) {
     this.connectedAt = this.stateSince = clock.now;
-    const max = ctx.settings.max_packet_size;
-    // Before login only small messages are due: a declared 1 GB password is refused, not buffered.
-    this.framer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), Math.min(max, MAX_LOGIN_FRAME), true);
-    this.relay = new Relay(this, max);
+    this.startup = new StartupPhase(this, ctx);
     this.socket = socket;
     socket.setNoDelay(true);
-    this.listen(socket, true);
-  }
-
-  private listen(socket: net.Socket, on: boolean): void {
-    for (const [event, handler] of Object.entries(this.handlers)) {
-      if (on) socket.on(event, handler);
-      else socket.off(event, handler);
-    }
+    listen(socket, this);
   }
 
   logPrefix(): string {
@@ -169,26 +142,21 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   // ---- input ----
 
-  private onData(chunk: Buffer): void {
+  /** SocketOwner: bytes from the client. */
+  onData(chunk: Buffer): void {
     switch (this.state) {
       case 'startup':
       case 'auth':
-      case 'welcome': {
-        // PostgreSQL 17 direct TLS: a ClientHello as the connection's very first bytes.
-        if (chunk[0] === TLS_HANDSHAKE_RECORD && this.state === 'startup' && this.socket.bytesRead === chunk.length && offersTls(this.socket)) {
-          this.startTls(chunk);
-          return;
-        }
-        const err = this.framer.feed(chunk);
-        if (err !== null) this.fail(refusals.protocolViolation(err));
+      case 'welcome':
+        (this.startup as StartupPhase).feed(chunk);
         return;
-      }
       case 'idle':
         if (chunk.length === 5 && chunk[0] === FrontendCode.Terminate) {
           this.close('client close request');
           return;
         }
-        this.pending.push(chunk);
+        if (this.relay === null) this.firstRequest();
+        (this.pending ??= []).push(chunk);
         if (this.timing.queryStart === 0) this.timing.begin(this.stats);
         this.setState('waiting');
         this.waitSince = clock.now;
@@ -197,7 +165,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if ((this.state as ClientState) === 'waiting') this.socket.pause();
         return;
       case 'waiting':
-        this.pending.push(chunk);
+        (this.pending as Buffer[]).push(chunk);
         return;
       case 'active':
         this.feedRelay(chunk);
@@ -210,6 +178,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     }
   }
 
+  /** What an idle client never needed until now: the relay, and the prepared-statement link. */
+  private firstRequest(): void {
+    this.relay = new Relay(this, this.ctx.settings.max_packet_size);
+    // Made before any message reaches a server, so its queue sees every request owed.
+    if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
+  }
+
   /**
    * Queues for a server of the pool the router picks for what the client sent (the primary's
    * when not routed). A read waiting for a replica to replay the client's write stays in
@@ -219,7 +194,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     let pool = this.pool as Pool;
     const router = this.router;
     if (router !== null) {
-      const placed = router.place(this.pending);
+      const placed = router.place(this.pending as Buffer[]);
       if (placed.kind === 'wait') return;
       if (placed.kind === 'refuse') {
         this.fail({ severity: 'FATAL', code: '57P03', message: `pgmux: ${placed.reason}` });
@@ -237,146 +212,56 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.requestServer();
   }
 
-  /** The client sent FIN. Inside a message that is a truncated message: say so before closing. */
-  private onEnd(): void {
+  /**
+   * SocketOwner: the client sent FIN. The listener allows half-open sockets so that a message
+   * cut short by it can still be answered with an error; otherwise FIN ends the session.
+   */
+  onEnd(): void {
     if (this.state === 'startup' || this.state === 'auth' || this.state === 'welcome') {
-      if (this.framer.takeRemainder() !== null) {
+      if ((this.startup as StartupPhase).cutShort()) {
         this.fail(refusals.partialStartupPacket());
         return;
       }
-    } else if (this.state === 'active' && !this.relay.atBoundary()) {
+    } else if (this.state === 'active' && !this.atBoundary()) {
       this.fail(refusals.protocolViolation('truncated message: the client closed the connection in the middle of a message'));
       return;
     }
     this.close('client close request');
   }
 
+  /** SocketOwner: the client's socket can take more; so can the server's reads again. */
+  onDrain(): void {
+    this.server?.resume();
+  }
+
+  /** SocketOwner. */
+  onError(err: Error): void {
+    this.close(`client socket error: ${err.message}`);
+  }
+
+  /** SocketOwner. */
+  onClose(): void {
+    this.close('client close request');
+  }
+
+  /** Between messages: nothing of a started one is outstanding (true before the first request). */
+  private atBoundary(): boolean {
+    return this.relay === null || this.relay.atBoundary();
+  }
+
+  /** The chunks that waited for a server, handed over once (pending is null again after). */
+  private takePending(): readonly Buffer[] {
+    const queued = this.pending ?? NOTHING_PENDING;
+    this.pending = null;
+    return queued;
+  }
+
   private feedRelay(chunk: Buffer): void {
-    const err = this.relay.feed(chunk);
+    const err = (this.relay as Relay).feed(chunk);
     if (err !== null) this.fail(refusals.protocolViolation(err.reason));
   }
 
-  // ---- TLS ----
-
-  /**
-   * Moves this client onto TLS: after 'S' to an SSLRequest (head null), or for a direct
-   * ClientHello already read (head). The StartupMessage is then read from the TLS socket.
-   */
-  private startTls(head: Buffer | null): void {
-    const raw = this.socket;
-    this.listen(raw, false);
-    const secure = acceptTls(raw, activeTls().client, head);
-    this.socket = secure;
-    secure.once('secure', () => {
-      const problem = handshakeProblem(secure, head !== null);
-      if (problem === null) {
-        this.tlsInfo = describeTls(secure);
-        return;
-      }
-      log.warn(`TLS handshake refused: ${problem}`, this);
-      this.fail(refusals.protocolViolation(problem));
-    });
-    // Errors during the handshake (no certificate, wrong CA, no common protocol) are logged, as PgBouncer's.
-    secure.once('error', (err) => {
-      if (this.tlsInfo === '') log.warn(`TLS handshake error: ${err.message}`, this);
-    });
-    this.listen(secure, true);
-  }
-
-  // ---- startup and login ----
-
-  private onLoginFrame(type: number, buf: Buffer, start: number, end: number): void {
-    if (this.state === 'closed') return;
-    switch (type) {
-      case StartupCode.SSLRequest:
-        // Bytes behind it came before any handshake, so a man in the middle may have put them
-        // there (CVE-2021-23214): PostgreSQL and PgBouncer refuse, and so does pgmux.
-        if (end < buf.length) {
-          this.fail(refusals.protocolViolation('received unencrypted data after SSL request'));
-          return;
-        }
-        if (this.socket instanceof tls.TLSSocket) this.close('SSL req inside SSL');
-        else if (offersTls(this.socket)) {
-          this.socket.write(ACCEPT_TLS);
-          this.startTls(null);
-        } else this.socket.write(NO_ENCRYPTION);
-        return;
-      case StartupCode.GSSENCRequest:
-        // No GSS encryption: 'N' tells the client to go on without it.
-        this.socket.write(NO_ENCRYPTION);
-        return;
-      case StartupCode.CancelRequest: {
-        const msg = decodeStartup(buf, start, end);
-        if (msg?.kind === 'cancel') this.ctx.cancel(msg.pid, msg.secret);
-        this.framer.halt();
-        this.close('cancel request', true);
-        return;
-      }
-      case StartupCode.Startup:
-        this.framer.startupMode = false;
-        if (plainLoginRefused(this.socket)) {
-          this.fail(refusals.sslRequired());
-          return;
-        }
-        this.onStartup(buf, start, end);
-        return;
-      case StartupCode.Unknown:
-        this.fail(refusals.protocolViolation('unsupported protocol version or startup packet; pgmux speaks protocol 3.0'));
-        return;
-      case FrontendCode.Password:
-        if (this.state === 'auth' && this.login?.awaitingAnswer === true) {
-          this.login.answer(buf, start, end);
-          return;
-        }
-        this.fail(refusals.protocolViolation('password message before authentication was requested'));
-        return;
-      case FrontendCode.Terminate:
-        this.close('client close request');
-        return;
-      default:
-        if (this.state === 'welcome') {
-          // A pipelined query before the welcome finished: keep it for when the client is idle.
-          this.pending.push(Buffer.from(buf.subarray(start, end)));
-          return;
-        }
-        this.fail(refusals.protocolViolation(`unexpected message type '${String.fromCharCode(type)}' during login`));
-    }
-  }
-
-  private onStartup(buf: Buffer, start: number, end: number): void {
-    const msg = decodeStartup(buf, start, end);
-    if (msg.kind !== 'startup') {
-      this.fail(refusals.protocolViolation(`malformed startup packet: ${msg.kind === 'invalid' ? msg.reason : msg.kind}`));
-      return;
-    }
-    const unknownOptions = [...msg.params.keys()].filter((k) => k.startsWith('_pq_.'));
-    if (msg.minor > 0 || unknownOptions.length > 0) {
-      this.socket.write(negotiateProtocolVersion(0, unknownOptions));
-      for (const k of unknownOptions) msg.params.delete(k);
-    }
-    const decision = decideStartup(msg.params, this.ctx.tracked, this.ctx.settings.ignore_startup_parameters);
-    if (!decision.ok) {
-      this.fail(decision.problem === 'no-user' ? refusals.noUser() : refusals.unsupportedStartupParameter(decision.name));
-      return;
-    }
-    this.user = decision.user;
-    this.database = decision.database;
-    this.startupParams = decision.params;
-    if (this.ctx.settings.log_connections) {
-      log.info(`login attempt: db=${this.database} user=${this.user} tls=${this.tlsInfo || 'no'}`, this);
-    }
-    if (this.database === ADMIN_DATABASE) {
-      this.openConsole();
-      return;
-    }
-    const refusal = this.ctx.databaseRefusal(this.database);
-    if (refusal !== null) {
-      this.fail(refusal);
-      return;
-    }
-    this.setState('auth');
-    this.startLogin(false);
-  }
+  // ---- login ----
 
   /** Whether the client is on TLS (hba hostssl/hostnossl). */
   get tls(): boolean {
@@ -388,15 +273,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     return this.state === 'auth';
   }
 
-  /** Hands the login to LoginAuth: method, secret, pool and challenge (lib/client/login-auth). */
-  private startLogin(forConsole: boolean): void {
-    this.login = new LoginAuth(this.ctx, this, forConsole, (outcome) => this.loggedIn(outcome));
-    this.login.start();
-  }
-
-  /** The login's outcome: refuse, or welcome the client (to its pool, or to the console). */
-  private loggedIn(outcome: LoginOutcome): void {
-    this.login = null;
+  /** StartupPhase: the login's outcome. Refuse, or welcome the client (to its pool, or to the console). */
+  loggedIn(outcome: LoginOutcome): void {
     if (outcome.kind === 'refused') {
       this.fail(outcome.error);
       return;
@@ -412,26 +290,15 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.stats = pool.stats;
     if (outcome.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = outcome.scramKeys;
     this.setState('welcome');
-    this.framer.maxLength = this.ctx.settings.max_packet_size;
-    if (pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0) {
-      this.prepared = new PreparedLink(this.ctx.statements);
-    }
+    this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
     pool.clientLoggedIn(this);
   }
 
-  /** Database "pgbouncer": the console's gate may waive the password, then decides who enters. */
-  private openConsole(): void {
-    this.setState('auth');
-    this.ctx.console.preLogin(this, (trusted) => {
-      if (this.state !== 'auth') return;
-      if (trusted) this.loggedIn(TRUSTED);
-      else this.startLogin(true);
-    });
-  }
-
   private attachConsole(): void {
-    for (const [name, value] of this.startupParams) this.params.set(name, value);
+    const startup = this.startup as StartupPhase;
+    // The startup packet's map was made for this client alone (./session-params ownParams).
+    this.params = startup.params;
     const session = this.ctx.console.open(this);
     if (!isSession(session)) {
       this.fail(session);
@@ -440,41 +307,22 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.console = session;
     this.setState('console');
     // Queries pipelined behind the password reach the session once the login frames are done.
-    this.framer.halt();
-    queueMicrotask(() => {
-      const rest = this.framer.takeRemainder();
-      if (rest !== null && this.state === 'console') session.feed(rest);
-    });
+    this.startup = null;
+    for (const chunk of startup.end()) this.onData(chunk);
   }
 
   /** PoolClient: the pool knows its server parameters; send the welcome. */
   welcome(serverParams: ReadonlyMap<string, string>): void {
     if (this.state !== 'welcome') return;
-    const out: Buffer[] = [];
-    for (const [name, value] of serverParams) {
-      const canonical = this.ctx.tracked.lookup(name);
-      const mine = canonical !== undefined ? this.startupParams.get(canonical) : undefined;
-      const v = mine ?? value;
-      if (canonical !== undefined) this.params.set(canonical, v);
-      out.push(parameterStatus(name, v));
-    }
-    // Tracked parameters the server did not report (e.g. a track_extra_parameters entry).
-    for (const [name, value] of this.startupParams) {
-      if (!this.params.has(name)) {
-        this.params.set(name, value);
-        out.push(parameterStatus(name, value));
-      }
-    }
+    const startup = this.startup as StartupPhase;
+    const welcome = sessionParams(serverParams, startup.params, this.ctx.tracked);
+    this.params = welcome.params;
     this.cancelKey = this.ctx.assignCancelKey(this);
-    out.push(backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE);
-    this.socket.write(Buffer.concat(out));
+    this.socket.write(Buffer.concat([welcome.status, backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE]));
     this.setState('idle');
-    const rest = this.framer.takeRemainder();
-    if (rest !== null) this.pending.push(rest);
-    if (this.pending.length > 0) {
-      const queued = this.pending.splice(0);
-      for (const chunk of queued) this.onData(chunk);
-    }
+    // What the client pipelined behind its login is its first request; the login's state goes.
+    this.startup = null;
+    for (const chunk of startup.end()) this.onData(chunk);
   }
 
   // ---- linked to a server ----
@@ -487,7 +335,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const sync = syncStatement(this.params, server.params, this.ctx.tracked);
     if (sync !== '') server.runInternal(sync);
     this.setState('active');
-    const queued = this.pending.splice(0);
+    const queued = this.takePending();
     for (const chunk of queued) {
       this.feedRelay(chunk);
       if (this.state !== 'active') return;
@@ -602,7 +450,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   parameterReported(name: string, value: string): void {
     const canonical = this.ctx.tracked.lookup(name);
-    if (canonical !== undefined) this.params.set(canonical, value);
+    // Usually the value the client already has (a SET pgmux sent to sync the server): no copy then.
+    if (canonical === undefined || this.params.get(canonical) === value) return;
+    const own = ownParams(this.params);
+    own.set(canonical, value);
+    this.params = own;
   }
 
   readyForQuery(status: number): void {
@@ -615,7 +467,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.fail(refusals.statementModeTransaction());
       return;
     }
-    if (this.owed > 0 || this.unsynced > 0 || !this.relay.atBoundary()) return;
+    if (this.owed > 0 || this.unsynced > 0 || !(this.relay as Relay).atBoundary()) return;
     if (status === TxStatus.Idle) this.router?.transactionEnded();
     if ((this.pool as Pool).settings.poolMode === 'session') return;
     if (status === TxStatus.Idle) this.unlink(true);
@@ -684,7 +536,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (server !== null && linked !== null) {
       this.server = null;
       // Reusable only between transactions with nothing in flight; otherwise its state is unknown.
-      const clean = this.owed === 0 && this.unsynced === 0 && server.txStatus === TxStatus.Idle && this.relay.atBoundary();
+      const clean = this.owed === 0 && this.unsynced === 0 && server.txStatus === TxStatus.Idle && this.atBoundary();
       linked.release(this, server, clean);
     }
     if (pool !== null) pool.clientGone(this);
@@ -699,7 +551,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     else this.socket.destroy();
   }
 
-  private setState(to: ClientState): void {
+  /** The only writer of `state` (StartupPhase moves a client into 'auth'). */
+  setState(to: ClientState): void {
     this.state = to;
     this.stateSince = clock.now;
   }
@@ -716,15 +569,4 @@ function isStatementMessage(type: number): boolean {
   );
 }
 
-/** The authentication step of a console login the gate let in without a password. */
-/**
- * The longest message a client may send before it is logged in: PostgreSQL's
- * PG_MAX_AUTH_TOKEN_LENGTH (65535) body bytes plus the length field.
- */
-const MAX_LOGIN_FRAME = 65535 + 4;
-
-/** The one-byte answer to SSLRequest and GSSENCRequest: no encryption. */
-const NO_ENCRYPTION = Buffer.from('N');
-
-/** The answer to SSLRequest when TLS is configured: the handshake follows. */
-const ACCEPT_TLS = Buffer.from('S');
+const NOTHING_PENDING: readonly Buffer[] = [];

@@ -159,7 +159,7 @@ export class Registry implements ClientContext, SharedLimits {
       this.replicaSets.set(db.name, set);
     }
     const replicaSet = set;
-    return new ClientRouter(replicaSet, client.id, client.user, pool, (i) => this.replicaPool(replicaSet, i, pool), () => client.reroute(), client.prepared !== null);
+    return new ClientRouter(replicaSet, client.id, client.user, pool, (i) => this.replicaPool(replicaSet, i, pool), () => client.reroute(), client.tracksPrepared);
   }
 
   /**

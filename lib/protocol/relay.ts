@@ -35,7 +35,11 @@ export interface RelayHandler {
 export type RelayError = { reason: string };
 
 export class Relay {
-  private readonly header = Buffer.allocUnsafe(HEADER_LENGTH);
+  /**
+   * A header split across chunks, made the first time one is: most connections never need it,
+   * and a small pooled slice would keep a whole 8 KiB pool slab alive for the connection's life.
+   */
+  private header: Buffer | null = null;
   private headerFill = 0;
   /** Bytes of the current frame not seen yet. */
   private remaining = 0;
@@ -87,27 +91,28 @@ export class Relay {
       if (this.headerFill > 0 || len - pos < HEADER_LENGTH) {
         if (this.headerFill === 0 && pos > runStart) h.write(chunk.subarray(runStart, pos));
         const take = Math.min(HEADER_LENGTH - this.headerFill, len - pos);
-        chunk.copy(this.header, this.headerFill, pos, pos + take);
+        const header = (this.header ??= Buffer.alloc(HEADER_LENGTH));
+        chunk.copy(header, this.headerFill, pos, pos + take);
         this.headerFill += take;
         pos += take;
         runStart = pos;
         if (this.headerFill < HEADER_LENGTH) break;
         this.headerFill = 0;
-        const type = this.header[0];
-        const length = this.header.readInt32BE(1);
+        const type = header[0];
+        const length = header.readInt32BE(1);
         if (!this.validLength(type, length)) return this.failed;
         const action = h.onHeader(type, length);
         const bodyLength = length - 4;
         if (action === Action.Inspect) {
           this.partial = Buffer.allocUnsafe(length + 1);
-          this.header.copy(this.partial, 0);
+          header.copy(this.partial, 0);
           this.partialFill = HEADER_LENGTH;
           this.remaining = bodyLength;
           if (bodyLength === 0 && this.completePartial()) return null;
           continue;
         }
         this.bodySwallowed = action === Action.Swallow;
-        if (!this.bodySwallowed) h.write(Buffer.from(this.header));
+        if (!this.bodySwallowed) h.write(Buffer.from(header));
         this.remaining = bodyLength;
         continue;
       }

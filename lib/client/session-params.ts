@@ -1,0 +1,77 @@
+// Owns the tracked session parameters a client is welcomed with, shared between clients: all
+// clients of a pool that sent the same startup parameters get one map (and one run of
+// ParameterStatus bytes) instead of a copy each, until one of them changes a value, which
+// first gives that client a copy of its own (ownParams).
+
+import { parameterStatus } from '../protocol/backend';
+import type { TrackedParams } from '../server/params';
+
+export interface SessionWelcome {
+  /** Tracked parameters as the client will believe them to be (canonical names). Shared: never change it. */
+  readonly params: ReadonlyMap<string, string>;
+  /** The welcome's ParameterStatus messages. */
+  readonly status: Buffer;
+}
+
+/** Maps handed to more than one client: ownParams copies them before a change. */
+const shared = new WeakSet<ReadonlyMap<string, string>>();
+
+/** No parameters (a client before its welcome). */
+export const NO_PARAMS: ReadonlyMap<string, string> = new Map();
+shared.add(NO_PARAMS);
+
+/** Distinct startup parameter sets kept per pool; past it the cache starts over. */
+const MAX_VARIANTS = 64;
+
+/** Per pool (its server parameters' map, set once): welcomes by startup parameters. */
+const welcomes = new WeakMap<ReadonlyMap<string, string>, { tracked: TrackedParams; byStartup: Map<string, SessionWelcome> }>();
+
+/**
+ * The welcome for a client of the pool with `serverParams` that sent `startup` (tracked, by
+ * canonical name): the server's values, with the client's own in place of them, then the
+ * client's tracked parameters the server did not report.
+ */
+export function sessionParams(serverParams: ReadonlyMap<string, string>, startup: ReadonlyMap<string, string>, tracked: TrackedParams): SessionWelcome {
+  let cache = welcomes.get(serverParams);
+  // A RELOAD that changes track_extra_parameters brings a new TrackedParams.
+  if (cache === undefined || cache.tracked !== tracked) {
+    cache = { tracked, byStartup: new Map() };
+    welcomes.set(serverParams, cache);
+  }
+  let key = '';
+  for (const [name, value] of startup) key += `${name}\0${value}\0`;
+  let welcome = cache.byStartup.get(key);
+  if (welcome === undefined) {
+    welcome = build(serverParams, startup, tracked);
+    if (cache.byStartup.size >= MAX_VARIANTS) cache.byStartup.clear();
+    cache.byStartup.set(key, welcome);
+    shared.add(welcome.params);
+  }
+  return welcome;
+}
+
+function build(serverParams: ReadonlyMap<string, string>, startup: ReadonlyMap<string, string>, tracked: TrackedParams): SessionWelcome {
+  const params = new Map<string, string>();
+  const out: Buffer[] = [];
+  for (const [name, value] of serverParams) {
+    const canonical = tracked.lookup(name);
+    const mine = canonical !== undefined ? startup.get(canonical) : undefined;
+    const v = mine ?? value;
+    if (canonical !== undefined) params.set(canonical, v);
+    out.push(parameterStatus(name, v));
+  }
+  // Tracked parameters the server did not report (e.g. a track_extra_parameters entry).
+  for (const [name, value] of startup) {
+    if (!params.has(name)) {
+      params.set(name, value);
+      out.push(parameterStatus(name, value));
+    }
+  }
+  return { params, status: Buffer.concat(out) };
+}
+
+/** `params` if this client alone holds it, else a copy of it: a map the caller may change. */
+export function ownParams(params: ReadonlyMap<string, string>): Map<string, string> {
+  // Every map that is not shared was made for one client as a Map (build, a startup packet's).
+  return shared.has(params) ? new Map(params) : (params as Map<string, string>);
+}

@@ -1,0 +1,195 @@
+// Owns a client's packets before it is logged in (PgBouncer's handle_client_startup):
+// SSLRequest and GSSENCRequest, CancelRequest, the StartupMessage and its parameters, and the
+// password messages that LoginAuth checks. It lives from accept to the welcome (or the admin
+// console) and is then dropped with its framer and parameters, so that an idle client keeps
+// nothing of its login. What the client sent behind its login is handed back in order.
+
+import { FrontendCode, StartupCode } from '../protocol/codes';
+import { Framer } from '../protocol/framer';
+import { decodeStartup } from '../protocol/frontend';
+import { negotiateProtocolVersion } from '../protocol/backend';
+import * as refusals from '../protocol/refusals';
+import { ADMIN_DATABASE } from '../config';
+import { plainLoginRefused } from '../auth/tls';
+import { log } from '../log';
+import { LoginAuth, TRUSTED, type LoginOutcome } from './login-auth';
+import { decideStartup } from './startup-params';
+import { answerSslRequest, isDirectTls, NO_ENCRYPTION, upgradeToTls } from './tls-upgrade';
+import type { ClientConnection, ClientContext } from './client-connection';
+
+/**
+ * The longest message a client may send before it is logged in: PostgreSQL's
+ * PG_MAX_AUTH_TOKEN_LENGTH (65535) body bytes plus the length field.
+ */
+const MAX_LOGIN_FRAME = 65535 + 4;
+
+/** A shared empty parameter set for a client whose startup packet is not read yet. */
+const NO_PARAMS: ReadonlyMap<string, string> = new Map();
+
+export class StartupPhase {
+  private readonly framer: Framer;
+  /** The authentication under way (state 'auth'), else null. */
+  private login: LoginAuth | null = null;
+  /** Tracked parameters of the StartupMessage (canonical names). */
+  params: ReadonlyMap<string, string> = NO_PARAMS;
+  /** Frames pipelined behind the login while the welcome waits for the pool's parameters. */
+  private early: Buffer[] | null = null;
+  /** The login is over (end()): bytes the framer still holds belong to the client's session. */
+  private ended = false;
+
+  constructor(
+    private readonly client: ClientConnection,
+    private readonly ctx: ClientContext,
+  ) {
+    // Before login only small messages are due: a declared 1 GB password is refused, not buffered.
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), Math.min(ctx.settings.max_packet_size, MAX_LOGIN_FRAME), true);
+  }
+
+  /** Bytes from the client while it logs in. */
+  feed(chunk: Buffer): void {
+    const client = this.client;
+    // PostgreSQL 17 direct TLS: a ClientHello as the connection's very first bytes.
+    if (client.state === 'startup' && isDirectTls(client, chunk)) {
+      upgradeToTls(client, chunk);
+      return;
+    }
+    const err = this.framer.feed(chunk);
+    if (err !== null) {
+      client.fail(refusals.protocolViolation(err));
+      return;
+    }
+    // The login ended inside this feed (a welcome or console sent at once): the rest is the session's.
+    if (this.ended) {
+      const rest = this.framer.takeRemainder();
+      if (rest !== null) client.onData(rest);
+    }
+  }
+
+  /** The client sent FIN: true when it was in the middle of a packet (a truncated startup). */
+  cutShort(): boolean {
+    return this.framer.takeRemainder() !== null;
+  }
+
+  /**
+   * The login is over (welcome sent, or console opened): no more login frames are read. Returns
+   * what the client sent behind its login so far, in order; bytes of a feed still running reach
+   * the client's onData when that feed returns.
+   */
+  end(): Buffer[] {
+    this.ended = true;
+    this.framer.halt();
+    const out = this.early ?? [];
+    const rest = this.framer.takeRemainder();
+    if (rest !== null) out.push(rest);
+    return out;
+  }
+
+  private onFrame(type: number, buf: Buffer, start: number, end: number): void {
+    const client = this.client;
+    if (client.state === 'closed') return;
+    switch (type) {
+      case StartupCode.SSLRequest:
+        answerSslRequest(client, end < buf.length);
+        return;
+      case StartupCode.GSSENCRequest:
+        // No GSS encryption: 'N' tells the client to go on without it.
+        client.socket.write(NO_ENCRYPTION);
+        return;
+      case StartupCode.CancelRequest: {
+        const msg = decodeStartup(buf, start, end);
+        if (msg?.kind === 'cancel') this.ctx.cancel(msg.pid, msg.secret);
+        this.framer.halt();
+        client.close('cancel request', true);
+        return;
+      }
+      case StartupCode.Startup:
+        this.framer.startupMode = false;
+        if (plainLoginRefused(client.socket)) {
+          client.fail(refusals.sslRequired());
+          return;
+        }
+        this.onStartup(buf, start, end);
+        return;
+      case StartupCode.Unknown:
+        client.fail(refusals.protocolViolation('unsupported protocol version or startup packet; pgmux speaks protocol 3.0'));
+        return;
+      case FrontendCode.Password:
+        if (client.state === 'auth' && this.login?.awaitingAnswer === true) {
+          this.login.answer(buf, start, end);
+          return;
+        }
+        client.fail(refusals.protocolViolation('password message before authentication was requested'));
+        return;
+      case FrontendCode.Terminate:
+        client.close('client close request');
+        return;
+      default:
+        if (client.state === 'welcome') {
+          // A pipelined query before the welcome finished: keep it for when the client is idle.
+          (this.early ??= []).push(Buffer.from(buf.subarray(start, end)));
+          return;
+        }
+        client.fail(refusals.protocolViolation(`unexpected message type '${String.fromCharCode(type)}' during login`));
+    }
+  }
+
+  private onStartup(buf: Buffer, start: number, end: number): void {
+    const client = this.client;
+    const msg = decodeStartup(buf, start, end);
+    if (msg.kind !== 'startup') {
+      client.fail(refusals.protocolViolation(`malformed startup packet: ${msg.kind === 'invalid' ? msg.reason : msg.kind}`));
+      return;
+    }
+    const unknownOptions = [...msg.params.keys()].filter((k) => k.startsWith('_pq_.'));
+    if (msg.minor > 0 || unknownOptions.length > 0) {
+      client.socket.write(negotiateProtocolVersion(0, unknownOptions));
+      for (const k of unknownOptions) msg.params.delete(k);
+    }
+    const decision = decideStartup(msg.params, this.ctx.tracked, this.ctx.settings.ignore_startup_parameters);
+    if (!decision.ok) {
+      client.fail(decision.problem === 'no-user' ? refusals.noUser() : refusals.unsupportedStartupParameter(decision.name));
+      return;
+    }
+    client.user = decision.user;
+    client.database = decision.database;
+    this.params = decision.params;
+    if (this.ctx.settings.log_connections) {
+      log.info(`login attempt: db=${client.database} user=${client.user} tls=${client.tlsInfo || 'no'}`, client);
+    }
+    if (client.database === ADMIN_DATABASE) {
+      this.openConsole();
+      return;
+    }
+    const refusal = this.ctx.databaseRefusal(client.database);
+    if (refusal !== null) {
+      client.fail(refusal);
+      return;
+    }
+    client.setState('auth');
+    this.startLogin(false);
+  }
+
+  /** Database "pgbouncer": the console's gate may waive the password, then decides who enters. */
+  private openConsole(): void {
+    const client = this.client;
+    client.setState('auth');
+    this.ctx.console.preLogin(client, (trusted) => {
+      if (client.state !== 'auth') return;
+      if (trusted) this.loggedIn(TRUSTED);
+      else this.startLogin(true);
+    });
+  }
+
+  /** Hands the login to LoginAuth: method, secret, pool and challenge (lib/client/login-auth). */
+  private startLogin(forConsole: boolean): void {
+    this.login = new LoginAuth(this.ctx, this.client, forConsole, (outcome) => this.loggedIn(outcome));
+    this.login.start();
+  }
+
+  private loggedIn(outcome: LoginOutcome): void {
+    this.login = null;
+    // Logged in, the client may send whatever max_packet_size allows, also behind its password.
+    if (outcome.kind === 'ok') this.framer.maxLength = this.ctx.settings.max_packet_size;
+    this.client.loggedIn(outcome);
+  }
+}
