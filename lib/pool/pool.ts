@@ -341,7 +341,7 @@ export class Pool implements ServerOwner {
   moveServer(server: ServerConnection, to: ServerState): void {
     const from = server.state;
     if (from === 'closed') throw new Error(`moveServer: S-${server.id} is closed, cannot become ${to}`);
-    this.stateSetRemove(server);
+    this.removeFrom(server, from);
     server.state = to;
     switch (to) {
       case 'idle':
@@ -361,6 +361,36 @@ export class Pool implements ServerOwner {
         break;
       case 'closed':
         break;
+    }
+  }
+
+  /** Removes a server from the set of the state it is in (moveServer: twice per transaction). */
+  private removeFrom(server: ServerConnection, state: ServerState): void {
+    switch (state) {
+      case 'idle': {
+        // takeIdle hands out the newest idle server, the last one, unless server_round_robin.
+        const last = this.idle.length - 1;
+        if (last >= 0 && this.idle[last] === server) this.idle.pop();
+        else {
+          const i = this.idle.indexOf(server);
+          if (i >= 0) this.idle.splice(i, 1);
+        }
+        return;
+      }
+      case 'active':
+        this.active.delete(server);
+        return;
+      case 'used':
+        this.used.delete(server);
+        return;
+      case 'tested':
+        this.tested.delete(server);
+        return;
+      case 'login':
+        this.login.delete(server);
+        return;
+      case 'closed':
+        return;
     }
   }
 

@@ -14,21 +14,20 @@ const ALWAYS_TRACKED = [
 /** Parameter names are case-insensitive in startup packets and SET; this maps to one spelling. */
 export class TrackedParams {
   private readonly canonical = new Map<string, string>();
+  /** The canonical names as an array: syncStatement walks it on every link (no iterator). */
+  readonly list: readonly string[];
 
   constructor(extra: readonly string[]) {
     for (const name of ALWAYS_TRACKED) this.canonical.set(name.toLowerCase(), name);
     for (const name of extra) {
       if (!this.canonical.has(name.toLowerCase())) this.canonical.set(name.toLowerCase(), name);
     }
+    this.list = [...this.canonical.values()];
   }
 
   /** Canonical name when tracked, else undefined. */
   lookup(name: string): string | undefined {
     return this.canonical.get(name.toLowerCase());
-  }
-
-  names(): IterableIterator<string> {
-    return this.canonical.values();
   }
 }
 
@@ -47,16 +46,26 @@ export function quoteLiteral(value: string): string {
  * client may have changed it: it is set whenever the client has a value and RESET when not.
  */
 export function syncStatement(client: ReadonlyMap<string, string>, server: ReadonlyMap<string, string>, tracked: TrackedParams): string {
-  let sql = '';
-  for (const name of tracked.names()) if (!client.has(name) && !server.has(name)) sql += `RESET ${quoteIdent(name)};`;
-  for (const [name, value] of client) {
+  // Runs before every transaction a client starts on a server, and usually finds nothing to
+  // do: a plain loop over the tracked names (a client's keys are canonical tracked names, see
+  // ../client/startup-params), nothing allocated until a difference shows up.
+  let resets = '';
+  let sets = '';
+  const names = tracked.list;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const value = client.get(name);
+    if (value === undefined) {
+      if (!server.has(name)) resets += `RESET ${quoteIdent(name)};`;
+      continue;
+    }
     if (server.get(name) === value) continue;
     // SET x = 'a, b' makes one element of a list setting; set_config parses the text as a list.
-    sql += LIST_QUOTE.has(name.toLowerCase())
+    sets += LIST_QUOTE.has(name.toLowerCase())
       ? `SELECT pg_catalog.set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, false);`
       : `SET ${quoteIdent(name)} = ${quoteLiteral(value)};`;
   }
-  return sql;
+  return resets + sets;
 }
 
 /** PostgreSQL's GUC_LIST_QUOTE settings: their value is a list, as search_path = a, "b c". */
