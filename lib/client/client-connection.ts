@@ -355,7 +355,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (this.owed === 0) this.requestSince = clock.now;
         this.owed++;
         this.unsynced = 0;
-        // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql); a
+        // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
         // routed client's statements are classified for its session pins and writes.
         if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null)) return Action.Inspect;
         this.prepared?.noteForwarded(type);

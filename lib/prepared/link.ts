@@ -27,7 +27,9 @@ import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodePars
 import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
-import { duplicateStatementError, lexSql, mayBeSqlPrepared, missingStatementError, MISSING_STATEMENT, patchError, planSql, sqlOnlyError, type ExecuteAgain, type SqlRewrite } from './sql';
+import { lexSql, mayBeSqlPrepared } from './sql-lexer';
+import { duplicateStatementError, missingStatementError, MISSING_STATEMENT, planSql, sqlOnlyError } from './sql-planner';
+import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 
 /**

@@ -3,7 +3,9 @@
 // Query a server runs instead. Pure functions, no sockets; the black-box side is in
 // protocol.spec.ts and drivers.spec.ts.
 
-import { lexSql, mayBeSqlPrepared, planSql, SqlRewrite } from '../../lib/prepared/sql';
+import { lexSql, mayBeSqlPrepared } from '../../lib/prepared/sql-lexer';
+import { planSql } from '../../lib/prepared/sql-planner';
+import { SqlRewrite } from '../../lib/prepared/sql-rewrite';
 import { ServerStatementCache, StatementRegistry, type Statement } from '../../lib/prepared/statements';
 import { Action } from '../../lib/protocol/relay';
 

@@ -1,0 +1,249 @@
+// Owns recognising SQL-level prepared statements alone in a simple Query: `PREPARE name [(types)]
+// AS stmt`, `EXECUTE name [(args)]` and `DEALLOCATE [PREPARE] name | ALL`; the byte check every
+// Query pays (mayBeSqlPrepared), then the lexer that reads names, types and bodies (lexSql).
+//
+// What the server runs instead is planned by ./sql-planner; its responses are rewritten by
+// ./sql-rewrite.
+
+import { HEADER_LENGTH } from '../protocol/codes';
+
+/** A recognised statement. Indexes are into the Query's text. */
+export type SqlCommand =
+  | { readonly kind: 'prepare'; readonly name: string; readonly types: string | null; readonly body: string; readonly bodyStart: number }
+  | { readonly kind: 'execute'; readonly name: string; readonly nameEnd: number }
+  | { readonly kind: 'deallocate'; readonly name: string | null }
+  | { readonly kind: 'unsupported'; readonly reason: string };
+
+// ---- the first keyword, on the frame's bytes (every Query pays this) ----
+
+const KEYWORDS = ['prepare', 'execute', 'deallocate'].map((w) => Buffer.from(w, 'latin1'));
+
+/**
+ * Whether a Query frame may start with PREPARE, EXECUTE or DEALLOCATE: a byte check, no
+ * decoding. A leading comment also says yes (the lexer looks past it).
+ */
+export function mayBeSqlPrepared(buf: Buffer, start: number, end: number): boolean {
+  let i = start + HEADER_LENGTH;
+  const stop = end - 1; // the NUL
+  while (i < stop && (buf[i] === 0x20 || (buf[i] >= 0x09 && buf[i] <= 0x0d))) i++;
+  if (i >= stop) return false;
+  const c = buf[i];
+  if (c === 0x2d || c === 0x2f) return true; // '-' or '/': maybe a comment
+  for (const word of KEYWORDS) {
+    if ((c | 0x20) !== word[0]) continue;
+    const n = word.length;
+    if (i + n > stop) return false;
+    for (let k = 1; k < n; k++) if ((buf[i + k] | 0x20) !== word[k]) return false;
+    return i + n === stop || !isIdentByte(buf[i + n]);
+  }
+  return false;
+}
+
+function isIdentByte(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24 || c >= 0x80;
+}
+
+// ---- the lexer ----
+
+const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+const isIdentStart = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c >= 0x80;
+const isIdentCont = (c: number): boolean => isIdentStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x24;
+
+/** Past whitespace and comments (`--` to the end of the line, nested `/* *\/`); -1 if a comment is unterminated. */
+function skipFill(s: string, i: number): number {
+  for (;;) {
+    while (i < s.length && isSpace(s.charCodeAt(i))) i++;
+    if (s.startsWith('--', i)) {
+      const nl = s.indexOf('\n', i);
+      if (nl < 0) return s.length;
+      i = nl + 1;
+    } else if (s.startsWith('/*', i)) {
+      let depth = 1;
+      i += 2;
+      while (depth > 0) {
+        if (i >= s.length) return -1;
+        if (s.startsWith('/*', i)) {
+          depth++;
+          i += 2;
+        } else if (s.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+        } else i++;
+      }
+    } else return i;
+  }
+}
+
+/** Past one token at s[i] (string, quoted identifier, dollar quote, word, comment, or one character); -1 if unterminated. */
+function skipToken(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 0x27) return skipQuoted(s, i, 0x27, false); // '
+  if (c === 0x22) return skipQuoted(s, i, 0x22, false); // "
+  if ((c === 0x2d && s.charCodeAt(i + 1) === 0x2d) || (c === 0x2f && s.charCodeAt(i + 1) === 0x2a)) return skipFill(s, i);
+  if (c === 0x24) {
+    // $1 is a parameter; $tag$ or $$ opens a dollar quote.
+    let j = i + 1;
+    if (j < s.length && isIdentStart(s.charCodeAt(j))) while (j < s.length && isIdentCont(s.charCodeAt(j)) && s.charCodeAt(j) !== 0x24) j++;
+    if (s.charCodeAt(j) !== 0x24) return i + 1;
+    const tag = s.slice(i, j + 1);
+    const close = s.indexOf(tag, j + 1);
+    return close < 0 ? -1 : close + tag.length;
+  }
+  if (isIdentStart(c)) {
+    let j = i + 1;
+    while (j < s.length && isIdentCont(s.charCodeAt(j))) j++;
+    // E'...' is a string with backslash escapes.
+    if (j === i + 1 && (c | 0x20) === 0x65 && s.charCodeAt(j) === 0x27) return skipQuoted(s, j, 0x27, true);
+    return j;
+  }
+  return i + 1;
+}
+
+function skipQuoted(s: string, i: number, quote: number, backslash: boolean): number {
+  let j = i + 1;
+  for (;;) {
+    if (j >= s.length) return -1;
+    const c = s.charCodeAt(j);
+    if (backslash && c === 0x5c) j += 2;
+    else if (c !== quote) j++;
+    else if (s.charCodeAt(j + 1) === quote) j += 2;
+    else return j + 1;
+  }
+}
+
+/** Index of the `;` ending the statement that starts at i (or the text's end); -1 if a token is unterminated. */
+function statementEnd(s: string, i: number): number {
+  while (i >= 0 && i < s.length && s.charCodeAt(i) !== 0x3b) i = skipToken(s, i);
+  return i;
+}
+
+/** True when nothing but fill and semicolons follows i: the statement is alone in its Query. */
+function aloneAfter(s: string, i: number): boolean {
+  for (;;) {
+    const j = skipFill(s, i);
+    if (j < 0 || j >= s.length) return true;
+    if (s.charCodeAt(j) !== 0x3b) return false;
+    i = j + 1;
+  }
+}
+
+/** Index of the `)` matching the `(` at i; -1 if none. */
+function matchParen(s: string, i: number): number {
+  let depth = 0;
+  while (i >= 0 && i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c === 0x28) depth++;
+    else if (c === 0x29 && --depth === 0) return i;
+    i = skipToken(s, i);
+  }
+  return -1;
+}
+
+/** An unquoted word at i, lowercased (ASCII only, as PostgreSQL does), or null. */
+function wordAt(s: string, i: number): { word: string; end: number } | null {
+  if (i < 0 || i >= s.length || !isIdentStart(s.charCodeAt(i))) return null;
+  let j = i + 1;
+  while (j < s.length && isIdentCont(s.charCodeAt(j))) j++;
+  return { word: s.slice(i, j).replace(/[A-Z]+/g, (m) => m.toLowerCase()), end: j };
+}
+
+/** A statement name: an identifier as PostgreSQL reads it (downcased or "quoted", cut to 63 bytes). */
+function nameAt(s: string, i: number): { name: string; quoted: boolean; end: number } | 'unicode' | null {
+  if (i < 0 || i >= s.length) return null;
+  const c = s.charCodeAt(i);
+  if ((c | 0x20) === 0x75 && s.charCodeAt(i + 1) === 0x26 && s.charCodeAt(i + 2) === 0x22) return 'unicode'; // U&"..."
+  if (c === 0x22) {
+    const end = skipQuoted(s, i, 0x22, false);
+    if (end < 0 || end === i + 2) return null; // unterminated, or "" (a syntax error either way)
+    return { name: truncateName(s.slice(i + 1, end - 1).replace(/""/g, '"')), quoted: true, end };
+  }
+  const w = wordAt(s, i);
+  return w === null ? null : { name: truncateName(w.word), quoted: false, end: w.end };
+}
+
+/** NAMEDATALEN - 1 bytes, cut on a character boundary. */
+function truncateName(name: string): string {
+  if (Buffer.byteLength(name) <= 63) return name;
+  let out = '';
+  for (const ch of name) {
+    if (Buffer.byteLength(out + ch) > 63) break;
+    out += ch;
+  }
+  return out;
+}
+
+const ALONE = 'PREPARE, EXECUTE and DEALLOCATE must be the only statement of a query under transaction pooling';
+const UNICODE = 'U&"..." prepared statement names are not supported under transaction pooling';
+
+/**
+ * Recognises PREPARE / EXECUTE / DEALLOCATE alone in a query. Null means "not one of ours, or a
+ * syntax error the server will report": the Query goes to the server as it is, which creates
+ * nothing (PREPARE TRANSACTION lands here too).
+ */
+export function lexSql(s: string): SqlCommand | null {
+  const first = wordAt(s, skipFill(s, 0));
+  if (first === null) return null;
+  switch (first.word) {
+    case 'prepare':
+      return lexPrepare(s, skipFill(s, first.end));
+    case 'execute':
+      return lexExecute(s, skipFill(s, first.end));
+    case 'deallocate':
+      return lexDeallocate(s, skipFill(s, first.end));
+    default:
+      return null;
+  }
+}
+
+function lexPrepare(s: string, i: number): SqlCommand | null {
+  const id = nameAt(s, i);
+  if (id === 'unicode') return { kind: 'unsupported', reason: UNICODE };
+  if (id === null) return null;
+  let j = skipFill(s, id.end);
+  let types: string | null = null;
+  if (s.charCodeAt(j) === 0x28) {
+    const close = matchParen(s, j);
+    if (close < 0) return null;
+    types = s.slice(j + 1, close).trim();
+    if (types === '') return null;
+    j = skipFill(s, close + 1);
+  }
+  const as = wordAt(s, j);
+  if (as === null || as.word !== 'as') return null; // PREPARE TRANSACTION 'x', or a syntax error
+  const bodyStart = skipFill(s, as.end);
+  const end = statementEnd(s, bodyStart);
+  if (bodyStart < 0 || end < 0) return null;
+  if (!aloneAfter(s, end + 1)) return { kind: 'unsupported', reason: ALONE };
+  const body = s.slice(bodyStart, end).trimEnd();
+  if (body === '') return null;
+  return { kind: 'prepare', name: id.name, types, body, bodyStart };
+}
+
+function lexExecute(s: string, i: number): SqlCommand | null {
+  const id = nameAt(s, i);
+  if (id === 'unicode') return { kind: 'unsupported', reason: UNICODE };
+  if (id === null) return null;
+  const end = statementEnd(s, id.end);
+  if (end < 0) return null;
+  if (!aloneAfter(s, end + 1)) return { kind: 'unsupported', reason: ALONE };
+  return { kind: 'execute', name: id.name, nameEnd: id.end };
+}
+
+function lexDeallocate(s: string, i: number): SqlCommand | null {
+  let id = nameAt(s, i);
+  if (id === 'unicode') return { kind: 'unsupported', reason: UNICODE };
+  if (id === null) return null;
+  // DEALLOCATE PREPARE x; but a lone `DEALLOCATE prepare` names a statement "prepare".
+  if (!id.quoted && id.name === 'prepare') {
+    const next = skipFill(s, id.end);
+    if (next >= 0 && next < s.length && s.charCodeAt(next) !== 0x3b) {
+      id = nameAt(s, next);
+      if (id === 'unicode') return { kind: 'unsupported', reason: UNICODE };
+      if (id === null) return null;
+    }
+  }
+  const end = skipFill(s, id.end);
+  if (end < 0 || (end < s.length && s.charCodeAt(end) !== 0x3b)) return null;
+  if (!aloneAfter(s, end + 1)) return { kind: 'unsupported', reason: ALONE };
+  return { kind: 'deallocate', name: !id.quoted && id.name === 'all' ? null : id.name };
+}
