@@ -29,7 +29,9 @@ const welcomes = new WeakMap<ReadonlyMap<string, string>, { tracked: TrackedPara
 /**
  * The welcome for a client of the pool with `serverParams` that sent `startup` (tracked, by
  * canonical name): the server's values, with the client's own in place of them, then the
- * client's tracked parameters the server did not report.
+ * client's tracked parameters the server did not report. `serverParams` are the first server's
+ * after its connect_query, so a client without a value of its own holds the pool's, which the
+ * sync before each statement keeps on whichever server it lands on.
  */
 export function sessionParams(serverParams: ReadonlyMap<string, string>, startup: ReadonlyMap<string, string>, tracked: TrackedParams): SessionWelcome {
   let cache = welcomes.get(serverParams);

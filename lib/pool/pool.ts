@@ -188,18 +188,14 @@ export class Pool implements ServerOwner {
   serverReady(server: ServerConnection): void {
     if (server.state === 'login') {
       this.lastLoginError = null;
-      if (this.serverParams === null) this.serverParams = new Map(server.params);
-      for (const client of this.welcomeWaiting) {
-        this.chargeWait(client);
-        client.welcome(this.serverParams);
-      }
-      this.welcomeWaiting.clear();
       if (this.db.connectQuery) {
-        // connect_query runs once per server, before any client sees it.
+        // connect_query runs once per server, before any client sees it; what it SETs is part
+        // of the welcome (PgBouncer waits for it too), else clients' syncs would undo it.
         this.moveServer(server, 'used');
         server.runInternal(this.db.connectQuery);
         return;
       }
+      this.welcomeClients(server);
     } else if (server.state !== 'used' && server.state !== 'tested') {
       return; // a stray ReadyForQuery of an idle server
     } else {
@@ -211,6 +207,8 @@ export class Pool implements ServerOwner {
       }
       // Just checked: good for another server_check_delay, else takeIdle would check it forever.
       if (server.state === 'tested') server.lastUsed = clock.now;
+      // The first connect_query done (no reset or check runs before a welcome).
+      if (this.serverParams === null) this.welcomeClients(server);
     }
     // RECONNECT tagged it while it logged in or ran a reset/check: it may not serve again.
     if (server.closeOnRelease) {
@@ -219,6 +217,16 @@ export class Pool implements ServerOwner {
     }
     this.moveServer(server, 'idle');
     this.dispatch();
+  }
+
+  /** The first server ready: its parameters are every client's welcome from now on. */
+  private welcomeClients(server: ServerConnection): void {
+    if (this.serverParams === null) this.serverParams = new Map(server.params);
+    for (const client of this.welcomeWaiting) {
+      this.chargeWait(client);
+      client.welcome(this.serverParams);
+    }
+    this.welcomeWaiting.clear();
   }
 
   serverLoginFailed(server: ServerConnection, error: ErrorFields): void {

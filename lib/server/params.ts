@@ -44,6 +44,11 @@ export function quoteLiteral(value: string): string {
  * A tracked parameter PostgreSQL does not report (absent from the server's ParameterStatus set,
  * e.g. search_path before PostgreSQL 18) has an unknown value on a shared server, since any
  * client may have changed it: it is set whenever the client has a value and RESET when not.
+ *
+ * An empty value is applied like any other. PgBouncer 1.18 skips it (varcache_apply), which
+ * leaves the previous client's application_name on the server for a client of a pool whose
+ * value is ''; a pool value from connect_query or the database line is in the client's map
+ * from its welcome (../pool/pool welcomeClients), so it is never overwritten with ''.
  */
 export function syncStatement(client: ReadonlyMap<string, string>, server: ReadonlyMap<string, string>, tracked: TrackedParams): string {
   // Runs before every transaction a client starts on a server, and usually finds nothing to
