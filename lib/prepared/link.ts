@@ -7,7 +7,7 @@
 // message that gets a response, each with an action. After an ErrorResponse in the extended
 // protocol the server skips to Sync, so the skipped entries are dropped (and what they would
 // have prepared is forgotten). SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are
-// planned by ./sql and ride the same queue.
+// planned by ./sql-planner and ride the same queue.
 //
 // A Parse of a name the client already holds gets PostgreSQL's own answer from the server: it
 // goes under the old statement's server-side name, so the server analyses it, then fails with
@@ -23,7 +23,7 @@
 // fresh one. A batch runs again at most once.
 
 import { BackendCode, FrontendCode, TxStatus } from '../protocol/codes';
-import { bindRenamed, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
+import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
 import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
@@ -79,7 +79,7 @@ export class PreparedLink {
   private fates: number[] = [];
   private stmts: (Statement | null)[] = [];
   private clientNames: (string | null)[] = [];
-  /** How a rewritten request's responses are treated (./sql); null for most. */
+  /** How a rewritten request's responses are treated (./sql-rewrite); null for most. */
   private rewrites: (SqlRewrite | null)[] = [];
   private head = 0;
   /** Bytes replacing a swallowed server response (a rewritten tag or error), sent by takeFakes. */
@@ -162,7 +162,7 @@ export class PreparedLink {
         if (stmt === undefined || stmt.parse === null) return this.forward(Kind.Bind, buf, start, end);
         if (!this.holdTried) this.startHold();
         this.ensurePrepared(stmt, stmt.parse, server);
-        this.send(bindRenamed(buf, end, msg, stmt.serverName));
+        this.send(bindWithStatement(buf, start, end, msg, stmt.serverNameZ));
         this.push(Kind.Bind, Fate.Forward, stmt, msg.statement);
         return Action.Swallow | Action.Notify;
       }

@@ -8,13 +8,15 @@ import { parse } from '../protocol/frontend';
 export interface Statement {
   /** The name pgmux prepares it under on servers (clients never see it). */
   readonly serverName: string;
+  /** serverName as a NUL-terminated string's bytes, spliced into every Bind (no encoding per use). */
+  readonly serverNameZ: Buffer;
   readonly sql: string;
   readonly paramTypes: readonly number[];
   /** Parameter types as SHOW PREPARED prints them: OIDs of a Parse, or PREPARE's type names. */
   readonly typesText: string;
   /**
    * The Parse message that prepares it on a server, built once; null for a SQL-level PREPARE
-   * with parameter type names, which only SQL can prepare (lib/prepared/sql.ts).
+   * with parameter type names, which only SQL can prepare (lib/prepared/sql-planner.ts).
    */
   readonly parse: Buffer | null;
   /** `PREPARE <serverName> [(types)] AS <sql>`, or null when the types are OIDs SQL cannot name. */
@@ -47,7 +49,7 @@ export class StatementRegistry {
     const serverName = `pgmux_${(this.next++).toString(36)}`;
     // Unspecified types (0) are PREPARE's `unknown`; a real OID has no name we could write.
     const sqlTypes = paramTypes.every((t) => t === 0) ? paramTypes.map(() => 'unknown').join(', ') : null;
-    const stmt = { serverName, sql, paramTypes, typesText: paramTypes.join(','), parse: parse(serverName, sql, paramTypes), prepareSql: prepareSql(serverName, sqlTypes, sql), uses: 0, servers: 0 };
+    const stmt = { serverName, serverNameZ: cstringBytes(serverName), sql, paramTypes, typesText: paramTypes.join(','), parse: parse(serverName, sql, paramTypes), prepareSql: prepareSql(serverName, sqlTypes, sql), uses: 0, servers: 0 };
     this.add(key, stmt);
     return stmt;
   }
@@ -59,7 +61,7 @@ export class StatementRegistry {
     const stmt = this.byKey.get(key);
     if (stmt !== undefined) return stmt;
     const serverName = `pgmux_${(this.next++).toString(36)}`;
-    return this.add(key, { serverName, sql, paramTypes: [], typesText: types, parse: null, prepareSql: prepareSql(serverName, types, sql), uses: 0, servers: 0 });
+    return this.add(key, { serverName, serverNameZ: cstringBytes(serverName), sql, paramTypes: [], typesText: types, parse: null, prepareSql: prepareSql(serverName, types, sql), uses: 0, servers: 0 });
   }
 
   private add<S extends Statement>(key: string, stmt: S): S {
@@ -73,6 +75,10 @@ export class StatementRegistry {
   all(): IterableIterator<Statement> {
     return this.byKey.values();
   }
+}
+
+function cstringBytes(name: string): Buffer {
+  return Buffer.from(`${name}\u0000`, 'latin1');
 }
 
 function prepareSql(serverName: string, types: string | null, sql: string): string | null {

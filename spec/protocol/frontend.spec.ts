@@ -7,6 +7,7 @@ import { FrontendCode } from '../../lib/protocol/codes';
 import {
   bind,
   bindRenamed,
+  bindWithStatement,
   cancelRequest,
   close,
   decodeBind,
@@ -180,7 +181,7 @@ describe('Bind', () => {
 
   it('decodes only the two names and where the parameter bytes start', () => {
     const b = decodeBind(f, 0, f.length) as Bind;
-    expect(b).toEqual({ kind: 'bind', portal: 'portal', statement: 'stmt', paramsStart: 5 + 7 + 5 });
+    expect(b).toEqual({ kind: 'bind', portal: 'portal', statement: 'stmt', statementStart: 5 + 7, paramsStart: 5 + 7 + 5 });
     expect(f.subarray(b.paramsStart)).toEqual(params);
     expect(decodeOk(decodeBind, f)).toMatchObject({ portal: 'portal', statement: 'stmt' });
   });
@@ -207,6 +208,19 @@ describe('Bind', () => {
     const p = { buf: Buffer.concat([Buffer.from('junk'), f, Buffer.from('more')]), start: 4, end: 4 + f.length };
     const placedBind = decodeBind(p.buf, p.start, p.end) as Bind;
     expect(bindRenamed(p.buf, p.end, placedBind, 'pgmux_7')).toEqual(renamed);
+  });
+
+  it('splices in a statement name as bytes, copying the portal and parameters as they are', () => {
+    const b = decodeBind(f, 0, f.length) as Bind;
+    const expected = frame('B', cstr('portal'), cstr('pgmux_7'), params);
+    expect(bindWithStatement(f, 0, f.length, b, cstr('pgmux_7'))).toEqual(expected);
+    // A frame inside a bigger chunk, a shorter name, and the unnamed portal.
+    const p = { buf: Buffer.concat([Buffer.from('junk'), f, Buffer.from('more')]), start: 4, end: 4 + f.length };
+    const placed = decodeBind(p.buf, p.start, p.end) as Bind;
+    expect(bindWithStatement(p.buf, p.start, p.end, placed, cstr('pgmux_7'))).toEqual(expected);
+    const unnamedPortal = frame('B', cstr(''), cstr('a_long_client_name'), params);
+    const u = decodeBind(unnamedPortal, 0, unnamedPortal.length) as Bind;
+    expect(bindWithStatement(unnamedPortal, 0, unnamedPortal.length, u, cstr('s'))).toEqual(frame('B', cstr(''), cstr('s'), params));
   });
 
   it('rejects cuts inside the names; leaves the parameter bytes to the server', () => {

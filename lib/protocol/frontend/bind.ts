@@ -12,6 +12,8 @@ export interface Bind {
   readonly portal: string;
   /** Source prepared statement; '' is the unnamed statement. */
   readonly statement: string;
+  /** Absolute offset in the decoded buffer where the statement name begins (after the portal's NUL). */
+  readonly statementStart: number;
   /**
    * Absolute offset in the decoded buffer where the parameter format codes begin. The bytes from
    * here to the frame's end (formats, values, result formats) are not decoded or checked here;
@@ -26,9 +28,26 @@ export function decodeBind(buf: Buffer, start: number, end: number): Bind | Inva
   const r = new Reader(buf, start + HEADER_LENGTH, end);
   const portal = r.cstring();
   if (portal === undefined) return invalid('Bind: portal name is not NUL-terminated');
+  const statementStart = r.pos;
   const statement = r.cstring();
   if (statement === undefined) return invalid('Bind: statement name is not NUL-terminated');
-  return { kind: 'bind', portal, statement, paramsStart: r.pos };
+  return { kind: 'bind', portal, statement, statementStart, paramsStart: r.pos };
+}
+
+/**
+ * The Bind frame [start, end) that `bind` was decoded from, with its statement name replaced by
+ * `statementZ` (a name's bytes and its NUL): the portal and parameter bytes are copied as they
+ * are. This is what every Bind of a tracked statement goes through, so it only copies bytes.
+ */
+export function bindWithStatement(buf: Buffer, start: number, end: number, bind: Bind, statementZ: Buffer): Buffer {
+  const head = bind.statementStart - start;
+  const restLength = end - bind.paramsStart;
+  const out = Buffer.allocUnsafe(head + statementZ.length + restLength);
+  buf.copy(out, 0, start, bind.statementStart);
+  statementZ.copy(out, head);
+  buf.copy(out, head + statementZ.length, bind.paramsStart, end);
+  out.writeInt32BE(out.length - 1, 1);
+  return out;
 }
 
 /**

@@ -18,7 +18,7 @@ export {
 } from './startup';
 export { decodeQuery, query, type Query } from './query';
 export { decodeParse, parse, type Parse } from './parse';
-export { bind, bindRenamed, decodeBind, type Bind, type BindFields } from './bind';
+export { bind, bindRenamed, bindWithStatement, decodeBind, type Bind, type BindFields } from './bind';
 export { close, decodeClose, decodeDescribe, describe, type Close, type Describe, type Target } from './describe-close';
 export { decodeExecute, execute, type Execute } from './execute';
 export {
