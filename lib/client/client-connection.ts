@@ -121,6 +121,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private relay: Relay | null = null;
   /** What the client sent while no server was linked; null when nothing waits. */
   private pending: Buffer[] | null = null;
+  /** Bytes in pending (limitPending). */
+  private pendingBytes = 0;
   private terminating = false;
   private violation: string | null = null;
 
@@ -157,15 +159,17 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         }
         if (this.relay === null) this.firstRequest();
         (this.pending ??= []).push(chunk);
+        this.pendingBytes = chunk.length;
         if (this.timing.queryStart === 0) this.timing.begin(this.stats);
         this.setState('waiting');
         this.waitSince = clock.now;
         this.requestServer();
-        // Stop reading only if no server was free at once: pausing costs a tick to undo.
-        if ((this.state as ClientState) === 'waiting') this.socket.pause();
+        if ((this.state as ClientState) === 'waiting') this.limitPending();
         return;
       case 'waiting':
         (this.pending as Buffer[]).push(chunk);
+        this.pendingBytes += chunk.length;
+        this.limitPending();
         return;
       case 'active':
         this.feedRelay(chunk);
@@ -176,6 +180,16 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case 'closed':
         return;
     }
+  }
+
+  /**
+   * A queued client stops being read once it has sent pkt_buf bytes (PgBouncer's packet buffer):
+   * a client waits for its answer, so the usual request is one small chunk, and not pausing it
+   * spares a pause and a resume per queued transaction; a client that keeps sending is held to
+   * that bound.
+   */
+  private limitPending(): void {
+    if (this.pendingBytes >= this.ctx.settings.pkt_buf) this.socket.pause();
   }
 
   /** What an idle client never needed until now: the relay, and the prepared-statement link. */

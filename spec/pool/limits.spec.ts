@@ -3,10 +3,12 @@
 // max_user_connections, FIFO service and query_wait_timeout. Server counts are read from
 // PostgreSQL's pg_stat_activity; every test logs pgmux in as roles of its own.
 
+import { readFileSync } from 'node:fs';
 import { startCluster, type Cluster } from '../support/cluster';
+import { RawClient, msg } from '../support/wire';
 import { createRoles, elapse, Observer, outcome, pidOf, runPgmux, track, waitFor, waitUntilRead, type Running } from './support';
 
-const ROLES = ['l_max', 'l_size', 'l_size1', 'l_min', 'l_res', 'l_db1', 'l_db2', 'l_user', 'l_fifo', 'l_wait'];
+const ROLES = ['l_max', 'l_size', 'l_size1', 'l_min', 'l_res', 'l_db1', 'l_db2', 'l_user', 'l_fifo', 'l_wait', 'l_pkt'];
 
 jest.setTimeout(20000);
 
@@ -221,5 +223,46 @@ describe('query_wait_timeout', () => {
     expect(waited).toBeLessThan(5000);
     await holder.query('COMMIT');
     expect((await obs.query('SELECT count(*)::int AS n FROM wait_log')).rows).toEqual([{ n: 1 }]);
+  });
+});
+
+/** Bytes a process has read with read(2)/recv(2) so far, sockets included (rchar). */
+function bytesRead(pid: number): number {
+  const m = /^rchar:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  if (!m) throw new Error(`no rchar for pid ${pid}`);
+  return Number(m[1]);
+}
+
+describe('a queued client that keeps sending', () => {
+  it('is read up to about pkt_buf, then not until a server is free; then every query runs (catches unbounded buffering of a waiting client)', async () => {
+    run = await runPgmux(cluster, { roles: ['l_pkt'], settings: { default_pool_size: 1 } });
+    const holder = await run.connect('l_pkt');
+    await holder.query('BEGIN');
+    const raw = await RawClient.login(run.port, 'l_pkt', cluster.password);
+    try {
+      const queries = 800;
+      const literal = 'x'.repeat(10000);
+      const before = bytesRead(run.pgmux.pid);
+      // 8 MB of pipelined queries while the only server is held: pgmux must stop reading.
+      raw.send(...Array.from({ length: queries }, () => msg.query(`SELECT '${literal}' AS v`)));
+      let last = -1;
+      let steady = 0;
+      await waitFor('pgmux to stop reading from the waiting client', () => {
+        const now = bytesRead(run!.pgmux.pid);
+        steady = now === last ? steady + 1 : 0;
+        last = now;
+        return steady >= 5;
+      });
+      expect(last - before).toBeLessThan(1024 * 1024);
+      await holder.query('COMMIT');
+      let rows = 0;
+      for (let i = 0; i < queries; i++) {
+        for (const f of await raw.until('Z')) if (f.type === 'D') rows++;
+      }
+      expect(rows).toBe(queries);
+    } finally {
+      raw.destroy();
+      await holder.end();
+    }
   });
 });
