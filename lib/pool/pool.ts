@@ -71,6 +71,8 @@ export class Pool implements ServerOwner {
   readonly used = new Set<ServerConnection>();
   /** Idle servers running server_check_query before being handed out. */
   readonly tested = new Set<ServerConnection>();
+  /** Of the used servers, those running connect_query (its failure does not close them). */
+  private readonly connectQuerying = new Set<ServerConnection>();
   /** Logged-in clients waiting for a server, in arrival order. */
   readonly waiting = new Fifo<PoolClient>();
   /** Clients that passed authentication and wait for the first server's parameters. */
@@ -192,6 +194,7 @@ export class Pool implements ServerOwner {
         // connect_query runs once per server, before any client sees it; what it SETs is part
         // of the welcome (PgBouncer waits for it too), else clients' syncs would undo it.
         this.moveServer(server, 'used');
+        this.connectQuerying.add(server);
         server.runInternal(this.db.connectQuery);
         return;
       }
@@ -200,11 +203,16 @@ export class Pool implements ServerOwner {
       return; // a stray ReadyForQuery of an idle server
     } else {
       const err = server.takeInternalError();
-      if (err !== null) {
+      if (err !== null && this.connectQuerying.delete(server)) {
+        // As PgBouncer ("error while executing exec_on_query"): the login worked, the server
+        // serves. Closing it would only open the next one into the same error, again and again.
+        log.warn(`connect_query failed: ${err.message}; using the server anyway`, server);
+      } else if (err !== null) {
         log.warn(`internal query failed: ${err.message}; closing server`, server);
         server.close('internal query failed', true);
         return;
       }
+      this.connectQuerying.delete(server);
       // Just checked: good for another server_check_delay, else takeIdle would check it forever.
       if (server.state === 'tested') server.lastUsed = clock.now;
       // The first connect_query done (no reset or check runs before a welcome).
@@ -239,6 +247,7 @@ export class Pool implements ServerOwner {
   }
 
   serverClosed(server: ServerConnection, reason: string): void {
+    this.connectQuerying.delete(server);
     const was = this.stateSetRemove(server);
     if (was === null) return;
     if (was === 'login') {

@@ -18,7 +18,7 @@ jest.setTimeout(20000);
  */
 const EARLIEST_MS = 200;
 
-const ROLES = ['s_connect', 's_retry', 's_flap', 's_idle', 's_life', 's_check', 's_cidle', 's_itx', 's_qt', 's_dead', 's_under'];
+const ROLES = ['s_connect', 's_retry', 's_flap', 's_idle', 's_life', 's_check', 's_cidle', 's_itx', 's_qt', 's_dead', 's_under', 's_cq'];
 
 let cluster: Cluster;
 let obs: Observer;
@@ -222,6 +222,26 @@ describe('server_check_query / server_check_delay', () => {
     // Checked just now, so reused at once without another check.
     await pidOf(c);
     expect(await checks()).toHaveLength(before + 1);
+  });
+});
+
+describe('a connect_query that fails', () => {
+  it('is logged and the server serves anyway, as PgBouncer does (catches a close-and-reconnect loop that leaves clients hanging)', async () => {
+    run = await runPgmux(cluster, {
+      roles: ['s_cq'],
+      databases: { app: "dbname=app connect_query='SELECT no_such_function()'" },
+      settings: { default_pool_size: 1 },
+    });
+    const c = await run.connect('s_cq');
+    try {
+      const pid = await pidOf(c);
+      // The same server again: it was neither closed nor replaced.
+      expect(await pidOf(c)).toBe(pid);
+      expect(await obs.pids('s_cq')).toEqual([pid]);
+      expect(run.pgmux.logs()).toMatch(/connect_query failed: function no_such_function\(\) does not exist; using the server anyway/);
+    } finally {
+      await c.end();
+    }
   });
 });
 
