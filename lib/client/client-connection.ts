@@ -123,6 +123,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private pending: Buffer[] | null = null;
   /** Bytes in pending (limitPending). */
   private pendingBytes = 0;
+  /** The server corked while the current chunk is fed (corkServer), else null. */
+  private corked: ServerConnection | null = null;
   private terminating = false;
   private violation: string | null = null;
 
@@ -272,7 +274,25 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   private feedRelay(chunk: Buffer): void {
     const err = (this.relay as Relay).feed(chunk);
+    const corked = this.corked;
+    if (corked !== null) {
+      this.corked = null;
+      corked.uncork();
+    }
     if (err !== null) this.fail(refusals.protocolViolation(err.reason));
+  }
+
+  /**
+   * A rewritten frame (a Bind under the server's statement name, an injected Parse) is written
+   * on its own, then the rest of the chunk as a run: corked until the chunk is done, they leave
+   * in one write instead of one system call each (pgbench -M prepared: Bind, then Execute+Sync).
+   * The server's socket keeps them in order whatever else is written to it meanwhile.
+   */
+  private corkServer(): void {
+    const server = this.server;
+    if (this.corked !== null || server === null) return;
+    this.corked = server;
+    server.cork();
   }
 
   // ---- login ----
@@ -420,7 +440,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.preparedWork = false;
       const link = this.prepared as PreparedLink;
       const replacement = link.takeReplacement();
-      if (replacement !== null) this.write(replacement);
+      if (replacement !== null) {
+        this.corkServer();
+        this.write(replacement);
+      }
       const fakes = link.takeFakes();
       if (fakes !== null) this.socket.write(fakes);
       return false;
