@@ -28,6 +28,15 @@ export interface PoolerRound {
 
 export type Round = Record<PoolerName, PoolerRound>;
 
+/**
+ * A pgmux-vs-direct workload (pgbench -M prepared, issue 4). PgBouncer 1.18 runs it with
+ * `bouncerArgs` instead, the closest mode it supports (its -M prepared clients abort), as a
+ * reference for what any pooler costs on the same machine.
+ */
+export interface DirectWorkload extends Workload {
+  bouncerArgs: string[];
+}
+
 /** One run of a pgmux-vs-direct workload (pgbench -M prepared, issue 4). */
 export interface DirectRun {
   tps: number;
@@ -36,10 +45,12 @@ export interface DirectRun {
   otherLoad: number;
 }
 
-export interface DirectRound {
-  pgmux: DirectRun;
-  direct: DirectRun;
-}
+export type DirectName = 'pgmux' | 'pgbouncer' | 'direct';
+
+export type DirectRound = Record<DirectName, DirectRun> & {
+  /** The order the three runs of the round ran in (it rotates each round). */
+  order: DirectName[];
+};
 
 export interface LatencyRound {
   direct: { p50: number; p99: number };
@@ -71,8 +82,8 @@ export interface Results {
   /** `redone`: rounds measured again because other sessions loaded the machine. */
   workloads: { workload: Workload; rounds: Round[]; redone: number }[];
   latency: LatencyRound[];
-  /** pgmux against PostgreSQL directly, in the same run (prepared-statement workloads). */
-  direct: { workload: Workload; threads: number; rounds: DirectRound[] }[];
+  /** pgmux and PgBouncer against PostgreSQL directly, in the same run (prepared-statement workloads). */
+  direct: { workload: DirectWorkload; threads: number; rounds: DirectRound[] }[];
   idle: IdleResult[];
   /** A bare node net.Server with as many idle connections: the floor for a node pooler (./idle-floor). */
   floor: FloorResult[];
@@ -162,28 +173,48 @@ function latencyTable(rounds: LatencyRound[]): string {
   ].join('\n');
 }
 
-/** pgmux/direct tps per round, and every aborted client, of the prepared-statement workloads. */
+/** The value of pgbench's -M in `args` (simple, pgbench's default, when there is none). */
+function modeOf(args: string[]): string {
+  const i = args.indexOf('-M');
+  return i < 0 ? 'simple' : args[i + 1];
+}
+
+/**
+ * pgmux/direct tps per round, and every aborted client, of the prepared-statement workloads;
+ * next to them PgBouncer/direct with PgBouncer in its closest mode (a reference, no target).
+ */
 function directTable(res: Results): string {
   const lines = [
-    '| workload | pgmux tps (median) | direct tps (median) | ratio pgmux/direct: median (min–max) | aborted clients pgmux / direct (all rounds) | target | met |',
-    '|---|---:|---:|---:|---:|---:|:-:|',
+    '| workload | pgmux tps (median) | direct tps (median) | ratio pgmux/direct: median (min–max) | aborted clients pgmux / direct (all rounds) | target | met | ' +
+      'PgBouncer tps (median) | ratio PgBouncer/direct: median (min–max) | aborted clients PgBouncer (all rounds) |',
+    '|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|',
   ];
+  const sum = (rounds: DirectRound[], get: (x: DirectRound) => number): number => rounds.reduce((n, x) => n + get(x), 0);
   for (const { workload: w, threads, rounds } of res.direct) {
     const r = spread(rounds.map((x) => x.pgmux.tps / x.direct.tps));
-    const aborted = rounds.reduce((n, x) => n + x.pgmux.aborted, 0);
-    const abortedDirect = rounds.reduce((n, x) => n + x.direct.aborted, 0);
+    const aborted = sum(rounds, (x) => x.pgmux.aborted);
     const met = w.target === null ? '—' : r.median >= w.target && aborted === 0 ? 'yes' : '**no**';
     lines.push(
-      `| ${w.label} (\`-j ${threads}\`) | ${f(spread(rounds.map((x) => x.pgmux.tps)).median, 0)} | ${f(spread(rounds.map((x) => x.direct.tps)).median, 0)} | ` +
-        `${ratioCell(r)} | ${aborted} / ${abortedDirect} | ${w.target === null ? 'none' : `≥ ${f(w.target, 1)}×, 0 aborted`} | ${met} |`,
+      `| ${w.label} (\`-j ${threads}\`; PgBouncer \`-M ${modeOf(w.bouncerArgs)}\`) | ${f(spread(rounds.map((x) => x.pgmux.tps)).median, 0)} | ` +
+        `${f(spread(rounds.map((x) => x.direct.tps)).median, 0)} | ${ratioCell(r)} | ${aborted} / ${sum(rounds, (x) => x.direct.aborted)} | ` +
+        `${w.target === null ? 'none' : `≥ ${f(w.target, 1)}×, 0 aborted`} | ${met} | ${f(spread(rounds.map((x) => x.pgbouncer.tps)).median, 0)} | ` +
+        `${ratioCell(spread(rounds.map((x) => x.pgbouncer.tps / x.direct.tps)))} | ${sum(rounds, (x) => x.pgbouncer.aborted)} |`,
     );
   }
-  lines.push('', '| workload | round | pgmux tps | direct tps | ratio | aborted pgmux / direct | other load during pgmux / direct run |', '|---|---:|---:|---:|---:|---:|---:|');
+  lines.push(
+    '',
+    '| workload | round | order | pgmux tps | PgBouncer tps | direct tps | ratio pgmux/direct | ratio PgBouncer/direct | aborted pgmux / direct | aborted PgBouncer | ' +
+      'other load during pgmux / direct run | other load during PgBouncer run |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
   const pct = (x: number): string => `${f(100 * x, 0)}%`;
+  const short: Record<DirectName, string> = { pgmux: 'pgmux', pgbouncer: 'PgBouncer', direct: 'direct' };
   for (const { workload: w, rounds } of res.direct) {
     rounds.forEach((x, i) =>
       lines.push(
-        `| ${w.id} | ${i + 1} | ${f(x.pgmux.tps, 0)} | ${f(x.direct.tps, 0)} | ${f(x.pgmux.tps / x.direct.tps)} | ${x.pgmux.aborted} / ${x.direct.aborted} | ${pct(x.pgmux.otherLoad)} / ${pct(x.direct.otherLoad)} |`,
+        `| ${w.id} | ${i + 1} | ${x.order.map((n) => short[n]).join(', ')} | ${f(x.pgmux.tps, 0)} | ${f(x.pgbouncer.tps, 0)} | ${f(x.direct.tps, 0)} | ` +
+          `${f(x.pgmux.tps / x.direct.tps)} | ${f(x.pgbouncer.tps / x.direct.tps)} | ${x.pgmux.aborted} / ${x.direct.aborted} | ${x.pgbouncer.aborted} | ` +
+          `${pct(x.pgmux.otherLoad)} / ${pct(x.direct.otherLoad)} | ${pct(x.pgbouncer.otherLoad)} |`,
       ),
     );
   }
@@ -225,9 +256,12 @@ function roundsDetail(res: Results): string {
   return lines.join('\n');
 }
 
-/** Median and max share of the machine other processes used during tps rounds. */
+/** Median and max share of the machine other processes used during tps rounds (both kinds). */
 function otherLoad(res: Results): string {
-  const all = res.workloads.flatMap((w) => w.rounds.flatMap((r) => [r.pgmux.otherLoad, r.pgbouncer.otherLoad]));
+  const all = [
+    ...res.workloads.flatMap((w) => w.rounds.flatMap((r) => [r.pgmux.otherLoad, r.pgbouncer.otherLoad])),
+    ...res.direct.flatMap((w) => w.rounds.flatMap((r) => [r.pgmux.otherLoad, r.pgbouncer.otherLoad, r.direct.otherLoad])),
+  ];
   const s = spread(all);
   return s.n === 0 ? 'n/a' : `${f(100 * s.median, 0)}% (max ${f(100 * s.max, 0)}%)`;
 }
@@ -256,7 +290,12 @@ export function markdown(res: Results): string {
     out.push(`### Single-client latency added over direct (select-only, simple, 1 client, ${res.latency.length} rounds)`, '', latencyTable(res.latency), '');
   }
   if (res.direct.length > 0) {
-    out.push('### Prepared statements: pgmux vs PostgreSQL directly (pgbench `-M prepared`, same run, order alternating)', '', directTable(res), '');
+    out.push(
+      '### Prepared statements: pgmux (`-M prepared`) and PgBouncer (its closest mode) vs PostgreSQL directly (`-M prepared`), same run, order rotating',
+      '',
+      directTable(res),
+      '',
+    );
   }
   if (res.idle.length > 0) out.push('### RSS per idle client (fresh pooler each, md5 login, then idle)', '', idleTable(res.idle), '');
   if (res.floor.length > 0) out.push('### The floor: a bare node server per idle connection', '', floorMarkdown(res.floor), '');

@@ -23,7 +23,19 @@ import { cpuOf, cpuTimes, machineBusySeconds, reapedChildrenSeconds, rssBytes, s
 import { perfAvailable, perfMarkdown, recordPerf, removePerfMap } from './perf';
 import { summarize, summaryMarkdown } from './profile';
 import { percentile } from './stats';
-import { markdown, miss, type DirectRound, type IdleResult, type LatencyRound, type Results, type Round, type Workload } from './results';
+import {
+  markdown,
+  miss,
+  type DirectName,
+  type DirectRound,
+  type DirectRun,
+  type DirectWorkload,
+  type IdleResult,
+  type LatencyRound,
+  type Results,
+  type Round,
+  type Workload,
+} from './results';
 
 const USER = 'app';
 const DB = 'app';
@@ -48,11 +60,20 @@ const WORKLOADS: Workload[] = [
 /**
  * Prepared statements (issue 4): pgmux against PostgreSQL directly. pgbench -M prepared prepares
  * each statement synchronously per connection, so a thread whose clients wait for a pool
- * smaller than their count deadlocks itself: one thread per client (-j = -c).
+ * smaller than their count deadlocks itself: one thread per client (-j = -c). PgBouncer 1.18
+ * runs the same workload with -M extended (its -M prepared clients abort in transaction mode)
+ * as a reference for what a pooler costs on this machine.
  */
-const DIRECT_WORKLOADS: Workload[] = [
-  { id: 'prepared-select-50', label: 'select-only, prepared, 50 clients', clients: 50, args: ['-S', '-M', 'prepared'], target: 0.9 },
-  { id: 'prepared-tpcb-50', label: 'tpcb-like, prepared, 50 clients', clients: 50, args: ['-M', 'prepared'], target: 0.9 },
+const DIRECT_WORKLOADS: DirectWorkload[] = [
+  {
+    id: 'prepared-select-50',
+    label: 'select-only, prepared, 50 clients',
+    clients: 50,
+    args: ['-S', '-M', 'prepared'],
+    bouncerArgs: ['-S', '-M', 'extended'],
+    target: 0.9,
+  },
+  { id: 'prepared-tpcb-50', label: 'tpcb-like, prepared, 50 clients', clients: 50, args: ['-M', 'prepared'], bouncerArgs: ['-M', 'extended'], target: 0.9 },
 ];
 
 const HELP = `npm run bench -- [options]   (node dist/bench/run.js [options])
@@ -238,12 +259,15 @@ class Bench {
     }
     const direct = DIRECT_WORKLOADS.filter((w) => this.wants(w.id));
     if (direct.length > 0) {
-      const [muxPort] = await freePorts(1);
-      const pgmux = await this.startPooler('pgmux', muxPort);
-      // Fill the pool (and pgmux's statement caches) before anything is measured.
-      await runPgbench(this.target(muxPort), ['-S', '-M', 'prepared', '-c', String(o.poolSize), '-j', String(o.poolSize)], 2, false, true);
-      for (const w of direct) results.direct.push({ workload: w, threads: w.clients, rounds: await this.measureDirect(w, pgmux) });
-      await pgmux.stop();
+      const [muxPort, bouncerPort] = await freePorts(2);
+      const poolers = { pgmux: await this.startPooler('pgmux', muxPort), pgbouncer: await this.startPooler('pgbouncer', bouncerPort) };
+      // Fill both pools (and pgmux's statement caches) before anything is measured.
+      const fill = ['-S', '-c', String(o.poolSize), '-j', String(o.poolSize)];
+      await runPgbench(this.target(muxPort), [...fill, '-M', 'prepared'], 2, false, true);
+      await runPgbench(this.target(bouncerPort), [...fill, '-M', 'extended'], 2, false, true);
+      for (const w of direct) results.direct.push({ workload: w, threads: w.clients, rounds: await this.measureDirect(w, poolers) });
+      await poolers.pgmux.stop();
+      await poolers.pgbouncer.stop();
     }
     if (this.wants('idle') && o.idle.length > 0) {
       for (const n of o.idle) for (const name of ['pgmux', 'pgbouncer'] as const) results.idle.push(await this.idle(name, n));
@@ -305,25 +329,33 @@ class Bench {
   }
 
   /**
-   * Alternating rounds of pgmux and PostgreSQL directly (pgmux first in odd rounds), `-j` equal
-   * to `-c`; aborted clients are counted, not fatal, so that a run that aborts is reported.
+   * Rounds of pgmux, PgBouncer (with `w.bouncerArgs`) and PostgreSQL directly, the order of the
+   * three rotating each round so that each takes each place equally often; `-j` equal to `-c`.
+   * Aborted clients are counted, not fatal, so that a run that aborts is reported. Rounds are
+   * not redone under other load; its share is reported per run.
    */
-  private async measureDirect(w: Workload, pgmux: Pooler): Promise<DirectRound[]> {
+  private async measureDirect(w: DirectWorkload, poolers: Record<PoolerName, Pooler>): Promise<DirectRound[]> {
     const rounds: DirectRound[] = [];
-    const ports = { pgmux: pgmux.port, direct: this.cluster.primary.port };
+    const ports: Record<DirectName, number> = { pgmux: poolers.pgmux.port, pgbouncer: poolers.pgbouncer.port, direct: this.cluster.primary.port };
+    const names: DirectName[] = ['pgmux', 'pgbouncer', 'direct'];
+    const pids = [poolers.pgmux.pid, poolers.pgbouncer.pid];
     for (let i = 0; i < this.o.rounds; i++) {
-      const order = i % 2 === 0 ? (['pgmux', 'direct'] as const) : (['direct', 'pgmux'] as const);
-      const round: Partial<DirectRound> = {};
+      const order = names.map((_, k) => names[(i + k) % names.length]);
+      const runs: Partial<Record<DirectName, DirectRun>> = {};
       for (const name of order) {
-        await this.waitForQuiet([pgmux.pid]);
-        const other = this.otherLoadMeter([pgmux.pid]);
-        const r = await runPgbench(this.target(ports[name]), [...w.args, '-c', String(w.clients), '-j', String(w.clients)], this.o.seconds, false, true);
-        round[name] = { tps: r.tps, aborted: r.aborted, otherLoad: other() };
+        await this.waitForQuiet(pids);
+        const other = this.otherLoadMeter(pids);
+        const args = name === 'pgbouncer' ? w.bouncerArgs : w.args;
+        const r = await runPgbench(this.target(ports[name]), [...args, '-c', String(w.clients), '-j', String(w.clients)], this.o.seconds, false, true);
+        runs[name] = { tps: r.tps, aborted: r.aborted, otherLoad: other() };
       }
-      const done = round as DirectRound;
+      const done = { ...(runs as Record<DirectName, DirectRun>), order };
+      const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
       progress(
         `${w.id} round ${i + 1}/${this.o.rounds}: pgmux ${done.pgmux.tps.toFixed(0)} tps (${done.pgmux.aborted} aborted), ` +
-          `direct ${done.direct.tps.toFixed(0)} tps (${done.direct.aborted} aborted), ratio ${(done.pgmux.tps / done.direct.tps).toFixed(2)}`,
+          `PgBouncer ${done.pgbouncer.tps.toFixed(0)} tps (${done.pgbouncer.aborted} aborted), ` +
+          `direct ${done.direct.tps.toFixed(0)} tps (${done.direct.aborted} aborted), ratio to direct ${(done.pgmux.tps / done.direct.tps).toFixed(2)} / ` +
+          `${(done.pgbouncer.tps / done.direct.tps).toFixed(2)}, other load ${pct(done.pgmux.otherLoad)}/${pct(done.pgbouncer.otherLoad)}/${pct(done.direct.otherLoad)}`,
       );
       rounds.push(done);
     }
