@@ -3,7 +3,8 @@
 // Stored:   'md5' + hex(md5(password || user))
 // Response: 'md5' + hex(md5(hex(md5(password || user)) || salt)), salt = 4 random bytes
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomBytes } from './random';
 import { isUsableSecret, parseSecret, type Md5Secret, type PlainSecret, type Secret } from './secret';
 import { safeEqual } from './scram-common';
 

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { resolveDatabase, type Config, type DatabaseDef, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
 import { HBA_AUTH_TYPE, matchHba, type HbaLogin, type HbaTable } from '../auth/hba';
+import { randomInt32 } from '../auth/random';
 import { AuthQueryCache, type AuthQueryResult, type AuthQueryTarget } from '../auth/auth-query';
 import type { ErrorFields } from '../protocol/backend';
 import { cancelRequest } from '../protocol/frontend';
@@ -253,7 +254,7 @@ export class Registry implements ClientContext, SharedLimits {
     do pid = crypto.randomInt(1, 0x7fffffff);
     while (this.cancelKeys.has(pid));
     this.cancelKeys.set(pid, client);
-    return { pid, secret: crypto.randomBytes(4).readInt32BE(0) };
+    return { pid, secret: randomInt32() };
   }
 
   /** Forwards a cancel to the server the client is linked to now, and to no other. */
