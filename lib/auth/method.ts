@@ -9,12 +9,14 @@
 
 import { createHash } from 'node:crypto';
 import { md5Secret } from './md5';
-import { deriveScramKeys, safeEqual } from './scram-common';
-import { isUsableSecret, type Secret } from './secret';
+import { pbkdf2Queue } from './pbkdf2';
+import { deriveScramKeys, safeEqual, scramKeysOf } from './scram-common';
+import { isUsableSecret, type ScramSecret, type Secret } from './secret';
 
 /**
  * none      log in without a challenge
- * cleartext AuthenticationCleartextPassword; check with verifyCleartext
+ * cleartext AuthenticationCleartextPassword; check with verifyCleartext (verifyCleartextScram
+ *           for a SCRAM secret, so that PBKDF2 does not block the event loop)
  * md5       AuthenticationMD5Password with md5Salt(); check with verifyMd5
  * scram     AuthenticationSASL with a ScramServer(secret, user)
  * reject    refuse now with the password-failed error (no challenge can succeed)
@@ -59,7 +61,8 @@ function digest(s: string): Buffer {
  * PgBouncer's check_client_passwd: plain compared directly, md5 recomputed, SCRAM re-derived
  * with the verifier's salt and iterations and compared by ServerKey. False for a missing user
  * and an empty stored password. Comparisons are constant time (plain via fixed-length digests,
- * so the password's length does not show either).
+ * so the password's length does not show either). Synchronous: against a SCRAM secret it blocks
+ * for the whole PBKDF2, so logins use verifyCleartextScram for those.
  */
 export function verifyCleartext(secret: Secret | undefined, user: string, password: string): boolean {
   if (!isUsableSecret(secret)) return false;
@@ -71,4 +74,14 @@ export function verifyCleartext(secret: Secret | undefined, user: string, passwo
     case 'scram':
       return safeEqual(deriveScramKeys(password, secret.salt, secret.iterations).serverKey, secret.serverKey);
   }
+}
+
+/**
+ * verifyCleartext for a SCRAM secret, without blocking the event loop: PBKDF2 at the secret's
+ * iteration count runs on libuv's thread pool (./pbkdf2), once per attempt, nothing cached.
+ * Resolves to null when `wanted()` was false before the derivation started (the client left).
+ */
+export async function verifyCleartextScram(secret: ScramSecret, password: string, wanted?: () => boolean): Promise<boolean | null> {
+  const salted = await pbkdf2Queue.saltedPassword(password, secret.salt, secret.iterations, wanted);
+  return salted === null ? null : safeEqual(scramKeysOf(salted).serverKey, secret.serverKey);
 }

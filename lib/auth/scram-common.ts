@@ -68,9 +68,17 @@ export function safeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** SaltedPassword -> ClientKey, StoredKey, ServerKey. PBKDF2 here costs ~1 ms per 4096 iterations. */
+/**
+ * SaltedPassword -> ClientKey, StoredKey, ServerKey. PBKDF2 here costs ~1 ms per 4096 iterations
+ * of blocked event loop: per login only where cached (server logins, ad hoc verifiers); a
+ * client's cleartext password uses ./pbkdf2's asynchronous saltedPassword instead.
+ */
 export function deriveScramKeys(password: string, salt: Buffer, iterations: number): ScramKeys {
-  const salted = pbkdf2Sync(saslprep(password), salt, iterations, SCRAM_KEY_LENGTH, 'sha256');
+  return scramKeysOf(pbkdf2Sync(saslprep(password), salt, iterations, SCRAM_KEY_LENGTH, 'sha256'));
+}
+
+/** ClientKey, StoredKey and ServerKey of a SaltedPassword (RFC 5802: HMAC and H, no PBKDF2). */
+export function scramKeysOf(salted: Buffer): ScramKeys {
   const clientKey = hmac(salted, 'Client Key');
   return { clientKey, storedKey: sha256(clientKey), serverKey: hmac(salted, 'Server Key') };
 }

@@ -10,17 +10,25 @@ import {
   authenticationSASLFinal,
 } from '../protocol/backend';
 import { decodePasswordMessage, decodeSASLInitialResponse, decodeSASLResponse } from '../protocol/frontend';
-import { chooseMethod, verifyCleartext } from '../auth/method';
+import { chooseMethod, verifyCleartext, verifyCleartextScram } from '../auth/method';
 import { verifyMd5 } from '../auth/md5';
 import { ScramServer } from '../auth/scram-server';
-import type { Secret } from '../auth/secret';
+import type { ScramSecret, Secret } from '../auth/secret';
 
 export type AuthStep =
   /** Send these bytes and wait for the client's next 'p' message. */
   | { kind: 'send'; bytes: Buffer }
   /** Authenticated; `final` (SASLFinal) goes out before AuthenticationOk. */
   | { kind: 'ok'; final: Buffer | null; scramKeys: { clientKey: Buffer; serverKey: Buffer } | null }
-  | { kind: 'failed'; reason: string };
+  | { kind: 'failed'; reason: string }
+  /**
+   * The answer is being checked off the event loop (PBKDF2 for a SCRAM secret): `result` is the
+   * step it comes to, 'ok' or 'failed'. It never rejects.
+   */
+  | { kind: 'checking'; result: Promise<AuthStep> };
+
+const CLEARTEXT_OK: AuthStep = { kind: 'ok', final: null, scramKeys: null };
+const WRONG_PASSWORD: AuthStep = { kind: 'failed', reason: 'wrong password' };
 
 export class ClientAuth {
   private readonly method: ReturnType<typeof chooseMethod>;
@@ -32,6 +40,8 @@ export class ClientAuth {
     authType: string,
     private readonly user: string,
     private readonly secret: Secret | undefined,
+    /** Whether the client still waits for its answer to be checked (a queued PBKDF2 is skipped otherwise). */
+    private readonly wanted?: () => boolean,
   ) {
     this.method = chooseMethod(authType, secret);
   }
@@ -60,9 +70,8 @@ export class ClientAuth {
       case 'cleartext': {
         const msg = decodePasswordMessage(buf, start, end);
         if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
-        return verifyCleartext(this.secret, this.user, msg.password)
-          ? { kind: 'ok', final: null, scramKeys: null }
-          : { kind: 'failed', reason: 'wrong password' };
+        if (this.secret?.kind === 'scram') return { kind: 'checking', result: this.checkScram(this.secret, msg.password) };
+        return verifyCleartext(this.secret, this.user, msg.password) ? CLEARTEXT_OK : WRONG_PASSWORD;
       }
       case 'md5': {
         const msg = decodePasswordMessage(buf, start, end);
@@ -76,6 +85,14 @@ export class ClientAuth {
       default:
         return { kind: 'failed', reason: 'unexpected password message' };
     }
+  }
+
+  /** A cleartext password against a SCRAM secret: PBKDF2 on the thread pool, per attempt. */
+  private checkScram(secret: ScramSecret, password: string): Promise<AuthStep> {
+    return verifyCleartextScram(secret, password, this.wanted).then(
+      (ok) => (ok === true ? CLEARTEXT_OK : ok === false ? WRONG_PASSWORD : { kind: 'failed', reason: 'client left before its password was checked' }),
+      (err: Error) => ({ kind: 'failed', reason: `password check failed: ${err.message}` }),
+    );
   }
 
   private scramAnswer(buf: Buffer, start: number, end: number): AuthStep {

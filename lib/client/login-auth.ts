@@ -37,6 +37,8 @@ export class LoginAuth {
   private authType = '';
   private auth: ClientAuth | null = null;
   private pool: Pool | null = null;
+  /** A password check running off the event loop; settles once its outcome was handled. */
+  private check: Promise<void> | null = null;
 
   constructor(
     private readonly ctx: ClientContext,
@@ -46,9 +48,17 @@ export class LoginAuth {
     private readonly done: (outcome: LoginOutcome) => void,
   ) {}
 
-  /** A password message is expected now. */
+  /** A password message is expected now (not while the last one is being checked). */
   get awaitingAnswer(): boolean {
-    return this.auth !== null;
+    return this.auth !== null && this.check === null;
+  }
+
+  /**
+   * The check of the client's answer, while it runs off the event loop (PBKDF2); it settles
+   * after the outcome went to `done`, or was dropped because the client left meanwhile.
+   */
+  get checking(): Promise<void> | null {
+    return this.check;
   }
 
   /**
@@ -115,7 +125,7 @@ export class LoginAuth {
       const problem = certLoginProblem(this.subject.socket, this.subject.user) ?? (secret === undefined ? 'no such user in auth_file' : null);
       return problem === null ? { kind: 'ok', final: null, scramKeys: null } : { kind: 'failed', reason: problem };
     }
-    this.auth = new ClientAuth(this.authType, this.subject.user, secret);
+    this.auth = new ClientAuth(this.authType, this.subject.user, secret, () => this.subject.inAuth);
     return this.auth.start();
   }
 
@@ -124,6 +134,14 @@ export class LoginAuth {
     switch (step.kind) {
       case 'send':
         s.socket.write(step.bytes);
+        return;
+      case 'checking':
+        this.check = step.result.then((next) => {
+          this.check = null;
+          if (s.inAuth) this.step(next);
+          // Closed, or timed out, while the check ran: neither welcomed nor refused again.
+          else log.debug('password check ended after the client left; outcome dropped', s);
+        });
         return;
       case 'failed': {
         const authType = this.authType;

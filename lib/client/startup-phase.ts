@@ -23,6 +23,9 @@ import type { ClientConnection, ClientContext } from './client-connection';
  */
 const MAX_LOGIN_FRAME = 65535 + 4;
 
+/** Feeds the framer only what it holds already (the rest of a chunk read up to a halt). */
+const EMPTY = Buffer.alloc(0);
+
 /** A shared empty parameter set for a client whose startup packet is not read yet. */
 const NO_PARAMS: ReadonlyMap<string, string> = new Map();
 
@@ -36,6 +39,14 @@ export class StartupPhase {
   private early: Buffer[] | null = null;
   /** The login is over (end()): bytes the framer still holds belong to the client's session. */
   private ended = false;
+  /**
+   * Chunks that arrived while a password was checked off the event loop (LoginAuth.checking),
+   * not framed yet: the frame limit and the state they are read in depend on the outcome.
+   */
+  private held: Buffer[] | null = null;
+  private heldBytes = 0;
+  /** The socket was paused because `held` grew past MAX_LOGIN_FRAME (PostgreSQL reads nothing meanwhile either). */
+  private heldPaused = false;
 
   constructor(
     private readonly client: ClientConnection,
@@ -51,6 +62,10 @@ export class StartupPhase {
     // PostgreSQL 17 direct TLS: a ClientHello as the connection's very first bytes.
     if (client.state === 'startup' && isDirectTls(client, chunk)) {
       upgradeToTls(client, chunk);
+      return;
+    }
+    if (this.held !== null) {
+      this.hold(chunk);
       return;
     }
     const err = this.framer.feed(chunk);
@@ -81,6 +96,11 @@ export class StartupPhase {
     const out = this.early ?? [];
     const rest = this.framer.takeRemainder();
     if (rest !== null) out.push(rest);
+    if (this.held !== null) {
+      out.push(...this.held);
+      this.held = null;
+      this.unpause();
+    }
     return out;
   }
 
@@ -116,6 +136,8 @@ export class StartupPhase {
       case FrontendCode.Password:
         if (client.state === 'auth' && this.login?.awaitingAnswer === true) {
           this.login.answer(buf, start, end);
+          const check = this.login?.checking ?? null;
+          if (check !== null) this.holdUntil(check);
           return;
         }
         client.fail(refusals.protocolViolation('password message before authentication was requested'));
@@ -184,6 +206,45 @@ export class StartupPhase {
   private startLogin(forConsole: boolean): void {
     this.login = new LoginAuth(this.ctx, this.client, forConsole, (outcome) => this.loggedIn(outcome));
     this.login.start();
+  }
+
+  /**
+   * The password is being checked off the event loop: what the client sends meanwhile stays
+   * unread (the rest of this chunk in the framer, later chunks in `held`) and is read once the
+   * outcome is known, in order: the session's after a welcome, nothing after a refusal.
+   */
+  private holdUntil(check: Promise<void>): void {
+    this.framer.halt();
+    this.held = [];
+    this.heldBytes = 0;
+    void check.then(() => this.release());
+  }
+
+  private hold(chunk: Buffer): void {
+    (this.held as Buffer[]).push(chunk);
+    this.heldBytes += chunk.length;
+    // Again on every chunk past the limit: an admin RESUME may have resumed the socket meanwhile.
+    if (this.heldBytes > MAX_LOGIN_FRAME) {
+      this.heldPaused = true;
+      this.client.socket.pause();
+    }
+  }
+
+  private unpause(): void {
+    if (!this.heldPaused) return;
+    this.heldPaused = false;
+    this.client.socket.resume();
+  }
+
+  /** The check settled (its outcome already reached the client): read what was held, unless end() took it. */
+  private release(): void {
+    const held = this.held;
+    this.held = null;
+    // Also when the client was closed meanwhile: a paused socket would never see the peer's FIN.
+    this.unpause();
+    if (held === null || this.ended || this.client.state === 'closed') return;
+    this.feed(EMPTY);
+    for (const chunk of held) this.feed(chunk);
   }
 
   private loggedIn(outcome: LoginOutcome): void {
