@@ -102,6 +102,8 @@ export class Pgmux implements ConsoleHost {
   }
 
   private accept(socket: net.Socket): void {
+    // The client's connect time (client_login_timeout) is this reading.
+    clock.tick();
     const remote = socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress.replace(/^::ffff:/, '')}:${socket.remotePort}`;
     const s = this.config.settings;
     if (s.tcp_keepalive && socket.remoteAddress !== undefined) socket.setKeepAlive(true, s.tcp_keepidle * 1000);

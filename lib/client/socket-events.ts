@@ -3,6 +3,7 @@
 // its own for them. A TLS upgrade moves them from the raw socket to the TLS one.
 
 import type * as net from 'node:net';
+import { clock } from '../pool/clock';
 
 /** What the socket's events reach (ClientConnection). */
 export interface SocketOwner {
@@ -20,6 +21,8 @@ const OWNER = Symbol('pgmux.client');
 type Owned = net.Socket & { [OWNER]?: SocketOwner };
 
 function onData(this: Owned, chunk: Buffer): void {
+  // What this data starts (a wait, a request, an idle spell) is stamped with this reading.
+  clock.tick();
   (this[OWNER] as SocketOwner).onData(chunk);
 }
 

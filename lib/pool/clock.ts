@@ -1,8 +1,10 @@
-// Owns the coarse clock that timeouts are measured with: read once per janitor tick instead of
-// once per message, since every timeout pgmux enforces is counted in seconds.
+// Owns the clock that timeouts are measured with: read when a socket event or a janitor tick
+// starts, not at every place that stamps a time, so that everything one event does shares one
+// reading. Stamps are then at most one event's work old, never a janitor tick (a timeout
+// measured from a stale stamp would fire up to a tick early).
 
 export const clock = {
-  /** Milliseconds since the epoch, at most one janitor tick old. */
+  /** Milliseconds since the epoch, as of the current event or janitor tick. */
   now: Date.now(),
   tick(): number {
     this.now = Date.now();

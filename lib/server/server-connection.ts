@@ -12,6 +12,7 @@ import { decodeErrorFields, decodeParameterStatus, type ErrorFields } from '../p
 import { query, sslRequest, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
 import { log, type LogSubject } from '../log';
+import { clock } from '../pool/clock';
 import { DETACHED_STATS, type PoolStats } from '../metrics/counters';
 import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../prepared/link';
 import { ServerStatementCache } from '../prepared/statements';
@@ -117,7 +118,10 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
     // Only the TLS socket emits 'data': the plain socket reads through onread (readBuffer).
-    data: (chunk: Buffer) => this.onData(chunk),
+    data: (chunk: Buffer) => {
+      clock.tick();
+      this.onData(chunk);
+    },
     drain: () => this.client?.resumeClient(),
     error: (err: Error) => this.close(`server connection error: ${err.message}`),
     // 'end' (the server's FIN) comes a tick before 'close': stop handing this server out at once.
@@ -144,6 +148,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     const onread = {
       buffer: () => this.nextReadBuffer(),
       callback: (length: number, buf: Buffer) => {
+        // A release, an idle spell, a wait that begins here: stamped with this reading.
+        clock.tick();
         this.onData(buf.subarray(0, length));
         return true;
       },

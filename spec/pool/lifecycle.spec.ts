@@ -12,9 +12,10 @@ import { createRoles, elapse, Observer, outcome, pidOf, runPgmux, waitFor, type 
 jest.setTimeout(20000);
 
 /**
- * Lower bounds on how long a timeout took are loose on purpose: pgmux stamps events with a
- * clock read once per janitor tick (100 ms, later on a loaded machine), so a timeout may fire
- * up to a tick early. They still catch a timeout that fires at once (e.g. seconds read as ms).
+ * Where the spec starts its stopwatch before pgmux stamps the event (a query the spec sends),
+ * a timeout must not have fired before its full length: pgmux reads its clock at each socket
+ * event, so it never fires early. Where pgmux's stamp comes first (the end of an earlier round
+ * trip), the lower bound is loose; it still catches a timeout that fires at once.
  */
 const EARLIEST_MS = 200;
 
@@ -111,7 +112,7 @@ describe('server_connect_timeout', () => {
     const took = Date.now() - started;
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toMatch(/connect timeout/);
-    expect(took).toBeGreaterThanOrEqual(EARLIEST_MS);
+    expect(took).toBeGreaterThanOrEqual(500);
     expect(took).toBeLessThan(5000);
     await waitFor('pgmux to close the unanswered connection', () => fake!.conns.length === 1 && fake!.conns[0]!.closedAt !== undefined);
   });
@@ -294,7 +295,7 @@ describe('query_timeout', () => {
     const took = Date.now() - started;
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toMatch(/query timeout/);
-    expect(took).toBeGreaterThanOrEqual(EARLIEST_MS);
+    expect(took).toBeGreaterThanOrEqual(500);
     expect(took).toBeLessThan(5000);
     // The one server slot is free again at once, on a fresh server.
     const next = await run.connect('s_qt');
