@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { userlistLine } from '../client/support/setup';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { PgmuxProcess } from '../support/pgmux';
+import { startHbaPgmux } from './support';
 import { makePki, type Pki } from '../tls/support/pki';
 
 let cluster: Cluster;
@@ -22,20 +22,9 @@ hostnossl  all  app_md5  127.0.0.1/32  reject
 
 beforeAll(async () => {
   [cluster, pki] = await Promise.all([startCluster(), makePki()]);
-  const port = await freePort();
-  mux = await startPgmux(
-    `[databases]
-app = host=127.0.0.1 port=${cluster.primary.port} dbname=app
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = ${port}
-unix_socket_dir =
-auth_type = hba
-auth_hba_file = hba.conf
-auth_file = userlist.txt
-pool_mode = transaction
-client_tls_sslmode = prefer
+  mux = await startHbaPgmux(
+    cluster,
+    `client_tls_sslmode = prefer
 client_tls_key_file = ${pki.key('server')}
 client_tls_cert_file = ${pki.cert('server')}
 client_tls_ca_file = ${pki.cert('ca')}

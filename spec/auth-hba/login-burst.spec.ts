@@ -9,12 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { formatScramSecret, scramSecretFromPassword } from '../../lib/auth/secret';
 import { startCluster, type Cluster } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { PgmuxProcess } from '../support/pgmux';
 import { userlistLine } from '../client/support/setup';
 import { frame } from '../support/bytes';
 import { errorFields, md5Password, msg } from '../support/wire';
-import { failingScramLogin, opened, pollUntil, show, whoAmI } from './support';
+import { failingScramLogin, opened, pollUntil, show, startHbaPgmux, whoAmI } from './support';
 
 let cluster: Cluster;
 let mux: PgmuxProcess;
@@ -28,21 +27,9 @@ beforeAll(async () => {
   // Built with one iteration, then relabelled: pgmux only reads the count and never derives it
   // for a SCRAM login (the client does), so no test process pays for 2,000,000 iterations.
   const heavy = { ...scramSecretFromPassword('never-used', randomBytes(16), 1), iterations: 2_000_000 };
-  const port = await freePort();
-  mux = await startPgmux(
-    `[databases]
-app = host=127.0.0.1 port=${cluster.primary.port} dbname=app
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = ${port}
-unix_socket_dir =
-auth_type = hba
-auth_hba_file = hba.conf
-auth_file = userlist.txt
-admin_users = admin
-pool_mode = transaction
-`,
+  mux = await startHbaPgmux(
+    cluster,
+    'admin_users = admin\n',
     {
       'hba.conf': 'host all admin,app_md5 127.0.0.1/32 md5\nhost all all 127.0.0.1/32 scram-sha-256\n',
       'userlist.txt':

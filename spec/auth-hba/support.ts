@@ -1,13 +1,40 @@
 // Owns what the hba, auth_query and hardening specs share: connecting from a chosen source
 // address (127.0.0.2, ::1, a Unix socket), reading which challenge a login gets, a node-postgres
-// login over such a socket, a hand-made failing SCRAM exchange, and admin console views.
+// login over such a socket, a hand-made failing SCRAM exchange, admin console views, and pgmux
+// started with auth_type = hba.
 
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { Client } from 'pg';
 import { RawConsole } from '../admin/support';
 import { frame } from '../support/bytes';
+import type { Cluster } from '../support/cluster';
+import { startPgmux, type PgmuxProcess } from '../support/pgmux';
+import { freePort } from '../support/ports';
 import { errorFields, msg } from '../support/wire';
+
+/**
+ * pgmux in front of the cluster's db app with auth_type = hba (hba.conf, userlist.txt, both in
+ * `files`), transaction mode, no unix socket; `extra` is more [pgbouncer] lines.
+ */
+export async function startHbaPgmux(cluster: Cluster, extra: string, files: Record<string, string>): Promise<PgmuxProcess> {
+  const port = await freePort();
+  return startPgmux(
+    `[databases]
+app = host=127.0.0.1 port=${cluster.primary.port} dbname=app
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port}
+unix_socket_dir =
+auth_type = hba
+auth_hba_file = hba.conf
+auth_file = userlist.txt
+pool_mode = transaction
+${extra}`,
+    files,
+  );
+}
 
 /** Where a test client connects from and to. */
 export interface Target {

@@ -4,43 +4,23 @@
 // read from PostgreSQL itself (pg_backend_pid(), pg_stat_activity), never from pgmux's words.
 
 import postgres from 'postgres';
-import { startCluster, type Cluster } from '../support/cluster';
-import { createRoles, Observer, outcome, pidOf, runPgmux, track, waitFor, type Running } from './support';
+import { outcome, pidOf, poolSuite, runPgmux, track, waitFor } from './support';
 import { msg, RawClient, rowsOf } from '../support/wire';
 
 const ROLES = ['m_tx', 'm_hold', 'm_pipe', 'm_pgjs', 'm_portal', 'm_sess', 'm_reset', 'm_noreset', 'm_always', 'm_never', 'm_stmt'];
 
 jest.setTimeout(20000);
 
-let cluster: Cluster;
-let obs: Observer;
-let run: Running | undefined;
-
-beforeAll(async () => {
-  cluster = await startCluster();
-  await createRoles(cluster, ROLES);
-  await cluster.query(cluster.primary, 'CREATE TABLE pool_tx (id serial PRIMARY KEY, client int NOT NULL, pid int NOT NULL)', 'app');
-  obs = await Observer.open(cluster);
-});
-
-afterEach(async () => {
-  await run?.stop();
-  run = undefined;
-});
-
-afterAll(async () => {
-  await obs?.close();
-  await cluster?.stop();
-});
+const suite = poolSuite(ROLES, 'CREATE TABLE pool_tx (id serial PRIMARY KEY, client int NOT NULL, pid int NOT NULL)');
 
 describe('transaction mode', () => {
   it('20 clients looping BEGIN/INSERT/COMMIT share default_pool_size=2 backends and every row lands (catches a pool that opens a server per client or loses writes)', async () => {
-    run = await runPgmux(cluster, { roles: ['m_tx'], settings: { default_pool_size: 2 } });
-    const clients = await Promise.all(Array.from({ length: 20 }, () => run!.connect('m_tx')));
+    suite.run = await runPgmux(suite.cluster, { roles: ['m_tx'], settings: { default_pool_size: 2 } });
+    const clients = await Promise.all(Array.from({ length: 20 }, () => suite.run!.connect('m_tx')));
     let running = true;
     let maxSeen = 0;
     const sampler = (async () => {
-      while (running) maxSeen = Math.max(maxSeen, (await obs.pids('m_tx')).length);
+      while (running) maxSeen = Math.max(maxSeen, (await suite.obs.pids('m_tx')).length);
     })();
     const LOOPS = 10;
     const pidsUsed = new Set<number>();
@@ -62,23 +42,23 @@ describe('transaction mode', () => {
       running = false;
       await sampler;
     }
-    const rows = await obs.query("SELECT count(*)::int AS n, count(DISTINCT pid)::int AS pids FROM pool_tx");
+    const rows = await suite.obs.query("SELECT count(*)::int AS n, count(DISTINCT pid)::int AS pids FROM pool_tx");
     expect(rows.rows[0]).toEqual({ n: 20 * LOOPS, pids: 2 });
     expect(pidsUsed.size).toBe(2);
     expect(maxSeen).toBeLessThanOrEqual(2);
-    expect(await obs.pids('m_tx')).toHaveLength(2);
+    expect(await suite.obs.pids('m_tx')).toHaveLength(2);
   });
 
   it('a client inside BEGIN keeps its server until COMMIT, then a waiting client gets that server (catches release at a statement boundary inside a transaction)', async () => {
-    run = await runPgmux(cluster, { roles: ['m_hold'], settings: { default_pool_size: 1 } });
-    const a = await run.connect('m_hold');
-    const b = await run.connect('m_hold');
+    suite.run = await runPgmux(suite.cluster, { roles: ['m_hold'], settings: { default_pool_size: 1 } });
+    const a = await suite.run.connect('m_hold');
+    const b = await suite.run.connect('m_hold');
     await a.query('BEGIN');
     const pidA = await pidOf(a);
     const waiting = track(pidOf(b));
     for (let i = 0; i < 3; i++) expect(await pidOf(a)).toBe(pidA);
     expect(waiting.settled()).toBe(false);
-    const seen = await obs.backends('m_hold');
+    const seen = await suite.obs.backends('m_hold');
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ pid: pidA, state: 'idle in transaction' });
     await a.query('COMMIT');
@@ -86,9 +66,9 @@ describe('transaction mode', () => {
   });
 
   it('several pipelined Syncs in one write keep the server until the last ReadyForQuery (catches release at the first ReadyForQuery of a pipeline)', async () => {
-    run = await runPgmux(cluster, { roles: ['m_pipe'], settings: { default_pool_size: 1 } });
-    const raw = await RawClient.login(run.port, 'm_pipe', cluster.password);
-    const other = await run.connect('m_pipe');
+    suite.run = await runPgmux(suite.cluster, { roles: ['m_pipe'], settings: { default_pool_size: 1 } });
+    const raw = await RawClient.login(suite.run.port, 'm_pipe', suite.cluster.password);
+    const other = await suite.run.connect('m_pipe');
     try {
       raw.send(msg.extended("SELECT pg_backend_pid()::text, 'first'"), msg.extended("SELECT pg_sleep(0.3)::text, 'second'"), msg.extended("SELECT pg_backend_pid()::text, 'third'"));
       const first = await raw.until('Z');
@@ -107,9 +87,9 @@ describe('transaction mode', () => {
   });
 
   it('postgres.js pipelining many queries on one connection gets every answer right while another client competes for pool_size=1 (catches a pipeline split across servers or answers sent to the wrong client)', async () => {
-    run = await runPgmux(cluster, { roles: ['m_pgjs'], settings: { default_pool_size: 1 } });
-    const sql = postgres({ host: '127.0.0.1', port: run.port, user: 'm_pgjs', pass: cluster.password, database: 'app', max: 1, prepare: false, onnotice: () => undefined });
-    const other = await run.connect('m_pgjs');
+    suite.run = await runPgmux(suite.cluster, { roles: ['m_pgjs'], settings: { default_pool_size: 1 } });
+    const sql = postgres({ host: '127.0.0.1', port: suite.run.port, user: 'm_pgjs', pass: suite.cluster.password, database: 'app', max: 1, prepare: false, onnotice: () => undefined });
+    const other = await suite.run.connect('m_pgjs');
     try {
       await sql`SELECT 1`;
       const N = 30;
@@ -128,16 +108,16 @@ describe('transaction mode', () => {
       stop = true;
       expect(await competitor).toBeGreaterThan(0);
       expect(answers.map((r) => r[0]!.i)).toEqual(Array.from({ length: N }, (_, i) => i));
-      expect(await obs.pids('m_pgjs')).toHaveLength(1);
+      expect(await suite.obs.pids('m_pgjs')).toHaveLength(1);
     } finally {
       await sql.end({ timeout: 5 });
     }
   });
 
   it('an Execute with a row limit and Flush (suspended portal) keeps the server until Sync, even after an earlier ReadyForQuery (catches release while a portal is open)', async () => {
-    run = await runPgmux(cluster, { roles: ['m_portal'], settings: { default_pool_size: 1 } });
-    const raw = await RawClient.login(run.port, 'm_portal', cluster.password);
-    const other = await run.connect('m_portal');
+    suite.run = await runPgmux(suite.cluster, { roles: ['m_portal'], settings: { default_pool_size: 1 } });
+    const raw = await RawClient.login(suite.run.port, 'm_portal', suite.cluster.password);
+    const other = await suite.run.connect('m_portal');
     try {
       // The simple query's ReadyForQuery 'I' arrives while the portal messages are already sent.
       raw.send(msg.query('SELECT pg_backend_pid()'), msg.parse('SELECT g FROM generate_series(1, 10) g'), msg.bind(), msg.execute(3), msg.flush());
@@ -161,10 +141,10 @@ describe('transaction mode', () => {
 
 describe('session mode', () => {
   it('a client keeps one backend for its whole session, even between transactions, and others wait for it (catches transaction-style release in session mode)', async () => {
-    run = await runPgmux(cluster, { roles: ['m_sess'], settings: { pool_mode: 'session', default_pool_size: 2 } });
-    const a = await run.connect('m_sess');
-    const b = await run.connect('m_sess');
-    const c = await run.connect('m_sess');
+    suite.run = await runPgmux(suite.cluster, { roles: ['m_sess'], settings: { pool_mode: 'session', default_pool_size: 2 } });
+    const a = await suite.run.connect('m_sess');
+    const b = await suite.run.connect('m_sess');
+    const c = await suite.run.connect('m_sess');
     const pidA = await pidOf(a);
     const pidB = await pidOf(b);
     expect(pidB).not.toBe(pidA);
@@ -181,17 +161,17 @@ describe('session mode', () => {
 
   it('server_reset_query (DISCARD ALL) runs when a client leaves: its temp table and SET are gone for the next client on that backend (catches a missing reset)', async () => {
     const leftovers = async (user: string, reset: string) => {
-      run = await runPgmux(cluster, { roles: [user], settings: { pool_mode: 'session', default_pool_size: 1, server_reset_query: reset } });
-      const a = await run.connect(user);
+      suite.run = await runPgmux(suite.cluster, { roles: [user], settings: { pool_mode: 'session', default_pool_size: 1, server_reset_query: reset } });
+      const a = await suite.run.connect(user);
       await a.query("CREATE TEMP TABLE left_behind (x int); SET work_mem = '7MB'");
       const pidA = await pidOf(a);
       await a.end();
-      const b = await run.connect(user);
+      const b = await suite.run.connect(user);
       const r = await b.query<{ pid: number; tbl: string | null; work_mem: string }>(
         "SELECT pg_backend_pid() AS pid, to_regclass('pg_temp.left_behind')::text AS tbl, current_setting('work_mem') AS work_mem",
       );
-      await run.stop();
-      run = undefined;
+      await suite.run.stop();
+      suite.run = undefined;
       expect(r.rows[0]!.pid).toBe(pidA);
       return r.rows[0];
     };
@@ -204,14 +184,14 @@ describe('session mode', () => {
 describe('server_reset_query_always', () => {
   it('runs the reset in transaction mode too when set, and not when unset (catches the setting being ignored)', async () => {
     const workMemSeenByNext = async (user: string, always: number) => {
-      run = await runPgmux(cluster, { roles: [user], settings: { default_pool_size: 1, server_reset_query_always: always } });
-      const a = await run.connect(user);
+      suite.run = await runPgmux(suite.cluster, { roles: [user], settings: { default_pool_size: 1, server_reset_query_always: always } });
+      const a = await suite.run.connect(user);
       await a.query("SET work_mem = '7MB'");
       const pidA = await pidOf(a);
-      const b = await run.connect(user);
+      const b = await suite.run.connect(user);
       const r = await b.query<{ pid: number; work_mem: string }>("SELECT pg_backend_pid() AS pid, current_setting('work_mem') AS work_mem");
-      await run.stop();
-      run = undefined;
+      await suite.run.stop();
+      suite.run = undefined;
       expect(r.rows[0]!.pid).toBe(pidA);
       return r.rows[0]!.work_mem;
     };
@@ -222,9 +202,9 @@ describe('server_reset_query_always', () => {
 
 describe('statement mode', () => {
   it("refuses a multi-statement transaction with PgBouncer's error and runs single statements on a shared server (catches transactions slipping through statement mode)", async () => {
-    run = await runPgmux(cluster, { roles: ['m_stmt'], settings: { pool_mode: 'statement', default_pool_size: 1 } });
-    const a = await run.connect('m_stmt');
-    const b = await run.connect('m_stmt');
+    suite.run = await runPgmux(suite.cluster, { roles: ['m_stmt'], settings: { pool_mode: 'statement', default_pool_size: 1 } });
+    const a = await suite.run.connect('m_stmt');
+    const b = await suite.run.connect('m_stmt');
     // Single statements from two clients alternate on the one server.
     const pid = await pidOf(a);
     expect(await pidOf(b)).toBe(pid);
@@ -241,7 +221,7 @@ describe('statement mode', () => {
     // The other client and the pool go on.
     expect((await b.query('SELECT 2 AS v')).rows).toEqual([{ v: 2 }]);
     await waitFor('the refused transaction to leave no backend in a transaction', async () =>
-      (await obs.backends('m_stmt')).every((s) => s.state !== 'idle in transaction'),
+      (await suite.obs.backends('m_stmt')).every((s) => s.state !== 'idle in transaction'),
     );
   });
 });

@@ -1,13 +1,17 @@
 // Owns what the pool specs share: a role of its own per test (so pg_stat_activity counts of one
-// test never see another's backends), the ini pgmux runs with, an observer connected straight
-// to PostgreSQL as a superuser, and polling a condition with a deadline.
+// test never see another's backends), the per-file cluster fixture, an observer connected
+// straight to PostgreSQL as a superuser, and polling a condition with a deadline. pgmux itself
+// is started by spec/support/front's runPgmux, re-exported here.
 
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Client, escapeLiteral, type QueryResult } from 'pg';
-import type { Cluster } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import { startCluster, type Cluster } from '../support/cluster';
+import type { Running } from '../support/front';
+import { waitFor } from '../support/wait';
+
+export { runPgmux, type PgmuxSetup, type Running } from '../support/front';
+export { waitFor } from '../support/wait';
 
 /** Creates LOGIN roles with the cluster's password, members of `app` (so they use app's tables). */
 export async function createRoles(cluster: Cluster, names: readonly string[]): Promise<void> {
@@ -16,80 +20,46 @@ export async function createRoles(cluster: Cluster, names: readonly string[]): P
   await cluster.query(cluster.primary, sql, 'postgres', 'postgres');
 }
 
-export interface PgmuxSetup {
-  /** Extra [databases] lines, e.g. { other: 'dbname=app pool_size=1' }; host and port are added. */
-  databases?: Record<string, string>;
-  /** [pgbouncer] settings over the defaults below. */
-  settings?: Record<string, string | number>;
-  /** [users] lines, e.g. { u1: 'max_user_connections=1' }. */
-  users?: Record<string, string>;
-  /** Roles for auth_file (each with the cluster's password). */
-  roles: readonly string[];
-  /** Command-line options for bin/pgmux, e.g. ['-v']. */
-  args?: string[];
+/** What a pool spec file's tests share; `run` is the test's pgmux, which poolSuite stops after each test. */
+export interface PoolSuite {
+  readonly cluster: Cluster;
+  readonly obs: Observer;
+  run: Running | undefined;
 }
-
-export interface Running {
-  pgmux: PgmuxProcess;
-  port: number;
-  /** A node-postgres client of pgmux as `user` (db `app` unless given). The caller ends it. */
-  connect(user: string, extra?: Partial<ClientOptions>): Promise<Client>;
-  stop(): Promise<void>;
-}
-
-type ClientOptions = ConstructorParameters<typeof Client>[0] & object;
 
 /**
- * Starts pgmux in front of the cluster: database `app` (plus `setup.databases`), auth_type
- * trust with an auth_file holding each role's plain password (what pgmux logs in to PostgreSQL
- * with), transaction mode, no unix socket.
+ * Registers the hooks a pool spec file shares: one cluster for the file with `roles` created and
+ * `setupSql` run in db app, an Observer of it, and the test's `run` stopped after each test.
  */
-export async function runPgmux(cluster: Cluster, setup: PgmuxSetup): Promise<Running> {
-  const port = await freePort();
-  const server = `host=${cluster.primary.host} port=${cluster.primary.port}`;
-  const dbs = { app: 'dbname=app', ...(setup.databases ?? {}) };
-  const settings: Record<string, string | number> = {
-    listen_addr: '127.0.0.1',
-    listen_port: port,
-    unix_socket_dir: '',
-    auth_type: 'trust',
-    auth_file: 'userlist.txt',
-    pool_mode: 'transaction',
-    default_pool_size: 2,
-    ...(setup.settings ?? {}),
-  };
-  const ini =
-    '[databases]\n' +
-    Object.entries(dbs)
-      .map(([name, line]) => `${name} = ${server} ${line}\n`)
-      .join('') +
-    '\n[users]\n' +
-    Object.entries(setup.users ?? {})
-      .map(([name, line]) => `${name} = ${line}\n`)
-      .join('') +
-    '\n[pgbouncer]\n' +
-    Object.entries(settings)
-      .map(([k, v]) => `${k} = ${v}\n`)
-      .join('');
-  const userlist = setup.roles.map((r) => `"${r}" "${cluster.password}"\n`).join('');
-  const pgmux = await startPgmux(ini, { 'userlist.txt': userlist }, { args: setup.args });
-  const clients: Client[] = [];
-  return {
-    pgmux,
-    port,
-    async connect(user, extra = {}) {
-      const client = new Client({ host: '127.0.0.1', port, user, password: cluster.password, database: 'app', ...extra });
-      // A server-side FATAL after connect arrives as an 'error' event; specs read it from the query.
-      client.on('error', () => undefined);
-      clients.push(client);
-      await client.connect();
-      return client;
+export function poolSuite(roles: readonly string[], setupSql: string): PoolSuite {
+  let cluster: Cluster | undefined;
+  let obs: Observer | undefined;
+  const suite: PoolSuite = {
+    get cluster() {
+      if (cluster === undefined) throw new Error('poolSuite: no cluster outside the tests');
+      return cluster;
     },
-    async stop() {
-      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-      await pgmux.stop();
+    get obs() {
+      if (obs === undefined) throw new Error('poolSuite: no observer outside the tests');
+      return obs;
     },
+    run: undefined,
   };
+  beforeAll(async () => {
+    cluster = await startCluster();
+    await createRoles(cluster, roles);
+    await cluster.query(cluster.primary, setupSql, 'app');
+    obs = await Observer.open(cluster);
+  });
+  afterEach(async () => {
+    await suite.run?.stop();
+    suite.run = undefined;
+  });
+  afterAll(async () => {
+    await obs?.close();
+    await cluster?.stop();
+  });
+  return suite;
 }
 
 export interface Backend {
@@ -133,23 +103,6 @@ export class Observer {
 
   close(): Promise<void> {
     return this.client.end();
-  }
-}
-
-/**
- * Re-evaluates `check` (backoff 5 ms .. 50 ms) until it returns something other than
- * undefined/false, and returns that. Throws after `timeoutMs` naming `what`. For conditions
- * with no event to await (a row in pg_stat_activity, time passing).
- */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 5;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 50);
   }
 }
 

@@ -11,8 +11,9 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Client, escapeLiteral } from 'pg';
 import { Child, raceTimeout } from '../support/child';
 import type { Cluster } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
+import { runPgmux, type Running } from '../support/front';
 import { freePort } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { RawClient, errorFields, type Frame } from '../support/wire';
 
 // ---- roles and pgmux ----
@@ -26,54 +27,15 @@ export async function createLoggedRoles(cluster: Cluster, names: readonly string
   await cluster.query(cluster.primary, sql, 'postgres', 'postgres');
 }
 
-export interface Front {
-  pgmux: PgmuxProcess;
-  port: number;
-  /** A node-postgres client of pgmux as `user`; ended by stop(). */
-  connect(user: string): Promise<Client>;
-  stop(): Promise<void>;
-}
+export type Front = Running;
 
 /**
  * pgmux in front of the primary: database app, auth_type trust over an auth_file with every
- * role, transaction mode with default_pool_size = 2 unless `settings` says otherwise.
+ * role, transaction mode with default_pool_size = 2 and max_client_conn = 200 unless `settings`
+ * says otherwise.
  */
-export async function startFront(cluster: Cluster, roles: readonly string[], settings: Record<string, string | number> = {}): Promise<Front> {
-  const port = await freePort();
-  const all: Record<string, string | number> = {
-    listen_addr: '127.0.0.1',
-    listen_port: port,
-    unix_socket_dir: '',
-    auth_type: 'trust',
-    auth_file: 'userlist.txt',
-    pool_mode: 'transaction',
-    default_pool_size: 2,
-    max_client_conn: 200,
-    ...settings,
-  };
-  const ini =
-    `[databases]\napp = host=${cluster.primary.host} port=${cluster.primary.port} dbname=app\n\n[pgbouncer]\n` +
-    Object.entries(all)
-      .map(([k, v]) => `${k} = ${v}\n`)
-      .join('');
-  const userlist = roles.map((r) => `"${r}" "${cluster.password}"\n`).join('');
-  const pgmux = await startPgmux(ini, { 'userlist.txt': userlist });
-  const clients: Client[] = [];
-  return {
-    pgmux,
-    port,
-    async connect(user) {
-      const client = new Client({ host: '127.0.0.1', port, user, password: cluster.password, database: 'app' });
-      client.on('error', () => undefined);
-      clients.push(client);
-      await client.connect();
-      return client;
-    },
-    async stop() {
-      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-      await pgmux.stop();
-    },
-  };
+export function startFront(cluster: Cluster, roles: readonly string[], settings: Record<string, string | number> = {}): Promise<Front> {
+  return runPgmux(cluster, { roles, settings: { max_client_conn: 200, ...settings } });
 }
 
 // ---- the server log ----
@@ -120,23 +82,6 @@ export function eventsWith(cluster: Cluster, tag: string): LogEvent[] {
 /** Distinct PIDs among events, sorted. */
 export function pidsOf(events: readonly LogEvent[]): number[] {
   return [...new Set(events.map((e) => e.pid))].sort((a, b) => a - b);
-}
-
-/**
- * Re-evaluates `check` (backoff 5 .. 50 ms) until it returns something other than
- * undefined/false, and returns that. Throws after `timeoutMs` naming `what`. For conditions with
- * no event to await, such as a line reaching the server log.
- */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 5;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 50);
-  }
 }
 
 /** Waits until the server log holds at least `count` events of `kind` containing `tag`. */
@@ -262,7 +207,7 @@ export async function runScript(label: string, command: string, args: string[], 
 
 // The raw client and its frame type are the specs' shared one (spec/support/wire.ts); the builders here
 // add what prepared-statement specs need (typed Parse, binary Bind, Describe, Close).
-export { RawClient, errorFields, type Frame };
+export { RawClient, errorFields, type Frame, waitFor };
 
 const cstr = (s: string): Buffer => Buffer.from(s + '\0', 'utf8');
 

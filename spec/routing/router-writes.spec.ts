@@ -4,11 +4,12 @@
 // inet_server_port(); where it cannot, it must succeed through pgmux and, as a control, fail when
 // sent straight to the replica. One cluster and one pgmux for the whole file.
 
-import { Client, type QueryResult } from 'pg';
+import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
 import { psql } from '../support/clients';
+import { R, ranOn, until, type Where } from './support';
 
 let cluster: Cluster;
 let pgmux: PgmuxProcess;
@@ -22,30 +23,8 @@ async function connect(): Promise<Client> {
   return c;
 }
 
-type Where = 'primary' | 'replica';
-
 /** Which node ran `sql`; its last result's first row carries pg_is_in_recovery() as `r` and inet_server_port() as `p`. */
-async function where(c: Client, sql: string): Promise<Where> {
-  const res = (await c.query(sql)) as QueryResult | QueryResult[];
-  const last = Array.isArray(res) ? res[res.length - 1] : res;
-  const row = last.rows[0] as { r: boolean; p: number };
-  const node: Where = row.r ? 'replica' : 'primary';
-  // The port proves it is the node we think, not some other server in recovery.
-  expect(row.p).toBe(node === 'replica' ? cluster.replica?.port : cluster.primary.port);
-  return node;
-}
-
-/** Polls `check` until it returns true, or fails with `what` after `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const R = 'pg_is_in_recovery() AS r, inet_server_port() AS p';
+const where = (c: Client, sql: string): Promise<Where> => ranOn(cluster, c, sql);
 
 beforeAll(async () => {
   cluster = await startCluster({ replica: true });

@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
+import { R, ranOn, until, type Where } from './support';
 
 let cluster: Cluster;
 let pgmux: PgmuxProcess;
@@ -19,27 +20,8 @@ async function connect(db = 'app', user = 'app'): Promise<Client> {
   return c;
 }
 
-type Where = 'primary' | 'replica';
-
 /** Which node ran `sql`, which must return pg_is_in_recovery() as its first column `r` and inet_server_port() as `p`. */
-async function where(c: Client, sql = 'SELECT pg_is_in_recovery() AS r, inet_server_port() AS p'): Promise<Where> {
-  const res = await c.query(sql);
-  const row = res.rows[0] as { r: boolean; p: number };
-  const node: Where = row.r ? 'replica' : 'primary';
-  // The port proves it is the node we think, not some other server in recovery.
-  expect(row.p).toBe(node === 'replica' ? cluster.replica?.port : cluster.primary.port);
-  return node;
-}
-
-/** Polls `check` until it returns true, or fails with `what` after `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const where = (c: Client, sql = `SELECT ${R}`): Promise<Where> => ranOn(cluster, c, sql);
 
 async function admin(sql: string): Promise<Record<string, unknown>[]> {
   const c = new Client({ host: '127.0.0.1', port, user: 'app', password: cluster.password, database: 'pgbouncer' });
