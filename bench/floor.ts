@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     const procs: Record<Name, Pooler> = {
       pgbouncer: await startBouncer(ini(bouncerPort), files),
       'node-relay': await startRelay(relayPort, cluster.primary.port),
-      pgmux: await startMux(ini(muxPort), files, muxPort),
+      pgmux: await startMux(ini(muxPort), files),
     };
     running.push(...Object.values(procs));
     const target = (name: Name): Target => ({ port: procs[name].port, user: USER, password, db: 'app' });

@@ -1,12 +1,8 @@
 // Owns the two poolers under test: the one ini both run unchanged, and starting each of them
 // (pgmux optionally under `node --cpu-prof`) as a process whose PID the bench can read /proc of.
 
-import { join } from 'node:path';
-import { Child } from '../spec/support/child';
-import { makeTempDir, removeTempDir, writeFiles } from '../spec/support/osuser';
 import { startPgBouncer } from '../spec/support/pgbouncer';
-import { repoRoot } from '../spec/support/pgmux';
-import { assertPortFree, waitForPort } from '../spec/support/ports';
+import { startPgmux } from '../spec/support/pgmux';
 
 export type PoolerName = 'pgmux' | 'pgbouncer';
 
@@ -60,44 +56,22 @@ export async function startBouncer(ini: string, files: Record<string, string>): 
 }
 
 /**
- * Like spec/support's startPgmux, but `nodeArgs` go before the script: `node --cpu-prof
- * --cpu-prof-dir=D bin/pgmux` (node refuses --cpu-prof in NODE_OPTIONS). The profile is written
- * when pgmux exits, so stop() uses SIGTERM (pgmux exits normally) and SIGKILL only as a last
- * resort.
+ * spec/support's startPgmux, with `nodeArgs` before the script (`node --cpu-prof
+ * --cpu-prof-dir=D bin/pgmux`). The profile is written when pgmux exits, so stop() gives
+ * SIGTERM 15 s (pgmux exits normally) before SIGKILL.
  */
-export async function startMux(ini: string, files: Record<string, string>, port: number, nodeArgs: string[] = []): Promise<Pooler> {
-  await assertPortFree(port);
-  const dir = makeTempDir('pgmux-bench-');
-  let child: Child | undefined;
-  try {
-    writeFiles(dir, { ...files, 'pgmux.ini': ini });
-    child = await Child.start(process.execPath, [...nodeArgs, join(repoRoot(), 'bin', 'pgmux'), join(dir, 'pgmux.ini')], {
-      label: `pgmux :${port}`,
-      cwd: dir,
-      env: process.env,
-      emergencySignal: 'SIGKILL',
-    });
-    await waitForPort(port, child);
-  } catch (err) {
-    await child?.stop([{ signal: 'SIGKILL', waitMs: 5000 }]);
-    removeTempDir(dir);
-    throw err;
-  }
-  const running = child;
+export async function startMux(ini: string, files: Record<string, string>, nodeArgs: string[] = []): Promise<Pooler> {
+  const p = await startPgmux(ini, files, { nodeArgs, stopWaitMs: 15000 });
   let stopped = false;
   return {
     name: 'pgmux',
-    port,
-    pid: running.pid,
-    logs: () => running.logs(),
+    port: p.port,
+    pid: p.pid,
+    logs: () => p.logs(),
     async stop() {
       if (stopped) return;
       stopped = true;
-      await running.stop([
-        { signal: 'SIGTERM', waitMs: 15000 },
-        { signal: 'SIGKILL', waitMs: 5000 },
-      ]);
-      removeTempDir(dir);
+      await p.stop('SIGTERM');
     },
   };
 }

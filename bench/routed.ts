@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     await initialize(target(cluster.primary.port, 'app'), scale);
     await cluster.waitForReplay(120000);
     const [port] = await freePorts(1);
-    pgmux = await startMux(ini(port, cluster, poolSize), { 'userlist.txt': benchUserlist(USER, password) }, port);
+    pgmux = await startMux(ini(port, cluster, poolSize), { 'userlist.txt': benchUserlist(USER, password) });
     // Fill both pools (and start the lag tracker, whose replica must be up before reads go there).
     for (const db of ['routed', 'plain']) await runPgbench(target(port, db), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 2);
     const results: { w: Workload; rounds: Round[]; replicaReads: number; transactions: number }[] = [];

@@ -213,7 +213,7 @@ class Bench {
 
   async startPooler(name: PoolerName, port: number, nodeArgs: string[] = []): Promise<Pooler> {
     const ini = this.iniFor(port);
-    return this.owned(name === 'pgmux' ? await startMux(ini, this.files, port, nodeArgs) : await startBouncer(ini, this.files));
+    return this.owned(name === 'pgmux' ? await startMux(ini, this.files, nodeArgs) : await startBouncer(ini, this.files));
   }
 
   async run(): Promise<Results> {

@@ -2,11 +2,9 @@
 // files, the process as OS user postgres in the foreground, stopped by PID.
 
 import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
-import { Child } from './child';
+import { startDaemon } from './daemon';
 import { iniListenPort } from './ini';
-import { makeTempDir, removeTempDir, runAsPostgres, serverEnv, writeFiles } from './osuser';
-import { assertPortFree, waitForPort } from './ports';
+import { removeTempDir, runAsPostgres, serverEnv } from './osuser';
 
 export interface PgBouncerProcess {
   /** listen_port from the ini. */
@@ -48,24 +46,18 @@ function findPgBouncer(): string {
 export async function startPgBouncer(iniText: string, files: Record<string, string> = {}): Promise<PgBouncerProcess> {
   const bin = findPgBouncer();
   const port = iniListenPort(iniText);
-  await assertPortFree(port);
-  const dir = makeTempDir('pgmux-bouncer-');
-  let child: Child | undefined;
-  try {
-    writeFiles(dir, { ...files, 'pgbouncer.ini': iniText });
-    child = await Child.start(bin, [join(dir, 'pgbouncer.ini')], {
-      label: `pgbouncer :${port}`,
-      cwd: dir,
-      env: serverEnv(dir),
-      ...runAsPostgres(),
-      emergencySignal: 'SIGKILL',
-    });
-    await waitForPort(port, child);
-  } catch (err) {
-    await child?.stop([{ signal: 'SIGKILL', waitMs: 5000 }]);
-    removeTempDir(dir);
-    throw err;
-  }
+  const { child, dir } = await startDaemon({
+    command: bin,
+    args: (config) => [config],
+    configName: 'pgbouncer.ini',
+    configText: iniText,
+    files,
+    port,
+    label: `pgbouncer :${port}`,
+    tempPrefix: 'pgmux-bouncer-',
+    env: serverEnv,
+    ...runAsPostgres(),
+  });
   const running = child;
   let stopped = false;
   return {

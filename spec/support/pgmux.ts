@@ -3,16 +3,20 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Child, type ExitInfo } from './child';
+import type { ExitInfo } from './child';
+import { startDaemon } from './daemon';
 import { iniListenPort } from './ini';
-import { makeTempDir, removeTempDir, writeFiles } from './osuser';
-import { assertPortFree, waitForPort } from './ports';
+import { removeTempDir } from './osuser';
 
 export interface PgmuxOptions {
   /** Command-line options put before the config path, e.g. ['--verbose']. */
   args?: string[];
   /** A JS file to run instead of bin/pgmux: only the launcher's own spec uses this. */
   script?: string;
+  /** node's own options, before the script (bench: --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
+  /** How long stop() waits after its signal before SIGKILL (default 5 s; a profile takes longer to write). */
+  stopWaitMs?: number;
 }
 
 export interface PgmuxProcess {
@@ -26,7 +30,7 @@ export interface PgmuxProcess {
   /** Resolves once the output matches `pattern`; rejects (with the output) on exit or timeout. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /**
-   * Sends `signal` (default SIGTERM), SIGKILL after 5 s, waits for exit, removes dir.
+   * Sends `signal` (default SIGTERM), SIGKILL after 5 s (stopWaitMs), waits for exit, removes dir.
    * Resolves to the exit code (null when killed by a signal). Call it even after pgmux
    * exited on its own, to remove the dir.
    */
@@ -57,24 +61,18 @@ export async function startPgmux(
   opts: PgmuxOptions = {},
 ): Promise<PgmuxProcess> {
   const port = iniListenPort(iniText);
-  await assertPortFree(port);
   const script = opts.script ?? join(repoRoot(), 'bin', 'pgmux');
-  const dir = makeTempDir('pgmux-run-');
-  let child: Child | undefined;
-  try {
-    writeFiles(dir, { ...files, 'pgmux.ini': iniText });
-    child = await Child.start(process.execPath, [script, ...(opts.args ?? []), join(dir, 'pgmux.ini')], {
-      label: `pgmux :${port}`,
-      cwd: dir,
-      env: process.env,
-      emergencySignal: 'SIGKILL',
-    });
-    await waitForPort(port, child);
-  } catch (err) {
-    await child?.stop([{ signal: 'SIGKILL', waitMs: 5000 }]);
-    removeTempDir(dir);
-    throw err;
-  }
+  const { child, dir } = await startDaemon({
+    command: process.execPath,
+    args: (config) => [...(opts.nodeArgs ?? []), script, ...(opts.args ?? []), config],
+    configName: 'pgmux.ini',
+    configText: iniText,
+    files,
+    port,
+    label: `pgmux :${port}`,
+    tempPrefix: 'pgmux-run-',
+    env: () => process.env,
+  });
   const running = child;
   let cleaned = false;
   return {
@@ -85,7 +83,7 @@ export async function startPgmux(
     waitForLog: (pattern, timeoutMs = 10000) => running.waitForLog(pattern, timeoutMs),
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       const info = await running.stop([
-        { signal, waitMs: 5000 },
+        { signal, waitMs: opts.stopWaitMs ?? 5000 },
         { signal: 'SIGKILL', waitMs: 5000 },
       ]);
       if (!cleaned) {
