@@ -9,7 +9,7 @@
 import { ConfigError } from './errors';
 import { findSetting, POOL_MODES, type SettingName, type SettingValue } from './settings';
 import { parseSettingValue } from './values';
-import { parseReplicaList } from './routing';
+import { databaseHosts, parseHostList, parseReplicaList } from './routing';
 import type { DatabaseDef, PoolMode, UserDef } from './types';
 
 const BLANK = /[ \t]/;
@@ -69,7 +69,7 @@ export function parseConnString(s: string, source: string): Map<string, string> 
 }
 
 /** setting: the value has the syntax of that [pgbouncer] setting's row (a per-database override). */
-type Kind = 'text' | 'count' | 'port' | 'pool_mode' | 'replicas' | 'route' | 'setting';
+type Kind = 'text' | 'count' | 'port' | 'pool_mode' | 'replicas' | 'route' | 'setting' | 'hosts' | 'zones';
 
 interface KeyRow<F extends string> {
   readonly field: F;
@@ -86,8 +86,8 @@ type UserField = Exclude<keyof UserDef, 'name' | 'source'>;
 /** Keys of a [databases] line (PgBouncer 1.18 parse_database), in its documentation's order. */
 const DB_KEYS: Readonly<Record<string, KeyRow<DbField>>> = {
   dbname: { field: 'dbname', kind: 'text', supported: true },
-  host: { field: 'host', kind: 'text', supported: true },
-  port: { field: 'port', kind: 'port', supported: true },
+  host: { field: 'host', kind: 'hosts', supported: true },
+  port: { field: 'port', kind: 'hosts', supported: true },
   user: { field: 'user', kind: 'text', supported: true },
   password: { field: 'password', kind: 'text', supported: true },
   auth_user: { field: 'authUser', kind: 'text', supported: true },
@@ -110,6 +110,9 @@ const DB_KEYS: Readonly<Record<string, KeyRow<DbField>>> = {
   load_balance: { field: 'loadBalance', kind: 'setting', setting: 'load_balance', supported: true },
   write_functions: { field: 'writeFunctions', kind: 'setting', setting: 'write_functions', supported: true },
   read_only_functions: { field: 'readOnlyFunctions', kind: 'setting', setting: 'read_only_functions', supported: true },
+  // pgmux only: failover (issue 12), wired in lib/failover.
+  zones: { field: 'zones', kind: 'zones', supported: true },
+  failover_timeout: { field: 'failoverTimeout', kind: 'setting', setting: 'failover_timeout', supported: true },
 };
 
 /** Keys of a [users] line (PgBouncer 1.18 parse_user). */
@@ -136,6 +139,8 @@ export function parseDatabase(name: string, connString: string, source: string):
 export function databaseFromPairs(name: string, pairs: ReadonlyMap<string, string>, source: string, onlySupported: boolean): DatabaseDef {
   const def: DatabaseDef = { name, dbname: name, host: undefined, port: 5432, source };
   let replicas: string | undefined;
+  let hostText: string | undefined;
+  let portText: string | undefined;
   // Object.assign because the field is chosen by the table row; each row's kind fixes the
   // value's type to the one that field declares (text: string, count/port: number, pool_mode,
   // setting: that setting's value type, which DatabaseDef declares via Settings[...]).
@@ -143,9 +148,26 @@ export function databaseFromPairs(name: string, pairs: ReadonlyMap<string, strin
     const row = lookup(DB_KEYS, key, `database "${name}"`, source, onlySupported);
     // Entries without a port take the line's port, which may come later on the line.
     if (row.kind === 'replicas') replicas = text;
+    else if (key === 'host') hostText = text;
+    else if (key === 'port') portText = text;
     else Object.assign(def, { [row.field]: convert(row, key, text, source) });
   }
+  // host= and port= may each be a list (libpq style); a single one is PgBouncer's line as ever.
+  const hosts = parseHostList(hostText, portText, source);
+  def.host = hosts[0].host;
+  def.port = hosts[0].port;
+  if (hosts.length > 1) def.hosts = hosts;
   if (replicas !== undefined) def.replicas = parseReplicaList(replicas, def.port, source);
+  const all = databaseHosts(def);
+  if (def.zones !== undefined && def.zones.length !== all.length) {
+    throw new ConfigError(source, `zones lists ${def.zones.length} zones for ${all.length} hosts (host= then replicas=); give one zone per host`);
+  }
+  const seen = new Set<string>();
+  for (const h of all) {
+    const key = `${h.host ?? ''}:${h.port}`;
+    if (seen.has(key)) throw new ConfigError(source, `${h.host ?? '(unix socket)'}:${h.port} is listed both in host= and in replicas=; list each server once`);
+    seen.add(key);
+  }
   return def;
 }
 
@@ -194,7 +216,10 @@ function convert<F extends string>(row: KeyRow<F>, key: string, text: string, so
       if (text !== 'replica') throw new ConfigError(source, `route must be "replica" (a read-only alias), not "${text}"; leave route out for read/write splitting`);
       return text;
     case 'replicas':
-      throw new Error('connstring: replicas is parsed after the line is read');
+    case 'hosts':
+      throw new Error(`connstring: ${key} is parsed after the line is read`);
+    case 'zones':
+      return text.split(',').map((z) => z.trim());
     case 'setting': {
       const setting = row.setting === undefined ? undefined : findSetting(row.setting);
       if (setting === undefined) throw new Error(`connstring: key ${key} names no setting`);

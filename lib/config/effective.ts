@@ -21,6 +21,7 @@ const OVERRIDES = {
   load_balance: { db: 'loadBalance' },
   write_functions: { db: 'writeFunctions' },
   read_only_functions: { db: 'readOnlyFunctions' },
+  failover_timeout: { db: 'failoverTimeout' },
 } as const satisfies Record<string, { user?: keyof UserDef; db?: keyof DatabaseDef }>;
 
 export type OverridableSetting = keyof typeof OVERRIDES;

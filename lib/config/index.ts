@@ -12,12 +12,15 @@ export { effective, resolveDatabase, type OverridableSetting } from './effective
 export { MAX_INCLUDE_DEPTH } from './ini';
 export { showConfigRows, type ShowConfigRow } from './show';
 export {
+  databaseHosts,
   formatLagLimit,
+  parseHostList,
   MAX_REPLICA_WEIGHT,
   MAX_REPLICAS,
   NO_LAG_LIMIT,
   parseLagLimit,
   parseReplicaList,
+  type HostEntry,
   type LagLimit,
   type ReplicaAddress,
 } from './routing';

@@ -57,6 +57,56 @@ export function parseReplicaList(text: string, defaultPort: number, source: stri
   return out;
 }
 
+/** One host of a database as the failover layer sees it: an address, its share of reads, its zone. */
+export interface HostEntry {
+  /** Undefined: a Unix socket in unix_socket_dir (a single-host line without host=). */
+  readonly host: string | undefined;
+  readonly port: number;
+  readonly weight: number;
+  /** `zones=`' entry for it; '' when none is given. */
+  readonly zone: string;
+}
+
+/**
+ * Splits `host=a,b,c` with `port=5432` (one for all) or `port=5432,5433,5434` (one each), libpq
+ * style, into the candidate primaries of a database. Throws ConfigError at `source`.
+ */
+export function parseHostList(hostText: string | undefined, portText: string | undefined, source: string): { host: string | undefined; port: number }[] {
+  const hosts = hostText === undefined ? [undefined] : hostText.split(',').map((h) => h.trim());
+  const ports = (portText ?? '5432').split(',').map((p) => p.trim());
+  if (hosts.some((h) => h === '')) throw new ConfigError(source, `host has an empty entry in "${hostText}"; write host names separated by commas`);
+  if (ports.length !== 1 && ports.length !== hosts.length) {
+    throw new ConfigError(source, `port lists ${ports.length} ports for ${hosts.length} hosts; give one port for all hosts or one per host`);
+  }
+  const out = hosts.map((host, i) => {
+    const text = ports.length === 1 ? ports[0] : ports[i];
+    const port = Number(text);
+    if (!(/^\d+$/.test(text) && port >= 1 && port <= 65535)) throw new ConfigError(source, `port must be an integer from 1 to 65535, not "${text}"`);
+    return { host, port };
+  });
+  const seen = new Set<string>();
+  for (const h of out) {
+    const key = `${h.host ?? ''}:${h.port}`;
+    if (seen.has(key)) throw new ConfigError(source, `host lists ${h.host ?? '(unix socket)'}:${h.port} twice`);
+    seen.add(key);
+  }
+  if (out.length > MAX_REPLICAS) throw new ConfigError(source, `host lists ${out.length} servers; at most ${MAX_REPLICAS} per database`);
+  return out;
+}
+
+/**
+ * Every host of a database in order: the candidate primaries of host= (weight 1), then the
+ * replicas= entries, each with its `zones=` entry. Roles are not taken from this list: the
+ * failover layer asks each host (pg_is_in_recovery()).
+ */
+export function databaseHosts(db: { host: string | undefined; port: number; hosts?: readonly { host: string | undefined; port: number }[]; replicas?: readonly ReplicaAddress[]; zones?: readonly string[] }): HostEntry[] {
+  const zone = (i: number): string => db.zones?.[i] ?? '';
+  const candidates = db.hosts ?? [{ host: db.host, port: db.port }];
+  const out: HostEntry[] = candidates.map((h, i) => ({ host: h.host, port: h.port, weight: 1, zone: zone(i) }));
+  for (const r of db.replicas ?? []) out.push({ host: r.host, port: r.port, weight: r.weight, zone: zone(out.length) });
+  return out;
+}
+
 /** A replica's allowed lag: either limit may be absent (null); both absent means no limit. */
 export interface LagLimit {
   readonly bytes: number | null;

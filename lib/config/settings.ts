@@ -103,6 +103,8 @@ const TABLE = [
     help: 'Seconds a failed DNS lookup is cached.' },
   { name: 'dns_zone_check_period', type: 'time', default: '0', reloadable: true, supported: true,
     help: 'Seconds between DNS zone serial checks; 0 disables.' },
+  { name: 'failover_timeout', type: 'time', default: '30', reloadable: true, supported: true,
+    help: 'pgmux only: seconds new transactions wait, held in the queue, while the primary is lost and pgmux looks for a new one (a promoted standby on a newer timeline, or the same server back); then they fail naming the hosts tried. 0 fails them at once.' },
   { name: 'idle_transaction_timeout', type: 'time', default: '0', reloadable: true, supported: true,
     help: 'Seconds a client may sit idle inside a transaction before it is disconnected; 0 disables.' },
   { name: 'ignore_startup_parameters', type: 'list', default: '', reloadable: true, supported: true,
@@ -116,8 +118,8 @@ const TABLE = [
   { name: 'listen_port', type: 'int', default: '6432', reloadable: false, supported: true, min: 0, max: 65535,
     help: 'Port for TCP and the Unix socket name.' },
   { name: 'load_balance', type: 'enum', default: 'round_robin', reloadable: true, supported: true,
-    values: ['round_robin', 'least_connections', 'random'],
-    help: "pgmux only: how reads pick among a database's healthy replicas: round_robin (weighted), least_connections (fewest server connections per unit of weight) or random (weighted). Weights come from replicas=host:port@weight." },
+    values: ['round_robin', 'least_connections', 'random', 'least_outstanding', 'latency'],
+    help: "pgmux only: how reads pick among a database's healthy replicas: round_robin (weighted), least_connections (fewest server connections per unit of weight), random (weighted), least_outstanding (fewest requests running or queued per unit of weight) or latency (lowest moving average of probe round trips). Weights come from replicas=host:port@weight; replicas in pgmux's own zone are used first." },
   { name: 'log_connections', type: 'bool', default: '1', reloadable: true, supported: true,
     help: 'Log successful logins.' },
   { name: 'log_disconnections', type: 'bool', default: '1', reloadable: true, supported: true,
@@ -250,6 +252,8 @@ const TABLE = [
     help: 'Log verbosity; like -v on the command line.' },
   { name: 'write_functions', type: 'list', default: '', reloadable: true, supported: true,
     help: 'pgmux only: functions whose call sends a statement to the primary, in addition to the built-in ones and volatile ones.' },
+  { name: 'zone', type: 'string', default: '', reloadable: true, supported: true,
+    help: "pgmux only: the zone pgmux runs in; reads go to replicas of the same zone (zones= on the database line) first, to others only when none of those is healthy and fresh enough." },
 ] as const satisfies readonly SettingRow[];
 
 /** The table, in SHOW CONFIG order. */

@@ -30,6 +30,16 @@ export interface DatabaseDef {
   timezone?: string;
   applicationName?: string;
   connectQuery?: string;
+  /**
+   * pgmux only: every candidate primary when host= (or port=) lists more than one, libpq style
+   * (`host=a,b port=5432,5433`); host and port above are then the first of them. Undefined for a
+   * single-host line, which behaves as in PgBouncer.
+   */
+  hosts?: { host: string | undefined; port: number }[];
+  /** pgmux only: `zones=`, one per host in databaseHosts() order (host= list, then replicas=). */
+  zones?: string[];
+  /** pgmux only: per-database failover_timeout. */
+  failoverTimeout?: number;
   /** pgmux only: streaming replicas of this database (`replicas=host:port@weight,...`). */
   replicas?: ReplicaAddress[];
   /** pgmux only: `route=replica` makes the entry a read-only alias that only ever uses replicas. */

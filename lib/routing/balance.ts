@@ -14,6 +14,10 @@ export interface Balancer {
 export interface BalanceOptions {
   /** least_connections: server connections currently open to replica `index` (its pool's count). */
   connections?: (index: number) => number;
+  /** least_outstanding: requests running on or queued for replica `index`. */
+  outstanding?: (index: number) => number;
+  /** latency: the moving average of replica `index`'s probe round trips, ms (null while unknown). */
+  latency?: (index: number) => number | null;
   /** random: a number in [0, 1); Math.random unless a spec injects its own. */
   random?: () => number;
 }
@@ -30,6 +34,44 @@ export function makeBalancer(mode: BalanceMode, weights: readonly number[], opts
     }
     case 'random':
       return new WeightedRandom(weights, opts.random ?? Math.random);
+    case 'least_outstanding': {
+      const count = opts.outstanding;
+      if (count === undefined) throw new Error('least_outstanding needs an outstanding(index) callback');
+      // The same rule as least_connections, on requests instead of connections.
+      return new LeastConnections(weights, count);
+    }
+    case 'latency': {
+      const latency = opts.latency;
+      if (latency === undefined) throw new Error('latency needs a latency(index) callback');
+      return new LowestLatency(weights, latency);
+    }
+  }
+}
+
+/**
+ * The eligible replica with the lowest moving-average round trip; one not yet measured counts as
+ * the best so it gets measured. Within 10 % of the best, round robin among them, so two equally
+ * near replicas share the reads instead of the marginally faster one taking all.
+ */
+class LowestLatency implements Balancer {
+  private readonly rr: WeightedRoundRobin;
+
+  constructor(
+    weights: readonly number[],
+    private readonly latency: (index: number) => number | null,
+  ) {
+    this.rr = new WeightedRoundRobin(weights);
+  }
+
+  pick(mask: number): number {
+    let best = Infinity;
+    for (let m = mask; m !== 0; m &= m - 1) best = Math.min(best, this.latency(lowestBit(m)) ?? 0);
+    let near = 0;
+    for (let m = mask; m !== 0; m &= m - 1) {
+      const i = lowestBit(m);
+      if ((this.latency(i) ?? 0) <= best * 1.1 + 0.05) near |= 1 << i;
+    }
+    return this.rr.pick(near);
   }
 }
 
