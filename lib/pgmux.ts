@@ -22,6 +22,9 @@ import { StatsPeriod } from './metrics/stats-period';
 import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
 
+/** The longest start waits for the hosts' first probes (a host that does not answer is probed on). */
+const FIRST_PROBE_WAIT_S = 3;
+
 /** A client over max_client_conn is closed this long after its refusal if it does not go. */
 const REFUSED_CLIENT_GRACE_MS = 1000;
 
@@ -54,6 +57,9 @@ export class Pgmux implements ConsoleHost {
     const s = this.config.settings;
     // The classifier's parser tier (PostgreSQL's grammar, WASM) must be loaded before any routing.
     await loadParser();
+    // Every host's role and replay position known before the first client asks, so a read goes
+    // to a caught-up replica (and a multi-host database to its primary) from the first statement.
+    await this.registry.startHosts(Math.min(Math.max(s.server_connect_timeout, 1), FIRST_PROBE_WAIT_S) * 1000);
     this.registry.hba = loadHbaFor(this.config);
     try {
       installTls(buildTlsSetup(s));

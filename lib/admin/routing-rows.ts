@@ -1,6 +1,7 @@
 // Owns the rows of the console's read/write splitting views (SHOW REPLICAS, SHOW PINS, SHOW ROUTE <sql>),
 // read from the registry's replica sets (lib/routing/router.ts).
 
+import { databaseHosts } from '../config';
 import type { Registry } from '../pool/registry';
 import { classify } from '../routing/classify';
 import { formatLsn } from '../routing/lsn';
@@ -24,14 +25,19 @@ export function pinRows(registry: Registry): PinRow[] {
 /** SHOW ROUTE's own syntax: the rest of the line is SQL, which the console's `CMD [arg]` cannot carry. */
 export const SHOW_ROUTE = /^\s*show\s+route\s+([\s\S]+?)\s*$/i;
 
-/** One row per replica of every database whose replica set runs (made at its first routed login). */
+/**
+ * One row per host that may take reads of every database whose replica set runs (made at its
+ * first routed login): each host but the one that is the primary now (SHOW HOSTS shows all).
+ */
 export function replicaRows(registry: Registry): ReplicaRow[] {
   const out: ReplicaRow[] = [];
   for (const [database, set] of registry.replicaSets) {
+    const topology = registry.hosts.topologies.get(database);
     for (const r of set.tracker.replicas) {
+      if (topology !== undefined && topology.primary === topology.backends[r.index]) continue;
       out.push({
         database,
-        host: r.address.host,
+        host: r.address.host ?? (registry.settings.unix_socket_dir || '/tmp'),
         port: r.address.port,
         weight: r.address.weight,
         state: r.state,
@@ -54,7 +60,7 @@ export function replicaRows(registry: Registry): ReplicaRow[] {
 export function routeRows(registry: Registry, sql: string): RouteRow[] {
   const out: RouteRow[] = [];
   for (const [database, db] of registry.config.databases) {
-    if (db.replicas === undefined || db.replicas.length === 0) continue;
+    if (databaseHosts(db).length < 2) continue;
     const set = registry.replicaSets.get(database);
     if (set === undefined) {
       const c = classify(sql);

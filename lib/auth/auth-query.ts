@@ -13,7 +13,8 @@
 // lookups of one key share one connection: a burst of logins costs the server one query.
 // Logs in with ServerLogin (./server-login), the same state machine ServerConnection uses.
 
-import * as net from 'node:net';
+import type * as net from 'node:net';
+import type { Connect, ConnectEvents, PendingConnect } from '../connect';
 import { LRUCache } from 'lru-cache';
 import { BackendCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
@@ -30,10 +31,10 @@ const CACHE_MAX = 10000;
 const MAX_FRAME = 1 << 20;
 
 export interface AuthQueryTarget {
-  /** Server address, as a pool's: host (or a Unix socket directory), port. */
-  readonly host: string | undefined;
-  readonly port: number;
-  readonly unixSocketDir: string;
+  /** Opens a connection to the database's primary (lib/failover/dialer: server TLS applies). */
+  readonly connect: Connect;
+  /** The server as logs and the cache key name it (`host:port`). */
+  readonly label: string;
   /** The database on the server the query runs in. */
   readonly database: string;
   readonly authUser: string;
@@ -55,8 +56,9 @@ export function runAuthQuery(target: AuthQueryTarget, user: string): Promise<Aut
 }
 
 /** One connection's life: connect, log in, query, read the row, terminate. */
-class Lookup {
-  private readonly socket: net.Socket;
+class Lookup implements ConnectEvents {
+  private socket: net.Socket | null = null;
+  private dial: PendingConnect | null;
   private readonly framer: Framer;
   private login: ServerLogin | null;
   private result: AuthQueryResult = { kind: 'missing' };
@@ -70,19 +72,27 @@ class Lookup {
   ) {
     this.login = new ServerLogin(target.authUser, target.credential);
     this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MAX_FRAME);
-    const host = target.host;
-    this.socket =
-      host === undefined || host.startsWith('/')
-        ? net.connect({ path: `${host ?? target.unixSocketDir}/.s.PGSQL.${target.port}` })
-        : net.connect({ host, port: target.port });
     this.timer = setTimeout(() => this.finish({ kind: 'error', reason: `auth_query timed out after ${target.timeoutMs} ms` }), target.timeoutMs);
-    this.socket.on('connect', () => this.socket.write(startupMessage({ user: target.authUser, database: target.database })));
-    this.socket.on('data', (chunk: Buffer) => {
+    this.dial = target.connect(this);
+  }
+
+  /** ConnectEvents: up (after TLS when server_tls_sslmode asks for it): log in as auth_user. */
+  connected(socket: net.Socket): void {
+    this.dial = null;
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
       const err = this.framer.feed(chunk);
       if (err !== null) this.finish({ kind: 'error', reason: `bad message from server: ${err}` });
     });
-    this.socket.on('error', (err) => this.finish({ kind: 'error', reason: `auth_query connection failed: ${err.message}` }));
-    this.socket.on('close', () => this.finish({ kind: 'error', reason: 'server closed the auth_query connection' }));
+    socket.on('error', (err) => this.finish({ kind: 'error', reason: `auth_query connection failed: ${err.message}` }));
+    socket.on('close', () => this.finish({ kind: 'error', reason: 'server closed the auth_query connection' }));
+    socket.write(startupMessage({ user: this.target.authUser, database: this.target.database }));
+  }
+
+  /** ConnectEvents. */
+  connectFailed(reason: string): void {
+    this.dial = null;
+    this.finish({ kind: 'error', reason: `auth_query connection failed: ${reason}` });
   }
 
   private onFrame(type: number, buf: Buffer, start: number, end: number): void {
@@ -90,11 +100,11 @@ class Lookup {
     const login = this.login;
     if (login !== null) {
       const step = login.onFrame(type, buf, start, end);
-      if (step.kind === 'send') this.socket.write(step.bytes);
+      if (step.kind === 'send') this.socket?.write(step.bytes);
       else if (step.kind === 'failed') this.finish({ kind: 'error', reason: `auth_user "${this.target.authUser}" login failed: ${step.error.message}` });
       else if (step.kind === 'done') {
         this.login = null;
-        this.socket.write(
+        this.socket?.write(
           Buffer.concat([
             parse('', this.target.query, []),
             bind({ params: [this.user] }),
@@ -134,8 +144,13 @@ class Lookup {
     this.done = true;
     clearTimeout(this.timer);
     this.framer.halt();
-    if (this.login === null && !this.socket.destroyed) this.socket.end(terminate());
-    else this.socket.destroy();
+    this.dial?.abort();
+    this.dial = null;
+    const socket = this.socket;
+    if (socket !== null) {
+      if (this.login === null && !socket.destroyed) socket.end(terminate());
+      else socket.destroy();
+    }
     this.resolve(result);
   }
 }
@@ -165,7 +180,7 @@ export class AuthQueryCache {
 
   /** The cached answer, or the running lookup's, or a new lookup's. Errors are not kept. */
   lookup(target: AuthQueryTarget, user: string): Promise<AuthQueryResult> {
-    const key = `${target.host ?? target.unixSocketDir}\0${target.port}\0${target.database}\0${target.authUser}\0${target.query}\0${user}`;
+    const key = `${target.label}\0${target.database}\0${target.authUser}\0${target.query}\0${user}`;
     const known = this.answers.get(key);
     if (known !== undefined) return Promise.resolve(known);
     let pending = this.running.get(key);

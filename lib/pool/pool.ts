@@ -7,6 +7,7 @@
 import type { ErrorFields } from '../protocol/backend';
 import type { DatabaseDef, PoolMode } from '../config';
 import { ServerConnection, type ServerOwner, type ServerState } from '../server/server-connection';
+import type { Backend } from '../failover/backend';
 import type { ServerCredential } from '../auth/server-login';
 import * as refusals from '../protocol/refusals';
 import { Fifo } from './fifo';
@@ -49,6 +50,21 @@ export interface PoolSettings {
   unixSocketDir: string;
   /** max_prepared_statements: each server's statement cache bound (0: pass-through). */
   maxPreparedStatements: number;
+}
+
+/**
+ * Where a pool's servers are: the database's primary (which the failover layer may be looking
+ * for) or one replica host. lib/pool/registry.ts makes one per pool.
+ */
+export interface PoolTarget {
+  /** The host new servers dial and linked clients use; null while a failover searches (requests wait). */
+  backend(): Backend | null;
+  /** The error requests get at once (no primary after failover_timeout); null otherwise. */
+  refusal(): ErrorFields | null;
+  /** Requests wait for a failover now: no fast fail on failing logins. */
+  readonly holding: boolean;
+  /** A server of `backend` closed under the pool or was refused: the failover layer looks at once. */
+  trouble(backend: Backend): void;
 }
 
 /** Limits shared between pools (max_db_connections, max_user_connections). */
@@ -105,6 +121,8 @@ export class Pool implements ServerOwner {
     public settings: PoolSettings,
     private readonly credential: () => ServerCredential,
     private readonly limits: SharedLimits,
+    /** Where its servers are (registry.ts); may be re-pointed by a failover. */
+    public target: PoolTarget,
   ) {}
 
   get name(): string {
@@ -127,6 +145,11 @@ export class Pool implements ServerOwner {
     this.clients.add(client);
     // PgBouncer's check_fast_fail: while logins fail and no server is up, refuse at once rather
     // than queue clients for a server that is not coming before server_login_retry has passed.
+    const refusal = this.target.refusal();
+    if (refusal !== null) {
+      client.fail(refusal);
+      return;
+    }
     if (this.loginFailing()) {
       client.fail(refusals.serverLoginRetry());
       return;
@@ -142,11 +165,24 @@ export class Pool implements ServerOwner {
 
   /** A client has a request and needs a server. */
   requestServer(client: PoolClient): void {
+    const refusal = this.target.refusal();
+    if (refusal !== null) {
+      client.fail(refusal);
+      return;
+    }
     client.waitSince = clock.now;
     this.waiting.push(client);
     this.dispatch();
     // Still queued (not linked at once): from now on it waits, for wait_time and maxwait.
     if (this.waiting.size > 0) client.waitStart = nowUs();
+  }
+
+  /** Fails every client queued for a server or for the welcome with `error` (failover_timeout). */
+  failWaiting(error: ErrorFields): void {
+    const queued: PoolClient[] = [];
+    while (this.waiting.size > 0) queued.push(this.waiting.shift() as PoolClient);
+    for (const client of [...queued, ...this.welcomeWaiting]) client.fail(error);
+    this.welcomeWaiting.clear();
   }
 
   /** A client left: forget it wherever it was waiting. */
@@ -190,6 +226,7 @@ export class Pool implements ServerOwner {
   serverReady(server: ServerConnection): void {
     if (server.state === 'login') {
       this.lastLoginError = null;
+      server.backend.serverLoggedIn();
       if (this.db.connectQuery) {
         // connect_query runs once per server, before any client sees it; what it SETs is part
         // of the welcome (PgBouncer waits for it too), else clients' syncs would undo it.
@@ -241,15 +278,27 @@ export class Pool implements ServerOwner {
     this.lastLoginFailure = clock.now;
     this.lastLoginError = error;
     log.warn(`server login failed: ${error.message}`, server);
+    // 57P03 (starting up, shutting down, in recovery) and too many connections pass; anything
+    // else (a bad password, a missing role) would fail again the same way.
+    const passing = error.code.startsWith('57') || error.code === '53300' || error.code === '08006';
+    server.backend.serverFailed(passing ? 'network' : 'auth', error.message);
+    this.target.trouble(server.backend);
+    // While a failover holds requests, clients waiting for the welcome wait on with them.
+    if (this.target.holding) return;
     // Clients that wait only for the welcome learn the server's own words (PgBouncer does this).
     for (const client of this.welcomeWaiting) client.fail(error);
     this.welcomeWaiting.clear();
   }
 
-  serverClosed(server: ServerConnection, reason: string): void {
+  serverClosed(server: ServerConnection, reason: string, byServer: boolean): void {
     this.connectQuerying.delete(server);
     const was = this.stateSetRemove(server);
     if (was === null) return;
+    if (byServer) {
+      // Refused, reset, shut down (57P01 while idle): the host's probe checks now.
+      if (was === 'login') server.backend.serverFailed('network', reason);
+      this.target.trouble(server.backend);
+    }
     if (was === 'login') {
       // Gone before login finished (refused, dropped, timed out): a failed login too, so
       // server_login_retry spaces out the next attempt instead of a reconnect loop.
@@ -274,8 +323,11 @@ export class Pool implements ServerOwner {
   /** Links waiting clients to idle servers and opens servers for the rest, within limits. */
   dispatch(): void {
     if (this.paused) return;
+    // A failover is looking for the primary: requests wait in the queue, not on a lost host.
+    const backend = this.target.backend();
+    if (backend === null) return;
     while (this.waiting.size > 0) {
-      const server = this.takeIdle();
+      const server = this.takeIdle(backend);
       if (server === null) break;
       const client = this.waiting.shift() as PoolClient;
       this.moveServer(server, 'active');
@@ -296,7 +348,10 @@ export class Pool implements ServerOwner {
     const cap = s.poolSize + (reserve ? s.reservePool : 0);
     if (this.serverCount >= cap) return false;
     if (!this.limits.canOpen(this)) return false;
-    if (this.lastLoginError !== null && clock.now - this.lastLoginFailure < s.serverLoginRetry * 1000) return false;
+    if (this.lastLoginError !== null && clock.now - this.lastLoginFailure < s.serverLoginRetry * 1000 && !this.target.holding) return false;
+    const backend = this.target.backend();
+    // No primary now (held), or the host's circuit breaker is open: its probe decides when to try.
+    if (backend === null || !backend.dialable) return false;
     const startup: Record<string, string> = { user: this.serverUser, database: this.db.dbname };
     const db = this.db;
     if (db.clientEncoding) startup.client_encoding = db.clientEncoding;
@@ -305,7 +360,7 @@ export class Pool implements ServerOwner {
     if (db.applicationName) startup.application_name = db.applicationName;
     const server = new ServerConnection(
       this,
-      { host: db.host, port: db.port, unixSocketDir: s.unixSocketDir },
+      backend,
       startup,
       this.credential(),
       `${db.name}/${this.serverUser}`,
@@ -319,11 +374,16 @@ export class Pool implements ServerOwner {
     return true;
   }
 
-  /** The next idle server to hand out, after a health check if it has been idle long. */
-  private takeIdle(): ServerConnection | null {
+  /** The next idle server on `backend` to hand out, after a health check if it has been idle long. */
+  private takeIdle(backend: Backend): ServerConnection | null {
     const s = this.settings;
     while (this.idle.length > 0) {
       const server = s.serverRoundRobin ? this.idle[0] : this.idle[this.idle.length - 1];
+      if (server.backend !== backend) {
+        // Left from before a failover (or a RELOAD's new host): never serves again.
+        server.close('the primary moved to another host', true);
+        continue;
+      }
       const idleFor = clock.now - server.lastUsed;
       if (s.serverCheckQuery !== '' && s.serverCheckDelay >= 0 && idleFor > s.serverCheckDelay * 1000) {
         // Checked first; it comes back through serverReady and is handed out then.
@@ -345,6 +405,7 @@ export class Pool implements ServerOwner {
 
   /** Logins have been failing, no server is up, and server_login_retry has not passed yet. */
   private loginFailing(): boolean {
+    if (this.target.holding) return false;
     if (this.lastLoginError === null || this.serverCount > this.login.size) return false;
     return clock.now - this.lastLoginFailure < this.settings.serverLoginRetry * 1000;
   }

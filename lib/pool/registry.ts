@@ -2,7 +2,6 @@
 // (database, user), logged-in clients, cancel keys, and the limits shared between pools.
 
 import * as crypto from 'node:crypto';
-import * as net from 'node:net';
 import { resolveDatabase, type Config, type DatabaseDef, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
 import { HBA_AUTH_TYPE, matchHba, type HbaLogin, type HbaTable } from '../auth/hba';
@@ -20,8 +19,11 @@ import { Pool, type PoolSettings, type SharedLimits } from './pool';
 import { log } from '../log';
 import { CLOSED_CONSOLE, type ConsoleGate } from '../admin/gate';
 import { ClientRouter, ReplicaSet } from '../routing/router';
+import type { MonitorLogin } from '../routing/monitor';
+import type { Backend } from '../failover/backend';
+import { DatabaseHosts, type HostsOwner } from './database-hosts';
 
-export class Registry implements ClientContext, SharedLimits {
+export class Registry implements ClientContext, SharedLimits, HostsOwner {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
   private readonly cancelKeys = new Map<number, ClientConnection>();
@@ -47,14 +49,27 @@ export class Registry implements ClientContext, SharedLimits {
    * server with the latest one. Only users the server knows get here, so it stays bounded.
    */
   private readonly queriedSecrets = new Map<string, Secret>();
-  /** Read/write splitting: the replica set of each database with `replicas=`, made at its first login. */
+  /** Read/write splitting: the replica set of each database with several hosts, made at its first login. */
   readonly replicaSets = new Map<string, ReplicaSet>();
+  /** Every database's hosts, primary and failover state (lib/failover through ./database-hosts). */
+  readonly hosts: DatabaseHosts;
 
   constructor(
     public config: Config,
     public secrets: ReadonlyMap<string, Secret>,
   ) {
     this.tracked = new TrackedParams(config.settings.track_extra_parameters);
+    this.hosts = new DatabaseHosts(this);
+  }
+
+  /**
+   * Starts probing the hosts of every configured database, and resolves once each has answered
+   * (or failed, or `timeoutMs` passed), so the first client finds roles and replica positions known.
+   */
+  async startHosts(timeoutMs: number): Promise<void> {
+    for (const db of this.config.databases.values()) if (db.name !== '*') this.hosts.topology(db);
+    this.hosts.start();
+    await this.hosts.firstProbes(timeoutMs);
   }
 
   get settings(): Settings {
@@ -79,6 +94,7 @@ export class Registry implements ClientContext, SharedLimits {
       set.stop();
       this.replicaSets.delete(name);
     }
+    this.hosts.reload([...this.hosts.topologies.keys()].map((name) => this.databaseDef(name)).filter((db): db is DatabaseDef => db !== undefined), config.settings);
     for (const pool of this.pools.values()) {
       const db = this.databaseDef(pool.db.name) ?? pool.db;
       // A replica's pool keeps its own address; the rest of the line is the primary's.
@@ -103,6 +119,37 @@ export class Registry implements ClientContext, SharedLimits {
   retireServers(pool: Pool, reason: string): void {
     for (const server of [...pool.login, ...pool.idle, ...pool.active, ...pool.used, ...pool.tested]) server.closeOnRelease = true;
     for (const server of [...pool.idle]) server.close(reason, true);
+  }
+
+  /** HostsOwner: after a failover, servers of the old primary never serve again. */
+  retireServersNotOn(pool: Pool, keep: Backend, reason: string): void {
+    for (const server of [...pool.login, ...pool.idle, ...pool.active, ...pool.used, ...pool.tested]) if (server.backend !== keep) server.closeOnRelease = true;
+    for (const server of [...pool.idle]) if (server.backend !== keep) server.close(reason, true);
+  }
+
+  /**
+   * HostsOwner: who the health probes of `db` log in as: the line's forced user, else auth_user,
+   * else the user of a pool of the database, else the first auth_file user whose secret can log
+   * in without a client (plain or md5); null when none can yet.
+   */
+  probeLogin(db: DatabaseDef): MonitorLogin | null {
+    // A SCRAM verifier alone cannot log in: only with the keys a client's proof gave (a pool's).
+    const usable = (c: ServerCredential): boolean => c.kind !== 'none' && !(c.kind === 'secret' && c.secret.kind === 'scram');
+    const as = (user: string, credential: ServerCredential): MonitorLogin | null =>
+      usable(credential) ? { user, database: db.dbname === '*' ? db.name : db.dbname, credential } : null;
+    if (db.user !== undefined) return as(db.user, this.credential(db, db.user, null));
+    const authUser = db.authUser ?? this.settings.auth_user;
+    if (authUser !== '') {
+      const found = as(authUser, this.credential(db, authUser, null));
+      if (found !== null) return found;
+    }
+    for (const pool of this.pools.values()) {
+      if (pool.db.name !== db.name || pool.replicaAddress !== null) continue;
+      const found = as(pool.serverUser, this.credential(pool.db, pool.serverUser, pool));
+      if (found !== null) return found;
+    }
+    for (const [user, secret] of this.secrets) if (secret.kind === 'plain' || secret.kind === 'md5') return as(user, { kind: 'secret', secret });
+    return null;
   }
 
   isPaused(db: string): boolean {
@@ -137,7 +184,7 @@ export class Registry implements ClientContext, SharedLimits {
     let pool = this.pools.get(key);
     if (pool === undefined) {
       // pool.db, not db: a RELOAD may give the pool a new line (and password) later.
-      pool = new Pool(db, serverUser, serverUser, this.poolSettings(db, user), () => this.credential((pool as Pool).db, serverUser, pool as Pool), this);
+      pool = new Pool(db, serverUser, serverUser, this.poolSettings(db, user), () => this.credential((pool as Pool).db, serverUser, pool as Pool), this, this.hosts.primaryTarget(db));
       pool.paused = this.isPaused(db.name);
       this.pools.set(key, pool);
     }
@@ -151,12 +198,13 @@ export class Registry implements ClientContext, SharedLimits {
    */
   routerFor(client: ClientConnection, pool: Pool): ClientRouter | null {
     const db = pool.db;
-    if (db.replicas === undefined || db.replicas.length === 0) return null;
+    const topology = this.hosts.topology(db);
+    if (topology.backends.length < 2) return null;
     if (pool.settings.poolMode === 'session' && db.route !== 'replica') return null;
     let set = this.replicaSets.get(db.name);
     if (set === undefined) {
       const serverUser = pool.serverUser;
-      set = new ReplicaSet(db, this.settings, () => ({ user: serverUser, database: db.dbname, credential: this.credential(db, serverUser, pool) }));
+      set = new ReplicaSet(db, this.settings, this.hosts.feed(db), () => ({ user: serverUser, database: db.dbname, credential: this.credential(db, serverUser, pool) }));
       this.replicaSets.set(db.name, set);
     }
     const replicaSet = set;
@@ -170,24 +218,25 @@ export class Registry implements ClientContext, SharedLimits {
    * together with the primary's.
    */
   private replicaPool(set: ReplicaSet, index: number, primary: Pool): Pool {
-    const r = (set.db.replicas ?? [])[index];
-    const key = `${primary.db.name}\u0000${primary.serverUser}\u0000${r.host}:${r.port}`;
+    const r = this.hosts.topology(set.db).backends[index];
+    const key = `${primary.db.name}\u0000${primary.serverUser}\u0000${r.label}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
-      const db: DatabaseDef = { ...primary.db, host: r.host, port: r.port };
-      pool = new Pool(db, primary.user, primary.serverUser, primary.settings, () => this.credential(primary.db, primary.serverUser, primary), this);
+      const db: DatabaseDef = { ...primary.db, host: r.address.host, port: r.address.port };
+      pool = new Pool(db, primary.user, primary.serverUser, primary.settings, () => this.credential(primary.db, primary.serverUser, primary), this, this.hosts.replicaTarget(set.db, index));
       pool.paused = this.isPaused(db.name);
-      pool.replicaAddress = `${r.host}:${r.port}`;
+      pool.replicaAddress = r.label;
       this.pools.set(key, pool);
     }
     set.pools.set(`${index}\u0000${primary.serverUser}`, pool);
     return pool;
   }
 
-  /** Shutdown: every lag tracker stops polling. */
+  /** Shutdown: routing stops, and every health probe. */
   stopRouting(): void {
     for (const set of this.replicaSets.values()) set.stop();
     this.replicaSets.clear();
+    this.hosts.stop();
   }
 
   /** Janitor: forget writes every replica has replayed. */
@@ -218,9 +267,8 @@ export class Registry implements ClientContext, SharedLimits {
     const s = this.settings;
     const authSecret = this.secrets.get(authUser);
     const target: AuthQueryTarget = {
-      host: db.host,
-      port: db.port,
-      unixSocketDir: s.unix_socket_dir || '/tmp',
+      connect: this.hosts.primaryConnect(db),
+      label: `${db.host ?? (s.unix_socket_dir || '/tmp')}:${db.port}`,
       database: db.dbname,
       authUser,
       // auth_user's password: its db line's when it is the line's user, else auth_file's.
@@ -263,13 +311,15 @@ export class Registry implements ClientContext, SharedLimits {
     if (client === undefined || client.cancelKey.secret !== secret) return;
     const server = client.server;
     if (server === null) return;
-    const a = server.address;
-    const sock =
-      a.host === undefined || a.host.startsWith('/')
-        ? net.connect({ path: `${a.host ?? a.unixSocketDir}/.s.PGSQL.${a.port}` })
-        : net.connect({ host: a.host, port: a.port });
-    sock.on('error', (err) => log.warn(`cancel request to server failed: ${err.message}`, server));
-    sock.end(cancelRequest(server.pid, server.secret));
+    const packet = cancelRequest(server.pid, server.secret);
+    // Through the host's dialer, so server_tls_sslmode applies to cancels as to everything else.
+    server.backend.dialer.connect({
+      connected: (socket) => {
+        socket.on('error', (err) => log.warn(`cancel request to server failed: ${err.message}`, server));
+        socket.end(packet);
+      },
+      connectFailed: (reason) => log.warn(`cancel request to server failed: ${reason}`, server),
+    });
     log.debug('forwarded cancel request', client);
   }
 
@@ -357,12 +407,12 @@ export class Registry implements ClientContext, SharedLimits {
   }
 
   /** How pgmux proves itself to the server: db line password, else the userlist's secret. */
-  private credential(db: DatabaseDef, serverUser: string, pool: Pool): ServerCredential {
+  private credential(db: DatabaseDef, serverUser: string, pool: Pool | null): ServerCredential {
     // A pool of the user a reloaded line no longer forces logs in with that user's own secret.
     if (db.password !== undefined && (db.user === undefined || db.user === serverUser)) return { kind: 'secret', secret: { kind: 'plain', password: db.password } };
     const secret = this.secrets.get(serverUser) ?? this.queriedSecrets.get(`${db.name}\u0000${serverUser}`);
     if (secret === undefined) return { kind: 'none' };
-    if (secret.kind === 'scram' && pool.scramKeys !== null) return { kind: 'scram-keys', ...pool.scramKeys };
+    if (secret.kind === 'scram' && pool !== null && pool.scramKeys !== null) return { kind: 'scram-keys', ...pool.scramKeys };
     return { kind: 'secret', secret };
   }
 }

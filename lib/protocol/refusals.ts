@@ -191,6 +191,16 @@ export const statementModeTransaction = (): ErrorFields =>
 export const serverConnLost = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'server conn crashed?');
 
 /** A new server connection did not complete within server_connect_timeout. */
+/**
+ * failover_timeout passed while the database had no primary (lost, none found among its hosts).
+ * 08006 as for a lost server: drivers and pools treat the 08 class as "connect again later".
+ */
+export const noPrimary = (db: string, seconds: number, tried: readonly string[]): ErrorFields =>
+  fatal(
+    SqlState.ConnectionFailure,
+    `no primary for database "${db}" after ${seconds} s (failover_timeout): tried ${tried.join(', ')}; none accepted writes on a timeline at least as new as the last primary's`,
+  );
+
 export const serverConnectTimeout = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'connect timeout');
 
 /** The pool's last server login failed and server_login_retry has not passed yet. */

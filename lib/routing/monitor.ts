@@ -1,22 +1,16 @@
-// Owns the lag tracker's own connection to one PostgreSQL node: connect, log in (ServerLogin:
-// cleartext, md5, SCRAM), then run one simple query at a time and hand back its rows as text.
-// It is not a pooled ServerConnection: it serves no client, forwards nothing, and lives as long
-// as the node answers. Timeouts are the owner's (it checks them on its poll tick).
+// Owns a small query connection to one PostgreSQL node (the failover layer's health probe, the
+// user-function volatility lookup): connect through the node's dialer (so server TLS applies),
+// log in (ServerLogin: cleartext, md5, SCRAM), then run one simple query at a time and hand back
+// its rows as text. It is not a pooled ServerConnection: it serves no client, forwards nothing,
+// and lives as long as the node answers. Timeouts are the owner's (it checks them on its tick).
 
-import * as net from 'node:net';
+import type * as net from 'node:net';
+import type { Connect, ConnectEvents, PendingConnect } from '../connect';
 import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
-import { decodeErrorFields } from '../protocol/backend';
+import { decodeErrorFields, type ErrorFields } from '../protocol/backend';
 import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
-
-/** Where a node listens. host undefined or starting with '/' is a Unix socket directory. */
-export interface MonitorAddress {
-  readonly host: string | undefined;
-  readonly port: number;
-  /** unix_socket_dir, used when host is unset. */
-  readonly unixSocketDir: string;
-}
 
 /** Who the monitor logs in as. */
 export interface MonitorLogin {
@@ -41,38 +35,47 @@ export interface MonitorHandler {
 /** Rows of a poll are a few dozen bytes; anything near this is not PostgreSQL talking. */
 const MONITOR_MAX_FRAME = 1 << 20;
 
-export const MONITOR_APPLICATION_NAME = 'pgmux lag monitor';
+export const MONITOR_APPLICATION_NAME = 'pgmux health probe';
 
-export class MonitorClient {
-  private readonly socket: net.Socket;
+export class MonitorClient implements ConnectEvents {
+  private socket: net.Socket | null = null;
+  private dial: PendingConnect | null;
   private readonly framer: Framer;
   private login: ServerLogin | null;
   private rows: MonitorRow[] = [];
   private error: string | null = null;
   private busy = false;
   private closed = false;
+  /** The server's refusal when login failed (its SQLSTATE tells a bad password from a server starting up). */
+  loginError: ErrorFields | null = null;
 
   constructor(
-    address: MonitorAddress,
-    who: MonitorLogin,
+    connect: Connect,
+    private readonly who: MonitorLogin,
     private readonly handler: MonitorHandler,
   ) {
     this.login = new ServerLogin(who.user, who.credential);
     this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MONITOR_MAX_FRAME);
-    this.socket =
-      address.host === undefined || address.host.startsWith('/')
-        ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}` })
-        : net.connect({ host: address.host, port: address.port });
-    this.socket.setNoDelay(true);
-    this.socket.on('connect', () =>
-      this.socket.write(startupMessage({ user: who.user, database: who.database, application_name: MONITOR_APPLICATION_NAME })),
-    );
-    this.socket.on('data', (chunk: Buffer) => {
+    this.dial = connect(this);
+  }
+
+  /** ConnectEvents: up (after TLS when server_tls_sslmode asks for it): log in. */
+  connected(socket: net.Socket): void {
+    this.dial = null;
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
       const err = this.framer.feed(chunk);
       if (err !== null) this.close(`bad message from server: ${err}`);
     });
-    this.socket.on('error', (err: NodeJS.ErrnoException) => this.close(connectError(err)));
-    this.socket.on('close', () => this.close('server closed the connection'));
+    socket.on('error', (err: Error) => this.close(`connection error: ${err.message}`));
+    socket.on('close', () => this.close('server closed the connection'));
+    socket.write(startupMessage({ user: this.who.user, database: this.who.database, application_name: MONITOR_APPLICATION_NAME }));
+  }
+
+  /** ConnectEvents. */
+  connectFailed(reason: string): void {
+    this.dial = null;
+    this.close(reason);
   }
 
   get ready(): boolean {
@@ -85,7 +88,7 @@ export class MonitorClient {
     this.busy = true;
     this.rows = [];
     this.error = null;
-    this.socket.write(query(sql));
+    (this.socket as net.Socket).write(query(sql));
   }
 
   /** Ends the connection (politely once logged in); the handler hears monitorClosed once. */
@@ -93,10 +96,15 @@ export class MonitorClient {
     if (this.closed) return;
     this.closed = true;
     this.framer.halt();
-    if (this.login === null && !this.socket.destroyed) this.socket.end(terminate());
-    else this.socket.destroy();
-    // A polite end may never be answered by a hung server.
-    this.socket.setTimeout(1000, () => this.socket.destroy());
+    this.dial?.abort();
+    this.dial = null;
+    const socket = this.socket;
+    if (socket !== null) {
+      if (this.login === null && !socket.destroyed) socket.end(terminate());
+      else socket.destroy();
+      // A polite end may never be answered by a hung server.
+      socket.setTimeout(1000, () => socket.destroy());
+    }
     this.handler.monitorClosed(this, reason);
   }
 
@@ -105,8 +113,11 @@ export class MonitorClient {
     const login = this.login;
     if (login !== null) {
       const step = login.onFrame(type, buf, start, end);
-      if (step.kind === 'send') this.socket.write(step.bytes);
-      else if (step.kind === 'failed') this.close(`login failed: ${step.error.message}`);
+      if (step.kind === 'send') this.socket?.write(step.bytes);
+      else if (step.kind === 'failed') {
+        this.loginError = step.error;
+        this.close(`login failed: ${step.error.message}`);
+      }
       else if (step.kind === 'done') {
         this.login = null;
         this.handler.monitorReady(this);
@@ -165,17 +176,4 @@ export function decodeTextRow(buf: Buffer, start: number, end: number): (string 
     pos += len;
   }
   return pos === end ? out : undefined;
-}
-
-function connectError(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ENOENT':
-      return 'no such Unix socket';
-    case 'ECONNRESET':
-      return 'connection reset';
-    default:
-      return `connection error: ${err.message}`;
-  }
 }

@@ -2,7 +2,7 @@
 // tracker keeps per replica (read by the router and SHOW REPLICAS), and the pure rule that
 // turns one poll's numbers into the next state, with the hysteresis of max_replica_lag.
 
-import type { LagLimit, ReplicaAddress } from '../config';
+import type { HostEntry, LagLimit } from '../config';
 import type { Lsn } from './lsn';
 
 /**
@@ -25,7 +25,7 @@ export interface ReplicaView {
 /** One replica's live status, mutated in place by the lag tracker (no allocation per poll). */
 export interface ReplicaStatus extends ReplicaView {
   readonly index: number;
-  readonly address: ReplicaAddress;
+  readonly address: HostEntry;
   /** Why it is in its state ('caught up', 'replay 20MB behind', 'connection refused', ...). */
   readonly reason: string;
   /** Bytes of WAL the primary has (last primary poll) that this replica has not replayed; null while unknown. */

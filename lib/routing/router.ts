@@ -9,14 +9,15 @@
 // middle of a message, or an extended-protocol batch without its Sync yet, goes to the primary,
 // since what follows would run on the same server.
 
-import { effective, type DatabaseDef, type Settings } from '../config';
+import { effective, type DatabaseDef, type HostEntry, type Settings } from '../config';
+import type { Connect } from '../connect';
 import { parseLagLimit, NO_LAG_LIMIT, type LagLimit } from '../config/routing';
 import { FrontendCode } from '../protocol/codes';
 import type { Pool } from '../pool/pool';
 import { log } from '../log';
 import { makeBalancer, type Balancer } from './balance';
 import { Classifier, type Classification, type PinReason, type SessionRoute } from './classify';
-import { LagTracker, type PollWaiter } from './lag-tracker';
+import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
 import { route, type ReadYourWrites, type RouteContext, type RouteDecision } from './route';
@@ -28,12 +29,25 @@ export interface Reroutable {
   reroute(): void;
 }
 
-function lagLimit(value: unknown): LagLimit {
+/** max_replica_lag as parsed (a database line may hold its text). */
+export function lagLimit(value: unknown): LagLimit {
   if (typeof value === 'string') {
     const parsed = parseLagLimit(value);
     return parsed.ok ? parsed.limit : NO_LAG_LIMIT;
   }
   return (value as LagLimit | undefined) ?? NO_LAG_LIMIT;
+}
+
+/** What a replica set needs from the failover layer (lib/failover/topology.ts), which owns the hosts. */
+export interface HostsFeed {
+  /** The database's hosts' states and positions, fed by their probes. */
+  readonly tracker: LagTracker;
+  /** Every host of the database, in the tracker's index order. */
+  readonly hosts: readonly HostEntry[];
+  /** Dials the current primary (or, while there is none, the first host). */
+  connectPrimary(): Connect;
+  /** Moving average of host `index`'s probe round trips, ms; null while unknown. */
+  latency(index: number): number | null;
 }
 
 /** One database's replicas: health, balancing, write positions and a pool per (replica, user). */
@@ -45,6 +59,8 @@ export class ReplicaSet {
   /** User functions' pg_proc.provolatile, fetched from the primary at start and at RELOAD. */
   readonly volatility: VolatilityLookup;
   readonly replicaOnly: boolean;
+  /** Hosts in pgmux's own zone (settings.zone), as a mask; 0 when no zone is set. */
+  private readonly sameZone: number;
   readonly readYourWrites: ReadYourWrites;
   readonly timeoutMs: number;
   /** Reads sent to each replica (SHOW REPLICAS reads_routed). */
@@ -59,18 +75,21 @@ export class ReplicaSet {
   constructor(
     readonly db: DatabaseDef,
     readonly settings: Settings,
+    hosts: HostsFeed,
     login: () => MonitorLogin,
   ) {
-    const replicas = db.replicas ?? [];
+    const all = hosts.hosts;
+    this.tracker = hosts.tracker;
     this.replicaOnly = db.route === 'replica';
     this.readYourWrites = effective(settings, 'read_your_writes', db, undefined);
     this.timeoutMs = effective(settings, 'read_your_writes_timeout', db, undefined) * 1000;
-    this.routed = replicas.map(() => 0);
-    const unixSocketDir = settings.unix_socket_dir || '/tmp';
+    this.routed = all.map(() => 0);
+    // Replicas in pgmux's own zone take reads first (chooseReplica).
+    this.sameZone = settings.zone === '' ? 0 : all.reduce((mask, h, i) => (h.zone === settings.zone ? mask | (1 << i) : mask), 0);
     const connectTimeout = Math.max(settings.server_connect_timeout, 1);
     // The classifier's cache holds answers given with the old lookup: forget them at each load.
     this.volatility = new VolatilityLookup(
-      { host: db.host, port: db.port, unixSocketDir },
+      () => hosts.connectPrimary(),
       login,
       connectTimeout * 1000 + 5000,
       () => this.classifier.invalidate(),
@@ -83,25 +102,32 @@ export class ReplicaSet {
     });
     this.balancer = makeBalancer(
       effective(settings, 'load_balance', db, undefined),
-      replicas.map((r) => r.weight),
-      { connections: (i) => this.serverCount(i) },
+      all.map((r) => r.weight),
+      { connections: (i) => this.serverCount(i), outstanding: (i) => this.outstanding(i), latency: (i) => hosts.latency(i) },
     );
-    this.tracker = new LagTracker({
-      primary: { host: db.host, port: db.port },
-      replicas,
-      login,
-      unixSocketDir,
-      pollInterval: settings.replica_lag_poll_interval,
-      maxLag: lagLimit(effective(settings, 'max_replica_lag', db, undefined)),
-      connectTimeout,
-    });
     this.unsubscribe = this.tracker.on((event) => {
       if (event.kind !== 'replica-state') return;
-      log.info(`replica ${replicas[event.index].host}:${replicas[event.index].port} of ${db.name}: ${event.from} -> ${event.to} (${event.reason})`);
+      const h = all[event.index];
+      log.info(`host ${h.host ?? settings.unix_socket_dir}:${h.port} of ${db.name} for reads: ${event.from} -> ${event.to} (${event.reason})`);
       if (event.to !== 'up') this.rerouteWaiting(event.index);
     });
-    this.tracker.start();
     this.volatility.refresh();
+  }
+
+  /**
+   * The replica of `mask` (route()'s eligible ones) that takes a read: one in pgmux's zone when
+   * any of those is eligible, else any, by the balancer.
+   */
+  chooseReplica(mask: number): number {
+    const local = mask & this.sameZone;
+    return this.balancer.pick(local !== 0 ? local : mask);
+  }
+
+  /** Requests running on or queued for replica `index`, over all its pools (least_outstanding). */
+  outstanding(index: number): number {
+    let n = 0;
+    for (const [key, pool] of this.pools) if (key.startsWith(`${index}\u0000`)) n += pool.active.size + pool.waiting.size;
+    return n;
   }
 
   /** Server connections open to replica `index`, over all its pools (least_connections). */
@@ -130,7 +156,6 @@ export class ReplicaSet {
   stop(): void {
     this.stopped = true;
     this.unsubscribe();
-    this.tracker.stop();
     this.volatility.stop();
   }
 
@@ -231,7 +256,7 @@ export class ClientRouter implements PollWaiter {
         return { kind: 'pool', pool: this.primaryPool, primary: true };
       case 'replica': {
         this.waitStart = -1;
-        const index = set.balancer.pick(decision.replicas);
+        const index = set.chooseReplica(decision.replicas);
         if (index < 0) return { kind: 'pool', pool: this.primaryPool, primary: true };
         set.routed[index]++;
         this.onPrimary = false;

@@ -5,7 +5,8 @@
 // (the primary); a failed fetch is retried after RETRY_MS.
 
 import { log } from '../log';
-import { MonitorClient, type MonitorAddress, type MonitorHandler, type MonitorLogin, type MonitorRow } from './monitor';
+import type { Connect } from '../connect';
+import { MonitorClient, type MonitorHandler, type MonitorLogin, type MonitorRow } from './monitor';
 
 export const VOLATILITY_SQL =
   'SELECT n.nspname, p.proname, p.provolatile FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace ' +
@@ -43,7 +44,8 @@ export class VolatilityLookup {
   loads = 0;
 
   constructor(
-    private readonly address: MonitorAddress,
+    /** The current primary's dialer (it may change with a failover). */
+    private readonly connect: () => Connect,
     private readonly login: () => MonitorLogin,
     /** server_connect_timeout plus a query's time, ms: a fetch taking longer is abandoned. */
     private readonly timeoutMs: number,
@@ -95,7 +97,7 @@ export class VolatilityLookup {
         }
       },
     };
-    const m = new MonitorClient(this.address, who, handler);
+    const m = new MonitorClient(this.connect(), who, handler);
     this.fetching = m;
     timer = setTimeout(() => m.close(`no answer in ${this.timeoutMs} ms`), this.timeoutMs);
   }

@@ -9,14 +9,16 @@ import { BackendCode, SqlState, TxStatus } from '../protocol/codes';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { Framer } from '../protocol/framer';
 import { decodeErrorFields, decodeParameterStatus, type ErrorFields } from '../protocol/backend';
-import { query, sslRequest, startupMessage, terminate } from '../protocol/frontend';
+import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
 import { log, type LogSubject } from '../log';
 import { clock } from '../pool/clock';
 import { DETACHED_STATS, type PoolStats } from '../metrics/counters';
 import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../prepared/link';
 import { ServerStatementCache } from '../prepared/statements';
-import { activeTls, connectTls, describeTls, requiresTls, SslAnswer, type ServerSideTls } from '../auth/tls';
+import type { ConnectEvents, PendingConnect } from '../connect';
+import type { Backend } from '../failover/backend';
+import type { BackendAddress } from '../failover/dialer';
 
 /** Response types the prepared-statement queue must see, as a lookup table (hot path). */
 const IS_COMPLETION = new Uint8Array(256);
@@ -59,20 +61,17 @@ export interface ServerOwner {
   /** Login finished, or an internal query (reset/check) finished: the server may go idle. */
   serverReady(server: ServerConnection): void;
   serverLoginFailed(server: ServerConnection, error: ErrorFields): void;
-  /** The socket is gone (error, close, or a FATAL from the server). */
-  serverClosed(server: ServerConnection, reason: string): void;
+  /**
+   * The connection is gone. `byServer`: the server ended it (socket error or close, a FATAL while
+   * idle), not pgmux; the failover layer hears of those.
+   */
+  serverClosed(server: ServerConnection, reason: string, byServer: boolean): void;
 }
 
-export interface ServerAddress {
-  host: string | undefined;
-  port: number;
-  /** unix_socket_dir: used when host is unset, as PgBouncer does. */
-  unixSocketDir: string;
-}
 
 let nextServerId = 1;
 
-export class ServerConnection implements RelayHandler, LogSubject, PreparedServer {
+export class ServerConnection implements RelayHandler, LogSubject, PreparedServer, ConnectEvents {
   readonly id = nextServerId++;
   state: ServerState = 'login';
   /** Parameters this server currently has (from login, then ParameterStatus). */
@@ -97,8 +96,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   socket: net.Socket;
   /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519") once the handshake is done, else ''. */
   tlsInfo = '';
-  /** Set while the answer to pgmux's SSLRequest is awaited: the TLS setup it was sent under. */
-  private sslPending: ServerSideTls | null = null;
+  /** The connection attempt until it succeeds or fails (lib/failover/dialer). */
+  private dial: PendingConnect | null;
   /**
    * Reads land in this reused buffer (net's `onread`) instead of a new Buffer per read: on the
    * forwarding path that allocation and the stream machinery around it cost more than the
@@ -117,21 +116,22 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private closed = false;
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
-    // Only the TLS socket emits 'data': the plain socket reads through onread (readBuffer).
+    // Only a TLS socket emits 'data': the plain socket reads through onread (readBuffer).
     data: (chunk: Buffer) => {
       clock.tick();
       this.onData(chunk);
     },
     drain: () => this.client?.resumeClient(),
-    error: (err: Error) => this.close(`server connection error: ${err.message}`),
+    error: (err: Error) => this.close(`server connection error: ${err.message}`, false, true),
     // 'end' (the server's FIN) comes a tick before 'close': stop handing this server out at once.
-    end: () => this.close('server closed the connection'),
-    close: () => this.close('server closed the connection'),
+    end: () => this.close('server closed the connection', false, true),
+    close: () => this.close('server closed the connection', false, true),
   };
 
   constructor(
     private readonly owner: ServerOwner,
-    readonly address: ServerAddress,
+    /** The host it is on: its dialer opens the connection, and it hears how the connection fares. */
+    readonly backend: Backend,
     private readonly startupParams: Record<string, string>,
     credential: ServerCredential,
     private readonly label: string,
@@ -144,8 +144,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.login = new ServerLogin(startupParams.user, credential);
     this.loginFramer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), SERVER_MAX_FRAME);
     this.relay = new Relay(this, SERVER_MAX_FRAME);
-    const unix = address.host === undefined || address.host.startsWith('/');
-    const onread = {
+    this.dial = backend.dialer.connect(this, {
       buffer: () => this.nextReadBuffer(),
       callback: (length: number, buf: Buffer) => {
         // A release, an idle spell, a wait that begins here: stamped with this reading.
@@ -153,13 +152,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
         this.onData(buf.subarray(0, length));
         return true;
       },
-    };
-    this.socket = unix
-      ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}`, onread })
-      : net.connect({ host: address.host, port: address.port, onread });
-    this.socket.setNoDelay(true);
-    this.socket.once('connect', () => this.onConnect(unix));
-    this.listen(this.socket, true);
+    });
+    this.socket = this.dial.socket;
   }
 
   /** The buffer the next read goes into: a new one when a queued write still points into the last. */
@@ -171,54 +165,20 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     return this.readBuffer;
   }
 
-  private listen(socket: net.Socket, on: boolean): void {
-    for (const [event, handler] of Object.entries(this.handlers)) {
-      if (on) socket.on(event, handler);
-      else socket.off(event, handler);
-    }
+  /** ConnectEvents: TCP (and TLS, when negotiated) is up: log in. */
+  connected(socket: net.Socket, tlsInfo: string): void {
+    this.dial = null;
+    this.socket = socket;
+    this.tlsInfo = tlsInfo;
+    for (const [event, handler] of Object.entries(this.handlers)) socket.on(event, handler);
+    socket.write(startupMessage(this.startupParams));
   }
 
-  /** TCP is up: ask for TLS first when server_tls_sslmode says so (never over a unix socket, as PgBouncer). */
-  private onConnect(unix: boolean): void {
-    const side = activeTls().server;
-    if (unix || side.context === null) {
-      this.socket.write(startupMessage(this.startupParams));
-      return;
-    }
-    this.sslPending = side;
-    this.socket.write(sslRequest());
-  }
-
-  /** The one-byte answer to SSLRequest: 'S' starts TLS, 'N' goes on in plain text if the mode allows. */
-  private onSslAnswer(side: ServerSideTls, chunk: Buffer): void {
-    this.sslPending = null;
-    // Like libpq and PgBouncer: bytes behind the answer were not encrypted, maybe not the server's.
-    if (chunk.length > 1) {
-      this.refuseLogin('received unencrypted data after SSL response');
-      return;
-    }
-    if (chunk[0] === SslAnswer.Refuse) {
-      if (requiresTls(side.mode)) this.refuseLogin(`server refused SSL (server_tls_sslmode = ${side.mode})`);
-      else this.socket.write(startupMessage(this.startupParams));
-      return;
-    }
-    if (chunk[0] !== SslAnswer.Accept) {
-      this.refuseLogin('bad sslreq answer');
-      return;
-    }
-    const raw = this.socket;
-    this.listen(raw, false);
-    const secure = connectTls(raw, side, this.address.host as string);
-    this.socket = secure;
-    // First, so that a failed handshake reaches the waiting clients before close() runs.
-    secure.once('error', (err) => {
-      if (this.login !== null) this.refuseLogin(`server TLS handshake failed: ${err.message}`);
-    });
-    this.listen(secure, true);
-    secure.once('secureConnect', () => {
-      this.tlsInfo = describeTls(secure);
-      secure.write(startupMessage(this.startupParams));
-    });
+  /** ConnectEvents: no connection. A TLS refusal is pgmux's own: the waiting clients hear it. */
+  connectFailed(reason: string, tls: boolean): void {
+    this.dial = null;
+    if (tls) this.refuseLogin(reason);
+    else this.close(`server connection error: ${reason}`, false, true);
   }
 
   /** Login cannot go on for a reason of pgmux's own (TLS): tell the pool's waiting clients, then close. */
@@ -229,8 +189,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.close(message);
   }
 
+  get address(): BackendAddress {
+    return this.backend.address;
+  }
+
   logPrefix(): string {
-    return `S-${this.id}: ${this.label}@${this.address.host ?? this.address.unixSocketDir}:${this.address.port}`;
+    return `S-${this.id}: ${this.label}@${this.backend.label}`;
   }
 
   /** Forwards client bytes; false when the server's buffer is full (pause the client). */
@@ -270,14 +234,17 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   }
 
   /** Ends the connection politely (Terminate) or at once; the owner hears serverClosed once. */
-  close(reason: string, polite = false): void {
+  close(reason: string, polite = false, byServer = false): void {
     if (this.closed) return;
     this.closed = true;
     const wasState = this.state;
     this.state = 'closed';
-    if (polite && wasState !== 'login' && !this.socket.destroyed) this.socket.end(terminate());
+    if (this.dial !== null) {
+      this.dial.abort();
+      this.dial = null;
+    } else if (polite && wasState !== 'login' && !this.socket.destroyed) this.socket.end(terminate());
     else this.socket.destroy();
-    this.owner.serverClosed(this, reason);
+    this.owner.serverClosed(this, reason, byServer);
   }
 
   isClosed(): boolean {
@@ -286,10 +253,6 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
 
   private onData(chunk: Buffer): void {
     if (this.loginFramer !== null) {
-      if (this.sslPending !== null) {
-        this.onSslAnswer(this.sslPending, chunk);
-        return;
-      }
       const err = this.loginFramer.feed(chunk);
       if (err !== null) this.close(`bad message from server during login: ${err}`);
       return;
@@ -378,7 +341,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     // request arriving meanwhile is not handed a dying server.
     const fields = decodeErrorFields(buf, start, end);
     log.warn(`server sent an error while idle: ${fields.kind === 'invalid' ? fields.reason : fields.message}`, this);
-    this.close('server sent an error while idle');
+    this.close('server sent an error while idle', false, true);
     return Action.Swallow;
   }
 

@@ -50,6 +50,11 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string }>
   statementModeTransaction: { args: [], code: '08P01', message: 'transaction blocks not allowed in statement pooling mode' },
   serverConnLost: { args: [], code: '08006', message: 'server conn crashed?' },
   serverConnectTimeout: { args: [], code: '08006', message: 'connect timeout' },
+  noPrimary: {
+    args: ['app', 30, ['10.0.0.1:5432', '10.0.0.2:5432']],
+    code: '08006',
+    message: 'no primary for database "app" after 30 s (failover_timeout): tried 10.0.0.1:5432, 10.0.0.2:5432; none accepted writes on a timeline at least as new as the last primary\'s',
+  },
   serverLoginRetry: { args: [], code: '57P03', message: 'server login has been failing, try again later (server_login_retry)' },
   serverLoginFailed: {
     args: [{ severity: 'FATAL', code: '28P01', message: 'password authentication failed for user "app"' }],

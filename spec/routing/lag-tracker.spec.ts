@@ -6,10 +6,12 @@
 // configured as a replica → wrong-role; refused connections and bad passwords → down. Nothing
 // sleeps a fixed time: every step awaits tracker events (or a polled condition) with a deadline.
 
-import type { LagLimit } from '../../lib/config';
-import { NO_LAG_LIMIT } from '../../lib/config';
-import { LagTracker, type LagTrackerOptions, type TrackerEvent } from '../../lib/routing/lag-tracker';
-import { MONITOR_APPLICATION_NAME } from '../../lib/routing/monitor';
+import type { HostEntry, LagLimit } from '../../lib/config';
+import { defaultSettings, NO_LAG_LIMIT } from '../../lib/config';
+import type { LagTracker, TrackerEvent } from '../../lib/routing/lag-tracker';
+import { MONITOR_APPLICATION_NAME, type MonitorLogin } from '../../lib/routing/monitor';
+import { Backends } from '../../lib/failover/backends';
+import { Topology, type TopologyEvents } from '../../lib/failover/topology';
 import { formatLsn, parseLsn, type Lsn } from '../../lib/routing/lsn';
 import type { ReplicaStatus } from '../../lib/routing/replicas';
 import { route, type RouteContext, type WriteLsn } from '../../lib/routing/route';
@@ -25,7 +27,8 @@ const DEADLINE_MS = 20000;
 
 let cluster: Cluster;
 let replica: PgNode;
-const trackers: LagTracker[] = [];
+/** Each spec's probes: its own Backends (the timer and connections) and the database's topology. */
+const running: { backends: Backends; topology: Topology }[] = [];
 
 beforeAll(async () => {
   cluster = await startCluster({ replica: true });
@@ -36,7 +39,10 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const t of trackers.splice(0)) t.stop();
+  for (const r of running.splice(0)) {
+    r.topology.stop();
+    r.backends.stop();
+  }
   // A failed spec must not leave replay paused for the next one.
   await cluster.query(replica, 'SELECT pg_wal_replay_resume()').catch(() => undefined);
 });
@@ -45,19 +51,43 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-function tracker(overrides: Partial<LagTrackerOptions> = {}): LagTracker {
-  const t = new LagTracker({
-    primary: { host: cluster.primary.host, port: cluster.primary.port },
-    replicas: [{ host: replica.host, port: replica.port, weight: 1 }],
-    login: () => ({ user: 'app', database: 'app', credential: { kind: 'secret', secret: { kind: 'plain', password: cluster.password } } }),
-    unixSocketDir: '/tmp',
-    pollInterval: POLL_S,
-    maxLag: NO_LAG_LIMIT,
-    connectTimeout: 5,
-    ...overrides,
-  });
-  trackers.push(t);
-  t.start();
+interface TrackerOptions {
+  /** The database's hosts; by default the replica first (index 0), then the primary. */
+  hosts: HostEntry[];
+  login: () => MonitorLogin;
+  maxLag: LagLimit;
+  pollInterval: number;
+}
+
+const NO_EVENTS: TopologyEvents = { primaryFound: () => undefined, primaryLost: () => undefined, searchFailed: () => undefined };
+
+function host(node: { host: string; port: number }): HostEntry {
+  return { host: node.host, port: node.port, weight: 1, zone: '' };
+}
+
+/** The lag tracker of a database with these hosts, fed by real probes (lib/failover), as pgmux runs it. */
+function tracker(overrides: Partial<TrackerOptions> = {}): LagTracker {
+  return topology(overrides).tracker;
+}
+
+function topology(overrides: Partial<TrackerOptions> = {}): Topology {
+  const pollInterval = overrides.pollInterval ?? POLL_S;
+  const backends = new Backends({ ...defaultSettings(), replica_lag_poll_interval: pollInterval, server_connect_timeout: 5 });
+  const t = new Topology(
+    {
+      name: 'app',
+      hosts: overrides.hosts ?? [host(replica), host(cluster.primary)],
+      unixSocketDir: '/tmp',
+      failoverTimeout: () => 30,
+      pollInterval,
+      maxLag: overrides.maxLag ?? NO_LAG_LIMIT,
+      login: overrides.login ?? (() => ({ user: 'app', database: 'app', credential: { kind: 'secret', secret: { kind: 'plain', password: cluster.password } } })),
+    },
+    backends,
+    NO_EVENTS,
+  );
+  backends.start();
+  running.push({ backends, topology: t });
   return t;
 }
 
@@ -182,7 +212,7 @@ describe('replay paused on the replica', () => {
     await until(t, 'up', () => t.replicas[0].state === 'up');
     const events: TrackerEvent[] = [];
     t.on((e) => {
-      if (e.kind === 'replica-state') events.push(e);
+      if (e.kind === 'replica-state' && e.index === 0) events.push(e);
     });
     await pauseReplay();
     const written = await write(2000);
@@ -325,48 +355,50 @@ describe('a replica that goes away', () => {
   /** A replica address where nothing listens is down from the first attempt, without an error anywhere else. */
   it('is down with "connection refused" when nothing listens', async () => {
     const port = await freePort();
-    const t = tracker({ replicas: [{ host: '127.0.0.1', port, weight: 1 }, { host: replica.host, port: replica.port, weight: 2 }] });
+    const t = tracker({ hosts: [host({ host: '127.0.0.1', port }), host(replica), host(cluster.primary)] });
     await until(t, 'the dead replica down and the live one up', () => t.replicas[0].state === 'down' && t.replicas[1].state === 'up');
     expect(t.replicas[0].reason).toBe('connection refused');
     expect(route(ctx(t, null))).toEqual({ kind: 'replica', replicas: 0b10, reason: 'replica: plain select' });
   });
 
-  /** A wrong password is a down replica with PostgreSQL's own reason, not a crash or a silent "up". */
+  /** A wrong password is a down host with PostgreSQL's own reason, not a crash or a silent "up". */
   it('is down with the server\'s message when login fails', async () => {
-    const t = tracker({
+    const topo = topology({
       login: () => ({ user: 'app', database: 'app', credential: { kind: 'secret', secret: { kind: 'plain', password: 'wrong' } } }),
     });
-    await until(t, 'the replica and the primary down', () => t.replicas[0].state === 'down' && t.primary.state === 'down');
+    const t = topo.tracker;
+    await until(t, 'both hosts down', () => t.replicas[0].state === 'down' && t.replicas[1].state === 'down');
     expect(t.replicas[0].reason).toBe('login failed: password authentication failed for user "app"');
-    expect(t.primary.reason).toBe('login failed: password authentication failed for user "app"');
+    expect(t.replicas[1].reason).toBe('login failed: password authentication failed for user "app"');
+    // No primary is known, so none is assumed.
+    expect(topo.primary).toBeNull();
+    // A bad password is a login failure, not a network one: it does not open the breaker (other
+    // users may log in), and the probe tries again only after server_login_retry.
+    expect(topo.backends[0].breaker.state).toBe('closed');
+    expect(topo.backends[0].breaker.counts.auth).toBeGreaterThan(0);
+    expect(topo.backends[0].failures).toBe(1);
   });
 });
 
 describe('a node in the wrong role', () => {
-  /** The primary listed as a replica (or a promoted replica) must not take reads as if it lagged 0. */
-  it('calls a primary configured as a replica wrong-role (md5 login)', async () => {
+  /** The primary among a database's hosts (or a promoted replica) must not take reads as if it lagged 0. */
+  it('calls the host that is the primary wrong-role for reads (md5 login)', async () => {
     const t = tracker({
-      replicas: [{ host: cluster.primary.host, port: cluster.primary.port, weight: 1 }],
+      hosts: [host(cluster.primary), host(replica)],
       login: () => ({ user: 'app_md5', database: 'app', credential: { kind: 'secret', secret: { kind: 'plain', password: cluster.password } } }),
     });
-    await until(t, 'wrong-role', () => t.replicas[0].state === 'wrong-role');
+    await until(t, 'wrong-role and up', () => t.replicas[0].state === 'wrong-role' && t.replicas[1].state === 'up');
     expect(t.replicas[0].replayLsn).toBeNull();
     expect(t.replicas[0].reason).toBe('not in recovery (pg_is_in_recovery() is false)');
-    expect(route(ctx(t, null))).toEqual({ kind: 'primary', reason: 'primary: no healthy replica' });
-  });
-
-  /** A "primary" that is in recovery gives no WAL position to measure lag against. */
-  it('calls a replica configured as the primary wrong-role', async () => {
-    const t = tracker({ primary: { host: replica.host, port: replica.port } });
-    await until(t, 'primary wrong-role', () => t.primary.state === 'wrong-role');
-    expect(t.primary.lsn).toBeNull();
+    expect(route(ctx(t, null))).toEqual({ kind: 'replica', replicas: 0b10, reason: 'replica: plain select' });
   });
 });
 
 describe('stop()', () => {
-  /** Every monitor connection is closed on stop, so RELOAD/shutdown leaks no backend. */
+  /** Every probe connection is closed when its database's topology stops, so RELOAD/shutdown leaks no backend. */
   it('closes its connections', async () => {
-    const t = tracker();
+    const topo = topology();
+    const t = topo.tracker;
     await until(t, 'up', () => t.replicas[0].state === 'up' && t.primary.state === 'up');
     const count = async (node: PgNode) => {
       const r = await cluster.query(node, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = '${MONITOR_APPLICATION_NAME}'`);
@@ -374,7 +406,7 @@ describe('stop()', () => {
     };
     // Earlier specs' trackers may still be saying goodbye: wait for exactly this one's sessions.
     await pollUntil('one monitor session per node', async () => (await count(cluster.primary)) === 1 && (await count(replica)) === 1);
-    t.stop();
+    topo.stop();
     expect(t.running).toBe(false);
     await pollUntil('the monitor sessions to end', async () => (await count(cluster.primary)) === 0 && (await count(replica)) === 0);
   });

@@ -1,0 +1,315 @@
+// Owns one PostgreSQL host as pgmux knows it: its address and the one dialer everything uses to
+// reach it, its circuit breaker, and what its health probe last found (role, WAL position,
+// timeline, round trip). The probe is one small connection that asks the same question every
+// replica_lag_poll_interval; pools report what they see too (passive signals). Databases that
+// name the host watch it (lib/failover/topology.ts); the host itself has no opinion on who is
+// the primary of what.
+
+import { log } from '../log';
+import type { ErrorFields } from '../protocol/backend';
+import { parseLsn, type Lsn } from '../routing/lsn';
+import { MonitorClient, type MonitorHandler, type MonitorLogin, type MonitorRow } from '../routing/monitor';
+import { CircuitBreaker, type BreakerTransition, type FailureKind } from './breaker';
+import { addressLabel, Dialer, type BackendAddress } from './dialer';
+
+/**
+ * One question for every host. Its timeline is the one it writes on as a primary (the first 8
+ * hex digits of its current WAL file's name), or the one it receives as a standby (shown only).
+ */
+export const PROBE_SQL =
+  'SELECT pg_is_in_recovery(), ' +
+  'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, ' +
+  'extract(epoch FROM now() - pg_last_xact_replay_timestamp()), ' +
+  "CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver) ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END";
+
+/** A probe unanswered this long (or this many intervals, if longer) counts as a failure. */
+export const MIN_PROBE_TIMEOUT_MS = 2000;
+export const PROBE_TIMEOUT_INTERVALS = 10;
+/** Weight of the newest round trip in the moving average (load_balance = latency). */
+const RTT_ALPHA = 0.2;
+
+export type BackendRole = 'unknown' | 'primary' | 'standby';
+
+/** Who hears about a host's probes: the topologies of the databases that name it. */
+export interface BackendWatcher {
+  /**
+   * Whether this watcher needs the host probed now. A single-host database does not while its
+   * primary is up (no extra connection, as with PgBouncer); one with replicas or several hosts does.
+   */
+  readonly probing: boolean;
+  /** A probe answered; `sentAt` is when it was sent (performance.now() ms). */
+  probed(backend: Backend, sentAt: number): void;
+  /** The probe could not connect or log in, lost its connection, or went unanswered. */
+  probeFailed(backend: Backend, reason: string): void;
+}
+
+/** Settings a backend reads at every step, so a RELOAD applies at once. */
+export interface BackendSettings {
+  /** replica_lag_poll_interval, ms. */
+  readonly pollIntervalMs: number;
+  /** server_connect_timeout, ms (at least 1 s). */
+  readonly connectTimeoutMs: number;
+  /** server_login_retry, ms: a probe whose login was refused tries again after this. */
+  readonly loginRetryMs: number;
+}
+
+export class Backend implements MonitorHandler {
+  readonly dialer: Dialer;
+  readonly breaker = new CircuitBreaker();
+  readonly label: string;
+  role: BackendRole = 'unknown';
+  /** pg_current_wal_lsn() as a primary, pg_last_wal_replay_lsn() as a standby; null before a probe. */
+  lsn: Lsn | null = null;
+  timeline: number | null = null;
+  /** now() - pg_last_xact_replay_timestamp() on a standby, seconds. */
+  replayAge: number | null = null;
+  /** Wall-clock ms of the last answered probe (SHOW HOSTS); 0 before one. */
+  lastProbeAt = 0;
+  /** Moving average of probe round trips, ms; null before one. */
+  rttMs: number | null = null;
+  /** Failed probes in a row; 0 once one answers. */
+  failures = 0;
+  lastError = '';
+  probes = 0;
+  /** Pooled connections that logged in, ever: the host has been seen working. */
+  logins = 0;
+  /** Requests of the pools on this host running now or queued (load_balance = least_outstanding); kept by the pools. */
+  outstanding = 0;
+  private readonly watchers = new Set<BackendWatcher>();
+  private readonly loginProviders: (() => MonitorLogin | null)[] = [];
+  private monitor: MonitorClient | null = null;
+  private connectStartedAt = 0;
+  /** When the probe in flight was sent; -1 when none is. */
+  private pollSentAt = -1;
+  private nextPollAt = 0;
+  private retryAt = 0;
+  /** pollSoon() came while a probe was in flight: probe again as soon as it answers. */
+  private again = false;
+  /** Topologies that need this host found fast (a failover searching): short cooldowns. */
+  private urgentBy = 0;
+  private stopped = false;
+
+  constructor(
+    readonly address: BackendAddress,
+    private readonly settings: () => BackendSettings,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.label = addressLabel(address);
+    this.dialer = new Dialer(address, undefined, () => this.settings().connectTimeoutMs);
+  }
+
+  watch(watcher: BackendWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => {
+      this.watchers.delete(watcher);
+      // Nobody asks any more (RELOAD, shutdown): the probe connection goes; a new watcher reconnects.
+      if (this.watchers.size === 0) this.quiet('no database names this host any more');
+    };
+  }
+
+  /** Whether any watcher needs the host probed now. */
+  get wanted(): boolean {
+    for (const w of this.watchers) if (w.probing) return true;
+    return false;
+  }
+
+  /** A way to log in for the probe; the first provider that has one is used at each connect. */
+  addLogin(provider: () => MonitorLogin | null): () => void {
+    this.loginProviders.push(provider);
+    return () => {
+      const i = this.loginProviders.indexOf(provider);
+      if (i >= 0) this.loginProviders.splice(i, 1);
+    };
+  }
+
+  get watched(): boolean {
+    return this.watchers.size > 0;
+  }
+
+  /** Whether pools may open connections now (the breaker is closed). */
+  get dialable(): boolean {
+    return this.breaker.allows(this.now(), false);
+  }
+
+  /** A failover needs this host found fast (+1), or no longer (-1). */
+  setUrgent(delta: 1 | -1): void {
+    this.urgentBy = Math.max(0, this.urgentBy + delta);
+    const now = this.now();
+    this.breaker.urgent(this.urgentBy > 0 ? this.pollIntervalMs() * 2.5 : null, now);
+    if (this.urgentBy > 0 && this.retryAt > now + this.pollIntervalMs() * 2.5) this.retryAt = now;
+  }
+
+  /** Once per tick (lib/failover/backends.ts): connect, probe, or give up on a slow one. */
+  step(now: number): void {
+    if (this.stopped) return;
+    if (!this.wanted) {
+      // Probed only while someone needs it (a single-host database checking its primary).
+      if (this.monitor !== null) this.quiet('no longer needed');
+      return;
+    }
+    const m = this.monitor;
+    if (m === null) {
+      if (now >= this.retryAt) this.connect(now);
+    } else if (!m.ready) {
+      if (now - this.connectStartedAt > this.settings().connectTimeoutMs) m.close(`connect timed out (server_connect_timeout)`);
+    } else if (this.pollSentAt >= 0) {
+      if (now - this.pollSentAt > this.probeTimeoutMs()) m.close(`probe unanswered for ${this.probeTimeoutMs()} ms`);
+    } else if (now >= this.nextPollAt) {
+      this.poll(m, now);
+    }
+  }
+
+  /** Probe now instead of at the next interval (coalesced with one in flight). */
+  pollSoon(): void {
+    const m = this.monitor;
+    if (this.stopped || m === null || !m.ready) {
+      // Not connected: connect at the next tick (if the breaker lets a probe through).
+      if (m === null && this.failures === 0) this.retryAt = 0;
+      return;
+    }
+    if (this.pollSentAt >= 0) this.again = true;
+    else this.poll(m, this.now());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.quiet('stopped');
+  }
+
+  /** Closes the probe connection without counting a failure. */
+  private quiet(reason: string): void {
+    const m = this.monitor;
+    this.monitor = null;
+    this.pollSentAt = -1;
+    this.again = false;
+    m?.close(reason);
+  }
+
+  // ---- passive signals from pools ----
+
+  /** A pooled connection logged in: the host answers. */
+  serverLoggedIn(): void {
+    this.logins++;
+    this.note(this.breaker.success());
+  }
+
+  /** Whether the host has ever answered (a probe or a pooled login). */
+  get seenWorking(): boolean {
+    return this.logins > 0 || this.probes > 0;
+  }
+
+  /**
+   * A pooled connection failed: could not connect, login refused (`auth` for a bad password,
+   * network for the server starting up or shutting down), or lost. The probe checks at once.
+   */
+  serverFailed(kind: FailureKind, reason: string): void {
+    this.note(this.breaker.failure(kind, this.now(), reason));
+    this.pollSoon();
+  }
+
+  // ---- the probe ----
+
+  /** Opens the probe connection, when there is someone to log in as and the breaker lets a probe through. */
+  private connect(now: number): void {
+    let login: MonitorLogin | null = null;
+    for (const provider of this.loginProviders) {
+      login = provider();
+      if (login !== null) break;
+    }
+    if (login === null) {
+      // Nobody to log in as yet (no db user, auth_user or usable userlist entry): a client's
+      // login will give one. Try again in a while.
+      this.retryAt = now + Math.max(1000, this.pollIntervalMs());
+      return;
+    }
+    if (!this.breaker.allows(now, true)) return;
+    this.connectStartedAt = now;
+    this.monitor = new MonitorClient(this.dialer.connect, login, this);
+  }
+
+  private poll(m: MonitorClient, now: number): void {
+    this.pollSentAt = now;
+    m.query(PROBE_SQL);
+  }
+
+  monitorReady(m: MonitorClient): void {
+    if (m !== this.monitor) return;
+    // First probe right away, so a host is judged one round trip after it comes back.
+    this.poll(m, this.now());
+  }
+
+  monitorResult(m: MonitorClient, rows: MonitorRow[], error: string | null): void {
+    if (m !== this.monitor) return;
+    const sentAt = this.pollSentAt;
+    this.pollSentAt = -1;
+    const row = rows[0];
+    if (error !== null || row === undefined || row.length < 4) {
+      m.close(`probe failed: ${error ?? 'no row'}`);
+      return;
+    }
+    const now = this.now();
+    this.record(row, now - sentAt);
+    this.nextPollAt = sentAt + this.pollIntervalMs();
+    this.note(this.breaker.success());
+    for (const w of [...this.watchers]) w.probed(this, sentAt);
+    if (this.again && this.monitor === m && this.pollSentAt < 0) {
+      this.again = false;
+      this.poll(m, this.now());
+    }
+  }
+
+  monitorClosed(m: MonitorClient, reason: string): void {
+    if (m !== this.monitor) return;
+    this.monitor = null;
+    this.pollSentAt = -1;
+    this.again = false;
+    if (this.stopped) return;
+    const now = this.now();
+    this.failures++;
+    this.lastError = reason;
+    const kind = failureKind(m.loginError);
+    this.note(this.breaker.failure(kind, now, reason));
+    // A refused login waits server_login_retry, as a pool's does. Otherwise: a growing delay
+    // while the breaker is closed, its cooldown once open.
+    const backoff = kind === 'auth' ? this.settings().loginRetryMs : Math.min(this.maxRetryDelay(), this.pollIntervalMs() * 2 ** Math.min(this.failures - 1, 20));
+    this.retryAt = Math.max(this.breaker.retryAt, now + backoff);
+    for (const w of [...this.watchers]) w.probeFailed(this, reason);
+  }
+
+  private record(row: MonitorRow, rtt: number): void {
+    const inRecovery = row[0] === 't';
+    this.role = inRecovery ? 'standby' : 'primary';
+    this.lsn = row[1] === null || row[1] === undefined ? null : (parseLsn(row[1]) ?? null);
+    this.replayAge = row[2] === null || row[2] === undefined ? null : Number(row[2]);
+    const tl = row[3] === null || row[3] === undefined ? null : Number(row[3]);
+    if (tl !== null && Number.isFinite(tl)) this.timeline = tl;
+    this.failures = 0;
+    this.lastError = '';
+    this.lastProbeAt = Date.now();
+    this.probes++;
+    this.rttMs = this.rttMs === null ? rtt : this.rttMs + RTT_ALPHA * (rtt - this.rttMs);
+  }
+
+  private note(t: BreakerTransition | null): void {
+    if (t !== null) log.info(`backend ${this.label}: circuit breaker ${t.from} -> ${t.to} (${t.reason})`);
+  }
+
+  private pollIntervalMs(): number {
+    return this.settings().pollIntervalMs;
+  }
+
+  private probeTimeoutMs(): number {
+    return Math.max(MIN_PROBE_TIMEOUT_MS, PROBE_TIMEOUT_INTERVALS * this.pollIntervalMs());
+  }
+
+  private maxRetryDelay(): number {
+    return this.urgentBy > 0 ? this.pollIntervalMs() * 2.5 : 5000;
+  }
+}
+
+/** A refused login is a bad password (or a missing role or database) unless the server was only not ready. */
+function failureKind(loginError: ErrorFields | null): FailureKind {
+  if (loginError === null) return 'network';
+  // 57P03: starting up, shutting down, in recovery; 53300: too many connections. The host will answer again.
+  return loginError.code.startsWith('57') || loginError.code === '53300' ? 'network' : 'auth';
+}

@@ -1,0 +1,218 @@
+// Owns the failover layer as the pools see it: one Topology per database (its hosts, who the
+// primary is, the search while there is none), the Backends they share, and each pool's target
+// (the primary, or one replica host). When a topology finds, loses or gives up on a primary, the
+// pools of that database are told here: they re-point, hold, or fail what they held.
+
+import { databaseHosts, effective, type DatabaseDef, type Settings } from '../config';
+import type { ErrorFields } from '../protocol/backend';
+import type { Connect } from '../connect';
+import type { MonitorLogin } from '../routing/monitor';
+import { lagLimit, type HostsFeed } from '../routing/router';
+import type { Backend } from '../failover/backend';
+import { Backends } from '../failover/backends';
+import { Topology, type TopologyEvents } from '../failover/topology';
+import type { Pool, PoolTarget } from './pool';
+import { log } from '../log';
+
+/** What the database hosts need from the registry. */
+export interface HostsOwner {
+  readonly settings: Settings;
+  readonly pools: ReadonlyMap<string, Pool>;
+  /** Who the health probes of `db` log in as, or null while nobody can (see Registry.probeLogin). */
+  probeLogin(db: DatabaseDef): MonitorLogin | null;
+  /** Servers of `pool` on hosts other than `keep` close (idle now, the rest when released). */
+  retireServersNotOn(pool: Pool, keep: Backend, reason: string): void;
+}
+
+/** A pool's target that follows its database's primary through failovers. */
+class PrimaryTarget implements PoolTarget {
+  constructor(public topology: Topology) {}
+
+  backend(): Backend | null {
+    return this.topology.primary;
+  }
+
+  refusal(): ErrorFields | null {
+    return this.topology.refusal();
+  }
+
+  get holding(): boolean {
+    return this.topology.holding;
+  }
+
+  trouble(backend: Backend): void {
+    this.topology.serverTrouble(backend);
+  }
+}
+
+/** A replica pool's target: one host, whatever its role (the router sends reads only to standbys). */
+class HostTarget implements PoolTarget {
+  readonly holding = false;
+
+  constructor(
+    private readonly host: Backend,
+    private readonly topology: Topology,
+  ) {}
+
+  backend(): Backend {
+    return this.host;
+  }
+
+  refusal(): null {
+    return null;
+  }
+
+  trouble(backend: Backend): void {
+    this.topology.serverTrouble(backend);
+  }
+}
+
+export class DatabaseHosts implements TopologyEvents {
+  readonly backends: Backends;
+  /** By database name (the client's name for it, as pools key it). */
+  readonly topologies = new Map<string, Topology>();
+  private readonly targets = new Map<string, PrimaryTarget>();
+
+  constructor(private readonly owner: HostsOwner) {
+    this.backends = new Backends(owner.settings);
+  }
+
+  start(): void {
+    this.backends.start();
+  }
+
+  /** The topology of `db`, made at first use (at start for configured databases, at login for '*'). */
+  topology(db: DatabaseDef): Topology {
+    let t = this.topologies.get(db.name);
+    if (t === undefined) {
+      t = this.make(db);
+      this.topologies.set(db.name, t);
+    }
+    return t;
+  }
+
+  /** The target of a pool of `db`'s primary: shared by the database's pools, so a failover re-points all. */
+  primaryTarget(db: DatabaseDef): PoolTarget {
+    let target = this.targets.get(db.name);
+    if (target === undefined) {
+      target = new PrimaryTarget(this.topology(db));
+      this.targets.set(db.name, target);
+    }
+    return target;
+  }
+
+  replicaTarget(db: DatabaseDef, index: number): PoolTarget {
+    const t = this.topology(db);
+    return new HostTarget(t.backends[index], t);
+  }
+
+  /** What the router needs of `db`'s hosts. */
+  feed(db: DatabaseDef): HostsFeed {
+    const t = this.topology(db);
+    return {
+      tracker: t.tracker,
+      hosts: t.opts.hosts,
+      connectPrimary: (): Connect => (t.primary ?? t.backends[0]).dialer.connect,
+      latency: (i: number) => t.backends[i].rttMs,
+    };
+  }
+
+  /** The dialer for one-off connections to `db`'s primary (auth_query). */
+  primaryConnect(db: DatabaseDef): Connect {
+    const t = this.topology(db);
+    return (t.primary ?? t.backends[0]).dialer.connect;
+  }
+
+  /**
+   * Resolves once every host of the configured databases has answered a probe or failed one, or
+   * after `timeoutMs`: reads then reach a caught-up replica from the first statement, and a
+   * multi-host database knows its primary before the first client asks.
+   */
+  async firstProbes(timeoutMs: number): Promise<void> {
+    const pending = (): boolean => {
+      for (const t of this.topologies.values()) for (const b of t.backends) if (b.wanted && b.probes === 0 && b.failures === 0) return true;
+      return false;
+    };
+    const deadline = performance.now() + timeoutMs;
+    while (pending() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
+  /** RELOAD: a database whose hosts changed gets a new topology; the others keep theirs. */
+  reload(databases: Iterable<DatabaseDef>, settings: Settings): void {
+    const wanted = new Map<string, DatabaseDef>();
+    for (const db of databases) wanted.set(db.name, db);
+    for (const [name, t] of this.topologies) {
+      const db = wanted.get(name);
+      if (db !== undefined && sameHosts(t, db, settings)) {
+        t.tracker.setLimits(settings.replica_lag_poll_interval, lagLimit(effective(settings, 'max_replica_lag', db, undefined)));
+        continue;
+      }
+      // Pools of a database no longer configured keep their target until they empty.
+      if (db === undefined) continue;
+      t.stop();
+      const next = this.make(db);
+      this.topologies.set(name, next);
+      const target = this.targets.get(name);
+      if (target !== undefined) target.topology = next;
+    }
+    this.backends.reload(settings);
+  }
+
+  stop(): void {
+    for (const t of this.topologies.values()) t.stop();
+    this.backends.stop();
+  }
+
+  // ---- TopologyEvents ----
+
+  primaryFound(t: Topology, previous: Backend | null): void {
+    const primary = t.primary as Backend;
+    for (const pool of this.primaryPools(t)) {
+      if (previous !== null && previous !== primary) this.owner.retireServersNotOn(pool, primary, `primary moved to ${primary.label}`);
+      pool.dispatch();
+    }
+  }
+
+  primaryLost(t: Topology, lost: Backend): void {
+    let held = 0;
+    for (const pool of this.primaryPools(t)) held += pool.waiting.size;
+    if (held > 0) log.info(`database ${t.name}: ${held} requests waiting for a primary (lost ${lost.label})`);
+  }
+
+  searchFailed(t: Topology, error: ErrorFields): void {
+    for (const pool of this.primaryPools(t)) pool.failWaiting(error);
+  }
+
+  private primaryPools(t: Topology): Pool[] {
+    const out: Pool[] = [];
+    for (const pool of this.owner.pools.values()) if (pool.replicaAddress === null && this.topologies.get(pool.db.name) === t) out.push(pool);
+    return out;
+  }
+
+  private make(db: DatabaseDef): Topology {
+    const s = this.owner.settings;
+    return new Topology(
+      {
+        name: db.name,
+        hosts: databaseHosts(db),
+        unixSocketDir: s.unix_socket_dir || '/tmp',
+        failoverTimeout: () => effective(this.owner.settings, 'failover_timeout', db, undefined),
+        pollInterval: s.replica_lag_poll_interval,
+        maxLag: lagLimit(effective(s, 'max_replica_lag', db, undefined)),
+        login: () => this.owner.probeLogin(db),
+      },
+      this.backends,
+      this,
+    );
+  }
+}
+
+function sameHosts(t: Topology, db: DatabaseDef, settings: Settings): boolean {
+  const hosts = databaseHosts(db);
+  const dir = settings.unix_socket_dir || '/tmp';
+  return (
+    hosts.length === t.opts.hosts.length &&
+    t.opts.unixSocketDir === dir &&
+    hosts.every((h, i) => h.host === t.opts.hosts[i].host && h.port === t.opts.hosts[i].port && h.weight === t.opts.hosts[i].weight && h.zone === t.opts.hosts[i].zone)
+  );
+}
