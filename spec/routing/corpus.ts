@@ -182,7 +182,7 @@ const READS: CorpusEntry[] = [
   { sql: '/* pgmux:replica */ SELECT read_only_volatile()', label: R, reason: 'replica: hint' },
   // Volatile built-ins that only read, catalogs, views
   { sql: 'SELECT random(), clock_timestamp(), gen_random_uuid(), pg_sleep(0)', label: R },
-  { sql: 'SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()', label: R },
+  { sql: 'SELECT pg_last_wal_replay_lsn(), pg_last_xact_replay_timestamp()', label: R },
   { sql: 'SELECT pg_size_pretty(pg_database_size(current_database()))', label: R },
   { sql: "SELECT version(), current_user, session_user, current_setting('work_mem')", label: R },
   { sql: 'SELECT txid_current_snapshot(), pg_current_snapshot(), pg_backend_pid()', label: R },
@@ -313,6 +313,7 @@ const WRITES: CorpusEntry[] = [
   { sql: 'SELECT setseed(0.5)', label: P },
   { sql: "SELECT query_to_xml('select 1', true, false, '')", label: P },
   { sql: 'SELECT pg_switch_wal()', label: P, standbyRefuses: true },
+  { sql: 'SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()', label: P, reason: 'primary: volatile function pg_is_in_recovery' },
   { sql: "SELECT pg_create_restore_point('corpus')", label: P, standbyRefuses: true },
   // User functions: volatile in pg_proc
   { sql: 'SELECT touch_account(1)', label: P, reason: 'primary: volatile function touch_account', standbyRefuses: true },
