@@ -3,6 +3,7 @@
 // they run against, and how each is executed to prove its label on a real primary + hot standby.
 
 import type { PinReason, SessionRoute } from '../../lib/routing/classify';
+import { ADMIN } from './corpus-admin';
 import { APPS, TOOL_FIXTURES } from './corpus-apps';
 
 export interface CorpusEntry {
@@ -433,7 +434,7 @@ const WRITES: CorpusEntry[] = [
   { sql: 'SHOW transaction_read_only', label: P, reason: 'primary: SHOW transaction_read_only', primaryAnswer: 'asks whether the server it reached is read-only' },
 ];
 
-export const CORPUS: readonly CorpusEntry[] = [...READS, ...WRITES, ...APPS];
+export const CORPUS: readonly CorpusEntry[] = [...READS, ...WRITES, ...APPS, ...ADMIN];
 
 /** SQLSTATEs of a server too old for an entry's syntax: unknown syntax, function, type or column. */
 export const TOO_NEW_CODES: ReadonlySet<string> = new Set(['42601', '42883', '42704', '42703']);
