@@ -41,7 +41,7 @@ function banner(cluster: Cluster, port: number): void {
   say(`  connect:          ${conn('app', 'app')}`);
   say(`  try:              SELECT * FROM accounts;`);
   say(`  read-only alias:  ${conn('app_ro', 'app')}`);
-  say(`  see routing:      SELECT pg_is_in_recovery();  (true = the replica answered)`);
+  say(`  see routing:      SHOW ROUTE <statement>; on the admin console, or SELECT inet_server_port();`);
   say(`  admin console:    ${conn('pgbouncer', 'postgres')} -c "SHOW POOLS"`);
   say('');
   say(`  PostgreSQL primary 127.0.0.1:${cluster.primary.port}, replica 127.0.0.1:${cluster.replica?.port}`);

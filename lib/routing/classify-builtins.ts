@@ -1,6 +1,11 @@
-// Owns the list of PostgreSQL's built-in functions that cannot write: every pg_catalog function
-// of PostgreSQL 15 whose pg_proc.provolatile is 'i' (immutable) or 's' (stable), minus type
-// I/O and planner/handler internals, generated with:
+// Owns what pgmux knows about PostgreSQL's built-in functions for routing: which ones can run on
+// a hot standby with the answer they would give on the primary (BUILTIN_READ_ONLY), which ones
+// need the primary and why (BUILTIN_PRIMARY), and the one whose answer is about the node itself
+// (NODE_ANSWER). spec/routing/builtins.spec.ts runs every name listed here on a real hot
+// standby, and checks that every volatile pg_catalog function of the server is accounted for.
+//
+// The read-only list is every pg_catalog function of PostgreSQL 15 whose pg_proc.provolatile is
+// 'i' (immutable) or 's' (stable), minus type I/O and planner/handler internals, generated with:
 //
 //   SELECT DISTINCT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = pronamespace
 //   WHERE nspname = 'pg_catalog' AND provolatile IN ('i', 's') AND prokind IN ('f', 'a', 'w')
@@ -8,10 +13,10 @@
 //       'index_am_handler', 'table_am_handler', 'fdw_handler', 'tsm_handler', 'cstring')
 //     AND NOT 'internal'::regtype = ANY (proargtypes) AND NOT 'cstring'::regtype = ANY (proargtypes);
 //
-// plus, by hand, volatile built-ins that only read (random, clock_timestamp, pg_is_in_recovery,
-// size and file-reading functions…) and functions added in PostgreSQL 16–18. A name missing
-// here is not judged safe: the statement goes to the parser, then to the primary unless the
-// volatility lookup knows it. Write functions are checked before this list (classify-functions).
+// plus, curated by hand, the volatile ones that only read, and functions added in PostgreSQL
+// 16–18. A name missing from every list is not judged safe: the statement goes to the parser,
+// then to the primary unless the volatility lookup knows it. BUILTIN_PRIMARY is checked first,
+// so the stable functions in it (txid_current, pg_walfile_name…) still go to the primary.
 
 const PG15_IMMUTABLE_OR_STABLE = `
 abbrev abs aclcontains acldefault aclexplode aclinsert aclitemeq aclremove acos acosd acosh age anyarray_send
@@ -248,25 +253,41 @@ xid8lt xid8ne xid8send xideq xideqint4 xidneq xidneqint4 xidsend xml xml_is_well
 xml_is_well_formed_content xml_is_well_formed_document xml_send xmlagg xmlcomment xmlconcat2 xmlexists
 xmlvalidate xpath xpath_exists`;
 
-/** Volatile in pg_proc, but they only read and run on a hot standby. */
+/**
+ * Volatile in pg_proc (every such pg_catalog function of PostgreSQL 15 is either here or in
+ * BUILTIN_PRIMARY, NODE_ANSWER or the spec's list of functions SQL cannot call), yet they only
+ * read, and a hot standby runs them with the primary's answer, give or take replication lag:
+ * - clocks, randomness, sleeps; sizes, files and directories of the data directory; locks,
+ *   control data, commit timestamps and transaction status; the replay position;
+ * - large objects read through lo_get, or lo_open … loread/lo_lseek/lo_tell/lo_close in one
+ *   statement (descriptors live for one transaction, and a transaction stays on one server; a
+ *   standby opens even INV_WRITE descriptors, only writing through them is refused);
+ * - pg_sequence_last_value: on a standby it is the value the primary last WAL-logged, which
+ *   runs up to 32 calls of nextval ahead (SEQ_LOG_VALS), exactly as `SELECT last_value FROM
+ *   the_sequence` does there; NULL for an unlogged sequence;
+ * - cursor_to_xml: a cursor lives on the server of its transaction, which is where this runs.
+ */
 const VOLATILE_READ_ONLY = `
 clock_timestamp timeofday random gen_random_uuid pg_sleep pg_sleep_for pg_sleep_until current_query
-pg_is_in_recovery pg_last_wal_receive_lsn pg_last_wal_replay_lsn pg_last_xact_replay_timestamp
+pg_last_wal_receive_lsn pg_last_wal_replay_lsn pg_last_xact_replay_timestamp
 pg_is_wal_replay_paused pg_get_wal_replay_pause_state pg_database_size pg_relation_size pg_table_size
 pg_indexes_size pg_total_relation_size pg_tablespace_size pg_ls_dir pg_ls_logdir pg_ls_waldir pg_ls_tmpdir
 pg_ls_archive_statusdir pg_ls_logicalmapdir pg_ls_logicalsnapdir pg_ls_replslotdir pg_read_file
-pg_read_binary_file pg_stat_file pg_lock_status pg_blocking_pids pg_safe_snapshot_blocking_pids
+pg_read_file_old pg_read_binary_file pg_stat_file pg_lock_status pg_blocking_pids
+pg_safe_snapshot_blocking_pids pg_isolation_test_session_is_blocked pg_prepared_xact
 pg_current_logfile pg_partition_tree pg_partition_ancestors pg_xact_commit_timestamp
 pg_xact_commit_timestamp_origin pg_last_committed_xact txid_status pg_xact_status pg_control_checkpoint
 pg_control_system pg_control_init pg_control_recovery pg_stat_have_stats pg_jit_available
 pg_notification_queue_usage pg_hba_file_rules pg_ident_file_mappings pg_show_all_file_settings
 cursor_to_xml cursor_to_xmlschema pg_get_backend_memory_contexts pg_get_shmem_allocations
 pg_collation_actual_version pg_database_collation_actual_version pg_get_multixact_members
-pg_get_wal_resource_managers pg_stat_get_recovery_prefetch pg_stat_clear_snapshot
+pg_get_wal_resource_managers pg_stat_get_recovery_prefetch pg_stat_clear_snapshot pg_stat_force_next_flush
 pg_stat_get_xact_blocks_fetched pg_stat_get_xact_blocks_hit pg_stat_get_xact_function_calls
 pg_stat_get_xact_function_self_time pg_stat_get_xact_function_total_time pg_stat_get_xact_numscans
 pg_stat_get_xact_tuples_deleted pg_stat_get_xact_tuples_fetched pg_stat_get_xact_tuples_hot_updated
 pg_stat_get_xact_tuples_inserted pg_stat_get_xact_tuples_returned pg_stat_get_xact_tuples_updated
+pg_show_replication_origin_status pg_replication_origin_progress amvalidate currtid2
+lo_get lo_open loread lo_lseek lo_lseek64 lo_tell lo_tell64 lo_close pg_sequence_last_value
 `;
 
 /** Added in PostgreSQL 16, 17 and 18 (immutable or stable, or volatile and read-only). */
@@ -284,9 +305,110 @@ function words(list: string): string[] {
   return list.split(/\s+/).filter((w) => w.length > 0);
 }
 
-/** Built-in functions that never make a statement need the primary. */
+/** The volatile read-only names alone, for the spec that runs each on a standby. */
+export const BUILTIN_VOLATILE_READ_ONLY: readonly string[] = words(VOLATILE_READ_ONLY);
+
+/**
+ * Built-in functions that never make a statement need the primary (asked only for unqualified
+ * and pg_catalog-qualified calls, after BUILTIN_PRIMARY).
+ */
 export const BUILTIN_READ_ONLY: ReadonlySet<string> = new Set([
   ...words(PG15_IMMUTABLE_OR_STABLE),
   ...words(VOLATILE_READ_ONLY),
   ...words(PG16_TO_18),
 ]);
+
+/** Why a built-in needs the primary: each group is checked differently on a real standby. */
+export type PrimaryWhy = 'refused' | 'node' | 'session' | 'query-text' | 'not-for-sql';
+
+/**
+ * Built-ins that need the primary, by why. Matched by name in any schema, so a user function of
+ * the same name is treated the same way (the safe direction), and by name only: one overload
+ * that needs the primary sends every call of the name there (ts_rewrite).
+ */
+export const BUILTIN_PRIMARY: Readonly<Record<PrimaryWhy, readonly string[]>> = {
+  /**
+   * They write, assign a transaction id or an OID, write WAL or read the primary's WAL
+   * position: a hot standby refuses them (read-only transaction, recovery in progress). The
+   * stable or immutable ones among them are txid_current, pg_current_xact_id,
+   * pg_walfile_name(_offset) and pg_replication_origin_oid.
+   */
+  refused: words(`
+    nextval setval txid_current pg_current_xact_id
+    pg_current_wal_lsn pg_current_wal_insert_lsn pg_current_wal_flush_lsn pg_walfile_name pg_walfile_name_offset
+    pg_switch_wal pg_create_restore_point pg_notify pg_logical_emit_message pg_import_system_collations pg_nextoid
+    lo_creat lo_create lo_from_bytea lo_import lo_put lo_truncate lo_truncate64 lo_unlink lowrite
+    brin_summarize_new_values brin_summarize_range brin_desummarize_range gin_clean_pending_list
+    pg_replication_origin_oid pg_replication_origin_create pg_replication_origin_drop pg_replication_origin_advance
+    pg_replication_origin_session_setup pg_replication_origin_session_reset
+    pg_replication_origin_session_is_setup pg_replication_origin_session_progress
+    pg_replication_origin_xact_setup pg_replication_origin_xact_reset
+    pg_create_logical_replication_slot pg_copy_logical_replication_slot pg_logical_slot_get_changes
+    pg_logical_slot_get_binary_changes pg_logical_slot_peek_changes pg_logical_slot_peek_binary_changes
+  `),
+  /**
+   * A standby runs them, but what they hold or change stays on the node that ran them: advisory
+   * locks (a lock taken on a standby excludes nobody on the primary), signals to a backend by
+   * PID, configuration reloads, statistics resets, backups, replication slots, exported
+   * snapshots, a file written by lo_export, promotion and replay control.
+   */
+  node: words(`
+    pg_advisory_lock pg_advisory_lock_shared pg_advisory_unlock pg_advisory_unlock_shared pg_advisory_unlock_all
+    pg_advisory_xact_lock pg_advisory_xact_lock_shared pg_try_advisory_lock pg_try_advisory_lock_shared
+    pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared
+    pg_cancel_backend pg_terminate_backend pg_log_backend_memory_contexts pg_reload_conf pg_rotate_logfile
+    pg_rotate_logfile_old pg_stat_reset pg_stat_reset_shared pg_stat_reset_single_table_counters
+    pg_stat_reset_single_function_counters pg_stat_reset_slru pg_stat_reset_replication_slot
+    pg_stat_reset_subscription_stats pg_backup_start pg_backup_stop
+    pg_export_snapshot pg_create_physical_replication_slot pg_copy_physical_replication_slot
+    pg_drop_replication_slot pg_replication_slot_advance lo_export pg_promote pg_wal_replay_pause
+    pg_wal_replay_resume
+  `),
+  /** They read or set state of this session that only the primary has (nextval's value, settings, the seed). */
+  session: words('currval lastval set_config setseed'),
+  /** They run a query given as text, which the classifier does not see. */
+  'query-text': words('query_to_xml query_to_xmlschema query_to_xml_and_xmlschema ts_stat ts_rewrite'),
+  /** Only initdb, pg_upgrade, CREATE EXTENSION or CREATE FUNCTION's validation calls them. */
+  'not-for-sql': words(`
+    pg_stop_making_pinned_objects pg_extension_config_dump plpgsql_validator binary_upgrade_create_empty_extension
+    binary_upgrade_set_missing_value binary_upgrade_set_next_array_pg_type_oid
+    binary_upgrade_set_next_heap_pg_class_oid binary_upgrade_set_next_heap_relfilenode
+    binary_upgrade_set_next_index_pg_class_oid binary_upgrade_set_next_index_relfilenode
+    binary_upgrade_set_next_multirange_array_pg_type_oid binary_upgrade_set_next_multirange_pg_type_oid
+    binary_upgrade_set_next_pg_authid_oid binary_upgrade_set_next_pg_enum_oid
+    binary_upgrade_set_next_pg_tablespace_oid binary_upgrade_set_next_pg_type_oid
+    binary_upgrade_set_next_toast_pg_class_oid binary_upgrade_set_next_toast_relfilenode
+    binary_upgrade_set_record_init_privs
+  `),
+};
+
+/**
+ * Families whose later members (PostgreSQL 16–18 added several) need the primary too, so a newer
+ * server's function is not missed: matched by prefix, in any schema, unless listed read-only
+ * (pg_replication_origin_progress).
+ */
+const PRIMARY_PREFIXES = [
+  'pg_advisory_', 'pg_try_advisory_', 'pg_stat_reset', 'binary_upgrade_', 'pg_replication_origin_',
+  'pg_create_', 'pg_drop_', 'pg_copy_', 'pg_logical_',
+] as const;
+
+const PRIMARY_NAMES: ReadonlySet<string> = new Set(Object.values(BUILTIN_PRIMARY).flat());
+
+/** True when a built-in (or any function) of this name needs the primary. */
+export function needsPrimary(name: string): boolean {
+  if (PRIMARY_NAMES.has(name)) return true;
+  // Every prefix starts with 'p' or 'b': most names are settled by their first letter.
+  const c = name.charCodeAt(0);
+  if (c !== 112 && c !== 98) return false;
+  for (const prefix of PRIMARY_PREFIXES) if (name.startsWith(prefix)) return !BUILTIN_READ_ONLY.has(name);
+  return false;
+}
+
+/**
+ * Read-only, but the answer is about the node that runs it: pg_is_in_recovery() is how pgx
+ * (target_session_attrs=primary), libpq before in_hot_standby and health checks ask whether
+ * they reached the primary. pgmux stands for the primary (its welcome says in_hot_standby=off,
+ * and SHOW transaction_read_only goes there too), so the primary answers, unless a
+ * `pgmux:replica` hint asks for a replica's answer.
+ */
+export const NODE_ANSWER: ReadonlySet<string> = new Set(['pg_is_in_recovery']);

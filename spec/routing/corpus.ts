@@ -3,6 +3,8 @@
 // they run against, and how each is executed to prove its label on a real primary + hot standby.
 
 import type { PinReason, SessionRoute } from '../../lib/routing/classify';
+import { ADMIN } from './corpus-admin';
+import { APPS, TOOL_FIXTURES } from './corpus-apps';
 
 export interface CorpusEntry {
   sql: string;
@@ -31,6 +33,18 @@ export interface CorpusEntry {
   standbyRefuses?: boolean;
   /** The lexer settles it but PostgreSQL's grammar cannot (SET pgmux.route = primary). */
   lexerOnly?: string;
+  /**
+   * A primary entry that only reads (no write, lock, transaction id or session state) and that a
+   * hot standby would answer the same, saying why it still goes to the primary: a read-only
+   * statement that missed a replica.
+   */
+  reads?: string;
+  /**
+   * A primary entry that only reads, but whose answer is the primary's: a hot standby refuses it
+   * or answers otherwise (the WAL position, "in recovery?", this session's nextval value). The
+   * spec checks that the standby does; the tally counts these apart from the read-only ones.
+   */
+  primaryAnswer?: string;
 }
 
 /** The schema every entry runs against, created on the primary before the replica catches up. */
@@ -65,7 +79,7 @@ INSERT INTO orders (account_id, status, total) VALUES (1, 'open', 10), (1, 'paid
 INSERT INTO "MixedCase" VALUES (1, 'x1'), (2, 'y2');
 INSERT INTO events VALUES (1, '{"a": [1, 2]}', now());
 CREATE MATERIALIZED VIEW order_totals AS SELECT account_id, sum(total) AS total FROM orders GROUP BY account_id;
-`;
+${TOOL_FIXTURES}`;
 
 const R = 'replica' as const;
 const P = 'primary' as const;
@@ -182,7 +196,7 @@ const READS: CorpusEntry[] = [
   { sql: '/* pgmux:replica */ SELECT read_only_volatile()', label: R, reason: 'replica: hint' },
   // Volatile built-ins that only read, catalogs, views
   { sql: 'SELECT random(), clock_timestamp(), gen_random_uuid(), pg_sleep(0)', label: R },
-  { sql: 'SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()', label: R },
+  { sql: 'SELECT pg_last_wal_replay_lsn(), pg_last_xact_replay_timestamp()', label: R },
   { sql: 'SELECT pg_size_pretty(pg_database_size(current_database()))', label: R },
   { sql: "SELECT version(), current_user, session_user, current_setting('work_mem')", label: R },
   { sql: 'SELECT txid_current_snapshot(), pg_current_snapshot(), pg_backend_pid()', label: R },
@@ -294,8 +308,8 @@ const WRITES: CorpusEntry[] = [
   // Functions that write, lock, or need the primary
   { sql: "SELECT nextval('counter_seq')", label: P, reason: 'primary: volatile function nextval', standbyRefuses: true },
   { sql: "SELECT setval('counter_seq', 10)", label: P, standbyRefuses: true },
-  { sql: "SELECT currval('counter_seq')", label: P, setup: ["SELECT nextval('counter_seq')"] },
-  { sql: 'SELECT lastval()', label: P, setup: ["SELECT nextval('counter_seq')"] },
+  { sql: "SELECT currval('counter_seq')", label: P, setup: ["SELECT nextval('counter_seq')"], primaryAnswer: "reads this session's nextval value, which only the primary has" },
+  { sql: 'SELECT lastval()', label: P, setup: ["SELECT nextval('counter_seq')"], primaryAnswer: "reads this session's nextval value, which only the primary has" },
   { sql: "SELECT pg_catalog.nextval('counter_seq')", label: P, reason: 'primary: volatile function nextval' },
   { sql: "INSERT INTO orders (account_id, status) VALUES (1, 'new') RETURNING nextval('counter_seq')", label: P, reason: 'primary: INSERT' },
   { sql: 'SELECT pg_advisory_lock(42)', label: P, pins: ['advisory-lock'], after: ['SELECT pg_advisory_unlock_all()'] },
@@ -304,19 +318,20 @@ const WRITES: CorpusEntry[] = [
   { sql: 'SELECT pg_advisory_unlock_all()', label: P, unpins: ['advisory-lock'] },
   { sql: 'SELECT txid_current()', label: P, reason: 'primary: volatile function txid_current', standbyRefuses: true },
   { sql: 'SELECT pg_current_xact_id()', label: P, standbyRefuses: true },
-  { sql: 'SELECT pg_current_wal_lsn()', label: P, reason: 'primary: volatile function pg_current_wal_lsn', standbyRefuses: true },
-  { sql: 'SELECT pg_walfile_name(pg_current_wal_lsn())', label: P, standbyRefuses: true },
+  { sql: 'SELECT pg_current_wal_lsn()', label: P, reason: 'primary: volatile function pg_current_wal_lsn', standbyRefuses: true, primaryAnswer: "asks for the primary's WAL position, which a standby refuses" },
+  { sql: 'SELECT pg_walfile_name(pg_current_wal_lsn())', label: P, standbyRefuses: true, primaryAnswer: "asks for the primary's WAL file, which a standby refuses" },
   { sql: "SELECT set_config('work_mem', '8MB', false)", label: P, reason: 'primary: volatile function set_config', pins: ['set'] },
   { sql: "SELECT set_config('work_mem', '8MB', true)", label: P, reason: 'primary: volatile function set_config' },
   { sql: "SELECT pg_notify('chan', 'payload')", label: P, reason: 'primary: volatile function pg_notify' },
   { sql: 'SELECT lo_create(0)', label: P, reason: 'primary: volatile function lo_create' },
   { sql: 'SELECT setseed(0.5)', label: P },
-  { sql: "SELECT query_to_xml('select 1', true, false, '')", label: P },
+  { sql: "SELECT query_to_xml('select 1', true, false, '')", label: P, reads: 'runs a query given as text, which the classifier does not see' },
   { sql: 'SELECT pg_switch_wal()', label: P, standbyRefuses: true },
+  { sql: 'SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()', label: P, reason: 'primary: volatile function pg_is_in_recovery', primaryAnswer: 'asks whether the server it reached is in recovery' },
   { sql: "SELECT pg_create_restore_point('corpus')", label: P, standbyRefuses: true },
   // User functions: volatile in pg_proc
   { sql: 'SELECT touch_account(1)', label: P, reason: 'primary: volatile function touch_account', standbyRefuses: true },
-  { sql: 'SELECT read_only_volatile()', label: P, reason: 'primary: volatile function read_only_volatile' },
+  { sql: 'SELECT read_only_volatile()', label: P, reason: 'primary: volatile function read_only_volatile', reads: 'a user function pg_proc calls volatile, though it only reads' },
   { sql: 'SELECT name, touch_account(id) FROM accounts WHERE id = 1', label: P },
   // Multi-statement strings: the primary if any part needs it
   { sql: "SELECT 1; INSERT INTO accounts (name) VALUES ('z')", label: P, reason: 'primary: INSERT' },
@@ -390,28 +405,36 @@ const WRITES: CorpusEntry[] = [
   { sql: 'MOVE FORWARD 1 IN c', label: P, setup: ['DECLARE c CURSOR FOR SELECT 1'] },
   { sql: 'CLOSE c', label: P, setup: ['DECLARE c CURSOR FOR SELECT 1'] },
   // Prepared statements outlive ROLLBACK: each entry deallocates its own.
-  { sql: 'EXECUTE q1(1)', label: P, reason: 'primary: EXECUTE', setup: ['PREPARE q1 AS SELECT * FROM accounts WHERE id = $1'], after: ['DEALLOCATE q1'] },
+  { sql: 'EXECUTE q1(1)', label: P, reason: 'primary: EXECUTE', reads: "runs a SELECT this session prepared, on the primary's connection", setup: ['PREPARE q1 AS SELECT * FROM accounts WHERE id = $1'], after: ['DEALLOCATE q1'] },
   { sql: 'DEALLOCATE q2', label: P, reason: 'primary: DEALLOCATE', setup: ['PREPARE q2 AS SELECT 1'] },
   // Route hints
   { sql: 'SET pgmux.route = primary', label: P, reason: 'primary: SET pgmux.route', sessionRoute: 'primary', run: 'none', why: 'pgmux answers it; PostgreSQL refuses the reserved word unquoted', lexerOnly: 'PostgreSQL cannot parse the reserved word primary unquoted' },
   { sql: "SET pgmux.route = 'replica'", label: P, reason: 'primary: SET pgmux.route', sessionRoute: 'replica' },
   { sql: 'SET pgmux.route TO auto', label: P, sessionRoute: 'auto' },
   { sql: 'RESET pgmux.route', label: P, sessionRoute: 'auto' },
-  { sql: '/* pgmux:primary */ SELECT 1', label: P, reason: 'primary: hint' },
-  { sql: '-- pgmux:primary\nSELECT * FROM accounts', label: P, reason: 'primary: hint' },
+  { sql: '/* pgmux:primary */ SELECT 1', label: P, reason: 'primary: hint', reads: 'the client hints the primary' },
+  { sql: '-- pgmux:primary\nSELECT * FROM accounts', label: P, reason: 'primary: hint', reads: 'the client hints the primary' },
   { sql: "/* pgmux:replica */ INSERT INTO accounts (name) VALUES ('h')", label: P, reason: 'primary: INSERT' },
   { sql: "/* pgmux:replica */ SELECT nextval('counter_seq')", label: P, reason: 'primary: volatile function nextval' },
   // Transactions that may write, two-phase commit, and primary-identity checks
   { sql: 'BEGIN', label: P, reason: 'primary: BEGIN', run: 'alone', after: ['ROLLBACK'] },
   { sql: 'START TRANSACTION READ WRITE', label: P, reason: 'primary: BEGIN', run: 'alone', after: ['ROLLBACK'] },
   { sql: 'BEGIN ISOLATION LEVEL SERIALIZABLE', label: P, run: 'alone', after: ['ROLLBACK'] },
-  { sql: 'BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE', label: P, reason: 'primary: BEGIN', run: 'alone', after: ['ROLLBACK'], standbyRefuses: true },
+  {
+    sql: 'BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE',
+    label: P,
+    reason: 'primary: BEGIN',
+    run: 'alone',
+    after: ['ROLLBACK'],
+    standbyRefuses: true,
+    primaryAnswer: 'a read-only transaction, but SERIALIZABLE, which a standby refuses',
+  },
   { sql: "PREPARE TRANSACTION 'x'", label: P, reason: 'primary: two-phase commit', run: 'none', why: 'max_prepared_transactions is 0 in the spec cluster' },
   { sql: "COMMIT PREPARED 'x'", label: P, reason: 'primary: two-phase commit', run: 'none', why: 'no prepared transaction exists' },
-  { sql: 'SHOW transaction_read_only', label: P, reason: 'primary: SHOW transaction_read_only' },
+  { sql: 'SHOW transaction_read_only', label: P, reason: 'primary: SHOW transaction_read_only', primaryAnswer: 'asks whether the server it reached is read-only' },
 ];
 
-export const CORPUS: readonly CorpusEntry[] = [...READS, ...WRITES];
+export const CORPUS: readonly CorpusEntry[] = [...READS, ...WRITES, ...APPS, ...ADMIN];
 
 /** SQLSTATEs of a server too old for an entry's syntax: unknown syntax, function, type or column. */
 export const TOO_NEW_CODES: ReadonlySet<string> = new Set(['42601', '42883', '42704', '42703']);
@@ -421,3 +444,12 @@ export const TOO_NEW_CODES: ReadonlySet<string> = new Set(['42601', '42883', '42
  * recovery in progress (55000), not supported in hot standby (0A000).
  */
 export const STANDBY_CODES: ReadonlySet<string> = new Set(['25006', '55000', '0A000']);
+
+/**
+ * True when an error is a hot standby refusing because it is one: a STANDBY_CODES SQLSTATE, or
+ * the internal error (XX000) it raises when asked for a new transaction id or OID ("cannot
+ * assign OIDs during recovery", from lo_from_bytea and the like).
+ */
+export function standbyRefusal(code: string, message: string): boolean {
+  return STANDBY_CODES.has(code) || (code === 'XX000' && /during recovery/.test(message));
+}

@@ -1,6 +1,6 @@
 // Specs for issue 6's "every write kind runs on the primary", end to end: a real primary and
 // streaming replica behind pgmux (transaction pooling, replicas=), node-postgres (and psql for
-// COPY FROM STDIN). Where a statement can return a value it returns pg_is_in_recovery() and
+// COPY FROM STDIN). Where a statement can return a value it returns in_hot_standby and
 // inet_server_port(); where it cannot, it must succeed through pgmux and, as a control, fail when
 // sent straight to the replica. One cluster and one pgmux for the whole file.
 
@@ -23,7 +23,7 @@ async function connect(): Promise<Client> {
   return c;
 }
 
-/** Which node ran `sql`; its last result's first row carries pg_is_in_recovery() as `r` and inet_server_port() as `p`. */
+/** Which node ran `sql`; its last result's first row carries in_hot_standby as `r` and inet_server_port() as `p`. */
 const where = (c: Client, sql: string): Promise<Where> => ranOn(cluster, c, sql);
 
 beforeAll(async () => {

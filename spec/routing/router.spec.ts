@@ -1,6 +1,6 @@
 // Specs for read/write splitting wired into the client path (issue 6): a real primary and
 // streaming replica behind pgmux, where the server that ran each statement is observed with
-// pg_is_in_recovery() and inet_server_port(). One cluster and one pgmux for the whole file.
+// in_hot_standby and inet_server_port(). One cluster and one pgmux for the whole file.
 
 import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
@@ -20,7 +20,7 @@ async function connect(db = 'app', user = 'app'): Promise<Client> {
   return c;
 }
 
-/** Which node ran `sql`, which must return pg_is_in_recovery() as its first column `r` and inet_server_port() as `p`. */
+/** Which node ran `sql`, which must return in_hot_standby as its first column `r` and inet_server_port() as `p`. */
 const where = (c: Client, sql = `SELECT ${R}`): Promise<Where> => ranOn(cluster, c, sql);
 
 async function admin(sql: string): Promise<Record<string, unknown>[]> {
@@ -89,7 +89,7 @@ describe('read/write splitting', () => {
     const c = await connect();
     for (let i = 0; i < 3; i++) expect(await where(c)).toBe('replica');
     // Unnamed and named prepared statements: decided at Parse, reused at Bind, on any replica server.
-    const q = 'SELECT pg_is_in_recovery() AS r, inet_server_port() AS p WHERE $1::int = 1';
+    const q = `SELECT current_setting('in_hot_standby')::bool AS r, inet_server_port() AS p WHERE $1::int = 1`;
     expect((await c.query(q, [1])).rows[0].r).toBe(true);
     for (let i = 0; i < 3; i++) expect((await c.query({ name: 'named_read', text: q, values: [1] })).rows[0].r).toBe(true);
   });
@@ -97,7 +97,7 @@ describe('read/write splitting', () => {
   /** A write that reached the replica would fail ("read-only transaction"); a locking read there would not lock. */
   it('sends every write kind to the primary', async () => {
     const c = await connect();
-    const r = 'pg_is_in_recovery() AS r, inet_server_port() AS p';
+    const r = R;
     expect(await where(c, `INSERT INTO rw VALUES (2, 'two') RETURNING ${r}`)).toBe('primary');
     expect(await where(c, `UPDATE rw SET v = 'deux' WHERE id = 2 RETURNING ${r}`)).toBe('primary');
     expect(await where(c, `SELECT ${r} FROM rw WHERE id = 1 FOR UPDATE`)).toBe('primary');
@@ -112,7 +112,7 @@ describe('read/write splitting', () => {
   it('lets a read after a write wait for the replica to replay it, then run there', async () => {
     const c = await connect();
     await c.query("INSERT INTO rw VALUES (200, 'fresh')");
-    const res = await c.query('SELECT v, pg_is_in_recovery() AS r FROM rw WHERE id = 200');
+    const res = await c.query(`SELECT v, current_setting('in_hot_standby')::bool AS r FROM rw WHERE id = 200`);
     expect(res.rows).toEqual([{ v: 'fresh', r: true }]);
   });
 
@@ -120,7 +120,7 @@ describe('read/write splitting', () => {
   it('leaves a session-mode database on the primary', async () => {
     const c = await connect('sess');
     expect(await where(c)).toBe('primary');
-    expect(await where(c, "INSERT INTO rw VALUES (300, 's') RETURNING pg_is_in_recovery() AS r, inet_server_port() AS p")).toBe('primary');
+    expect(await where(c, `INSERT INTO rw VALUES (300, 's') RETURNING ${R}`)).toBe('primary');
   });
 
   /** A transaction split across nodes would see neither its own writes nor consistent reads. */
@@ -176,10 +176,10 @@ describe('read/write splitting', () => {
       const other = await connect();
       expect(await where(other)).toBe('replica');
       await writer.query("INSERT INTO rw VALUES (100, 'mine')");
-      const mine = await writer.query('SELECT v, pg_is_in_recovery() AS r FROM rw WHERE id = 100');
+      const mine = await writer.query(`SELECT v, current_setting('in_hot_standby')::bool AS r FROM rw WHERE id = 100`);
       expect(mine.rows).toEqual([{ v: 'mine', r: false }]);
       // Another connection's scope has no write: it reads the paused replica, which lacks the row.
-      const theirs = await other.query('SELECT v, pg_is_in_recovery() AS r FROM rw WHERE id = 100');
+      const theirs = await other.query(`SELECT v, current_setting('in_hot_standby')::bool AS r FROM rw WHERE id = 100`);
       expect(theirs.rows).toEqual([]);
       expect(await where(other)).toBe('replica');
     } finally {
@@ -208,7 +208,7 @@ describe('read/write splitting', () => {
 });
 
 describe('user function volatility (pg_proc.provolatile)', () => {
-  const r = 'pg_is_in_recovery() AS r, inet_server_port() AS p';
+  const r = R;
 
   /**
    * Without the lookup wired, every user function would go to the primary (stable ones too); with

@@ -6,8 +6,11 @@ import type { Cluster } from '../support/cluster';
 
 export type Where = 'primary' | 'replica';
 
-/** A select list that makes a statement report its node: pg_is_in_recovery() as `r`, inet_server_port() as `p`. */
-export const R = 'pg_is_in_recovery() AS r, inet_server_port() AS p';
+/**
+ * A select list that makes a statement report its node: in_hot_standby as `r`, inet_server_port() as
+ * `p`. Not pg_is_in_recovery(), which pgmux sends to the primary (it asks which node answers).
+ */
+export const R = `current_setting('in_hot_standby')::bool AS r, inet_server_port() AS p`;
 
 /** Which node of `cluster` ran `sql`; its last result's first row carries `r` and `p` (see R). */
 export async function ranOn(cluster: Cluster, c: Client, sql: string): Promise<Where> {
