@@ -6,7 +6,7 @@ import type { Registry } from '../pool/registry';
 import { classify } from '../routing/classify';
 import { formatLsn } from '../routing/lsn';
 import type { PinReason } from '../routing/classify';
-import type { PinRow, ReplicaRow, RouteRow } from './views';
+import type { HostRow, PinRow, ReplicaRow, RouteRow } from './views';
 
 /** Every pin reason, in a fixed order, so SHOW PINS has the same rows whether or not a reason occurred. */
 const PIN_REASONS: readonly PinReason[] = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'];
@@ -69,6 +69,43 @@ export function routeRows(registry: Registry, sql: string): RouteRow[] {
     }
     const { classification, decision } = set.explain(sql);
     out.push({ database, route: decision.kind, reason: decision.reason, statement: classification.reason, tier: classification.tier });
+  }
+  return out;
+}
+
+/**
+ * SHOW HOSTS: every host of every database pgmux has met (configured ones from the start, '*'
+ * ones from their first login), with what its probe found and its circuit breaker. A
+ * single-host database's host is probed only while in doubt, so its role may read 'unknown'.
+ */
+export function hostRows(registry: Registry): HostRow[] {
+  const out: HostRow[] = [];
+  const now = Date.now();
+  for (const [database, t] of registry.hosts.topologies) {
+    const held = t.holding ? registry.hosts.heldNow(t) : 0;
+    t.backends.forEach((b, i) => {
+      const status = t.tracker.replicas[i];
+      const isPrimary = t.primary === b;
+      out.push({
+        database,
+        host: b.address.host ?? b.address.unixSocketDir,
+        port: b.address.port,
+        zone: t.opts.hosts[i].zone,
+        role: b.probes === 0 || b.failures > 0 ? 'unknown' : b.role,
+        state: isPrimary ? 'primary' : status.state,
+        primaryState: t.state,
+        breaker: b.breaker.state,
+        failures: b.failures,
+        lastProbeMs: b.lastProbeAt === 0 ? null : now - b.lastProbeAt,
+        probeRttMs: b.rttMs,
+        timeline: b.timeline,
+        lagBytes: isPrimary ? null : status.lagBytes,
+        lagSeconds: isPrimary ? null : status.lagSeconds,
+        held,
+        connectAttempts: b.dialer.attempts,
+        reason: b.failures > 0 ? b.lastError : isPrimary ? `primary on timeline ${t.timeline}` : status.reason,
+      });
+    });
   }
   return out;
 }

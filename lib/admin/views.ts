@@ -328,6 +328,52 @@ export const REPLICAS: View<ReplicaRow> = [
   { name: 'reads_routed', type: 'int8', get: (r) => r.readsRouted },
 ];
 
+/** SHOW HOSTS (pgmux only): every host of every database, as the failover layer sees it. */
+export interface HostRow {
+  database: string;
+  host: string;
+  port: number;
+  zone: string;
+  /** What its probe says: primary, standby, or unknown (not probed, or not answering). */
+  role: string;
+  /** Whether it is the database's primary now, a standby taking reads (up), or why not. */
+  state: string;
+  /** The database's primary: up, searching (requests held) or unavailable. */
+  primaryState: string;
+  breaker: string;
+  failures: number;
+  /** Milliseconds since its last answered probe; null before one. */
+  lastProbeMs: number | null;
+  probeRttMs: number | null;
+  timeline: number | null;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  /** Requests waiting for the database's primary now. */
+  held: number;
+  connectAttempts: number;
+  reason: string;
+}
+
+export const HOSTS: View<HostRow> = [
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'host', type: 'text', get: (r) => r.host },
+  { name: 'port', type: 'int4', get: (r) => r.port },
+  { name: 'zone', type: 'text', get: (r) => r.zone },
+  { name: 'role', type: 'text', get: (r) => r.role },
+  { name: 'state', type: 'text', get: (r) => r.state },
+  { name: 'primary_state', type: 'text', get: (r) => r.primaryState },
+  { name: 'breaker', type: 'text', get: (r) => r.breaker },
+  { name: 'failures', type: 'int4', get: (r) => r.failures },
+  { name: 'last_probe_ms', type: 'int8', get: (r) => r.lastProbeMs },
+  { name: 'probe_rtt_ms', type: 'numeric', get: (r) => (r.probeRttMs === null ? null : r.probeRttMs.toFixed(3)) },
+  { name: 'timeline', type: 'int4', get: (r) => r.timeline },
+  { name: 'lag_bytes', type: 'int8', get: (r) => r.lagBytes },
+  { name: 'lag_seconds', type: 'numeric', get: (r) => (r.lagSeconds === null ? null : r.lagSeconds.toFixed(3)) },
+  { name: 'held', type: 'int4', get: (r) => r.held },
+  { name: 'connect_attempts', type: 'int8', get: (r) => r.connectAttempts },
+  { name: 'reason', type: 'text', get: (r) => r.reason },
+];
+
 /** SHOW ROUTE <sql> (pgmux only): where a fresh client's statement would go in each routed database, and why. */
 export interface RouteRow {
   database: string;

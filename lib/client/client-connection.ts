@@ -20,6 +20,7 @@ import type { HbaLogin } from '../auth/hba';
 import type { AuthQueryResult } from '../auth/auth-query';
 import { syncStatement, type TrackedParams } from '../server/params';
 import type { ServerConnection, ServerPeer } from '../server/server-connection';
+import type { Backend } from '../failover/backend';
 import type { Pool, PoolClient } from '../pool/pool';
 import { clock } from '../pool/clock';
 import type { LoginOutcome, LoginSubject } from './login-auth';
@@ -33,6 +34,7 @@ import { NO_PARAMS, ownParams, sessionParams } from './session-params';
 import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
+import { MAX_RESENDS, RESEND_LIMIT, resendable } from './resend';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -127,6 +129,20 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private corked: ServerConnection | null = null;
   private terminating = false;
   private violation: string | null = null;
+  /**
+   * The request as the client sent it since this server was linked, while no byte of its answer
+   * has come back: sent again if the server dies unanswered in a way that proves it did not
+   * commit (./resend). Null otherwise.
+   */
+  private replay: Buffer[] | null = null;
+  private replayBytes = 0;
+  /** The router placed the request as a read, and the client has sent nothing since. */
+  private replayReadOnly = false;
+  /** The server's first answer to `replay` was FATAL 57P01: the frame, swallowed; else null. */
+  private shutdownRefused: Buffer | null = null;
+  private resends = 0;
+  /** The router's placement of the current request was a read-only statement. */
+  private placedReadOnly = false;
 
   constructor(
     socket: net.Socket,
@@ -174,6 +190,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.limitPending();
         return;
       case 'active':
+        if (this.replay !== null) this.keepForReplay(chunk);
         this.feedRelay(chunk);
         return;
       case 'console':
@@ -209,6 +226,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private requestServer(): void {
     let pool = this.pool as Pool;
     const router = this.router;
+    this.placedReadOnly = false;
     if (router !== null) {
       const placed = router.place(this.pending as Buffer[]);
       if (placed.kind === 'wait') return;
@@ -217,6 +235,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return;
       }
       pool = placed.pool;
+      this.placedReadOnly = placed.readOnly;
     }
     this.linkedPool = pool;
     pool.requestServer(this);
@@ -370,6 +389,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (sync !== '') server.runInternal(sync);
     this.setState('active');
     const queued = this.takePending();
+    this.beginReplay(queued);
+    if (this.replay !== null) server.awaitAnswer();
     for (const chunk of queued) {
       this.feedRelay(chunk);
       if (this.state !== 'active') return;
@@ -477,6 +498,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   // ServerPeer (server -> client)
 
   sendToClient(bytes: Buffer): boolean {
+    this.replay = null;
     return this.socket.write(bytes);
   }
 
@@ -496,6 +518,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
+    if (this.owed === 0) this.resends = 0;
     if (this.owed === 0 && this.timing.queryStart !== 0) this.timing.end(this.stats, status === TxStatus.Idle);
     this.readySince = clock.now;
     const server = this.server;
@@ -539,11 +562,96 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.state === 'idle') this.socket.resume();
   }
 
-  /** PoolClient: the server died under us; PostgreSQL would have closed the session too. */
-  serverLost(reason: string): void {
+  /**
+   * PoolClient: the server died under us. A request it never answered goes to another server
+   * when that is safe (./resend); otherwise the client fails, as PostgreSQL would have closed the
+   * session too.
+   */
+  serverLost(reason: string, backend: Backend): void {
     this.server = null;
+    const replay = this.replay;
+    const refused = this.shutdownRefused;
+    this.replay = null;
+    this.shutdownRefused = null;
+    const resendable = replay !== null && this.resends < MAX_RESENDS && this.atBoundary();
+    if (resendable && refused !== null) {
+      // 57P01 is also what pg_terminate_backend says, and a query an operator killed must not
+      // come back: it goes again only if the host itself is going away, as its probe tells.
+      this.setState('waiting');
+      this.waitSince = clock.now;
+      this.pending = replay;
+      this.pendingBytes = this.replayBytes;
+      backend.checkAlive((alive) => {
+        if (this.state !== 'waiting' || this.pending === null) return;
+        if (alive) this.refuseWith(refused, `server terminated the connection: ${reason}`);
+        else this.resend(this.takePending() as Buffer[], `${reason}; the server is shutting down`);
+      });
+      return;
+    }
+    if (resendable && this.replayReadOnly) {
+      this.resend(replay, reason);
+      return;
+    }
     log.warn(`server connection lost: ${reason}`, this);
     this.fail(refusals.serverConnLost());
+  }
+
+  /** Ends the session with an error frame the server sent (kept while pgmux decided what to do with it). */
+  private refuseWith(frame: Buffer, reason: string): void {
+    log.warn(reason, this);
+    this.socket.write(frame);
+    this.close(reason, true);
+  }
+
+  /** ServerPeer: the first frame of the answer (not a shutdown's refusal) came: the request can never be sent again. */
+  answerBegun(): void {
+    this.replay = null;
+  }
+
+  /** ServerPeer: the server's first answer was FATAL 57P01 (`frame`, swallowed): the request did not commit. */
+  refusedByShutdown(frame: Buffer): void {
+    this.shutdownRefused = frame;
+  }
+
+  /** Keeps the request just handed to a server, when it could be sent again (./resend). */
+  private beginReplay(queued: readonly Buffer[]): void {
+    this.shutdownRefused = null;
+    this.replayReadOnly = this.placedReadOnly;
+    let bytes = 0;
+    for (const c of queued) bytes += c.length;
+    const pool = this.pool as Pool;
+    // Session pooling keeps a server for good: a lost one is a lost session.
+    if (bytes > RESEND_LIMIT || pool.settings.poolMode === 'session' || !resendable(queued)) {
+      this.replay = null;
+      return;
+    }
+    this.replay = queued.slice();
+    this.replayBytes = bytes;
+  }
+
+  /** More of the client's bytes while the answer has not begun: part of what would be sent again. */
+  private keepForReplay(chunk: Buffer): void {
+    const replay = this.replay as Buffer[];
+    this.replayBytes += chunk.length;
+    // Only the request the router classified is known to be a read.
+    this.replayReadOnly = false;
+    if (this.replayBytes > RESEND_LIMIT || !resendable([chunk])) this.replay = null;
+    else replay.push(chunk);
+  }
+
+  /** Sends an unanswered request again, routed afresh (the lost host is avoided by the failover layer). */
+  private resend(chunks: readonly Buffer[], reason: string): void {
+    this.resends++;
+    log.info(`server connection lost before it answered (${reason}); sending the request again (try ${this.resends + 1})`, this);
+    this.owed = 0;
+    this.unsynced = 0;
+    this.prepared?.reset();
+    this.relay = new Relay(this, this.ctx.settings.max_packet_size);
+    this.pending = [...chunks];
+    this.pendingBytes = this.replayBytes;
+    this.setState('waiting');
+    this.waitSince = clock.now;
+    this.requestServer();
   }
 
   // ---- ending ----

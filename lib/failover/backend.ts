@@ -85,6 +85,8 @@ export class Backend implements MonitorHandler {
   private retryAt = 0;
   /** pollSoon() came while a probe was in flight: probe again as soon as it answers. */
   private again = false;
+  /** Waiting for the next probe's verdict on whether the host is still up (checkAlive). */
+  private verdicts: ((alive: boolean) => void)[] = [];
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
   private urgentBy = 0;
   private stopped = false;
@@ -107,10 +109,33 @@ export class Backend implements MonitorHandler {
     };
   }
 
-  /** Whether any watcher needs the host probed now. */
+  /** Whether any watcher needs the host probed now (or a caller waits for a verdict). */
   get wanted(): boolean {
+    if (this.verdicts.length > 0) return true;
     for (const w of this.watchers) if (w.probing) return true;
     return false;
+  }
+
+  /**
+   * Calls `verdict` once after the next probe: true when it answered (the host is up), false
+   * when it could not connect, log in or get an answer (the host is going away). Used to tell a
+   * shutdown from one connection terminated by an operator, which look the same from inside.
+   */
+  checkAlive(verdict: (alive: boolean) => void): void {
+    // Not connected and already failing: nothing more to learn.
+    if (this.monitor === null && this.failures > 0) {
+      verdict(false);
+      return;
+    }
+    this.verdicts.push(verdict);
+    this.pollSoon();
+  }
+
+  private settle(alive: boolean): void {
+    if (this.verdicts.length === 0) return;
+    const waiting = this.verdicts;
+    this.verdicts = [];
+    for (const v of waiting) v(alive);
   }
 
   /** A way to log in for the probe; the first provider that has one is used at each connect. */
@@ -174,6 +199,7 @@ export class Backend implements MonitorHandler {
   stop(): void {
     this.stopped = true;
     this.quiet('stopped');
+    this.settle(true);
   }
 
   /** Closes the probe connection without counting a failure. */
@@ -218,8 +244,9 @@ export class Backend implements MonitorHandler {
     }
     if (login === null) {
       // Nobody to log in as yet (no db user, auth_user or usable userlist entry): a client's
-      // login will give one. Try again in a while.
+      // login will give one. Try again in a while; a verdict cannot wait that long.
       this.retryAt = now + Math.max(1000, this.pollIntervalMs());
+      this.settle(true);
       return;
     }
     if (!this.breaker.allows(now, true)) return;
@@ -252,6 +279,7 @@ export class Backend implements MonitorHandler {
     this.nextPollAt = sentAt + this.pollIntervalMs();
     this.note(this.breaker.success());
     for (const w of [...this.watchers]) w.probed(this, sentAt);
+    this.settle(true);
     if (this.again && this.monitor === m && this.pollSentAt < 0) {
       this.again = false;
       this.poll(m, this.now());
@@ -274,6 +302,8 @@ export class Backend implements MonitorHandler {
     const backoff = kind === 'auth' ? this.settings().loginRetryMs : Math.min(this.maxRetryDelay(), this.pollIntervalMs() * 2 ** Math.min(this.failures - 1, 20));
     this.retryAt = Math.max(this.breaker.retryAt, now + backoff);
     for (const w of [...this.watchers]) w.probeFailed(this, reason);
+    // A refused login says nothing about whether the host is going away; anything else does.
+    this.settle(kind === 'auth');
   }
 
   private record(row: MonitorRow, rtt: number): void {

@@ -60,6 +60,10 @@ export class Topology implements BackendWatcher, Ticking {
   timeouts = 0;
   /** How long the last search took until a primary was accepted, ms. */
   lastSearchMs = 0;
+  /** Requests that waited for a primary; of them, those served once one was found, and those failed at failover_timeout. */
+  held = 0;
+  released = 0;
+  expired = 0;
   /** When the current search began (performance.now() ms). */
   private searchSince: number;
   /** The primary before the current search: the same host back on its timeline is a restart. */

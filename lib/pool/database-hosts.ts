@@ -40,6 +40,10 @@ class PrimaryTarget implements PoolTarget {
     return this.topology.holding;
   }
 
+  heldOne(): void {
+    this.topology.held++;
+  }
+
   trouble(backend: Backend): void {
     this.topology.serverTrouble(backend);
   }
@@ -60,6 +64,10 @@ class HostTarget implements PoolTarget {
 
   refusal(): null {
     return null;
+  }
+
+  heldOne(): void {
+    /* replica pools never hold */
   }
 
   trouble(backend: Backend): void {
@@ -167,20 +175,31 @@ export class DatabaseHosts implements TopologyEvents {
 
   primaryFound(t: Topology, previous: Backend | null): void {
     const primary = t.primary as Backend;
+    const waiting = this.heldNow(t);
+    t.released += waiting;
+    if (waiting > 0) log.info(`database ${t.name}: releasing ${waiting} held requests to ${primary.label}`);
     for (const pool of this.primaryPools(t)) {
       if (previous !== null && previous !== primary) this.owner.retireServersNotOn(pool, primary, `primary moved to ${primary.label}`);
+      pool.targetChanged();
       pool.dispatch();
     }
   }
 
   primaryLost(t: Topology, lost: Backend): void {
-    let held = 0;
-    for (const pool of this.primaryPools(t)) held += pool.waiting.size;
-    if (held > 0) log.info(`database ${t.name}: ${held} requests waiting for a primary (lost ${lost.label})`);
+    const waiting = this.heldNow(t);
+    if (waiting > 0) log.info(`database ${t.name}: ${waiting} requests waiting for a primary (lost ${lost.label})`);
   }
 
   searchFailed(t: Topology, error: ErrorFields): void {
+    t.expired += this.heldNow(t);
     for (const pool of this.primaryPools(t)) pool.failWaiting(error);
+  }
+
+  /** Requests queued in `t`'s primary pools now (held while it searches). */
+  heldNow(t: Topology): number {
+    let n = 0;
+    for (const pool of this.primaryPools(t)) n += pool.waiting.size;
+    return n;
   }
 
   private primaryPools(t: Topology): Pool[] {

@@ -27,8 +27,8 @@ export interface PoolClient {
   welcome(params: ReadonlyMap<string, string>): void;
   /** Refuse the client with this error and close it. */
   fail(error: ErrorFields): void;
-  /** The linked server died under the client. */
-  serverLost(reason: string): void;
+  /** The linked server (on `backend`) died under the client. */
+  serverLost(reason: string, backend: Backend): void;
 }
 
 /** Settings in force for one pool; recomputed on RELOAD. */
@@ -63,6 +63,8 @@ export interface PoolTarget {
   refusal(): ErrorFields | null;
   /** Requests wait for a failover now: no fast fail on failing logins. */
   readonly holding: boolean;
+  /** A request was queued while holding (counted for SHOW HOSTS and the metrics). */
+  heldOne(): void;
   /** A server of `backend` closed under the pool or was refused: the failover layer looks at once. */
   trouble(backend: Backend): void;
 }
@@ -171,10 +173,20 @@ export class Pool implements ServerOwner {
       return;
     }
     client.waitSince = clock.now;
+    if (this.target.holding) this.target.heldOne();
     this.waiting.push(client);
     this.dispatch();
     // Still queued (not linked at once): from now on it waits, for wait_time and maxwait.
     if (this.waiting.size > 0) client.waitStart = nowUs();
+  }
+
+  /**
+   * Its target has a new host, or the same one back (a failover ended): logins that failed
+   * against the old one say nothing about it, so server_login_retry does not hold it back.
+   */
+  targetChanged(): void {
+    this.lastLoginError = null;
+    this.lastLoginFailure = 0;
   }
 
   /** Fails every client queued for a server or for the welcome with `error` (failover_timeout). */
@@ -311,11 +323,16 @@ export class Pool implements ServerOwner {
       const client = server.client as unknown as PoolClient;
       server.client = null;
       this.activeClients.delete(client);
-      client.serverLost(reason);
+      client.serverLost(reason, server.backend);
     }
     log.debug(`closing server: ${reason}`, server);
     this.limits.slotFreed(this);
     this.dispatch();
+  }
+
+  serverReadOnly(server: ServerConnection): void {
+    server.backend.serverFailed('recovery', 'a write was refused as read-only (25006)');
+    this.target.trouble(server.backend);
   }
 
   // ---- handing out servers ----

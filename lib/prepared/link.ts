@@ -112,6 +112,27 @@ export class PreparedLink {
     return this.hold !== null;
   }
 
+  /**
+   * The server died before answering anything of what is queued, and the client's request goes
+   * to another server from scratch (lib/client/resend): nothing queued will be answered.
+   */
+  reset(): void {
+    while (this.kinds.length > 0) {
+      this.kinds.pop();
+      this.fates.pop();
+      this.stmts.pop();
+      this.clientNames.pop();
+      this.rewrites.pop();
+    }
+    this.head = 0;
+    this.out = null;
+    this.replacement = [];
+    this.hold = null;
+    this.holdTried = false;
+    this.ranBeforeDrain = false;
+    this.skipParamDesc = false;
+  }
+
   // ---- client -> server ----
 
   /** Messages forwarded as they are but that owe a response (Execute, Sync, Query, FunctionCall). */

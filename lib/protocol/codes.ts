@@ -109,5 +109,13 @@ export const SqlState = {
 } as const;
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
 
+/** SQLSTATEs pgmux looks for in servers' errors (lib/server, lib/failover). */
+export const ServerSqlState = {
+  /** A write on a standby (or in a READ ONLY transaction): the failover layer checks the host's role. */
+  ReadOnlySqlTransaction: '25006',
+  /** Fast shutdown or pg_terminate_backend (lib/client/resend). */
+  AdminShutdown: '57P01',
+} as const;
+
 /** Length of a typed message header: type byte + int32 length. */
 export const HEADER_LENGTH = 5;

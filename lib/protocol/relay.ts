@@ -18,6 +18,12 @@ export const Action = {
   Inspect: 2,
   /** Or-ed on by onFrame: flush what is forwarded so far, then call afterFrame(). */
   Notify: 4,
+  /**
+   * Or-ed on by onFrame with Swallow: also drop what this chunk would have forwarded before the
+   * frame and has not yet (a server refusing a request at shutdown makes its first frames moot:
+   * the request goes to another server, which answers it whole).
+   */
+  Discard: 8,
 } as const;
 
 export interface RelayHandler {
@@ -157,7 +163,8 @@ export class Relay {
         continue;
       }
       const verdict = h.onFrame(type, chunk, pos, end);
-      if ((verdict & Action.Swallow) !== 0) {
+      if ((verdict & Action.Discard) !== 0) runStart = end;
+      else if ((verdict & Action.Swallow) !== 0) {
         if (pos > runStart) h.write(chunk.subarray(runStart, pos));
         runStart = end;
       }

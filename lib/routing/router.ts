@@ -185,7 +185,8 @@ export class ReplicaSet {
 
 /** Where an idle client's batch goes. */
 export type Placement =
-  | { readonly kind: 'pool'; readonly pool: Pool; readonly primary: boolean }
+  /** readOnly: the batch only reads (classified for a replica), so it may run twice (lib/client/resend). */
+  | { readonly kind: 'pool'; readonly pool: Pool; readonly primary: boolean; readonly readOnly: boolean }
   | { readonly kind: 'wait' }
   | { readonly kind: 'refuse'; readonly reason: string };
 
@@ -230,8 +231,9 @@ export class ClientRouter implements PollWaiter {
   place(pending: readonly Buffer[]): Placement {
     const set = this.set;
     // RELOAD replaced this database's replica set: until the client reconnects, the primary.
-    if (set.stopped) return { kind: 'pool', pool: this.primaryPool, primary: true };
+    if (set.stopped) return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly: false };
     const { statement, pins } = this.scan(pending);
+    const readOnly = statement.target === 'replica';
     const tracker = set.tracker;
     const waitExpired = this.waitStart >= 0 && (set.timeoutMs <= 0 || tracker.now() - this.waitStart >= set.timeoutMs);
     const ctx: RouteContext = {
@@ -253,15 +255,15 @@ export class ClientRouter implements PollWaiter {
         this.waitStart = -1;
         this.onPrimary = true;
         this.mayWrite = statement.target !== 'replica';
-        return { kind: 'pool', pool: this.primaryPool, primary: true };
+        return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly };
       case 'replica': {
         this.waitStart = -1;
         const index = set.chooseReplica(decision.replicas);
-        if (index < 0) return { kind: 'pool', pool: this.primaryPool, primary: true };
+        if (index < 0) return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly };
         set.routed[index]++;
         this.onPrimary = false;
         this.mayWrite = false;
-        return { kind: 'pool', pool: this.replicaPool(index), primary: false };
+        return { kind: 'pool', pool: this.replicaPool(index), primary: false, readOnly };
       }
       case 'wait':
         if (set.timeoutMs <= 0 && this.waitStart < 0) {

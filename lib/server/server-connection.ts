@@ -5,10 +5,10 @@
 // and forwards the server's bytes to whichever client is linked (ServerPeer).
 
 import * as net from 'node:net';
-import { BackendCode, SqlState, TxStatus } from '../protocol/codes';
+import { BackendCode, ServerSqlState, SqlState, TxStatus } from '../protocol/codes';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { Framer } from '../protocol/framer';
-import { decodeErrorFields, decodeParameterStatus, type ErrorFields } from '../protocol/backend';
+import { decodeErrorFields, decodeParameterStatus, errorCode, isShutdownFatal, type ErrorFields } from '../protocol/backend';
 import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
 import { log, type LogSubject } from '../log';
@@ -19,6 +19,10 @@ import { ServerStatementCache } from '../prepared/statements';
 import type { ConnectEvents, PendingConnect } from '../connect';
 import type { Backend } from '../failover/backend';
 import type { BackendAddress } from '../failover/dialer';
+
+/** Responses after which a statement (or the transaction) may have committed: a request is not sent again after one. */
+const COMPLETES_STATEMENT = new Uint8Array(256);
+for (const t of [BackendCode.CommandComplete, BackendCode.ReadyForQuery, BackendCode.CopyInResponse, BackendCode.CopyOutResponse, BackendCode.CopyBothResponse]) COMPLETES_STATEMENT[t] = 1;
 
 /** Response types the prepared-statement queue must see, as a lookup table (hot path). */
 const IS_COMPLETION = new Uint8Array(256);
@@ -54,6 +58,10 @@ export interface ServerPeer {
   /** Resume reading from the client (its server side drained). */
   resumeClient(): void;
   pauseClient(): void;
+  /** The first frame answering the client's request arrived (lib/client/resend: it can no longer be sent again). */
+  answerBegun(): void;
+  /** The server's first answer was FATAL 57P01 (`frame`, swallowed): the request may go to another server. */
+  refusedByShutdown(frame: Buffer): void;
 }
 
 /** What the pool learns from a server. */
@@ -66,6 +74,8 @@ export interface ServerOwner {
    * idle), not pgmux; the failover layer hears of those.
    */
   serverClosed(server: ServerConnection, reason: string, byServer: boolean): void;
+  /** The server refused a write as read-only (25006): maybe a standby now (lib/failover looks). */
+  serverReadOnly(server: ServerConnection): void;
 }
 
 
@@ -91,6 +101,13 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   readonly statements: ServerStatementCache;
   /** The frame just inspected was a ReadyForQuery for the linked client (afterFrame tells it). */
   private readyPending = false;
+  /**
+   * The linked client's request may be sent again if this server refuses it at shutdown before
+   * any of the answer is written to the client (lib/client/resend): true until the first write.
+   */
+  private awaiting = false;
+  /** Since the request came: a statement completed (CommandComplete, ReadyForQuery, COPY), so something may have committed. */
+  private completedSome = false;
 
   /** Read by the admin console (SHOW SERVERS addresses, SUSPEND's flush check); its TLS socket after 'S'. */
   socket: net.Socket;
@@ -297,11 +314,19 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
 
   // ---- RelayHandler: the server half of the forwarding path ----
 
+  /** The linked client's request may be sent again until this server starts answering it. */
+  awaitAnswer(): void {
+    this.awaiting = true;
+    this.completedSome = false;
+  }
+
   onHeader(type: number): number {
+    if (this.awaiting && this.internalPending === 0 && COMPLETES_STATEMENT[type] === 1) this.completedSome = true;
     if (this.internalPending > 0) return Action.Inspect;
     if (IS_COMPLETION[type] === 1 && this.client?.prepared != null) return Action.Inspect;
     if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
-    if (type === BackendCode.ErrorResponse && this.client === null) return Action.Inspect;
+    // Errors are rare: each is looked at whole (a shutdown's FATAL, or one while idle).
+    if (type === BackendCode.ErrorResponse) return Action.Inspect;
     return Action.Forward;
   }
 
@@ -314,6 +339,17 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       }
       return this.internalPending > 0 ? Action.Swallow : Action.Forward;
     }
+    const linked = this.client;
+    if (type === BackendCode.ErrorResponse && this.awaiting && !this.completedSome && linked !== null && isShutdownFatal(buf, start, end)) {
+      // The server is shutting down and refused the request before any statement of it
+      // completed, and nothing of its answer has reached the client: the client does not see
+      // this, and the request goes to another server (lib/client/resend).
+      linked.refusedByShutdown(Buffer.from(buf.subarray(start, end)));
+      return Action.Swallow | Action.Discard;
+    }
+    // "cannot execute ... in a read-only transaction": the client gets it; the failover layer
+    // checks whether the host is still the primary (a demoted one says so forever).
+    if (type === BackendCode.ErrorResponse && errorCode(buf, start, end) === ServerSqlState.ReadOnlySqlTransaction) this.owner.serverReadOnly(this);
     if (this.internalPending > 0) {
       if (type === BackendCode.ErrorResponse) {
         const fields = decodeErrorFields(buf, start, end);
@@ -336,6 +372,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       return (client.acceptsReady(this.txStatus) ? Action.Forward : Action.Swallow) | Action.Notify;
     }
     if (client !== null && client.prepared !== null) return client.prepared.onServerResponse(type, buf, start, end, this);
+    if (client !== null) return Action.Forward;
     // An ErrorResponse while no client is linked: the server is telling us it is going away
     // (terminated, shut down). Drop it now, not at the socket's close a tick later, so that a
     // request arriving meanwhile is not handed a dying server.
@@ -365,6 +402,11 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   write(bytes: Buffer): void {
     const client = this.client;
     if (client === null) return;
+    if (this.awaiting) {
+      // The answer reaches the client: the request can never be sent again.
+      this.awaiting = false;
+      client.answerBegun();
+    }
     const queued = client.forward(bytes);
     if (queued === 0) return;
     this.readKept = true;

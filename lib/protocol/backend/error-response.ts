@@ -1,7 +1,7 @@
 // Owns ErrorResponse ('E') and NoticeResponse ('N'): the fields type, building them for clients,
 // and decoding a server's so pgmux can log it, act on its SQLSTATE, or pass its text on.
 
-import { BackendCode, HEADER_LENGTH } from '../codes';
+import { BackendCode, HEADER_LENGTH, ServerSqlState } from '../codes';
 import { invalid, Reader, type Invalid } from '../frontend/reader';
 import { Writer } from '../writer';
 
@@ -128,4 +128,22 @@ export function decodeErrorFields(buf: Buffer, start: number, end: number): Deco
   const v = raw.get('V');
   const severity: Severity = isSeverity(v) ? v : isSeverity(s) ? s : 'ERROR';
   return { ...fields, kind, severity, code, message, raw };
+}
+
+/** Whether an ErrorResponse frame is FATAL with SQLSTATE 57P01 (admin_shutdown: a fast shutdown, pg_terminate_backend). */
+export function isShutdownFatal(buf: Buffer, start: number, end: number): boolean {
+  const f = decodeErrorFields(buf, start, end);
+  return f.kind !== 'invalid' && f.severity === 'FATAL' && f.code === ServerSqlState.AdminShutdown;
+}
+
+/** The SQLSTATE ('C' field) of an ErrorResponse frame, or null; reads nothing else. */
+export function errorCode(buf: Buffer, start: number, end: number): string | null {
+  let i = start + HEADER_LENGTH;
+  while (i < end && buf[i] !== 0) {
+    const nul = buf.indexOf(0, i + 1);
+    if (nul < 0 || nul >= end) return null;
+    if (buf[i] === 0x43) return buf.toString('latin1', i + 1, nul);
+    i = nul + 1;
+  }
+  return null;
 }

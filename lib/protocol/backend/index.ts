@@ -1,7 +1,7 @@
 // Owns the public surface of lib/protocol/backend: messages pgmux sends its clients, and the
 // decoders for the few server messages pgmux reads.
 
-export { decodeErrorFields, errorResponse, noticeResponse, type DecodedErrorFields, type ErrorFields, type Severity } from './error-response';
+export { decodeErrorFields, errorCode, errorResponse, isShutdownFatal, noticeResponse, type DecodedErrorFields, type ErrorFields, type Severity } from './error-response';
 export {
   AUTHENTICATION_CLEARTEXT,
   AUTHENTICATION_OK,
