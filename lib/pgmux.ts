@@ -57,15 +57,16 @@ export class Pgmux implements ConsoleHost {
     const s = this.config.settings;
     // The classifier's parser tier (PostgreSQL's grammar, WASM) must be loaded before any routing.
     await loadParser();
-    // Every host's role and replay position known before the first client asks, so a read goes
-    // to a caught-up replica (and a multi-host database to its primary) from the first statement.
-    await this.registry.startHosts(Math.min(Math.max(s.server_connect_timeout, 1), FIRST_PROBE_WAIT_S) * 1000);
     this.registry.hba = loadHbaFor(this.config);
     try {
       installTls(buildTlsSetup(s));
     } catch (err) {
       throw new Error(`TLS setup failed: ${(err as Error).message}`);
     }
+    // After TLS is installed: probes dial with server_tls_sslmode like everything else.
+    // Every host's role and replay position known before the first client asks, so a read goes
+    // to a caught-up replica (and a multi-host database to its primary) from the first statement.
+    await this.registry.startHosts(Math.min(Math.max(s.server_connect_timeout, 1), FIRST_PROBE_WAIT_S) * 1000);
     for (const addr of s.listen_addr) {
       const host = addr === '*' ? '::' : addr;
       await this.listen({ host, port: s.listen_port, backlog: s.listen_backlog, ipv6Only: false }, `${addr}:${s.listen_port}`);
