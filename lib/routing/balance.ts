@@ -49,6 +49,15 @@ export function makeBalancer(mode: BalanceMode, weights: readonly number[], opts
 }
 
 /**
+ * Zone affinity: among the eligible replicas, those in pgmux's own zone (`local`, a mask) take
+ * the reads; the others only when none of those is eligible (down, lagging, behind a write).
+ */
+export function preferLocal(inner: Balancer, local: number): Balancer {
+  if (local === 0) return inner;
+  return { pick: (mask) => inner.pick((mask & local) !== 0 ? mask & local : mask) };
+}
+
+/**
  * The eligible replica with the lowest moving-average round trip; one not yet measured counts as
  * the best so it gets measured. Within 10 % of the best, round robin among them, so two equally
  * near replicas share the reads instead of the marginally faster one taking all.

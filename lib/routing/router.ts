@@ -15,7 +15,7 @@ import { parseLagLimit, NO_LAG_LIMIT, type LagLimit } from '../config/routing';
 import { FrontendCode } from '../protocol/codes';
 import type { Pool } from '../pool/pool';
 import { log } from '../log';
-import { makeBalancer, type Balancer } from './balance';
+import { makeBalancer, preferLocal, type Balancer } from './balance';
 import { Classifier, type Classification, type PinReason, type SessionRoute } from './classify';
 import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
@@ -59,8 +59,6 @@ export class ReplicaSet {
   /** User functions' pg_proc.provolatile, fetched from the primary at start and at RELOAD. */
   readonly volatility: VolatilityLookup;
   readonly replicaOnly: boolean;
-  /** Hosts in pgmux's own zone (settings.zone), as a mask; 0 when no zone is set. */
-  private readonly sameZone: number;
   readonly readYourWrites: ReadYourWrites;
   readonly timeoutMs: number;
   /** Reads sent to each replica (SHOW REPLICAS reads_routed). */
@@ -84,8 +82,8 @@ export class ReplicaSet {
     this.readYourWrites = effective(settings, 'read_your_writes', db, undefined);
     this.timeoutMs = effective(settings, 'read_your_writes_timeout', db, undefined) * 1000;
     this.routed = all.map(() => 0);
-    // Replicas in pgmux's own zone take reads first (chooseReplica).
-    this.sameZone = settings.zone === '' ? 0 : all.reduce((mask, h, i) => (h.zone === settings.zone ? mask | (1 << i) : mask), 0);
+    // Replicas in pgmux's own zone take reads first.
+    const sameZone = settings.zone === '' ? 0 : all.reduce((mask, h, i) => (h.zone === settings.zone ? mask | (1 << i) : mask), 0);
     const connectTimeout = Math.max(settings.server_connect_timeout, 1);
     // The classifier's cache holds answers given with the old lookup: forget them at each load.
     this.volatility = new VolatilityLookup(
@@ -100,10 +98,13 @@ export class ReplicaSet {
       readOnlyFunctions: effective(settings, 'read_only_functions', db, undefined),
       isVolatile: this.volatility.isVolatile,
     });
-    this.balancer = makeBalancer(
-      effective(settings, 'load_balance', db, undefined),
-      all.map((r) => r.weight),
-      { connections: (i) => this.serverCount(i), outstanding: (i) => this.outstanding(i), latency: (i) => hosts.latency(i) },
+    this.balancer = preferLocal(
+      makeBalancer(effective(settings, 'load_balance', db, undefined), all.map((r) => r.weight), {
+        connections: (i) => this.serverCount(i),
+        outstanding: (i) => this.outstanding(i),
+        latency: (i) => hosts.latency(i),
+      }),
+      sameZone,
     );
     this.unsubscribe = this.tracker.on((event) => {
       if (event.kind !== 'replica-state') return;
@@ -112,15 +113,6 @@ export class ReplicaSet {
       if (event.to !== 'up') this.rerouteWaiting(event.index);
     });
     this.volatility.refresh();
-  }
-
-  /**
-   * The replica of `mask` (route()'s eligible ones) that takes a read: one in pgmux's zone when
-   * any of those is eligible, else any, by the balancer.
-   */
-  chooseReplica(mask: number): number {
-    const local = mask & this.sameZone;
-    return this.balancer.pick(local !== 0 ? local : mask);
   }
 
   /** Requests running on or queued for replica `index`, over all its pools (least_outstanding). */
@@ -258,7 +250,7 @@ export class ClientRouter implements PollWaiter {
         return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly };
       case 'replica': {
         this.waitStart = -1;
-        const index = set.chooseReplica(decision.replicas);
+        const index = set.balancer.pick(decision.replicas);
         if (index < 0) return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly };
         set.routed[index]++;
         this.onPrimary = false;

@@ -1,7 +1,7 @@
 // Specs for load_balance: weighted round robin, least connections and weighted random, each
 // picking only among the replicas route() allowed (the mask).
 
-import { makeBalancer } from '../../lib/routing/balance';
+import { makeBalancer, preferLocal } from '../../lib/routing/balance';
 
 const ALL3 = 0b111;
 
@@ -93,5 +93,48 @@ describe('random', () => {
 
   it('answers -1 for an empty mask', () => {
     expect(makeBalancer('random', [1]).pick(0)).toBe(-1);
+  });
+});
+
+describe('least_outstanding', () => {
+  /** Requests running or queued, per unit of weight: a replica busy with long reads gets fewer new ones. */
+  it('picks the replica with the fewest requests in flight per unit of weight', () => {
+    const inFlight = [4, 1, 3];
+    const b = makeBalancer('least_outstanding', [1, 1, 1], { outstanding: (i) => inFlight[i] });
+    expect(b.pick(ALL3)).toBe(1);
+    inFlight[1] = 9;
+    expect(b.pick(ALL3)).toBe(2);
+    // Weight 4 on replica 0: 4 requests per 4 units beats 3 per 1.
+    const w = makeBalancer('least_outstanding', [4, 1, 1], { outstanding: (i) => [4, 3, 3][i] });
+    expect(w.pick(ALL3)).toBe(0);
+    expect(() => makeBalancer('least_outstanding', [1])).toThrow(/outstanding/);
+  });
+});
+
+describe('latency', () => {
+  /** The nearest replica takes the reads; one not measured yet is tried so that it gets measured. */
+  it('picks the lowest moving-average round trip, sharing among replicas within 10 %', () => {
+    const rtt: (number | null)[] = [5, 1, 1.05];
+    const b = makeBalancer('latency', [1, 1, 1], { latency: (i) => rtt[i] });
+    expect(new Set(picks(6, () => b.pick(ALL3)))).toEqual(new Set([1, 2]));
+    rtt[2] = 3;
+    expect(new Set(picks(6, () => b.pick(ALL3)))).toEqual(new Set([1]));
+    rtt[0] = null;
+    expect(picks(3, () => b.pick(ALL3))).toContain(0);
+    expect(b.pick(0b100)).toBe(2);
+  });
+});
+
+describe('zone affinity (preferLocal)', () => {
+  /** Same-zone replicas first; the others only when none of those is eligible. */
+  it('keeps reads in pgmux\'s zone while a replica there is eligible', () => {
+    const b = preferLocal(makeBalancer('round_robin', [1, 1, 1]), 0b110);
+    expect(new Set(picks(10, () => b.pick(ALL3)))).toEqual(new Set([1, 2]));
+    // Both local replicas out (down or behind a write): the remote one takes the read.
+    expect(picks(3, () => b.pick(0b001))).toEqual([0, 0, 0]);
+    expect(b.pick(0b011)).toBe(1);
+    // No zone set: the balancer as it is.
+    const plain = makeBalancer('round_robin', [1, 1]);
+    expect(preferLocal(plain, 0)).toBe(plain);
   });
 });
