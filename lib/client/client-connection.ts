@@ -138,8 +138,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private replayBytes = 0;
   /** The router placed the request as a read, and the client has sent nothing since. */
   private replayReadOnly = false;
-  /** The server's first answer to `replay` was FATAL 57P01: the frame, swallowed; else null. */
+  /** The server's first answer to `replay` was a shutdown's word: the frame, swallowed; else null. */
   private shutdownRefused: Buffer | null = null;
+  /** ...and it was a FATAL (nothing committed), not an immediate shutdown's WARNING. */
+  private refusedFatal = false;
   private resends = 0;
   /** The router's placement of the current request was a read-only statement. */
   private placedReadOnly = false;
@@ -574,7 +576,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.replay = null;
     this.shutdownRefused = null;
     const resendable = replay !== null && this.resends < MAX_RESENDS && this.atBoundary();
-    if (resendable && refused !== null) {
+    if (resendable && refused !== null && this.refusedFatal) {
       // 57P01 is also what pg_terminate_backend says, and a query an operator killed must not
       // come back: it goes again only if the host itself is going away, as its probe tells.
       this.setState('waiting');
@@ -592,6 +594,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.resend(replay, reason);
       return;
     }
+    // The shutdown's words the client did not see yet, then the loss.
+    if (refused !== null) this.socket.write(refused);
     log.warn(`server connection lost: ${reason}`, this);
     this.fail(refusals.serverConnLost());
   }
@@ -608,9 +612,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.replay = null;
   }
 
-  /** ServerPeer: the server's first answer was FATAL 57P01 (`frame`, swallowed): the request did not commit. */
-  refusedByShutdown(frame: Buffer): void {
+  /** ServerPeer: the server's first answer was its shutdown's word (`frame`, swallowed). */
+  refusedByShutdown(frame: Buffer, fatal: boolean): void {
     this.shutdownRefused = frame;
+    this.refusedFatal = fatal;
   }
 
   /** Keeps the request just handed to a server, when it could be sent again (./resend). */

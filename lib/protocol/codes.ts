@@ -113,8 +113,10 @@ export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
 export const ServerSqlState = {
   /** A write on a standby (or in a READ ONLY transaction): the failover layer checks the host's role. */
   ReadOnlySqlTransaction: '25006',
-  /** Fast shutdown or pg_terminate_backend (lib/client/resend). */
+  /** Fast shutdown or pg_terminate_backend as FATAL; an immediate shutdown as WARNING (lib/client/resend). */
   AdminShutdown: '57P01',
+  /** Another backend crashed: every connection ends (a WARNING first). */
+  CrashShutdown: '57P02',
 } as const;
 
 /** Length of a typed message header: type byte + int32 length. */

@@ -24,6 +24,14 @@ import type { BackendAddress } from '../failover/dialer';
 const COMPLETES_STATEMENT = new Uint8Array(256);
 for (const t of [BackendCode.CommandComplete, BackendCode.ReadyForQuery, BackendCode.CopyInResponse, BackendCode.CopyOutResponse, BackendCode.CopyBothResponse]) COMPLETES_STATEMENT[t] = 1;
 
+/** FATAL 57P01 (fast shutdown, pg_terminate_backend), or a WARNING 57P01/57P02 (immediate shutdown, crash). */
+function isShutdownWord(type: number, buf: Buffer, start: number, end: number): boolean {
+  if (type === BackendCode.ErrorResponse) return isShutdownFatal(buf, start, end);
+  if (type !== BackendCode.NoticeResponse) return false;
+  const code = errorCode(buf, start, end);
+  return code === ServerSqlState.AdminShutdown || code === ServerSqlState.CrashShutdown;
+}
+
 /** Response types the prepared-statement queue must see, as a lookup table (hot path). */
 const IS_COMPLETION = new Uint8Array(256);
 for (const t of COMPLETION_TYPES) IS_COMPLETION[t] = 1;
@@ -60,8 +68,12 @@ export interface ServerPeer {
   pauseClient(): void;
   /** The first frame answering the client's request arrived (lib/client/resend: it can no longer be sent again). */
   answerBegun(): void;
-  /** The server's first answer was FATAL 57P01 (`frame`, swallowed): the request may go to another server. */
-  refusedByShutdown(frame: Buffer): void;
+  /**
+   * The server's first answer was a shutdown's word (`frame`, swallowed): FATAL 57P01 (fast
+   * shutdown or pg_terminate_backend: nothing committed), or a WARNING 57P01/57P02 (immediate
+   * shutdown or a crash: it may have). The request may go to another server (lib/client/resend).
+   */
+  refusedByShutdown(frame: Buffer, fatal: boolean): void;
 }
 
 /** What the pool learns from a server. */
@@ -325,8 +337,9 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     if (this.internalPending > 0) return Action.Inspect;
     if (IS_COMPLETION[type] === 1 && this.client?.prepared != null) return Action.Inspect;
     if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
-    // Errors are rare: each is looked at whole (a shutdown's FATAL, or one while idle).
-    if (type === BackendCode.ErrorResponse) return Action.Inspect;
+    // Errors are rare: each is looked at whole (a shutdown's FATAL, or one while idle); so is a
+    // notice that may be an immediate shutdown's before the request's answer has begun.
+    if (type === BackendCode.ErrorResponse || (type === BackendCode.NoticeResponse && this.awaiting)) return Action.Inspect;
     return Action.Forward;
   }
 
@@ -340,11 +353,11 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       return this.internalPending > 0 ? Action.Swallow : Action.Forward;
     }
     const linked = this.client;
-    if (type === BackendCode.ErrorResponse && this.awaiting && !this.completedSome && linked !== null && isShutdownFatal(buf, start, end)) {
-      // The server is shutting down and refused the request before any statement of it
-      // completed, and nothing of its answer has reached the client: the client does not see
-      // this, and the request goes to another server (lib/client/resend).
-      linked.refusedByShutdown(Buffer.from(buf.subarray(start, end)));
+    if (this.awaiting && !this.completedSome && linked !== null && isShutdownWord(type, buf, start, end)) {
+      // The server is going away and said so before any statement of the request completed,
+      // and nothing of its answer has reached the client: the client does not see this, and the
+      // request may go to another server (lib/client/resend decides).
+      linked.refusedByShutdown(Buffer.from(buf.subarray(start, end)), type === BackendCode.ErrorResponse);
       return Action.Swallow | Action.Discard;
     }
     // "cannot execute ... in a read-only transaction": the client gets it; the failover layer
@@ -362,6 +375,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       }
       return Action.Swallow;
     }
+    // A notice inspected only in case it was a shutdown's: on its way.
+    if (type === BackendCode.NoticeResponse) return Action.Forward;
     const client = this.client;
     if (type === BackendCode.ReadyForQuery) {
       this.txStatus = buf[start + 5];

@@ -122,6 +122,23 @@ describe('a database with two candidate hosts', () => {
   });
 
   /**
+   * An immediate shutdown warns and drops the connection; a write would have to fail (it may have
+   * committed), but a read outside a transaction simply runs again elsewhere.
+   */
+  it('sends a read again when its replica stops at once (immediate shutdown)', async () => {
+    const c = await connect();
+    const reading = c.query(`SELECT pg_sleep(1), ${WHERE}`);
+    await until('the read to run on the standby', async () => {
+      const r = await cluster.query(standby, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(1)%'");
+      return r.rows[0]?.n === 1;
+    });
+    await cluster.stopNode(standby, 'immediate');
+    expect((await reading).rows[0]).toMatchObject({ hs: 'off', p: primary.port });
+    await cluster.startNode(standby);
+    await until('the standby to take reads again', async () => hostRow(await hosts(), standby).state === 'up');
+  });
+
+  /**
    * The switchover: the primary stops (fast), the standby is promoted a moment later. A write in
    * flight at the stop is refused by the old primary before it commits and runs once on the new
    * one; a write an idle client sends meanwhile waits instead of failing; both finish promptly
