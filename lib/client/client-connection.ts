@@ -626,11 +626,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     for (const c of queued) bytes += c.length;
     const pool = this.pool as Pool;
     // Session pooling keeps a server for good: a lost one is a lost session.
-    if (bytes > RESEND_LIMIT || pool.settings.poolMode === 'session' || !resendable(queued)) {
+    if (bytes === 0 || bytes > RESEND_LIMIT || pool.settings.poolMode === 'session' || !resendable(queued)) {
       this.replay = null;
       return;
     }
-    this.replay = queued.slice();
+    // The pending array itself (takePending left pending null): no copy per transaction.
+    this.replay = queued as Buffer[];
     this.replayBytes = bytes;
   }
 
