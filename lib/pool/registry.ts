@@ -430,7 +430,14 @@ function sameSecret(a: Secret, b: Secret): boolean {
  * ...) only reaches servers opened from now on, as in PgBouncer.
  */
 function serverTargetChanged(a: DatabaseDef, b: DatabaseDef): boolean {
-  return a.dbname !== b.dbname || a.host !== b.host || a.port !== b.port || a.user !== b.user || (a.connectQuery ?? '') !== (b.connectQuery ?? '');
+  return (
+    a.dbname !== b.dbname ||
+    a.host !== b.host ||
+    a.port !== b.port ||
+    JSON.stringify(a.hosts ?? null) !== JSON.stringify(b.hosts ?? null) ||
+    a.user !== b.user ||
+    (a.connectQuery ?? '') !== (b.connectQuery ?? '')
+  );
 }
 
 /** Settings a replica set took at creation that a RELOAD changed. */
