@@ -77,11 +77,13 @@ export class WriteScopes {
 
   /**
    * Drops writes every replica has replayed (they can no longer make a read wait). A replica with
-   * no known position keeps everything: it may come back behind a forgotten write.
+   * no known position keeps everything: it may come back behind a forgotten write. The host that
+   * is the primary (wrong-role: not in recovery) is no replica and is skipped.
    */
   prune(replicas: readonly ReplicaView[]): void {
     let min: Lsn | null = null;
     for (const r of replicas) {
+      if (r.state === 'wrong-role') continue;
       if (r.replayLsn === null) return;
       if (min === null || r.replayLsn < min) min = r.replayLsn;
     }

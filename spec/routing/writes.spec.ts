@@ -84,4 +84,15 @@ describe('WriteScopes', () => {
     w.prune([{ state: 'up', replayLsn: 20n }, { state: 'connecting', replayLsn: null }]);
     expect(w.size).toBe(1);
   });
+
+  /**
+   * Every host of a database has a status, the primary's too (wrong-role: it replays nothing).
+   * It is no replica: writes the replicas have all replayed are still forgotten.
+   */
+  it('skips the primary host when pruning', () => {
+    const w = new WriteScopes();
+    w.wrote('old', 10n);
+    w.prune([{ state: 'wrong-role', replayLsn: null }, { state: 'up', replayLsn: 20n }]);
+    expect(w.size).toBe(0);
+  });
 });
