@@ -6,7 +6,7 @@ import type { Registry } from '../pool/registry';
 import { classify } from '../routing/classify';
 import { formatLsn } from '../routing/lsn';
 import type { PinReason } from '../routing/classify';
-import type { HostRow, PinRow, ReplicaRow, RouteRow } from './views';
+import type { HostRow, KeyRow, PinRow, ReplicaRow, RouteRow } from './views';
 
 /** Every pin reason, in a fixed order, so SHOW PINS has the same rows whether or not a reason occurred. */
 const PIN_REASONS: readonly PinReason[] = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'];
@@ -106,6 +106,19 @@ export function hostRows(registry: Registry): HostRow[] {
         reason: b.failures > 0 ? b.lastError : isPrimary ? `primary on timeline ${t.timeline}` : status.reason,
       });
     });
+  }
+  return out;
+}
+
+/**
+ * SHOW KEYS: per database whose replica set runs, the application keys remembered
+ * (read_your_writes = key) and how keyed reads fared: decided, made to wait for a replica, and
+ * sent to the primary when the wait ran out.
+ */
+export function keyRows(registry: Registry): KeyRow[] {
+  const out: KeyRow[] = [];
+  for (const [database, set] of registry.replicaSets) {
+    out.push({ database, mode: set.readYourWrites, keys: set.writes.keyCount, keyedReads: set.keyed.reads, keyedWaits: set.keyed.waits, keyedTimeouts: set.keyed.timeouts });
   }
   return out;
 }

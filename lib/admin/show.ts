@@ -8,7 +8,7 @@ import { renderView } from './table';
 import * as views from './views';
 import * as rows from './rows';
 import type { Inventory } from './rows';
-import { hostRows, pinRows, replicaRows } from './routing-rows';
+import { hostRows, keyRows, pinRows, replicaRows } from './routing-rows';
 
 /** What a SHOW needs beyond the inventory. */
 export interface ShowContext extends Inventory {
@@ -30,7 +30,7 @@ const HELP =
   '\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n' +
   '\tSHOW DNS_HOSTS|DNS_ZONES\n' +
   '\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n' +
-  '\tSHOW HOSTS|REPLICAS|PINS|PREPARED|ROUTE <sql>\n' +
+  '\tSHOW HOSTS|REPLICAS|PINS|KEYS|PREPARED|ROUTE <sql>\n' +
   '\tSET key = arg\n' +
   '\tRELOAD\n' +
   '\tPAUSE [<db>]\n' +
@@ -125,6 +125,8 @@ export const SHOW_VIEWS: readonly ShowView[] = [
   { name: 'pins', render: (ctx) => renderView(views.PINS, pinRows(ctx.registry)) },
   // pgmux only: failover (issue 12): every host's role, health and circuit breaker.
   { name: 'hosts', render: (ctx) => renderView(views.HOSTS, hostRows(ctx.registry)) },
+  // pgmux only: read_your_writes = key (issue 19).
+  { name: 'keys', render: (ctx) => renderView(views.KEYS, keyRows(ctx.registry)) },
   // pgmux only: the prepared-statement registry shared by every pool (issue 4).
   { name: 'prepared', render: (ctx) => renderView(views.PREPARED, ctx.registry.statements.all()) },
   { name: 'dns_zones', render: () => renderView(views.DNS_ZONES, []) },

@@ -374,6 +374,25 @@ export const HOSTS: View<HostRow> = [
   { name: 'reason', type: 'text', get: (r) => r.reason },
 ];
 
+/** SHOW KEYS (pgmux only): per routed database, read_your_writes = key's table and counters. */
+export interface KeyRow {
+  database: string;
+  mode: string;
+  keys: number;
+  keyedReads: number;
+  keyedWaits: number;
+  keyedTimeouts: number;
+}
+
+export const KEYS: View<KeyRow> = [
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'read_your_writes', type: 'text', get: (r) => r.mode },
+  { name: 'keys', type: 'int8', get: (r) => r.keys },
+  { name: 'keyed_reads', type: 'int8', get: (r) => r.keyedReads },
+  { name: 'keyed_waits', type: 'int8', get: (r) => r.keyedWaits },
+  { name: 'keyed_timeouts', type: 'int8', get: (r) => r.keyedTimeouts },
+];
+
 /** SHOW ROUTE <sql> (pgmux only): where a fresh client's statement would go in each routed database, and why. */
 export interface RouteRow {
   database: string;

@@ -106,6 +106,7 @@ const DB_KEYS: Readonly<Record<string, KeyRow<DbField>>> = {
   route: { field: 'route', kind: 'route', supported: true },
   read_your_writes: { field: 'readYourWrites', kind: 'setting', setting: 'read_your_writes', supported: true },
   read_your_writes_timeout: { field: 'readYourWritesTimeout', kind: 'setting', setting: 'read_your_writes_timeout', supported: true },
+  read_your_writes_keys: { field: 'readYourWritesKeys', kind: 'setting', setting: 'read_your_writes_keys', supported: true },
   max_replica_lag: { field: 'maxReplicaLag', kind: 'setting', setting: 'max_replica_lag', supported: true },
   load_balance: { field: 'loadBalance', kind: 'setting', setting: 'load_balance', supported: true },
   write_functions: { field: 'writeFunctions', kind: 'setting', setting: 'write_functions', supported: true },

@@ -17,6 +17,7 @@ const OVERRIDES = {
   max_user_connections: { user: 'maxUserConnections' },
   read_your_writes: { db: 'readYourWrites' },
   read_your_writes_timeout: { db: 'readYourWritesTimeout' },
+  read_your_writes_keys: { db: 'readYourWritesKeys' },
   max_replica_lag: { db: 'maxReplicaLag' },
   load_balance: { db: 'loadBalance' },
   write_functions: { db: 'writeFunctions' },

@@ -47,6 +47,7 @@ export interface DatabaseDef {
   /** pgmux only: per-database overrides of the routing settings (see effective.ts). */
   readYourWrites?: Settings['read_your_writes'];
   readYourWritesTimeout?: number;
+  readYourWritesKeys?: number;
   maxReplicaLag?: string;
   loadBalance?: Settings['load_balance'];
   writeFunctions?: string[];

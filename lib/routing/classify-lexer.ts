@@ -23,13 +23,18 @@ const TXN_CONTROL = verdict('replica', 'replica: transaction control');
 const BEGIN = verdict('primary', 'primary: BEGIN');
 const SET = verdict('primary', 'primary: SET', { pins: Pin.set });
 const RESET = verdict('primary', 'primary: RESET', { pins: Pin.set });
-const RESET_ALL = verdict('primary', 'primary: RESET', { pins: Pin.set, sessionRoute: 'auto' });
+const RESET_ALL = verdict('primary', 'primary: RESET', { pins: Pin.set, sessionRoute: 'auto', sessionKey: null });
 export const BACKSLASH_STRING = verdict('primary', 'primary: backslash in string without standard_conforming_strings', {
   cacheable: false,
 });
 
 /** SHOW of these asks "is this the primary?": answer it from the primary. */
 export const PRIMARY_SHOW: ReadonlySet<string> = new Set(['transaction_read_only', 'in_hot_standby', 'default_transaction_read_only']);
+
+/** The verdict for `SET pgmux.key = '<key>'` (null: RESET), shared by both tiers: no pin, the key is pgmux's. */
+export function keyVerdict(key: string | null): Verdict {
+  return verdict('primary', 'primary: SET pgmux.key', { sessionKey: key === '' ? null : key, literalSensitive: true });
+}
 
 /** The verdict for `SET pgmux.route = <value>` / RESET, shared by both tiers. */
 export function routeVerdict(route: SessionRoute): Verdict {
@@ -382,7 +387,16 @@ function set(lx: Lexer): Verdict | undefined {
   if (lx.is('transaction') || lx.is('constraints')) return undefined;
   if (lx.kind !== Tok.word) return undefined;
   if (lx.is('pgmux')) {
-    if (lx.next() === Tok.dot && lx.next() === Tok.word && lx.is('route')) {
+    if (lx.next() === Tok.dot && lx.next() === Tok.word && lx.is('key')) {
+      const k = lx.next();
+      if ((k === Tok.op && lx.sql.charCodeAt(lx.start) === 61) || lx.is('to')) {
+        const vk = lx.next();
+        const value = vk === Tok.word ? lx.word() : vk === Tok.string && lx.sql.charCodeAt(lx.start) === 39 ? lx.unquoted() : null;
+        if (value !== null && ends(lx)) return keyVerdict(value);
+      }
+      return undefined;
+    }
+    if (lx.kind === Tok.word && lx.is('route')) {
       const k = lx.next();
       if ((k === Tok.op && lx.sql.charCodeAt(lx.start) === 61) || lx.is('to')) {
         const vk = lx.next();
@@ -401,7 +415,10 @@ function reset(lx: Lexer): Verdict | undefined {
   lx.next();
   if (lx.is('all')) return ends(lx) ? RESET_ALL : undefined;
   if (lx.is('pgmux')) {
-    if (lx.next() === Tok.dot && lx.next() === Tok.word && lx.is('route') && ends(lx)) return routeVerdict('auto');
+    if (lx.next() === Tok.dot && lx.next() === Tok.word) {
+      if (lx.is('route') && ends(lx)) return routeVerdict('auto');
+      if (lx.is('key') && ends(lx)) return keyVerdict(null);
+    }
     if (done(lx)) return RESET;
   }
   if (lx.kind !== Tok.word) return undefined;

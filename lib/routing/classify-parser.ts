@@ -6,7 +6,7 @@
 
 import { loadModule, parseSync } from 'libpg-query';
 import { Fn, SET_CONFIG, judgeFunction, pinsOf, type CompiledOptions } from './classify-functions';
-import { PRIMARY_SHOW, parseRoute, routeVerdict } from './classify-lexer';
+import { keyVerdict, PRIMARY_SHOW, parseRoute, routeVerdict } from './classify-lexer';
 import { ALL_PINS, Pin, Rank, combine, verdict, type Verdict } from './classify-types';
 
 let loaded = false;
@@ -245,7 +245,7 @@ function statementVerdict(node: unknown, o: CompiledOptions): Verdict {
     case 'UnlistenStmt':
       return verdict('primary', 'primary: UNLISTEN', { unpins: body.conditionname === undefined ? Pin.listen : 0 });
     case 'DiscardStmt':
-      if (body.target === 'DISCARD_ALL') return verdict('primary', 'primary: DISCARD', { unpins: ALL_PINS, sessionRoute: 'auto' });
+      if (body.target === 'DISCARD_ALL') return verdict('primary', 'primary: DISCARD', { unpins: ALL_PINS, sessionRoute: 'auto', sessionKey: null });
       return verdict('primary', 'primary: DISCARD', { unpins: body.target === 'DISCARD_TEMP' ? Pin.tempTable : 0 });
     case 'VacuumStmt':
       return verdict('primary', body.is_vacuumcmd === true ? 'primary: VACUUM' : 'primary: ANALYZE');
@@ -319,7 +319,14 @@ function variableSet(body: Obj): Verdict {
   const name = str(body.name) ?? '';
   const kind = str(body.kind) ?? '';
   if (body.is_local === true) return verdict('replica', 'replica: SET LOCAL');
-  if (kind === 'VAR_RESET_ALL') return verdict('primary', 'primary: RESET', { pins: Pin.set, sessionRoute: 'auto' });
+  if (kind === 'VAR_RESET_ALL') return verdict('primary', 'primary: RESET', { pins: Pin.set, sessionRoute: 'auto', sessionKey: null });
+  if (name === 'pgmux.key') {
+    if (kind === 'VAR_RESET' || kind === 'VAR_SET_DEFAULT') return keyVerdict(null);
+    const args = list(body.args);
+    const value = args.length === 1 ? constant(args[0]) : undefined;
+    if (typeof value === 'string') return keyVerdict(value);
+    return verdict('primary', 'primary: SET', { pins: Pin.set, literalSensitive: true });
+  }
   if (name === 'pgmux.route') {
     if (kind === 'VAR_RESET' || kind === 'VAR_SET_DEFAULT') return routeVerdict('auto');
     const args = list(body.args);

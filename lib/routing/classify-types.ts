@@ -38,6 +38,8 @@ export interface Classification {
   readonly hint?: RouteHint;
   /** Set when the statement is `SET pgmux.route = …` / `RESET pgmux.route` (or RESET/DISCARD ALL). */
   readonly sessionRoute?: SessionRoute;
+  /** `SET pgmux.key = '…'` (the key), `RESET pgmux.key`, RESET ALL or DISCARD ALL (null); else absent. */
+  readonly sessionKey?: string | null;
   /**
    * Called functions the classifier could not judge (not built in, not in the settings lists,
    * `isVolatile` said undefined): they sent the statement to the primary. The router may look
@@ -107,6 +109,7 @@ export interface Verdict {
   readonly pins: number;
   readonly unpins: number;
   readonly sessionRoute?: SessionRoute;
+  readonly sessionKey?: string | null;
   readonly unknownFunctions?: readonly string[];
   /** Primary only because of user functions (volatile or unknown): a replica hint may override. */
   readonly onlyFunctions: boolean;
@@ -120,6 +123,7 @@ export interface VerdictExtras {
   pins?: number;
   unpins?: number;
   sessionRoute?: SessionRoute;
+  sessionKey?: string | null;
   unknownFunctions?: readonly string[];
   onlyFunctions?: boolean;
   literalSensitive?: boolean;
@@ -133,6 +137,7 @@ export function verdict(target: Target, reason: string, extras: VerdictExtras = 
     pins: extras.pins ?? 0,
     unpins: extras.unpins ?? 0,
     sessionRoute: extras.sessionRoute,
+    sessionKey: extras.sessionKey,
     unknownFunctions: extras.unknownFunctions,
     onlyFunctions: extras.onlyFunctions ?? false,
     literalSensitive: extras.literalSensitive ?? false,
@@ -158,6 +163,7 @@ export function combine(a: Verdict, b: Verdict): Verdict {
     pins: (a.pins & ~b.unpins) | b.pins,
     unpins: a.unpins | b.unpins,
     sessionRoute: b.sessionRoute ?? a.sessionRoute,
+    sessionKey: b.sessionKey !== undefined ? b.sessionKey : a.sessionKey,
     unknownFunctions: unknown,
     onlyFunctions: (!aPrimary || a.onlyFunctions) && (!bPrimary || b.onlyFunctions),
     literalSensitive: a.literalSensitive || b.literalSensitive,

@@ -41,6 +41,7 @@ function finish(v: Verdict, hint: RouteHint | undefined, tier: Tier): Classifica
   if (v.unpins !== 0) c.unpins = pinList(v.unpins);
   if (hint !== undefined) c.hint = hint;
   if (v.sessionRoute !== undefined) c.sessionRoute = v.sessionRoute;
+  if (v.sessionKey !== undefined) c.sessionKey = v.sessionKey;
   if (v.unknownFunctions !== undefined && v.unknownFunctions.length > 0) c.unknownFunctions = [...v.unknownFunctions];
   return c;
 }

@@ -20,9 +20,10 @@ import { Classifier, type Classification, type PinReason, type SessionRoute } fr
 import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
-import { route, type ReadYourWrites, type RouteContext, type RouteDecision } from './route';
+import { route, type ReadYourWrites, type RouteContext, type RouteDecision, type WriteLsn } from './route';
 import { VolatilityLookup } from './volatility';
-import { scopeKey, WriteScopes } from './writes';
+import { appKey, scopeKey, WriteScopes } from './writes';
+import { statementKey, withoutKey } from './consistency-key';
 
 /** A waiting client the set can send back through routing (its replica went away). */
 export interface Reroutable {
@@ -54,7 +55,9 @@ export interface HostsFeed {
 export class ReplicaSet {
   readonly tracker: LagTracker;
   readonly balancer: Balancer;
-  readonly writes = new WriteScopes();
+  readonly writes: WriteScopes;
+  /** Keyed reads (read_your_writes = key): decided, made to wait, and sent to the primary after the wait. */
+  readonly keyed = { reads: 0, waits: 0, timeouts: 0 };
   readonly classifier: Classifier;
   /** User functions' pg_proc.provolatile, fetched from the primary at start and at RELOAD. */
   readonly volatility: VolatilityLookup;
@@ -78,6 +81,8 @@ export class ReplicaSet {
   ) {
     const all = hosts.hosts;
     this.tracker = hosts.tracker;
+    // Keyed reads wait for the primary's position at start: nothing is known of earlier writes.
+    this.writes = new WriteScopes(effective(settings, 'read_your_writes_keys', db, undefined), hosts.tracker.now());
     this.replicaOnly = db.route === 'replica';
     this.readYourWrites = effective(settings, 'read_your_writes', db, undefined);
     this.timeoutMs = effective(settings, 'read_your_writes_timeout', db, undefined) * 1000;
@@ -157,9 +162,13 @@ export class ReplicaSet {
     if (delta > 0) this.pinsTotal.set(reason, (this.pinsTotal.get(reason) ?? 0) + 1);
   }
 
-  /** What SHOW ROUTE answers for `sql` from a fresh client with no session state. */
+  /**
+   * What SHOW ROUTE answers for `sql` from a fresh client with no session state; a statement
+   * carrying a consistency key (read_your_writes = key) is decided against that key's last write.
+   */
   explain(sql: string): { classification: Classification; decision: RouteDecision } {
-    const classification = this.classifier.classify(sql);
+    const classification = this.classifier.classify(withoutKey(sql));
+    const key = this.readYourWrites === 'key' ? statementKey(sql) : null;
     const decision = route({
       statement: classification,
       tx: 'idle',
@@ -167,7 +176,7 @@ export class ReplicaSet {
       pins: [],
       replicas: this.tracker.replicas,
       readYourWrites: this.readYourWrites,
-      writeLsn: null,
+      writeLsn: key === null ? null : this.writes.writeLsn(appKey(key), this.tracker),
       waitExpired: false,
       replicaOnly: this.replicaOnly,
     });
@@ -201,6 +210,10 @@ export class ClientRouter implements PollWaiter {
   /** The primary transaction in progress may have written: record its commit. */
   private mayWrite = false;
   private readonly key: string | null;
+  /** `SET pgmux.key`: the session's consistency key (read_your_writes = key), or null. */
+  sessionKey: string | null = null;
+  /** Keys the transaction in progress carried (read_your_writes = key): its commit is theirs too. */
+  private txKeys: string[] | null = null;
 
   constructor(
     readonly set: ReplicaSet,
@@ -224,8 +237,9 @@ export class ClientRouter implements PollWaiter {
     const set = this.set;
     // RELOAD replaced this database's replica set: until the client reconnects, the primary.
     if (set.stopped) return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly: false };
-    const { statement, pins } = this.scan(pending);
+    const { statement, pins, key: batchKey } = this.scan(pending);
     const readOnly = statement.target === 'replica';
+    const key = set.readYourWrites === 'key' ? (batchKey ?? this.sessionKey) : null;
     const tracker = set.tracker;
     const waitExpired = this.waitStart >= 0 && (set.timeoutMs <= 0 || tracker.now() - this.waitStart >= set.timeoutMs);
     const ctx: RouteContext = {
@@ -235,11 +249,13 @@ export class ClientRouter implements PollWaiter {
       pins: [...this.pins, ...pins],
       replicas: tracker.replicas,
       readYourWrites: set.readYourWrites,
-      writeLsn: set.writes.writeLsn(this.key, tracker),
+      // A keyed read sees its key's writes and the connection's own.
+      writeLsn: key === null ? set.writes.writeLsn(this.key, tracker) : laterWrite(set.writes.writeLsn(appKey(key), tracker), set.writes.writeLsn(this.key, tracker)),
       waitExpired,
       replicaOnly: set.replicaOnly,
     };
     const decision = route(ctx);
+    if (key !== null && readOnly) this.countKeyed(decision.kind, waitExpired);
     const lsn = ctx.writeLsn === null || ctx.writeLsn === 'pending' ? String(ctx.writeLsn) : formatLsn(ctx.writeLsn);
     log.debug(`route C-${this.clientId}: ${decision.reason} (${statement.reason}; write ${lsn})`);
     switch (decision.kind) {
@@ -273,6 +289,17 @@ export class ClientRouter implements PollWaiter {
     }
   }
 
+  /** A keyed read's decision, for the counters (SHOW and metrics). */
+  private countKeyed(kind: RouteDecision['kind'], waitExpired: boolean): void {
+    const k = this.set.keyed;
+    if (kind === 'wait') {
+      if (this.waitStart < 0) k.waits++;
+      return;
+    }
+    k.reads++;
+    if (waitExpired && kind === 'primary') k.timeouts++;
+  }
+
   /** PollWaiter: a poll answered; the client decides again. */
   pollWake(): void {
     this.wake();
@@ -283,15 +310,26 @@ export class ClientRouter implements PollWaiter {
    * route and pins follow it, and on the primary it may make the transaction a write.
    */
   observe(sql: string, statementName: string | null): void {
-    const c = this.set.classifier.classify(sql);
+    const c = this.set.classifier.classify(withoutKey(sql));
     if (statementName !== null && statementName !== '') this.statements.set(statementName, c);
     this.apply(c);
-    if (this.onPrimary && c.target === 'primary') this.mayWrite = true;
+    if (this.onPrimary && c.target === 'primary') {
+      this.mayWrite = true;
+      if (this.set.readYourWrites === 'key') {
+        const key = statementKey(sql) ?? this.sessionKey;
+        if (key !== null) (this.txKeys ??= []).push(key);
+      }
+    }
   }
 
   /** ReadyForQuery 'I' on the linked server: a primary transaction that may have written committed. */
   transactionEnded(): void {
-    if (this.onPrimary && this.mayWrite && this.key !== null) this.set.writes.committed(this.key, this.set.tracker.now());
+    if (this.onPrimary && this.mayWrite && this.key !== null) {
+      const now = this.set.tracker.now();
+      this.set.writes.committed(this.key, now);
+      if (this.txKeys !== null) for (const k of this.txKeys) this.set.writes.committed(appKey(k), now);
+    }
+    this.txKeys = null;
     this.mayWrite = false;
   }
 
@@ -300,7 +338,7 @@ export class ClientRouter implements PollWaiter {
     this.set.tracker.cancelWake(this);
     for (const p of this.pins) this.set.countPin(p, -1);
     this.pins.clear();
-    if (this.set.readYourWrites === 'connection' && this.key !== null) this.set.writes.forget(this.key);
+    if ((this.set.readYourWrites === 'connection' || this.set.readYourWrites === 'key') && this.key !== null) this.set.writes.forget(this.key);
   }
 
   private apply(c: Classification): void {
@@ -312,6 +350,7 @@ export class ClientRouter implements PollWaiter {
         this.set.countPin(p, 1);
       }
     if (c.sessionRoute !== undefined) this.sessionRoute = c.sessionRoute;
+    if (c.sessionKey !== undefined) this.sessionKey = c.sessionKey;
   }
 
   /**
@@ -319,7 +358,7 @@ export class ClientRouter implements PollWaiter {
    * primary, else the first statement's. Pins of the batch are returned, not kept: they are kept
    * when the statement is forwarded (observe).
    */
-  private scan(pending: readonly Buffer[]): { statement: Classification; pins: PinReason[] } {
+  private scan(pending: readonly Buffer[]): { statement: Classification; pins: PinReason[]; key: string | null } {
     const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
     let pos = 0;
     let first: Classification | null = null;
@@ -327,6 +366,8 @@ export class ClientRouter implements PollWaiter {
     let extended = false;
     let synced = false;
     const pins: PinReason[] = [];
+    // The batch's consistency key: the first statement that carries one.
+    let key: string | null = null;
     // Statements parsed earlier in this batch (their Parse is observed only once forwarded).
     const parsed = new Map<string, Classification>();
     const note = (c: Classification): void => {
@@ -337,24 +378,26 @@ export class ClientRouter implements PollWaiter {
       if (c.sessionRoute === 'primary') primary ??= c;
     };
     while (pos < buf.length) {
-      if (pos + 5 > buf.length) return { statement: NOT_CLASSIFIED, pins };
+      if (pos + 5 > buf.length) return { statement: NOT_CLASSIFIED, pins, key };
       const type = buf[pos];
       const len = buf.readInt32BE(pos + 1);
       const end = pos + 1 + len;
-      if (len < 4 || end > buf.length) return { statement: NOT_CLASSIFIED, pins };
+      if (len < 4 || end > buf.length) return { statement: NOT_CLASSIFIED, pins, key };
       const body = pos + 5;
       switch (type) {
         case FrontendCode.Query: {
           const sql = cstring(buf, body, end);
+          key ??= statementKey(sql.text);
           // SQL-level PREPARE is re-prepared per server only when statements are tracked.
-          note(!this.tracksStatements && SQL_PREPARE.test(sql.text) ? NAMED_UNTRACKED : this.set.classifier.classify(sql.text));
+          note(!this.tracksStatements && SQL_PREPARE.test(sql.text) ? NAMED_UNTRACKED : this.set.classifier.classify(withoutKey(sql.text)));
           break;
         }
         case FrontendCode.Parse: {
           extended = true;
           const name = cstring(buf, body, end);
           const sql = cstring(buf, name.next, end);
-          const c = this.set.classifier.classify(sql.text);
+          key ??= statementKey(sql.text);
+          const c = this.set.classifier.classify(withoutKey(sql.text));
           parsed.set(name.text, c);
           note(name.text !== '' && !this.tracksStatements ? NAMED_UNTRACKED : c);
           break;
@@ -380,9 +423,16 @@ export class ClientRouter implements PollWaiter {
       }
       pos = end;
     }
-    if (extended && !synced) return { statement: NOT_CLASSIFIED, pins };
-    return { statement: primary ?? first ?? NOT_CLASSIFIED, pins };
+    if (extended && !synced) return { statement: NOT_CLASSIFIED, pins, key };
+    return { statement: primary ?? first ?? NOT_CLASSIFIED, pins, key };
   }
+}
+
+/** The later of two writes route() must wait for ('pending' when either is unresolved). */
+function laterWrite(a: WriteLsn, b: WriteLsn): WriteLsn {
+  if (a === 'pending' || b === 'pending') return 'pending';
+  if (a === null) return b;
+  return b === null || a > b ? a : b;
 }
 
 function cstring(buf: Buffer, start: number, end: number): { text: string; next: number } {
