@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { startCluster, type Cluster, type PgNode } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
+import { consoleRows } from '../support/console';
 import { run } from '../support/child';
 import { findPgBin } from '../support/pgbin';
 import { runAsPostgres, serverEnv } from '../support/osuser';
@@ -32,14 +33,8 @@ async function connect(db = 'app'): Promise<Client> {
   return c;
 }
 
-async function admin(sql: string): Promise<Record<string, unknown>[]> {
-  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'pgbouncer' });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as Record<string, unknown>[];
-  } finally {
-    await c.end();
-  }
+function admin(sql: string): Promise<Record<string, unknown>[]> {
+  return consoleRows(pgmux.port, 'app', cluster.password, sql);
 }
 
 async function hosts(db = 'app'): Promise<Record<string, unknown>[]> {

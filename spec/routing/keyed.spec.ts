@@ -10,6 +10,7 @@ import { Client, Pool } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
+import { consoleRows } from '../support/console';
 import { run } from '../support/child';
 import { makeTempDir, removeTempDir } from '../support/osuser';
 
@@ -22,14 +23,8 @@ let cluster: Cluster;
 let pgmux: PgmuxProcess;
 let dir: string;
 
-async function admin(sql: string): Promise<Record<string, unknown>[]> {
-  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'pgbouncer' });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as Record<string, unknown>[];
-  } finally {
-    await c.end();
-  }
+function admin(sql: string): Promise<Record<string, unknown>[]> {
+  return consoleRows(pgmux.port, 'app', cluster.password, sql);
 }
 
 function ini(port: number): string {

@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
+import { consoleRows } from '../support/console';
 import { R, ranOn, until, type Where } from './support';
 
 let cluster: Cluster;
@@ -23,14 +24,8 @@ async function connect(db = 'app', user = 'app'): Promise<Client> {
 /** Which node ran `sql`, which must return in_hot_standby as its first column `r` and inet_server_port() as `p`. */
 const where = (c: Client, sql = `SELECT ${R}`): Promise<Where> => ranOn(cluster, c, sql);
 
-async function admin(sql: string): Promise<Record<string, unknown>[]> {
-  const c = new Client({ host: '127.0.0.1', port, user: 'app', password: cluster.password, database: 'pgbouncer' });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as Record<string, unknown>[];
-  } finally {
-    await c.end();
-  }
+function admin(sql: string): Promise<Record<string, unknown>[]> {
+  return consoleRows(port, 'app', cluster.password, sql);
 }
 
 async function replicaState(): Promise<string | undefined> {
