@@ -35,6 +35,7 @@ import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
 import { MAX_RESENDS, RESEND_LIMIT, resendable } from './resend';
+import type { ClientRules, RouteOverride } from '../rules/client-rules';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -61,6 +62,8 @@ export interface ClientContext {
   readonly console: ConsoleGate;
   /** Read/write splitting for this client of `pool`, or null (no replicas, session pooling). */
   routerFor?(client: ClientConnection, pool: Pool): ClientRouter | null;
+  /** The [rules] and the result cache as this client of `pool` meets them (lib/rules), or null. */
+  rulesFor?(client: ClientConnection, pool: Pool): ClientRules | null;
 }
 
 let nextClientId = 1;
@@ -79,6 +82,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private linkedPool: Pool | null = null;
   /** Read/write splitting state; null when the database has no replicas. */
   router: ClientRouter | null = null;
+  /** What the [rules] and the result cache do to this client's statements (lib/rules). */
+  rules: ClientRules | null = null;
+  /** The rules' route for the request being placed (admitRequest), else null. */
+  private ruleRoute: RouteOverride | null = null;
+  /** A Query or Parse the rules replaced (a denied statement's marker), written by afterFrame. */
+  private ruleFrame: Buffer | null = null;
   server: ServerConnection | null = null;
   /**
    * Tracked session parameters as this client believes them to be. Clients welcomed with the
@@ -183,7 +192,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (this.timing.queryStart === 0) this.timing.begin(this.stats);
         this.setState('waiting');
         this.waitSince = clock.now;
-        this.requestServer();
+        if (this.rules === null || this.admitRequest()) this.requestServer();
         if ((this.state as ClientState) === 'waiting') this.limitPending();
         return;
       case 'waiting':
@@ -230,7 +239,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const router = this.router;
     this.placedReadOnly = false;
     if (router !== null) {
-      const placed = router.place(this.pending as Buffer[]);
+      const placed = router.place(this.pending as Buffer[], this.ruleRoute);
       if (placed.kind === 'wait') return;
       if (placed.kind === 'refuse') {
         this.fail({ severity: 'FATAL', code: '57P03', message: `pgmux: ${placed.reason}` });
@@ -241,6 +250,43 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     }
     this.linkedPool = pool;
     pool.requestServer(this);
+  }
+
+  /**
+   * The rules' word on the request in `pending` before it is placed: go on (true), or it was
+   * answered here (a cached answer, a denial, a rate refusal) or is held by a rate (false).
+   */
+  private admitRequest(): boolean {
+    const admitted = (this.rules as ClientRules).admit(this.pending as Buffer[], clock.now);
+    switch (admitted.kind) {
+      case 'go':
+        this.ruleRoute = admitted.route;
+        return true;
+      case 'answer':
+        this.pending = null;
+        this.pendingBytes = 0;
+        this.socket.write(admitted.bytes);
+        this.timing.end(this.stats, true);
+        this.setState('idle');
+        this.socket.resume();
+        return false;
+      case 'hold':
+        // Only a throttled request pays for a timer; the janitor's query_wait_timeout still applies.
+        setTimeout(() => {
+          if (this.state === 'waiting' && this.server === null && this.admitRequest()) this.requestServer();
+        }, admitted.ms).unref();
+        return false;
+    }
+  }
+
+  /** RulesOrigin: the text of one of this client's named statements (for a Bind), when pgmux tracks them. */
+  statementText(name: string): string | undefined {
+    return this.prepared?.names.get(name)?.sql;
+  }
+
+  /** The janitor: the running statement passed a rule's statement_timeout; cancel it on its server. */
+  cancelStatement(): void {
+    this.ctx.cancel(this.cancelKey.pid, this.cancelKey.secret);
   }
 
   /** A routing wait ended or the chosen replica left rotation: decide again. */
@@ -347,6 +393,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.setState('welcome');
     this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
+    this.rules = this.ctx.rulesFor?.(this, pool) ?? null;
     pool.clientLoggedIn(this);
   }
 
@@ -414,7 +461,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.unsynced = 0;
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
         // routed client's statements are classified for its session pins and writes.
-        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null)) return Action.Inspect;
+        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || this.rules?.inspects === true)) return Action.Inspect;
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.CopyData:
@@ -423,10 +470,15 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return Action.Forward;
       case FrontendCode.Parse:
       case FrontendCode.Bind:
+        this.unsynced++;
+        // Statement names are rewritten per server when prepared statements are tracked; the
+        // rules see statements (and, while the result cache runs, the Binds that execute them).
+        if (this.prepared !== null) return Action.Inspect;
+        if (this.rules === null) return Action.Forward;
+        return (type === FrontendCode.Parse ? this.rules.inspects : this.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
       case FrontendCode.Close:
         this.unsynced++;
-        // Statement names are rewritten per server when prepared statements are tracked.
         return this.prepared !== null ? Action.Inspect : Action.Forward;
       case FrontendCode.Execute:
         this.unsynced++;
@@ -444,6 +496,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
+    if (this.rules !== null && isRuleMessage(type)) {
+      const replaced = this.ruleStatement(type, buf, start, end);
+      if (replaced !== null) return this.replaceFrame(type, replaced);
+    }
     if (this.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
       this.observeStatement(type, buf, start, end);
       if (this.prepared === null) return Action.Forward;
@@ -453,12 +509,21 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
       return verdict;
     }
+    // Seen only for the rules.
+    if (this.rules !== null && isRuleMessage(type)) return Action.Forward;
     if (type === FrontendCode.Terminate) this.terminating = true;
     else this.violation = `unknown message type '${String.fromCharCode(type)}' (0x${type.toString(16)})`;
     return Action.Swallow | Action.Notify;
   }
 
   afterFrame(): boolean {
+    const ruleFrame = this.ruleFrame;
+    if (ruleFrame !== null) {
+      this.ruleFrame = null;
+      this.corkServer();
+      this.write(ruleFrame);
+      return false;
+    }
     if (this.preparedWork) {
       this.preparedWork = false;
       const link = this.prepared as PreparedLink;
@@ -474,6 +539,39 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.violation !== null) this.fail(refusals.protocolViolation(this.violation));
     else if (this.terminating) this.close('client close request');
     return true;
+  }
+
+  /**
+   * Tells the rules about a forwarded Query, Parse or Bind (statement_timeout, cache writes);
+   * returns the frame to send instead of a denied statement, else null.
+   */
+  private ruleStatement(type: number, buf: Buffer, start: number, end: number): Buffer | null {
+    const rules = this.rules as ClientRules;
+    const server = this.server;
+    if (server === null || !(type === FrontendCode.Bind ? rules.inspectsBinds : rules.inspects)) return null;
+    if (type !== FrontendCode.Bind) return rules.statement(type, buf, start, end, server.txStatus !== TxStatus.Idle, server, clock.now);
+    const portalEnd = buf.indexOf(0, start + 5);
+    if (portalEnd >= start + 5 && portalEnd + 1 < end && buf[portalEnd + 1] !== 0) {
+      const nameEnd = buf.indexOf(0, portalEnd + 1);
+      rules.bind(buf.toString('utf8', portalEnd + 1, nameEnd < 0 || nameEnd > end ? end : nameEnd));
+    }
+    return null;
+  }
+
+  /**
+   * A denied statement goes on as the rules' marker (lib/rules/client-rules DENY_MARKER): through
+   * the prepared-statement link like any Parse, or written in the original's place by afterFrame.
+   */
+  private replaceFrame(type: number, frame: Buffer): number {
+    if (this.router !== null) this.observeStatement(type, frame, 0, frame.length);
+    const server = this.server;
+    if (this.prepared !== null && server !== null) {
+      const verdict = this.prepared.onClientFrame(type, frame, 0, frame.length, server);
+      if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
+      if ((verdict & Action.Swallow) !== 0) return verdict;
+    }
+    this.ruleFrame = frame;
+    return Action.Swallow | Action.Notify;
   }
 
   /** Tells the router about a forwarded Query or Parse (session pins, writes, named statements). */
@@ -501,12 +599,19 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   sendToClient(bytes: Buffer): boolean {
     this.replay = null;
+    if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
     return this.socket.write(bytes);
   }
 
   forward(bytes: Buffer): number {
+    if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
     const socket = this.socket;
     return socket.write(bytes) ? socket.writableLength : -1;
+  }
+
+  /** ServerPeer: a server's ErrorResponse as the client should see it (a rule's error in place of its marker's), or null. */
+  rewriteError(buf: Buffer, start: number, end: number): Buffer | null {
+    return this.rules === null ? null : this.rules.rewriteError(buf, start, end);
   }
 
   parameterReported(name: string, value: string): void {
@@ -520,6 +625,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
+    this.rules?.ready(status, this.owed);
     if (this.owed === 0) this.resends = 0;
     if (this.owed === 0 && this.timing.queryStart !== 0) this.timing.end(this.stats, status === TxStatus.Idle);
     this.readySince = clock.now;
@@ -693,6 +799,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (pool !== null) pool.clientGone(this);
     if (linked !== null && linked !== pool) linked.clientGone(this);
     this.router?.closed();
+    this.rules?.closed();
     this.ctx.clientClosed(this);
     // A client that never sent a startup packet (a port probe, a cancel request) was never announced.
     if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {
@@ -718,6 +825,11 @@ function isStatementMessage(type: number): boolean {
     type === FrontendCode.Query ||
     type === FrontendCode.Execute
   );
+}
+
+/** Messages the rules look at: statements, and the Binds that run named ones. */
+function isRuleMessage(type: number): boolean {
+  return type === FrontendCode.Query || type === FrontendCode.Parse || type === FrontendCode.Bind;
 }
 
 const NOTHING_PENDING: readonly Buffer[] = [];

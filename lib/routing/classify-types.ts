@@ -46,6 +46,8 @@ export interface Classification {
    * them up in pg_proc and call Classifier.invalidate().
    */
   readonly unknownFunctions?: readonly string[];
+  /** On the primary only because of user functions (volatile or unknown): a replica hint or rule may override. */
+  readonly onlyFunctions?: boolean;
 }
 
 /** What the classifier needs to know beyond the text. All optional. */
