@@ -198,6 +198,11 @@ export function statementFacts(sql: string): StatementFacts {
       ddl = true;
     }
     w.visit(body);
+    if (isDml(type)) {
+      const target = relName(body.relation);
+      if (target !== undefined) w.writes.add(target);
+      else all = true;
+    }
     if (type !== 'SelectStmt') uncacheable ??= `not a plain read (${type.replace(/Stmt$/, '')})`;
     else if (isObj(body.intoClause)) {
       uncacheable ??= 'SELECT INTO';

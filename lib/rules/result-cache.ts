@@ -100,7 +100,8 @@ export class ResultCache {
       return null;
     }
     const wrote = scope === null ? undefined : this.scopeAt.get(scope);
-    if (wrote !== undefined && wrote >= e.readAt) {
+    // Its read began before the scope's last write committed (the clock moved past readAt).
+    if (wrote !== undefined && wrote > e.readAt) {
       counters.misses++;
       return null;
     }
@@ -109,8 +110,9 @@ export class ResultCache {
   }
 
   /**
-   * Keeps `answer` for `key` unless a table it read (or its whole domain) was invalidated since
-   * `readAt`, the clock when its read began. Returns whether it was stored.
+   * Keeps `answer` for `key` unless a table it read (or its whole domain) was invalidated after
+   * `readAt`, the clock when its read began (an invalidation moves the clock on first, so one at
+   * readAt happened before). Returns whether it was stored.
    */
   store(key: string, db: string, domain: string, reads: readonly string[], answer: Buffer, ttlMs: number, readAt: number, nowMs: number): boolean {
     const counters = this.countersOf(db);
@@ -118,7 +120,7 @@ export class ResultCache {
       counters.notStored++;
       return false;
     }
-    if ((this.domainAt.get(domain) ?? -1) >= readAt || reads.some((t) => (this.tableAt.get(`${domain}\u0000${t}`) ?? -1) >= readAt)) {
+    if ((this.domainAt.get(domain) ?? -1) > readAt || reads.some((t) => (this.tableAt.get(`${domain}\u0000${t}`) ?? -1) > readAt)) {
       counters.raced++;
       return false;
     }
