@@ -29,6 +29,7 @@ const TOO_LONG: StatementFacts = Object.freeze({
   writes: 'all',
   ddl: false,
   functions: [],
+  ctes: [],
   uncacheable: 'too long',
   fingerprint: '',
 });

@@ -27,6 +27,8 @@ export interface StatementFacts {
   readonly ddl: boolean;
   /** Functions called (bare names): all must be immutable for the answer to be cached. */
   readonly functions: readonly string[];
+  /** Names of common table expressions (WITH x AS ...): a read of one is no table, unless a relation has that name. */
+  readonly ctes: readonly string[];
   /** Why its answer is never cached (not a plain read, a time value ...), or null. */
   readonly uncacheable: string | null;
   /** libpg-query's fingerprint (16 hex digits), or '' when it cannot be computed. */
@@ -95,7 +97,6 @@ class Walk {
   readonly reads = new Set<string>();
   readonly writes = new Set<string>();
   readonly functions = new Set<string>();
-  /** Common table expression names: a FROM of one is not a table. */
   readonly ctes = new Set<string>();
   uncacheable: string | null = null;
 
@@ -122,7 +123,8 @@ class Walk {
         const name = str(body.relname);
         if (name === undefined) return;
         if (body.relpersistence === 't' || (str(body.schemaname) ?? '').startsWith('pg_temp')) this.flag('temporary table');
-        if (body.schemaname === undefined && this.ctes.has(name)) return;
+        // Even a common table expression's name: which one a name means depends on scope, and
+        // a write to a table of that name must still reach the answers (the catalog sorts it out).
         this.reads.add(name);
         return;
       }
@@ -167,6 +169,7 @@ const FAILED: StatementFacts = Object.freeze({
   writes: ALL,
   ddl: false,
   functions: [],
+  ctes: [],
   uncacheable: 'not parsable',
   fingerprint: '',
 });
@@ -247,6 +250,7 @@ export function statementFacts(sql: string): StatementFacts {
     writes: all || ddl ? ALL : [...w.writes],
     ddl,
     functions: [...w.functions],
+    ctes: [...w.ctes],
     uncacheable: uncacheable ?? w.uncacheable,
     fingerprint,
   };
