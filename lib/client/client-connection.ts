@@ -82,7 +82,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private linkedPool: Pool | null = null;
   /** Read/write splitting state; null when the database has no replicas. */
   router: ClientRouter | null = null;
-  /** What the [rules] and the result cache do to this client's statements (lib/rules). */
+  /** What the [rules] and the result cache do to this client's statements (lib/rules); made at its first request. */
   rules: ClientRules | null = null;
   /** The rules' route for the request being placed (admitRequest), else null. */
   private ruleRoute: RouteOverride | null = null;
@@ -222,11 +222,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.pendingBytes >= this.ctx.settings.pkt_buf) this.socket.pause();
   }
 
-  /** What an idle client never needed until now: the relay, and the prepared-statement link. */
+  /** What an idle client never needed until now: the relay, the prepared-statement link, its rules. */
   private firstRequest(): void {
     this.relay = new Relay(this, this.ctx.settings.max_packet_size);
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
+    // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
+    this.rules = this.ctx.rulesFor?.(this, this.pool as Pool) ?? null;
   }
 
   /**
@@ -393,7 +395,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.setState('welcome');
     this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
-    this.rules = this.ctx.rulesFor?.(this, pool) ?? null;
     pool.clientLoggedIn(this);
   }
 

@@ -131,8 +131,8 @@ export class ClientRules {
   private txDdl = false;
   /** The client made session state the cache key cannot see: it neither reads nor fills the cache. */
   private noCache = false;
-  /** Named statements' writes, from their Parse (for the Binds that run them). */
-  private readonly named = new Map<string, Writes>();
+  /** Named statements' writes, from their Parse (for the Binds that run them); made at the first (cache on only). */
+  private named: Map<string, Writes> | null = null;
   /** The server linked now, for taints and captures (set by statement()). */
   private server: object | null = null;
 
@@ -367,7 +367,7 @@ export class ClientRules {
   /** A Bind of the named statement `name` (cache on): the transaction runs what it writes. */
   bind(name: string): void {
     if (name === '' || this.engine.cache === null) return;
-    this.addWrites(this.named.get(name) ?? ALL);
+    this.addWrites(this.named?.get(name) ?? ALL);
   }
 
   /** Cache bookkeeping of a forwarded statement: its writes, and session state the key cannot see. */
@@ -384,7 +384,7 @@ export class ClientRules {
       writes = cls.reason.includes('function') ? ALL : facts.writes;
       if (facts.ddl) this.txDdl = true;
     }
-    if (name !== '') this.named.set(name, writes);
+    if (name !== '') (this.named ??= new Map()).set(name, writes);
     else this.addWrites(writes);
   }
 

@@ -48,6 +48,8 @@ export interface CompiledRule {
   /** Bits of the command kinds of kind= (facts needed), and of read/write (the classifier's verdict). */
   readonly commandBits: number;
   readonly verdictBits: number;
+  /** Every command of kind= writes (insert, drop, ...): a statement the classifier reads cannot have one. */
+  readonly writeCommandsOnly: boolean;
   readonly fingerprints: ReadonlySet<string> | null;
   readonly regex: RegExp | null;
   /** Some predicate looks at the statement (kind, fingerprint, regex). */
@@ -61,6 +63,12 @@ export interface CompiledRule {
   matchesIdentity(id: ClientIdentity): boolean;
   matchesDatabase(name: string): boolean;
 }
+
+/**
+ * Commands the classifier never calls a read (it sends every statement holding one to the
+ * primary): insert, update, delete, merge, truncate, DDL, GRANT, CALL, DO, LOCK, VACUUM.
+ */
+const WRITE_COMMANDS: ReadonlySet<RuleKind> = new Set<RuleKind>(['insert', 'update', 'delete', 'merge', 'truncate', 'ddl', 'create', 'alter', 'drop', 'grant', 'call', 'do', 'lock', 'vacuum']);
 
 /** The classifier's verdict bits for kind=read / kind=write. */
 export const READ_BIT = kindBit('read');
@@ -139,7 +147,8 @@ export class RuleSet {
       if (d.inTransaction !== undefined && d.inTransaction !== inTransaction) continue;
       if (r.commandBits !== 0 || r.verdictBits !== 0) {
         let ok = (r.verdictBits & verdict) !== 0;
-        if (!ok && r.commandBits !== 0) ok = ((known ??= facts()).commands & r.commandBits) !== 0;
+        // A statement the classifier calls a read holds no write command: no facts needed to say no.
+        if (!ok && r.commandBits !== 0 && !(r.writeCommandsOnly && verdict === READ_BIT)) ok = ((known ??= facts()).commands & r.commandBits) !== 0;
         if (!ok) continue;
       }
       if (r.regex !== null) {
@@ -209,6 +218,7 @@ function compile(def: RuleDef, index: number): CompiledRule {
     name: def.name,
     commandBits,
     verdictBits,
+    writeCommandsOnly: (def.kinds ?? []).every((k) => k === 'read' || k === 'write' || WRITE_COMMANDS.has(k)),
     fingerprints: def.fingerprints === undefined ? null : new Set(def.fingerprints),
     regex: def.regex === undefined ? null : new RegExp(def.regex, 'i'),
     statementLevel: def.kinds !== undefined || def.fingerprints !== undefined || def.regex !== undefined,
