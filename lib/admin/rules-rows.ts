@@ -42,7 +42,7 @@ export function ruleColumns(
 ): { rule: string; ruleActions: string; fingerprint: string; route: { to: 'primary' | 'replica'; rule: string } | null } {
   const engine = registry.rules;
   const facts = engine.facts(sql);
-  const matched = engine.rules.explain(database, sql, target === 'replica' ? READ_BIT : WRITE_BIT, () => facts);
+  const matched = engine.rules.explain(database, sql, () => (target === 'replica' ? READ_BIT : WRITE_BIT), () => facts);
   // The route a client without conditions gets: from the first rule that has one and holds for every client.
   const route = matched.find((r) => r.def.route !== undefined && !r.clientConditions)?.def.route ?? null;
   const ruleActions = matched

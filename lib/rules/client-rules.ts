@@ -98,7 +98,8 @@ interface Capture {
 /** A statement matched before it reached the relay (admit), used again when it is forwarded. */
 interface Matched {
   readonly text: string;
-  readonly cls: StatementClass;
+  /** The classifier's answer, asked only when something needs it (a kind=read/write rule, the cache). */
+  cls: StatementClass | null;
   readonly actions: Actions;
 }
 
@@ -178,9 +179,21 @@ export class ClientRules {
     this.view = rules.viewFor(id);
   }
 
-  private match(text: string, cls: StatementClass, inTransaction: boolean): Actions {
+  /** The actions for `m.text`; classifies it (into m.cls) only if a candidate rule asks for the verdict. */
+  private match(m: Matched, inTransaction: boolean): Actions {
     if (this.view.candidates.length === 0) return NO_ACTIONS;
-    return this.engine.rules.match(this.view, text, cls.target === 'replica' ? READ_BIT : WRITE_BIT, inTransaction, () => this.engine.facts(text));
+    const text = m.text;
+    return this.engine.rules.match(
+      this.view,
+      text,
+      () => (this.classOf(m).target === 'replica' ? READ_BIT : WRITE_BIT),
+      inTransaction,
+      () => this.engine.facts(text),
+    );
+  }
+
+  private classOf(m: Matched): StatementClass {
+    return (m.cls ??= this.db.classify(m.text));
   }
 
   // ---- an unlinked client's request ----
@@ -203,9 +216,9 @@ export class ClientRules {
     let cacheRule: CompiledRule | null = null;
     for (let i = 0; i < batch.statements.length; i++) {
       const st = batch.statements[i];
-      const cls = this.db.classify(st.text);
-      const actions = this.match(st.text, cls, false);
-      if (st.type !== 'bind') this.matched.push({ text: st.text, cls, actions });
+      const m: { text: string; cls: StatementClass | null; actions: Actions } = { text: st.text, cls: null, actions: NO_ACTIONS };
+      const actions = (m.actions = this.match(m, false));
+      if (st.type !== 'bind') this.matched.push(m);
       if (actions === NO_ACTIONS && this.engine.cache === null) continue;
       if (actions.route !== undefined && route === null) route = { to: actions.route.to, rule: actions.route.rule.name };
       if (actions.deny !== undefined && deny === undefined) {
@@ -310,7 +323,8 @@ export class ClientRules {
 
   /** The tables a cacheable statement reads, or null (counted) when its answer must not be kept. */
   private cacheableReads(text: string, counters: CacheCounters): readonly string[] | null {
-    const cls = this.matched[0]?.cls ?? this.db.classify(text);
+    const first = this.matched[0];
+    const cls = first !== undefined ? this.classOf(first) : this.db.classify(text);
     if (cls.target !== 'replica' || hasTimeWord(text)) {
       counters.uncacheable++;
       return null;
@@ -346,8 +360,9 @@ export class ClientRules {
     if (m === undefined) {
       const stop = buf.indexOf(0, nameEnd);
       const text = buf.toString('utf8', nameEnd, stop < 0 || stop >= end ? end : stop);
-      const cls = this.db.classify(text);
-      m = { text, cls, actions: this.match(text, cls, inTransaction) };
+      const fresh: { text: string; cls: StatementClass | null; actions: Actions } = { text, cls: null, actions: NO_ACTIONS };
+      fresh.actions = this.match(fresh, inTransaction);
+      m = fresh;
     }
     const actions = m.actions;
     if (actions !== NO_ACTIONS) countMatched(actions.rules);
@@ -360,7 +375,7 @@ export class ClientRules {
       this.deadline = now + actions.timeout.ms;
       this.timeoutRule = actions.timeout.rule;
     }
-    if (this.engine.cache !== null) this.track(m.text, m.cls, name);
+    if (this.engine.cache !== null) this.track(m.text, this.classOf(m), name);
     return null;
   }
 

@@ -3,12 +3,12 @@
 // classifier's normalized text, so one parse serves a statement shape whatever its literals).
 // Built by the composition root; each client gets a ClientRules over it (./client-rules).
 
-import { LRUCache } from 'lru-cache';
 import type { RuleDef } from '../config';
 import { Buckets } from './buckets';
 import { statementFacts, type StatementFacts } from './facts';
 import { ResultCache } from './result-cache';
 import { RuleSet } from './rule-set';
+import { TwoMaps } from './two-maps';
 
 /** The cache settings (result_cache_size, result_cache_max_answer). */
 export interface CacheSettings {
@@ -16,9 +16,9 @@ export interface CacheSettings {
   readonly result_cache_max_answer: number;
 }
 
-/** Statement facts cached per distinct text; beyond this the least recently used go. */
+/** Statement facts cached per distinct text and per shape: entries and key characters per generation (./two-maps). */
 const FACTS_ENTRIES = 10_000;
-const FACTS_CHARS = 4_000_000;
+const FACTS_CHARS = 2_000_000;
 
 /** Facts of texts longer than this are not computed per text: such statements match kind=other only. */
 const MAX_FACTS_TEXT = 100_000;
@@ -41,8 +41,8 @@ export class RulesEngine {
   readonly cache: ResultCache | null;
   /** Facts computed (each a parse), and how many lookups the caches answered. */
   readonly factStats = { parsed: 0, exactHits: 0, normalizedHits: 0 };
-  private readonly exact: LRUCache<string, StatementFacts>;
-  private readonly normalized: LRUCache<string, StatementFacts>;
+  private readonly exact = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
+  private readonly normalized = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
 
   constructor(
     defs: readonly RuleDef[],
@@ -52,9 +52,6 @@ export class RulesEngine {
   ) {
     this.rules = new RuleSet(defs);
     this.cache = settings.result_cache_size > 0 ? new ResultCache(settings.result_cache_size, settings.result_cache_max_answer) : null;
-    const options = { max: FACTS_ENTRIES, maxSize: FACTS_CHARS, sizeCalculation: (_: StatementFacts, key: string) => key.length + 64 };
-    this.exact = new LRUCache<string, StatementFacts>(options);
-    this.normalized = new LRUCache<string, StatementFacts>(options);
   }
 
   /**

@@ -48,8 +48,6 @@ export interface CompiledRule {
   /** Bits of the command kinds of kind= (facts needed), and of read/write (the classifier's verdict). */
   readonly commandBits: number;
   readonly verdictBits: number;
-  /** Every command of kind= writes (insert, drop, ...): a statement the classifier reads cannot have one. */
-  readonly writeCommandsOnly: boolean;
   readonly fingerprints: ReadonlySet<string> | null;
   readonly regex: RegExp | null;
   /** Some predicate looks at the statement (kind, fingerprint, regex). */
@@ -63,12 +61,6 @@ export interface CompiledRule {
   matchesIdentity(id: ClientIdentity): boolean;
   matchesDatabase(name: string): boolean;
 }
-
-/**
- * Commands the classifier never calls a read (it sends every statement holding one to the
- * primary): insert, update, delete, merge, truncate, DDL, GRANT, CALL, DO, LOCK, VACUUM.
- */
-const WRITE_COMMANDS: ReadonlySet<RuleKind> = new Set<RuleKind>(['insert', 'update', 'delete', 'merge', 'truncate', 'ddl', 'create', 'alter', 'drop', 'grant', 'call', 'do', 'lock', 'vacuum']);
 
 /** The classifier's verdict bits for kind=read / kind=write. */
 export const READ_BIT = kindBit('read');
@@ -130,13 +122,15 @@ export class RuleSet {
   }
 
   /**
-   * The actions for one statement of a client with this view. `verdict`: READ_BIT or WRITE_BIT
-   * from the classifier; `facts` is called at most once, and only if a candidate needs it.
+   * The actions for one statement of a client with this view. `verdict` gives READ_BIT or
+   * WRITE_BIT from the classifier, `facts` the statement's facts: each is asked at most once,
+   * and only if a candidate rule needs it.
    */
-  match(view: ClientView, text: string, verdict: number, inTransaction: boolean, facts: FactsOf): Actions {
+  match(view: ClientView, text: string, verdict: () => number, inTransaction: boolean, facts: FactsOf): Actions {
     const candidates = view.candidates;
     if (candidates.length === 0) return NO_ACTIONS;
     let known: StatementFacts | null = null;
+    let v = 0;
     // undefined until a candidate with a regex asks.
     let anyRegex: boolean | undefined;
     let first: CompiledRule | null = null;
@@ -146,9 +140,10 @@ export class RuleSet {
       const d = r.def;
       if (d.inTransaction !== undefined && d.inTransaction !== inTransaction) continue;
       if (r.commandBits !== 0 || r.verdictBits !== 0) {
-        let ok = (r.verdictBits & verdict) !== 0;
-        // A statement the classifier calls a read holds no write command: no facts needed to say no.
-        if (!ok && r.commandBits !== 0 && !(r.writeCommandsOnly && verdict === READ_BIT)) ok = ((known ??= facts()).commands & r.commandBits) !== 0;
+        let ok = false;
+        // The facts first: from their cache they cost less than asking the classifier.
+        if (r.commandBits !== 0) ok = ((known ??= facts()).commands & r.commandBits) !== 0;
+        if (!ok && r.verdictBits !== 0) ok = (r.verdictBits & (v === 0 ? (v = verdict()) : v)) !== 0;
         if (!ok) continue;
       }
       if (r.regex !== null) {
@@ -169,7 +164,7 @@ export class RuleSet {
    * statement tells; who the client is and its transaction are conditions printed with each.
    * Stops after the first rule that holds for every client and does not continue, as matching does.
    */
-  explain(database: string, text: string, verdict: number, facts: FactsOf): CompiledRule[] {
+  explain(database: string, text: string, verdict: () => number, facts: FactsOf): CompiledRule[] {
     const out: CompiledRule[] = [];
     for (const r of this.rules) {
       if (!r.matchesDatabase(database)) continue;
@@ -218,7 +213,6 @@ function compile(def: RuleDef, index: number): CompiledRule {
     name: def.name,
     commandBits,
     verdictBits,
-    writeCommandsOnly: (def.kinds ?? []).every((k) => k === 'read' || k === 'write' || WRITE_COMMANDS.has(k)),
     fingerprints: def.fingerprints === undefined ? null : new Set(def.fingerprints),
     regex: def.regex === undefined ? null : new RegExp(def.regex, 'i'),
     statementLevel: def.kinds !== undefined || def.fingerprints !== undefined || def.regex !== undefined,

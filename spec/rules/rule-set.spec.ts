@@ -18,7 +18,7 @@ function set(...lines: string[]): RuleSet {
 /** The names of the rules that act on `sql` for `who`. */
 function matched(rules: RuleSet, sql: string, who: Partial<ClientIdentity> = {}, inTransaction = false, verdict = READ_BIT): string[] {
   const view = rules.viewFor({ ...APP, ...who });
-  return rules.match(view, sql, verdict, inTransaction, () => statementFacts(sql)).rules.map((r) => r.name);
+  return rules.match(view, sql, () => verdict, inTransaction, () => statementFacts(sql)).rules.map((r) => r.name);
 }
 
 describe('RuleSet', () => {
@@ -71,7 +71,7 @@ describe('RuleSet', () => {
     expect(matched(first, 'SELECT 1')).toEqual(['r1']);
     const chain = set('kind=select statement_timeout=1s continue=yes', 'kind=select statement_timeout=9s route=replica continue=yes', 'kind=select rate=5/s');
     const view = chain.viewFor(APP);
-    const actions = chain.match(view, 'SELECT 1', READ_BIT, false, () => statementFacts('SELECT 1'));
+    const actions = chain.match(view, 'SELECT 1', () => READ_BIT, false, () => statementFacts('SELECT 1'));
     expect(actions.rules.map((r) => r.name)).toEqual(['r1', 'r2', 'r3']);
     expect(actions.timeout?.ms).toBe(1000);
     expect(actions.route?.to).toBe('replica');
@@ -82,7 +82,7 @@ describe('RuleSet', () => {
   it('answers NO_ACTIONS without facts when only a regex rule could match', () => {
     const rules = set("regex='never here' deny=yes");
     let factsAsked = 0;
-    const actions = rules.match(rules.viewFor(APP), 'SELECT 1', READ_BIT, false, () => {
+    const actions = rules.match(rules.viewFor(APP), 'SELECT 1', () => READ_BIT, false, () => {
       factsAsked++;
       return statementFacts('SELECT 1');
     });
