@@ -249,6 +249,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       }
       pool = placed.pool;
       this.placedReadOnly = placed.readOnly;
+      // A replica's answer may predate writes read_your_writes promises: the cache must know.
+      if (!placed.primary) this.rules?.onReplica();
     }
     this.linkedPool = pool;
     pool.requestServer(this);

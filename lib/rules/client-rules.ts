@@ -379,6 +379,18 @@ export class ClientRules {
     return null;
   }
 
+  /**
+   * The request goes to a replica. Its answer may be older than writes other clients committed
+   * (the replica's lag), which the cache's invalidation clock cannot see: it is kept only where
+   * read_your_writes is off, so that no client is later served data older than its own write.
+   */
+  onReplica(): void {
+    const cache = this.engine.cache;
+    if (this.capture === null || cache === null || this.db.readYourWrites === 'off') return;
+    this.capture = null;
+    cache.countersOf(this.db.name).notStored++;
+  }
+
   /** A Bind of the named statement `name` (cache on): the transaction runs what it writes. */
   bind(name: string): void {
     if (name === '' || this.engine.cache === null) return;

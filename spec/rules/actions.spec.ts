@@ -25,7 +25,9 @@ const RULES =
   'throttle = application_name=batch rate=2/s burst=2 rate_wait=0\n' +
   'throttle_wait = application_name=batchwait rate=5/s burst=1 rate_wait=2s\n' +
   "vol_to_replica = regex='volatile_fn' route=replica\n" +
-  "force_primary = regex='/\\* force \\*/' route=primary\n";
+  "force_primary = regex='/\\* force \\*/' route=primary\n" +
+  "replica_cached = regex='replica_cache_probe' cache_ttl=60s\n" +
+  "primary_cached = regex='primary_cache_probe' cache_ttl=60s route=primary\n";
 
 async function connect(opts: { db?: string; app?: string } = {}): Promise<Client> {
   const c = new Client({
@@ -50,7 +52,7 @@ beforeAll(async () => {
       'CREATE FUNCTION volatile_fn() RETURNS int VOLATILE LANGUAGE sql AS $$SELECT 1$$',
   );
   await cluster.waitForReplay();
-  setup = { cluster, port: await freePort() };
+  setup = { cluster, port: await freePort(), settings: 'result_cache_size = 1048576\n' };
   pgmux = await startPgmux(rulesIni(setup, RULES), userlist(cluster));
   const c = await connect({ db: 'app' });
   await until('the replica to be up', async () => (await admin(pgmux, setup, 'SHOW REPLICAS')).some((r) => r.database === 'app' && r.state === 'up'));
@@ -211,6 +213,28 @@ describe('route', () => {
   });
 });
 
+describe('cache and routing', () => {
+  /**
+   * A replica's answer may predate a write another client committed (its lag): kept, it could be
+   * served later to that very client. With read_your_writes on, only answers from the primary are
+   * kept; a rule can send a cached statement there.
+   */
+  it("keeps only the primary's answers where read_your_writes is on", async () => {
+    const c = await connect({ db: 'app' });
+    const cache = async (): Promise<Record<string, unknown> | undefined> => (await admin(pgmux, setup, 'SHOW CACHE')).find((r) => r.database === 'app');
+    await until('a cached answer from the primary', async () => {
+      await c.query("SELECT count(*) AS n, 'primary_cache_probe' AS p FROM keepme");
+      return Number((await cache())?.stores ?? 0) > 0;
+    });
+    const hits = Number((await cache())?.hits);
+    await c.query("SELECT count(*) AS n, 'primary_cache_probe' AS p FROM keepme");
+    expect(Number((await cache())?.hits)).toBe(hits + 1);
+    const stores = Number((await cache())?.stores);
+    for (let i = 0; i < 3; i++) expect(await ranOn(cluster, c, `SELECT ${R}, count(*) AS n, 'replica_cache_probe' AS q FROM keepme`)).toBe('replica');
+    expect(await cache()).toMatchObject({ stores: String(stores), hits: String(hits + 1) });
+  });
+});
+
 describe('reload and SHOW RULES', () => {
   /** Rules must reach clients already connected, and a bad rule must leave the running ones in place. */
   it('applies reloaded rules to connected clients and keeps the old ones when the new do not load', async () => {
@@ -229,7 +253,9 @@ describe('reload and SHOW RULES', () => {
   /** SHOW RULES lists the table in order with counters that moved with what the specs above did. */
   it('lists the rules with their counters', async () => {
     const rows = await admin(pgmux, setup, 'SHOW RULES');
-    expect(rows.map((r) => r.name)).toEqual(['no_drop', 'no_secret', 'not_local', 'local_only', 'slow', 'throttle', 'throttle_wait', 'vol_to_replica', 'force_primary']);
+    expect(rows.map((r) => r.name)).toEqual([
+      'no_drop', 'no_secret', 'not_local', 'local_only', 'slow', 'throttle', 'throttle_wait', 'vol_to_replica', 'force_primary', 'replica_cached', 'primary_cached',
+    ]);
     const slow = rows.find((r) => r.name === 'slow');
     expect(slow).toMatchObject({ actions: 'statement_timeout=300ms', match: "regex='/\\* slow \\*/'" });
     const c = await connect();
