@@ -35,7 +35,7 @@ import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
 import { MAX_RESENDS, RESEND_LIMIT, resendable } from './resend';
-import type { ClientRules, RouteOverride } from '../rules/client-rules';
+import type { ClientRules } from '../rules/client-rules';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -84,8 +84,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   router: ClientRouter | null = null;
   /** What the [rules] and the result cache do to this client's statements (lib/rules); made at its first request. */
   rules: ClientRules | null = null;
-  /** The rules' route for the request being placed (admitRequest), else null. */
-  private ruleRoute: RouteOverride | null = null;
   /** A Query or Parse the rules replaced (a denied statement's marker), written by afterFrame. */
   private ruleFrame: Buffer | null = null;
   server: ServerConnection | null = null;
@@ -241,7 +239,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const router = this.router;
     this.placedReadOnly = false;
     if (router !== null) {
-      const placed = router.place(this.pending as Buffer[], this.ruleRoute);
+      const placed = router.place(this.pending as Buffer[], this.rules?.route ?? null);
       if (placed.kind === 'wait') return;
       if (placed.kind === 'refuse') {
         this.fail({ severity: 'FATAL', code: '57P03', message: `pgmux: ${placed.reason}` });
@@ -264,7 +262,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const admitted = (this.rules as ClientRules).admit(this.pending as Buffer[], clock.now);
     switch (admitted.kind) {
       case 'go':
-        this.ruleRoute = admitted.route;
         return true;
       case 'answer':
         this.pending = null;
@@ -499,8 +496,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
-    if (this.rules !== null && isRuleMessage(type)) {
-      const replaced = this.ruleStatement(type, buf, start, end);
+    const server = this.server;
+    if (this.rules !== null && isRuleMessage(type) && server !== null) {
+      // statement_timeout, the cache's writes; a denied statement goes on as the rules' marker.
+      const replaced = this.rules.clientFrame(type, buf, start, end, server, clock.now);
       if (replaced !== null) return this.replaceFrame(type, replaced);
     }
     if (this.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
@@ -542,23 +541,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.violation !== null) this.fail(refusals.protocolViolation(this.violation));
     else if (this.terminating) this.close('client close request');
     return true;
-  }
-
-  /**
-   * Tells the rules about a forwarded Query, Parse or Bind (statement_timeout, cache writes);
-   * returns the frame to send instead of a denied statement, else null.
-   */
-  private ruleStatement(type: number, buf: Buffer, start: number, end: number): Buffer | null {
-    const rules = this.rules as ClientRules;
-    const server = this.server;
-    if (server === null || !(type === FrontendCode.Bind ? rules.inspectsBinds : rules.inspects)) return null;
-    if (type !== FrontendCode.Bind) return rules.statement(type, buf, start, end, server.txStatus !== TxStatus.Idle, server, clock.now);
-    const portalEnd = buf.indexOf(0, start + 5);
-    if (portalEnd >= start + 5 && portalEnd + 1 < end && buf[portalEnd + 1] !== 0) {
-      const nameEnd = buf.indexOf(0, portalEnd + 1);
-      rules.bind(buf.toString('utf8', portalEnd + 1, nameEnd < 0 || nameEnd > end ? end : nameEnd));
-    }
-    return null;
   }
 
   /**

@@ -52,8 +52,8 @@ export interface ClientOrigin extends StatementTexts {
 
 /** What to do with an unlinked client's request. */
 export type Admission =
-  /** Send it on; `route` overrides the classifier's target (only read on databases with replicas). */
-  | { readonly kind: 'go'; readonly route: RouteOverride | null }
+  /** Send it on (with `route` set when a rule routes it). */
+  | { readonly kind: 'go' }
   /** pgmux answers it itself (a cached answer, a denial, a rate refusal): these bytes, then the client is idle again. */
   | { readonly kind: 'answer'; readonly bytes: Buffer }
   /** Throttled: ask again in `ms`. */
@@ -65,7 +65,7 @@ export interface RouteOverride {
   readonly rule: string;
 }
 
-const GO: Admission = Object.freeze({ kind: 'go', route: null });
+const GO: Admission = Object.freeze({ kind: 'go' });
 
 /**
  * A denied statement goes to the server as this text, which PostgreSQL refuses at parse time
@@ -106,7 +106,15 @@ interface Matched {
 /** Servers on which a client created session state the cache key cannot see (a temp table, SET of an untracked parameter). */
 const tainted = new WeakSet<object>();
 
+/** The linked server as the rules see it: its transaction state, and itself (for taints). */
+export interface RulesServer {
+  /** Status byte of its last ReadyForQuery. */
+  readonly txStatus: number;
+}
+
 export class ClientRules {
+  /** The route a rule gives the request admit() let go (the router reads it), else null. */
+  route: RouteOverride | null = null;
   private view: ClientView = NO_VIEW;
   private viewVersion = -1;
   private appName: string | null = null;
@@ -205,6 +213,7 @@ export class ClientRules {
   admit(pending: readonly Buffer[], now: number): Admission {
     this.refresh();
     this.matched.length = 0;
+    this.route = null;
     if (!this.inspects) return GO;
     const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
     const batch = readBatch(buf, this.origin);
@@ -248,7 +257,8 @@ export class ClientRules {
       const answer = this.fromCache(batch.cacheKey, batch.statements[0].text, cacheTtl, cacheRule);
       if (answer !== null) return answer;
     }
-    return route === null ? GO : { kind: 'go', route };
+    this.route = route;
+    return GO;
   }
 
   /** The rules admit() matched for the one statement of the batch. */
@@ -342,10 +352,24 @@ export class ClientRules {
   // ---- forwarded statements ----
 
   /**
-   * A Query or Parse on its way to `server` (buf[start] is its type). Returns the frame to send
-   * instead (a denied statement's marker), or null to forward it as it is.
+   * A Query, Parse or Bind on its way to `server` (buf[start] is its type): statement_timeout,
+   * the cache's writes. Returns the frame to send instead (a denied statement's marker), or null
+   * to forward it as it is.
    */
-  statement(type: number, buf: Buffer, start: number, end: number, inTransaction: boolean, server: object, now: number): Buffer | null {
+  clientFrame(type: number, buf: Buffer, start: number, end: number, server: RulesServer, now: number): Buffer | null {
+    if (type !== FrontendCode.Bind) return this.inspects ? this.statement(type, buf, start, end, server.txStatus !== TxStatus.Idle, server, now) : null;
+    if (this.engine.cache === null) return null;
+    // Portal name, then statement name: a named statement runs what its Parse said it writes.
+    const portalEnd = buf.indexOf(0, start + 5);
+    if (portalEnd >= start + 5 && portalEnd + 1 < end && buf[portalEnd + 1] !== 0) {
+      const nameEnd = buf.indexOf(0, portalEnd + 1);
+      this.bind(buf.toString('utf8', portalEnd + 1, nameEnd < 0 || nameEnd > end ? end : nameEnd));
+    }
+    return null;
+  }
+
+  /** A Query or Parse on its way to `server`: the marker in place of a denied one, else null. */
+  private statement(type: number, buf: Buffer, start: number, end: number, inTransaction: boolean, server: object, now: number): Buffer | null {
     this.server = server;
     if (this.capture !== null && this.capture.server === null) this.capture.server = server;
     let m = this.matched.shift();
@@ -392,8 +416,8 @@ export class ClientRules {
   }
 
   /** A Bind of the named statement `name` (cache on): the transaction runs what it writes. */
-  bind(name: string): void {
-    if (name === '' || this.engine.cache === null) return;
+  private bind(name: string): void {
+    if (name === '') return;
     this.addWrites(this.named?.get(name) ?? ALL);
   }
 

@@ -6,6 +6,7 @@
 
 import type { AddressDef, RateDef, RuleDef, RuleKind } from '../config';
 import { kindBit, type StatementFacts } from './facts';
+import { TwoMaps } from './two-maps';
 
 /** What pgmux does to a statement, merged over the rules that matched (first match wins per action). */
 export interface Actions {
@@ -82,6 +83,15 @@ export type FactsOf = () => StatementFacts;
 
 let nextVersion = 1;
 
+/** hitsOf() bits: a kind= command matched; regex= and fingerprint= hold. */
+const KIND_HIT = 1;
+const OTHER_HIT = 2;
+/** The hits of a client with no statement-level candidate: never read. */
+const NO_HITS = new Uint8Array(0);
+/** Statement texts whose hits are kept per generation (./two-maps), and their characters. */
+const HIT_TEXTS = 10_000;
+const HIT_CHARS = 2_000_000;
+
 export class RuleSet {
   readonly rules: readonly CompiledRule[];
   /** Changes with every load: clients whose view predates it compute it again. */
@@ -94,8 +104,14 @@ export class RuleSet {
   readonly hasDeny: boolean;
   readonly hasRoute: boolean;
 
+  /** The rules that look at the statement (kind, regex, fingerprint). */
+  private readonly statementRules: readonly CompiledRule[];
+  /** hitsOf()'s answers by statement text. */
+  private readonly hits = new TwoMaps<Uint8Array>(HIT_TEXTS, HIT_CHARS);
+
   constructor(defs: readonly RuleDef[]) {
     this.rules = defs.map((d, i) => compile(d, i));
+    this.statementRules = this.rules.filter((r) => r.statementLevel);
     const regexes = defs.filter((d) => d.regex !== undefined).map((d) => `(?:${d.regex})`);
     this.anyRegex = regexes.length === 0 ? null : new RegExp(regexes.join('|'), 'i');
     this.hasCache = defs.some((d) => d.cacheTtlMs !== undefined);
@@ -129,34 +145,51 @@ export class RuleSet {
   match(view: ClientView, text: string, verdict: () => number, inTransaction: boolean, facts: FactsOf): Actions {
     const candidates = view.candidates;
     if (candidates.length === 0) return NO_ACTIONS;
-    let known: StatementFacts | null = null;
+    const hits = view.identityOnly ? NO_HITS : this.hitsOf(text, facts);
     let v = 0;
-    // undefined until a candidate with a regex asks.
-    let anyRegex: boolean | undefined;
     let first: CompiledRule | null = null;
     let more: CompiledRule[] | null = null;
     for (let i = 0; i < candidates.length; i++) {
       const r = this.rules[candidates[i]];
       const d = r.def;
       if (d.inTransaction !== undefined && d.inTransaction !== inTransaction) continue;
-      if (r.commandBits !== 0 || r.verdictBits !== 0) {
-        let ok = false;
-        // The facts first: from their cache they cost less than asking the classifier.
-        if (r.commandBits !== 0) ok = ((known ??= facts()).commands & r.commandBits) !== 0;
-        if (!ok && r.verdictBits !== 0) ok = (r.verdictBits & (v === 0 ? (v = verdict()) : v)) !== 0;
-        if (!ok) continue;
+      if (r.statementLevel) {
+        const h = hits[r.index];
+        if ((h & OTHER_HIT) === 0) continue;
+        // kind= holds by a command of the text, or by the classifier's read/write (asked only now).
+        if ((r.commandBits !== 0 || r.verdictBits !== 0) && (h & KIND_HIT) === 0) {
+          if (r.verdictBits === 0 || (r.verdictBits & (v === 0 ? (v = verdict()) : v)) === 0) continue;
+        }
       }
-      if (r.regex !== null) {
-        anyRegex ??= (this.anyRegex as RegExp).test(text);
-        if (!anyRegex || !r.regex.test(text)) continue;
-      }
-      if (r.fingerprints !== null && !r.fingerprints.has((known ??= facts()).fingerprint)) continue;
       if (first === null) first = r;
       else (more ??= [first]).push(r);
       if (!d.continues) break;
     }
     if (first === null) return NO_ACTIONS;
     return more === null ? first.actions : merge(more);
+  }
+
+  /**
+   * What the statement-level predicates of every rule say of `text`, once per distinct text
+   * (cached): per rule, KIND_HIT when a command of the text is one of its kind= commands, and
+   * OTHER_HIT when its regex= and fingerprint= hold (or it has none). Every regex is tried as one
+   * alternation first; the facts are asked only if some rule has command kinds or fingerprints.
+   */
+  private hitsOf(text: string, facts: FactsOf): Uint8Array {
+    const cached = this.hits.get(text);
+    if (cached !== undefined) return cached;
+    const hits = new Uint8Array(this.rules.length);
+    const anyRegex = this.anyRegex !== null && this.anyRegex.test(text);
+    let known: StatementFacts | null = null;
+    for (const r of this.statementRules) {
+      let h = 0;
+      if (r.commandBits !== 0 && ((known ??= facts()).commands & r.commandBits) !== 0) h |= KIND_HIT;
+      const regexOk = r.regex === null || (anyRegex && r.regex.test(text));
+      if (regexOk && (r.fingerprints === null || r.fingerprints.has((known ??= facts()).fingerprint))) h |= OTHER_HIT;
+      hits[r.index] = h;
+    }
+    this.hits.set(text, hits);
+    return hits;
   }
 
   /**
