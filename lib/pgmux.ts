@@ -9,7 +9,6 @@ import { loadUserlist } from './auth/userlist';
 import { parseSecret, type Secret } from './auth/secret';
 import { loadHba, type HbaTable } from './auth/hba';
 import { buildTlsSetup, installTls } from './auth/tls';
-import { errorResponse } from './protocol/backend';
 import * as refusals from './protocol/refusals';
 import { Registry } from './pool/registry';
 import { Janitor } from './pool/janitor';
@@ -21,9 +20,6 @@ import { socketFd } from './admin/peer';
 import { StatsPeriod } from './metrics/stats-period';
 import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
-
-/** A client over max_client_conn is closed this long after its refusal if it does not go. */
-const REFUSED_CLIENT_GRACE_MS = 1000;
 
 export class Pgmux implements ConsoleHost {
   readonly registry: Registry;
@@ -108,17 +104,16 @@ export class Pgmux implements ConsoleHost {
     const s = this.config.settings;
     if (s.tcp_keepalive && socket.remoteAddress !== undefined) socket.setKeepAlive(true, s.tcp_keepidle * 1000);
     const registry = this.registry;
-    if (registry.clients.size >= this.config.settings.max_client_conn || this.shutdownMode !== 'none') {
-      // Refuse at once with the reason; the client reads it as the answer to its startup packet.
-      // No ClientConnection: it would read the startup packet and answer on the ended socket.
+    if (registry.clients.size >= s.max_client_conn || this.shutdownMode !== 'none') {
+      // Refused, but only after its first packets are answered (SSLRequest 'N' or 'S', a cancel
+      // request served): the refusal is then the answer to its StartupMessage, which psql with
+      // sslmode=prefer prints as it is (PgBouncer's order). Counted toward nothing meanwhile, and
+      // closed by the janitor if it has not gone within a second (turnedAway).
       const refusal = this.shutdownMode !== 'none' ? refusals.adminShutdown() : refusals.tooManyConnections();
-      if (this.config.settings.log_pooler_errors) log.warn(`pooler error: ${refusal.message}`, { logPrefix: () => `C-refused: (nodb)/(nouser)@${remote}` });
-      socket.end(errorResponse({ ...refusal, severity: 'FATAL' }));
-      setTimeout(() => socket.destroy(), REFUSED_CLIENT_GRACE_MS).unref();
-      socket.on('error', () => undefined);
+      registry.turnedAway.add(new ClientConnection(socket, registry, remote, refusal));
       return;
     }
-    const client = new ClientConnection(socket, this.registry, remote);
+    const client = new ClientConnection(socket, registry, remote);
     registry.clients.add(client);
     this.console.control.acceptWhileSuspended(client);
   }
@@ -238,7 +233,7 @@ export class Pgmux implements ConsoleHost {
     this.janitor.stop();
     this.stats.stop();
     this.registry.stopRouting();
-    for (const client of [...this.registry.clients]) client.fail(refusals.adminShutdown());
+    for (const client of [...this.registry.clients, ...this.registry.turnedAway]) client.fail(refusals.adminShutdown());
     for (const pool of this.registry.pools.values()) pool.closeAll('shutdown');
     if (this.unixSocketPath !== null) removeStaleSocket(this.unixSocketPath);
     const pidfile = this.config.settings.pidfile;

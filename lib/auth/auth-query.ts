@@ -17,6 +17,7 @@ import * as net from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { BackendCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
+import { anyTypeLimits } from '../protocol/limits';
 import { decodeErrorFields } from '../protocol/backend';
 import { bind, describe, execute, parse, Reader, startupMessage, sync, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from './server-login';
@@ -27,7 +28,7 @@ export const AUTH_QUERY_TTL_MS = 5000;
 /** Distinct (target, user) answers kept; user names come from unauthenticated clients, so it is bounded. */
 const CACHE_MAX = 10000;
 /** Frames from the server during a lookup are small; anything larger is not a secret. */
-const MAX_FRAME = 1 << 20;
+const LIMITS = anyTypeLimits(1 << 20, 'the limit for auth_query answers');
 
 export interface AuthQueryTarget {
   /** Server address, as a pool's: host (or a Unix socket directory), port. */
@@ -69,7 +70,7 @@ class Lookup {
     private readonly resolve: (r: AuthQueryResult) => void,
   ) {
     this.login = new ServerLogin(target.authUser, target.credential);
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MAX_FRAME);
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), LIMITS);
     const host = target.host;
     this.socket =
       host === undefined || host.startsWith('/')
@@ -78,8 +79,8 @@ class Lookup {
     this.timer = setTimeout(() => this.finish({ kind: 'error', reason: `auth_query timed out after ${target.timeoutMs} ms` }), target.timeoutMs);
     this.socket.on('connect', () => this.socket.write(startupMessage({ user: target.authUser, database: target.database })));
     this.socket.on('data', (chunk: Buffer) => {
-      const err = this.framer.feed(chunk);
-      if (err !== null) this.finish({ kind: 'error', reason: `bad message from server: ${err}` });
+      const fault = this.framer.feed(chunk);
+      if (fault !== null) this.finish({ kind: 'error', reason: `bad message from server: ${fault.reason}` });
     });
     this.socket.on('error', (err) => this.finish({ kind: 'error', reason: `auth_query connection failed: ${err.message}` }));
     this.socket.on('close', () => this.finish({ kind: 'error', reason: 'server closed the auth_query connection' }));

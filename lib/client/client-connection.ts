@@ -11,7 +11,8 @@
 
 import type * as net from 'node:net';
 import { FrontendCode, TxStatus } from '../protocol/codes';
-import { Action, Relay, type RelayHandler } from '../protocol/relay';
+import { Action, headerCheck, Relay, type RelayHandler } from '../protocol/relay';
+import { frontendLimits } from '../protocol/limits';
 import { authenticationOk, backendKeyData, errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import { ADMIN_DATABASE, type Settings } from '../config';
@@ -52,6 +53,8 @@ export interface ClientContext {
   /** Issues this client's BackendKeyData key; cancel requests look it up. */
   assignCancelKey(client: ClientConnection): { pid: number; secret: number };
   cancel(pid: number, secret: number): void;
+  /** A turned-away client is let in after all (the admin console): it counts from now on. */
+  admitOverLimit(client: ClientConnection): void;
   clientClosed(client: ClientConnection): void;
   /** The shared prepared-statement registry (max_prepared_statements > 0). */
   readonly statements: StatementRegistry;
@@ -73,7 +76,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   user = '';
   database = '';
   pool: Pool | null = null;
-  /** The pool the current server came from: `pool`, or a replica pool when routed (lib/routing/router). */
+  /**
+   * The pool the client is queued in or linked through now: `pool`, or a replica pool when
+   * routed (lib/routing/router); null while idle or waiting for a replica to catch up.
+   */
   private linkedPool: Pool | null = null;
   /** Read/write splitting state; null when the database has no replicas. */
   router: ClientRouter | null = null;
@@ -119,6 +125,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private startup: StartupPhase | null;
   /** The forwarding path's framing, made at the first request (an idle client never had one). */
   private relay: Relay | null = null;
+  /** Checks the headers of what a queued client sends meanwhile; made the first time one waits. */
+  private queuedCheck: Relay | null = null;
+  /**
+   * Accepted over max_client_conn or while shutting down: its StartupMessage gets this refusal
+   * (lib/pgmux accept). Null for a client that counts.
+   */
+  turnedAway: ErrorFields | null;
   /** What the client sent while no server was linked; null when nothing waits. */
   private pending: Buffer[] | null = null;
   /** Bytes in pending (limitPending). */
@@ -126,13 +139,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** The server corked while the current chunk is fed (corkServer), else null. */
   private corked: ServerConnection | null = null;
   private terminating = false;
-  private violation: string | null = null;
 
   constructor(
     socket: net.Socket,
     private readonly ctx: ClientContext,
     readonly remote: string,
+    turnedAway: ErrorFields | null = null,
   ) {
+    this.turnedAway = turnedAway;
     this.connectedAt = this.stateSince = clock.now;
     this.startup = new StartupPhase(this, ctx);
     this.socket = socket;
@@ -166,12 +180,15 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.setState('waiting');
         this.waitSince = clock.now;
         this.requestServer();
-        if ((this.state as ClientState) === 'waiting') this.limitPending();
+        if ((this.state as ClientState) !== 'waiting') return;
+        // Not linked at once: from here on what it sent is checked while it waits.
+        this.queuedCheck?.reset();
+        if (this.checkQueued(chunk)) this.limitPending();
         return;
       case 'waiting':
         (this.pending as Buffer[]).push(chunk);
         this.pendingBytes += chunk.length;
-        this.limitPending();
+        if (this.checkQueued(chunk)) this.limitPending();
         return;
       case 'active':
         this.feedRelay(chunk);
@@ -194,9 +211,22 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.pendingBytes >= this.ctx.settings.pkt_buf) this.socket.pause();
   }
 
+  /**
+   * Bytes a client sends while it waits for a server are checked header by header as they come
+   * (lib/protocol/limits): a type no client sends, or a length PostgreSQL would refuse, ends the
+   * client now instead of when a server is free. Returns false when it did.
+   */
+  private checkQueued(chunk: Buffer): boolean {
+    const check = (this.queuedCheck ??= headerCheck(frontendLimits(this.ctx.settings.max_packet_size)));
+    const err = check.feed(chunk);
+    if (err === null) return true;
+    this.fail(refusals.protocolViolation(err.reason));
+    return false;
+  }
+
   /** What an idle client never needed until now: the relay, and the prepared-statement link. */
   private firstRequest(): void {
-    this.relay = new Relay(this, this.ctx.settings.max_packet_size);
+    this.relay = new Relay(this, frontendLimits(this.ctx.settings.max_packet_size));
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
   }
@@ -211,7 +241,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const router = this.router;
     if (router !== null) {
       const placed = router.place(this.pending as Buffer[]);
-      if (placed.kind === 'wait') return;
+      if (placed.kind === 'wait') {
+        // Queued nowhere until the lag tracker's next poll decides again (reroute).
+        this.linkedPool = null;
+        return;
+      }
       if (placed.kind === 'refuse') {
         this.fail({ severity: 'FATAL', code: '57P03', message: `pgmux: ${placed.reason}` });
         return;
@@ -296,6 +330,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   // ---- login ----
+
+  /**
+   * The pool SHOW POOLS counts this logged-in client in: the one it is queued in or linked
+   * through (a replica's when routed), else its own; null before login and for the console.
+   */
+  get countedIn(): Pool | null {
+    return this.linkedPool ?? this.pool;
+  }
 
   /** Whether the client is on TLS (hba hostssl/hostnossl). */
   get tls(): boolean {
@@ -415,7 +457,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.unsynced++;
         return Action.Forward;
       default:
-        // Terminate, or a type no client may send: look at it whole, then act.
+        // Terminate: the relay refuses every type no client may send at its header (lib/protocol/limits).
         return Action.Inspect;
     }
   }
@@ -430,8 +472,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
       return verdict;
     }
-    if (type === FrontendCode.Terminate) this.terminating = true;
-    else this.violation = `unknown message type '${String.fromCharCode(type)}' (0x${type.toString(16)})`;
+    if (type !== FrontendCode.Terminate) return Action.Forward;
+    // Terminate (see onHeader): close once what came before it has gone out.
+    this.terminating = true;
     return Action.Swallow | Action.Notify;
   }
 
@@ -448,8 +491,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       if (fakes !== null) this.socket.write(fakes);
       return false;
     }
-    if (this.violation !== null) this.fail(refusals.protocolViolation(this.violation));
-    else if (this.terminating) this.close('client close request');
+    if (this.terminating) this.close('client close request');
     return true;
   }
 
@@ -535,7 +577,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.unsynced = 0;
     if (this.state === 'active') this.setState('idle');
     // Back to the pool it came from (a replica's, when routed).
-    (this.linkedPool ?? (this.pool as Pool)).release(this, server, clean);
+    (this.linkedPool ?? (this.pool as Pool)).release(server, clean);
+    this.linkedPool = null;
     if (this.state === 'idle') this.socket.resume();
   }
 
@@ -574,7 +617,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.server = null;
       // Reusable only between transactions with nothing in flight; otherwise its state is unknown.
       const clean = this.owed === 0 && this.unsynced === 0 && server.txStatus === TxStatus.Idle && this.atBoundary();
-      linked.release(this, server, clean);
+      linked.release(server, clean);
     }
     if (pool !== null) pool.clientGone(this);
     if (linked !== null && linked !== pool) linked.clientGone(this);

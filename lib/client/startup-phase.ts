@@ -7,8 +7,11 @@
 import { FrontendCode, StartupCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
 import { decodeStartup } from '../protocol/frontend';
+import { startupProblem } from '../protocol/frontend/startup-prefix';
+import { frontendLimits, loginLimits } from '../protocol/limits';
 import { negotiateProtocolVersion } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
+import type { ErrorFields } from '../protocol/backend';
 import { ADMIN_DATABASE } from '../config';
 import { plainLoginRefused } from '../auth/tls';
 import { log } from '../log';
@@ -18,10 +21,10 @@ import { answerSslRequest, isDirectTls, NO_ENCRYPTION, upgradeToTls } from './tl
 import type { ClientConnection, ClientContext } from './client-connection';
 
 /**
- * The longest message a client may send before it is logged in: PostgreSQL's
- * PG_MAX_AUTH_TOKEN_LENGTH (65535) body bytes plus the length field.
+ * Bytes held while a password is checked before the socket is paused: one longest login message
+ * (PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH) plus its header.
  */
-const MAX_LOGIN_FRAME = 65535 + 4;
+const MAX_LOGIN_FRAME = 65535 + 5;
 
 /** Feeds the framer only what it holds already (the rest of a chunk read up to a halt). */
 const EMPTY = Buffer.alloc(0);
@@ -52,8 +55,8 @@ export class StartupPhase {
     private readonly client: ClientConnection,
     private readonly ctx: ClientContext,
   ) {
-    // Before login only small messages are due: a declared 1 GB password is refused, not buffered.
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), Math.min(ctx.settings.max_packet_size, MAX_LOGIN_FRAME), true);
+    // Before login only password messages are due: a declared 1 GB one is refused, not waited for.
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), loginLimits(ctx.settings.max_packet_size), true);
   }
 
   /** Bytes from the client while it logs in. */
@@ -68,9 +71,10 @@ export class StartupPhase {
       this.hold(chunk);
       return;
     }
-    const err = this.framer.feed(chunk);
-    if (err !== null) {
-      client.fail(refusals.protocolViolation(err));
+    const fault = this.framer.feed(chunk);
+    if (fault !== null) {
+      // A StartupMessage again while logging in (its first byte is 0, no message type).
+      client.fail(fault.type === 0 && client.state === 'auth' ? refusals.startupResent() : refusals.protocolViolation(fault.reason));
       return;
     }
     // The login ended inside this feed (a welcome or console sent at once): the rest is the session's.
@@ -130,9 +134,13 @@ export class StartupPhase {
         }
         this.onStartup(buf, start, end);
         return;
-      case StartupCode.Unknown:
-        client.fail(refusals.protocolViolation('unsupported protocol version or startup packet; pgmux speaks protocol 3.0'));
+      case StartupCode.Invalid: {
+        const problem = startupProblem(buf, start, end);
+        if (problem.kind === 'version') client.fail(refusals.unsupportedProtocolVersion(problem.major, problem.minor));
+        else if (problem.kind === 'typed' && problem.type === FrontendCode.Password) client.fail(refusals.passwordBeforeStartup());
+        else client.fail(refusals.protocolViolation(problem.reason));
         return;
+      }
       case FrontendCode.Password:
         if (client.state === 'auth' && this.login?.awaitingAnswer === true) {
           this.login.answer(buf, start, end);
@@ -169,12 +177,22 @@ export class StartupPhase {
     }
     const decision = decideStartup(msg.params, this.ctx.tracked, this.ctx.settings.ignore_startup_parameters);
     if (!decision.ok) {
-      client.fail(decision.problem === 'no-user' ? refusals.noUser() : refusals.unsupportedStartupParameter(decision.name));
+      client.fail(startupRefusal(decision.problem, decision.name));
       return;
     }
     client.user = decision.user;
     client.database = decision.database;
     this.params = decision.params;
+    // PgBouncer's order: the parameters are checked, then max_client_conn, which the console is exempt from.
+    const turnedAway = client.turnedAway;
+    if (turnedAway !== null) {
+      if (turnedAway.code !== refusals.tooManyConnections().code || client.database !== ADMIN_DATABASE) {
+        client.fail(turnedAway);
+        return;
+      }
+      client.turnedAway = null;
+      this.ctx.admitOverLimit(client);
+    }
     if (this.ctx.settings.log_connections) {
       log.info(`login attempt: db=${client.database} user=${client.user} tls=${client.tlsInfo || 'no'}`, client);
     }
@@ -249,8 +267,14 @@ export class StartupPhase {
 
   private loggedIn(outcome: LoginOutcome): void {
     this.login = null;
-    // Logged in, the client may send whatever max_packet_size allows, also behind its password.
-    if (outcome.kind === 'ok') this.framer.maxLength = this.ctx.settings.max_packet_size;
+    // Logged in, the client may send what PostgreSQL and max_packet_size allow, also behind its password.
+    if (outcome.kind === 'ok') this.framer.limits = frontendLimits(this.ctx.settings.max_packet_size);
     this.client.loggedIn(outcome);
   }
+}
+
+/** The refusal for a StartupMessage decideStartup refused. */
+function startupRefusal(problem: 'no-user' | 'unsupported', name: string): ErrorFields {
+  if (problem === 'no-user') return refusals.noUser();
+  return name === 'replication' ? refusals.replicationNotSupported() : refusals.unsupportedStartupParameter(name);
 }

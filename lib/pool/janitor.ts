@@ -13,6 +13,12 @@ import { clock } from './clock';
 /** How often the janitor sweeps: fine enough for second-granularity timeouts. */
 export const TICK_MS = 100;
 
+/**
+ * How long a client accepted over max_client_conn (or while shutting down) may take to send its
+ * StartupMessage and read the refusal: a flood of them holds nothing for longer.
+ */
+export const TURNED_AWAY_MS = 1000;
+
 export class Janitor {
   private timer: NodeJS.Timeout | null = null;
 
@@ -31,6 +37,9 @@ export class Janitor {
   sweep(): void {
     const now = clock.tick();
     for (const client of this.registry.clients) this.checkClient(client, now);
+    for (const client of this.registry.turnedAway) {
+      if (now - client.connectedAt >= TURNED_AWAY_MS) client.fail(client.turnedAway ?? refusals.tooManyConnections());
+    }
     for (const pool of this.registry.pools.values()) this.checkPool(pool, now);
     this.registry.pruneWrites();
   }

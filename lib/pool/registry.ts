@@ -24,6 +24,12 @@ import { ClientRouter, ReplicaSet } from '../routing/router';
 export class Registry implements ClientContext, SharedLimits {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
+  /**
+   * Clients accepted over max_client_conn or while shutting down: their first packets are
+   * answered, their StartupMessage refused (ClientConnection.turnedAway). Not in `clients`: they
+   * count toward no limit and show in no SHOW; the janitor closes them after TURNED_AWAY_MS.
+   */
+  readonly turnedAway = new Set<ClientConnection>();
   private readonly cancelKeys = new Map<number, ClientConnection>();
   private readonly serversPerDb = new Map<string, number>();
   private readonly serversPerUser = new Map<string, number>();
@@ -273,8 +279,14 @@ export class Registry implements ClientContext, SharedLimits {
     log.debug('forwarded cancel request', client);
   }
 
+  /** A turned-away client that may log in after all (the admin console, as PgBouncer lets it past max_client_conn). */
+  admitOverLimit(client: ClientConnection): void {
+    if (this.turnedAway.delete(client)) this.clients.add(client);
+  }
+
   clientClosed(client: ClientConnection): void {
     this.clients.delete(client);
+    this.turnedAway.delete(client);
     if (this.cancelKeys.get(client.cancelKey.pid) === client) this.cancelKeys.delete(client.cancelKey.pid);
   }
 

@@ -6,6 +6,7 @@
 import * as net from 'node:net';
 import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
+import { anyTypeLimits } from '../protocol/limits';
 import { decodeErrorFields } from '../protocol/backend';
 import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
@@ -39,7 +40,7 @@ export interface MonitorHandler {
 }
 
 /** Rows of a poll are a few dozen bytes; anything near this is not PostgreSQL talking. */
-const MONITOR_MAX_FRAME = 1 << 20;
+const MONITOR_LIMITS = anyTypeLimits(1 << 20, 'the limit for lag poll answers');
 
 export const MONITOR_APPLICATION_NAME = 'pgmux lag monitor';
 
@@ -58,7 +59,7 @@ export class MonitorClient {
     private readonly handler: MonitorHandler,
   ) {
     this.login = new ServerLogin(who.user, who.credential);
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MONITOR_MAX_FRAME);
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MONITOR_LIMITS);
     this.socket =
       address.host === undefined || address.host.startsWith('/')
         ? net.connect({ path: `${address.host ?? address.unixSocketDir}/.s.PGSQL.${address.port}` })
@@ -68,8 +69,8 @@ export class MonitorClient {
       this.socket.write(startupMessage({ user: who.user, database: who.database, application_name: MONITOR_APPLICATION_NAME })),
     );
     this.socket.on('data', (chunk: Buffer) => {
-      const err = this.framer.feed(chunk);
-      if (err !== null) this.close(`bad message from server: ${err}`);
+      const fault = this.framer.feed(chunk);
+      if (fault !== null) this.close(`bad message from server: ${fault.reason}`);
     });
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.close(connectError(err)));
     this.socket.on('close', () => this.close('server closed the connection'));
