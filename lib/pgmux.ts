@@ -125,7 +125,8 @@ export class Pgmux implements ConsoleHost {
   reload(): string | null {
     let next: Config;
     try {
-      next = loadConfig(this.config.file);
+      // conffile: the file named on the command line, unless the config (or SET conffile) names another.
+      next = loadConfig(this.config.settings.conffile || this.config.file);
     } catch (err) {
       log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
       return (err as Error).message;

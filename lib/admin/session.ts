@@ -124,10 +124,13 @@ export class Session implements ConsoleSession {
     this.running = false;
   }
 
-  /** An error that ends the session (PgBouncer: admin_error, then disconnect "bad packet"). */
+  /**
+   * An error that ends the session (PgBouncer: admin_error, then disconnect "bad packet"): FATAL,
+   * since the connection closes after it.
+   */
   private refuse(error: ErrorFields): void {
     this.framer.halt();
-    this.client.sendToClient(errorResponse(error));
+    this.client.sendToClient(errorResponse({ ...error, severity: 'FATAL' }));
     this.client.close(error.message, true);
   }
 }

@@ -12,7 +12,7 @@
 import type * as net from 'node:net';
 import { FrontendCode, TxStatus } from '../protocol/codes';
 import { Action, headerCheck, Relay, type RelayHandler } from '../protocol/relay';
-import { frontendLimits } from '../protocol/limits';
+import { clientLimits, frameRefusal } from './client-limits';
 import { authenticationOk, backendKeyData, errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import { ADMIN_DATABASE, type Settings } from '../config';
@@ -169,7 +169,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         (this.startup as StartupPhase).feed(chunk);
         return;
       case 'idle':
-        if (chunk.length === 5 && chunk[0] === FrontendCode.Terminate) {
+        if (chunk.length === 5 && chunk[0] === FrontendCode.Terminate && chunk.readInt32BE(1) === 4) {
           this.close('client close request');
           return;
         }
@@ -217,16 +217,16 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * client now instead of when a server is free. Returns false when it did.
    */
   private checkQueued(chunk: Buffer): boolean {
-    const check = (this.queuedCheck ??= headerCheck(frontendLimits(this.ctx.settings.max_packet_size)));
+    const check = (this.queuedCheck ??= headerCheck(clientLimits(this.ctx.settings)));
     const err = check.feed(chunk);
     if (err === null) return true;
-    this.fail(refusals.protocolViolation(err.reason));
+    this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
     return false;
   }
 
   /** What an idle client never needed until now: the relay, and the prepared-statement link. */
   private firstRequest(): void {
-    this.relay = new Relay(this, frontendLimits(this.ctx.settings.max_packet_size));
+    this.relay = new Relay(this, clientLimits(this.ctx.settings));
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
   }
@@ -313,7 +313,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.corked = null;
       corked.uncork();
     }
-    if (err !== null) this.fail(refusals.protocolViolation(err.reason));
+    if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
   }
 
   /**
@@ -627,8 +627,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {
       log.info(`closing because: ${reason} (age=${Math.round((clock.now - this.connectedAt) / 1000)}s)`, this);
     }
-    if (flush) this.socket.end();
-    else this.socket.destroy();
+    if (flush) {
+      this.socket.end();
+      // The peer's FIN must still be read for the socket to close (a paused socket never sees
+      // it), and a peer that never sends one is not waited for: its fd is released regardless.
+      this.socket.resume();
+      setTimeout(destroySocket, CLOSE_GRACE_MS, this.socket).unref();
+    } else this.socket.destroy();
   }
 
   /** The only writer of `state` (StartupPhase moves a client into 'auth'). */
@@ -650,3 +655,10 @@ function isStatementMessage(type: number): boolean {
 }
 
 const NOTHING_PENDING: readonly Buffer[] = [];
+
+/** How long a refused client may take to read its ErrorResponse and close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
+}

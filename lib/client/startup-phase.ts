@@ -4,11 +4,12 @@
 // console) and is then dropped with its framer and parameters, so that an idle client keeps
 // nothing of its login. What the client sent behind its login is handed back in order.
 
+import type * as net from 'node:net';
 import { FrontendCode, StartupCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
 import { decodeStartup } from '../protocol/frontend';
 import { startupProblem } from '../protocol/frontend/startup-prefix';
-import { frontendLimits, loginLimits } from '../protocol/limits';
+import { loginLimits } from '../protocol/limits';
 import { negotiateProtocolVersion } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import type { ErrorFields } from '../protocol/backend';
@@ -19,6 +20,7 @@ import { LoginAuth, TRUSTED, type LoginOutcome } from './login-auth';
 import { decideStartup } from './startup-params';
 import { answerSslRequest, isDirectTls, NO_ENCRYPTION, upgradeToTls } from './tls-upgrade';
 import type { ClientConnection, ClientContext } from './client-connection';
+import { clientLimits, frameRefusal } from './client-limits';
 
 /**
  * Bytes held while a password is checked before the socket is paused: one longest login message
@@ -74,7 +76,7 @@ export class StartupPhase {
     const fault = this.framer.feed(chunk);
     if (fault !== null) {
       // A StartupMessage again while logging in (its first byte is 0, no message type).
-      client.fail(fault.type === 0 && client.state === 'auth' ? refusals.startupResent() : refusals.protocolViolation(fault.reason));
+      client.fail(fault.type === 0 && client.state === 'auth' ? refusals.startupResent() : frameRefusal(fault.type, fault.reason, this.ctx.settings));
       return;
     }
     // The login ended inside this feed (a welcome or console sent at once): the rest is the session's.
@@ -182,6 +184,7 @@ export class StartupPhase {
     }
     client.user = decision.user;
     client.database = decision.database;
+    if (this.ctx.settings.application_name_add_host) addClientAddress(decision.params, client.socket, this.ctx.settings.listen_port);
     this.params = decision.params;
     // PgBouncer's order: the parameters are checked, then max_client_conn, which the console is exempt from.
     const turnedAway = client.turnedAway;
@@ -268,7 +271,7 @@ export class StartupPhase {
   private loggedIn(outcome: LoginOutcome): void {
     this.login = null;
     // Logged in, the client may send what PostgreSQL and max_packet_size allow, also behind its password.
-    if (outcome.kind === 'ok') this.framer.limits = frontendLimits(this.ctx.settings.max_packet_size);
+    if (outcome.kind === 'ok') this.framer.limits = clientLimits(this.ctx.settings);
     this.client.loggedIn(outcome);
   }
 }
@@ -277,4 +280,18 @@ export class StartupPhase {
 function startupRefusal(problem: 'no-user' | 'unsupported', name: string): ErrorFields {
   if (problem === 'no-user') return refusals.noUser();
   return name === 'replication' ? refusals.replicationNotSupported() : refusals.unsupportedStartupParameter(name);
+}
+
+/**
+ * application_name_add_host: the client's address and port after its application_name ("app"
+ * when it sent none), as PgBouncer's set_appname: "psql - 10.0.0.7:50432", IPv6 in brackets,
+ * "unix:6432" over the unix socket. Only at login: a later SET is left as the client wrote it.
+ */
+function addClientAddress(params: Map<string, string>, socket: net.Socket, listenPort: number): void {
+  const host = socket.remoteAddress;
+  let details: string;
+  if (host === undefined) details = `unix:${listenPort}`;
+  else if (host.startsWith('::ffff:')) details = `${host.slice(7)}:${socket.remotePort}`;
+  else details = host.includes(':') ? `[${host}]:${socket.remotePort}` : `${host}:${socket.remotePort}`;
+  params.set('application_name', `${params.get('application_name') ?? 'app'} - ${details}`);
 }

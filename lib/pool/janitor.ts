@@ -41,6 +41,7 @@ export class Janitor {
       if (now - client.connectedAt >= TURNED_AWAY_MS) client.fail(client.turnedAway ?? refusals.tooManyConnections());
     }
     for (const pool of this.registry.pools.values()) this.checkPool(pool, now);
+    this.registry.dropIdleAutodbs(now);
     this.registry.pruneWrites();
   }
 
@@ -50,8 +51,11 @@ export class Janitor {
     switch (client.state) {
       case 'startup':
       case 'auth':
-      case 'welcome':
         if (since(s.client_login_timeout, client.connectedAt)) client.fail(refusals.clientLoginTimeout());
+        return;
+      case 'welcome':
+        // Logged in, but the pool has had no server to take its welcome from (PgBouncer's wait_for_welcome).
+        if (since(s.client_login_timeout, client.connectedAt)) client.fail(refusals.clientLoginTimeoutServerDown());
         return;
       case 'idle':
         if (since(s.client_idle_timeout, client.stateSince)) client.fail(refusals.clientIdleTimeout());

@@ -241,7 +241,7 @@ export class Pool implements ServerOwner {
     this.lastLoginError = error;
     log.warn(`server login failed: ${error.message}`, server);
     // Clients that wait only for the welcome learn the server's own words (PgBouncer does this).
-    for (const client of this.welcomeWaiting) client.fail(error);
+    for (const client of this.welcomeWaiting) client.fail(refusals.serverLoginFailed(error));
     this.welcomeWaiting.clear();
   }
 

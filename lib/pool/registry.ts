@@ -55,6 +55,8 @@ export class Registry implements ClientContext, SharedLimits {
   private readonly queriedSecrets = new Map<string, Secret>();
   /** Read/write splitting: the replica set of each database with `replicas=`, made at its first login. */
   readonly replicaSets = new Map<string, ReplicaSet>();
+  /** Databases made from the '*' line whose pools hold no client and no server, and since when (clock.now). */
+  private readonly autodbIdleSince = new Map<string, number>();
 
   constructor(
     public config: Config,
@@ -188,6 +190,42 @@ export class Registry implements ClientContext, SharedLimits {
     }
     set.pools.set(`${index}\u0000${primary.serverUser}`, pool);
     return pool;
+  }
+
+  /**
+   * Janitor, autodb_idle_timeout: a database made from the '*' line whose pools have held no
+   * client and no server for that long is forgotten, pools and all, as PgBouncer's
+   * cleanup_inactive_autodatabases (a paused one is kept). Its next login starts it afresh.
+   */
+  dropIdleAutodbs(now: number): void {
+    const timeoutMs = this.settings.autodb_idle_timeout * 1000;
+    if (timeoutMs <= 0) {
+      this.autodbIdleSince.clear();
+      return;
+    }
+    const auto = new Set<string>();
+    const busy = new Set<string>();
+    for (const pool of this.pools.values()) {
+      const name = pool.db.name;
+      if (this.config.databases.has(name)) continue;
+      auto.add(name);
+      if (pool.clients.size > 0 || pool.hasWaiters || pool.waiting.size > 0 || pool.serverCount > 0 || this.isPaused(name)) busy.add(name);
+    }
+    for (const name of [...this.autodbIdleSince.keys()]) if (!auto.has(name) || busy.has(name)) this.autodbIdleSince.delete(name);
+    for (const name of auto) {
+      if (busy.has(name)) continue;
+      const since = this.autodbIdleSince.get(name);
+      if (since === undefined) this.autodbIdleSince.set(name, now);
+      else if (now - since > timeoutMs) this.dropDatabase(name);
+    }
+  }
+
+  private dropDatabase(name: string): void {
+    for (const [key, pool] of [...this.pools]) if (pool.db.name === name) this.pools.delete(key);
+    this.replicaSets.get(name)?.stop();
+    this.replicaSets.delete(name);
+    this.autodbIdleSince.delete(name);
+    log.info(`database ${name} unused for autodb_idle_timeout: dropped`);
   }
 
   /** Shutdown: every lag tracker stops polling. */

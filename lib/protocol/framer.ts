@@ -101,7 +101,11 @@ export class Framer {
         length = buf.readInt32BE(pos);
         frameLength = length;
       } else {
-        if (avail < HEADER_LENGTH) break;
+        if (avail < HEADER_LENGTH) {
+          const early = this.limits.earlyRefusal(buf, pos, avail);
+          if (early !== null) return { type: buf[pos], length: -1, reason: early };
+          break;
+        }
         const type = buf[pos];
         length = buf.readInt32BE(pos + 1);
         if (!this.limits.accepts(type, length)) return { type, length, reason: this.limits.refusal(type, length) };

@@ -51,12 +51,27 @@ export class FrameLimits {
   }
 
   /** Why a header `accepts` refused is refused: the type, the declared length and the bound. */
-  refusal(type: number, length: number): string {
+  refusal(type: number, length: number, atLeast = false): string {
     const bound = this.bounds.get(type);
     if (bound === undefined) return this.unknownType(type);
     if (length < 4) return `invalid message length ${length} for message type ${showType(type)}: the length counts itself, so it is at least 4`;
-    if (this.cap !== null && this.cap.value < bound) return `message type ${showType(type)} declares ${length} bytes, more than ${this.cap.name} (${this.cap.value})`;
-    return `invalid message length ${length} for message type ${showType(type)}: PostgreSQL accepts at most ${bound}`;
+    const declared = atLeast ? `at least ${length}` : `${length}`;
+    if (this.cap !== null && this.cap.value < bound) return `message type ${showType(type)} declares ${declared} bytes, more than ${this.cap.name} (${this.cap.value})`;
+    return `invalid message length ${declared} for message type ${showType(type)}: PostgreSQL accepts at most ${bound}`;
+  }
+
+  /**
+   * For a header not yet whole (`n` < 5 bytes at buf[start]): why it is refused already, or null
+   * while its type is accepted and the length bytes so far allow a length within the bound. A
+   * client that sends a bad type byte, or a length's high bytes, and then nothing is not waited for.
+   */
+  earlyRefusal(buf: Buffer, start: number, n: number): string | null {
+    const type = buf[start];
+    const max = this.table[type];
+    if (max === 0) return this.unknownType(type);
+    let least = 0;
+    for (let i = 1; i < 5; i++) least = least * 256 + (i < n ? buf[start + i] : 0);
+    return least > max ? this.refusal(type, least, true) : null;
   }
 }
 
@@ -85,7 +100,10 @@ const LOGIN_BOUNDS: ReadonlyMap<number, number> = new Map([
   [F.Terminate, SMALL_MESSAGE_LIMIT],
 ]);
 
-const frontendCache = new Map<number, FrameLimits>();
+/** disable_pqexec: the same without Query. */
+const EXTENDED_ONLY_BOUNDS: ReadonlyMap<number, number> = new Map([...FRONTEND_BOUNDS].filter(([type]) => type !== F.Query));
+
+const frontendCache = new Map<string, FrameLimits>();
 const loginCache = new Map<number, FrameLimits>();
 
 /** PostgreSQL's text for a type no client sends once logged in, with the type as a character too. */
@@ -97,12 +115,17 @@ function invalidLoginType(type: number): string {
   return `expected password response, got message type ${type} (${showType(type)})`;
 }
 
-/** Bounds for a logged-in client's messages under max_packet_size (one object per value). */
-export function frontendLimits(maxPacketSize: number): FrameLimits {
-  let limits = frontendCache.get(maxPacketSize);
+/**
+ * Bounds for a logged-in client's messages under max_packet_size (one object per value); with
+ * `simpleQuery` false (disable_pqexec), Query is refused at its header like an unknown type.
+ */
+export function frontendLimits(maxPacketSize: number, simpleQuery = true): FrameLimits {
+  const key = `${maxPacketSize}/${simpleQuery}`;
+  let limits = frontendCache.get(key);
   if (limits === undefined) {
-    limits = new FrameLimits(FRONTEND_BOUNDS, { name: 'max_packet_size', value: maxPacketSize }, invalidFrontendType);
-    frontendCache.set(maxPacketSize, limits);
+    const bounds = simpleQuery ? FRONTEND_BOUNDS : EXTENDED_ONLY_BOUNDS;
+    limits = new FrameLimits(bounds, { name: 'max_packet_size', value: maxPacketSize }, invalidFrontendType);
+    frontendCache.set(key, limits);
   }
   return limits;
 }

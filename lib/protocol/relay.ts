@@ -32,8 +32,8 @@ export interface RelayHandler {
   write(bytes: Buffer): void;
 }
 
-/** Why a stream was refused; the relay stops for good after one. */
-export type RelayError = { reason: string };
+/** Why a stream was refused (the refused frame's type, and why); the relay stops for good after one. */
+export type RelayError = { type: number; reason: string };
 
 export class Relay {
   /**
@@ -107,7 +107,11 @@ export class Relay {
         this.headerFill += take;
         pos += take;
         runStart = pos;
-        if (this.headerFill < HEADER_LENGTH) break;
+        if (this.headerFill < HEADER_LENGTH) {
+          const early = this.limits.earlyRefusal(header, 0, this.headerFill);
+          if (early !== null) return (this.failed = { type: header[0], reason: early });
+          break;
+        }
         this.headerFill = 0;
         const type = header[0];
         const length = header.readInt32BE(1);
@@ -197,7 +201,7 @@ export class Relay {
   /** Checked on the header alone: a refused frame is never waited for, buffered or forwarded. */
   private validLength(type: number, length: number): boolean {
     if (this.limits.accepts(type, length)) return true;
-    this.failed = { reason: this.limits.refusal(type, length) };
+    this.failed = { type, reason: this.limits.refusal(type, length) };
     return false;
   }
 }

@@ -160,27 +160,28 @@ describe('frontend limits on the header', () => {
     b.writeInt32BE(length | 0, 1);
     return b;
   };
-  const refusal = (bytes: Buffer): string | null => {
-    // Fed byte by byte: the verdict may not wait for anything past the header.
+  /** Fed byte by byte: the refusal and the byte it came at (decided as soon as the bytes so far allow). */
+  const refusal = (bytes: Buffer): { reason: string; at: number } | null => {
     const relay = new Relay(new Recorder('', ''), frontendLimits(0x7fffffff));
     for (let i = 0; i < bytes.length; i++) {
       const err = relay.feed(bytes.subarray(i, i + 1));
-      if (err !== null) return i === bytes.length - 1 ? err.reason : `refused early, at byte ${i}`;
+      if (err !== null) return { reason: err.reason, at: i };
     }
     return null;
   };
 
   it.each([
-    ['Q', 0x7ffffff0, "invalid message length 2147483632 for message type 'Q': PostgreSQL accepts at most 1073741822"],
-    ['P', 0x40000000, "invalid message length 1073741824 for message type 'P': PostgreSQL accepts at most 1073741822"],
-    ['S', 10001, "invalid message length 10001 for message type 'S': PostgreSQL accepts at most 10000"],
-    ['E', 70000, "invalid message length 70000 for message type 'E': PostgreSQL accepts at most 10000"],
-    ['X', 10001, "invalid message length 10001 for message type 'X': PostgreSQL accepts at most 10000"],
-    ['p', 8, "invalid frontend message type 112 ('p')"],
-    ['y', 5, "invalid frontend message type 121 ('y')"],
-    ['\0', 5, 'invalid frontend message type 0 (0x00)'],
-  ])("refuses %s declaring %d at its header: %s", (type, length, reason) => {
-    expect(refusal(header(type, length))).toBe(reason);
+    ['Q', 0x7ffffff0, 1, "invalid message length at least 2130706432 for message type 'Q': PostgreSQL accepts at most 1073741822"],
+    ['P', 0x40000000, 1, "invalid message length at least 1073741824 for message type 'P': PostgreSQL accepts at most 1073741822"],
+    ['S', 10001, 4, "invalid message length 10001 for message type 'S': PostgreSQL accepts at most 10000"],
+    ['E', 70000, 2, "invalid message length at least 65536 for message type 'E': PostgreSQL accepts at most 10000"],
+    ['X', 10001, 4, "invalid message length 10001 for message type 'X': PostgreSQL accepts at most 10000"],
+    ['Q', 2, 4, "invalid message length 2 for message type 'Q': the length counts itself, so it is at least 4"],
+    ['p', 8, 0, "invalid frontend message type 112 ('p')"],
+    ['y', 5, 0, "invalid frontend message type 121 ('y')"],
+    ['\0', 5, 0, 'invalid frontend message type 0 (0x00)'],
+  ])('refuses %s declaring %d at byte %d of its header: %s', (type, length, at, reason) => {
+    expect(refusal(header(type, length))).toEqual({ reason, at });
   });
 
   it.each([
@@ -199,7 +200,7 @@ describe('frontend limits on the header', () => {
     for (let i = 0; i <= input.length; i += 97) {
       const check = headerCheck(frontendLimits(0x7fffffff));
       expect(check.feed(input.subarray(0, i))).toBeNull();
-      expect(check.feed(input.subarray(i))?.reason).toMatch(/message length 2147483632 for message type 'Q'/);
+      expect(check.feed(input.subarray(i))?.reason).toMatch(/message length (at least )?\d+ for message type 'Q'/);
     }
     const check = headerCheck(frontendLimits(0x7fffffff));
     expect(check.feed(good)).toBeNull();
