@@ -11,7 +11,8 @@
 
 import type * as net from 'node:net';
 import { FrontendCode, TxStatus } from '../protocol/codes';
-import { Action, headerCheck, Relay, type RelayHandler } from '../protocol/relay';
+import { Action, Relay, type RelayHandler } from '../protocol/relay';
+import { QueuedInput } from './queued-input';
 import { clientLimits, frameRefusal } from './client-limits';
 import { authenticationOk, backendKeyData, errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
@@ -125,17 +126,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private startup: StartupPhase | null;
   /** The forwarding path's framing, made at the first request (an idle client never had one). */
   private relay: Relay | null = null;
-  /** Checks the headers of what a queued client sends meanwhile; made the first time one waits. */
-  private queuedCheck: Relay | null = null;
   /**
    * Accepted over max_client_conn or while shutting down: its StartupMessage gets this refusal
    * (lib/pgmux accept). Null for a client that counts.
    */
   turnedAway: ErrorFields | null;
-  /** What the client sent while no server was linked; null when nothing waits. */
-  private pending: Buffer[] | null = null;
-  /** Bytes in pending (limitPending). */
-  private pendingBytes = 0;
+  /** What the client sent while no server was linked. */
+  private readonly queued = new QueuedInput();
   /** The server corked while the current chunk is fed (corkServer), else null. */
   private corked: ServerConnection | null = null;
   private terminating = false;
@@ -174,21 +171,17 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
           return;
         }
         if (this.relay === null) this.firstRequest();
-        (this.pending ??= []).push(chunk);
-        this.pendingBytes = chunk.length;
+        this.queued.begin(chunk);
         if (this.timing.queryStart === 0) this.timing.begin(this.stats);
         this.setState('waiting');
         this.waitSince = clock.now;
         this.requestServer();
-        if ((this.state as ClientState) !== 'waiting') return;
-        // Not linked at once: from here on what it sent is checked while it waits.
-        this.queuedCheck?.reset();
-        if (this.checkQueued(chunk)) this.limitPending();
+        // Not linked at once: from here on what it sends is checked while it waits.
+        if ((this.state as ClientState) === 'waiting') this.whileQueued(chunk);
         return;
       case 'waiting':
-        (this.pending as Buffer[]).push(chunk);
-        this.pendingBytes += chunk.length;
-        if (this.checkQueued(chunk)) this.limitPending();
+        this.queued.add(chunk);
+        this.whileQueued(chunk);
         return;
       case 'active':
         this.feedRelay(chunk);
@@ -202,26 +195,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   /**
-   * A queued client stops being read once it has sent pkt_buf bytes (PgBouncer's packet buffer):
-   * a client waits for its answer, so the usual request is one small chunk, and not pausing it
-   * spares a pause and a resume per queued transaction; a client that keeps sending is held to
-   * that bound.
+   * A chunk a queued client sent: its headers are checked now (lib/protocol/limits), so a type no
+   * client sends or a length PostgreSQL refuses ends the client at once; past pkt_buf bytes the
+   * client is no longer read until it has a server (PgBouncer's packet buffer).
    */
-  private limitPending(): void {
-    if (this.pendingBytes >= this.ctx.settings.pkt_buf) this.socket.pause();
-  }
-
-  /**
-   * Bytes a client sends while it waits for a server are checked header by header as they come
-   * (lib/protocol/limits): a type no client sends, or a length PostgreSQL would refuse, ends the
-   * client now instead of when a server is free. Returns false when it did.
-   */
-  private checkQueued(chunk: Buffer): boolean {
-    const check = (this.queuedCheck ??= headerCheck(clientLimits(this.ctx.settings)));
-    const err = check.feed(chunk);
-    if (err === null) return true;
-    this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
-    return false;
+  private whileQueued(chunk: Buffer): void {
+    const err = this.queued.checkHeaders(chunk, clientLimits(this.ctx.settings));
+    if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
+    else if (this.queued.full(this.ctx.settings.pkt_buf)) this.socket.pause();
   }
 
   /** What an idle client never needed until now: the relay, and the prepared-statement link. */
@@ -240,7 +221,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     let pool = this.pool as Pool;
     const router = this.router;
     if (router !== null) {
-      const placed = router.place(this.pending as Buffer[]);
+      const placed = router.place(this.queued.all);
       if (placed.kind === 'wait') {
         // Queued nowhere until the lag tracker's next poll decides again (reroute).
         this.linkedPool = null;
@@ -297,13 +278,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** Between messages: nothing of a started one is outstanding (true before the first request). */
   private atBoundary(): boolean {
     return this.relay === null || this.relay.atBoundary();
-  }
-
-  /** The chunks that waited for a server, handed over once (pending is null again after). */
-  private takePending(): readonly Buffer[] {
-    const queued = this.pending ?? NOTHING_PENDING;
-    this.pending = null;
-    return queued;
   }
 
   private feedRelay(chunk: Buffer): void {
@@ -411,7 +385,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const sync = syncStatement(this.params, server.params, this.ctx.tracked);
     if (sync !== '') server.runInternal(sync);
     this.setState('active');
-    const queued = this.takePending();
+    const queued = this.queued.take();
     for (const chunk of queued) {
       this.feedRelay(chunk);
       if (this.state !== 'active') return;
@@ -653,8 +627,6 @@ function isStatementMessage(type: number): boolean {
     type === FrontendCode.Execute
   );
 }
-
-const NOTHING_PENDING: readonly Buffer[] = [];
 
 /** How long a refused client may take to read its ErrorResponse and close before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;

@@ -103,7 +103,9 @@ const LOGIN_BOUNDS: ReadonlyMap<number, number> = new Map([
 /** disable_pqexec: the same without Query. */
 const EXTENDED_ONLY_BOUNDS: ReadonlyMap<number, number> = new Map([...FRONTEND_BOUNDS].filter(([type]) => type !== F.Query));
 
-const frontendCache = new Map<string, FrameLimits>();
+/** One FrameLimits per max_packet_size, with and without Query. */
+const frontendCache = new Map<number, FrameLimits>();
+const extendedOnlyCache = new Map<number, FrameLimits>();
 const loginCache = new Map<number, FrameLimits>();
 
 /** PostgreSQL's text for a type no client sends once logged in, with the type as a character too. */
@@ -120,12 +122,12 @@ function invalidLoginType(type: number): string {
  * `simpleQuery` false (disable_pqexec), Query is refused at its header like an unknown type.
  */
 export function frontendLimits(maxPacketSize: number, simpleQuery = true): FrameLimits {
-  const key = `${maxPacketSize}/${simpleQuery}`;
-  let limits = frontendCache.get(key);
+  const cache = simpleQuery ? frontendCache : extendedOnlyCache;
+  let limits = cache.get(maxPacketSize);
   if (limits === undefined) {
     const bounds = simpleQuery ? FRONTEND_BOUNDS : EXTENDED_ONLY_BOUNDS;
     limits = new FrameLimits(bounds, { name: 'max_packet_size', value: maxPacketSize }, invalidFrontendType);
-    frontendCache.set(key, limits);
+    cache.set(maxPacketSize, limits);
   }
   return limits;
 }

@@ -66,7 +66,7 @@ export function mutate(rng: Rng, input: Buffer, lengthAt: number): Buffer {
         break;
       }
       case 5:
-        if (b.length >= lengthAt + 4) b.writeInt32BE(lengthLie(rng, b.readInt32BE(lengthAt)), lengthAt);
+        if (b.length >= lengthAt + 4) b.writeInt32BE(lengthLie(rng, b.readInt32BE(lengthAt)) | 0, lengthAt);
         break;
     }
   }

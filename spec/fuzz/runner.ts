@@ -87,7 +87,15 @@ export async function runFuzz(target: Target, opts: RunOptions): Promise<Tally> 
     let next = start;
     const worker = async (): Promise<void> => {
       while (next < end && !tally.crashed) {
-        const c = makeCase(opts.seed, next++);
+        const n = next++;
+        let c: Case;
+        try {
+          c = makeCase(opts.seed, n);
+        } catch (err) {
+          // A generator fault is the fuzzer's bug, not pgmux's: counted apart, and the run goes on.
+          record(tally, { family: FAMILIES[n % FAMILIES.length]!, n, kind: 'setup', detail: `generator: ${(err as Error).message}` });
+          continue;
+        }
         const failure = await runCase(target, c);
         const fam = tally.families[c.family];
         fam.cases++;
