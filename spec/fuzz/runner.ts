@@ -8,6 +8,7 @@
 // than 1 s), wrong (no FATAL where one was due, a wrong SQLSTATE, an answer without a close),
 // setup (could not reach the case's phase), crash, fd-leak, slot-leak, bystander.
 
+import { loadavg } from 'node:os';
 import { cstr, startupPacket, typed } from './bytes';
 import { errorFields, FuzzConnection, framesOf, md5Answer } from './connection';
 import { FAMILIES, makeCase, type Case, type Family } from './families';
@@ -42,6 +43,8 @@ export interface Tally {
   run: Partial<Record<FailureKind, number>>;
   /** The first few failures of each family and kind, with what was sent. */
   samples: Failure[];
+  /** Every failed case's number (for --only). */
+  failed: number[];
   crashed: boolean;
 }
 
@@ -50,6 +53,8 @@ export interface RunOptions {
   cases: number;
   /** First case number (to replay one: --from N --cases 1). */
   from?: number;
+  /** Run exactly these case numbers instead (--only 17,4242). */
+  only?: readonly number[];
   concurrency?: number;
   /** Cases between health checks. */
   batch?: number;
@@ -59,7 +64,7 @@ export interface RunOptions {
 export function emptyTally(seed: number): Tally {
   const families = {} as Record<Family, FamilyTally>;
   for (const f of FAMILIES) families[f] = { cases: 0, passes: 0, failures: {} };
-  return { seed, cases: 0, elapsedMs: 0, families, run: {}, samples: [], crashed: false };
+  return { seed, cases: 0, elapsedMs: 0, families, run: {}, samples: [], failed: [], crashed: false };
 }
 
 export function failureCount(t: Tally): number {
@@ -71,7 +76,10 @@ export function failureCount(t: Tally): number {
 
 function record(t: Tally, f: Failure): void {
   if (f.family === 'run') t.run[f.kind] = (t.run[f.kind] ?? 0) + 1;
-  else t.families[f.family].failures[f.kind] = (t.families[f.family].failures[f.kind] ?? 0) + 1;
+  else {
+    t.families[f.family].failures[f.kind] = (t.families[f.family].failures[f.kind] ?? 0) + 1;
+    t.failed.push(f.n);
+  }
   if (t.samples.filter((s) => s.family === f.family && s.kind === f.kind).length < 3) t.samples.push(f);
 }
 
@@ -81,13 +89,14 @@ export async function runFuzz(target: Target, opts: RunOptions): Promise<Tally> 
   const concurrency = opts.concurrency ?? 12;
   const batch = opts.batch ?? 250;
   const from = opts.from ?? 0;
+  const numbers = opts.only ?? Array.from({ length: opts.cases }, (_, i) => from + i);
   const base = { ...(await target.sockets()), fds: target.fds() };
-  for (let start = from; start < from + opts.cases && !tally.crashed; start += batch) {
-    const end = Math.min(from + opts.cases, start + batch);
+  for (let start = 0; start < numbers.length && !tally.crashed; start += batch) {
+    const end = Math.min(numbers.length, start + batch);
     let next = start;
     const worker = async (): Promise<void> => {
       while (next < end && !tally.crashed) {
-        const n = next++;
+        const n = numbers[next++]!;
         let c: Case;
         try {
           c = makeCase(opts.seed, n);
@@ -106,12 +115,12 @@ export async function runFuzz(target: Target, opts: RunOptions): Promise<Tally> 
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
-    for (const f of await healthCheck(target, base, end)) {
+    for (const f of await healthCheck(target, base, numbers[end - 1]!)) {
       record(tally, f);
       if (f.kind === 'crash') tally.crashed = true;
     }
     tally.elapsedMs = Date.now() - started;
-    opts.progress?.(end - from, tally);
+    opts.progress?.(end, tally);
   }
   tally.elapsedMs = Date.now() - started;
   return tally;
@@ -200,7 +209,7 @@ async function judge(target: Target, c: Case, conn: FuzzConnection): Promise<Fai
     if (error === null) return fail(c, 'wrong', `closed without a FATAL ErrorResponse (got ${conn.received.subarray(mark, mark + 64).toString('hex')})`);
     if (v.codes !== null && !v.codes.includes(error.C ?? '')) return fail(c, 'wrong', `FATAL ${error.C} "${error.M}", expected ${v.codes.join(' or ')}`);
     const took = (conn.closedAt as number) - last;
-    if (took > FATAL_MS) return fail(c, 'slow', `FATAL "${error.M}" and close ${took} ms after the last byte`);
+    if (took > FATAL_MS) return fail(c, 'slow', `FATAL "${error.M}" and close ${took} ms after the last byte (load average ${loadavg()[0].toFixed(1)})`);
     return null;
   }
   if (v.kind === 'answer') {
