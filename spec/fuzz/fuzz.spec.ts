@@ -2,8 +2,9 @@
 // (before auth, during auth, after login, message sequences, admin console), each on its own
 // connection to a real pgmux over a real cluster, judged by ./oracle; between batches pgmux must
 // be alive, a bystander in an open transaction unharmed, and no client slot or fd leaked.
-// Any failure fails the spec with the case's number, what was sent and what came back. The long
-// run is `npm run fuzz -- --cases 100000` (./cli).
+// Any failure fails the spec with the case's number, what was sent and what came back. A FATAL
+// later than a second is run again at once (same bytes, same chunks): slow twice fails, slow once
+// is the shared machine and is reported apart. The long run is `npm run fuzz -- --cases 100000`.
 
 import { formatTally } from './report';
 import { failureCount, runFuzz, type Tally } from './runner';

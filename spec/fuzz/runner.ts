@@ -45,6 +45,11 @@ export interface Tally {
   samples: Failure[];
   /** Every failed case's number (for --only). */
   failed: number[];
+  /**
+   * Cases slow only once: past FATAL_MS, then within it when run again at once on a new
+   * connection (the same bytes, the same chunks). A case pgmux really waits on is slow again.
+   */
+  stalled: Failure[];
   crashed: boolean;
 }
 
@@ -64,7 +69,7 @@ export interface RunOptions {
 export function emptyTally(seed: number): Tally {
   const families = {} as Record<Family, FamilyTally>;
   for (const f of FAMILIES) families[f] = { cases: 0, passes: 0, failures: {} };
-  return { seed, cases: 0, elapsedMs: 0, families, run: {}, samples: [], failed: [], crashed: false };
+  return { seed, cases: 0, elapsedMs: 0, families, run: {}, samples: [], failed: [], stalled: [], crashed: false };
 }
 
 export function failureCount(t: Tally): number {
@@ -105,7 +110,15 @@ export async function runFuzz(target: Target, opts: RunOptions): Promise<Tally> 
           record(tally, { family: FAMILIES[n % FAMILIES.length]!, n, kind: 'setup', detail: `generator: ${(err as Error).message}` });
           continue;
         }
-        const failure = await runCase(target, c);
+        let failure = await runCase(target, c);
+        if (failure?.kind === 'slow') {
+          // Timing only: run it again at once; slow twice is a failure, slow once is the machine.
+          const again = await runCase(target, c);
+          if (again === null) {
+            tally.stalled.push(failure);
+            failure = null;
+          } else failure = again;
+        }
         const fam = tally.families[c.family];
         fam.cases++;
         tally.cases++;
