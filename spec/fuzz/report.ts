@@ -17,7 +17,7 @@ export function formatTally(t: Tally, command: string): string {
   lines.push(`  ${'between batches'.padEnd(12)} crash / fd-leak / slot-leak / bystander: ${kinds(t.run)}${t.crashed ? ' (pgmux crashed: run stopped)' : ''}`);
   lines.push(`  total failures: ${failureCount(t)}`);
   if (t.stalled.length > 0) {
-    lines.push(`  slow once, in time when run again at once (not failures): ${t.stalled.length}`);
+    lines.push(`  slow once, in time when run again alone (not failures): ${t.stalled.length}`);
     for (const s of t.stalled.slice(0, 5)) lines.push(`  ~ ${s.family} #${s.n}: ${s.detail.slice(0, 200)}`);
   }
   for (const s of t.samples) lines.push(`  - ${s.family} #${s.n} ${s.kind}: ${s.detail}`);

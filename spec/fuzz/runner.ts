@@ -46,8 +46,9 @@ export interface Tally {
   /** Every failed case's number (for --only). */
   failed: number[];
   /**
-   * Cases slow only once: past FATAL_MS, then within it when run again at once on a new
-   * connection (the same bytes, the same chunks). A case pgmux really waits on is slow again.
+   * Cases slow only once: past FATAL_MS among the batch's concurrent cases, then within it when run
+   * again alone after the batch (the same bytes, the same chunks, a new connection). A case pgmux
+   * really waits on is slow again.
    */
   stalled: Failure[];
   crashed: boolean;
@@ -110,24 +111,27 @@ export async function runFuzz(target: Target, opts: RunOptions): Promise<Tally> 
           record(tally, { family: FAMILIES[n % FAMILIES.length]!, n, kind: 'setup', detail: `generator: ${(err as Error).message}` });
           continue;
         }
-        let failure = await runCase(target, c);
-        if (failure?.kind === 'slow') {
-          // Timing only: run it again at once; slow twice is a failure, slow once is the machine.
-          const again = await runCase(target, c);
-          if (again === null) {
-            tally.stalled.push(failure);
-            failure = null;
-          } else failure = again;
-        }
-        const fam = tally.families[c.family];
-        fam.cases++;
-        tally.cases++;
-        if (failure === null) fam.passes++;
-        else record(tally, failure);
-        if (failure?.kind === 'crash') tally.crashed = true;
+        const failure = await runCase(target, c);
+        // Timing only: judged again once the batch is done, alone (see Tally.stalled).
+        if (failure?.kind === 'slow') slow.push([c, failure]);
+        else count(c, failure);
       }
     };
+    const count = (c: Case, failure: Failure | null): void => {
+      const fam = tally.families[c.family];
+      fam.cases++;
+      tally.cases++;
+      if (failure === null) fam.passes++;
+      else record(tally, failure);
+      if (failure?.kind === 'crash') tally.crashed = true;
+    };
+    const slow: [Case, Failure][] = [];
     await Promise.all(Array.from({ length: concurrency }, worker));
+    for (const [c, first] of slow) {
+      const again = await runCase(target, c);
+      if (again === null) tally.stalled.push(first);
+      count(c, again);
+    }
     for (const f of await healthCheck(target, base, numbers[end - 1]!)) {
       record(tally, f);
       if (f.kind === 'crash') tally.crashed = true;
