@@ -12,6 +12,8 @@
 import type * as net from 'node:net';
 import { FrontendCode, TxStatus } from '../protocol/codes';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
+import { QueuedInput } from './queued-input';
+import { clientLimits, frameRefusal } from './client-limits';
 import { authenticationOk, backendKeyData, errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import { ADMIN_DATABASE, type Settings } from '../config';
@@ -54,6 +56,8 @@ export interface ClientContext {
   /** Issues this client's BackendKeyData key; cancel requests look it up. */
   assignCancelKey(client: ClientConnection): { pid: number; secret: number };
   cancel(pid: number, secret: number): void;
+  /** A turned-away client is let in after all (the admin console): it counts from now on. */
+  admitOverLimit(client: ClientConnection): void;
   clientClosed(client: ClientConnection): void;
   /** The shared prepared-statement registry (max_prepared_statements > 0). */
   readonly statements: StatementRegistry;
@@ -75,7 +79,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   user = '';
   database = '';
   pool: Pool | null = null;
-  /** The pool the current server came from: `pool`, or a replica pool when routed (lib/routing/router). */
+  /**
+   * The pool the client is queued in or linked through now: `pool`, or a replica pool when
+   * routed (lib/routing/router); null while idle or waiting for a replica to catch up.
+   */
   private linkedPool: Pool | null = null;
   /** Read/write splitting state; null when the database has no replicas. */
   router: ClientRouter | null = null;
@@ -121,14 +128,16 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private startup: StartupPhase | null;
   /** The forwarding path's framing, made at the first request (an idle client never had one). */
   private relay: Relay | null = null;
-  /** What the client sent while no server was linked; null when nothing waits. */
-  private pending: Buffer[] | null = null;
-  /** Bytes in pending (limitPending). */
-  private pendingBytes = 0;
+  /**
+   * Accepted over max_client_conn or while shutting down: its StartupMessage gets this refusal
+   * (lib/pgmux accept). Null for a client that counts.
+   */
+  turnedAway: ErrorFields | null;
+  /** What the client sent while no server was linked. */
+  private readonly queued = new QueuedInput();
   /** The server corked while the current chunk is fed (corkServer), else null. */
   private corked: ServerConnection | null = null;
   private terminating = false;
-  private violation: string | null = null;
   /**
    * The request as the client sent it since this server was linked, while no byte of its answer
    * has come back: sent again if the server dies unanswered in a way that proves it did not
@@ -150,7 +159,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     socket: net.Socket,
     private readonly ctx: ClientContext,
     readonly remote: string,
+    turnedAway: ErrorFields | null = null,
   ) {
+    this.turnedAway = turnedAway;
     this.connectedAt = this.stateSince = clock.now;
     this.startup = new StartupPhase(this, ctx);
     this.socket = socket;
@@ -173,23 +184,22 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         (this.startup as StartupPhase).feed(chunk);
         return;
       case 'idle':
-        if (chunk.length === 5 && chunk[0] === FrontendCode.Terminate) {
+        if (chunk.length === 5 && chunk[0] === FrontendCode.Terminate && chunk.readInt32BE(1) === 4) {
           this.close('client close request');
           return;
         }
         if (this.relay === null) this.firstRequest();
-        (this.pending ??= []).push(chunk);
-        this.pendingBytes = chunk.length;
+        this.queued.begin(chunk);
         if (this.timing.queryStart === 0) this.timing.begin(this.stats);
         this.setState('waiting');
         this.waitSince = clock.now;
         this.requestServer();
-        if ((this.state as ClientState) === 'waiting') this.limitPending();
+        // Not linked at once: from here on what it sends is checked while it waits.
+        if ((this.state as ClientState) === 'waiting') this.whileQueued(chunk);
         return;
       case 'waiting':
-        (this.pending as Buffer[]).push(chunk);
-        this.pendingBytes += chunk.length;
-        this.limitPending();
+        this.queued.add(chunk);
+        this.whileQueued(chunk);
         return;
       case 'active':
         if (this.replay !== null) this.keepForReplay(chunk);
@@ -204,18 +214,19 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   /**
-   * A queued client stops being read once it has sent pkt_buf bytes (PgBouncer's packet buffer):
-   * a client waits for its answer, so the usual request is one small chunk, and not pausing it
-   * spares a pause and a resume per queued transaction; a client that keeps sending is held to
-   * that bound.
+   * A chunk a queued client sent: its headers are checked now (lib/protocol/limits), so a type no
+   * client sends or a length PostgreSQL refuses ends the client at once; past pkt_buf bytes the
+   * client is no longer read until it has a server (PgBouncer's packet buffer).
    */
-  private limitPending(): void {
-    if (this.pendingBytes >= this.ctx.settings.pkt_buf) this.socket.pause();
+  private whileQueued(chunk: Buffer): void {
+    const err = this.queued.checkHeaders(chunk, clientLimits(this.ctx.settings));
+    if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
+    else if (this.queued.full(this.ctx.settings.pkt_buf)) this.socket.pause();
   }
 
   /** What an idle client never needed until now: the relay, and the prepared-statement link. */
   private firstRequest(): void {
-    this.relay = new Relay(this, this.ctx.settings.max_packet_size);
+    this.relay = new Relay(this, clientLimits(this.ctx.settings));
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
   }
@@ -230,8 +241,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const router = this.router;
     this.placedReadOnly = false;
     if (router !== null) {
-      const placed = router.place(this.pending as Buffer[]);
-      if (placed.kind === 'wait') return;
+      const placed = router.place(this.queued.all);
+      if (placed.kind === 'wait') {
+        // Queued nowhere until the lag tracker's next poll decides again (reroute).
+        this.linkedPool = null;
+        return;
+      }
       if (placed.kind === 'refuse') {
         this.fail({ severity: 'FATAL', code: '57P03', message: `pgmux: ${placed.reason}` });
         return;
@@ -286,13 +301,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     return this.relay === null || this.relay.atBoundary();
   }
 
-  /** The chunks that waited for a server, handed over once (pending is null again after). */
-  private takePending(): readonly Buffer[] {
-    const queued = this.pending ?? NOTHING_PENDING;
-    this.pending = null;
-    return queued;
-  }
-
   private feedRelay(chunk: Buffer): void {
     const err = (this.relay as Relay).feed(chunk);
     const corked = this.corked;
@@ -300,7 +308,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.corked = null;
       corked.uncork();
     }
-    if (err !== null) this.fail(refusals.protocolViolation(err.reason));
+    if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
   }
 
   /**
@@ -317,6 +325,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   // ---- login ----
+
+  /**
+   * The pool SHOW POOLS counts this logged-in client in: the one it is queued in or linked
+   * through (a replica's when routed), else its own; null before login and for the console.
+   */
+  get countedIn(): Pool | null {
+    return this.linkedPool ?? this.pool;
+  }
 
   /** Whether the client is on TLS (hba hostssl/hostnossl). */
   get tls(): boolean {
@@ -390,7 +406,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const sync = syncStatement(this.params, server.params, this.ctx.tracked);
     if (sync !== '') server.runInternal(sync);
     this.setState('active');
-    const queued = this.takePending();
+    const queued = this.queued.take();
     this.beginReplay(queued);
     if (this.replay !== null) server.awaitAnswer();
     for (const chunk of queued) {
@@ -438,7 +454,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.unsynced++;
         return Action.Forward;
       default:
-        // Terminate, or a type no client may send: look at it whole, then act.
+        // Terminate: the relay refuses every type no client may send at its header (lib/protocol/limits).
         return Action.Inspect;
     }
   }
@@ -453,8 +469,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
       return verdict;
     }
-    if (type === FrontendCode.Terminate) this.terminating = true;
-    else this.violation = `unknown message type '${String.fromCharCode(type)}' (0x${type.toString(16)})`;
+    if (type !== FrontendCode.Terminate) return Action.Forward;
+    // Terminate (see onHeader): close once what came before it has gone out.
+    this.terminating = true;
     return Action.Swallow | Action.Notify;
   }
 
@@ -471,8 +488,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       if (fakes !== null) this.socket.write(fakes);
       return false;
     }
-    if (this.violation !== null) this.fail(refusals.protocolViolation(this.violation));
-    else if (this.terminating) this.close('client close request');
+    if (this.terminating) this.close('client close request');
     return true;
   }
 
@@ -560,7 +576,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.unsynced = 0;
     if (this.state === 'active') this.setState('idle');
     // Back to the pool it came from (a replica's, when routed).
-    (this.linkedPool ?? (this.pool as Pool)).release(this, server, clean);
+    (this.linkedPool ?? (this.pool as Pool)).release(server, clean);
+    this.linkedPool = null;
     if (this.state === 'idle') this.socket.resume();
   }
 
@@ -581,12 +598,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       // come back: it goes again only if the host itself is going away, as its probe tells.
       this.setState('waiting');
       this.waitSince = clock.now;
-      this.pending = replay;
-      this.pendingBytes = this.replayBytes;
+      this.queued.restore(replay, this.replayBytes);
       backend.checkAlive((alive) => {
-        if (this.state !== 'waiting' || this.pending === null) return;
+        if (this.state !== 'waiting') return;
         if (alive) this.refuseWith(refused, `server terminated the connection: ${reason}`);
-        else this.resend(this.takePending() as Buffer[], `${reason}; the server is shutting down`);
+        else this.resend(this.queued.take(), `${reason}; the server is shutting down`);
       });
       return;
     }
@@ -630,7 +646,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.replay = null;
       return;
     }
-    // The pending array itself (takePending left pending null): no copy per transaction.
+    // The queued array itself (take() let go of it): no copy per transaction.
     this.replay = queued as Buffer[];
     this.replayBytes = bytes;
   }
@@ -652,9 +668,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.owed = 0;
     this.unsynced = 0;
     this.prepared?.reset();
-    this.relay = new Relay(this, this.ctx.settings.max_packet_size);
-    this.pending = [...chunks];
-    this.pendingBytes = this.replayBytes;
+    this.relay = new Relay(this, clientLimits(this.ctx.settings));
+    this.queued.restore([...chunks], this.replayBytes);
     this.setState('waiting');
     this.waitSince = clock.now;
     this.requestServer();
@@ -688,7 +703,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.server = null;
       // Reusable only between transactions with nothing in flight; otherwise its state is unknown.
       const clean = this.owed === 0 && this.unsynced === 0 && server.txStatus === TxStatus.Idle && this.atBoundary();
-      linked.release(this, server, clean);
+      linked.release(server, clean);
     }
     if (pool !== null) pool.clientGone(this);
     if (linked !== null && linked !== pool) linked.clientGone(this);
@@ -698,8 +713,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {
       log.info(`closing because: ${reason} (age=${Math.round((clock.now - this.connectedAt) / 1000)}s)`, this);
     }
-    if (flush) this.socket.end();
-    else this.socket.destroy();
+    if (flush) {
+      this.socket.end();
+      // The peer's FIN must still be read for the socket to close (a paused socket never sees
+      // it), and a peer that never sends one is not waited for: its fd is released regardless.
+      this.socket.resume();
+      setTimeout(destroySocket, CLOSE_GRACE_MS, this.socket).unref();
+    } else this.socket.destroy();
   }
 
   /** The only writer of `state` (StartupPhase moves a client into 'auth'). */
@@ -720,4 +740,9 @@ function isStatementMessage(type: number): boolean {
   );
 }
 
-const NOTHING_PENDING: readonly Buffer[] = [];
+/** How long a refused client may take to read its ErrorResponse and close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
+}

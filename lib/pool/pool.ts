@@ -95,9 +95,10 @@ export class Pool implements ServerOwner {
   readonly waiting = new Fifo<PoolClient>();
   /** Clients that passed authentication and wait for the first server's parameters. */
   readonly welcomeWaiting = new Set<PoolClient>();
-  /** Clients of this pool currently linked to a server. */
-  readonly activeClients = new Set<PoolClient>();
-  /** All logged-in clients of this pool. */
+  /**
+   * All logged-in clients of this pool (its own, not those of a primary pool routed here for a
+   * while: SHOW POOLS places each client by its state, lib/admin/rows).
+   */
   readonly clients = new Set<PoolClient>();
 
   /** The first successful login's ParameterStatus set: every client's welcome. */
@@ -201,7 +202,6 @@ export class Pool implements ServerOwner {
   clientGone(client: PoolClient): void {
     this.clients.delete(client);
     this.welcomeWaiting.delete(client);
-    this.activeClients.delete(client);
     this.waiting.remove(client);
   }
 
@@ -209,8 +209,7 @@ export class Pool implements ServerOwner {
    * Unlinks a client from its server. `clean` means the server is between transactions and may
    * serve someone else; otherwise it is closed, since its session state is unknown.
    */
-  release(client: PoolClient, server: ServerConnection, clean: boolean): void {
-    this.activeClients.delete(client);
+  release(server: ServerConnection, clean: boolean): void {
     server.client = null;
     server.lastUsed = clock.now;
     server.resume();
@@ -298,7 +297,7 @@ export class Pool implements ServerOwner {
     // While a failover holds requests, clients waiting for the welcome wait on with them.
     if (this.target.holding) return;
     // Clients that wait only for the welcome learn the server's own words (PgBouncer does this).
-    for (const client of this.welcomeWaiting) client.fail(error);
+    for (const client of this.welcomeWaiting) client.fail(refusals.serverLoginFailed(error));
     this.welcomeWaiting.clear();
   }
 
@@ -322,7 +321,6 @@ export class Pool implements ServerOwner {
     if (was === 'active' && server.client !== null) {
       const client = server.client as unknown as PoolClient;
       server.client = null;
-      this.activeClients.delete(client);
       client.serverLost(reason, server.backend);
     }
     log.debug(`closing server: ${reason}`, server);
@@ -348,7 +346,6 @@ export class Pool implements ServerOwner {
       if (server === null) break;
       const client = this.waiting.shift() as PoolClient;
       this.moveServer(server, 'active');
-      this.activeClients.add(client);
       server.lastUsed = clock.now;
       this.chargeWait(client);
       client.link(server);

@@ -26,6 +26,12 @@ import { DatabaseHosts, type HostsOwner } from './database-hosts';
 export class Registry implements ClientContext, SharedLimits, HostsOwner {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
+  /**
+   * Clients accepted over max_client_conn or while shutting down: their first packets are
+   * answered, their StartupMessage refused (ClientConnection.turnedAway). Not in `clients`: they
+   * count toward no limit and show in no SHOW; the janitor closes them after TURNED_AWAY_MS.
+   */
+  readonly turnedAway = new Set<ClientConnection>();
   private readonly cancelKeys = new Map<number, ClientConnection>();
   private readonly serversPerDb = new Map<string, number>();
   private readonly serversPerUser = new Map<string, number>();
@@ -53,6 +59,8 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
   readonly replicaSets = new Map<string, ReplicaSet>();
   /** Every database's hosts, primary and failover state (lib/failover through ./database-hosts). */
   readonly hosts: DatabaseHosts;
+  /** Databases made from the '*' line whose pools hold no client and no server, and since when (clock.now). */
+  private readonly autodbIdleSince = new Map<string, number>();
 
   constructor(
     public config: Config,
@@ -232,6 +240,43 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
     return pool;
   }
 
+  /**
+   * Janitor, autodb_idle_timeout: a database made from the '*' line whose pools have held no
+   * client and no server for that long is forgotten, pools and all, as PgBouncer's
+   * cleanup_inactive_autodatabases (a paused one is kept). Its next login starts it afresh.
+   */
+  dropIdleAutodbs(now: number): void {
+    const timeoutMs = this.settings.autodb_idle_timeout * 1000;
+    if (timeoutMs <= 0) {
+      this.autodbIdleSince.clear();
+      return;
+    }
+    const auto = new Set<string>();
+    const busy = new Set<string>();
+    for (const pool of this.pools.values()) {
+      const name = pool.db.name;
+      if (this.config.databases.has(name)) continue;
+      auto.add(name);
+      if (pool.clients.size > 0 || pool.hasWaiters || pool.waiting.size > 0 || pool.serverCount > 0 || this.isPaused(name)) busy.add(name);
+    }
+    for (const name of [...this.autodbIdleSince.keys()]) if (!auto.has(name) || busy.has(name)) this.autodbIdleSince.delete(name);
+    for (const name of auto) {
+      if (busy.has(name)) continue;
+      const since = this.autodbIdleSince.get(name);
+      if (since === undefined) this.autodbIdleSince.set(name, now);
+      else if (now - since > timeoutMs) this.dropDatabase(name);
+    }
+  }
+
+  private dropDatabase(name: string): void {
+    for (const [key, pool] of [...this.pools]) if (pool.db.name === name) this.pools.delete(key);
+    this.replicaSets.get(name)?.stop();
+    this.replicaSets.delete(name);
+    this.hosts.forget(name);
+    this.autodbIdleSince.delete(name);
+    log.info(`database ${name} unused for autodb_idle_timeout: dropped`);
+  }
+
   /** Shutdown: routing stops, and every health probe. */
   stopRouting(): void {
     for (const set of this.replicaSets.values()) set.stop();
@@ -323,8 +368,14 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
     log.debug('forwarded cancel request', client);
   }
 
+  /** A turned-away client that may log in after all (the admin console, as PgBouncer lets it past max_client_conn). */
+  admitOverLimit(client: ClientConnection): void {
+    if (this.turnedAway.delete(client)) this.clients.add(client);
+  }
+
   clientClosed(client: ClientConnection): void {
     this.clients.delete(client);
+    this.turnedAway.delete(client);
     if (this.cancelKeys.get(client.cancelKey.pid) === client) this.cancelKeys.delete(client.cancelKey.pid);
   }
 

@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import { BackendCode, ServerSqlState, SqlState, TxStatus } from '../protocol/codes';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { Framer } from '../protocol/framer';
+import { anyTypeLimits } from '../protocol/limits';
 import { decodeErrorFields, decodeParameterStatus, errorCode, isShutdownFatal, type ErrorFields } from '../protocol/backend';
 import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
@@ -37,7 +38,7 @@ const IS_COMPLETION = new Uint8Array(256);
 for (const t of COMPLETION_TYPES) IS_COMPLETION[t] = 1;
 
 /** Server-side frames are only bounded by PostgreSQL itself (1 GB per field). */
-const SERVER_MAX_FRAME = 0x7fffffff;
+const SERVER_LIMITS = anyTypeLimits(0x7fffffff, 'the limit for server messages');
 
 /** Size of a server's read buffer: what node reads at once by default. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -171,8 +172,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.connectedAt = now;
     this.lastUsed = now;
     this.login = new ServerLogin(startupParams.user, credential);
-    this.loginFramer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), SERVER_MAX_FRAME);
-    this.relay = new Relay(this, SERVER_MAX_FRAME);
+    this.loginFramer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), SERVER_LIMITS);
+    this.relay = new Relay(this, SERVER_LIMITS);
     this.dial = backend.dialer.connect(this, {
       buffer: () => this.nextReadBuffer(),
       callback: (length: number, buf: Buffer) => {
@@ -282,8 +283,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
 
   private onData(chunk: Buffer): void {
     if (this.loginFramer !== null) {
-      const err = this.loginFramer.feed(chunk);
-      if (err !== null) this.close(`bad message from server during login: ${err}`);
+      const fault = this.loginFramer.feed(chunk);
+      if (fault !== null) this.close(`bad message from server during login: ${fault.reason}`);
       return;
     }
     this.stats.serverBytes += chunk.length;
