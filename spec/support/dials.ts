@@ -76,7 +76,8 @@ export async function traceDials(pid: number, label: string): Promise<DialTrace>
         const m = CONNECT.exec(line);
         if (m && Number(m[3]) === port) times.push(Number(m[1]) * 1000 + Math.floor(Number(m[2]) / 1000));
       }
-      return times;
+      // Lines of different threads can land slightly out of order.
+      return times.sort((a, b) => a - b);
     },
     async stop() {
       if (stopped) return;
@@ -92,7 +93,7 @@ export async function traceDials(pid: number, label: string): Promise<DialTrace>
   };
 }
 
-/** The most timestamps within any `windowMs` (sliding), e.g. the peak dials per second. */
+/** The most sorted timestamps less than `windowMs` apart (a sliding window), e.g. the peak dials per second. */
 export function peakInWindow(times: readonly number[], windowMs: number): number {
   let best = 0;
   let start = 0;
