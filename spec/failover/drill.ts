@@ -6,7 +6,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'pg';
 import { startCluster, type Cluster, type PgNode } from '../support/cluster';
-import { traceDials, type DialTrace } from '../support/dials';
 import { freePort } from '../support/ports';
 import { DRILL_TABLE_DDL, startIdleClients, type IdleFleet } from './idle-clients';
 import { initializePgbench, startPgbench, type PgbenchLoad } from './pgbench-load';
@@ -91,7 +90,6 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
   log(`${scenario.name} through ${o.pooler}: starting a fresh ${scenario.synchronous ? 'synchronous' : 'asynchronous'} primary + standby`);
   const cluster = await startCluster({ replica: true, synchronous: scenario.synchronous });
   let pooler: DrillPooler | undefined;
-  let dials: DialTrace | undefined;
   let fleet: IdleFleet | undefined;
   let load: PgbenchLoad | undefined;
   let watcher: StandbyWatch | undefined;
@@ -102,7 +100,6 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
       { kind: o.pooler, layout: o.pgmuxLayout ?? 'hosts', port, poolSize: settings.poolSize, failoverTimeout: settings.failoverTimeout },
       cluster,
     );
-    dials = await traceDials(pooler.pid, pooler.label);
     const target = { port, user: USER, password: cluster.password, database: DB };
     fleet = startIdleClients({ ...target, clients: settings.idleClients, periodMs: settings.idlePeriodMs });
     await fleet.ready;
@@ -127,8 +124,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     const pgbench = await load.finish(settings.graceMs);
     const standbyReadsBackAt = await watcher?.stop();
     const poolerRunning = pooler.running();
-    await dials.stop();
-    const dialTimes = [cluster.primary, cluster.replica as PgNode].map((node) => ({ node, times: (dials as DialTrace).dials(node.port) }));
+    const running = pooler;
+    const dialTimes = [cluster.primary, cluster.replica as PgNode].map((node) => ({ node, times: running.dials(node.port) }));
     const poolerLog = pooler.logs();
     const poolerEnd = await pooler.stop();
     // The pooler is gone: nothing can commit any more, so the rows read now are final.
@@ -173,7 +170,6 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     await watcher?.stop().catch(() => undefined);
     await fleet?.stop(0).catch(() => undefined);
     await load?.kill().catch(() => undefined);
-    await dials?.stop().catch(() => undefined);
     await pooler?.stop().catch(() => undefined);
     await cluster.stop();
   }

@@ -1,6 +1,7 @@
 // Owns the poolers a failover drill runs through: the ini each gets for a primary + standby
 // (pgmux with both hosts as candidate primaries, PgBouncer with the one host it can have),
-// and starting them as processes the drill can watch and stop by PID.
+// and starting them (under strace, which counts their connection attempts) as processes the
+// drill can watch and stop by PID.
 
 import type { Cluster } from '../support/cluster';
 import { startPgBouncer } from '../support/pgbouncer';
@@ -28,6 +29,8 @@ export interface DrillPooler {
   logs(): string;
   /** The process is still running. */
   running(): boolean;
+  /** Times (ms since the epoch) it called connect() to 127.0.0.1:port (it runs under strace); before stop(). */
+  dials(port: number): number[];
   /** Stops it by PID; resolves to how it ended, e.g. "exit 0" or "SIGKILL". Safe to call twice. */
   stop(): Promise<string>;
 }
@@ -74,7 +77,7 @@ export async function startDrillPooler(o: DrillIni, cluster: Cluster): Promise<D
   const ini = drillIni(o, cluster);
   const files = { 'userlist.txt': drillUserlist(cluster) };
   if (o.kind === 'pgbouncer') {
-    const b = await startPgBouncer(ini, files);
+    const b = await startPgBouncer(ini, files, { traceConnects: true });
     let ended: string | undefined;
     void b.waitForExit().then((code) => (ended = `exit ${code}`));
     return {
@@ -85,6 +88,7 @@ export async function startDrillPooler(o: DrillIni, cluster: Cluster): Promise<D
       ini,
       logs: () => b.logs(),
       running: () => ended === undefined && isAlive(b.pid),
+      dials: (target) => b.dials(target),
       async stop() {
         const before = ended;
         await b.stop();
@@ -92,7 +96,7 @@ export async function startDrillPooler(o: DrillIni, cluster: Cluster): Promise<D
       },
     };
   }
-  const m = await startPgmux(ini, files);
+  const m = await startPgmux(ini, files, { traceConnects: true });
   let ended: string | undefined;
   void m.waitForExit().then((code) => (ended = code === null ? 'killed by a signal' : `exit ${code}`));
   return {
@@ -103,6 +107,7 @@ export async function startDrillPooler(o: DrillIni, cluster: Cluster): Promise<D
     ini,
     logs: () => m.logs(),
     running: () => ended === undefined && isAlive(m.pid),
+    dials: (target) => m.dials(target),
     async stop() {
       const before = ended;
       await m.stop('SIGTERM');

@@ -30,7 +30,11 @@ export interface Verdict {
     inserts: number;
     selects: number;
     errors: IdleError[];
-    /** Errors of operations already sent when the event began: the pooler cannot know whether they ran. */
+    /**
+     * Errors of writes already sent when the event began: the pooler cannot know whether they
+     * ran, so it may not replay them. Reads are not among them: a read outside a transaction
+     * may be sent again elsewhere (DESIGN.md, failure model), so a failed read counts.
+     */
     inFlight: IdleError[];
     /** Every other error: what the targets count. */
     counted: IdleError[];
@@ -118,7 +122,7 @@ export interface JudgeInput {
 export function judge(i: JudgeInput): Verdict {
   const { idle, pgbench, final, timeline } = i;
   const at = timeline.at;
-  const inFlight = idle.errors.filter((e) => e.action !== 'idle' && e.startedAt < at && e.endedAt >= at);
+  const inFlight = idle.errors.filter((e) => e.action === 'insert' && e.startedAt < at && e.endedAt >= at);
   const counted = idle.errors.filter((e) => !inFlight.includes(e) && e.endedAt >= i.loadStart);
   const unknownOutcome = pgbench.aborts.filter((a) => a.command === '' || /^END\b|^COMMIT\b/i.test(a.command)).length;
   const acks = [...pgbench.commits, ...idle.acknowledged.values()].filter((t) => t >= i.loadStart && t <= i.loadEnd).sort((a, b) => a - b);

@@ -1,26 +1,18 @@
-// Owns counting the TCP connections a process opens, by destination port: strace attached to
-// it (and its threads and children) records every connect(), including the ones the kernel
-// refuses because nothing listens there, which no server log can show.
+// Owns counting the TCP connections a server process opens, by destination port: the process
+// runs under strace, which records every connect() it makes, including the ones the kernel
+// refuses because nothing listens there (no server log shows those).
+//
+// strace starts the process itself so that it can use a seccomp-bpf filter: only connect()
+// stops the process; its other system calls run at full speed. Attaching to a running
+// process (strace -p) stops it at every system call, which on this 2-core machine raised a
+// pooler's latency at 200 tps from ~6 ms to 120-220 ms: a drill must not measure that.
 
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Child } from './child';
-import { makeTempDir, removeTempDir } from './osuser';
-import { processTree } from './procs';
 
 export const INSTALL_STRACE = 'apt-get install -y strace';
 
-export interface DialTrace {
-  /** Times (ms since the epoch) of every connect() to `port` so far, oldest first. */
-  dials(port: number): number[];
-  /** Detaches strace (the traced process runs on) and removes its output. Safe to call twice. */
-  stop(): Promise<void>;
-}
-
-/** One line of `strace -f -ttt -e trace=connect`: "<tid> <epoch.usec> connect(<fd>, {... sin_port=htons(<port>) ...". */
+/** One line of `strace -f -ttt -e trace=connect`: "<pid> <epoch.usec> connect(<fd>, {... sin_port=htons(<port>) ...". */
 const CONNECT = /^\d+\s+(\d+)\.(\d+) connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\)/;
-
-const ATTACH_TIMEOUT_MS = 10000;
 
 function findStrace(): string {
   for (const path of ['/usr/bin/strace', '/bin/strace', '/usr/local/bin/strace']) {
@@ -35,62 +27,39 @@ function findStrace(): string {
 }
 
 /**
- * Attaches strace to `pid` and every process below it, and resolves once strace says it has
- * attached to `pid`. From then on each connect() the process makes is counted. Only connect()
- * stops the tracee's syscalls in strace's filter, but ptrace still stops it at every syscall:
- * trace both poolers of a comparison alike.
+ * The command line that runs `command args` under strace, logging each connect() (with the
+ * time, and the process or thread that made it) to `outFile`. strace passes the program's
+ * stdout and stderr through and exits with its exit status. It ignores SIGTERM and SIGINT
+ * while it runs a program (its -I default with -o): signal the program itself.
  */
-export async function traceDials(pid: number, label: string): Promise<DialTrace> {
-  const bin = findStrace();
-  const dir = makeTempDir('pgmux-dials-');
-  const out = join(dir, 'connect.trace');
-  const targets = processTree(pid).flatMap((p) => ['-p', String(p)]);
-  let child: Child | undefined;
-  try {
-    child = await Child.start(bin, ['-f', '-ttt', '-e', 'trace=connect', '-e', 'signal=none', '-o', out, ...targets], {
-      label: `strace of ${label}`,
-      emergencySignal: 'SIGTERM',
-    });
-    // strace writes "Process N attached" to stderr once it has seized N.
-    await child.waitForLog(new RegExp(`Process ${pid} attached`), ATTACH_TIMEOUT_MS);
-  } catch (err) {
-    await child?.stop([{ signal: 'SIGKILL', waitMs: 5000 }]);
-    removeTempDir(dir);
-    throw err;
-  }
-  const running = child;
-  let stopped = false;
-  let final: string | undefined;
-  const text = (): string => {
-    if (final !== undefined) return final;
-    try {
-      return readFileSync(out, 'utf8');
-    } catch {
-      return '';
-    }
-  };
+export function underStrace(outFile: string, command: string, args: string[]): { command: string; args: string[] } {
   return {
-    dials(port) {
-      const times: number[] = [];
-      for (const line of text().split('\n')) {
-        const m = CONNECT.exec(line);
-        if (m && Number(m[3]) === port) times.push(Number(m[1]) * 1000 + Math.floor(Number(m[2]) / 1000));
-      }
-      // Lines of different threads can land slightly out of order.
-      return times.sort((a, b) => a - b);
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      // SIGTERM makes strace detach and flush; the traced process is not affected.
-      await running.stop([
-        { signal: 'SIGTERM', waitMs: 5000 },
-        { signal: 'SIGKILL', waitMs: 5000 },
-      ]);
-      final = text();
-      removeTempDir(dir);
-    },
+    command: findStrace(),
+    args: ['-f', '-qq', '--seccomp-bpf', '-ttt', '-e', 'trace=connect', '-e', 'signal=none', '-o', outFile, '--', command, ...args],
   };
+}
+
+/** Times (ms since the epoch) of the connect() calls to `port` in an underStrace() log, oldest first. */
+export function readDials(outFile: string, port: number): number[] {
+  let text: string;
+  try {
+    text = readFileSync(outFile, 'utf8');
+  } catch {
+    return [];
+  }
+  const times: number[] = [];
+  for (const line of text.split('\n')) {
+    const m = CONNECT.exec(line);
+    if (m && Number(m[3]) === port) times.push(Number(m[1]) * 1000 + Math.floor(Number(m[2]) / 1000));
+  }
+  // Lines of different threads can land slightly out of order.
+  return times.sort((a, b) => a - b);
+}
+
+/** readDials() of a launcher's trace; throws when the launcher was not asked to trace. */
+export function connectTimes(trace: string | undefined, port: number): number[] {
+  if (trace === undefined) throw new Error('dials(): start the process with traceConnects: true to count its connection attempts');
+  return readDials(trace, port);
 }
 
 /** The most sorted timestamps less than `windowMs` apart (a sliding window), e.g. the peak dials per second. */
