@@ -75,6 +75,8 @@ export const DEFAULT_SETTINGS: Omit<DrillSettings, 'warmupSeconds' | 'observeSec
 
 const USER = 'app';
 const DB = 'app';
+/** Mean pgbench schedule lag before the event above which the run is flagged as overloaded. */
+const OVERLOAD_LAG_MS = 50;
 /** How often the replica-loss drill looks for client reads on the standby. */
 const STANDBY_POLL_MS = 100;
 
@@ -148,6 +150,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     const before = (t: number): boolean => t < timeline.at;
     if (!pgbench.commits.some(before) || ![...idle.acknowledged.values()].some(before)) {
       throw new Error(`the load did not run before the event: pgbench ${pgbench.commits.filter(before).length} commits, idle clients ${[...idle.acknowledged.values()].filter(before).length} writes\n--- pgbench ---\n${pgbench.output}\n--- ${pooler.label} ---\n${poolerLog.slice(-4000)}`);
+    }
+    const steady = verdict.pgbench.beforeEvent;
+    if (steady.lagMs > OVERLOAD_LAG_MS) {
+      notes.push(
+        `the machine did not keep up before the event: pgbench's transactions started ${steady.lagMs.toFixed(0)} ms late on average (limit ${OVERLOAD_LAG_MS} ms), so timings mean little; run it again on a quieter machine or with a lower --rate`,
+      );
     }
     if (!pgbench.finished) {
       notes.push('pgbench was still waiting for answers after the grace period and was stopped: its last log lines may be missing, so its history was checked for lost transactions only');

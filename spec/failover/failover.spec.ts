@@ -38,7 +38,8 @@ describe.each(SCENARIOS.map((s) => [s.name, s] as const))('%s', (_name, scenario
   it(`pgmux meets the targets: ${scenario.targets.map((t) => t.name).join('; ')}`, async () => {
     const result = await runDrill({ scenario, pooler: 'pgmux', warmupSeconds: WARMUP_SECONDS, observeSeconds: OBSERVE_SECONDS });
     results.push(result);
-    const report = result.missed.length === 0 ? [] : [...result.missed, `--- last lines of pgmux's log ---`, tail(result.poolerLog)];
+    const report =
+      result.missed.length === 0 ? [] : [...result.missed, ...result.notes.map((n) => `note: ${n}`), `--- last lines of pgmux's log ---`, tail(result.poolerLog)];
     expect(report).toEqual([]);
   }, DRILL_TIMEOUT_MS);
 

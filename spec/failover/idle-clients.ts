@@ -95,7 +95,7 @@ function outcomeOf(err: unknown, connDead: boolean): Outcome {
   return 'not-committed';
 }
 
-function describe(err: unknown): { code: string; message: string } {
+function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof DatabaseError) return { code: err.code ?? 'no SQLSTATE', message: `${err.severity ?? ''} ${err.message}`.trim() };
   const e = err as NodeJS.ErrnoException;
   return { code: typeof e?.code === 'string' ? e.code : 'closed', message: e?.message ?? String(err) };
@@ -108,10 +108,10 @@ class IdleClient {
   private seq = 0;
   private stopping = false;
   private readonly wake = { timer: undefined as NodeJS.Timeout | undefined, resolve: undefined as (() => void) | undefined };
-  /** The operation in flight, for stop(): its promise and what it is. */
+  /** The operation in flight, for abandon(): what it is and since when. */
   private pending: { action: IdleAction; startedAt: number; seq?: number } | undefined;
   readonly done: Promise<void>;
-  connectedOnce!: Promise<void>;
+  readonly connectedOnce: Promise<void>;
 
   constructor(
     readonly id: number,
@@ -148,11 +148,12 @@ class IdleClient {
     const seq = ++this.seq;
     const key = writeKey(this.id, seq);
     const wrote = await this.op('insert', seq, () => conn.client.query(INSERT, [this.id, seq]));
-    if (wrote.ok) this.out.acknowledged.set(key, wrote.endedAt);
-    else {
-      this.out.failedWrites.set(key, outcomeOf(wrote.err, conn.dead));
+    if (!wrote.ok) {
+      // abandon() has recorded an unanswered write already.
+      if (wrote.outcome !== undefined) this.out.failedWrites.set(key, wrote.outcome);
       return;
     }
+    this.out.acknowledged.set(key, wrote.endedAt);
     const read = await this.op('select', seq, () => conn.client.query(SELECT, [this.id, seq]));
     if (!read.ok) return;
     const n = Number(read.rows?.[0]?.n);
@@ -174,7 +175,7 @@ class IdleClient {
     action: 'insert' | 'select',
     seq: number,
     run: () => Promise<{ rows: Array<Record<string, unknown>> }>,
-  ): Promise<{ ok: boolean; startedAt: number; endedAt: number; err?: unknown; rows?: Array<Record<string, unknown>> }> {
+  ): Promise<{ ok: boolean; startedAt: number; endedAt: number; outcome?: Outcome; rows?: Array<Record<string, unknown>> }> {
     const startedAt = Date.now();
     this.pending = { action, startedAt, seq };
     if (action === 'insert') this.out.inserts++;
@@ -184,16 +185,16 @@ class IdleClient {
       return { ok: true, startedAt, endedAt: Date.now(), rows: r.rows };
     } catch (err) {
       const endedAt = Date.now();
-      // stop() already recorded it as unanswered and closed the socket.
-      if (this.pending === undefined) return { ok: false, startedAt, endedAt, err };
-      const { code, message } = describe(err);
+      // abandon() already recorded it as unanswered and closed the socket.
+      if (this.pending === undefined) return { ok: false, startedAt, endedAt };
+      const { code, message } = describeError(err);
       const conn = this.conn;
       // A FATAL or a lost connection ends it: its closing is part of this error, not another.
       if (conn && (!(err instanceof DatabaseError) || err.severity === 'FATAL' || err.severity === 'PANIC')) conn.dead = true;
       const record: IdleError = { client: this.id, action, code, message, startedAt, endedAt, seq, localPort: conn?.localPort };
       if (action === 'insert') record.outcome = outcomeOf(err, conn?.dead ?? true);
       this.out.errors.push(record);
-      return { ok: false, startedAt, endedAt, err };
+      return { ok: false, startedAt, endedAt, outcome: record.outcome };
     } finally {
       this.pending = undefined;
     }
@@ -220,7 +221,7 @@ class IdleClient {
       if (conn.dead) return;
       conn.dead = true;
       if (this.pending === undefined && !this.stopping && this.conn === conn) {
-        const { code, message } = describe(err);
+        const { code, message } = describeError(err);
         this.out.errors.push({ client: this.id, action: 'idle', code, message, startedAt: Date.now(), endedAt: Date.now(), localPort: conn.localPort });
       }
     });
@@ -239,7 +240,7 @@ class IdleClient {
       conn.dead = true;
       socket.destroy();
       if (this.pending !== undefined) {
-        const { code, message } = describe(err);
+        const { code, message } = describeError(err);
         this.out.errors.push({ client: this.id, action: 'connect', code, message, startedAt, endedAt: Date.now(), localPort: conn.localPort });
       }
       return false;

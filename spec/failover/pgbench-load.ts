@@ -23,11 +23,21 @@ export interface PgbenchAbort {
   message: string;
 }
 
+export interface PgbenchTransaction {
+  /** Completion, ms since the epoch. */
+  end: number;
+  latencyMs: number;
+  /** How late it started against the -R schedule: high when the machine cannot keep the rate. */
+  lagMs: number;
+}
+
 export interface PgbenchResults {
   clients: number;
   rate: number;
   /** ms since the epoch at which each acknowledged transaction completed, sorted. */
   commits: number[];
+  /** Each acknowledged transaction, in the order of `commits`. */
+  transactions: PgbenchTransaction[];
   aborts: PgbenchAbort[];
   /** pgbench ended by itself (its -T ran out, or every client aborted). */
   finished: boolean;
@@ -114,10 +124,12 @@ export async function startPgbench(t: PgbenchTarget, o: { clients: number; rate:
       const exited = await raceTimeout(child.exited, Math.max(0, deadline - Date.now()) + graceMs);
       const info = exited ?? (await child.stop([{ signal: 'SIGINT', waitMs: 2000 }, { signal: 'SIGKILL', waitMs: 5000 }]));
       const output = child.logs();
+      const transactions = readTransactions(dir);
       const result: PgbenchResults = {
         clients: o.clients,
         rate: o.rate,
-        commits: readCommitTimes(dir),
+        commits: transactions.map((t) => t.end),
+        transactions,
         aborts: parseAborts(output, commands),
         finished: exited !== undefined,
         exitCode: info.code,
@@ -138,16 +150,16 @@ export async function startPgbench(t: PgbenchTarget, o: { clients: number; rate:
  * time_us [schedule_lag]", one per completed transaction, where time_epoch.time_us is the
  * wall-clock completion; `time` is "skipped" or "failed" for transactions that did not commit.
  */
-function readCommitTimes(dir: string): number[] {
-  const out: number[] = [];
+function readTransactions(dir: string): PgbenchTransaction[] {
+  const out: PgbenchTransaction[] = [];
   for (const name of readdirSync(dir)) {
     for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) {
       const f = line.split(' ');
       if (f.length < 6 || !/^\d+$/.test(f[2])) continue;
-      out.push(Number(f[4]) * 1000 + Math.floor(Number(f[5]) / 1000));
+      out.push({ end: Number(f[4]) * 1000 + Math.floor(Number(f[5]) / 1000), latencyMs: Number(f[2]) / 1000, lagMs: f.length > 6 ? Number(f[6]) / 1000 : 0 });
     }
   }
-  return out.sort((a, b) => a - b);
+  return out.sort((a, b) => a.end - b.end);
 }
 
 /**

@@ -62,7 +62,9 @@ function writesCell(r: DrillResult): string {
 }
 
 function dialsCell(r: DrillResult): string {
-  return r.verdict.dials.map((d) => `${d.node.split(' ')[0]} ${d.total} (${d.whileDown} while down, peak ${d.peakPerSecond}/s)`).join('; ');
+  return r.verdict.dials
+    .map((d) => `${d.node.split(' ')[0]} ${d.total} (${d.downSeconds > 0 ? `${d.whileDown} in ${d.downSeconds.toFixed(0)} s down, ` : ''}peak ${d.peakPerSecond}/s)`)
+    .join('; ');
 }
 
 /** The issue's table: one row per run. */
@@ -117,6 +119,8 @@ export function details(r: DrillResult): string {
   if (v.idle.staleReads.length > 0) out.push(`  - ${v.idle.staleReads.length} reads did not find the client's own acknowledged write`);
   const firstError = [...v.idle.counted].sort((a, b) => a.startedAt - b.startedAt)[0];
   if (firstError) out.push(`  - counted errors from ${rel(firstError.startedAt - r.timeline.at)} to ${rel(Math.max(...v.idle.counted.map((e) => e.endedAt)) - r.timeline.at)}`);
+  const b = v.pgbench.beforeEvent;
+  out.push(`- before the event: pgbench ${b.tps.toFixed(0)} tps, mean latency ${b.latencyMs.toFixed(1)} ms, mean schedule lag ${b.lagMs.toFixed(1)} ms.`);
   out.push(`- pgbench: ${v.pgbench.acknowledged} transactions acknowledged; ${v.pgbench.aborts.length} clients aborted${v.pgbench.aborts.length > 0 ? ` (${abortKinds(v.pgbench.aborts)})` : ''}${v.pgbench.finished ? '' : '; did not finish by itself'}.`);
   for (const [msg, n] of countBy(v.pgbench.aborts, (a) => `${a.command || '(between commands)'}: ${a.message}`)) out.push(`  - ${n}× ${msg}`);
   out.push(`- final primary: ${v.pgbench.historyRows} pgbench_history rows for ${v.pgbench.acknowledged} acknowledged transactions and ${v.pgbench.unknownOutcome} with no answer to END; ${v.pgbench.historyProblem ?? 'consistent'}; balances ${v.pgbench.balanceProblem ?? 'consistent'}.`);

@@ -21,6 +21,8 @@ export interface NodeDials {
   total: number;
   /** Attempts while the node was stopped (refused by the kernel: only strace sees them). */
   whileDown: number;
+  /** How long it was stopped during the load (0 for the node that stayed up). */
+  downSeconds: number;
   peakPerSecond: number;
 }
 
@@ -50,6 +52,8 @@ export interface Verdict {
     aborts: PgbenchAbort[];
     abortedAtBegin: number;
     finished: boolean;
+    /** Before the event: transactions per second, and mean latency and schedule lag (ms). */
+    beforeEvent: { tps: number; latencyMs: number; lagMs: number };
     historyRows: number;
     /** Aborts in END (or where pgbench did not say): the commit may or may not have happened. */
     unknownOutcome: number;
@@ -146,6 +150,7 @@ export function judge(i: JudgeInput): Verdict {
       aborts: pgbench.aborts,
       abortedAtBegin: pgbench.aborts.filter((a) => /^BEGIN\b/i.test(a.command)).length,
       finished: pgbench.finished,
+      beforeEvent: steadyState(pgbench, i.loadStart, at),
       historyRows: final.historyRows,
       unknownOutcome,
       historyProblem: historyProblem(pgbench, final.historyRows, unknownOutcome),
@@ -157,14 +162,27 @@ export function judge(i: JudgeInput): Verdict {
     standbyReadsBackMs: i.standbyReadsBackAt === undefined ? undefined : Math.max(0, i.standbyReadsBackAt - timeline.ready),
     poolerRunning: i.poolerRunning,
     poolerEnd: i.poolerEnd,
-    dials: i.dials.map(({ node, times }) => ({
-      node: `${node.name} :${node.port}`,
-      total: times.length,
-      whileDown: node === timeline.down.node ? times.filter((t) => t >= timeline.down.from && t < (timeline.down.to ?? Infinity)).length : 0,
-      peakPerSecond: peakInWindow(times, 1000),
-    })),
+    dials: i.dials.map(({ node, times }) => {
+      const down = node === timeline.down.node ? { from: timeline.down.from, to: Math.min(timeline.down.to ?? i.loadEnd, i.loadEnd) } : undefined;
+      return {
+        node: `${node.name} :${node.port}`,
+        total: times.length,
+        whileDown: down ? times.filter((t) => t >= down.from && t < down.to).length : 0,
+        downSeconds: down ? (down.to - down.from) / 1000 : 0,
+        peakPerSecond: peakInWindow(times, 1000),
+      };
+    }),
     tightLoopPerSecond: i.tightLoopPerSecond,
   };
+}
+
+/** pgbench's rate, latency and schedule lag from the load's start until the event. */
+function steadyState(p: PgbenchResults, from: number, to: number): Verdict['pgbench']['beforeEvent'] {
+  // From the first transaction: pgbench's clients connect first.
+  const start = Math.max(from, p.transactions[0]?.end ?? from);
+  const txs = p.transactions.filter((t) => t.end >= start && t.end < to);
+  const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  return { tps: txs.length / Math.max(0.001, (to - start) / 1000), latencyMs: mean(txs.map((t) => t.latencyMs)), lagMs: mean(txs.map((t) => t.lagMs)) };
 }
 
 /**
