@@ -26,7 +26,8 @@ const HELP = `npm run chaos -- [options]   (node dist/bench/chaos.js [options])
   --idle N             idle clients (default ${DEFAULT_SETTINGS.idleClients})
   --failover-timeout N pgmux's failover_timeout (default ${DEFAULT_SETTINGS.failoverTimeout})
   --out FILE           also write the markdown there
-  --logs DIR           write each run's pooler ini and log and pgbench's output into DIR
+  --logs DIR           write each run's pooler ini, log and admin console (SHOW POOLS; pgmux
+                       also SHOW HOSTS) and pgbench's output into DIR
 `;
 
 interface Options {
@@ -89,13 +90,14 @@ function options(): Options {
   };
 }
 
-/** <dir>/<scenario>-<pooler>.{ini,log,pgbench.txt}: what to read when a number looks wrong. */
+/** <dir>/<scenario>-<pooler>.{ini,log,admin.txt,pgbench.txt}: what to read when a number looks wrong. */
 function saveLogs(dir: string, r: DrillResult): void {
   mkdirSync(dir, { recursive: true });
   const base = join(dir, `${r.scenario.name}-${r.pooler.kind}`);
   writeFileSync(`${base}.ini`, r.pooler.ini);
   writeFileSync(`${base}.log`, r.poolerLog);
   writeFileSync(`${base}.pgbench.txt`, r.pgbenchOutput);
+  writeFileSync(`${base}.admin.txt`, r.adminSnapshot);
   progress(`logs in ${base}.*`);
 }
 

@@ -60,6 +60,8 @@ export interface DrillResult {
   notes: string[];
   poolerLog: string;
   pgbenchOutput: string;
+  /** The pooler's admin console as the load ends (SHOW POOLS; pgmux also SHOW HOSTS), or why not. */
+  adminSnapshot: string;
 }
 
 export const DEFAULT_SETTINGS: Omit<DrillSettings, 'warmupSeconds' | 'observeSeconds'> = {
@@ -122,6 +124,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     if (scenario.name === 'replica-loss') watcher = watchStandbyReads(cluster, timeline.down.node, timeline.ready);
 
     await delay(Math.max(0, loadEnd - Date.now()));
+    // While the clients are still there: who waits, which host is what.
+    const adminSnapshot = await showAdmin(port, cluster.password, o.pooler === 'pgmux' ? ['SHOW HOSTS', 'SHOW POOLS'] : ['SHOW POOLS']);
     const idle = await fleet.stop(settings.graceMs);
     const pgbench = await load.finish(settings.graceMs);
     const standbyReadsBackAt = await watcher?.stop();
@@ -172,6 +176,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
       notes,
       poolerLog,
       pgbenchOutput: pgbench.output,
+      adminSnapshot,
     };
   } finally {
     // Each of these is a no-op when already done; a failure in one must not skip the rest.
@@ -181,6 +186,32 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     await pooler?.stop().catch(() => undefined);
     await cluster.stop();
   }
+}
+
+/** Each command's answer from the admin console as tab-separated lines, or the error it got. */
+async function showAdmin(port: number, password: string, commands: string[]): Promise<string> {
+  const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'pgbouncer' });
+  client.on('error', () => undefined);
+  const out: string[] = [];
+  try {
+    await client.connect();
+    for (const command of commands) {
+      out.push(`${command};`);
+      try {
+        const r = await client.query(command);
+        out.push(r.fields.map((f) => f.name).join('\t'));
+        for (const row of r.rows as Array<Record<string, unknown>>) out.push(r.fields.map((f) => String(row[f.name])).join('\t'));
+      } catch (err) {
+        out.push(`error: ${(err as Error).message}`);
+      }
+      out.push('');
+    }
+  } catch (err) {
+    out.push(`cannot connect to the admin console: ${(err as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return out.join('\n');
 }
 
 function definedOnly(o: DrillOptions): Partial<DrillSettings> {
