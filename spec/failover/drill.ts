@@ -190,7 +190,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
 
 /** Each command's answer from the admin console as tab-separated lines, or the error it got. */
 async function showAdmin(port: number, password: string, commands: string[]): Promise<string> {
-  const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'pgbouncer' });
+  // A pooler in trouble may not answer: the drill must not wait on it.
+  const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'pgbouncer', connectionTimeoutMillis: 5000, query_timeout: 5000 });
   client.on('error', () => undefined);
   const out: string[] = [];
   try {
