@@ -116,11 +116,6 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
 
     const timeline = await scenario.run(cluster);
     log(`${scenario.name} through ${o.pooler}: event done in ${((timeline.done - timeline.at) / 1000).toFixed(2)} s; observing until the load ends`);
-    const notes: string[] = [];
-    const observed = loadEnd - timeline.done;
-    if (observed < settings.observeSeconds * 1000 * 0.75) {
-      notes.push(`the event took longer than its ${scenario.budgetSeconds} s budget: ${(observed / 1000).toFixed(1)} s observed after it, not ${settings.observeSeconds} s`);
-    }
     if (scenario.name === 'replica-loss') watcher = watchStandbyReads(cluster, timeline.down.node, timeline.ready);
 
     await delay(Math.max(0, loadEnd - Date.now()));
@@ -155,15 +150,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     if (!pgbench.commits.some(before) || ![...idle.acknowledged.values()].some(before)) {
       throw new Error(`the load did not run before the event: pgbench ${pgbench.commits.filter(before).length} commits, idle clients ${[...idle.acknowledged.values()].filter(before).length} writes\n--- pgbench ---\n${pgbench.output}\n--- ${pooler.label} ---\n${poolerLog.slice(-4000)}`);
     }
-    const steady = verdict.pgbench.beforeEvent;
-    if (steady.lagMs > OVERLOAD_LAG_MS) {
-      notes.push(
-        `the machine did not keep up before the event: pgbench's transactions started ${steady.lagMs.toFixed(0)} ms late on average (limit ${OVERLOAD_LAG_MS} ms), so timings mean little; run it again on a quieter machine or with a lower --rate`,
-      );
-    }
-    if (!pgbench.finished) {
-      notes.push('pgbench was still waiting for answers after the grace period and was stopped: its last log lines may be missing, so its history was checked for lost transactions only');
-    }
+    const notes = caveats(settings, scenario, verdict, { observedMs: loadEnd - timeline.done, pgbenchFinished: pgbench.finished });
     const missed = missedTargets(scenario, verdict);
     log(`${scenario.name} through ${o.pooler}: ${missed.length === 0 ? 'every target met' : `${missed.length} targets missed`}`);
     return {
@@ -186,6 +173,24 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     await pooler?.stop().catch(() => undefined);
     await cluster.stop();
   }
+}
+
+/** What the reader of a run should know that is not a target: a short window, an overloaded machine, a killed pgbench. */
+function caveats(settings: DrillSettings, scenario: Scenario, verdict: Verdict, run: { observedMs: number; pgbenchFinished: boolean }): string[] {
+  const notes: string[] = [];
+  if (run.observedMs < settings.observeSeconds * 1000 * 0.75) {
+    notes.push(`the event took longer than its ${scenario.budgetSeconds} s budget: ${(run.observedMs / 1000).toFixed(1)} s observed after it, not ${settings.observeSeconds} s`);
+  }
+  const steady = verdict.pgbench.beforeEvent;
+  if (steady.lagMs > OVERLOAD_LAG_MS) {
+    notes.push(
+      `the machine did not keep up before the event: pgbench's transactions started ${steady.lagMs.toFixed(0)} ms late on average (limit ${OVERLOAD_LAG_MS} ms), so timings mean little; run it again on a quieter machine or with a lower --rate`,
+    );
+  }
+  if (!run.pgbenchFinished) {
+    notes.push('pgbench was still waiting for answers after the grace period and was stopped: its last log lines may be missing, so its history was checked for lost transactions only');
+  }
+  return notes;
 }
 
 /** Each command's answer from the admin console as tab-separated lines, or the error it got. */
