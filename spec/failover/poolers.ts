@@ -3,6 +3,8 @@
 // and starting them (under strace, which counts their connection attempts) as processes the
 // drill can watch and stop by PID.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Cluster } from '../support/cluster';
 import { startPgBouncer } from '../support/pgbouncer';
 import { startPgmux } from '../support/pgmux';
@@ -26,6 +28,7 @@ export interface DrillPooler {
   pid: number;
   /** The ini it runs, for the report. */
   ini: string;
+  /** Its whole log so far (its logfile); before stop(). */
   logs(): string;
   /** The process is still running. */
   running(): boolean;
@@ -66,7 +69,23 @@ auth_file = userlist.txt
 admin_users = postgres
 pool_mode = transaction
 default_pool_size = ${o.poolSize}
+logfile = ${LOGFILE}
 ${failover}`;
+}
+
+/**
+ * In the pooler's temp dir. Its stderr (which the launchers keep) is cut to the last 1 MB, and a
+ * drill with clients reconnecting several times a second logs more than that.
+ */
+const LOGFILE = 'pooler.log';
+
+/** The whole log file, read before stop() removes the dir; the captured output if there is none. */
+function fullLog(dir: string, captured: () => string): string {
+  try {
+    return readFileSync(join(dir, LOGFILE), 'utf8');
+  } catch {
+    return captured();
+  }
 }
 
 export function drillUserlist(cluster: Cluster): string {
@@ -86,7 +105,7 @@ export async function startDrillPooler(o: DrillIni, cluster: Cluster): Promise<D
       port: b.port,
       pid: b.pid,
       ini,
-      logs: () => b.logs(),
+      logs: () => fullLog(b.dir, () => b.logs()),
       running: () => ended === undefined && isAlive(b.pid),
       dials: (target) => b.dials(target),
       async stop() {
@@ -105,7 +124,7 @@ export async function startDrillPooler(o: DrillIni, cluster: Cluster): Promise<D
     port: m.port,
     pid: m.pid,
     ini,
-    logs: () => m.logs(),
+    logs: () => fullLog(m.dir, () => m.logs()),
     running: () => ended === undefined && isAlive(m.pid),
     dials: (target) => m.dials(target),
     async stop() {

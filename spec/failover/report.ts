@@ -63,7 +63,7 @@ function writesCell(r: DrillResult): string {
 
 function dialsCell(r: DrillResult): string {
   return r.verdict.dials
-    .map((d) => `${d.node.split(' ')[0]} ${d.total} (${d.downSeconds > 0 ? `${d.whileDown} in ${d.downSeconds.toFixed(0)} s down, ` : ''}peak ${d.peakPerSecond}/s)`)
+    .map((d) => `${d.node.split(' ')[0]} ${d.total} (${d.downSeconds > 0 ? `${d.whileDown} in ${d.downSeconds.toFixed(d.downSeconds < 10 ? 1 : 0)} s down, ` : ''}peak ${d.peakPerSecond}/s)`)
     .join('; ');
 }
 
