@@ -22,12 +22,14 @@ import { assertPortFree, freePorts } from './ports';
 export { findPgBin } from './pgbin';
 
 export interface PgNode {
+  /** Which node this was at startCluster(): 'primary' or 'replica' (never changes; `role` does). */
+  name: 'primary' | 'replica';
   host: string;
   port: number;
   dataDir: string;
   /** The postmaster's PID; changes when startNode() restarts it. */
   pid: number;
-  /** Re-read with pg_is_in_recovery() on every startNode(), so it follows a promotion. */
+  /** Re-read with pg_is_in_recovery() on every startNode() and set by promote(), so it follows a promotion. */
   role: 'primary' | 'replica';
 }
 
@@ -40,10 +42,21 @@ export interface ClusterOptions {
   settings?: Record<string, string>;
   /** Password of every role; default: random. The demo fixes it so its userlist can hold it. */
   password?: string;
+  /**
+   * Synchronous replication (needs `replica`): the primary acknowledges a commit only once the
+   * replica has flushed it, so a promoted replica has every acknowledged write. Set on the
+   * primary only: the replica's own postgresql.conf clears synchronous_standby_names, so once
+   * promoted it does not wait for a standby that does not exist.
+   */
+  synchronous?: boolean;
 }
 
+export type StopMode = 'fast' | 'immediate';
+
 export interface Cluster {
+  /** The node started as primary. After promote(replica) it is still this field: read `role`. */
   primary: PgNode;
+  /** The node started as replica (see `primary`). */
   replica?: PgNode;
   /** Password of postgres, app, app_md5 and app_plain. */
   password: string;
@@ -51,8 +64,27 @@ export interface Cluster {
   dir: string;
   /** One statement over TCP as `user` (default postgres) into `db` (default app). */
   query(node: PgNode, sql: string, user?: string, db?: string): Promise<QueryResult>;
-  stopNode(node: PgNode, mode?: 'fast' | 'immediate'): Promise<void>;
+  /**
+   * Stops the node as `pg_ctl stop -m <mode>` would (SIGINT for fast, SIGQUIT for immediate,
+   * to the postmaster's PID) and resolves once the postmaster has exited.
+   */
+  stopNode(node: PgNode, mode?: StopMode): Promise<void>;
+  /** Starts a stopped node in place (same data dir and port); resolves once it accepts connections. */
   startNode(node: PgNode): Promise<void>;
+  /** stopNode(node, mode) then startNode(node). */
+  restartNode(node: PgNode, mode?: StopMode): Promise<void>;
+  /**
+   * `pg_ctl promote -w` on a replica; resolves once it is out of recovery and a commit on it
+   * returns (so it does not wait for a synchronous standby). Sets its role to 'primary'.
+   */
+  promote(node: PgNode): Promise<void>;
+  /** Resolves when the replica streams from the primary (and, in a synchronous cluster, is its sync standby). */
+  awaitStreaming(replica: PgNode): Promise<void>;
+  /**
+   * The time (ms since the epoch, from the log line's own %m timestamp) of the first line of
+   * the node's log at or after `sinceMs` that matches `pattern`; undefined if there is none.
+   */
+  logTime(node: PgNode, pattern: RegExp, sinceMs: number): number | undefined;
   /** Resolves when the replica has replayed the primary's current WAL position. */
   waitForReplay(timeoutMs?: number): Promise<void>;
   /** The node's server log (stderr) since the cluster started, across restarts. */
@@ -64,6 +96,8 @@ export interface Cluster {
 const HOST = '127.0.0.1';
 const READY = /database system is ready to accept (read-only )?connections/;
 const STREAMING = /started streaming WAL from primary/;
+/** The replica's cluster_name, which its walreceiver reports as application_name. */
+const REPLICA_NAME = 'replica';
 const START_TIMEOUT_MS = 30000;
 
 /** Roles every cluster has, each with the cluster's password, and the hba method each gets. */
@@ -141,12 +175,13 @@ class RunningCluster implements Cluster {
     readonly dir: string,
     readonly password: string,
     primaryPort: number,
+    private readonly synchronous: boolean,
   ) {
     this.primary = this.addNode(join(dir, 'primary'), primaryPort, 'primary');
   }
 
   addNode(dataDir: string, port: number, role: PgNode['role']): PgNode {
-    const node: PgNode = { host: HOST, port, dataDir, pid: -1, role };
+    const node: PgNode = { name: role, host: HOST, port, dataDir, pid: -1, role };
     this.state.set(node, { history: '' });
     return node;
   }
@@ -179,12 +214,15 @@ class RunningCluster implements Cluster {
     const child = this.nodeState(replica).child;
     if (!child) throw new Error('replica is not running');
     await child.waitForLog(STREAMING, START_TIMEOUT_MS);
+    // In a synchronous cluster the primary's commits wait until it counts the replica as
+    // its sync standby, which can be a moment after streaming starts.
+    const want = this.synchronous ? "state = 'streaming' AND sync_state = 'sync'" : "state = 'streaming'";
     await this.poll(
       async () => {
-        const r = await this.query(this.primary, "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'", 'postgres', 'postgres');
+        const r = await this.query(this.primary, `SELECT 1 FROM pg_stat_replication WHERE ${want}`, 'postgres', 'postgres');
         return (r.rowCount ?? 0) > 0;
       },
-      'pg_stat_replication on the primary to show the replica streaming',
+      `pg_stat_replication on the primary to show the replica ${this.synchronous ? 'as its sync standby' : 'streaming'}`,
       START_TIMEOUT_MS,
     );
   }
@@ -199,7 +237,7 @@ class RunningCluster implements Cluster {
     }
   }
 
-  async stopNode(node: PgNode, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+  async stopNode(node: PgNode, mode: StopMode = 'fast'): Promise<void> {
     const child = this.nodeState(node).child;
     if (!child) return;
     // SIGINT is PostgreSQL's fast shutdown, SIGQUIT its immediate one; SIGKILL is the last
@@ -218,6 +256,50 @@ class RunningCluster implements Cluster {
     await this.launch(node);
     const r = await this.query(node, 'SELECT pg_is_in_recovery() AS r', 'postgres', 'postgres');
     node.role = r.rows[0]?.r === true ? 'replica' : 'primary';
+  }
+
+  /** Appends synchronous_standby_names to the primary's postgresql.conf and reloads it. */
+  async makeSynchronous(): Promise<void> {
+    const value = `"${REPLICA_NAME}"`;
+    appendFileSync(join(this.primary.dataDir, 'postgresql.conf'), '\n# --- synchronous replication ---\n' + confLines({ synchronous_standby_names: value }));
+    await this.query(this.primary, 'SELECT pg_reload_conf()', 'postgres', 'postgres');
+    await this.poll(
+      async () => (await this.query(this.primary, 'SHOW synchronous_standby_names', 'postgres', 'postgres')).rows[0]?.synchronous_standby_names === value,
+      'the primary to load synchronous_standby_names',
+      START_TIMEOUT_MS,
+    );
+  }
+
+  async restartNode(node: PgNode, mode: StopMode = 'fast'): Promise<void> {
+    await this.stopNode(node, mode);
+    await this.startNode(node);
+  }
+
+  async promote(node: PgNode): Promise<void> {
+    // -w: pg_ctl returns once the control file says the node is out of recovery.
+    await runOrThrow('pg_ctl promote', 'pg_ctl', ['promote', '-D', node.dataDir, '-w', '-t', String(START_TIMEOUT_MS / 1000)], this.dir);
+    const client = new Client({ host: node.host, port: node.port, user: 'postgres', password: this.password, database: 'postgres' });
+    await client.connect();
+    try {
+      await this.poll(async () => (await client.query('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === false, `port ${node.port} to leave recovery`, START_TIMEOUT_MS);
+      // A promoted standby that kept synchronous_standby_names would hang every commit.
+      const names = String((await client.query('SHOW synchronous_standby_names')).rows[0]?.synchronous_standby_names);
+      if (names !== '') throw new Error(`promoted node on port ${node.port} has synchronous_standby_names = '${names}': its commits would wait for a standby that does not exist`);
+      // txid_current() takes a transaction id, so this commit writes WAL: the node takes writes.
+      await client.query('SELECT txid_current()');
+    } finally {
+      await client.end();
+    }
+    node.role = 'primary';
+  }
+
+  logTime(node: PgNode, pattern: RegExp, sinceMs: number): number | undefined {
+    for (const line of this.logs(node).split('\n')) {
+      if (!pattern.test(line)) continue;
+      const at = logLineTime(line);
+      if (at !== undefined && at >= sinceMs) return at;
+    }
+    return undefined;
   }
 
   async waitForReplay(timeoutMs = 30000): Promise<void> {
@@ -283,6 +365,12 @@ class RunningCluster implements Cluster {
   }
 }
 
+/** The %m timestamp that log_line_prefix puts first ("2024-05-01 12:00:00.123 UTC"), as epoch ms. */
+function logLineTime(line: string): number | undefined {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC /.exec(line);
+  return m ? Date.parse(`${m[1]}T${m[2]}Z`) : undefined;
+}
+
 async function runOrThrow(what: string, bin: string, args: string[], home: string): Promise<void> {
   const r = await run(findPgBin(bin), args, { cwd: home, env: serverEnv(home), ...runAsPostgres() });
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${bin} ${args.join(' ')}\n${r.stderr}${r.stdout}`);
@@ -328,7 +416,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const [primaryPort, replicaPort] = await choosePorts(opts);
   const password = opts.password ?? `pgmux-${randomBytes(12).toString('base64url')}`;
   const dir = makeTempDir('pgmux-pg-');
-  const cluster = new RunningCluster(dir, password, primaryPort);
+  if (opts.synchronous && !opts.replica) throw new Error('startCluster: synchronous needs replica: true');
+  const cluster = new RunningCluster(dir, password, primaryPort, opts.synchronous === true);
   try {
     const primary = cluster.primary;
     await runOrThrow('initdb', 'initdb', [
@@ -355,10 +444,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // The copied postgresql.conf is the primary's; later lines win.
       appendFileSync(
         join(replica.dataDir, 'postgresql.conf'),
-        '\n# --- replica overrides ---\n' + confLines({ port: String(replicaPort), cluster_name: 'replica' }),
+        '\n# --- replica overrides ---\n' +
+          // The primary sets synchronous_standby_names only after this copy (makeSynchronous);
+          // cleared here too, so a promoted replica never waits for a standby that is not there.
+          confLines({ port: String(replicaPort), cluster_name: REPLICA_NAME, synchronous_standby_names: '' }),
       );
       cluster.replica = replica;
       await cluster.launch(replica);
+      // Only now, with the replica copied and streaming: set earlier, every commit of the
+      // setup would wait for a standby not yet there, and the replica would copy the setting.
+      if (opts.synchronous) await cluster.makeSynchronous();
       await cluster.awaitStreaming(replica);
     }
     return cluster;
