@@ -147,6 +147,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private replayBytes = 0;
   /** The router placed the request as a read, and the client has sent nothing since. */
   private replayReadOnly = false;
+  /** The request only begins a transaction: it may go again however its server died. */
+  private replayHarmless = false;
   /** The server's first answer to `replay` was a shutdown's word: the frame, swallowed; else null. */
   private shutdownRefused: Buffer | null = null;
   /** ...and it was a FATAL (nothing committed), not an immediate shutdown's WARNING. */
@@ -606,7 +608,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       });
       return;
     }
-    if (resendable && this.replayReadOnly) {
+    if (resendable && (this.replayReadOnly || this.replayHarmless)) {
       this.resend(replay, reason);
       return;
     }
@@ -642,10 +644,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     for (const c of queued) bytes += c.length;
     const pool = this.pool as Pool;
     // Session pooling keeps a server for good: a lost one is a lost session.
-    if (bytes === 0 || bytes > RESEND_LIMIT || pool.settings.poolMode === 'session' || !resendable(queued)) {
+    const kind = bytes === 0 || bytes > RESEND_LIMIT || pool.settings.poolMode === 'session' ? 'no' : resendable(queued);
+    if (kind === 'no') {
       this.replay = null;
       return;
     }
+    this.replayHarmless = kind === 'harmless';
     // The queued array itself (take() let go of it): no copy per transaction.
     this.replay = queued as Buffer[];
     this.replayBytes = bytes;
@@ -655,9 +659,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private keepForReplay(chunk: Buffer): void {
     const replay = this.replay as Buffer[];
     this.replayBytes += chunk.length;
-    // Only the request the router classified is known to be a read.
+    // Only the request the router classified is known to be a read, or seen to be a BEGIN.
     this.replayReadOnly = false;
-    if (this.replayBytes > RESEND_LIMIT || !resendable([chunk])) this.replay = null;
+    this.replayHarmless = false;
+    if (this.replayBytes > RESEND_LIMIT || resendable([chunk]) === 'no') this.replay = null;
     else replay.push(chunk);
   }
 

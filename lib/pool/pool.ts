@@ -308,6 +308,9 @@ export class Pool implements ServerOwner {
     if (byServer) {
       // Refused, reset, shut down (57P01 while idle): the host's probe checks now.
       if (was === 'login') server.backend.serverFailed('network', reason);
+      // Its idle siblings may be dying too (a shutdown ends every connection at once): none is
+      // handed out until the probe has answered.
+      else if (was !== 'active') server.backend.suspectDown(() => this.dispatch());
       this.target.trouble(server.backend);
     }
     if (was === 'login') {
@@ -338,9 +341,10 @@ export class Pool implements ServerOwner {
   /** Links waiting clients to idle servers and opens servers for the rest, within limits. */
   dispatch(): void {
     if (this.paused) return;
-    // A failover is looking for the primary: requests wait in the queue, not on a lost host.
+    // A failover is looking for the primary, or the host is suspect: requests wait in the
+    // queue, not on a lost host.
     const backend = this.target.backend();
-    if (backend === null) return;
+    if (backend === null || backend.suspect) return;
     while (this.waiting.size > 0) {
       const server = this.takeIdle(backend);
       if (server === null) break;

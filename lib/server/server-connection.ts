@@ -340,7 +340,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
     // Errors are rare: each is looked at whole (a shutdown's FATAL, or one while idle); so is a
     // notice that may be an immediate shutdown's before the request's answer has begun.
-    if (type === BackendCode.ErrorResponse || (type === BackendCode.NoticeResponse && this.awaiting)) return Action.Inspect;
+    if (type === BackendCode.ErrorResponse || (type === BackendCode.NoticeResponse && (this.awaiting || this.client === null))) return Action.Inspect;
     return Action.Forward;
   }
 
@@ -376,8 +376,16 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       }
       return Action.Swallow;
     }
-    // A notice inspected only in case it was a shutdown's: on its way.
-    if (type === BackendCode.NoticeResponse) return Action.Forward;
+    if (type === BackendCode.NoticeResponse) {
+      // An immediate shutdown's or a crash's warning to an idle server: its end follows, but
+      // maybe not in this read; it must not be handed out meanwhile.
+      if (linked === null && isShutdownWord(type, buf, start, end)) {
+        this.close('server is shutting down (immediate shutdown or crash)', false, true);
+        return Action.Swallow;
+      }
+      // A notice inspected only in case it was a shutdown's: on its way.
+      return Action.Forward;
+    }
     const client = this.client;
     if (type === BackendCode.ReadyForQuery) {
       this.txStatus = buf[start + 5];

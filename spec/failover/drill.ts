@@ -111,6 +111,9 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     load = await startPgbench(target, { clients: settings.pgbenchClients, rate: settings.pgbenchRate, seconds });
     const loadStart = Date.now();
     const loadEnd = loadStart + seconds * 1000;
+    // The warmup counts from commits, not from the start: on a busy machine pgbench may take
+    // seconds to connect its clients, and an event before any commit measures nothing.
+    await load.running(seconds * 1000);
     log(`${scenario.name} through ${o.pooler}: load running (${settings.pgbenchClients} pgbench clients at ${settings.pgbenchRate} tps, ${settings.idleClients} idle clients); event in ${settings.warmupSeconds} s`);
     await delay(settings.warmupSeconds * 1000);
 

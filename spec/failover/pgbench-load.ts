@@ -47,6 +47,8 @@ export interface PgbenchResults {
 }
 
 export interface PgbenchLoad {
+  /** Resolves once pgbench reports commits (its first progress line with tps above 0). */
+  running(timeoutMs: number): Promise<void>;
   /**
    * Resolves when pgbench has exited; if it is still running `graceMs` after its -T should
    * have ended it, stops it by PID (its log may then miss the last lines: `finished` false).
@@ -104,7 +106,7 @@ export async function startPgbench(t: PgbenchTarget, o: { clients: number; rate:
   const args = [
     '-h', '127.0.0.1', '-p', String(t.port), '-U', t.user, '-n',
     '-b', TPCB_SCRIPT, '-c', String(o.clients), '-R', String(o.rate), '-T', String(o.seconds),
-    '-l', `--log-prefix=${join(dir, 'tx')}`, t.database,
+    '-l', `--log-prefix=${join(dir, 'tx')}`, '-P', '1', t.database,
   ];
   let child: Child;
   try {
@@ -120,6 +122,8 @@ export async function startPgbench(t: PgbenchTarget, o: { clients: number; rate:
     removed = true;
   };
   return {
+    // pgbench's progress line (stderr, once a second) with commits in it: the load really runs.
+    running: (timeoutMs) => child.waitForLog(/progress: [\d.]+ s, (?:[1-9]\d*(?:\.\d+)?|0\.\d*[1-9]\d*) tps/, timeoutMs),
     async finish(graceMs) {
       const exited = await raceTimeout(child.exited, Math.max(0, deadline - Date.now()) + graceMs);
       const info = exited ?? (await child.stop([{ signal: 'SIGINT', waitMs: 2000 }, { signal: 'SIGKILL', waitMs: 5000 }]));
