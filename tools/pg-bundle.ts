@@ -75,6 +75,7 @@ function mirror(from: string, to: string): void {
 export function runnableServer(inst: PgInstallation, runAs: RunAs, scratch: string): PgInstallation {
   if (bundleProblem(inst, runAs) === undefined || inst.packageDir === undefined) return inst;
   const root = inst.packageDir;
+  mkdirSync(scratch, { mode: 0o755 });
   mirror(join(root, 'native'), join(scratch, 'native'));
   for (const { source, target } of linkEntries(root)) {
     const link = join(scratch, target);
