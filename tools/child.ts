@@ -25,6 +25,11 @@ export interface ChildOptions {
   emergencySignal: NodeJS.Signals;
   /** Also copy the child's output to our stderr as it arrives (see setEcho()). */
   echo?: boolean;
+  /**
+   * Start it as the leader of its own process group, as a shell starts a job: signalGroup()
+   * then reaches it and everything it started, as Ctrl-C in a terminal does.
+   */
+  detached?: boolean;
 }
 
 /** One step of a stop: send `signal`, then give the child `waitMs` to exit before the next. */
@@ -39,8 +44,11 @@ const LOG_LIMIT = 1 << 20;
 export class Child {
   readonly pid: number;
   readonly exited: Promise<ExitInfo>;
-  /** Output pipes at EOF. Later than 'exit', and never if an orphaned grandchild holds them. */
-  private readonly closed: Promise<void>;
+  /**
+   * Output pipes at EOF: every process holding them has exited. Later than 'exit', and later
+   * still if the child's own children inherited them and outlive it.
+   */
+  readonly closed: Promise<void>;
   private exitInfo: ExitInfo | undefined;
   private text = '';
   private readonly waiters = new Set<() => void>();
@@ -78,6 +86,7 @@ export class Child {
       env: opts.env,
       uid: opts.uid,
       gid: opts.gid,
+      detached: opts.detached === true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     await new Promise<void>((resolve, reject) => {
@@ -131,6 +140,19 @@ export class Child {
   /** Sends `signal` unless the child has already exited (its PID may then be reused). */
   signal(signal: NodeJS.Signals): void {
     if (!this.hasExited()) this.proc.kill(signal);
+  }
+
+  /**
+   * Sends `signal` to the child's process group (start it with `detached`), as a terminal's
+   * Ctrl-C does; the group may outlive its leader. False when no process is left in it.
+   */
+  signalGroup(signal: NodeJS.Signals): boolean {
+    try {
+      process.kill(-this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Runs the steps in order until the child exits; after the last step waits for exit. */
