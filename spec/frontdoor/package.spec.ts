@@ -88,7 +88,7 @@ describe('the npm package', () => {
       port = await freePort();
       const shipped = readFileSync(join(installed, 'examples', 'demo.ini'), 'utf8');
       const ini = shipped
-        .replace(/port=55432,55433/g, `port=${cluster.primary.port},${cluster.replica?.port}`)
+        .replace(/port=15432,15433/g, `port=${cluster.primary.port},${cluster.replica?.port}`)
         .replace(/^listen_port = 6432$/m, `listen_port = ${port}`)
         .replace(/^listen_addr = .*$/m, 'listen_addr = 127.0.0.1\nunix_socket_dir =');
       expect(ini).not.toBe(shipped);

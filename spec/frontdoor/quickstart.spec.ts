@@ -161,7 +161,7 @@ describe("README's quick start on a bare machine", () => {
     // the demo goes on cleaning up, and its output closes when it has exited.
     await running.closed;
     timings.stop = performance.now() - before;
-    expect(running.logs()).toMatch(/Stopping pgmux and PostgreSQL \.\.\.\nStopped; temp dirs removed\.\n/);
+    expect(running.logs()).toMatch(/Stopping pgmux and PostgreSQL \.\.\.\n[\s\S]*Stopped; temp dirs removed\.\n/);
     // The reaper's watchdog exits once the demo has untracked everything or died.
     await waitFor('every process of the quick start to exit', () => pids.every((p) => !isAlive(p)), 10000);
     expect(processesMentioning(dir)).toEqual([]);
