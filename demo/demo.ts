@@ -67,8 +67,8 @@ function banner(config: DemoConfig, cluster: Cluster, server: string): void {
   const url = (db: string, user: string): string => `postgres://${user}:${config.password}@${config.host}:${config.port}/${db}`;
   say('');
   say(`pgmux is listening on ${config.host}:${config.port} (config: ${DEMO_INI}), in front of`);
-  for (const n of nodes(cluster)) say(`  ${n.role.padEnd(8)} ${n.host}:${n.port}`);
-  say(`  (${server})`);
+  for (const n of nodes(cluster)) say(`  ${n.role.padEnd(8)} ${n.host}:${n.port}${n.role === 'replica' ? '   streaming from the primary' : ''}`);
+  say(`  ${server}`);
   say('');
   say(`  connect with psql:   psql "${url(DEMO_DB, 'app')}"`);
   if (!hasPsql()) say('                       (psql is not installed: apt-get install -y postgresql-client)');

@@ -100,6 +100,20 @@ async function readFrom(ctx: TourContext, port: number, timeoutMs: number): Prom
   }
 }
 
+/** SHOW HOSTS' rows of the demo database, where this build's console has the view. */
+async function showHosts(ctx: TourContext): Promise<void> {
+  const hosts = await ctx.clients.admin('SHOW HOSTS').then(
+    (r) => r.rows.filter((row) => row.database === DEMO_DB),
+    (err: Error) => {
+      if (/invalid command/.test(err.message)) return [];
+      throw err;
+    },
+  );
+  for (const h of hosts) {
+    fact(`admin console, SHOW HOSTS: ${h.host}:${h.port} is ${h.state}`, `role ${h.role}, timeline ${h.timeline}`);
+  }
+}
+
 export async function switchover(ctx: TourContext, n: number): Promise<void> {
   heading(n, 'Switchover: the primary moves while a client keeps writing');
   const { cluster } = ctx;
@@ -146,6 +160,7 @@ export async function switchover(ctx: TourContext, n: number): Promise<void> {
     const longest = Math.max(...app.writes.map((w) => w.ms));
     fact(`its longest write waited ${Math.round(longest)} ms, held by pgmux until the new primary took it`);
     for (const f of app.failures) fact(`failed: ${f}`);
+    await showHosts(ctx);
     fact("pgmux's log:");
     for (const line of failoverLines(ctx.pgmuxLog().slice(logFrom), DEMO_DB)) fact(`  ${line}`);
   } finally {

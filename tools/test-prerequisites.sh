@@ -10,7 +10,7 @@ set -euo pipefail
 # checked with Debian's /usr/bin/python3, the interpreter those packages install into (a pyenv
 # or venv python3 earlier on PATH would not see them; specs use /usr/bin/python3).
 has_pg_bin() { compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null || command -v "$1" >/dev/null; }
-packages=(postgresql postgresql-client pgbouncer python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless openssl)
+packages=(postgresql postgresql-client pgbouncer python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless openssl git systemd)
 declare -A present=(
   [postgresql]="has_pg_bin initdb && has_pg_bin pg_basebackup && compgen -G '/usr/lib/postgresql/*/bin/pgbench' >/dev/null"
   [postgresql-client]="command -v psql >/dev/null"
@@ -20,6 +20,8 @@ declare -A present=(
   [libpostgresql-jdbc-java]="test -e /usr/share/java/postgresql.jar"
   [default-jdk-headless]="command -v javac >/dev/null && command -v java >/dev/null"
   [openssl]="command -v openssl >/dev/null"
+  [git]="command -v git >/dev/null"
+  [systemd]="command -v systemd-analyze >/dev/null"
 )
 # What each is for, in the message when it is missing.
 declare -A why=(
@@ -31,6 +33,8 @@ declare -A why=(
   [libpostgresql-jdbc-java]="pgJDBC driver specs"
   [default-jdk-headless]="java and javac for the pgJDBC specs"
   [openssl]="certificates for the TLS specs"
+  [git]="the quick start spec clones the repository"
+  [systemd]="systemd-analyze checks examples/pgmux.service"
 )
 
 missing=()

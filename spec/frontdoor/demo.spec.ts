@@ -65,7 +65,9 @@ describe('npm run demo', () => {
     it('prints how to connect and skips the tour', () => {
       const out = demo?.logs() ?? '';
       expect(out).toContain(`pgmux is listening on 127.0.0.1:${config.port} (config: examples/demo.ini), in front of`);
-      expect(out).toMatch(new RegExp(`primary +127.0.0.1:${config.primaryPort}\\n +replica +127.0.0.1:${config.replicaPort}\\n`));
+      expect(out).toMatch(new RegExp(`primary +127.0.0.1:${config.primaryPort}\\n +replica +127.0.0.1:${config.replicaPort} +streaming from the primary\\n`));
+      const user = process.getuid?.() === 0 ? ', running as OS user postgres' : '';
+      expect(out).toMatch(new RegExp(`^  PostgreSQL 15\\.\\d+ .*from /usr/lib/postgresql/15/bin${user}$`, 'm'));
       expect(out).toContain(`connect with psql:   psql "postgres://app:${config.password}@127.0.0.1:${config.port}/app"`);
       expect(out).toContain(`admin console:       psql "postgres://postgres:${config.password}@127.0.0.1:${config.port}/pgbouncer" -c "SHOW POOLS"`);
       expect(out).not.toContain('A short tour');
