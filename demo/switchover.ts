@@ -126,6 +126,7 @@ export async function switchover(ctx: TourContext, n: number): Promise<void> {
   const app = new WritingClient(ctx);
   // The admin session stays open from PAUSE to RESUME, as an operator's psql would.
   const admin = await ctx.clients.connect('pgbouncer', 'postgres');
+  let paused = false;
   app.start();
   try {
     await app.until((w) => w.length >= WRITES_EACH_SIDE, 'the client to write', 10000);
@@ -135,6 +136,7 @@ export async function switchover(ctx: TourContext, n: number): Promise<void> {
     const t0 = performance.now();
 
     await admin.query(`PAUSE ${DEMO_DB}`);
+    paused = true;
     fact(`PAUSE ${DEMO_DB} on the admin console: running transactions finish, new ones wait`, since(t0));
     await cluster.stopNode(old, 'fast');
     fact(`stopped the primary :${old.port} (PostgreSQL fast shutdown)`, since(t0));
@@ -142,6 +144,7 @@ export async function switchover(ctx: TourContext, n: number): Promise<void> {
     next.role = 'primary';
     fact(`promoted the replica :${next.port} with pg_promote()`, since(t0));
     await admin.query(`RESUME ${DEMO_DB}`);
+    paused = false;
     fact(`RESUME ${DEMO_DB}: no config change, no RELOAD`, since(t0));
     await app.until((w) => w.length >= before + WRITES_EACH_SIDE && w[w.length - 1].port === next.port, 'writes on the new primary', 60000);
     fact(`the client's writes go on, now on :${next.port}`, since(t0));
@@ -164,6 +167,8 @@ export async function switchover(ctx: TourContext, n: number): Promise<void> {
     fact("pgmux's log:");
     for (const line of failoverLines(ctx.pgmuxLog().slice(logFrom), DEMO_DB)) fact(`  ${line}`);
   } finally {
+    // A step that failed half way must not leave the database paused for the user.
+    if (paused) await admin.query(`RESUME ${DEMO_DB}`).catch(() => undefined);
     await app.stop();
     await ctx.clients.close(admin);
   }
