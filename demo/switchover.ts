@@ -110,7 +110,8 @@ async function showHosts(ctx: TourContext): Promise<void> {
     },
   );
   for (const h of hosts) {
-    fact(`admin console, SHOW HOSTS: ${h.host}:${h.port} is ${h.state}`, `role ${h.role}, timeline ${h.timeline}`);
+    // A standby's timeline catches up only as it replays the switch, so only the primary's is shown.
+    fact(`admin console, SHOW HOSTS: ${h.host}:${h.port} is ${h.state}`, `role ${h.role}${h.role === 'primary' ? `, timeline ${h.timeline}` : ''}`);
   }
 }
 
