@@ -45,6 +45,9 @@ git clone --quiet "$repo" "$root/root/pgmux"
 
 unshare --mount --propagation private bash -c '
   root=$1; shift
+  # A mount point, as / is on a real machine: unshare --propagation inside (the quick start
+  # spec) refuses a root that is not one.
+  mount --bind "$root" "$root"
   mount -t proc proc "$root/proc"
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"

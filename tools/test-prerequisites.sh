@@ -2,7 +2,12 @@
 # Owns what `npm test` needs from the system (it runs this first): checks each program the specs
 # start, and when something is missing either installs it (root on Debian: apt-get) or stops at
 # once with the one command that installs it. Safe to re-run: it installs only what is missing.
+# As root it also checks that the OS user the specs run servers as can reach the checkout.
 set -euo pipefail
+
+here=${BASH_SOURCE[0]%/*}
+[[ $here != "${BASH_SOURCE[0]}" ]] || here=.
+repo=$(cd "$here/.." && pwd)
 
 # Debian package -> test that says it is already present. pgbench lives in the server package
 # (postgresql-15) on Debian 12, not in postgresql-client: /usr/bin/pgbench is only
@@ -10,7 +15,7 @@ set -euo pipefail
 # checked with Debian's /usr/bin/python3, the interpreter those packages install into (a pyenv
 # or venv python3 earlier on PATH would not see them; specs use /usr/bin/python3).
 has_pg_bin() { compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null || command -v "$1" >/dev/null; }
-packages=(postgresql postgresql-client pgbouncer python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless openssl git systemd)
+packages=(postgresql postgresql-client pgbouncer python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless openssl git systemd procps iproute2)
 declare -A present=(
   [postgresql]="has_pg_bin initdb && has_pg_bin pg_basebackup && compgen -G '/usr/lib/postgresql/*/bin/pgbench' >/dev/null"
   [postgresql-client]="command -v psql >/dev/null"
@@ -22,6 +27,8 @@ declare -A present=(
   [openssl]="command -v openssl >/dev/null"
   [git]="command -v git >/dev/null"
   [systemd]="command -v systemd-analyze >/dev/null"
+  [procps]="test -x /bin/kill || test -x /usr/bin/kill"
+  [iproute2]="command -v ss >/dev/null"
 )
 # What each is for, in the message when it is missing.
 declare -A why=(
@@ -35,13 +42,33 @@ declare -A why=(
   [openssl]="certificates for the TLS specs"
   [git]="the quick start spec clones the repository"
   [systemd]="systemd-analyze checks examples/pgmux.service"
+  [procps]="/bin/kill, which examples/pgmux.service reloads with"
+  [iproute2]="ss, with which pgmux finds the OS user at the other end of a unix socket"
 )
+
+# As root the specs run PostgreSQL, PgBouncer and pgmux itself as `postgres`, which must be able
+# to reach the checkout (a clone under /root, mode 0700, is out of its reach).
+check_reachable() {
+  [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1 || return 0
+  runuser -u postgres -- test -r "$repo/bin/pgmux" && return 0
+  local dir=/ part
+  IFS=/ read -ra parts <<<"${repo#/}"
+  for part in "${parts[@]}"; do
+    dir=${dir%/}/$part
+    runuser -u postgres -- test -x "$dir" || break
+  done
+  echo "The specs run pgmux, PgBouncer and PostgreSQL as the OS user postgres, which cannot reach $repo." >&2
+  echo "Clone the repository where postgres can read it (under /srv or /opt, say), or let it through:" >&2
+  echo "  chmod o+x $dir" >&2
+  exit 1
+}
 
 missing=()
 for pkg in "${packages[@]}"; do
   if ! eval "${present[$pkg]}"; then missing+=("$pkg"); fi
 done
 if ((${#missing[@]} == 0)); then
+  check_reachable
   echo "test prerequisites: all present (${packages[*]})"
   exit 0
 fi
@@ -72,4 +99,5 @@ trap 'if ((own_policy)); then rm -f /usr/sbin/policy-rc.d; fi' EXIT
 echo "running as root on Debian: $command" >&2
 apt-get update -q
 DEBIAN_FRONTEND=noninteractive $command -q
+check_reachable
 echo "test prerequisites: installed ${missing[*]}"

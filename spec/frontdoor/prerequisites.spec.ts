@@ -3,7 +3,7 @@
 // once with the one command that installs it (on a system without apt-get, with the package
 // names). Installing as root is what CI does (.ci/run is README's `npm ci && npm test`).
 
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../support/child';
@@ -28,25 +28,30 @@ describe('tools/test-prerequisites.sh', () => {
   function pathWithout(...without: string[]): string {
     rmSync(bin, { recursive: true, force: true });
     mkdirSync(bin, { mode: 0o755 });
-    for (const p of ['id', 'psql', 'openssl', 'java', 'javac', 'apt-get', 'git', 'systemd-analyze'].filter((p) => !without.includes(p))) {
+    for (const p of ['id', 'psql', 'openssl', 'java', 'javac', 'apt-get', 'git', 'systemd-analyze', 'ss'].filter((p) => !without.includes(p))) {
       symlinkSync(`/usr/bin/${p}`, join(bin, p));
     }
     return bin;
   }
 
   beforeAll(() => {
+    // dir/tools/ holds the script and dir/bin/pgmux stands for the checkout's, which the script
+    // (as root) checks the servers' user can read.
     dir = mkdtempSync(join(tmpdir(), 'pgmux-prereq-'));
     chmodSync(dir, 0o755);
-    SCRIPT = join(dir, 'test-prerequisites.sh');
+    mkdirSync(join(dir, 'tools'), { mode: 0o755 });
+    SCRIPT = join(dir, 'tools', 'test-prerequisites.sh');
     copyFileSync(SOURCE, SCRIPT);
-    bin = join(dir, 'bin');
+    mkdirSync(join(dir, 'bin'), { mode: 0o755 });
+    writeFileSync(join(dir, 'bin', 'pgmux'), '', { mode: 0o644 });
+    bin = join(dir, 'path');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('lets the tests run when everything is installed', async () => {
     const r = await run('/bin/bash', [SCRIPT], { env: { PATH: process.env.PATH }, ...notRoot });
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toMatch(/^test prerequisites: all present \(postgresql postgresql-client pgbouncer .*openssl git systemd\)\n$/);
+    expect(r.stdout).toMatch(/^test prerequisites: all present \(postgresql postgresql-client pgbouncer .*openssl git systemd procps iproute2\)\n$/);
   });
 
   it('stops with the one apt-get command when something is missing and it is not root', async () => {
@@ -71,5 +76,27 @@ describe('tools/test-prerequisites.sh', () => {
     const r = await run('/bin/bash', [SCRIPT], { env: { PATH: pathWithout('javac', 'apt-get') }, ...notRoot });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/default-jdk-headless: java and javac .*\nThis is not a Debian-based system: install the equivalents of these Debian packages/);
+  });
+
+  it('as root, stops with the chmod that lets the servers\' user reach a checkout it cannot', async () => {
+    const asRoot = process.getuid?.() === 0;
+    chmodSync(dir, 0o700);
+    try {
+      // Run as ourselves: as root the specs run servers as `postgres`; otherwise as us, and then
+      // there is nothing to check.
+      const r = await run('/bin/bash', [SCRIPT], { env: { PATH: process.env.PATH } });
+      if (asRoot) {
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(
+          `The specs run pgmux, PgBouncer and PostgreSQL as the OS user postgres, which cannot reach ${dir}.\n` +
+            'Clone the repository where postgres can read it (under /srv or /opt, say), or let it through:\n' +
+            `  chmod o+x ${dir}\n`,
+        );
+      } else {
+        expect(r).toMatchObject({ code: 0, stderr: '' });
+      }
+    } finally {
+      chmodSync(dir, 0o755);
+    }
   });
 });
