@@ -41,7 +41,9 @@ if [[ -n $ca && -f $ca ]]; then
   [[ -f $global_npmrc ]] && sed 's#^cafile *=.*#cafile=/etc/ssl/certs/host-ca.crt#' "$global_npmrc" >"$root/usr/local/etc/npmrc"
 fi
 
-git clone --quiet "$repo" "$root/root/pgmux"
+mkdir -p "$root/srv"
+# Under /srv, not /root: as root the specs run servers as postgres, which /root (0700) keeps out.
+git clone --quiet "$repo" "$root/srv/pgmux"
 
 unshare --mount --propagation private bash -c '
   root=$1; shift
@@ -55,4 +57,4 @@ unshare --mount --propagation private bash -c '
   mount -t tmpfs tmpfs "$root/tmp"
   exec chroot "$root" /usr/bin/env -i "$@"
 ' _ "$root" HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb \
-  "${extra_ca[@]}" bash -c "cd /root/pgmux && t0=\$(date +%s) && ($command); rc=\$?; echo \"[bare-debian] '$command': \$(( \$(date +%s) - t0 )) s, exit \$rc\"; exit \$rc"
+  "${extra_ca[@]}" bash -c "cd /srv/pgmux && t0=\$(date +%s) && ($command); rc=\$?; echo \"[bare-debian] '$command': \$(( \$(date +%s) - t0 )) s, exit \$rc\"; exit \$rc"
