@@ -7,6 +7,7 @@ import { existsSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../support/child';
+import { waitFor } from '../support/wait';
 import { startCluster, type Cluster } from '../support/cluster';
 import { runAsPostgres } from '../support/osuser';
 import { bundleProblem, runnableServer } from '../../tools/pg-bundle';
@@ -133,7 +134,9 @@ describe(`startCluster() with ${BUNDLE_PACKAGE}`, () => {
     await cluster.query(replica, "INSERT INTO t VALUES ('after the promotion')", 'app');
     await cluster.startAsStandby(old, replica);
     expect(old.role).toBe('replica');
-    const rows = await cluster.query(old, 'SELECT v FROM t ORDER BY v', 'app');
-    expect(rows.rows.map((r) => r.v)).toEqual(['after the promotion', 'copied']);
+    // Streaming, but the insert may not be replayed yet: there is no event for that, so poll.
+    const values = async (): Promise<string[]> => (await cluster.query(old, 'SELECT v FROM t ORDER BY v', 'app')).rows.map((r) => String(r.v));
+    await waitFor('the old primary to replay the promoted one\'s insert', async () => (await values()).length === 2);
+    expect(await values()).toEqual(['after the promotion', 'copied']);
   });
 });
