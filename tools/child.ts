@@ -50,6 +50,8 @@ export class Child {
    */
   readonly closed: Promise<void>;
   private exitInfo: ExitInfo | undefined;
+  /** Set by redirectSignals(): the program this child runs (e.g. under strace), which gets our signals. */
+  private signalPid: number | undefined;
   private text = '';
   private readonly waiters = new Set<() => void>();
 
@@ -139,7 +141,26 @@ export class Child {
 
   /** Sends `signal` unless the child has already exited (its PID may then be reused). */
   signal(signal: NodeJS.Signals): void {
-    if (!this.hasExited()) this.proc.kill(signal);
+    if (this.hasExited()) return;
+    if (this.signalPid === undefined) {
+      this.proc.kill(signal);
+      return;
+    }
+    try {
+      process.kill(this.signalPid, signal);
+    } catch {
+      // already gone; the child exits with it
+    }
+    // SIGKILL is the last resort: it goes to the wrapper too (which takes its program along).
+    if (signal === 'SIGKILL') this.proc.kill(signal);
+  }
+
+  /**
+   * From now on signal() and stop() signal `pid` instead: for a child that is a wrapper
+   * (strace) running the program we mean to stop, and that exits when the program does.
+   */
+  redirectSignals(pid: number): void {
+    this.signalPid = pid;
   }
 
   /**

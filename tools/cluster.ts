@@ -27,12 +27,14 @@ import { assertPortFree, freePorts } from './ports';
 export { findPgBin } from './pgbin';
 
 export interface PgNode {
+  /** Which node this was at startCluster(): 'primary' or 'replica' (never changes; `role` does). */
+  name: 'primary' | 'replica';
   host: string;
   port: number;
   dataDir: string;
   /** The postmaster's PID; changes when startNode() restarts it. */
   pid: number;
-  /** Re-read with pg_is_in_recovery() on every startNode(), so it follows a promotion. */
+  /** Re-read with pg_is_in_recovery() on every startNode() and set by promote(), so it follows a promotion. */
   role: 'primary' | 'replica';
 }
 
@@ -45,10 +47,21 @@ export interface ClusterOptions {
   settings?: Record<string, string>;
   /** Password of every role; default: random. The demo fixes it so its userlist can hold it. */
   password?: string;
+  /**
+   * Synchronous replication (needs `replica`): the primary acknowledges a commit only once the
+   * replica has flushed it, so a promoted replica has every acknowledged write. Set on the
+   * primary only: the replica's own postgresql.conf clears synchronous_standby_names, so once
+   * promoted it does not wait for a standby that does not exist.
+   */
+  synchronous?: boolean;
 }
 
+export type StopMode = 'fast' | 'immediate';
+
 export interface Cluster {
+  /** The node started as primary. After promote(replica) it is still this field: read `role`. */
   primary: PgNode;
+  /** The node started as replica (see `primary`). */
   replica?: PgNode;
   /** Password of postgres, app, app_md5 and app_plain. */
   password: string;
@@ -58,8 +71,30 @@ export interface Cluster {
   readonly server: { readonly origin: PgInstallation['origin']; readonly binDir: string };
   /** One statement over TCP as `user` (default postgres) into `db` (default app). */
   query(node: PgNode, sql: string, user?: string, db?: string): Promise<QueryResult>;
-  stopNode(node: PgNode, mode?: 'fast' | 'immediate'): Promise<void>;
+  /**
+   * Stops the node as `pg_ctl stop -m <mode>` would (SIGINT for fast, SIGQUIT for immediate,
+   * to the postmaster's PID) and resolves once the postmaster has exited.
+   */
+  stopNode(node: PgNode, mode?: StopMode): Promise<void>;
+  /** Starts a stopped node in place (same data dir and port); resolves once it accepts connections. */
   startNode(node: PgNode): Promise<void>;
+  /** stopNode(node, mode) then startNode(node). */
+  restartNode(node: PgNode, mode?: StopMode): Promise<void>;
+  /**
+   * `pg_ctl promote -w` on a replica; resolves once it is out of recovery and a commit on it
+   * returns (so it does not wait for a synchronous standby). Sets its role to 'primary'.
+   */
+  promote(node: PgNode): Promise<void>;
+  /**
+   * Resolves when the replica streams from `upstream` (default the primary; in a synchronous
+   * cluster, as its sync standby).
+   */
+  awaitStreaming(replica: PgNode, upstream?: PgNode): Promise<void>;
+  /**
+   * The time (ms since the epoch, from the log line's own %m timestamp) of the first line of
+   * the node's log at or after `sinceMs` that matches `pattern`; undefined if there is none.
+   */
+  logTime(node: PgNode, pattern: RegExp, sinceMs: number): number | undefined;
   /**
    * Starts a stopped node as a standby streaming from `upstream` (standby.signal and
    * primary_conninfo): an old primary stopped cleanly rejoins after `upstream` was promoted.
@@ -77,6 +112,8 @@ export interface Cluster {
 const HOST = '127.0.0.1';
 const READY = /database system is ready to accept (read-only )?connections/;
 const STREAMING = /started streaming WAL from primary/;
+/** The replica's cluster_name, which its walreceiver reports as application_name. */
+const REPLICA_NAME = 'replica';
 const START_TIMEOUT_MS = 30000;
 
 /** Roles every cluster has, each with the cluster's password, and the hba method each gets. */
@@ -157,13 +194,14 @@ class RunningCluster implements Cluster {
     readonly password: string,
     primaryPort: number,
     readonly install: PgInstallation,
+    private readonly synchronous: boolean,
   ) {
     this.primary = this.addNode(join(dir, 'primary'), primaryPort, 'primary');
     this.server = { origin: install.origin, binDir: install.binDir };
   }
 
   addNode(dataDir: string, port: number, role: PgNode['role']): PgNode {
-    const node: PgNode = { host: HOST, port, dataDir, pid: -1, role };
+    const node: PgNode = { name: role, host: HOST, port, dataDir, pid: -1, role };
     this.state.set(node, { history: '' });
     return node;
   }
@@ -196,12 +234,15 @@ class RunningCluster implements Cluster {
     const child = this.nodeState(replica).child;
     if (!child) throw new Error('replica is not running');
     await child.waitForLog(STREAMING, START_TIMEOUT_MS);
+    // In a synchronous cluster the primary's commits wait until it counts the replica as
+    // its sync standby, which can be a moment after streaming starts.
+    const want = this.synchronous ? "state = 'streaming' AND sync_state = 'sync'" : "state = 'streaming'";
     await this.poll(
       async () => {
-        const r = await this.query(upstream, "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'", 'postgres', 'postgres');
+        const r = await this.query(upstream, `SELECT 1 FROM pg_stat_replication WHERE ${want}`, 'postgres', 'postgres');
         return (r.rowCount ?? 0) > 0;
       },
-      'pg_stat_replication on the primary to show the replica streaming',
+      `pg_stat_replication on the upstream to show the replica ${this.synchronous ? 'as its sync standby' : 'streaming'}`,
       START_TIMEOUT_MS,
     );
   }
@@ -216,7 +257,7 @@ class RunningCluster implements Cluster {
     }
   }
 
-  async stopNode(node: PgNode, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+  async stopNode(node: PgNode, mode: StopMode = 'fast'): Promise<void> {
     const child = this.nodeState(node).child;
     if (!child) return;
     // SIGINT is PostgreSQL's fast shutdown, SIGQUIT its immediate one; SIGKILL is the last
@@ -253,6 +294,50 @@ class RunningCluster implements Cluster {
     this.writeStandbyConfig(node, upstream);
     await this.startNode(node);
     await this.awaitStreaming(node, upstream);
+  }
+
+  /** Appends synchronous_standby_names to the primary's postgresql.conf and reloads it. */
+  async makeSynchronous(): Promise<void> {
+    const value = `"${REPLICA_NAME}"`;
+    appendFileSync(join(this.primary.dataDir, 'postgresql.conf'), '\n# --- synchronous replication ---\n' + confLines({ synchronous_standby_names: value }));
+    await this.query(this.primary, 'SELECT pg_reload_conf()', 'postgres', 'postgres');
+    await this.poll(
+      async () => (await this.query(this.primary, 'SHOW synchronous_standby_names', 'postgres', 'postgres')).rows[0]?.synchronous_standby_names === value,
+      'the primary to load synchronous_standby_names',
+      START_TIMEOUT_MS,
+    );
+  }
+
+  async restartNode(node: PgNode, mode: StopMode = 'fast'): Promise<void> {
+    await this.stopNode(node, mode);
+    await this.startNode(node);
+  }
+
+  async promote(node: PgNode): Promise<void> {
+    // -w: pg_ctl returns once the control file says the node is out of recovery.
+    await runOrThrow('pg_ctl promote', this.install.path('pg_ctl'), ['promote', '-D', node.dataDir, '-w', '-t', String(START_TIMEOUT_MS / 1000)], this.dir);
+    const client = new Client({ host: node.host, port: node.port, user: 'postgres', password: this.password, database: 'postgres' });
+    await client.connect();
+    try {
+      await this.poll(async () => (await client.query('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === false, `port ${node.port} to leave recovery`, START_TIMEOUT_MS);
+      // A promoted standby that kept synchronous_standby_names would hang every commit.
+      const names = String((await client.query('SHOW synchronous_standby_names')).rows[0]?.synchronous_standby_names);
+      if (names !== '') throw new Error(`promoted node on port ${node.port} has synchronous_standby_names = '${names}': its commits would wait for a standby that does not exist`);
+      // txid_current() takes a transaction id, so this commit writes WAL: the node takes writes.
+      await client.query('SELECT txid_current()');
+    } finally {
+      await client.end();
+    }
+    node.role = 'primary';
+  }
+
+  logTime(node: PgNode, pattern: RegExp, sinceMs: number): number | undefined {
+    for (const line of this.logs(node).split('\n')) {
+      if (!pattern.test(line)) continue;
+      const at = logLineTime(line);
+      if (at !== undefined && at >= sinceMs) return at;
+    }
+    return undefined;
   }
 
   async waitForReplay(timeoutMs = 30000): Promise<void> {
@@ -316,6 +401,12 @@ class RunningCluster implements Cluster {
       delay = Math.min(delay * 2, 100);
     }
   }
+}
+
+/** The %m timestamp that log_line_prefix puts first ("2024-05-01 12:00:00.123 UTC"), as epoch ms. */
+function logLineTime(line: string): number | undefined {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC /.exec(line);
+  return m ? Date.parse(`${m[1]}T${m[2]}Z`) : undefined;
 }
 
 /** Runs `command` as the servers' OS user in `home`; throws with its output if it fails. */
@@ -385,10 +476,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const found = pgServer(); // fail with the install command before creating anything
   const [primaryPort, replicaPort] = await choosePorts(opts);
   const password = opts.password ?? `pgmux-${randomBytes(12).toString('base64url')}`;
+  if (opts.synchronous && !opts.replica) throw new Error('startCluster: synchronous needs replica: true');
   const dir = makeTempDir('pgmux-pg-');
   let cluster: RunningCluster | undefined;
   try {
-    cluster = new RunningCluster(dir, password, primaryPort, runnableServer(found, runAsPostgres(), join(dir, 'postgres')));
+    cluster = new RunningCluster(dir, password, primaryPort, runnableServer(found, runAsPostgres(), join(dir, 'postgres')), opts.synchronous === true);
     const primary = cluster.primary;
     await runOrThrow('initdb', cluster.install.path('initdb'), [
       '-D', primary.dataDir, '-U', 'postgres', '-E', 'UTF8', '--locale=C',
@@ -410,10 +502,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // The copied postgresql.conf is the primary's; later lines win.
       appendFileSync(
         join(replica.dataDir, 'postgresql.conf'),
-        '\n# --- replica overrides ---\n' + confLines({ port: String(replicaPort), cluster_name: 'replica' }),
+        '\n# --- replica overrides ---\n' +
+          // The primary sets synchronous_standby_names only after this copy (makeSynchronous);
+          // cleared here too, so a promoted replica never waits for a standby that is not there.
+          confLines({ port: String(replicaPort), cluster_name: REPLICA_NAME, synchronous_standby_names: '' }),
       );
       cluster.replica = replica;
       await cluster.launch(replica);
+      // Only now, with the replica copied and streaming: set earlier, every commit of the
+      // setup would wait for a standby not yet there, and the replica would copy the setting.
+      if (opts.synchronous) await cluster.makeSynchronous();
       await cluster.awaitStreaming(replica);
     }
     return cluster;

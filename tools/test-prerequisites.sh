@@ -15,7 +15,7 @@ repo=$(cd "$here/.." && pwd)
 # checked with Debian's /usr/bin/python3, the interpreter those packages install into (a pyenv
 # or venv python3 earlier on PATH would not see them; specs use /usr/bin/python3).
 has_pg_bin() { compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null || command -v "$1" >/dev/null; }
-packages=(postgresql postgresql-client pgbouncer python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless openssl git systemd procps iproute2)
+packages=(postgresql postgresql-client pgbouncer python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless openssl git systemd procps iproute2 strace)
 declare -A present=(
   [postgresql]="has_pg_bin initdb && has_pg_bin pg_basebackup && compgen -G '/usr/lib/postgresql/*/bin/pgbench' >/dev/null"
   [postgresql-client]="command -v psql >/dev/null"
@@ -29,6 +29,7 @@ declare -A present=(
   [systemd]="command -v systemd-analyze >/dev/null"
   [procps]="test -x /bin/kill || test -x /usr/bin/kill"
   [iproute2]="command -v ss >/dev/null"
+  [strace]="command -v strace >/dev/null"
 )
 # What each is for, in the message when it is missing.
 declare -A why=(
@@ -44,6 +45,7 @@ declare -A why=(
   [systemd]="systemd-analyze checks examples/pgmux.service"
   [procps]="/bin/kill, which examples/pgmux.service reloads with"
   [iproute2]="ss, with which pgmux finds the OS user at the other end of a unix socket"
+  [strace]="spec/failover counts the pooler's connection attempts with strace (spec/support/dials.ts)"
 )
 
 # As root the specs run PostgreSQL, PgBouncer and pgmux itself as `postgres`, which must be able

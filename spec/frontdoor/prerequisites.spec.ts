@@ -28,7 +28,7 @@ describe('tools/test-prerequisites.sh', () => {
   function pathWithout(...without: string[]): string {
     rmSync(bin, { recursive: true, force: true });
     mkdirSync(bin, { mode: 0o755 });
-    for (const p of ['id', 'psql', 'openssl', 'java', 'javac', 'apt-get', 'git', 'systemd-analyze', 'ss'].filter((p) => !without.includes(p))) {
+    for (const p of ['id', 'psql', 'openssl', 'java', 'javac', 'apt-get', 'git', 'systemd-analyze', 'ss', 'strace'].filter((p) => !without.includes(p))) {
       symlinkSync(`/usr/bin/${p}`, join(bin, p));
     }
     return bin;
@@ -51,7 +51,7 @@ describe('tools/test-prerequisites.sh', () => {
   it('lets the tests run when everything is installed', async () => {
     const r = await run('/bin/bash', [SCRIPT], { env: { PATH: process.env.PATH }, ...notRoot });
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toMatch(/^test prerequisites: all present \(postgresql postgresql-client pgbouncer .*openssl git systemd procps iproute2\)\n$/);
+    expect(r.stdout).toMatch(/^test prerequisites: all present \(postgresql postgresql-client pgbouncer .*openssl git systemd procps iproute2 strace\)\n$/);
   });
 
   it('stops with the one apt-get command when something is missing and it is not root', async () => {
