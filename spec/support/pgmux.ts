@@ -1,8 +1,8 @@
 // Owns running pgmux itself as a child process for black-box specs: `node bin/pgmux <ini>` in a
 // temp dir, output captured, stopped by PID.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { repoRoot } from '../../tools/repo';
 import type { ExitInfo } from './child';
 import { startDaemon } from './daemon';
 import { connectTimes } from './dials';
@@ -44,14 +44,7 @@ export interface PgmuxProcess {
   dials(port: number): number[];
 }
 
-/** The checkout: the nearest dir above this file whose package.json is pgmux's (works from dist/ too). */
-export function repoRoot(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmux') return dir;
-    if (dirname(dir) === dir) throw new Error(`no pgmux package.json above ${__dirname}`);
-  }
-}
+export { repoRoot } from '../../tools/repo';
 
 const exitCode = (e: ExitInfo): number | null => e.code;
 
