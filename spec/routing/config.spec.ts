@@ -108,7 +108,7 @@ describe('route=replica and per-database overrides', () => {
       readOnlyFunctions: ['f'],
     });
     expect(errorOf(() => db('read_your_writes=session'))).toBe(
-      'ConfigError: f.ini:3: read_your_writes=session is not valid; expected one of: connection, user, database, off',
+      'ConfigError: f.ini:3: read_your_writes=session is not valid; expected one of: connection, user, database, key, off',
     );
     expect(errorOf(() => db('max_replica_lag=16'))).toMatch(/max_replica_lag=16 is not valid; expected a size and\/or a time with units/);
   });
