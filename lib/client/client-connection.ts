@@ -160,6 +160,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
           return;
         }
         if (this.relay === null) this.firstRequest();
+        if (this.prepared !== null && this.answerParses(chunk)) return;
         (this.pending ??= []).push(chunk);
         this.pendingBytes = chunk.length;
         if (this.timing.queryStart === 0) this.timing.begin(this.stats);
@@ -199,6 +200,21 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.relay = new Relay(this, this.ctx.settings.max_packet_size);
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
+  }
+
+  /**
+   * Parses of statements known to be good, then Sync or Flush, sent while no server is linked:
+   * pgmux answers them itself (lib/prepared/unlinked-parse says why, and why it is safe), so a
+   * client that prepares synchronously never waits for a server it does not need.
+   */
+  private answerParses(chunk: Buffer): boolean {
+    const local = (this.prepared as PreparedLink).answerUnlinked(chunk, this.ctx.settings.max_packet_size);
+    if (local === null) return false;
+    const router = this.router;
+    if (router !== null) for (let i = 0; i < local.names.length; i++) router.observe(local.statements[i].sql, local.names[i]);
+    this.socket.write(local.answer);
+    if (local.synced) this.readySince = clock.now;
+    return true;
   }
 
   /**
@@ -407,8 +423,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return this.prepared !== null ? Action.Inspect : Action.Forward;
       case FrontendCode.Execute:
         this.unsynced++;
-        // A batch pgmux may run again after a stale plan keeps its Execute's bytes (lib/prepared/link).
-        if (this.prepared?.holding === true) return Action.Inspect;
+        // A batch pgmux may run again after a stale plan keeps its Execute's bytes, and a SQL
+        // DEALLOCATE's Execute gets its tag replaced (lib/prepared/link).
+        if (this.prepared?.inspectsExecute === true) return Action.Inspect;
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.Flush:

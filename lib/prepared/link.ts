@@ -31,6 +31,8 @@ import { lexSql, mayBeSqlPrepared } from './sql-lexer';
 import { duplicateStatementError, missingStatementError, MISSING_STATEMENT, planSql, sqlOnlyError } from './sql-planner';
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
+import { localParses, type LocalParses } from './unlinked-parse';
+import { ExtendedDeallocate, mayBeDeallocate } from './sql-extended';
 
 /**
  * What a queued request is, by which response completes it. Duplicate: a client's Parse of a name
@@ -96,10 +98,13 @@ export class PreparedLink {
   private ranBeforeDrain = false;
   /** A re-run Describe of a statement: its ParameterDescription reached the client the first time. */
   private skipParamDesc = false;
+  /** SQL DEALLOCATE through the extended protocol; made at the first unnamed Parse that may be one. */
+  private extended: ExtendedDeallocate | null = null;
   /** Counters for SHOW PREPARED / specs: Parses injected because a server lacked a statement. */
   static injectedParses = 0;
   /** Batches and SQL EXECUTEs run again after a stale plan. */
   static reruns = 0;
+
 
   constructor(private readonly registry: StatementRegistry) {}
 
@@ -107,12 +112,31 @@ export class PreparedLink {
     return this.kinds.length - this.head;
   }
 
-  /** Keeping the batch's frames: Execute must be seen whole (lib/client asks per header). */
-  get holding(): boolean {
-    return this.hold !== null;
+  /**
+   * Execute must be seen whole (lib/client asks per header): the batch's frames are kept, or
+   * the Execute may be the one of a SQL DEALLOCATE (./sql-extended).
+   */
+  get inspectsExecute(): boolean {
+    return this.hold !== null || (this.extended !== null && this.extended.awaitsExecute);
   }
 
   // ---- client -> server ----
+
+  /**
+   * A chunk from a client no server is linked to: when it is only Parses of statements known
+   * to be good, then Sync or Flush, they are recorded under the client's names and the answer is
+   * returned for pgmux to send (./unlinked-parse); else null, and the chunk goes to a server.
+   */
+  answerUnlinked(chunk: Buffer, maxLength: number): LocalParses | null {
+    const local = localParses(chunk, this.names, this.registry, maxLength);
+    if (local === null) return null;
+    for (let i = 0; i < local.names.length; i++) {
+      const stmt = local.statements[i];
+      stmt.uses++;
+      this.names.set(local.names[i], stmt);
+    }
+    return local;
+  }
 
   /** Messages forwarded as they are but that owe a response (Execute, Sync, Query, FunctionCall). */
   noteForwarded(type: number): void {
@@ -143,6 +167,8 @@ export class PreparedLink {
     // Unnamed statements (most extended-protocol traffic) pass untouched: tell them from the
     // bytes, without decoding the SQL or the parameters into strings.
     const unnamed = unnamedKind(type, buf, start, end);
+    if (unnamed === Kind.Parse) return this.onUnnamedParse(buf, start, end, server);
+    if (unnamed === Kind.Bind && this.extended !== null) this.extended.onUnnamedBind(buf, start, end);
     if (unnamed !== 0) return this.forward(unnamed, buf, start, end);
     switch (type) {
       case FrontendCode.Parse:
@@ -152,6 +178,7 @@ export class PreparedLink {
       case FrontendCode.Bind: {
         const msg = decodeBind(buf, start, end);
         if (msg.kind !== 'bind' || msg.statement === '') return this.forward(Kind.Bind, buf, start, end);
+        this.extended?.onBind(msg.portal);
         const stmt = this.names.get(msg.statement);
         const refusal = stmt === undefined ? refuseUnknown(msg.statement) : stmt.parse === null ? sqlOnlyError(msg.statement) : null;
         if (refusal !== null) {
@@ -195,11 +222,22 @@ export class PreparedLink {
         return Action.Swallow | Action.Notify;
       }
       case FrontendCode.Execute:
-        // Seen whole only while a batch is held (lib/client), else noted by noteForwarded.
-        return this.forward(Kind.Execute, buf, start, end);
+        // Seen whole only while inspectsExecute (lib/client), else noted by noteForwarded.
+        return this.forward(Kind.Execute, buf, start, end, this.extended?.onExecute(buf, start, end) ?? null);
       default:
         return Action.Forward;
     }
+  }
+
+  /** An unnamed Parse: forwarded, unless it is a SQL DEALLOCATE of a client's statement (./sql-extended). */
+  private onUnnamedParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
+    // Most unnamed Parses are not one, and most clients never send one: a byte check says so.
+    if (this.extended === null && !mayBeDeallocate(buf, start, end)) return this.forward(Kind.Parse, buf, start, end);
+    const plan = (this.extended ??= new ExtendedDeallocate()).onUnnamedParse(buf, start, end, this.names, this.registry, server.statements);
+    if (plan === null) return this.forward(Kind.Parse, buf, start, end);
+    this.send(parse('', plan.text));
+    this.push(Kind.Parse, Fate.Forward, null, null, plan.rewrite);
+    return Action.Swallow | Action.Notify;
   }
 
   private onParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
@@ -285,9 +323,9 @@ export class PreparedLink {
   }
 
   /** A client frame forwarded as it is (a held batch keeps a copy: the chunk may be reused). */
-  private forward(kind: number, buf: Buffer, start: number, end: number): number {
+  private forward(kind: number, buf: Buffer, start: number, end: number, rewrite: SqlRewrite | null = null): number {
     if (this.hold !== null) this.keep(Buffer.from(buf.subarray(start, end)));
-    this.push(kind, Fate.Forward, null, null);
+    this.push(kind, Fate.Forward, null, null, rewrite);
     return Action.Forward;
   }
 
@@ -393,12 +431,28 @@ export class PreparedLink {
       return Action.Swallow | Action.Notify;
     }
     if (!completes(kind, type)) return Action.Forward;
+    // The Execute of a SQL DEALLOCATE's no-op (./sql-extended): DEALLOCATE's tag instead.
+    if (kind === Kind.Execute && this.rewrites[this.head] !== null) return this.rewrittenExecute(type);
     const fate = this.fates[this.head];
+    // A server parsed it: a client's later Parse of the same may be answered without one.
+    if (kind === Kind.Parse) {
+      const parsed = this.stmts[this.head];
+      if (parsed !== null) parsed.good = true;
+    }
     // A duplicate's Parse succeeded: the cache was wrong (the server lacked the statement), and
     // the server's copy now holds the client's new text; the next use closes and prepares it again.
     if (kind === Kind.Duplicate) server.statements.markStale(this.stmts[this.head] as Statement);
     this.shift();
     return (fate === Fate.Swallow ? Action.Swallow : Action.Forward) | this.notifyIfFake();
+  }
+
+  private rewrittenExecute(type: number): number {
+    const rewrite = this.rewrites[this.head] as SqlRewrite;
+    this.shift();
+    const fate = type === BackendCode.CommandComplete ? rewrite.commandComplete() : Action.Forward;
+    if (typeof fate === 'number') return fate | this.notifyIfFake();
+    this.out = fate;
+    return Action.Swallow | Action.Notify;
   }
 
   /**
@@ -523,8 +577,13 @@ export class PreparedLink {
     return this.head < this.kinds.length && this.fates[this.head] === Fate.Fake ? Action.Notify : 0;
   }
 
-  /** The head request failed: a Parse it stood for left nothing prepared. */
+  /**
+   * The head request failed: a Parse it stood for left nothing prepared, and the statement is
+   * no longer known to be good (its next Parse goes to a server, which says why).
+   */
   private fail(server: PreparedServer): void {
+    const stmt = this.stmts[this.head];
+    if (stmt !== null && this.kinds[this.head] === Kind.Parse) stmt.good = false;
     this.forget(this.head, server);
     this.shift();
   }
@@ -538,6 +597,8 @@ export class PreparedLink {
   }
 
   private forget(i: number, server: PreparedServer): void {
+    // A SQL DEALLOCATE's Parse or Execute (./sql-extended) that did not run: its name comes back.
+    this.rewrites[i]?.undo(server.statements, this.names);
     const stmt = this.stmts[i];
     if (stmt === null) return;
     if (this.kinds[i] === Kind.Close) {

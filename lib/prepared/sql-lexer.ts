@@ -23,8 +23,12 @@ const KEYWORDS = ['prepare', 'execute', 'deallocate'].map((w) => Buffer.from(w, 
  * decoding. A leading comment also says yes (the lexer looks past it).
  */
 export function mayBeSqlPrepared(buf: Buffer, start: number, end: number): boolean {
-  let i = start + HEADER_LENGTH;
-  const stop = end - 1; // the NUL
+  // The text runs from the header to the NUL ending the frame.
+  return mayBeSqlPreparedText(buf, start + HEADER_LENGTH, end - 1);
+}
+
+/** mayBeSqlPrepared for a statement text at buf[i..stop) (a Parse's query string). */
+export function mayBeSqlPreparedText(buf: Buffer, i: number, stop: number): boolean {
   while (i < stop && (buf[i] === 0x20 || (buf[i] >= 0x09 && buf[i] <= 0x0d))) i++;
   if (i >= stop) return false;
   const c = buf[i];

@@ -32,6 +32,7 @@ export interface ExecuteAgain {
 export class SqlRewrite {
   /** CommandCompletes seen so far: statements of the Query that completed. */
   private seen = 0;
+  private undone = false;
 
   constructor(
     /** Per statement of the server's Query, in order; the last is the client's own. */
@@ -71,6 +72,20 @@ export class SqlRewrite {
    * the client's text), or null to forward the server's as it is.
    */
   failed(buf: Buffer, start: number, end: number, cache: ServerStatementCache, names: Map<string, Statement>): Buffer | null {
+    this.undo(cache, names);
+    if (this.error !== null) return errorField(buf, start, end, 0x43) === '26000' ? this.error : null;
+    const position = this.shift === null ? null : errorField(buf, start, end, 0x50);
+    const moved = position === null || this.shift === null ? undefined : this.shift.map(Number(position));
+    return patchError(buf, start, end, moved, this.rename, this.clientName);
+  }
+
+  /**
+   * What did not complete is undone: the request failed, or the server skipped it after an
+   * earlier error. Once only (a rewrite may ride on a Parse and on the Execute of its portal).
+   */
+  undo(cache: ServerStatementCache, names: Map<string, Statement>): void {
+    if (this.undone) return;
+    this.undone = true;
     for (let i = this.seen; i < this.parts.length; i++) {
       const part = this.parts[i];
       if (part.prepared !== null) cache.remove(part.prepared);
@@ -80,10 +95,6 @@ export class SqlRewrite {
     this.seen = this.parts.length;
     if (this.added !== null) for (const [name, stmt] of this.added) if (names.get(name) === stmt) names.delete(name);
     if (this.dropped !== null) for (const [name, stmt] of this.dropped) if (!names.has(name)) names.set(name, stmt);
-    if (this.error !== null) return errorField(buf, start, end, 0x43) === '26000' ? this.error : null;
-    const position = this.shift === null ? null : errorField(buf, start, end, 0x50);
-    const moved = position === null || this.shift === null ? undefined : this.shift.map(Number(position));
-    return patchError(buf, start, end, moved, this.rename, this.clientName);
   }
 }
 

@@ -380,23 +380,24 @@ describe('psql with SQL-level PREPARE / EXECUTE / DEALLOCATE', () => {
 });
 
 describe('pgbench -M prepared', () => {
+  /** pgmux whose queued clients give up after 10 s, so that a deadlock shows as aborted clients, not a hung spec. */
+  let impatient: Front;
   beforeAll(async () => {
     const r = await pgbench(['-i', '-s', '1', '-q', '-h', cluster.primary.host, '-p', String(cluster.primary.port), '-U', 'postgres', 'app'], {
       PGPASSWORD: cluster.password,
     });
     if (r.code !== 0) throw new Error(`pgbench -i failed: ${r.stderr}`);
-    await cluster.query(cluster.primary, 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO d_bench', 'postgres', 'app');
+    await cluster.query(cluster.primary, 'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO d_bench', 'postgres', 'app');
+    impatient = await startFront(cluster, ROLES, { query_wait_timeout: 10 });
   });
+  afterAll(() => impatient?.stop());
 
-  // pgbench prepares synchronously (Parse and wait) on each connection. With -j smaller than -c
-  // one thread drives several connections in turn, so with a pool smaller than the clients per
-  // thread a connection can wait for a server held by another connection of the same thread,
-  // which that thread never gets back to: pgbench deadlocks itself. So -j equals -c here.
+  const bench = (front: Front, args: string[]) =>
+    pgbench(['-M', 'prepared', '-n', ...args, '-h', '127.0.0.1', '-p', String(front.port), '-U', 'd_bench', 'app'], { PGPASSWORD: cluster.password });
+
   it('8 clients on 2 servers run select-only without an aborted client, the statement prepared on both servers (catches: pgbench -M prepared aborting every client, as through PgBouncer 1.18)', async () => {
     const mark = serverEvents(cluster).length;
-    const r = await pgbench(['-M', 'prepared', '-S', '-n', '-c', '8', '-j', '8', '-t', '50', '-h', '127.0.0.1', '-p', String(tracked.port), '-U', 'd_bench', 'app'], {
-      PGPASSWORD: cluster.password,
-    });
+    const r = await bench(tracked, ['-S', '-c', '8', '-j', '8', '-t', '50']);
     expect(r.stderr).not.toMatch(/aborted|error/i);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('number of transactions actually processed: 400/400');
@@ -407,8 +408,30 @@ describe('pgbench -M prepared', () => {
       return pidsOf(p).length === 2 ? p : undefined;
     });
     // One server-side name, prepared once per backend: 8 clients' Parses of it were answered
-    // from pgmux's cache wherever the backend had it already.
+    // by pgmux wherever it knew the statement already.
     expect(new Set(parses.map((e) => e.name)).size).toBe(1);
     expect(parses).toHaveLength(2);
+  });
+
+  // pgbench prepares synchronously (Parse, Sync, wait) the first time each connection reaches a
+  // command. With 5 connections per thread on 2 servers, the other connections of the thread hold
+  // both servers in the middle of a transaction, and the thread waits for a server that only it
+  // could give back: without pgmux answering the Parse itself, every such client waits until
+  // query_wait_timeout aborts it (PgBouncer 1.25 deadlocks the same way).
+  it('tpcb-like with 10 clients on 2 threads and 2 servers finishes with no aborted client, each statement parsed by a server at most once per backend (catches: the prepare-while-others-hold-the-pool deadlock)', async () => {
+    const mark = serverEvents(cluster).length;
+    const r = await bench(impatient, ['-c', '10', '-j', '2', '-t', '30']);
+    expect(r.stderr).not.toMatch(/aborted|error/i);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('number of transactions actually processed: 300/300');
+    const parses = serverEvents(cluster)
+      .slice(mark)
+      .filter((e) => e.kind === 'parse' && /pgbench_(accounts|tellers|branches|history)/.test(e.text));
+    // Five statements touch those tables, each parsed by a server at most once per backend (the
+    // first client's Parse, or pgmux's ahead of a Bind), never once per client.
+    const perText = new Map<string, number>();
+    for (const p of parses) perText.set(p.text, (perText.get(p.text) ?? 0) + 1);
+    expect(perText.size).toBe(5);
+    for (const n of perText.values()) expect(n).toBeLessThanOrEqual(2);
   });
 });
