@@ -266,6 +266,66 @@ describe('psycopg 3 with prepare_threshold=0', () => {
   });
 });
 
+const PSYCOPG_EVICT = `
+import json, os, threading
+import psycopg
+
+env = os.environ
+clients, queries, rounds = int(env['CLIENTS']), int(env['QUERIES']), int(env['ROUNDS'])
+lock = threading.Lock()
+
+def drive(c):
+    # Odd clients run each query in a transaction of its own (psycopg sends BEGIN first), so its
+    # DEALLOCATE of the oldest statement runs inside it; even ones in autocommit.
+    conn = psycopg.connect(host='127.0.0.1', port=int(env['PGMUX_PORT']), user=env['PGMUX_USER'],
+                           password=env['PGMUX_PASSWORD'], dbname='app', autocommit=(c % 2 == 0),
+                           prepare_threshold=0)
+    conn.prepared_max = 2
+    for r in range(rounds):
+        for q in range(queries):
+            sql = "SELECT %%s::int AS client, %%s::int AS round, '%s-q%d' AS q" % (env['TAG'], q)
+            try:
+                row = conn.execute(sql, (c, r)).fetchone()
+                if not conn.autocommit:
+                    conn.commit()
+                out = {'client': c, 'round': r, 'query': q, 'row': list(row)}
+            except psycopg.Error as e:
+                if not conn.autocommit:
+                    conn.rollback()
+                out = {'client': c, 'round': r, 'query': q, 'error': e.sqlstate, 'message': str(e)}
+            with lock:
+                print(json.dumps(out), flush=True)
+    conn.close()
+
+threads = [threading.Thread(target=drive, args=(c,)) for c in range(clients)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+`;
+
+describe('psycopg 3 evicting from its statement cache (prepared_max)', () => {
+  // psycopg keeps prepared_max statements per connection and evicts the oldest with SQL
+  // DEALLOCATE _pg3_N, in an unnamed statement, where _pg3_N was made by a protocol-level Parse.
+  it('6 clients each cycling 6 queries with prepared_max=2 on a pool of 2 get every row, each their own, with no error (catches: DEALLOCATE of a Parse-created name failing with 26000)', async () => {
+    const script = join(dir, 'psycopg_evict.py');
+    writeFileSync(script, PSYCOPG_EVICT);
+    const tag = 'psycopg_evict';
+    const [clients, queries, rounds] = [6, 6, 4];
+    const mark = serverEvents(cluster).length;
+    const env = { PGMUX_PORT: String(tracked.port), PGMUX_USER: 'd_psycopg', PGMUX_PASSWORD: cluster.password, TAG: tag, CLIENTS: String(clients), QUERIES: String(queries), ROUNDS: String(rounds) };
+    const r = await runScript('psycopg evict', PYTHON, [script], env);
+    expect(r.code).toBe(0);
+    expect(r.records).toHaveLength(clients * queries * rounds);
+    for (const rec of r.records) expect(rec).toEqual({ client: rec.client, round: rec.round, query: rec.query, row: [rec.client, rec.round, `${tag}-q${String(rec.query)}`] });
+    // Each client evicted (DEALLOCATE) once per query after its first two; none reached a server
+    // as a DEALLOCATE, so the servers kept their statements for the other clients.
+    const events = serverEvents(cluster).slice(mark);
+    expect(events.filter((e) => e.kind === 'error')).toEqual([]);
+    expect(events.filter((e) => /DEALLOCATE/i.test(e.text))).toEqual([]);
+  });
+});
+
 describe('asyncpg with its default statement cache', () => {
   let script: string;
   beforeAll(() => {
