@@ -27,8 +27,8 @@ import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeD
 import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
-import { lexSql, mayBeSqlPrepared } from './sql-lexer';
-import { duplicateStatementError, missingStatementError, MISSING_STATEMENT, planSql, sqlOnlyError } from './sql-planner';
+import { lexScript, mayBeSqlPrepared } from './sql-lexer';
+import { duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 import { localParses, type LocalParses } from './unlinked-parse';
@@ -289,9 +289,9 @@ export class PreparedLink {
     this.endBatch();
     if (!mayBeSqlPrepared(buf, start, end)) return this.forward(Kind.Query, buf, start, end);
     const msg = decodeQuery(buf, start, end);
-    const cmd = msg.kind === 'query' ? lexSql(msg.sql) : null;
-    if (msg.kind !== 'query' || cmd === null) return this.forward(Kind.Query, buf, start, end);
-    const plan = planSql(msg.sql, cmd, this.names, this.registry, server.statements);
+    const script = msg.kind === 'query' ? lexScript(msg.sql) : null;
+    if (msg.kind !== 'query' || script === null) return this.forward(Kind.Query, buf, start, end);
+    const plan = planScript(msg.sql, script, this.names, this.registry, server.statements);
     if (plan.injected) PreparedLink.injectedParses++;
     this.replacement.push(query(plan.text));
     this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);
