@@ -47,8 +47,8 @@ export interface LocalParses {
  * nothing: the caller records the names.
  */
 export function localParses(chunk: Buffer, held: ReadonlyMap<string, Statement>, registry: StatementRegistry, maxLength: number): LocalParses | null {
-  // The cheap test first: the usual request is not a Parse.
-  if (chunk.length < HEADER_LENGTH * 2 || chunk[0] !== FrontendCode.Parse) return null;
+  // The cheap tests first: the usual request is not a Parse, or a Parse of the unnamed statement.
+  if (chunk.length < HEADER_LENGTH * 2 || chunk[0] !== FrontendCode.Parse || chunk[HEADER_LENGTH] === 0) return null;
   const names: string[] = [];
   const statements: ParsedStatement[] = [];
   let pos = 0;
@@ -66,7 +66,7 @@ export function localParses(chunk: Buffer, held: ReadonlyMap<string, Statement>,
       if (synced) parts[names.length] = READY_IDLE;
       return { names, statements, answer: Buffer.concat(parts), synced };
     }
-    if (type !== FrontendCode.Parse || names.length === MAX_PARSES) return null;
+    if (type !== FrontendCode.Parse || chunk[pos + HEADER_LENGTH] === 0 || names.length === MAX_PARSES) return null;
     const msg = decodeParse(chunk, pos, end);
     if (msg.kind !== 'parse' || msg.name === '' || held.has(msg.name) || names.includes(msg.name)) return null;
     const stmt = registry.find(msg.sql, msg.paramTypes);
