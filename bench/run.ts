@@ -24,6 +24,7 @@ import { perfAvailable, perfMarkdown, recordPerf, removePerfMap } from './perf';
 import { summarize, summaryMarkdown } from './profile';
 import { percentile } from './stats';
 import {
+  directMissed,
   markdown,
   miss,
   type DirectName,
@@ -488,8 +489,11 @@ class Bench {
     const spec = this.o.profile;
     if (spec === 'none') return [];
     if (spec === 'all') return WORKLOADS;
-    if (spec !== 'missed') return WORKLOADS.filter((w) => spec.split(',').includes(w.id));
-    const missed = results.workloads.filter((r) => miss(r.workload, r.rounds) !== null).map((r) => r.workload);
+    if (spec !== 'missed') return [...WORKLOADS, ...DIRECT_WORKLOADS].filter((w) => spec.split(',').includes(w.id));
+    const missed = [
+      ...results.workloads.filter((r) => miss(r.workload, r.rounds) !== null).map((r) => r.workload),
+      ...results.direct.filter((r) => directMissed(r.workload, r.rounds)).map((r) => r.workload),
+    ];
     return missed.length > 0 ? missed : WORKLOADS.filter((w) => w.id === 'select-simple-100');
   }
 
