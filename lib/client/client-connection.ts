@@ -299,7 +299,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * A rewritten frame (a Bind under the server's statement name, an injected Parse) is one
    * buffer, the rest of the chunk another run: gathered until the chunk is done, they leave as
    * one buffer in one write (pgbench -M prepared: Bind, then Execute+Sync), which costs less
-   * than a corked socket's writev of the pieces. The chunk's slices are copied before feed returns.
+   * than a corked socket's writev of the pieces. They are sent before feed returns, while the
+   * chunk they slice is still the one read.
    */
   private gather(): void {
     if (this.gathered !== null || this.server === null) return;

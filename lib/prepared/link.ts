@@ -7,7 +7,9 @@
 // message that gets a response, each with an action. After an ErrorResponse in the extended
 // protocol the server skips to Sync, so the skipped entries are dropped (and what they would
 // have prepared is forgotten). SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are
-// planned by ./sql-planner and ride the same queue.
+// planned by ./sql-planner and ride the same queue, as does a SQL DEALLOCATE sent through the
+// extended protocol (./sql-extended). The request kinds are ./requests'. Parses of statements
+// known to be good from a client no server is linked to are answered by ./unlinked-parse.
 //
 // A Parse of a name the client already holds gets PostgreSQL's own answer from the server: it
 // goes under the old statement's server-side name, so the server analyses it, then fails with
@@ -33,14 +35,8 @@ import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 import { localParses, type LocalParses } from './unlinked-parse';
 import { ExtendedDeallocate, mayBeDeallocate } from './sql-extended';
+import { completes, Fate, Kind, ranInBatch, unnamedKind } from './requests';
 
-/**
- * What a queued request is, by which response completes it. Duplicate: a client's Parse of a name
- * it holds, sent under that statement's server-side name so that the server refuses it (42P05).
- */
-const Kind = { Parse: 1, Bind: 2, DescribeStatement: 3, DescribePortal: 4, Execute: 5, Close: 6, Sync: 7, Query: 8, Duplicate: 9 } as const;
-/** What happens to its response. */
-const Fate = { Forward: 0, Swallow: 1, Fake: 2 } as const;
 /** Client name of an injected Close of a stale copy: skipped, it leaves the copy stale. */
 const STALE_CLOSE = '\u0000stale';
 /** Command tags after which a server holds no prepared statements (and the client none). */
@@ -104,7 +100,6 @@ export class PreparedLink {
   static injectedParses = 0;
   /** Batches and SQL EXECUTEs run again after a stale plan. */
   static reruns = 0;
-
 
   constructor(private readonly registry: StatementRegistry) {}
 
@@ -322,9 +317,9 @@ export class PreparedLink {
     }
   }
 
-  /** A client frame forwarded as it is (a held batch keeps a copy: the chunk may be reused). */
+  /** A client frame forwarded as it is (a held batch keeps a view of it, see ./rerun). */
   private forward(kind: number, buf: Buffer, start: number, end: number, rewrite: SqlRewrite | null = null): number {
-    if (this.hold !== null) this.keep(Buffer.from(buf.subarray(start, end)));
+    if (this.hold !== null) this.keep(buf.subarray(start, end));
     this.push(kind, Fate.Forward, null, null, rewrite);
     return Action.Forward;
   }
@@ -658,61 +653,4 @@ export class PreparedLink {
  */
 function refuseUnknown(name: string): SqlRewrite | null {
   return name.startsWith('pgmux_') ? missingStatementError(name) : null;
-}
-
-/**
- * The queue kind of a Parse/Bind/Describe/Close that names no prepared statement (so needs no
- * rewriting), read from its first bytes; 0 when it names one or is malformed (decoded then).
- */
-function unnamedKind(type: number, buf: Buffer, start: number, end: number): number {
-  const body = start + 5;
-  if (body >= end) return 0;
-  switch (type) {
-    case FrontendCode.Parse:
-      return buf[body] === 0 ? Kind.Parse : 0;
-    case FrontendCode.Bind: {
-      // Portal name first, then the statement name.
-      const nul = buf.indexOf(0, body);
-      return nul >= 0 && nul + 1 < end && buf[nul + 1] === 0 ? Kind.Bind : 0;
-    }
-    case FrontendCode.Describe:
-      if (buf[body] === 0x50) return Kind.DescribePortal; // 'P'
-      return buf[body] === 0x53 && body + 1 < end && buf[body + 1] === 0 ? Kind.DescribeStatement : 0;
-    case FrontendCode.Close:
-      if (buf[body] === 0x50) return Kind.Close;
-      return buf[body] === 0x53 && body + 1 < end && buf[body + 1] === 0 ? Kind.Close : 0;
-    default:
-      return 0;
-  }
-}
-
-/** Whether the batch ending at kinds[i] (back to the previous Sync/Query) bound, described a portal or executed. */
-function ranInBatch(kinds: readonly number[], i: number): boolean {
-  for (; i >= 0; i--) {
-    const k = kinds[i];
-    if (k === Kind.Sync || k === Kind.Query) return false;
-    if (k === Kind.Bind || k === Kind.Execute || k === Kind.DescribePortal) return true;
-  }
-  return false;
-}
-
-function completes(kind: number, type: number): boolean {
-  switch (kind) {
-    case Kind.Parse:
-    case Kind.Duplicate:
-      return type === BackendCode.ParseComplete;
-    case Kind.Bind:
-      return type === BackendCode.BindComplete;
-    case Kind.DescribeStatement:
-    case Kind.DescribePortal:
-      return type === BackendCode.RowDescription || type === BackendCode.NoData;
-    case Kind.Execute:
-      return (
-        type === BackendCode.CommandComplete || type === BackendCode.EmptyQueryResponse || type === BackendCode.PortalSuspended
-      );
-    case Kind.Close:
-      return type === BackendCode.CloseComplete;
-    default:
-      return false;
-  }
 }
