@@ -109,6 +109,8 @@ function prepareSql(serverName: string, types: string | null, sql: string): stri
  */
 export class ServerStatementCache {
   private readonly held = new Map<Statement, true>();
+  /** The statement has() last moved to the end of `held`, while nothing else changed it; else null. */
+  private newest: Statement | null = null;
   /** Prepared on the server but stale; counted in Statement.servers, not in the LRU bound. */
   private stale: Set<Statement> | null = null;
 
@@ -119,15 +121,19 @@ export class ServerStatementCache {
   }
 
   has(stmt: Statement): boolean {
+    // Already the most recently used (the same statement again, as a busy server sees): nothing to move.
+    if (stmt === this.newest) return true;
     if (!this.held.has(stmt)) return false;
     // Refresh its place in the LRU order.
     this.held.delete(stmt);
     this.held.set(stmt, true);
+    this.newest = stmt;
     return true;
   }
 
   /** Records a statement as prepared; returns the one evicted to stay in bounds, if any. */
   add(stmt: Statement): Statement | null {
+    this.newest = null;
     this.held.set(stmt, true);
     stmt.servers++;
     if (this.held.size <= this.limit) return null;
@@ -142,16 +148,19 @@ export class ServerStatementCache {
    */
   restore(stmt: Statement): void {
     if (this.held.has(stmt)) return;
+    this.newest = null;
     this.held.set(stmt, true);
     stmt.servers++;
   }
 
   remove(stmt: Statement): void {
+    this.newest = null;
     if (this.held.delete(stmt)) stmt.servers--;
   }
 
   /** The server's copy has a stale plan: has() says no until takeStale() hands it over for a Close. */
   markStale(stmt: Statement): void {
+    this.newest = null;
     if (this.held.delete(stmt)) (this.stale ??= new Set()).add(stmt);
   }
 
@@ -172,10 +181,12 @@ export class ServerStatementCache {
 
   /** Closed and prepared again in place (a re-run batch): a stale copy is current again. */
   refresh(stmt: Statement): void {
+    this.newest = null;
     if (this.stale !== null && this.stale.delete(stmt)) this.held.set(stmt, true);
   }
 
   clear(): void {
+    this.newest = null;
     for (const stmt of this.held.keys()) stmt.servers--;
     this.held.clear();
     if (this.stale === null) return;
