@@ -135,8 +135,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   turnedAway: ErrorFields | null;
   /** What the client sent while no server was linked. */
   private readonly queued = new QueuedInput();
-  /** The server corked while the current chunk is fed (corkServer), else null. */
-  private corked: ServerConnection | null = null;
+  /** What goes to `gatherFor` while the current chunk is fed (gather), else null. */
+  private gathered: Buffer[] | null = null;
+  private gatherFor: ServerConnection | null = null;
   private terminating = false;
   /**
    * The request as the client sent it since this server was linked, while no byte of its answer
@@ -191,6 +192,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
           return;
         }
         if (this.relay === null) this.firstRequest();
+        if (this.prepared !== null && this.answerParses(chunk)) return;
         this.queued.begin(chunk);
         if (this.timing.queryStart === 0) this.timing.begin(this.stats);
         this.setState('waiting');
@@ -231,6 +233,21 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.relay = new Relay(this, clientLimits(this.ctx.settings));
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
+  }
+
+  /**
+   * Parses of statements known to be good, then Sync or Flush, sent while no server is linked:
+   * pgmux answers them itself (lib/prepared/unlinked-parse says why, and why it is safe), so a
+   * client that prepares synchronously never waits for a server it does not need.
+   */
+  private answerParses(chunk: Buffer): boolean {
+    const local = (this.prepared as PreparedLink).answerUnlinked(chunk, this.ctx.settings.max_packet_size);
+    if (local === null) return false;
+    const router = this.router;
+    if (router !== null) for (let i = 0; i < local.names.length; i++) router.observe(local.statements[i].sql, local.names[i]);
+    this.socket.write(local.answer);
+    if (local.synced) this.readySince = clock.now;
+    return true;
   }
 
   /**
@@ -305,25 +322,31 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   private feedRelay(chunk: Buffer): void {
     const err = (this.relay as Relay).feed(chunk);
-    const corked = this.corked;
-    if (corked !== null) {
-      this.corked = null;
-      corked.uncork();
-    }
+    if (this.gathered !== null) this.sendGathered();
     if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
   }
 
   /**
-   * A rewritten frame (a Bind under the server's statement name, an injected Parse) is written
-   * on its own, then the rest of the chunk as a run: corked until the chunk is done, they leave
-   * in one write instead of one system call each (pgbench -M prepared: Bind, then Execute+Sync).
-   * The server's socket keeps them in order whatever else is written to it meanwhile.
+   * A rewritten frame (a Bind under the server's statement name, an injected Parse) is one
+   * buffer, the rest of the chunk another run: gathered until the chunk is done, they leave as
+   * one buffer in one write (pgbench -M prepared: Bind, then Execute+Sync), which costs less
+   * than a corked socket's writev of the pieces. They are sent before feed returns, while the
+   * chunk they slice is still the one read.
    */
-  private corkServer(): void {
-    const server = this.server;
-    if (this.corked !== null || server === null) return;
-    this.corked = server;
-    server.cork();
+  private gather(): void {
+    if (this.gathered !== null || this.server === null) return;
+    this.gathered = [];
+    this.gatherFor = this.server;
+  }
+
+  private sendGathered(): void {
+    const parts = this.gathered as Buffer[];
+    const server = this.gatherFor as ServerConnection;
+    this.gathered = null;
+    this.gatherFor = null;
+    // Unlinked while the chunk was fed (a refusal): what was meant for that server goes nowhere.
+    if (parts.length === 0 || server !== this.server) return;
+    if (!server.sendToServer(parts.length === 1 ? parts[0] : Buffer.concat(parts))) this.socket.pause();
   }
 
   // ---- login ----
@@ -448,8 +471,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return this.prepared !== null ? Action.Inspect : Action.Forward;
       case FrontendCode.Execute:
         this.unsynced++;
-        // A batch pgmux may run again after a stale plan keeps its Execute's bytes (lib/prepared/link).
-        if (this.prepared?.holding === true) return Action.Inspect;
+        // A batch pgmux may run again after a stale plan keeps its Execute's bytes, and a SQL
+        // DEALLOCATE's Execute gets its tag replaced (lib/prepared/link).
+        if (this.prepared?.inspectsExecute === true) return Action.Inspect;
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.Flush:
@@ -483,7 +507,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       const link = this.prepared as PreparedLink;
       const replacement = link.takeReplacement();
       if (replacement !== null) {
-        this.corkServer();
+        this.gather();
         this.write(replacement);
       }
       const fakes = link.takeFakes();
@@ -512,7 +536,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const server = this.server;
     if (server === null) return;
     this.stats.clientBytes += bytes.length;
-    if (!server.sendToServer(bytes)) this.socket.pause();
+    if (this.gathered !== null) this.gathered.push(bytes);
+    else if (!server.sendToServer(bytes)) this.socket.pause();
   }
 
   // ServerPeer (server -> client)

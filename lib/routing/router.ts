@@ -20,6 +20,7 @@ import { Classifier, type Classification, type PinReason, type SessionRoute } fr
 import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
+import { PreparedRoutes } from './prepared-routes';
 import { route, type ReadYourWrites, type RouteContext, type RouteDecision, type WriteLsn } from './route';
 import { VolatilityLookup } from './volatility';
 import { appKey, scopeKey, WriteScopes } from './writes';
@@ -201,8 +202,8 @@ const OTHER_MESSAGE: Classification = { target: 'primary', reason: 'primary: fun
 export class ClientRouter implements PollWaiter {
   sessionRoute: SessionRoute = 'auto';
   private readonly pins = new Set<PinReason>();
-  /** Named prepared statements' classifications, from their Parse. */
-  private readonly statements = new Map<string, Classification>();
+  /** What the client's prepared statements hold, from their Parse or SQL PREPARE. */
+  private readonly prepared: PreparedRoutes;
   /** When the current wait began (tracker clock); -1 when not waiting. */
   private waitStart = -1;
   /** Linked to a primary server now. */
@@ -230,6 +231,7 @@ export class ClientRouter implements PollWaiter {
     private readonly tracksStatements: boolean,
   ) {
     this.key = scopeKey(set.readYourWrites, clientId, user, set.db.name);
+    this.prepared = new PreparedRoutes(tracksStatements);
   }
 
   /** Decides where the batch in `pending` (the client's unsent bytes) goes. */
@@ -311,9 +313,11 @@ export class ClientRouter implements PollWaiter {
    */
   observe(sql: string, statementName: string | null): void {
     const c = this.set.classifier.classify(withoutKey(sql));
-    if (statementName !== null && statementName !== '') this.statements.set(statementName, c);
+    if (statementName !== null && statementName !== '') this.prepared.parsed(statementName, c);
+    // What it PREPAREs and DEALLOCATEs is recorded; an EXECUTE of a read is no write.
+    const resolved = this.prepared.resolve(c);
     this.apply(c);
-    if (this.onPrimary && c.target === 'primary') {
+    if (this.onPrimary && resolved.target === 'primary') {
       this.mayWrite = true;
       if (this.set.readYourWrites === 'key') {
         const key = statementKey(sql) ?? this.sessionKey;
@@ -368,8 +372,8 @@ export class ClientRouter implements PollWaiter {
     const pins: PinReason[] = [];
     // The batch's consistency key: the first statement that carries one.
     let key: string | null = null;
-    // Statements parsed earlier in this batch (their Parse is observed only once forwarded).
-    const parsed = new Map<string, Classification>();
+    // Statements prepared earlier in this batch (observed only once forwarded).
+    const batch = this.prepared.pending();
     const note = (c: Classification): void => {
       first ??= c;
       if (c.target === 'primary') primary ??= c;
@@ -389,7 +393,7 @@ export class ClientRouter implements PollWaiter {
           const sql = cstring(buf, body, end);
           key ??= statementKey(sql.text);
           // SQL-level PREPARE is re-prepared per server only when statements are tracked.
-          note(!this.tracksStatements && SQL_PREPARE.test(sql.text) ? NAMED_UNTRACKED : this.set.classifier.classify(withoutKey(sql.text)));
+          note(!this.tracksStatements && SQL_PREPARE.test(sql.text) ? NAMED_UNTRACKED : this.prepared.resolve(this.set.classifier.classify(withoutKey(sql.text)), batch));
           break;
         }
         case FrontendCode.Parse: {
@@ -398,7 +402,7 @@ export class ClientRouter implements PollWaiter {
           const sql = cstring(buf, name.next, end);
           key ??= statementKey(sql.text);
           const c = this.set.classifier.classify(withoutKey(sql.text));
-          parsed.set(name.text, c);
+          batch.set(name.text, c);
           note(name.text !== '' && !this.tracksStatements ? NAMED_UNTRACKED : c);
           break;
         }
@@ -406,7 +410,7 @@ export class ClientRouter implements PollWaiter {
           extended = true;
           const portal = cstring(buf, body, end);
           const name = cstring(buf, portal.next, end);
-          note(parsed.get(name.text) ?? (name.text === '' ? undefined : this.statements.get(name.text)) ?? UNKNOWN_STATEMENT);
+          note(batch.get(name.text) ?? UNKNOWN_STATEMENT);
           break;
         }
         case FrontendCode.Sync:

@@ -252,13 +252,6 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   pause(): void {
     this.socket.pause();
   }
-  /** Holds writes until uncork(), which sends them in one system call (lib/client's rewritten batches). */
-  cork(): void {
-    this.socket.cork();
-  }
-  uncork(): void {
-    this.socket.uncork();
-  }
   resume(): void {
     this.socket.resume();
   }
