@@ -18,7 +18,7 @@ section { background:var(--card); border:1px solid var(--line); border-radius:8p
 h2 { font-size:15px; margin:0 0 8px; }
 .charts { display:grid; grid-template-columns:repeat(auto-fit, minmax(300px, 1fr)); gap:16px; background:none; border:none; padding:0; }
 .charts > div { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 16px; }
-svg { width:100%; height:140px; display:block; }
+svg { width:100%; height:auto; max-height:180px; display:block; }
 .legend span { margin-right:12px; white-space:nowrap; }
 .legend i { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:4px; vertical-align:middle; }
 table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
@@ -96,14 +96,16 @@ function svgEl(tag, attrs) {
 function chart(id, history, series, unit) {
   const svg = $(id);
   svg.replaceChildren();
-  const W = 600, H = 140, L = 44, B = 18;
+  const W = 360, H = 140, L = 40, B = 16;
   svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
   let max = 0;
   for (const p of history) for (const s of series) max = Math.max(max, s[2](p));
   max = max <= 0 ? 1 : niceCeil(max);
+  // The last ten minutes, or since pgmux started when that is less.
   const t1 = history.length ? history[history.length - 1].t : Date.now();
-  const t0 = t1 - 10 * 60 * 1000;
-  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 4);
+  const t0 = Math.max(t1 - 10 * 60 * 1000, history.length ? history[0].t : t1 - 60 * 1000);
+  const span = Math.max(t1 - t0, 1000);
+  const x = (t) => L + ((t - t0) / span) * (W - L - 4);
   const y = (v) => 4 + (1 - v / max) * (H - B - 8);
   for (const f of [0, 0.5, 1]) {
     svg.append(svgEl('line', { x1: L, x2: W - 4, y1: y(max * f), y2: y(max * f), stroke: '#e3e6eb' }));
@@ -111,7 +113,8 @@ function chart(id, history, series, unit) {
     label.textContent = fmt(max * f, 2);
     svg.append(label);
   }
-  for (const [text, at] of [['−10 min', L], ['−5 min', (L + W) / 2], ['now', W - 4]]) {
+  const ago = (ms) => (ms >= 60000 ? '−' + fmt(ms / 60000, 1) + ' min' : '−' + Math.round(ms / 1000) + ' s');
+  for (const [text, at] of [[ago(span), L], [ago(span / 2), (L + W) / 2], ['now', W - 4]]) {
     const label = svgEl('text', { x: at, y: H - 4, 'text-anchor': at === L ? 'start' : at === W - 4 ? 'end' : 'middle', 'font-size': 10, fill: '#667085' });
     label.textContent = text;
     svg.append(label);

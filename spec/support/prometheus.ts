@@ -32,7 +32,7 @@ out = []
 for f in text_string_to_metric_families(sys.stdin.read()):
     out.append({'name': f.name, 'type': f.type, 'help': f.documentation, 'samples': [
         {'name': s.name, 'labels': s.labels, 'value': num(s.value),
-         'exemplar': None if s.exemplar is None else {'labels': s.exemplar.labels, 'value': num(s.exemplar.value), 'timestamp': num(s.exemplar.timestamp)}}
+         'exemplar': None if s.exemplar is None else {'labels': s.exemplar.labels, 'value': num(s.exemplar.value), 'timestamp': None if s.exemplar.timestamp is None else float(s.exemplar.timestamp)}}
         for s in f.samples]})
 json.dump(out, sys.stdout)
 `;
