@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Child } from '../spec/support/child';
 import { startCluster, type Cluster } from '../spec/support/cluster';
-import { iniListenPort } from '../spec/support/ini';
+import { iniHttpPort, iniListenPort } from '../spec/support/ini';
 import { repoRoot } from '../spec/support/pgmux';
 import { assertPortFree, waitForPort } from '../spec/support/ports';
 
@@ -32,7 +32,7 @@ async function seed(cluster: Cluster): Promise<void> {
   await cluster.waitForReplay();
 }
 
-function banner(cluster: Cluster, port: number): void {
+function banner(cluster: Cluster, port: number, http: number): void {
   const conn = (db: string, user: string): string =>
     `psql "host=127.0.0.1 port=${port} dbname=${db} user=${user} password=${PASSWORD}"`;
   say('');
@@ -43,6 +43,11 @@ function banner(cluster: Cluster, port: number): void {
   say(`  read-only alias:  ${conn('app_ro', 'app')}`);
   say(`  see routing:      SHOW ROUTE <statement>; on the admin console, or SELECT inet_server_port();`);
   say(`  admin console:    ${conn('pgbouncer', 'postgres')} -c "SHOW POOLS"`);
+  if (http !== 0) {
+    say(`  status page:      http://127.0.0.1:${http}/status   (open it in a browser while you run queries)`);
+    say(`  metrics:          curl http://127.0.0.1:${http}/metrics`);
+    say(`  health:           curl http://127.0.0.1:${http}/healthz   and   /readyz`);
+  }
   say('');
   say(`  PostgreSQL primary 127.0.0.1:${cluster.primary.port}, replica 127.0.0.1:${cluster.replica?.port}`);
   say(`  (data in ${cluster.dir}, removed on exit; every role's password is ${PASSWORD})`);
@@ -70,9 +75,11 @@ function nextStopSignal(): Promise<NodeJS.Signals> {
 
 async function main(): Promise<number> {
   const root = repoRoot();
-  const pgmuxPort = iniListenPort(readFileSync(join(root, INI), 'utf8'));
+  const iniText = readFileSync(join(root, INI), 'utf8');
+  const pgmuxPort = iniListenPort(iniText);
+  const httpPort = iniHttpPort(iniText);
   // Checked up front so a taken port is one clear line, not a server log to decipher.
-  for (const port of [PRIMARY_PORT, REPLICA_PORT, pgmuxPort]) await assertPortFree(port);
+  for (const port of [PRIMARY_PORT, REPLICA_PORT, pgmuxPort, httpPort]) if (port !== 0) await assertPortFree(port);
 
   // Listen before starting anything: a Ctrl-C during startup must still clean up.
   const stopSignal = nextStopSignal();
@@ -95,7 +102,7 @@ async function main(): Promise<number> {
     const listening = waitForPort(pgmuxPort, pgmux).then(() => 'listening' as const);
     const first = await Promise.race([listening, stopSignal]);
     if (first === 'listening') {
-      banner(cluster, pgmuxPort);
+      banner(cluster, pgmuxPort, httpPort);
       const outcome = await Promise.race([stopSignal, pgmux.exited]);
       if (typeof outcome !== 'string') {
         say(`\npgmux stopped by itself (${pgmux.describeExit()}); stopping PostgreSQL ...`);

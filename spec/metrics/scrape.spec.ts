@@ -4,9 +4,11 @@
 // buckets must add up, pgbouncer_exporter's names and labels must be there with the values the
 // traffic implies, and trace ids sent in sqlcommenter comments must come back as exemplars.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
+import { repoRoot, startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePorts } from '../support/ports';
 import { samples, scrape, value, type MetricFamily } from '../support/prometheus';
 import { until } from '../routing/support';
@@ -232,6 +234,20 @@ describe('GET /metrics', () => {
     await pgmux.waitForLog(/slow query: [\d.]+ ms \(wait [\d.]+ ms, run [\d.]+ ms\) on primary \S+, fingerprint [0-9a-f]{16} \(read\), user=app database=plain application_name="billing-worker" trace_id=4bf92f3577b34da6a3ce929d0e0e4702: select pg_sleep\(\?\)/);
     await c.query('SELECT 1');
     expect(pgmux.logs()).not.toMatch(/slow query: .*: select \?$/m);
+  });
+});
+
+describe('examples/', () => {
+  /** A dashboard or alert on a name pgmux does not serve shows nothing and never fires. */
+  it('uses only metrics pgmux serves in the Grafana dashboard and the alert rules', async () => {
+    const { families } = await scrape(http);
+    const served = new Set(families.flatMap((f) => f.samples.map((s) => s.name)));
+    for (const file of ['examples/grafana/pgmux-dashboard.json', 'examples/prometheus/pgmux-alerts.yml']) {
+      const text = readFileSync(join(repoRoot(), file), 'utf8');
+      const used = new Set(text.match(/\b(?:pgmux|pgbouncer|nodejs|process)_[a-z0-9_]+/g) ?? []);
+      expect(used.size).toBeGreaterThan(5);
+      for (const name of used) expect([file, name, served.has(name)]).toEqual([file, name, true]);
+    }
   });
 });
 
