@@ -144,6 +144,10 @@ async function main(): Promise<void> {
       'pool-size': { type: 'string', default: '20' },
       scale: { type: 'string', default: '10' },
       'max-other-load': { type: 'string', default: '25' },
+      /** pgbench -R: the same throughput on both sides, so CPU per transaction compares like with like. */
+      rate: { type: 'string' },
+      /** Scrape the metrics-on pgmux every second (default) or not. */
+      'no-scrape': { type: 'boolean', default: false },
     },
   });
   const out: string[] = micro();
@@ -157,6 +161,8 @@ async function main(): Promise<void> {
   const poolSize = Number(values['pool-size']);
   const scale = Number(values.scale);
   const maxOther = Number(values['max-other-load']) / 100;
+  const rate = values.rate === undefined ? [] : ['-R', values.rate];
+  const scrapeOn = values['no-scrape'] !== true;
   const loadBefore = loadAverage();
   const machine = describeMachine();
   let cluster: Cluster | undefined;
@@ -191,8 +197,8 @@ async function main(): Promise<void> {
           const p = muxes[side] as Pooler;
           const other = otherLoadMeter(pids, cluster.primary.pid);
           const cpu0 = cpuTimes(p.pid);
-          const scrape = side === 'on' ? scraper(http) : null;
-          const r = await runPgbench(target(p.port), [...w.args, '-c', String(w.clients), '-j', String(THREADS)], seconds);
+          const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
+          const r = await runPgbench(target(p.port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds);
           const scraped = await scrape?.stop();
           if (scraped !== undefined) {
             scrapes += scraped.scrapes;
@@ -215,7 +221,8 @@ async function main(): Promise<void> {
     }
     out.push(
       `Run of ${machine.date}: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.postgres}, commit ${machine.commit}; load average before ${loadBefore}, after ${loadAverage()}.`,
-      `${rounds} rounds of ${seconds} s per side, order alternating (round 1: on first); pgbench -j ${THREADS}, scale ${scale}, default_pool_size ${poolSize}, transaction mode. ` +
+      `${rounds} rounds of ${seconds} s per side, order alternating (round 1: on first); pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
+        `${scrapeOn ? '/metrics of the on side scraped every second during its runs' : 'no scrapes'}. ` +
         `A round in which other processes used more than ${values['max-other-load']}% of the machine was done again (at most ${rounds} times per workload).`,
       '',
       `| workload | on tps (median) | off tps (median) | on / off (median, min–max) | target | pgmux CPU µs/txn on / off (median) | other load (max of rounds) | rounds redone | scrapes (size) |`,

@@ -12,6 +12,7 @@ import { Exposition } from './metrics/exposition';
 import { ConsoleRows, pgbouncerFamilies, type ConsoleView } from './metrics/families-pgbouncer';
 import { requestFamilies, type PreparedCounters } from './metrics/families-pgmux';
 import { hostFamilies } from './metrics/families-hosts';
+import { LoopDelay, processFamilies } from './metrics/families-process';
 import { History } from './metrics/history';
 import { HttpListener, type HttpHost } from './http/server';
 import { statusData } from './http/status-data';
@@ -32,6 +33,7 @@ export class Observability implements HttpHost {
   private readonly http: HttpListener;
   private readonly startedAt = Date.now();
   private readonly rows: ConsoleRows;
+  private readonly loop = new LoopDelay();
 
   constructor(private readonly pooler: Observed) {
     const registry = pooler.registry;
@@ -53,6 +55,7 @@ export class Observability implements HttpHost {
     const source = {
       pools: () => registry.pools.values(),
       fingerprints: registry.observer.fingerprints,
+      loginErrors: registry.observer.loginErrors,
       prepared: (): PreparedCounters => ({
         hits: PreparedLink.cacheHits,
         misses: PreparedLink.cacheMisses,
@@ -64,7 +67,11 @@ export class Observability implements HttpHost {
       topologies: () => registry.hosts.topologies,
       replicaSets: () => registry.replicaSets,
     };
-    this.exposition = new Exposition([...pgbouncerFamilies(this.rows), ...requestFamilies(source), ...hostFamilies(source)], () => this.rows.startScrape());
+    this.exposition = new Exposition(
+      [...pgbouncerFamilies(this.rows), ...requestFamilies(source), ...hostFamilies(source), ...processFamilies(this.loop)],
+      () => this.rows.startScrape(),
+      () => this.loop.reset(),
+    );
     this.history = new History({ pools: () => registry.pools.values() });
     this.http = new HttpListener(this);
   }
@@ -90,6 +97,7 @@ export class Observability implements HttpHost {
   stop(): void {
     this.http.close();
     this.history.stop();
+    this.loop.stop();
     this.pooler.registry.observer.stop();
   }
 
@@ -103,8 +111,13 @@ export class Observability implements HttpHost {
     const on = s.http_listen_port !== 0;
     registry.observer.configure(on, s.slow_query_threshold, s.metrics_fingerprints);
     for (const pool of registry.pools.values()) registry.observer.attach(pool.stats);
-    if (on) this.history.start();
-    else this.history.stop();
+    if (on) {
+      this.history.start();
+      this.loop.start();
+    } else {
+      this.history.stop();
+      this.loop.stop();
+    }
   }
 
   // ---- HttpHost ----

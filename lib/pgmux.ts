@@ -124,6 +124,7 @@ export class Pgmux implements ConsoleHost {
       // Refuse at once with the reason; the client reads it as the answer to its startup packet.
       // No ClientConnection: it would read the startup packet and answer on the ended socket.
       const refusal = this.shutdownMode !== 'none' ? refusals.adminShutdown() : refusals.tooManyConnections();
+      registry.observer.loginError(refusal.code);
       if (this.config.settings.log_pooler_errors) log.warn(`pooler error: ${refusal.message}`, { logPrefix: () => `C-refused: (nodb)/(nouser)@${remote}` });
       socket.end(errorResponse({ ...refusal, severity: 'FATAL' }));
       setTimeout(() => socket.destroy(), REFUSED_CLIENT_GRACE_MS).unref();

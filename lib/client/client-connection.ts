@@ -576,7 +576,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** Refuses the client with an ErrorResponse and closes it. */
   fail(error: ErrorFields): void {
     if (this.state === 'closed') return;
-    (this.linkedPool ?? this.pool)?.stats.metrics?.pgmuxError(error.code);
+    const pool = this.linkedPool ?? this.pool;
+    if (pool !== null) pool.stats.metrics?.pgmuxError(error.code);
+    else this.ctx.observer?.loginError(error.code);
     if (this.ctx.settings.log_pooler_errors) log.warn(`pooler error: ${error.message}`, this);
     if (error.severity === 'FATAL' || this.state !== 'active') {
       this.socket.write(errorResponse({ ...error, severity: 'FATAL' }));

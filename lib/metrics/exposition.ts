@@ -1,15 +1,16 @@
 // Owns turning metric families into what GET /metrics answers: Prometheus text format 0.0.4, or
 // OpenMetrics 1.0 when the scraper asks for it (exemplars only exist there), through
 // prom-client's registries, which do the formatting, escaping and content types. pgmux's own
-// families read live state at scrape time (./families-*.ts); node's process metrics are
-// prom-client's defaults.
+// families read live state at scrape time (./families-*.ts), node's process metrics included
+// (./families-process.ts: prom-client's defaults read /proc synchronously at every scrape,
+// which with thousands of client sockets blocks the event loop for milliseconds).
 //
 // A family is a plain object whose collect() returns samples; counters are named with their
 // `_total` as Prometheus shows them. prom-client's OpenMetrics registry renames counters in
 // place (it strips `_total` from the family and adds it to every sample), so each registry gets
 // its own view of a family instead of sharing one object.
 
-import { collectDefaultMetrics, Registry, type Metric, type OpenMetricsContentType, type RegistryContentType } from 'prom-client';
+import { Registry, type Metric, type OpenMetricsContentType, type RegistryContentType } from 'prom-client';
 
 export type FamilyType = 'counter' | 'gauge' | 'histogram';
 export type Labels = Readonly<Record<string, string>>;
@@ -57,14 +58,10 @@ export class Exposition {
     families: readonly Family[],
     /** Called before each scrape (caches of rows read once per scrape start over). */
     private readonly beforeScrape: () => void = () => undefined,
-    processMetrics = true,
+    /** Called after each scrape (measures "since the last scrape" start over). */
+    private readonly afterScrape: () => void = () => undefined,
   ) {
     this.openMetrics.setContentType(OPENMETRICS_TEXT);
-    if (processMetrics) {
-      // CPU, memory, event loop lag, GC: registered once, then shown in OpenMetrics too.
-      collectDefaultMetrics({ register: this.text });
-      for (const m of this.text.getMetricsAsArray()) this.register(this.openMetrics, openMetricsView(m as unknown as RegistryMetric));
-    }
     for (const f of families) {
       this.register(this.text, familyView(f, f.name));
       this.register(this.openMetrics, familyView(f, f.type === 'counter' ? stripTotal(f.name) : f.name));
@@ -75,7 +72,11 @@ export class Exposition {
   async render(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
     const registry = openMetrics ? this.openMetrics : this.text;
     this.beforeScrape();
-    return { contentType: registry.contentType, body: await registry.metrics() };
+    try {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    } finally {
+      this.afterScrape();
+    }
   }
 
   private register(registry: Registry<RegistryContentType>, metric: RegistryMetric): void {
@@ -96,12 +97,6 @@ function familyView(f: Family, name: string): RegistryMetric {
   };
 }
 
-/** One of prom-client's metrics as the OpenMetrics registry may rename it. */
-function openMetricsView(m: RegistryMetric): RegistryMetric {
-  const name = m.type === 'counter' ? stripTotal(m.name) : m.name;
-  return { name, help: m.help, type: m.type, aggregator: 'sum', get: () => m.get(), reset: () => undefined };
-}
-
 function stripTotal(name: string): string {
   return name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
 }
@@ -115,6 +110,18 @@ export function canonical(n: number): string {
   return /^-?\d+$/.test(s) ? `${s}.0` : s;
 }
 
+/** `le` label values of a bucket layout (µs bounds shown in seconds), made once per layout. */
+const LE_VALUES = new WeakMap<readonly number[], readonly string[]>();
+
+function leValues(bounds: readonly number[]): readonly string[] {
+  let les = LE_VALUES.get(bounds);
+  if (les === undefined) {
+    les = [...bounds.map((b) => canonical(b / 1e6)), '+Inf'];
+    LE_VALUES.set(bounds, les);
+  }
+  return les;
+}
+
 /** A histogram's bucket, sum and count lines, seconds from microseconds; exemplars on their buckets. */
 export function histogramSamples(
   name: string,
@@ -124,16 +131,15 @@ export function histogramSamples(
 ): void {
   let cumulative = 0;
   const ex = h.exemplars;
+  const les = leValues(h.bounds);
+  const bucket = `${name}_bucket`;
   for (let i = 0; i < h.counts.length; i++) {
     cumulative += h.counts[i];
-    const le = i < h.bounds.length ? canonical(h.bounds[i] / 1e6) : '+Inf';
+    const withLe: Record<string, string> = Object.assign({}, labels);
+    withLe.le = les[i];
     const traceId = ex === null ? null : ex.traceIds[i];
-    out.push({
-      metricName: `${name}_bucket`,
-      labels: { ...labels, le },
-      value: cumulative,
-      ...(traceId === null || ex === null ? {} : { exemplar: { labelSet: { trace_id: traceId }, value: ex.values[i] / 1e6, timestamp: ex.times[i] } }),
-    });
+    if (traceId === null || ex === null) out.push({ metricName: bucket, labels: withLe, value: cumulative });
+    else out.push({ metricName: bucket, labels: withLe, value: cumulative, exemplar: { labelSet: { trace_id: traceId }, value: ex.values[i] / 1e6, timestamp: ex.times[i] } });
   }
   out.push({ metricName: `${name}_sum`, labels, value: h.sum / 1e6 });
   out.push({ metricName: `${name}_count`, labels, value: h.count });

@@ -29,6 +29,8 @@ export interface PreparedCounters {
 
 export interface RequestSource {
   pools(): Iterable<PoolView>;
+  /** pgmux's refusals of clients without a pool yet (logins), by SQLSTATE class: database "". */
+  readonly loginErrors: ReadonlyMap<string, number>;
   readonly fingerprints: FingerprintTable;
   prepared(): PreparedCounters;
 }
@@ -65,7 +67,7 @@ export function requestFamilies(src: RequestSource): Family[] {
     family('pgmux_transactions_total', 'counter', 'Transactions by kind (the strongest of their statements) and destination', (s) => {
       for (const [labels, m] of measured(src)) byKind(labels, m.xacts, s);
     }),
-    family('pgmux_client_errors_total', 'counter', 'ErrorResponses sent to clients by SQLSTATE class, from servers or from pgmux itself', (s) => errors(src, s)),
+    family('pgmux_client_errors_total', 'counter', 'ErrorResponses sent to clients by SQLSTATE class, from servers or from pgmux itself (database "" for refused logins)', (s) => errors(src, s)),
     family('pgmux_query_fingerprint_duration_seconds', 'histogram', 'Requests by query fingerprint: the metrics_fingerprints with the most total time lately, every other one as "other" (calls are _count)', (s) => {
       const table = src.fingerprints;
       for (const e of table.top()) histogramSamples('pgmux_query_fingerprint_duration_seconds', { fingerprint: e.id }, e.histogram as Histogram, s);
@@ -109,5 +111,6 @@ function errors(src: RequestSource, out: Sample[]): void {
     add(labels.database, 'server', m.serverErrors);
     add(labels.database, 'pgmux', m.pgmuxErrors);
   }
+  add('', 'pgmux', src.loginErrors);
   for (const v of sums.values()) out.push(v);
 }

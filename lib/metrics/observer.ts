@@ -23,6 +23,8 @@ export class QueryObserver {
   histograms = false;
   /** slow_query_threshold in microseconds; 0 logs nothing. */
   slowUs = 0;
+  /** pgmux's refusals of clients that had no pool yet (logins), by SQLSTATE class. */
+  readonly loginErrors = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   /** Whether requests are tagged and timed at all (a client checks at each request). */
@@ -48,6 +50,13 @@ export class QueryObserver {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** pgmux refused a client before it had a pool (bad password, too many connections, no such database). */
+  loginError(sqlstate: string): void {
+    if (!this.histograms) return;
+    const cls = sqlstate.slice(0, 2);
+    this.loginErrors.set(cls, (this.loginErrors.get(cls) ?? 0) + 1);
   }
 
   /** A pool's histograms when metrics are on (a new pool, or every pool when they are turned on). */

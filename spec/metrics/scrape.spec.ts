@@ -173,9 +173,12 @@ describe('GET /metrics', () => {
     const s = await connect('stmt');
     s.on('error', () => undefined);
     await expect(s.query('BEGIN')).rejects.toThrow(/transaction blocks not allowed in statement pooling mode/);
+    // A login refused before the client has a pool: counted with database "".
+    await expect(connect('no_such_db')).rejects.toThrow(/no such database/);
     const after = (await scrape(http)).families;
     expect(delta(before, after, 'pgmux_client_errors_total', { database: 'plain', source: 'server', sqlstate_class: '42' })).toBe(1);
     expect(delta(before, after, 'pgmux_client_errors_total', { database: 'stmt', source: 'pgmux', sqlstate_class: '08' })).toBe(1);
+    expect(delta(before, after, 'pgmux_client_errors_total', { database: '', source: 'pgmux', sqlstate_class: '3D' })).toBe(1);
   });
 
   /** pgbouncer_exporter's families, names and labels (collector.go), with values the setup fixes. */
