@@ -12,7 +12,7 @@ import { Exposition } from './metrics/exposition';
 import { ConsoleRows, pgbouncerFamilies, type ConsoleView } from './metrics/families-pgbouncer';
 import { requestFamilies, type PreparedCounters } from './metrics/families-pgmux';
 import { hostFamilies } from './metrics/families-hosts';
-import { LoopDelay, processFamilies } from './metrics/families-process';
+import { ProcessSampler, processFamilies } from './metrics/families-process';
 import { History } from './metrics/history';
 import { HttpListener, type HttpHost } from './http/server';
 import { statusData } from './http/status-data';
@@ -33,7 +33,7 @@ export class Observability implements HttpHost {
   private readonly http: HttpListener;
   private readonly startedAt = Date.now();
   private readonly rows: ConsoleRows;
-  private readonly loop = new LoopDelay();
+  private readonly process = new ProcessSampler();
 
   constructor(private readonly pooler: Observed) {
     const registry = pooler.registry;
@@ -68,9 +68,12 @@ export class Observability implements HttpHost {
       replicaSets: () => registry.replicaSets,
     };
     this.exposition = new Exposition(
-      [...pgbouncerFamilies(this.rows), ...requestFamilies(source), ...hostFamilies(source), ...processFamilies(this.loop)],
-      () => this.rows.startScrape(),
-      () => this.loop.reset(),
+      [...pgbouncerFamilies(this.rows), ...requestFamilies(source), ...hostFamilies(source), ...processFamilies(this.process)],
+      () => {
+        this.rows.startScrape();
+        this.process.startScrape();
+      },
+      () => this.process.reset(),
     );
     this.history = new History({ pools: () => registry.pools.values() });
     this.http = new HttpListener(this);
@@ -97,7 +100,7 @@ export class Observability implements HttpHost {
   stop(): void {
     this.http.close();
     this.history.stop();
-    this.loop.stop();
+    this.process.stop();
     this.pooler.registry.observer.stop();
   }
 
@@ -113,16 +116,16 @@ export class Observability implements HttpHost {
     for (const pool of registry.pools.values()) registry.observer.attach(pool.stats);
     if (on) {
       this.history.start();
-      this.loop.start();
+      this.process.start();
     } else {
       this.history.stop();
-      this.loop.stop();
+      this.process.stop();
     }
   }
 
   // ---- HttpHost ----
 
-  metrics(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
+  metrics(openMetrics: boolean): { contentType: string; body: string } {
     return this.exposition.render(openMetrics);
   }
 

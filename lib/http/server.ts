@@ -13,7 +13,7 @@ import { STATUS_HTML } from './status-page';
 /** What the listener serves. */
 export interface HttpHost {
   /** The exposition: OpenMetrics when asked for, else Prometheus text. */
-  metrics(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
+  metrics(openMetrics: boolean): { contentType: string; body: string };
   /** Why pgmux is not ready (no primary for a database past failover_timeout, shutting down); empty when ready. */
   notReady(): string[];
   /** The status page's data. */
@@ -94,9 +94,11 @@ export class HttpListener {
     const url = new URL(req.url ?? '/', 'http://pgmux');
     try {
       switch (url.pathname) {
-        case '/metrics':
-          this.metrics(req, res);
+        case '/metrics': {
+          const { contentType, body } = this.host.metrics((req.headers.accept ?? '').includes('application/openmetrics-text'));
+          send(res, 200, contentType, body);
           return;
+        }
         case '/healthz':
           send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
           return;
@@ -130,16 +132,6 @@ export class HttpListener {
     }
   }
 
-  private metrics(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const openMetrics = (req.headers.accept ?? '').includes('application/openmetrics-text');
-    this.host.metrics(openMetrics).then(
-      ({ contentType, body }) => send(res, 200, contentType, body),
-      (err: unknown) => {
-        log.error(`HTTP /metrics: ${(err as Error).stack ?? String(err)}`);
-        send(res, 500, 'text/plain; charset=utf-8', 'internal error, see the pgmux log\n');
-      },
-    );
-  }
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
