@@ -212,6 +212,7 @@ async function main(): Promise<void> {
         const again = busy && redone < rounds;
         progress(
           `${w.id} round ${rs.length + 1}/${rounds}: on ${done.on.tps.toFixed(0)} tps, off ${done.off.tps.toFixed(0)} tps, ratio ${(done.on.tps / done.off.tps).toFixed(3)}, ` +
+            `CPU ${done.on.cpuUs.toFixed(1)}/${done.off.cpuUs.toFixed(1)} µs/txn, ` +
             `other load ${(100 * done.on.otherLoad).toFixed(0)}%/${(100 * done.off.otherLoad).toFixed(0)}%${again ? ' (too busy: again)' : ''}`,
         );
         if (again) redone++;
@@ -242,8 +243,8 @@ async function main(): Promise<void> {
     }
     out.push('');
     out.push(
-      'Every round (on/off tps): ' +
-        results.map(({ w, rounds: rs }) => `${w.id}: ${rs.map((r) => `${r.on.tps.toFixed(0)}/${r.off.tps.toFixed(0)}`).join(', ')}`).join('; ') +
+      'Every round (on/off tps, and pgmux CPU µs per transaction): ' +
+        results.map(({ w, rounds: rs }) => `${w.id}: ${rs.map((r) => `${r.on.tps.toFixed(0)}/${r.off.tps.toFixed(0)} (${r.on.cpuUs.toFixed(0)}/${r.off.cpuUs.toFixed(0)} µs)`).join(', ')}`).join('; ') +
         '.',
     );
     process.stdout.write(out.join('\n') + '\n');

@@ -8,8 +8,12 @@
 // scrape a second under load that alone cost pgmux about 1 % of its throughput. Both formats are
 // checked in specs by the Prometheus project's own parsers (spec/support/prometheus.ts).
 //
-// A family is a plain object whose collect() returns samples. Counters are named with their
-// `_total`, as the text format shows them; OpenMetrics names the family without it.
+// A family is a plain object that writes its samples into a sink, which formats each at once
+// (no array of samples, and a histogram's labels rendered once for all its buckets). Counters
+// are named with their `_total`, as the text format shows them; OpenMetrics names the family
+// without it.
+
+import type { Histogram } from './histogram';
 
 export type FamilyType = 'counter' | 'gauge' | 'histogram';
 export type Labels = Readonly<Record<string, string>>;
@@ -29,11 +33,18 @@ export interface Sample {
   readonly exemplar?: Exemplar;
 }
 
+/** Where a family's samples go as it reads them. */
+export interface SampleSink {
+  push(sample: Sample): void;
+  /** A histogram's _bucket, _sum and _count lines: seconds from microseconds, exemplars on their buckets. */
+  histogram(name: string, labels: Labels, h: Histogram): void;
+}
+
 export interface Family {
   readonly name: string;
   readonly help: string;
   readonly type: FamilyType;
-  collect(): Sample[];
+  write(sink: SampleSink): void;
 }
 
 /** The content types of the two formats (what Prometheus asks for and expects). */
@@ -53,32 +64,67 @@ export class Exposition {
   render(openMetrics: boolean): { contentType: string; body: string } {
     this.beforeScrape();
     try {
-      const out: string[] = [];
-      for (const f of this.families) writeFamily(out, f, openMetrics);
-      if (openMetrics) out.push('# EOF\n');
-      return { contentType: openMetrics ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body: out.join('') };
+      const w = new LineWriter(openMetrics);
+      for (const f of this.families) w.family(f);
+      if (openMetrics) w.parts.push('# EOF\n');
+      return { contentType: openMetrics ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body: w.parts.join('') };
     } finally {
       this.afterScrape();
     }
   }
 }
 
-/** One family: HELP, TYPE, then a line per sample (and its exemplar, in OpenMetrics). */
-function writeFamily(out: string[], f: Family, openMetrics: boolean): void {
-  const name = openMetrics && f.type === 'counter' ? stripTotal(f.name) : f.name;
-  out.push(`# HELP ${name} ${openMetrics ? escapeLabel(f.help) : escapeHelp(f.help)}\n# TYPE ${name} ${f.type}\n`);
-  for (const s of f.collect()) {
-    let line = `${s.metricName ?? f.name}${labelText(s.labels)} ${formatNumber(s.value)}`;
-    const ex = s.exemplar;
-    if (openMetrics && ex !== undefined) line += ` # ${labelText(ex.labelSet)} ${formatNumber(ex.value)} ${ex.timestamp.toFixed(3)}`;
-    out.push(line, '\n');
+/** Formats samples into lines as families write them. */
+class LineWriter implements SampleSink {
+  readonly parts: string[] = [];
+  /** The sample name of the family being written. */
+  private name = '';
+
+  constructor(private readonly openMetrics: boolean) {}
+
+  /** One family: HELP, TYPE, then a line per sample. */
+  family(f: Family): void {
+    const name = this.openMetrics && f.type === 'counter' ? stripTotal(f.name) : f.name;
+    this.parts.push(`# HELP ${name} ${this.openMetrics ? escapeLabel(f.help) : escapeHelp(f.help)}\n# TYPE ${name} ${f.type}\n`);
+    this.name = f.name;
+    f.write(this);
+  }
+
+  push(s: Sample): void {
+    const inner = labelInner(s.labels);
+    this.line(s.metricName ?? this.name, inner === '' ? '' : `{${inner}}`, s.value, s.exemplar);
+  }
+
+  histogram(name: string, labels: Labels, h: Histogram): void {
+    const inner = labelInner(labels);
+    const bucket = `${name}_bucket{${inner}${inner === '' ? '' : ','}le="`;
+    const les = leValues(h.bounds);
+    const ex = h.exemplars;
+    let cumulative = 0;
+    for (let i = 0; i < h.counts.length; i++) {
+      cumulative += h.counts[i];
+      const traceId = ex === null ? null : ex.traceIds[i];
+      this.parts.push(bucket, les[i], '"} ', formatNumber(cumulative));
+      if (this.openMetrics && traceId !== null && ex !== null) this.parts.push(` # {trace_id="${escapeLabel(traceId)}"} ${formatNumber(ex.values[i] / 1e6)} ${ex.times[i].toFixed(3)}`);
+      this.parts.push('\n');
+    }
+    const braced = inner === '' ? '' : `{${inner}}`;
+    this.line(`${name}_sum`, braced, h.sum / 1e6, undefined);
+    this.line(`${name}_count`, braced, h.count, undefined);
+  }
+
+  private line(name: string, labels: string, value: number, ex: Exemplar | undefined): void {
+    this.parts.push(name, labels, ' ', formatNumber(value));
+    if (this.openMetrics && ex !== undefined) this.parts.push(' # {', labelInner(ex.labelSet), '} ', formatNumber(ex.value), ' ', ex.timestamp.toFixed(3));
+    this.parts.push('\n');
   }
 }
 
-function labelText(labels: Labels): string {
+/** `a="x",b="y"`: a label set without its braces. */
+function labelInner(labels: Labels): string {
   let text = '';
-  for (const key in labels) text += `${text === '' ? '{' : ','}${key}="${escapeLabel(labels[key])}"`;
-  return text === '' ? '' : `${text}}`;
+  for (const key in labels) text += `${text === '' ? '' : ','}${key}="${escapeLabel(labels[key])}"`;
+  return text;
 }
 
 /** Label values (and OpenMetrics HELP): backslash, double quote and newline escaped. */
@@ -122,39 +168,7 @@ function leValues(bounds: readonly number[]): readonly string[] {
   return les;
 }
 
-/** A histogram's bucket, sum and count lines, seconds from microseconds; exemplars on their buckets. */
-export function histogramSamples(
-  name: string,
-  labels: Labels,
-  h: { readonly bounds: readonly number[]; readonly counts: Float64Array; readonly sum: number; readonly count: number; readonly exemplars: { readonly traceIds: readonly (string | null)[]; readonly values: Float64Array; readonly times: Float64Array } | null },
-  out: Sample[],
-): void {
-  let cumulative = 0;
-  const ex = h.exemplars;
-  const les = leValues(h.bounds);
-  const bucket = `${name}_bucket`;
-  for (let i = 0; i < h.counts.length; i++) {
-    cumulative += h.counts[i];
-    const withLe: Record<string, string> = Object.assign({}, labels);
-    withLe.le = les[i];
-    const traceId = ex === null ? null : ex.traceIds[i];
-    if (traceId === null || ex === null) out.push({ metricName: bucket, labels: withLe, value: cumulative });
-    else out.push({ metricName: bucket, labels: withLe, value: cumulative, exemplar: { labelSet: { trace_id: traceId }, value: ex.values[i] / 1e6, timestamp: ex.times[i] } });
-  }
-  out.push({ metricName: `${name}_sum`, labels, value: h.sum / 1e6 });
-  out.push({ metricName: `${name}_count`, labels, value: h.count });
-}
-
 /** A family from a name, help, type and a function filling samples: most families are one line. */
-export function family(name: string, type: FamilyType, help: string, fill: (out: Sample[]) => void): Family {
-  return {
-    name,
-    type,
-    help,
-    collect() {
-      const out: Sample[] = [];
-      fill(out);
-      return out;
-    },
-  };
+export function family(name: string, type: FamilyType, help: string, write: (out: SampleSink) => void): Family {
+  return { name, type, help, write };
 }

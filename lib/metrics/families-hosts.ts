@@ -9,7 +9,7 @@
 import type { Backend } from '../failover/backend';
 import type { Topology } from '../failover/topology';
 import type { ReplicaSet } from '../routing/router';
-import { family, type Family, type FamilyType, type Sample } from './exposition';
+import { family, type Family, type FamilyType, type SampleSink } from './exposition';
 
 export interface HostsSource {
   /** Every database's topology, by the database's name. */
@@ -68,7 +68,7 @@ function table<T>(rows: readonly Row<T>[], items: () => Iterable<[Record<string,
 }
 
 /** 1 for the state it is in, 0 for the others (a Prometheus state set). */
-function stateSet(out: Sample[], labels: Record<string, string>, key: string, states: readonly string[], current: string): void {
+function stateSet(out: SampleSink, labels: Record<string, string>, key: string, states: readonly string[], current: string): void {
   for (const state of states) out.push({ labels: { ...labels, [key]: state }, value: state === current ? 1 : 0 });
 }
 

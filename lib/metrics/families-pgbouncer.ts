@@ -10,7 +10,7 @@
 
 import type { DatabaseRow, DbStatsRow, NameValue, PoolRow } from '../admin/views';
 import type { StatsSnapshot } from './counters';
-import { family, type Family, type Sample } from './exposition';
+import { family, type Family, type SampleSink } from './exposition';
 
 /** What the families read: the console's rows (lib/pgmux.ts wires them to lib/admin/rows). */
 export interface ConsoleView {
@@ -174,7 +174,7 @@ function databaseLabels(r: DatabaseRow): Record<string, string> {
 }
 
 /** application_name is the client's to choose: past MAX_CLIENT_GROUPS series the rest fold into "other". */
-function clientConnections(view: ConsoleView, out: Sample[]): void {
+function clientConnections(view: ConsoleView, out: SampleSink): void {
   const folded = new Map<string, { labels: Record<string, string>; value: number }>();
   for (const g of view.clientCounts()) {
     let key = `${g.database}\u0000${g.user}\u0000${g.applicationName}\u0000${g.state}`;

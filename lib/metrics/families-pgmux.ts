@@ -4,7 +4,7 @@
 // Everything is read at scrape time from the plain counters the forwarding path keeps.
 
 import type { PoolStats } from './counters';
-import { family, histogramSamples, type Family, type Sample } from './exposition';
+import { family, type Family, type SampleSink } from './exposition';
 import type { FingerprintTable } from './fingerprints';
 import { KIND_NAMES, type Histogram, type PoolMetrics } from './histogram';
 
@@ -57,7 +57,7 @@ const HISTOGRAMS: readonly (readonly [name: string, help: string, pick: (m: Pool
 export function requestFamilies(src: RequestSource): Family[] {
   const out: Family[] = HISTOGRAMS.map(([name, help, pick]) =>
     family(name, 'histogram', help, (s) => {
-      for (const [labels, m] of measured(src)) histogramSamples(name, labels, pick(m), s);
+      for (const [labels, m] of measured(src)) s.histogram(name, labels, pick(m));
     }),
   );
   out.push(
@@ -70,8 +70,8 @@ export function requestFamilies(src: RequestSource): Family[] {
     family('pgmux_client_errors_total', 'counter', 'ErrorResponses sent to clients by SQLSTATE class, from servers or from pgmux itself (database "" for refused logins)', (s) => errors(src, s)),
     family('pgmux_query_fingerprint_duration_seconds', 'histogram', 'Requests by query fingerprint: the metrics_fingerprints with the most total time lately, every other one as "other" (calls are _count)', (s) => {
       const table = src.fingerprints;
-      for (const e of table.top()) histogramSamples('pgmux_query_fingerprint_duration_seconds', { fingerprint: e.id }, e.histogram as Histogram, s);
-      histogramSamples('pgmux_query_fingerprint_duration_seconds', { fingerprint: 'other' }, table.other, s);
+      for (const e of table.top()) s.histogram('pgmux_query_fingerprint_duration_seconds', { fingerprint: e.id }, e.histogram as Histogram);
+      s.histogram('pgmux_query_fingerprint_duration_seconds', { fingerprint: 'other' }, table.other);
     }),
     family('pgmux_query_fingerprint_info', 'gauge', 'The normalized text (literals as ?) and kind of each fingerprint with its own histogram', (s) => {
       for (const e of src.fingerprints.top()) {
@@ -92,12 +92,12 @@ export function requestFamilies(src: RequestSource): Family[] {
   return out;
 }
 
-function byKind(labels: Record<string, string>, counts: Float64Array, out: Sample[]): void {
+function byKind(labels: Record<string, string>, counts: Float64Array, out: SampleSink): void {
   for (let k = 0; k < counts.length; k++) out.push({ labels: { ...labels, kind: KIND_NAMES[k] }, value: counts[k] });
 }
 
 /** Summed per database: the class and source bound the series, not the pools. */
-function errors(src: RequestSource, out: Sample[]): void {
+function errors(src: RequestSource, out: SampleSink): void {
   const sums = new Map<string, { labels: Record<string, string>; value: number }>();
   const add = (database: string, source: string, errors: ReadonlyMap<string, number>): void => {
     for (const [cls, n] of errors) {

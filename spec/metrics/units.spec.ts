@@ -5,7 +5,8 @@
 import { FingerprintScanner, SCAN_LIMIT } from '../../lib/metrics/fingerprint';
 import { FingerprintTable, HALF_LIFE_MS } from '../../lib/metrics/fingerprints';
 import { Histogram, StatementKind } from '../../lib/metrics/histogram';
-import { canonical } from '../../lib/metrics/exposition';
+import { canonical, Exposition, family, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/exposition';
+import { parseExposition } from '../support/prometheus';
 
 function scan(sql: string): FingerprintScanner & { text: string } {
   const s = new FingerprintScanner();
@@ -179,5 +180,29 @@ describe('Histogram', () => {
 describe('exposition', () => {
   it('writes canonical numbers for le', () => {
     expect([canonical(1), canonical(10), canonical(0.001), canonical(Infinity)]).toEqual(['1.0', '10.0', '0.001', '+Inf']);
+  });
+
+  /** Label values come from clients (application_name) and SQL (fingerprint texts): escaping must hold. */
+  it.each(['text', 'openmetrics'] as const)('escapes what a client may put in a label, as the %s parser reads it back', async (format) => {
+    const nasty = 'app "x" \\ y\nz';
+    const h = new Histogram([1000]);
+    h.observeTraced(500, '4bf92f3577b34da6a3ce929d0e0e4736');
+    const e = new Exposition([
+      family('t_total', 'counter', 'help with \\ and\nnewline', (s) => s.push({ labels: { application_name: nasty }, value: 3 })),
+      family('t_seconds', 'histogram', 'h', (s) => s.histogram('t_seconds', { db: nasty }, h)),
+      family('t_gauge', 'gauge', 'g', (s) => s.push({ labels: {}, value: NaN })),
+    ]);
+    const { contentType, body } = e.render(format === 'openmetrics');
+    expect(contentType).toBe(format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
+    const families = await parseExposition(body, format);
+    const counter = families.find((f) => f.name === 't') ?? families.find((f) => f.name === 't_total');
+    expect(counter?.samples[0]).toMatchObject({ name: 't_total', labels: { application_name: nasty }, value: 3 });
+    expect(counter?.help).toBe('help with \\ and\nnewline');
+    const buckets = families.find((f) => f.name === 't_seconds')?.samples.filter((x) => x.name === 't_seconds_bucket') ?? [];
+    expect(buckets.map((b) => [b.labels.db, b.labels.le, b.value])).toEqual([
+      [nasty, '0.001', 1],
+      [nasty, '+Inf', 1],
+    ]);
+    if (format === 'openmetrics') expect(buckets[0].exemplar).toMatchObject({ labels: { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' }, value: 0.0005 });
   });
 });
