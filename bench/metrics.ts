@@ -65,23 +65,32 @@ ${http === null ? '' : `http_listen_port = ${http}\n`}`;
 
 const progress = (text: string): void => void process.stderr.write(`[bench metrics ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 
-/** GET /metrics every second until stopped; returns how many scrapes were answered and their size. */
+/**
+ * GET /metrics every second until stopped; returns how many scrapes were answered and their
+ * size. stop() ends the wait for the next one at once, so the round's measurements, taken right
+ * after pgbench, do not include an idle second in which only other sessions run.
+ */
 function scraper(http: number): { stop: () => Promise<{ scrapes: number; bytes: number }> } {
   let scrapes = 0;
   let bytes = 0;
   let running = true;
+  let wake: () => void = () => undefined;
   const loop = (async () => {
     while (running) {
       const started = Date.now();
       const res = await fetch(`http://127.0.0.1:${http}/metrics`);
       bytes = (await res.text()).length;
       if (res.status === 200) scrapes++;
-      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - started))));
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, Math.max(0, 1000 - (Date.now() - started)));
+      });
     }
   })();
   return {
     stop: async () => {
       running = false;
+      wake();
       await loop;
       return { scrapes, bytes };
     },
@@ -199,13 +208,13 @@ async function main(): Promise<void> {
           const cpu0 = cpuTimes(p.pid);
           const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
           const r = await runPgbench(target(p.port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds);
+          const cpu1 = cpuTimes(p.pid);
+          round[side] = { tps: r.tps, cpuUs: ((cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / r.transactions) * 1e6, otherLoad: other() };
           const scraped = await scrape?.stop();
           if (scraped !== undefined) {
             scrapes += scraped.scrapes;
             bytes = scraped.bytes;
           }
-          const cpu1 = cpuTimes(p.pid);
-          round[side] = { tps: r.tps, cpuUs: ((cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / r.transactions) * 1e6, otherLoad: other() };
         }
         const done = round as Round;
         const busy = Math.max(done.on.otherLoad, done.off.otherLoad) > maxOther;

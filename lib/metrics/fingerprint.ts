@@ -50,8 +50,10 @@ for (const w of [
 }
 const WITH = wordHash('with');
 const SELECT = wordHash('select');
-/** Words that make a read statement a write: writing CTEs, SELECT INTO, FOR UPDATE/SHARE. */
-const WRITING = new Set(['insert', 'update', 'delete', 'merge', 'into', 'share'].map(wordHash));
+// Words that make a read statement a write: writing CTEs, SELECT INTO, FOR UPDATE/SHARE.
+const INSERT = wordHash('insert');
+const DELETE = wordHash('delete');
+const MERGE = wordHash('merge');
 const FOR = wordHash('for');
 const UPDATE = wordHash('update');
 const SHARE = wordHash('share');
@@ -237,7 +239,7 @@ export class FingerprintScanner {
     if (this.first === 0) {
       this.first = w;
       this.firstKind = w === WITH ? StatementKind.read : (FIRST_WORD.get(w) ?? StatementKind.other);
-    } else if (this.firstKind === StatementKind.read && WRITING.has(w) && this.writes(w)) {
+    } else if (this.firstKind === StatementKind.read && (w === INSERT || w === UPDATE || w === DELETE || w === MERGE || w === INTO || w === SHARE) && this.writes(w)) {
       this.firstKind = StatementKind.write;
     }
     this.prevWord = w;

@@ -8,14 +8,16 @@
 // starts a new series. Which fingerprints hold one is decided by rerank(), every few seconds,
 // with hysteresis so that two fingerprints of similar weight do not swap at every rerank.
 
-import { LRUCache } from 'lru-cache';
 import { FingerprintScanner } from './fingerprint';
 import { Histogram, type StatementKind } from './histogram';
 
-/** Fingerprints remembered (with their totals) to rank them; the least recently used go first. */
-const TRACKED = 5000;
+/**
+ * Fingerprints remembered (with their totals) to rank them. Past it the ones with the least
+ * recent time are forgotten at the next rerank, or at once when twice as many pile up.
+ */
+export const TRACKED = 5000;
 /** Longest display text kept per fingerprint. */
-const TEXT_MAX = 2000;
+const TEXT_MAX = 1000;
 /** A fingerprint takes a histogram from one in the top K only with this much more recent time. */
 const HYSTERESIS = 1.25;
 /** Recent time halves every this many milliseconds ("lately"). */
@@ -47,7 +49,11 @@ export class FingerprintTable {
   /** Every observation of a fingerprint outside the top K (and of requests without a statement). */
   readonly other = new Histogram();
   private readonly scanner = new FingerprintScanner();
-  private readonly entries: LRUCache<number, FingerprintEntry>;
+  /**
+   * By first hash. A plain Map: lru-cache's get() allocates an options object per call, which
+   * on the forwarding path is one allocation per request.
+   */
+  private readonly entries = new Map<number, FingerprintEntry>();
   /** Fingerprints holding a histogram now. */
   private readonly ranked = new Set<FingerprintEntry>();
   private lastDecay = performance.now();
@@ -55,13 +61,7 @@ export class FingerprintTable {
   constructor(
     /** metrics_fingerprints; setK() on RELOAD. */
     private k: number,
-  ) {
-    this.entries = new LRUCache<number, FingerprintEntry>({
-      max: TRACKED,
-      // A fingerprint forgotten while in the top K gives its place back.
-      dispose: (entry) => this.unrank(entry),
-    });
-  }
+  ) {}
 
   /** Trace id of the statement last looked up, or null (read right after lookup()). */
   traceId: string | null = null;
@@ -80,6 +80,8 @@ export class FingerprintTable {
     s.scan(buf, start, end, tokens);
     const entry = new FingerprintEntry(h1, h2, displayText(tokens), kind);
     // A collision of the first hash replaces the older entry (its history is the price; 1 in 2^32).
+    if (found !== undefined) this.unrank(found);
+    if (this.entries.size >= 2 * TRACKED) this.forget(this.byRecent());
     this.entries.set(h1, entry);
     if (this.ranked.size < this.k) this.rank(entry);
     return entry;
@@ -104,6 +106,11 @@ export class FingerprintTable {
     return [...this.ranked].sort((a, b) => b.recentUs - a.recentUs);
   }
 
+  /** Fingerprints remembered now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** metrics_fingerprints in force. */
   get limit(): number {
     return this.k;
@@ -122,12 +129,9 @@ export class FingerprintTable {
   rerank(now = performance.now()): void {
     const factor = Math.pow(0.5, (now - this.lastDecay) / HALF_LIFE_MS);
     this.lastDecay = now;
-    const all: FingerprintEntry[] = [];
-    for (const e of this.entries.values()) {
-      e.recentUs *= factor;
-      all.push(e);
-    }
-    all.sort((a, b) => b.recentUs - a.recentUs);
+    for (const e of this.entries.values()) e.recentUs *= factor;
+    const all = this.byRecent();
+    this.forget(all);
     const wanted = all.slice(0, this.k);
     const wantedSet = new Set(wanted);
     // Holders beyond K (K went down) or no longer wanted, lightest first.
@@ -146,6 +150,16 @@ export class FingerprintTable {
       this.unrank(victim);
       this.rank(candidate);
     }
+  }
+
+  /** Every fingerprint, most recent time first. */
+  private byRecent(): FingerprintEntry[] {
+    return [...this.entries.values()].sort((a, b) => b.recentUs - a.recentUs);
+  }
+
+  /** Past TRACKED, forgets the fingerprints with the least recent time (never one holding a histogram). */
+  private forget(byRecent: readonly FingerprintEntry[]): void {
+    for (let i = TRACKED; i < byRecent.length; i++) if (byRecent[i].histogram === null) this.entries.delete(byRecent[i].h1);
   }
 
   private rank(entry: FingerprintEntry): void {

@@ -3,7 +3,7 @@
 // the exposition's canonical `le` values.
 
 import { FingerprintScanner, SCAN_LIMIT } from '../../lib/metrics/fingerprint';
-import { FingerprintTable, HALF_LIFE_MS } from '../../lib/metrics/fingerprints';
+import { FingerprintTable, HALF_LIFE_MS, TRACKED } from '../../lib/metrics/fingerprints';
 import { Histogram, StatementKind } from '../../lib/metrics/histogram';
 import { canonical, Exposition, family, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/exposition';
 import { parseExposition } from '../support/prometheus';
@@ -145,6 +145,19 @@ describe('FingerprintTable', () => {
     t.rerank(now + HALF_LIFE_MS);
     expect(heavy.recentUs).toBeCloseTo(before / 2, 0);
     expect(heavy.totalUs).toBe(2200);
+  });
+
+  /** A workload of ever-new statements (a table per tenant) must not grow the table without bound. */
+  it('forgets the fingerprints with the least recent time past its bound, never one holding a histogram', () => {
+    const t = new FingerprintTable(1);
+    const kept = lookup(t, 'SELECT kept');
+    t.observe(kept, 5, null);
+    for (let i = 0; i < 2 * TRACKED + 10; i++) t.observe(lookup(t, `SELECT * FROM tenant_${i}`), 1, null);
+    expect(t.size).toBeLessThanOrEqual(2 * TRACKED);
+    t.rerank();
+    expect(t.size).toBeLessThanOrEqual(TRACKED);
+    expect(kept.histogram).not.toBeNull();
+    expect(lookup(t, 'SELECT kept')).toBe(kept);
   });
 
   it('shrinks to the new K on RELOAD', () => {
