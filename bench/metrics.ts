@@ -157,6 +157,8 @@ async function main(): Promise<void> {
       rate: { type: 'string' },
       /** Scrape the metrics-on pgmux every second (default) or not. */
       'no-scrape': { type: 'boolean', default: false },
+      /** A control run: both sides with metrics off, to see the bias of the setup itself. */
+      control: { type: 'boolean', default: false },
     },
   });
   const out: string[] = micro();
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
   const scale = Number(values.scale);
   const maxOther = Number(values['max-other-load']) / 100;
   const rate = values.rate === undefined ? [] : ['-R', values.rate];
-  const scrapeOn = values['no-scrape'] !== true;
+  const scrapeOn = values['no-scrape'] !== true && values.control !== true;
   const loadBefore = loadAverage();
   const machine = describeMachine();
   let cluster: Cluster | undefined;
@@ -189,7 +191,7 @@ async function main(): Promise<void> {
     await initialize(target(cluster.primary.port), scale);
     const [onPort, offPort, http] = await freePorts(3);
     const files = { 'userlist.txt': benchUserlist(USER, password) };
-    muxes.on = await startMux(ini(onPort, cluster.primary.port, poolSize, http), files);
+    muxes.on = await startMux(ini(onPort, cluster.primary.port, poolSize, values.control === true ? null : http), files);
     muxes.off = await startMux(ini(offPort, cluster.primary.port, poolSize, null), files);
     const pids = [muxes.on.pid, muxes.off.pid];
     for (const p of [muxes.on, muxes.off]) await runPgbench(target(p.port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 2);
@@ -231,7 +233,7 @@ async function main(): Promise<void> {
     }
     out.push(
       `Run of ${machine.date}: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.postgres}, commit ${machine.commit}; load average before ${loadBefore}, after ${loadAverage()}.`,
-      `${rounds} rounds of ${seconds} s per side, order alternating (round 1: on first); pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
+      `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, order alternating (round 1: on first); pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
         `${scrapeOn ? '/metrics of the on side scraped every second during its runs' : 'no scrapes'}. ` +
         `A round in which other processes used more than ${values['max-other-load']}% of the machine was done again (at most ${rounds} times per workload).`,
       '',
