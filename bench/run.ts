@@ -7,19 +7,19 @@
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../spec/support/cluster';
 import { freePorts } from '../spec/support/ports';
-import { processTree } from '../spec/support/procs';
 import { heapGrowth, heapMarkdown } from './heap';
 import { closeAll, openIdleClients } from './idle';
 import { measureFloor } from './idle-floor';
 import { describeMachine, loadAverage, openFilesLimit } from './machine';
 import { runPgbench, initialize, type Target } from './pgbench';
 import { benchIni, benchUserlist, startBouncer, startMux, type Pooler, type PoolerName } from './poolers';
-import { cpuOf, cpuTimes, machineBusySeconds, reapedChildrenSeconds, rssBytes, selfAndChildrenSeconds } from './procstat';
+import { cpuTimes, rssBytes } from './procstat';
+import { otherLoadMeter } from './other-load';
 import { perfAvailable, perfMarkdown, recordPerf, removePerfMap } from './perf';
 import { summarize, summaryMarkdown } from './profile';
 import { percentile } from './stats';
@@ -376,23 +376,9 @@ class Bench {
     }
   }
 
-  /**
-   * Other sessions share this machine. Returns a function that, called after the run, says
-   * what fraction of all CPUs was busy with processes that are not ours (not the poolers, not
-   * PostgreSQL's processes, not this process or the pgbench it ran) since this call.
-   */
+  /** What fraction of the machine other sessions' processes used from now until the returned function is called. */
   private otherLoadMeter(poolerPids: number[]): () => number {
-    // Backends that exited (every one of a direct pgbench run) count through the postmaster's cutime.
-    const ours = (): number =>
-      cpuOf([...poolerPids, ...processTree(this.cluster.primary.pid)]) + reapedChildrenSeconds(this.cluster.primary.pid) + selfAndChildrenSeconds();
-    const t0 = Date.now();
-    const busy0 = machineBusySeconds();
-    const ours0 = ours();
-    return () => {
-      const wall = (Date.now() - t0) / 1000;
-      const foreign = machineBusySeconds() - busy0 - (ours() - ours0);
-      return Math.max(0, foreign / (wall * availableParallelism()));
-    };
+    return otherLoadMeter(poolerPids, this.cluster.primary.pid);
   }
 
   /** Single-client select-only latency, direct and through each pooler, order rotating. */

@@ -20,6 +20,7 @@ import { socketFd } from './admin/peer';
 import { StatsPeriod } from './metrics/stats-period';
 import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
+import { Observability } from './observability';
 
 /** The longest start waits for the hosts' first probes (a host that does not answer is probed on). */
 const FIRST_PROBE_WAIT_S = 3;
@@ -30,6 +31,8 @@ export class Pgmux implements ConsoleHost {
   readonly stats: StatsPeriod;
   /** The admin console (database "pgbouncer"). */
   readonly console: AdminConsole;
+  /** Metrics, the status page and health checks over HTTP (http_listen_port). */
+  readonly observability: Observability;
   private readonly janitor: Janitor;
   private readonly listeners: net.Server[] = [];
   private unixSocketPath: string | null = null;
@@ -45,6 +48,7 @@ export class Pgmux implements ConsoleHost {
     // SHOW VERSION keeps PgBouncer's prefix: exporters and scripts parse "PgBouncer x.y.z".
     this.console = new AdminConsole(this, `PgBouncer 1.18.0 (pgmux ${VERSION})`);
     this.registry.console = this.console;
+    this.observability = new Observability(this);
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 
@@ -59,6 +63,8 @@ export class Pgmux implements ConsoleHost {
     } catch (err) {
       throw new Error(`TLS setup failed: ${(err as Error).message}`);
     }
+    // Before the pooler's own port: an HTTP port that cannot be had stops the start, with nothing taken.
+    await this.observability.start(s);
     // After TLS is installed: probes dial with server_tls_sslmode like everything else.
     // Every host's role and replay position known before the first client asks, so a read goes
     // to a caught-up replica (and a multi-host database to its primary) from the first statement.
@@ -117,6 +123,7 @@ export class Pgmux implements ConsoleHost {
       // sslmode=prefer prints as it is (PgBouncer's order). Counted toward nothing meanwhile, and
       // closed by the janitor if it has not gone within a second (turnedAway).
       const refusal = this.shutdownMode !== 'none' ? refusals.adminShutdown() : refusals.tooManyConnections();
+      registry.observer.loginError(refusal.code);
       registry.turnedAway.add(new ClientConnection(socket, registry, remote, refusal));
       return;
     }
@@ -168,6 +175,7 @@ export class Pgmux implements ConsoleHost {
     this.registry.reload(next, secrets);
     this.registry.hba = hba;
     this.stats.start(next.settings.stats_period);
+    void this.observability.reload(next.settings);
     return this.reloadTls(next);
   }
 
@@ -189,6 +197,11 @@ export class Pgmux implements ConsoleHost {
 
   get shuttingDown(): boolean {
     return this.shutdownMode !== 'none';
+  }
+
+  /** SHOW VERSION's text (pgbouncer_version_info). */
+  get version(): string {
+    return this.console.version;
   }
 
   /** SHUTDOWN on the console: as SIGTERM. */
@@ -240,6 +253,7 @@ export class Pgmux implements ConsoleHost {
     this.shutdownTimer = null;
     this.janitor.stop();
     this.stats.stop();
+    this.observability.stop();
     this.registry.stopRouting();
     for (const client of [...this.registry.clients, ...this.registry.turnedAway]) client.fail(refusals.adminShutdown());
     for (const pool of this.registry.pools.values()) pool.closeAll('shutdown');

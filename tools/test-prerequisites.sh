@@ -15,7 +15,7 @@ repo=$(cd "$here/.." && pwd)
 # checked with Debian's /usr/bin/python3, the interpreter those packages install into (a pyenv
 # or venv python3 earlier on PATH would not see them; specs use /usr/bin/python3).
 has_pg_bin() { compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null || command -v "$1" >/dev/null; }
-packages=(postgresql postgresql-client pgbouncer python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless openssl git systemd procps iproute2 strace)
+packages=(postgresql postgresql-client pgbouncer python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless openssl git systemd procps iproute2 strace chromium python3-prometheus-client)
 declare -A present=(
   [postgresql]="has_pg_bin initdb && has_pg_bin pg_basebackup && compgen -G '/usr/lib/postgresql/*/bin/pgbench' >/dev/null"
   [postgresql-client]="command -v psql >/dev/null"
@@ -30,6 +30,8 @@ declare -A present=(
   [procps]="test -x /bin/kill || test -x /usr/bin/kill"
   [iproute2]="command -v ss >/dev/null"
   [strace]="command -v strace >/dev/null"
+  [chromium]="test -x /usr/bin/chromium"
+  [python3-prometheus-client]="/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser' 2>/dev/null"
 )
 # What each is for, in the message when it is missing.
 declare -A why=(
@@ -46,6 +48,8 @@ declare -A why=(
   [procps]="/bin/kill, which examples/pgmux.service reloads with"
   [iproute2]="ss, with which pgmux finds the OS user at the other end of a unix socket"
   [strace]="spec/failover counts the pooler's connection attempts with strace (spec/support/dials.ts)"
+  [chromium]="the status page spec drives Debian's browser with playwright-core (which downloads none)"
+  [python3-prometheus-client]="the Prometheus project's own parsers read /metrics in the metrics specs"
 )
 
 # As root the specs run PostgreSQL, PgBouncer and pgmux itself as `postgres`, which must be able

@@ -198,6 +198,26 @@ export function clientsByPool(inv: Inventory): Map<Pool | null, { active: Client
   return map;
 }
 
+/**
+ * SHOW CLIENTS counted by database, user, application_name and state (what pgbouncer_exporter
+ * makes of it: pgbouncer_client_connections).
+ */
+export function clientCounts(inv: Inventory): { database: string; user: string; applicationName: string; state: string; count: number }[] {
+  const counts = new Map<string, { database: string; user: string; applicationName: string; state: string; count: number }>();
+  for (const lists of clientsByPool(inv).values()) {
+    for (const [state, clients] of [['active', lists.active], ['waiting', lists.waiting]] as const) {
+      for (const c of clients) {
+        const applicationName = c.params.get('application_name') ?? '';
+        const key = `${c.database}\u0000${c.user}\u0000${applicationName}\u0000${state}`;
+        const slot = counts.get(key);
+        if (slot !== undefined) slot.count++;
+        else counts.set(key, { database: c.database, user: c.user, applicationName, state, count: 1 });
+      }
+    }
+  }
+  return [...counts.values()];
+}
+
 /** Which client each server is linked to, for the servers' `link` column. */
 export function linkedClients(inv: Inventory): Map<ServerConnection, ClientConnection> {
   const map = new Map<ServerConnection, ClientConnection>();

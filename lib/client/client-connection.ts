@@ -28,6 +28,7 @@ import { clock } from '../pool/clock';
 import type { LoginOutcome, LoginSubject } from './login-auth';
 import { isSession, type ConsoleGate, type ConsoleSession } from '../admin/gate';
 import { DETACHED_STATS, RequestTiming, type PoolStats } from '../metrics/counters';
+import { RequestTags, TAG_FRAME_MAX, type QueryObserver } from '../metrics/observer';
 import { PreparedLink } from '../prepared/link';
 import type { StatementRegistry } from '../prepared/statements';
 import { StartupPhase } from './startup-phase';
@@ -65,6 +66,8 @@ export interface ClientContext {
   readonly console: ConsoleGate;
   /** Read/write splitting for this client of `pool`, or null (no replicas, session pooling). */
   routerFor?(client: ClientConnection, pool: Pool): ClientRouter | null;
+  /** Per-request metrics and the slow-query log (lib/metrics/observer); absent in specs that need none. */
+  readonly observer?: QueryObserver;
 }
 
 let nextClientId = 1;
@@ -117,6 +120,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private stats: PoolStats = DETACHED_STATS;
   /** When the running query and transaction began (SHOW STATS times, SHOW CLIENTS wait). */
   readonly timing = new RequestTiming();
+  /** The statements of the running request, while metrics or the slow-query log are on; else null. */
+  private tags: RequestTags | null = null;
   /** PoolClient: nowUs() while queued (SHOW STATS wait_time), else 0. */
   waitStart = 0;
   /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384") once the handshake is done, else ''. */
@@ -194,7 +199,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (this.relay === null) this.firstRequest();
         if (this.prepared !== null && this.answerParses(chunk)) return;
         this.queued.begin(chunk);
-        if (this.timing.queryStart === 0) this.timing.begin(this.stats);
+        if (this.timing.queryStart === 0) this.beginRequest();
         this.setState('waiting');
         this.waitSince = clock.now;
         this.requestServer();
@@ -443,9 +448,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   // RelayHandler (client -> server)
 
-  onHeader(type: number): number {
+  onHeader(type: number, length: number): number {
     // A message while none of this client's queries runs starts one (SHOW STATS).
-    if (this.timing.queryStart === 0 && type !== FrontendCode.Terminate) this.timing.begin(this.stats);
+    if (this.timing.queryStart === 0 && type !== FrontendCode.Terminate) this.beginRequest();
     switch (type) {
       case FrontendCode.Query:
       case FrontendCode.Sync:
@@ -454,8 +459,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.owed++;
         this.unsynced = 0;
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
-        // routed client's statements are classified for its session pins and writes.
-        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null)) return Action.Inspect;
+        // routed client's statements are classified for its session pins and writes; metrics
+        // fingerprint them (not a huge one that would have to be assembled for that alone).
+        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || (this.tags !== null && length <= TAG_FRAME_MAX))) {
+          return Action.Inspect;
+        }
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.CopyData:
@@ -464,6 +472,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return Action.Forward;
       case FrontendCode.Parse:
       case FrontendCode.Bind:
+        this.unsynced++;
+        // Statement names are rewritten per server when prepared statements are tracked; metrics
+        // learn which statement runs.
+        return this.prepared !== null || (this.tags !== null && length <= TAG_FRAME_MAX) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
       case FrontendCode.Close:
         this.unsynced++;
@@ -486,6 +498,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
+    const tags = this.tags;
+    if (tags !== null) {
+      if (type === FrontendCode.Query) tags.query(buf, start, end);
+      else if (type === FrontendCode.Parse) tags.parse(buf, start, end);
+      else if (type === FrontendCode.Bind) tags.bind(buf, start, end);
+    }
     if (this.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
       this.observeStatement(type, buf, start, end);
       if (this.prepared === null) return Action.Forward;
@@ -529,7 +547,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       pos = nul + 1;
     }
     const nul = buf.indexOf(0, pos);
-    (this.router as ClientRouter).observe(buf.toString('utf8', pos, nul < 0 || nul >= end ? end : nul), name);
+    const target = (this.router as ClientRouter).observe(buf.toString('utf8', pos, nul < 0 || nul >= end ? end : nul), name);
+    if (target === 'primary') this.tags?.routedToPrimary();
   }
 
   write(bytes: Buffer): void {
@@ -564,7 +583,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
     if (this.owed === 0) this.resends = 0;
-    if (this.owed === 0 && this.timing.queryStart !== 0) this.timing.end(this.stats, status === TxStatus.Idle);
+    if (this.owed === 0 && this.timing.queryStart !== 0) {
+      const timing = this.timing;
+      timing.end(this.stats, status === TxStatus.Idle);
+      this.tags?.ended(this, this.linkedPool ?? (this.pool as Pool), timing.lastQueryUs, timing.waitUs, timing.lastXactUs);
+    }
     this.readySince = clock.now;
     const server = this.server;
     if (server === null) return;
@@ -710,6 +733,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** Refuses the client with an ErrorResponse and closes it. */
   fail(error: ErrorFields): void {
     if (this.state === 'closed') return;
+    const pool = this.linkedPool ?? this.pool;
+    if (pool !== null) pool.stats.metrics?.pgmuxError(error.code);
+    else this.ctx.observer?.loginError(error.code);
     if (this.ctx.settings.log_pooler_errors) log.warn(`pooler error: ${error.message}`, this);
     if (error.severity === 'FATAL' || this.state !== 'active') {
       this.socket.write(errorResponse({ ...error, severity: 'FATAL' }));
@@ -750,6 +776,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.socket.resume();
       setTimeout(destroySocket, CLOSE_GRACE_MS, this.socket).unref();
     } else this.socket.destroy();
+  }
+
+  /** A request begins: timed for SHOW STATS, and tagged while metrics or the slow-query log are on. */
+  private beginRequest(): void {
+    this.timing.begin(this.stats);
+    const observer = this.ctx.observer;
+    if (observer !== undefined && observer.active !== (this.tags !== null)) this.tags = observer.active ? new RequestTags(observer) : null;
   }
 
   /** The only writer of `state` (StartupPhase moves a client into 'auth'). */

@@ -22,6 +22,8 @@ export interface PoolClient {
   waitSince: number;
   /** nowUs() when it was queued for a server or the welcome; 0 when not waiting (SHOW STATS wait_time). */
   waitStart: number;
+  /** The running request's timing: the pool adds the time it waited (the slow-query log). */
+  readonly timing: { waitUs: number };
   link(server: ServerConnection): void;
   /** Server parameters for the welcome are known now. */
   welcome(params: ReadonlyMap<string, string>): void;
@@ -236,6 +238,7 @@ export class Pool implements ServerOwner {
 
   serverReady(server: ServerConnection): void {
     if (server.state === 'login') {
+      this.stats.metrics?.connect.observe(nowUs() - server.openedUs);
       this.lastLoginError = null;
       server.backend.serverLoggedIn();
       if (this.db.connectQuery) {
@@ -414,10 +417,20 @@ export class Pool implements ServerOwner {
     return null;
   }
 
-  /** Adds a client's time in the queue to wait_time (SHOW STATS) once it got what it waited for. */
+  /**
+   * Adds a client's time in the queue to wait_time (SHOW STATS) once it got what it waited for;
+   * the wait histogram also counts those that waited not at all (an idle server was there).
+   */
   private chargeWait(client: PoolClient): void {
-    if (client.waitStart === 0) return;
-    this.stats.waitTime += nowUs() - client.waitStart;
+    const metrics = this.stats.metrics;
+    if (client.waitStart === 0) {
+      metrics?.wait.observe(0);
+      return;
+    }
+    const waited = nowUs() - client.waitStart;
+    this.stats.waitTime += waited;
+    client.timing.waitUs += waited;
+    metrics?.wait.observe(waited);
     client.waitStart = 0;
   }
 

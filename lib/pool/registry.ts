@@ -22,6 +22,7 @@ import { ClientRouter, ReplicaSet } from '../routing/router';
 import type { MonitorLogin } from '../routing/monitor';
 import type { Backend } from '../failover/backend';
 import { DatabaseHosts, type HostsOwner } from './database-hosts';
+import { QueryObserver } from '../metrics/observer';
 
 export class Registry implements ClientContext, SharedLimits, HostsOwner {
   readonly pools = new Map<string, Pool>();
@@ -61,6 +62,8 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
   readonly hosts: DatabaseHosts;
   /** Databases made from the '*' line whose pools hold no client and no server, and since when (clock.now). */
   private readonly autodbIdleSince = new Map<string, number>();
+  /** Per-request metrics and the slow-query log; pgmux.ts turns them on. */
+  readonly observer = new QueryObserver();
 
   constructor(
     public config: Config,
@@ -194,6 +197,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
       // pool.db, not db: a RELOAD may give the pool a new line (and password) later.
       pool = new Pool(db, serverUser, serverUser, this.poolSettings(db, user), () => this.credential((pool as Pool).db, serverUser, pool as Pool), this, this.hosts.primaryTarget(db));
       pool.paused = this.isPaused(db.name);
+      this.observer.attach(pool.stats);
       this.pools.set(key, pool);
     }
     return pool;
@@ -234,6 +238,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
       pool = new Pool(db, primary.user, primary.serverUser, primary.settings, () => this.credential(primary.db, primary.serverUser, primary), this, this.hosts.replicaTarget(set.db, index));
       pool.paused = this.isPaused(db.name);
       pool.replicaAddress = r.label;
+      this.observer.attach(pool.stats);
       this.pools.set(key, pool);
     }
     set.pools.set(`${index}\u0000${primary.serverUser}`, pool);

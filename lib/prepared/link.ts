@@ -100,6 +100,14 @@ export class PreparedLink {
   static injectedParses = 0;
   /** Batches and SQL EXECUTEs run again after a stale plan. */
   static reruns = 0;
+  /** A client's named statement was already on its server (Parse answered by pgmux, Bind/Describe as they are). */
+  static cacheHits = 0;
+  /** ... was not: pgmux prepared it there (the client's Parse, or one injected). */
+  static cacheMisses = 0;
+  /** Statements closed on a server to stay within max_prepared_statements. */
+  static evictions = 0;
+  /** Stale copies (a table's columns changed) closed and prepared again. */
+  static reprepares = 0;
 
   constructor(private readonly registry: StatementRegistry) {}
 
@@ -267,8 +275,10 @@ export class PreparedLink {
     stmt.uses++;
     this.names.set(msg.name, stmt);
     if (server.statements.has(stmt)) {
+      PreparedLink.cacheHits++;
       this.push(Kind.Parse, Fate.Fake, stmt, msg.name);
     } else {
+      PreparedLink.cacheMisses++;
       this.addToServer(stmt, server);
       this.send(stmt.parse);
       this.push(Kind.Parse, Fate.Forward, stmt, msg.name);
@@ -310,7 +320,10 @@ export class PreparedLink {
     const script = msg.kind === 'query' ? lexScript(msg.sql) : null;
     if (msg.kind !== 'query' || script === null) return this.forward(Kind.Query, buf, start, end);
     const plan = planScript(msg.sql, script, this.names, this.registry, server.statements);
-    if (plan.injected) PreparedLink.injectedParses++;
+    if (plan.injected) {
+      PreparedLink.injectedParses++;
+      PreparedLink.cacheMisses++;
+    }
     this.replacement.push(query(plan.text));
     this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);
     return Action.Swallow | Action.Notify;
@@ -319,7 +332,11 @@ export class PreparedLink {
   /** Prepares `stmt` on the server ahead of a Bind/Describe if it is not there yet. */
   private ensurePrepared(stmt: Statement, parse: Buffer, server: PreparedServer): void {
     stmt.uses++;
-    if (server.statements.has(stmt)) return;
+    if (server.statements.has(stmt)) {
+      PreparedLink.cacheHits++;
+      return;
+    }
+    PreparedLink.cacheMisses++;
     PreparedLink.injectedParses++;
     this.addToServer(stmt, server);
     this.send(parse);
@@ -328,12 +345,14 @@ export class PreparedLink {
 
   private addToServer(stmt: Statement, server: PreparedServer): void {
     if (server.statements.takeStale(stmt)) {
+      PreparedLink.reprepares++;
       // The server holds it with a stale plan: close that copy in the same write.
       this.send(close('S', stmt.serverName));
       this.push(Kind.Close, Fate.Swallow, stmt, STALE_CLOSE);
     }
     const evicted = server.statements.add(stmt);
     if (evicted !== null) {
+      PreparedLink.evictions++;
       this.send(close('S', evicted.serverName));
       // The evicted statement rides along: if the server skips this Close, it still holds it.
       this.push(Kind.Close, Fate.Swallow, evicted, null);

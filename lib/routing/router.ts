@@ -14,14 +14,14 @@ import type { Connect } from '../connect';
 import { parseLagLimit, NO_LAG_LIMIT, type LagLimit } from '../config/routing';
 import { FrontendCode } from '../protocol/codes';
 import type { Pool } from '../pool/pool';
-import { log } from '../log';
+import { Level, log } from '../log';
 import { makeBalancer, preferLocal, type Balancer } from './balance';
-import { Classifier, type Classification, type PinReason, type SessionRoute } from './classify';
+import { Classifier, type Classification, type PinReason, type SessionRoute, type Target } from './classify';
 import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
 import { PreparedRoutes } from './prepared-routes';
-import { route, type ReadYourWrites, type RouteContext, type RouteDecision, type WriteLsn } from './route';
+import { Reason, route, type ReadYourWrites, type RouteContext, type RouteDecision, type WriteLsn } from './route';
 import { VolatilityLookup } from './volatility';
 import { appKey, scopeKey, WriteScopes } from './writes';
 import { statementKey, withoutKey } from './consistency-key';
@@ -70,6 +70,10 @@ export class ReplicaSet {
   /** Session pins by reason (SHOW PINS): clients pinned now, and times a client became pinned. */
   readonly pinsNow = new Map<PinReason, number>();
   readonly pinsTotal = new Map<PinReason, number>();
+  /** Routing decisions by reason code (SHOW ROUTE's); distinct codes are few, capped all the same. */
+  readonly reasons = new Map<string, number>();
+  /** read_your_writes: reads that waited for a replica, waits that ran out, reads then sent to the primary. */
+  readonly rywWaits = { waited: 0, timedOut: 0, primaryFallbacks: 0 };
   /** Replica pools by `${index}\u0000${serverUser}`. */
   readonly pools = new Map<string, Pool>();
   private readonly unsubscribe: () => void;
@@ -157,6 +161,19 @@ export class ReplicaSet {
     this.volatility.stop();
   }
 
+  /**
+   * One decision taken (not a wait): by reason, and for read_your_writes whether a wait ran out
+   * and the read fell back to the primary.
+   */
+  countDecision(reason: string, waitExpired: boolean): void {
+    const n = this.reasons.get(reason);
+    if (n !== undefined) this.reasons.set(reason, n + 1);
+    else this.reasons.set(this.reasons.size < MAX_REASONS ? reason : OTHER_REASON, (this.reasons.get(OTHER_REASON) ?? 0) + 1);
+    if (!waitExpired) return;
+    if (this.timeoutMs > 0) this.rywWaits.timedOut++;
+    if (reason === Reason.tooStale) this.rywWaits.primaryFallbacks++;
+  }
+
   /** A client of this set became pinned by `reason` (+1) or was released from it (-1). */
   countPin(reason: PinReason, delta: 1 | -1): void {
     this.pinsNow.set(reason, (this.pinsNow.get(reason) ?? 0) + delta);
@@ -191,6 +208,10 @@ export type Placement =
   | { readonly kind: 'pool'; readonly pool: Pool; readonly primary: boolean; readonly readOnly: boolean }
   | { readonly kind: 'wait' }
   | { readonly kind: 'refuse'; readonly reason: string };
+
+/** Distinct reason codes counted per database before the rest are counted as OTHER_REASON (codes name user functions). */
+const MAX_REASONS = 200;
+const OTHER_REASON = 'other';
 
 const NOT_CLASSIFIED: Classification = { target: 'primary', reason: 'primary: not a complete batch', tier: 'lexer' };
 const UNKNOWN_STATEMENT: Classification = { target: 'primary', reason: 'primary: statement not prepared through pgmux', tier: 'lexer' };
@@ -258,8 +279,11 @@ export class ClientRouter implements PollWaiter {
     };
     const decision = route(ctx);
     if (key !== null && readOnly) this.countKeyed(decision.kind, waitExpired);
-    const lsn = ctx.writeLsn === null || ctx.writeLsn === 'pending' ? String(ctx.writeLsn) : formatLsn(ctx.writeLsn);
-    log.debug(`route C-${this.clientId}: ${decision.reason} (${statement.reason}; write ${lsn})`);
+    if (log.enabled(Level.Debug)) {
+      const lsn = ctx.writeLsn === null || ctx.writeLsn === 'pending' ? String(ctx.writeLsn) : formatLsn(ctx.writeLsn);
+      log.debug(`route C-${this.clientId}: ${decision.reason} (${statement.reason}; write ${lsn})`);
+    }
+    if (decision.kind !== 'wait') set.countDecision(decision.reason, waitExpired);
     switch (decision.kind) {
       case 'primary':
         this.waitStart = -1;
@@ -276,6 +300,7 @@ export class ClientRouter implements PollWaiter {
         return { kind: 'pool', pool: this.replicaPool(index), primary: false, readOnly };
       }
       case 'wait':
+        if (this.waitStart < 0 && set.timeoutMs > 0) set.rywWaits.waited++;
         if (set.timeoutMs <= 0 && this.waitStart < 0) {
           // read_your_writes_timeout = 0: no waiting; decide again with the wait expired.
           this.waitStart = tracker.now() - 1;
@@ -311,7 +336,7 @@ export class ClientRouter implements PollWaiter {
    * A statement forwarded to a server (Query, or Parse when statements are tracked): session
    * route and pins follow it, and on the primary it may make the transaction a write.
    */
-  observe(sql: string, statementName: string | null): void {
+  observe(sql: string, statementName: string | null): Target {
     const c = this.set.classifier.classify(withoutKey(sql));
     if (statementName !== null && statementName !== '') this.prepared.parsed(statementName, c);
     // What it PREPAREs and DEALLOCATEs is recorded; an EXECUTE of a read is no write.
@@ -324,6 +349,7 @@ export class ClientRouter implements PollWaiter {
         if (key !== null) (this.txKeys ??= []).push(key);
       }
     }
+    return resolved.target;
   }
 
   /** ReadyForQuery 'I' on the linked server: a primary transaction that may have written committed. */

@@ -14,7 +14,7 @@ import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
 import { log, type LogSubject } from '../log';
 import { clock } from '../pool/clock';
-import { DETACHED_STATS, type PoolStats } from '../metrics/counters';
+import { DETACHED_STATS, nowUs, type PoolStats } from '../metrics/counters';
 import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../prepared/link';
 import { ServerStatementCache } from '../prepared/statements';
 import type { ConnectEvents, PendingConnect } from '../connect';
@@ -104,6 +104,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   txStatus: number = TxStatus.Idle;
   client: ServerPeer | null = null;
   readonly connectedAt: number;
+  /** nowUs() when the connection was begun (the connect-time histogram). */
+  readonly openedUs = nowUs();
   /** Last time a client was linked or released (for server_idle_timeout, server_check_delay). */
   lastUsed: number;
   /** Set by RECONNECT/lifetime: close instead of returning to idle. */
@@ -388,8 +390,10 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       this.readyPending = true;
       return (client.acceptsReady(this.txStatus) ? Action.Forward : Action.Swallow) | Action.Notify;
     }
-    if (client !== null && client.prepared !== null) return client.prepared.onServerResponse(type, buf, start, end, this);
-    if (client !== null) return Action.Forward;
+    if (client !== null) {
+      if (type === BackendCode.ErrorResponse) this.stats.metrics?.serverError(buf, start, end);
+      return client.prepared !== null ? client.prepared.onServerResponse(type, buf, start, end, this) : Action.Forward;
+    }
     // An ErrorResponse while no client is linked: the server is telling us it is going away
     // (terminated, shut down). Drop it now, not at the socket's close a tick later, so that a
     // request arriving meanwhile is not handed a dying server.
