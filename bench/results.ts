@@ -29,26 +29,31 @@ export interface PoolerRound {
 export type Round = Record<PoolerName, PoolerRound>;
 
 /**
- * A pgmux-vs-direct workload (pgbench -M prepared, issue 4). PgBouncer 1.18 runs it with
- * `bouncerArgs` instead, the closest mode it supports (its -M prepared clients abort), as a
- * reference for what any pooler costs on the same machine.
+ * A prepared-statement workload (issue 4, issue 11): pgmux with pgbench -M prepared against pgmux
+ * with `compareArgs` (-M extended) in the same rounds, where `target` is the least median ratio
+ * of their tps; PgBouncer 1.18 with `compareArgs` (its -M prepared clients abort) and PostgreSQL
+ * directly with `args` as references for what a pooler costs on the same machine.
  */
 export interface DirectWorkload extends Workload {
-  bouncerArgs: string[];
+  compareArgs: string[];
 }
 
-/** One run of a pgmux-vs-direct workload (pgbench -M prepared, issue 4). */
+/** One run of a prepared-statement workload. */
 export interface DirectRun {
   tps: number;
   /** Clients pgbench aborted (a prepared statement missing on a server aborts its client). */
   aborted: number;
   otherLoad: number;
+  /** Pooler CPU seconds (user + sys) during the run; 0 for the direct run. */
+  cpuSeconds: number;
+  transactions: number;
 }
 
-export type DirectName = 'pgmux' | 'pgbouncer' | 'direct';
+/** pgmux -M prepared, pgmux -M extended, PgBouncer -M extended, PostgreSQL -M prepared. */
+export type DirectName = 'prepared' | 'extended' | 'pgbouncer' | 'direct';
 
 export type DirectRound = Record<DirectName, DirectRun> & {
-  /** The order the three runs of the round ran in (it rotates each round). */
+  /** The order the runs of the round ran in (it rotates each round). */
   order: DirectName[];
 };
 
@@ -173,48 +178,49 @@ function latencyTable(rounds: LatencyRound[]): string {
   ].join('\n');
 }
 
-/** The value of pgbench's -M in `args` (simple, pgbench's default, when there is none). */
-function modeOf(args: string[]): string {
-  const i = args.indexOf('-M');
-  return i < 0 ? 'simple' : args[i + 1];
+/** A prepared-statement workload below its target ratio, or with an aborted client. */
+export function directMissed(w: DirectWorkload, rounds: DirectRound[]): boolean {
+  if (rounds.some((x) => x.prepared.aborted + x.extended.aborted > 0)) return true;
+  return w.target !== null && spread(rounds.map((x) => x.prepared.tps / x.extended.tps)).median < w.target;
 }
 
 /**
- * pgmux/direct tps per round, and every aborted client, of the prepared-statement workloads;
- * next to them PgBouncer/direct with PgBouncer in its closest mode (a reference, no target).
+ * pgmux -M prepared against pgmux -M extended per round (the target), every aborted client,
+ * pgmux's CPU per transaction in each mode, and as references PgBouncer (-M extended) and
+ * PostgreSQL directly (-M prepared).
  */
 function directTable(res: Results): string {
   const lines = [
-    '| workload | pgmux tps (median) | direct tps (median) | ratio pgmux/direct: median (min–max) | aborted clients pgmux / direct (all rounds) | target | met | ' +
-      'PgBouncer tps (median) | ratio PgBouncer/direct: median (min–max) | aborted clients PgBouncer (all rounds) |',
-    '|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|',
+    '| workload | pgmux prepared tps (median) | pgmux extended tps (median) | ratio prepared/extended: median (min–max) | aborted clients prepared / extended (all rounds) | target | met | ' +
+      'pgmux µs CPU/txn prepared / extended | PgBouncer extended tps | direct prepared tps | ratio pgmux prepared/direct |',
+    '|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|',
   ];
   const sum = (rounds: DirectRound[], get: (x: DirectRound) => number): number => rounds.reduce((n, x) => n + get(x), 0);
+  const median = (rounds: DirectRound[], get: (x: DirectRound) => number): number => spread(rounds.map(get)).median;
+  const cpu = (r: DirectRun): number => (1e6 * r.cpuSeconds) / Math.max(1, r.transactions);
   for (const { workload: w, threads, rounds } of res.direct) {
-    const r = spread(rounds.map((x) => x.pgmux.tps / x.direct.tps));
-    const aborted = sum(rounds, (x) => x.pgmux.aborted);
-    const met = w.target === null ? '—' : r.median >= w.target && aborted === 0 ? 'yes' : '**no**';
+    const r = spread(rounds.map((x) => x.prepared.tps / x.extended.tps));
+    const met = w.target === null ? '—' : directMissed(w, rounds) ? '**no**' : 'yes';
     lines.push(
-      `| ${w.label} (\`-j ${threads}\`; PgBouncer \`-M ${modeOf(w.bouncerArgs)}\`) | ${f(spread(rounds.map((x) => x.pgmux.tps)).median, 0)} | ` +
-        `${f(spread(rounds.map((x) => x.direct.tps)).median, 0)} | ${ratioCell(r)} | ${aborted} / ${sum(rounds, (x) => x.direct.aborted)} | ` +
-        `${w.target === null ? 'none' : `≥ ${f(w.target, 1)}×, 0 aborted`} | ${met} | ${f(spread(rounds.map((x) => x.pgbouncer.tps)).median, 0)} | ` +
-        `${ratioCell(spread(rounds.map((x) => x.pgbouncer.tps / x.direct.tps)))} | ${sum(rounds, (x) => x.pgbouncer.aborted)} |`,
+      `| ${w.label} (\`-j ${threads}\`) | ${f(median(rounds, (x) => x.prepared.tps), 0)} | ${f(median(rounds, (x) => x.extended.tps), 0)} | ${ratioCell(r)} | ` +
+        `${sum(rounds, (x) => x.prepared.aborted)} / ${sum(rounds, (x) => x.extended.aborted)} | ${w.target === null ? 'none' : `≥ ${f(w.target, 1)}×, 0 aborted`} | ${met} | ` +
+        `${f(median(rounds, (x) => cpu(x.prepared)), 1)} / ${f(median(rounds, (x) => cpu(x.extended)), 1)} | ` +
+        `${f(median(rounds, (x) => x.pgbouncer.tps), 0)} (${sum(rounds, (x) => x.pgbouncer.aborted)} aborted) | ${f(median(rounds, (x) => x.direct.tps), 0)} | ` +
+        `${ratioCell(spread(rounds.map((x) => x.prepared.tps / x.direct.tps)))} |`,
     );
   }
   lines.push(
     '',
-    '| workload | round | order | pgmux tps | PgBouncer tps | direct tps | ratio pgmux/direct | ratio PgBouncer/direct | aborted pgmux / direct | aborted PgBouncer | ' +
-      'other load during pgmux / direct run | other load during PgBouncer run |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | round | order | pgmux prepared tps | pgmux extended tps | ratio | PgBouncer extended tps | direct prepared tps | aborted (prepared / extended / PgBouncer / direct) | other load (prepared / extended / PgBouncer / direct) |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   );
   const pct = (x: number): string => `${f(100 * x, 0)}%`;
-  const short: Record<DirectName, string> = { pgmux: 'pgmux', pgbouncer: 'PgBouncer', direct: 'direct' };
   for (const { workload: w, rounds } of res.direct) {
     rounds.forEach((x, i) =>
       lines.push(
-        `| ${w.id} | ${i + 1} | ${x.order.map((n) => short[n]).join(', ')} | ${f(x.pgmux.tps, 0)} | ${f(x.pgbouncer.tps, 0)} | ${f(x.direct.tps, 0)} | ` +
-          `${f(x.pgmux.tps / x.direct.tps)} | ${f(x.pgbouncer.tps / x.direct.tps)} | ${x.pgmux.aborted} / ${x.direct.aborted} | ${x.pgbouncer.aborted} | ` +
-          `${pct(x.pgmux.otherLoad)} / ${pct(x.direct.otherLoad)} | ${pct(x.pgbouncer.otherLoad)} |`,
+        `| ${w.id} | ${i + 1} | ${x.order.join(', ')} | ${f(x.prepared.tps, 0)} | ${f(x.extended.tps, 0)} | ${f(x.prepared.tps / x.extended.tps)} | ${f(x.pgbouncer.tps, 0)} | ${f(x.direct.tps, 0)} | ` +
+          `${x.prepared.aborted} / ${x.extended.aborted} / ${x.pgbouncer.aborted} / ${x.direct.aborted} | ` +
+          `${pct(x.prepared.otherLoad)} / ${pct(x.extended.otherLoad)} / ${pct(x.pgbouncer.otherLoad)} / ${pct(x.direct.otherLoad)} |`,
       ),
     );
   }
@@ -260,7 +266,7 @@ function roundsDetail(res: Results): string {
 function otherLoad(res: Results): string {
   const all = [
     ...res.workloads.flatMap((w) => w.rounds.flatMap((r) => [r.pgmux.otherLoad, r.pgbouncer.otherLoad])),
-    ...res.direct.flatMap((w) => w.rounds.flatMap((r) => [r.pgmux.otherLoad, r.pgbouncer.otherLoad, r.direct.otherLoad])),
+    ...res.direct.flatMap((w) => w.rounds.flatMap((r) => [r.prepared.otherLoad, r.extended.otherLoad, r.pgbouncer.otherLoad, r.direct.otherLoad])),
   ];
   const s = spread(all);
   return s.n === 0 ? 'n/a' : `${f(100 * s.median, 0)}% (max ${f(100 * s.max, 0)}%)`;
@@ -291,7 +297,7 @@ export function markdown(res: Results): string {
   }
   if (res.direct.length > 0) {
     out.push(
-      '### Prepared statements: pgmux (`-M prepared`) and PgBouncer (its closest mode) vs PostgreSQL directly (`-M prepared`), same run, order rotating',
+      '### Prepared statements: pgmux `-M prepared` vs pgmux `-M extended` (PgBouncer `-M extended` and PostgreSQL `-M prepared` for reference), same rounds, order rotating',
       '',
       directTable(res),
       '',

@@ -7,23 +7,24 @@
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../spec/support/cluster';
 import { freePorts } from '../spec/support/ports';
-import { processTree } from '../spec/support/procs';
 import { heapGrowth, heapMarkdown } from './heap';
 import { closeAll, openIdleClients } from './idle';
 import { measureFloor } from './idle-floor';
 import { describeMachine, loadAverage, openFilesLimit } from './machine';
 import { runPgbench, initialize, type Target } from './pgbench';
 import { benchIni, benchUserlist, startBouncer, startMux, type Pooler, type PoolerName } from './poolers';
-import { cpuOf, cpuTimes, machineBusySeconds, reapedChildrenSeconds, rssBytes, selfAndChildrenSeconds } from './procstat';
+import { cpuTimes, rssBytes } from './procstat';
+import { otherLoadMeter } from './other-load';
 import { perfAvailable, perfMarkdown, recordPerf, removePerfMap } from './perf';
 import { summarize, summaryMarkdown } from './profile';
 import { percentile } from './stats';
 import {
+  directMissed,
   markdown,
   miss,
   type DirectName,
@@ -58,22 +59,15 @@ const WORKLOADS: Workload[] = [
 ];
 
 /**
- * Prepared statements (issue 4): pgmux against PostgreSQL directly. pgbench -M prepared prepares
- * each statement synchronously per connection, so a thread whose clients wait for a pool
- * smaller than their count deadlocks itself: one thread per client (-j = -c). PgBouncer 1.18
- * runs the same workload with -M extended (its -M prepared clients abort in transaction mode)
- * as a reference for what a pooler costs on this machine.
+ * Prepared statements (issue 4, issue 11): pgmux with -M prepared against pgmux with -M extended
+ * in the same rounds, with the same -j as every other workload (never -j = -c: pgmux answers
+ * the Parse of a known statement itself, so pgbench's own threads no longer deadlock on a pool
+ * smaller than their clients). PgBouncer 1.18 runs -M extended (its -M prepared clients abort)
+ * and PostgreSQL runs -M prepared directly, both as references.
  */
 const DIRECT_WORKLOADS: DirectWorkload[] = [
-  {
-    id: 'prepared-select-50',
-    label: 'select-only, prepared, 50 clients',
-    clients: 50,
-    args: ['-S', '-M', 'prepared'],
-    bouncerArgs: ['-S', '-M', 'extended'],
-    target: 0.9,
-  },
-  { id: 'prepared-tpcb-50', label: 'tpcb-like, prepared, 50 clients', clients: 50, args: ['-M', 'prepared'], bouncerArgs: ['-M', 'extended'], target: 0.9 },
+  { id: 'prepared-select-50', label: 'select-only, prepared vs extended, 50 clients', clients: 50, args: ['-S', '-M', 'prepared'], compareArgs: ['-S', '-M', 'extended'], target: 1.1 },
+  { id: 'prepared-tpcb-50', label: 'tpcb-like, prepared vs extended, 50 clients', clients: 50, args: ['-M', 'prepared'], compareArgs: ['-M', 'extended'], target: 1.1 },
 ];
 
 const HELP = `npm run bench -- [options]   (node dist/bench/run.js [options])
@@ -262,10 +256,10 @@ class Bench {
       const [muxPort, bouncerPort] = await freePorts(2);
       const poolers = { pgmux: await this.startPooler('pgmux', muxPort), pgbouncer: await this.startPooler('pgbouncer', bouncerPort) };
       // Fill both pools (and pgmux's statement caches) before anything is measured.
-      const fill = ['-S', '-c', String(o.poolSize), '-j', String(o.poolSize)];
+      const fill = ['-S', '-c', String(o.poolSize), '-j', String(THREADS)];
       await runPgbench(this.target(muxPort), [...fill, '-M', 'prepared'], 2, false, true);
       await runPgbench(this.target(bouncerPort), [...fill, '-M', 'extended'], 2, false, true);
-      for (const w of direct) results.direct.push({ workload: w, threads: w.clients, rounds: await this.measureDirect(w, poolers) });
+      for (const w of direct) results.direct.push({ workload: w, threads: THREADS, rounds: await this.measureDirect(w, poolers) });
       await poolers.pgmux.stop();
       await poolers.pgbouncer.stop();
     }
@@ -329,15 +323,17 @@ class Bench {
   }
 
   /**
-   * Rounds of pgmux, PgBouncer (with `w.bouncerArgs`) and PostgreSQL directly, the order of the
-   * three rotating each round so that each takes each place equally often; `-j` equal to `-c`.
-   * Aborted clients are counted, not fatal, so that a run that aborts is reported. Rounds are
-   * not redone under other load; its share is reported per run.
+   * Rounds of pgmux -M prepared, pgmux -M extended, PgBouncer and PostgreSQL directly, the order
+   * of the four rotating each round so that each takes each place equally often. Aborted clients
+   * are counted, not fatal, so that a run that aborts is reported. Rounds are not redone under
+   * other load; its share is reported per run.
    */
   private async measureDirect(w: DirectWorkload, poolers: Record<PoolerName, Pooler>): Promise<DirectRound[]> {
     const rounds: DirectRound[] = [];
-    const ports: Record<DirectName, number> = { pgmux: poolers.pgmux.port, pgbouncer: poolers.pgbouncer.port, direct: this.cluster.primary.port };
-    const names: DirectName[] = ['pgmux', 'pgbouncer', 'direct'];
+    const names: DirectName[] = ['prepared', 'extended', 'pgbouncer', 'direct'];
+    const port: Record<DirectName, number> = { prepared: poolers.pgmux.port, extended: poolers.pgmux.port, pgbouncer: poolers.pgbouncer.port, direct: this.cluster.primary.port };
+    const pid: Record<DirectName, number | null> = { prepared: poolers.pgmux.pid, extended: poolers.pgmux.pid, pgbouncer: poolers.pgbouncer.pid, direct: null };
+    const args: Record<DirectName, string[]> = { prepared: w.args, extended: w.compareArgs, pgbouncer: w.compareArgs, direct: w.args };
     const pids = [poolers.pgmux.pid, poolers.pgbouncer.pid];
     for (let i = 0; i < this.o.rounds; i++) {
       const order = names.map((_, k) => names[(i + k) % names.length]);
@@ -345,17 +341,21 @@ class Bench {
       for (const name of order) {
         await this.waitForQuiet(pids);
         const other = this.otherLoadMeter(pids);
-        const args = name === 'pgbouncer' ? w.bouncerArgs : w.args;
-        const r = await runPgbench(this.target(ports[name]), [...args, '-c', String(w.clients), '-j', String(w.clients)], this.o.seconds, false, true);
-        runs[name] = { tps: r.tps, aborted: r.aborted, otherLoad: other() };
+        const p = pid[name];
+        const before = p === null ? null : cpuTimes(p);
+        const r = await runPgbench(this.target(port[name]), [...args[name], '-c', String(w.clients), '-j', String(THREADS)], this.o.seconds, false, true);
+        const after = p === null ? null : cpuTimes(p);
+        const cpuSeconds = before === null || after === null ? 0 : after.user - before.user + after.sys - before.sys;
+        runs[name] = { tps: r.tps, aborted: r.aborted, otherLoad: other(), cpuSeconds, transactions: r.transactions };
       }
       const done = { ...(runs as Record<DirectName, DirectRun>), order };
       const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
+      const us = (x: DirectRun): string => ((1e6 * x.cpuSeconds) / Math.max(1, x.transactions)).toFixed(1);
       progress(
-        `${w.id} round ${i + 1}/${this.o.rounds}: pgmux ${done.pgmux.tps.toFixed(0)} tps (${done.pgmux.aborted} aborted), ` +
-          `PgBouncer ${done.pgbouncer.tps.toFixed(0)} tps (${done.pgbouncer.aborted} aborted), ` +
-          `direct ${done.direct.tps.toFixed(0)} tps (${done.direct.aborted} aborted), ratio to direct ${(done.pgmux.tps / done.direct.tps).toFixed(2)} / ` +
-          `${(done.pgbouncer.tps / done.direct.tps).toFixed(2)}, other load ${pct(done.pgmux.otherLoad)}/${pct(done.pgbouncer.otherLoad)}/${pct(done.direct.otherLoad)}`,
+        `${w.id} round ${i + 1}/${this.o.rounds}: pgmux prepared ${done.prepared.tps.toFixed(0)} tps (${done.prepared.aborted} aborted, ${us(done.prepared)} µs CPU/txn), ` +
+          `extended ${done.extended.tps.toFixed(0)} tps (${done.extended.aborted} aborted, ${us(done.extended)} µs CPU/txn), ratio ${(done.prepared.tps / done.extended.tps).toFixed(2)}; ` +
+          `PgBouncer ${done.pgbouncer.tps.toFixed(0)} tps (${done.pgbouncer.aborted} aborted), direct ${done.direct.tps.toFixed(0)} tps; ` +
+          `other load ${names.map((n) => pct(done[n].otherLoad)).join('/')}`,
       );
       rounds.push(done);
     }
@@ -376,23 +376,9 @@ class Bench {
     }
   }
 
-  /**
-   * Other sessions share this machine. Returns a function that, called after the run, says
-   * what fraction of all CPUs was busy with processes that are not ours (not the poolers, not
-   * PostgreSQL's processes, not this process or the pgbench it ran) since this call.
-   */
+  /** What fraction of the machine other sessions' processes used from now until the returned function is called. */
   private otherLoadMeter(poolerPids: number[]): () => number {
-    // Backends that exited (every one of a direct pgbench run) count through the postmaster's cutime.
-    const ours = (): number =>
-      cpuOf([...poolerPids, ...processTree(this.cluster.primary.pid)]) + reapedChildrenSeconds(this.cluster.primary.pid) + selfAndChildrenSeconds();
-    const t0 = Date.now();
-    const busy0 = machineBusySeconds();
-    const ours0 = ours();
-    return () => {
-      const wall = (Date.now() - t0) / 1000;
-      const foreign = machineBusySeconds() - busy0 - (ours() - ours0);
-      return Math.max(0, foreign / (wall * availableParallelism()));
-    };
+    return otherLoadMeter(poolerPids, this.cluster.primary.pid);
   }
 
   /** Single-client select-only latency, direct and through each pooler, order rotating. */
@@ -489,8 +475,11 @@ class Bench {
     const spec = this.o.profile;
     if (spec === 'none') return [];
     if (spec === 'all') return WORKLOADS;
-    if (spec !== 'missed') return WORKLOADS.filter((w) => spec.split(',').includes(w.id));
-    const missed = results.workloads.filter((r) => miss(r.workload, r.rounds) !== null).map((r) => r.workload);
+    if (spec !== 'missed') return [...WORKLOADS, ...DIRECT_WORKLOADS].filter((w) => spec.split(',').includes(w.id));
+    const missed = [
+      ...results.workloads.filter((r) => miss(r.workload, r.rounds) !== null).map((r) => r.workload),
+      ...results.direct.filter((r) => directMissed(r.workload, r.rounds)).map((r) => r.workload),
+    ];
     return missed.length > 0 ? missed : WORKLOADS.filter((w) => w.id === 'select-simple-100');
   }
 

@@ -9,7 +9,6 @@ import { loadUserlist } from './auth/userlist';
 import { parseSecret, type Secret } from './auth/secret';
 import { loadHba, type HbaTable } from './auth/hba';
 import { buildTlsSetup, installTls } from './auth/tls';
-import { errorResponse } from './protocol/backend';
 import * as refusals from './protocol/refusals';
 import { Registry } from './pool/registry';
 import { Janitor } from './pool/janitor';
@@ -21,12 +20,10 @@ import { socketFd } from './admin/peer';
 import { StatsPeriod } from './metrics/stats-period';
 import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
+import { Observability } from './observability';
 
 /** The longest start waits for the hosts' first probes (a host that does not answer is probed on). */
 const FIRST_PROBE_WAIT_S = 3;
-
-/** A client over max_client_conn is closed this long after its refusal if it does not go. */
-const REFUSED_CLIENT_GRACE_MS = 1000;
 
 export class Pgmux implements ConsoleHost {
   readonly registry: Registry;
@@ -34,6 +31,8 @@ export class Pgmux implements ConsoleHost {
   readonly stats: StatsPeriod;
   /** The admin console (database "pgbouncer"). */
   readonly console: AdminConsole;
+  /** Metrics, the status page and health checks over HTTP (http_listen_port). */
+  readonly observability: Observability;
   private readonly janitor: Janitor;
   private readonly listeners: net.Server[] = [];
   private unixSocketPath: string | null = null;
@@ -49,6 +48,7 @@ export class Pgmux implements ConsoleHost {
     // SHOW VERSION keeps PgBouncer's prefix: exporters and scripts parse "PgBouncer x.y.z".
     this.console = new AdminConsole(this, `PgBouncer 1.18.0 (pgmux ${VERSION})`);
     this.registry.console = this.console;
+    this.observability = new Observability(this);
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 
@@ -63,6 +63,8 @@ export class Pgmux implements ConsoleHost {
     } catch (err) {
       throw new Error(`TLS setup failed: ${(err as Error).message}`);
     }
+    // Before the pooler's own port: an HTTP port that cannot be had stops the start, with nothing taken.
+    await this.observability.start(s);
     // After TLS is installed: probes dial with server_tls_sslmode like everything else.
     // Every host's role and replay position known before the first client asks, so a read goes
     // to a caught-up replica (and a multi-host database to its primary) from the first statement.
@@ -115,17 +117,17 @@ export class Pgmux implements ConsoleHost {
     const s = this.config.settings;
     if (s.tcp_keepalive && socket.remoteAddress !== undefined) socket.setKeepAlive(true, s.tcp_keepidle * 1000);
     const registry = this.registry;
-    if (registry.clients.size >= this.config.settings.max_client_conn || this.shutdownMode !== 'none') {
-      // Refuse at once with the reason; the client reads it as the answer to its startup packet.
-      // No ClientConnection: it would read the startup packet and answer on the ended socket.
+    if (registry.clients.size >= s.max_client_conn || this.shutdownMode !== 'none') {
+      // Refused, but only after its first packets are answered (SSLRequest 'N' or 'S', a cancel
+      // request served): the refusal is then the answer to its StartupMessage, which psql with
+      // sslmode=prefer prints as it is (PgBouncer's order). Counted toward nothing meanwhile, and
+      // closed by the janitor if it has not gone within a second (turnedAway).
       const refusal = this.shutdownMode !== 'none' ? refusals.adminShutdown() : refusals.tooManyConnections();
-      if (this.config.settings.log_pooler_errors) log.warn(`pooler error: ${refusal.message}`, { logPrefix: () => `C-refused: (nodb)/(nouser)@${remote}` });
-      socket.end(errorResponse({ ...refusal, severity: 'FATAL' }));
-      setTimeout(() => socket.destroy(), REFUSED_CLIENT_GRACE_MS).unref();
-      socket.on('error', () => undefined);
+      registry.observer.loginError(refusal.code);
+      registry.turnedAway.add(new ClientConnection(socket, registry, remote, refusal));
       return;
     }
-    const client = new ClientConnection(socket, this.registry, remote);
+    const client = new ClientConnection(socket, registry, remote);
     registry.clients.add(client);
     this.console.control.acceptWhileSuspended(client);
   }
@@ -137,7 +139,8 @@ export class Pgmux implements ConsoleHost {
   reload(): string | null {
     let next: Config;
     try {
-      next = loadConfig(this.config.file);
+      // conffile: the file named on the command line, unless the config (or SET conffile) names another.
+      next = loadConfig(this.config.settings.conffile || this.config.file);
     } catch (err) {
       log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
       return (err as Error).message;
@@ -179,6 +182,7 @@ export class Pgmux implements ConsoleHost {
     this.registry.reload(next, secrets);
     this.registry.hba = hba;
     this.stats.start(next.settings.stats_period);
+    void this.observability.reload(next.settings);
     return this.reloadTls(next);
   }
 
@@ -200,6 +204,11 @@ export class Pgmux implements ConsoleHost {
 
   get shuttingDown(): boolean {
     return this.shutdownMode !== 'none';
+  }
+
+  /** SHOW VERSION's text (pgbouncer_version_info). */
+  get version(): string {
+    return this.console.version;
   }
 
   /** SHUTDOWN on the console: as SIGTERM. */
@@ -251,8 +260,9 @@ export class Pgmux implements ConsoleHost {
     this.shutdownTimer = null;
     this.janitor.stop();
     this.stats.stop();
+    this.observability.stop();
     this.registry.stopRouting();
-    for (const client of [...this.registry.clients]) client.fail(refusals.adminShutdown());
+    for (const client of [...this.registry.clients, ...this.registry.turnedAway]) client.fail(refusals.adminShutdown());
     for (const pool of this.registry.pools.values()) pool.closeAll('shutdown');
     if (this.unixSocketPath !== null) removeStaleSocket(this.unixSocketPath);
     const pidfile = this.config.settings.pidfile;

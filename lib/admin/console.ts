@@ -71,9 +71,6 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
   get pauseMode(): 'none' | 'pause' | 'suspend' {
     return this.control.mode;
   }
-  get maxPacketSize(): number {
-    return this.registry.settings.max_packet_size;
-  }
   get consoleClients(): Iterable<ClientConnection> {
     return [...this.registry.clients].filter((c) => c.console !== null);
   }

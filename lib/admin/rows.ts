@@ -52,14 +52,16 @@ export function poolEntries(inv: Inventory): PoolEntry[] {
 
 // ---- SHOW POOLS ----
 
+const NO_CLIENTS: { active: ClientConnection[]; waiting: ClientConnection[] } = { active: [], waiting: [] };
+
 export function poolRows(inv: Inventory): PoolRow[] {
   const now = nowUs();
+  const byPool = clientsByPool(inv);
   return poolEntries(inv).map(({ database, user, pool }) => {
+    const clients = byPool.get(pool) ?? NO_CLIENTS;
     if (pool === null) {
-      const n = [...inv.consoleClients].length;
-      return { database, user, clActive: n, clWaiting: 0, svActive: 0, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxwaitUs: 0, poolMode: 'statement' };
+      return { database, user, clActive: clients.active.length, clWaiting: 0, svActive: 0, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxwaitUs: 0, poolMode: 'statement' };
     }
-    const waiting = pool.waiting.size + pool.welcomeWaiting.size;
     let oldest = 0;
     for (const c of pool.welcomeWaiting) if (c.waitStart !== 0 && (oldest === 0 || c.waitStart < oldest)) oldest = c.waitStart;
     const head = pool.waiting.peek();
@@ -67,8 +69,8 @@ export function poolRows(inv: Inventory): PoolRow[] {
     return {
       database,
       user,
-      clActive: pool.clients.size - waiting,
-      clWaiting: waiting,
+      clActive: clients.active.length,
+      clWaiting: clients.waiting.length,
       svActive: pool.active.size,
       svIdle: pool.idle.length,
       svUsed: pool.used.size,
@@ -173,6 +175,12 @@ export function serverRow(s: ServerConnection, pool: Pool, state: string, linked
 }
 
 /** Clients grouped per pool entry, each with the list it is on (PgBouncer's client lists). */
+/**
+ * Logged-in clients per pool, each once, in the pool it is in now: queued in or linked through
+ * (a replica's pool when routed there), else its own. Waiting: for the welcome, for a server, or
+ * for a replica to replay its writes; active: linked, or idle between transactions (PgBouncer's
+ * CL_ACTIVE). So the rows of a database add up to its clients. Console clients are under null.
+ */
 export function clientsByPool(inv: Inventory): Map<Pool | null, { active: ClientConnection[]; waiting: ClientConnection[] }> {
   const map = new Map<Pool | null, { active: ClientConnection[]; waiting: ClientConnection[] }>();
   const slot = (pool: Pool | null) => {
@@ -182,11 +190,32 @@ export function clientsByPool(inv: Inventory): Map<Pool | null, { active: Client
   };
   for (const c of inv.consoleClients) slot(null).active.push(c);
   for (const c of inv.registry.clients) {
-    if (c.pool === null) continue;
-    if (c.state === 'idle' || c.state === 'active') slot(c.pool).active.push(c);
-    else if (c.state === 'waiting' || c.state === 'welcome') slot(c.pool).waiting.push(c);
+    const pool = c.countedIn;
+    if (pool === null) continue;
+    if (c.state === 'idle' || c.state === 'active') slot(pool).active.push(c);
+    else if (c.state === 'waiting' || c.state === 'welcome') slot(pool).waiting.push(c);
   }
   return map;
+}
+
+/**
+ * SHOW CLIENTS counted by database, user, application_name and state (what pgbouncer_exporter
+ * makes of it: pgbouncer_client_connections).
+ */
+export function clientCounts(inv: Inventory): { database: string; user: string; applicationName: string; state: string; count: number }[] {
+  const counts = new Map<string, { database: string; user: string; applicationName: string; state: string; count: number }>();
+  for (const lists of clientsByPool(inv).values()) {
+    for (const [state, clients] of [['active', lists.active], ['waiting', lists.waiting]] as const) {
+      for (const c of clients) {
+        const applicationName = c.params.get('application_name') ?? '';
+        const key = `${c.database}\u0000${c.user}\u0000${applicationName}\u0000${state}`;
+        const slot = counts.get(key);
+        if (slot !== undefined) slot.count++;
+        else counts.set(key, { database: c.database, user: c.user, applicationName, state, count: 1 });
+      }
+    }
+  }
+  return [...counts.values()];
 }
 
 /** Which client each server is linked to, for the servers' `link` column. */

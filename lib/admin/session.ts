@@ -5,6 +5,7 @@
 
 import { FrontendCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
+import { FrameLimits, showType, SMALL_MESSAGE_LIMIT, LARGE_MESSAGE_LIMIT } from '../protocol/limits';
 import { decodeQuery } from '../protocol/frontend';
 import { backendKeyData, errorResponse, parameterStatus, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
@@ -29,11 +30,27 @@ const WELCOME_PARAMS: readonly [string, string][] = [
 ];
 const ECHOED_PARAMS = ['DateStyle', 'TimeZone', 'standard_conforming_strings', 'application_name'];
 
+/**
+ * The console reads Query and Terminate only, each refused at its header otherwise: a Query
+ * longer than 64 KiB (console commands are a line; PgBouncer's bound is its packet buffer), any
+ * other type. Nothing a console client declares is waited for beyond that.
+ */
+const CONSOLE_LIMITS = new FrameLimits(
+  new Map([
+    [FrontendCode.Query, LARGE_MESSAGE_LIMIT],
+    [FrontendCode.Terminate, SMALL_MESSAGE_LIMIT],
+  ]),
+  { name: "the admin console's limit", value: 65536 },
+  (type) => `unsupported packet type for admin console: ${showType(type)}`,
+);
+
+/** Extended-protocol messages: the console says so rather than "unsupported packet type". */
+const EXTENDED = new Set<number>([FrontendCode.Parse, FrontendCode.Bind, FrontendCode.Execute, FrontendCode.Describe, FrontendCode.Sync]);
+
 /** What a session needs from the console. */
 export interface SessionHost {
   execute(session: Session, query: string): Promise<Reply>;
   sessionClosed(session: Session): void;
-  readonly maxPacketSize: number;
 }
 
 export class Session implements ConsoleSession {
@@ -48,7 +65,7 @@ export class Session implements ConsoleSession {
     /** admin_users member (or pgmux's own OS user over the unix socket); else stats_users. */
     readonly isAdmin: boolean,
   ) {
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), host.maxPacketSize);
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), CONSOLE_LIMITS);
   }
 
   welcome(): void {
@@ -62,8 +79,8 @@ export class Session implements ConsoleSession {
   }
 
   feed(chunk: Buffer): void {
-    const err = this.framer.feed(chunk);
-    if (err !== null) this.refuse(refusals.protocolViolation(err));
+    const fault = this.framer.feed(chunk);
+    if (fault !== null) this.refuse(EXTENDED.has(fault.type) ? errors.extendedProtocol() : refusals.protocolViolation(fault.reason));
   }
 
   closed(): void {
@@ -86,17 +103,10 @@ export class Session implements ConsoleSession {
         void this.pump();
         return;
       }
-      case FrontendCode.Terminate:
+      default:
+        // Terminate: the only other type CONSOLE_LIMITS lets through.
         this.framer.halt();
         this.client.close('client close request');
-        return;
-      case FrontendCode.Parse:
-      case FrontendCode.Bind:
-      case FrontendCode.Execute:
-        this.refuse(errors.extendedProtocol());
-        return;
-      default:
-        this.refuse(refusals.protocolViolation(`unsupported packet type for admin console: '${String.fromCharCode(type)}'`));
     }
   }
 
@@ -114,10 +124,13 @@ export class Session implements ConsoleSession {
     this.running = false;
   }
 
-  /** An error that ends the session (PgBouncer: admin_error, then disconnect "bad packet"). */
+  /**
+   * An error that ends the session (PgBouncer: admin_error, then disconnect "bad packet"): FATAL,
+   * since the connection closes after it.
+   */
   private refuse(error: ErrorFields): void {
     this.framer.halt();
-    this.client.sendToClient(errorResponse(error));
+    this.client.sendToClient(errorResponse({ ...error, severity: 'FATAL' }));
     this.client.close(error.message, true);
   }
 }

@@ -18,6 +18,7 @@ import type { Connect, ConnectEvents, PendingConnect } from '../connect';
 import { LRUCache } from 'lru-cache';
 import { BackendCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
+import { anyTypeLimits } from '../protocol/limits';
 import { decodeErrorFields } from '../protocol/backend';
 import { bind, describe, execute, parse, Reader, startupMessage, sync, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from './server-login';
@@ -28,7 +29,7 @@ export const AUTH_QUERY_TTL_MS = 5000;
 /** Distinct (target, user) answers kept; user names come from unauthenticated clients, so it is bounded. */
 const CACHE_MAX = 10000;
 /** Frames from the server during a lookup are small; anything larger is not a secret. */
-const MAX_FRAME = 1 << 20;
+const LIMITS = anyTypeLimits(1 << 20, 'the limit for auth_query answers');
 
 export interface AuthQueryTarget {
   /** Opens a connection to the database's primary (lib/failover/dialer: server TLS applies). */
@@ -71,7 +72,7 @@ class Lookup implements ConnectEvents {
     private readonly resolve: (r: AuthQueryResult) => void,
   ) {
     this.login = new ServerLogin(target.authUser, target.credential);
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MAX_FRAME);
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), LIMITS);
     this.timer = setTimeout(() => this.finish({ kind: 'error', reason: `auth_query timed out after ${target.timeoutMs} ms` }), target.timeoutMs);
     this.dial = target.connect(this);
   }
@@ -81,8 +82,8 @@ class Lookup implements ConnectEvents {
     this.dial = null;
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
-      const err = this.framer.feed(chunk);
-      if (err !== null) this.finish({ kind: 'error', reason: `bad message from server: ${err}` });
+      const fault = this.framer.feed(chunk);
+      if (fault !== null) this.finish({ kind: 'error', reason: `bad message from server: ${fault.reason}` });
     });
     socket.on('error', (err) => this.finish({ kind: 'error', reason: `auth_query connection failed: ${err.message}` }));
     socket.on('close', () => this.finish({ kind: 'error', reason: 'server closed the auth_query connection' }));

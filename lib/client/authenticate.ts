@@ -14,13 +14,16 @@ import { chooseMethod, verifyCleartext, verifyCleartextScram } from '../auth/met
 import { verifyMd5 } from '../auth/md5';
 import { ScramServer } from '../auth/scram-server';
 import type { ScramSecret, Secret } from '../auth/secret';
+import type { ErrorFields } from '../protocol/backend';
+import * as refusals from '../protocol/refusals';
 
 export type AuthStep =
   /** Send these bytes and wait for the client's next 'p' message. */
   | { kind: 'send'; bytes: Buffer }
   /** Authenticated; `final` (SASLFinal) goes out before AuthenticationOk. */
   | { kind: 'ok'; final: Buffer | null; scramKeys: { clientKey: Buffer; serverKey: Buffer } | null }
-  | { kind: 'failed'; reason: string }
+  /** `refusal`: what the client is told when it is not the method's usual one (authFailed...). */
+  | { kind: 'failed'; reason: string; refusal?: ErrorFields }
   /**
    * The answer is being checked off the event loop (PBKDF2 for a SCRAM secret): `result` is the
    * step it comes to, 'ok' or 'failed'. It never rejects.
@@ -29,6 +32,8 @@ export type AuthStep =
 
 const CLEARTEXT_OK: AuthStep = { kind: 'ok', final: null, scramKeys: null };
 const WRONG_PASSWORD: AuthStep = { kind: 'failed', reason: 'wrong password' };
+/** PostgreSQL and PgBouncer refuse an empty password before checking it (recv_password_packet). */
+const EMPTY_PASSWORD: AuthStep = { kind: 'failed', reason: 'empty password', refusal: refusals.emptyPassword() };
 
 export class ClientAuth {
   private readonly method: ReturnType<typeof chooseMethod>;
@@ -70,12 +75,14 @@ export class ClientAuth {
       case 'cleartext': {
         const msg = decodePasswordMessage(buf, start, end);
         if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
+        if (msg.password === '') return EMPTY_PASSWORD;
         if (this.secret?.kind === 'scram') return { kind: 'checking', result: this.checkScram(this.secret, msg.password) };
         return verifyCleartext(this.secret, this.user, msg.password) ? CLEARTEXT_OK : WRONG_PASSWORD;
       }
       case 'md5': {
         const msg = decodePasswordMessage(buf, start, end);
         if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
+        if (msg.password === '') return EMPTY_PASSWORD;
         return verifyMd5(this.secret, this.user, this.salt as Buffer, msg.password)
           ? { kind: 'ok', final: null, scramKeys: null }
           : { kind: 'failed', reason: 'wrong password' };
@@ -100,7 +107,9 @@ export class ClientAuth {
     if (this.scramStage === 'initial') {
       const msg = decodeSASLInitialResponse(buf, start, end);
       if (msg.kind === 'invalid') return { kind: 'failed', reason: msg.reason };
-      if (msg.mechanism !== 'SCRAM-SHA-256') return { kind: 'failed', reason: `unsupported SASL mechanism ${msg.mechanism}` };
+      if (msg.mechanism !== 'SCRAM-SHA-256') {
+        return { kind: 'failed', reason: `unsupported SASL mechanism ${msg.mechanism}`, refusal: refusals.invalidSaslMechanism() };
+      }
       try {
         if (msg.data === null) return { kind: 'failed', reason: 'SASLInitialResponse without client-first-message' };
         const serverFirst = scram.clientFirst(msg.data);

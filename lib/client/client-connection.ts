@@ -12,6 +12,8 @@
 import type * as net from 'node:net';
 import { FrontendCode, TxStatus } from '../protocol/codes';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
+import { QueuedInput } from './queued-input';
+import { clientLimits, frameRefusal } from './client-limits';
 import { authenticationOk, backendKeyData, errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import { ADMIN_DATABASE, type Settings } from '../config';
@@ -26,6 +28,7 @@ import { clock } from '../pool/clock';
 import type { LoginOutcome, LoginSubject } from './login-auth';
 import { isSession, type ConsoleGate, type ConsoleSession } from '../admin/gate';
 import { DETACHED_STATS, RequestTiming, type PoolStats } from '../metrics/counters';
+import { RequestTags, TAG_FRAME_MAX, type QueryObserver } from '../metrics/observer';
 import { PreparedLink } from '../prepared/link';
 import type { StatementRegistry } from '../prepared/statements';
 import { StartupPhase } from './startup-phase';
@@ -55,6 +58,8 @@ export interface ClientContext {
   /** Issues this client's BackendKeyData key; cancel requests look it up. */
   assignCancelKey(client: ClientConnection): { pid: number; secret: number };
   cancel(pid: number, secret: number): void;
+  /** A turned-away client is let in after all (the admin console): it counts from now on. */
+  admitOverLimit(client: ClientConnection): void;
   clientClosed(client: ClientConnection): void;
   /** The shared prepared-statement registry (max_prepared_statements > 0). */
   readonly statements: StatementRegistry;
@@ -64,6 +69,8 @@ export interface ClientContext {
   routerFor?(client: ClientConnection, pool: Pool): ClientRouter | null;
   /** The [rules] and the result cache as this client of `pool` meets them (lib/rules), or null. */
   rulesFor?(client: ClientConnection, pool: Pool): ClientRules | null;
+  /** Per-request metrics and the slow-query log (lib/metrics/observer); absent in specs that need none. */
+  readonly observer?: QueryObserver;
 }
 
 let nextClientId = 1;
@@ -78,7 +85,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   user = '';
   database = '';
   pool: Pool | null = null;
-  /** The pool the current server came from: `pool`, or a replica pool when routed (lib/routing/router). */
+  /**
+   * The pool the client is queued in or linked through now: `pool`, or a replica pool when
+   * routed (lib/routing/router); null while idle or waiting for a replica to catch up.
+   */
   private linkedPool: Pool | null = null;
   /** Read/write splitting state; null when the database has no replicas. */
   router: ClientRouter | null = null;
@@ -117,6 +127,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private stats: PoolStats = DETACHED_STATS;
   /** When the running query and transaction began (SHOW STATS times, SHOW CLIENTS wait). */
   readonly timing = new RequestTiming();
+  /** The statements of the running request, while metrics or the slow-query log are on; else null. */
+  private tags: RequestTags | null = null;
   /** PoolClient: nowUs() while queued (SHOW STATS wait_time), else 0. */
   waitStart = 0;
   /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384") once the handshake is done, else ''. */
@@ -128,14 +140,17 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private startup: StartupPhase | null;
   /** The forwarding path's framing, made at the first request (an idle client never had one). */
   private relay: Relay | null = null;
-  /** What the client sent while no server was linked; null when nothing waits. */
-  private pending: Buffer[] | null = null;
-  /** Bytes in pending (limitPending). */
-  private pendingBytes = 0;
-  /** The server corked while the current chunk is fed (corkServer), else null. */
-  private corked: ServerConnection | null = null;
+  /**
+   * Accepted over max_client_conn or while shutting down: its StartupMessage gets this refusal
+   * (lib/pgmux accept). Null for a client that counts.
+   */
+  turnedAway: ErrorFields | null;
+  /** What the client sent while no server was linked. */
+  private readonly queued = new QueuedInput();
+  /** What goes to `gatherFor` while the current chunk is fed (gather), else null. */
+  private gathered: Buffer[] | null = null;
+  private gatherFor: ServerConnection | null = null;
   private terminating = false;
-  private violation: string | null = null;
   /**
    * The request as the client sent it since this server was linked, while no byte of its answer
    * has come back: sent again if the server dies unanswered in a way that proves it did not
@@ -145,6 +160,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private replayBytes = 0;
   /** The router placed the request as a read, and the client has sent nothing since. */
   private replayReadOnly = false;
+  /** The request only begins a transaction: it may go again however its server died. */
+  private replayHarmless = false;
   /** The server's first answer to `replay` was a shutdown's word: the frame, swallowed; else null. */
   private shutdownRefused: Buffer | null = null;
   /** ...and it was a FATAL (nothing committed), not an immediate shutdown's WARNING. */
@@ -157,7 +174,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     socket: net.Socket,
     private readonly ctx: ClientContext,
     readonly remote: string,
+    turnedAway: ErrorFields | null = null,
   ) {
+    this.turnedAway = turnedAway;
     this.connectedAt = this.stateSince = clock.now;
     this.startup = new StartupPhase(this, ctx);
     this.socket = socket;
@@ -180,23 +199,23 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         (this.startup as StartupPhase).feed(chunk);
         return;
       case 'idle':
-        if (chunk.length === 5 && chunk[0] === FrontendCode.Terminate) {
+        if (chunk.length === 5 && chunk[0] === FrontendCode.Terminate && chunk.readInt32BE(1) === 4) {
           this.close('client close request');
           return;
         }
         if (this.relay === null) this.firstRequest();
-        (this.pending ??= []).push(chunk);
-        this.pendingBytes = chunk.length;
-        if (this.timing.queryStart === 0) this.timing.begin(this.stats);
+        if (this.prepared !== null && this.answerParses(chunk)) return;
+        this.queued.begin(chunk);
+        if (this.timing.queryStart === 0) this.beginRequest();
         this.setState('waiting');
         this.waitSince = clock.now;
         if (this.rules === null || this.admitRequest()) this.requestServer();
-        if ((this.state as ClientState) === 'waiting') this.limitPending();
+        // Not linked at once: from here on what it sends is checked while it waits.
+        if ((this.state as ClientState) === 'waiting') this.whileQueued(chunk);
         return;
       case 'waiting':
-        (this.pending as Buffer[]).push(chunk);
-        this.pendingBytes += chunk.length;
-        this.limitPending();
+        this.queued.add(chunk);
+        this.whileQueued(chunk);
         return;
       case 'active':
         if (this.replay !== null) this.keepForReplay(chunk);
@@ -211,22 +230,38 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   /**
-   * A queued client stops being read once it has sent pkt_buf bytes (PgBouncer's packet buffer):
-   * a client waits for its answer, so the usual request is one small chunk, and not pausing it
-   * spares a pause and a resume per queued transaction; a client that keeps sending is held to
-   * that bound.
+   * A chunk a queued client sent: its headers are checked now (lib/protocol/limits), so a type no
+   * client sends or a length PostgreSQL refuses ends the client at once; past pkt_buf bytes the
+   * client is no longer read until it has a server (PgBouncer's packet buffer).
    */
-  private limitPending(): void {
-    if (this.pendingBytes >= this.ctx.settings.pkt_buf) this.socket.pause();
+  private whileQueued(chunk: Buffer): void {
+    const err = this.queued.checkHeaders(chunk, clientLimits(this.ctx.settings));
+    if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
+    else if (this.queued.full(this.ctx.settings.pkt_buf)) this.socket.pause();
   }
 
   /** What an idle client never needed until now: the relay, the prepared-statement link, its rules. */
   private firstRequest(): void {
-    this.relay = new Relay(this, this.ctx.settings.max_packet_size);
+    this.relay = new Relay(this, clientLimits(this.ctx.settings));
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
     // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
     this.rules = this.ctx.rulesFor?.(this, this.pool as Pool) ?? null;
+  }
+
+  /**
+   * Parses of statements known to be good, then Sync or Flush, sent while no server is linked:
+   * pgmux answers them itself (lib/prepared/unlinked-parse says why, and why it is safe), so a
+   * client that prepares synchronously never waits for a server it does not need.
+   */
+  private answerParses(chunk: Buffer): boolean {
+    const local = (this.prepared as PreparedLink).answerUnlinked(chunk, this.ctx.settings.max_packet_size);
+    if (local === null) return false;
+    const router = this.router;
+    if (router !== null) for (let i = 0; i < local.names.length; i++) router.observe(local.statements[i].sql, local.names[i]);
+    this.socket.write(local.answer);
+    if (local.synced) this.readySince = clock.now;
+    return true;
   }
 
   /**
@@ -239,8 +274,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const router = this.router;
     this.placedReadOnly = false;
     if (router !== null) {
-      const placed = router.place(this.pending as Buffer[], this.rules?.route ?? null);
-      if (placed.kind === 'wait') return;
+      const placed = router.place(this.queued.all, this.rules?.route ?? null);
+      if (placed.kind === 'wait') {
+        // Queued nowhere until the lag tracker's next poll decides again (reroute).
+        this.linkedPool = null;
+        return;
+      }
       if (placed.kind === 'refuse') {
         this.fail({ severity: 'FATAL', code: '57P03', message: `pgmux: ${placed.reason}` });
         return;
@@ -255,17 +294,16 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   /**
-   * The rules' word on the request in `pending` before it is placed: go on (true), or it was
+   * The rules' word on the queued request before it is placed: go on (true), or it was
    * answered here (a cached answer, a denial, a rate refusal) or is held by a rate (false).
    */
   private admitRequest(): boolean {
-    const admitted = (this.rules as ClientRules).admit(this.pending as Buffer[], clock.now);
+    const admitted = (this.rules as ClientRules).admit(this.queued.all, clock.now);
     switch (admitted.kind) {
       case 'go':
         return true;
       case 'answer':
-        this.pending = null;
-        this.pendingBytes = 0;
+        this.queued.take();
         this.socket.write(admitted.bytes);
         this.timing.end(this.stats, true);
         this.setState('idle');
@@ -333,37 +371,44 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     return this.relay === null || this.relay.atBoundary();
   }
 
-  /** The chunks that waited for a server, handed over once (pending is null again after). */
-  private takePending(): readonly Buffer[] {
-    const queued = this.pending ?? NOTHING_PENDING;
-    this.pending = null;
-    return queued;
-  }
-
   private feedRelay(chunk: Buffer): void {
     const err = (this.relay as Relay).feed(chunk);
-    const corked = this.corked;
-    if (corked !== null) {
-      this.corked = null;
-      corked.uncork();
-    }
-    if (err !== null) this.fail(refusals.protocolViolation(err.reason));
+    if (this.gathered !== null) this.sendGathered();
+    if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
   }
 
   /**
-   * A rewritten frame (a Bind under the server's statement name, an injected Parse) is written
-   * on its own, then the rest of the chunk as a run: corked until the chunk is done, they leave
-   * in one write instead of one system call each (pgbench -M prepared: Bind, then Execute+Sync).
-   * The server's socket keeps them in order whatever else is written to it meanwhile.
+   * A rewritten frame (a Bind under the server's statement name, an injected Parse) is one
+   * buffer, the rest of the chunk another run: gathered until the chunk is done, they leave as
+   * one buffer in one write (pgbench -M prepared: Bind, then Execute+Sync), which costs less
+   * than a corked socket's writev of the pieces. They are sent before feed returns, while the
+   * chunk they slice is still the one read.
    */
-  private corkServer(): void {
-    const server = this.server;
-    if (this.corked !== null || server === null) return;
-    this.corked = server;
-    server.cork();
+  private gather(): void {
+    if (this.gathered !== null || this.server === null) return;
+    this.gathered = [];
+    this.gatherFor = this.server;
+  }
+
+  private sendGathered(): void {
+    const parts = this.gathered as Buffer[];
+    const server = this.gatherFor as ServerConnection;
+    this.gathered = null;
+    this.gatherFor = null;
+    // Unlinked while the chunk was fed (a refusal): what was meant for that server goes nowhere.
+    if (parts.length === 0 || server !== this.server) return;
+    if (!server.sendToServer(parts.length === 1 ? parts[0] : Buffer.concat(parts))) this.socket.pause();
   }
 
   // ---- login ----
+
+  /**
+   * The pool SHOW POOLS counts this logged-in client in: the one it is queued in or linked
+   * through (a replica's when routed), else its own; null before login and for the console.
+   */
+  get countedIn(): Pool | null {
+    return this.linkedPool ?? this.pool;
+  }
 
   /** Whether the client is on TLS (hba hostssl/hostnossl). */
   get tls(): boolean {
@@ -437,7 +482,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const sync = syncStatement(this.params, server.params, this.ctx.tracked);
     if (sync !== '') server.runInternal(sync);
     this.setState('active');
-    const queued = this.takePending();
+    const queued = this.queued.take();
     this.beginReplay(queued);
     if (this.replay !== null) server.awaitAnswer();
     for (const chunk of queued) {
@@ -449,9 +494,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   // RelayHandler (client -> server)
 
-  onHeader(type: number): number {
+  onHeader(type: number, length: number): number {
     // A message while none of this client's queries runs starts one (SHOW STATS).
-    if (this.timing.queryStart === 0 && type !== FrontendCode.Terminate) this.timing.begin(this.stats);
+    if (this.timing.queryStart === 0 && type !== FrontendCode.Terminate) this.beginRequest();
     switch (type) {
       case FrontendCode.Query:
       case FrontendCode.Sync:
@@ -460,8 +505,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.owed++;
         this.unsynced = 0;
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
-        // routed client's statements are classified for its session pins and writes.
-        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || this.rules?.inspects === true)) return Action.Inspect;
+        // routed client's statements are classified for its session pins and writes; the rules see
+        // statements; metrics fingerprint them (not a huge one that would have to be assembled for that alone).
+        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
+          return Action.Inspect;
+        }
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.CopyData:
@@ -472,8 +520,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case FrontendCode.Bind:
         this.unsynced++;
         // Statement names are rewritten per server when prepared statements are tracked; the
-        // rules see statements (and, while the result cache runs, the Binds that execute them).
-        if (this.prepared !== null) return Action.Inspect;
+        // rules see statements (and, while the result cache runs, the Binds that execute them);
+        // metrics learn which statement runs.
+        if (this.prepared !== null || (this.tags !== null && length <= TAG_FRAME_MAX)) return Action.Inspect;
         if (this.rules === null) return Action.Forward;
         return (type === FrontendCode.Parse ? this.rules.inspects : this.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
@@ -482,20 +531,27 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return this.prepared !== null ? Action.Inspect : Action.Forward;
       case FrontendCode.Execute:
         this.unsynced++;
-        // A batch pgmux may run again after a stale plan keeps its Execute's bytes (lib/prepared/link).
-        if (this.prepared?.holding === true) return Action.Inspect;
+        // A batch pgmux may run again after a stale plan keeps its Execute's bytes, and a SQL
+        // DEALLOCATE's Execute gets its tag replaced (lib/prepared/link).
+        if (this.prepared?.inspectsExecute === true) return Action.Inspect;
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.Flush:
         this.unsynced++;
         return Action.Forward;
       default:
-        // Terminate, or a type no client may send: look at it whole, then act.
+        // Terminate: the relay refuses every type no client may send at its header (lib/protocol/limits).
         return Action.Inspect;
     }
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
+    const tags = this.tags;
+    if (tags !== null) {
+      if (type === FrontendCode.Query) tags.query(buf, start, end);
+      else if (type === FrontendCode.Parse) tags.parse(buf, start, end);
+      else if (type === FrontendCode.Bind) tags.bind(buf, start, end);
+    }
     const server = this.server;
     if (this.rules !== null && isRuleMessage(type) && server !== null) {
       // statement_timeout, the cache's writes; a denied statement goes on as the rules' marker.
@@ -511,10 +567,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
       return verdict;
     }
-    // Seen only for the rules.
-    if (this.rules !== null && isRuleMessage(type)) return Action.Forward;
-    if (type === FrontendCode.Terminate) this.terminating = true;
-    else this.violation = `unknown message type '${String.fromCharCode(type)}' (0x${type.toString(16)})`;
+    if (type !== FrontendCode.Terminate) return Action.Forward;
+    // Terminate (see onHeader): close once what came before it has gone out.
+    this.terminating = true;
     return Action.Swallow | Action.Notify;
   }
 
@@ -522,7 +577,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const ruleFrame = this.ruleFrame;
     if (ruleFrame !== null) {
       this.ruleFrame = null;
-      this.corkServer();
+      this.gather();
       this.write(ruleFrame);
       return false;
     }
@@ -531,15 +586,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       const link = this.prepared as PreparedLink;
       const replacement = link.takeReplacement();
       if (replacement !== null) {
-        this.corkServer();
+        this.gather();
         this.write(replacement);
       }
       const fakes = link.takeFakes();
       if (fakes !== null) this.socket.write(fakes);
       return false;
     }
-    if (this.violation !== null) this.fail(refusals.protocolViolation(this.violation));
-    else if (this.terminating) this.close('client close request');
+    if (this.terminating) this.close('client close request');
     return true;
   }
 
@@ -570,14 +624,16 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       pos = nul + 1;
     }
     const nul = buf.indexOf(0, pos);
-    (this.router as ClientRouter).observe(buf.toString('utf8', pos, nul < 0 || nul >= end ? end : nul), name);
+    const target = (this.router as ClientRouter).observe(buf.toString('utf8', pos, nul < 0 || nul >= end ? end : nul), name);
+    if (target === 'primary') this.tags?.routedToPrimary();
   }
 
   write(bytes: Buffer): void {
     const server = this.server;
     if (server === null) return;
     this.stats.clientBytes += bytes.length;
-    if (!server.sendToServer(bytes)) this.socket.pause();
+    if (this.gathered !== null) this.gathered.push(bytes);
+    else if (!server.sendToServer(bytes)) this.socket.pause();
   }
 
   // ServerPeer (server -> client)
@@ -612,7 +668,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.owed > 0) this.owed--;
     this.rules?.ready(status, this.owed);
     if (this.owed === 0) this.resends = 0;
-    if (this.owed === 0 && this.timing.queryStart !== 0) this.timing.end(this.stats, status === TxStatus.Idle);
+    if (this.owed === 0 && this.timing.queryStart !== 0) {
+      const timing = this.timing;
+      timing.end(this.stats, status === TxStatus.Idle);
+      this.tags?.ended(this, this.linkedPool ?? (this.pool as Pool), timing.lastQueryUs, timing.waitUs, timing.lastXactUs);
+    }
     this.readySince = clock.now;
     const server = this.server;
     if (server === null) return;
@@ -651,7 +711,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.unsynced = 0;
     if (this.state === 'active') this.setState('idle');
     // Back to the pool it came from (a replica's, when routed).
-    (this.linkedPool ?? (this.pool as Pool)).release(this, server, clean);
+    (this.linkedPool ?? (this.pool as Pool)).release(server, clean);
+    this.linkedPool = null;
     if (this.state === 'idle') this.socket.resume();
   }
 
@@ -672,16 +733,15 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       // come back: it goes again only if the host itself is going away, as its probe tells.
       this.setState('waiting');
       this.waitSince = clock.now;
-      this.pending = replay;
-      this.pendingBytes = this.replayBytes;
+      this.queued.restore(replay, this.replayBytes);
       backend.checkAlive((alive) => {
-        if (this.state !== 'waiting' || this.pending === null) return;
+        if (this.state !== 'waiting') return;
         if (alive) this.refuseWith(refused, `server terminated the connection: ${reason}`);
-        else this.resend(this.takePending() as Buffer[], `${reason}; the server is shutting down`);
+        else this.resend(this.queued.take(), `${reason}; the server is shutting down`);
       });
       return;
     }
-    if (resendable && this.replayReadOnly) {
+    if (resendable && (this.replayReadOnly || this.replayHarmless)) {
       this.resend(replay, reason);
       return;
     }
@@ -717,11 +777,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     for (const c of queued) bytes += c.length;
     const pool = this.pool as Pool;
     // Session pooling keeps a server for good: a lost one is a lost session.
-    if (bytes === 0 || bytes > RESEND_LIMIT || pool.settings.poolMode === 'session' || !resendable(queued)) {
+    const kind = bytes === 0 || bytes > RESEND_LIMIT || pool.settings.poolMode === 'session' ? 'no' : resendable(queued);
+    if (kind === 'no') {
       this.replay = null;
       return;
     }
-    // The pending array itself (takePending left pending null): no copy per transaction.
+    this.replayHarmless = kind === 'harmless';
+    // The queued array itself (take() let go of it): no copy per transaction.
     this.replay = queued as Buffer[];
     this.replayBytes = bytes;
   }
@@ -730,9 +792,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private keepForReplay(chunk: Buffer): void {
     const replay = this.replay as Buffer[];
     this.replayBytes += chunk.length;
-    // Only the request the router classified is known to be a read.
+    // Only the request the router classified is known to be a read, or seen to be a BEGIN.
     this.replayReadOnly = false;
-    if (this.replayBytes > RESEND_LIMIT || !resendable([chunk])) this.replay = null;
+    this.replayHarmless = false;
+    if (this.replayBytes > RESEND_LIMIT || resendable([chunk]) === 'no') this.replay = null;
     else replay.push(chunk);
   }
 
@@ -743,9 +806,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.owed = 0;
     this.unsynced = 0;
     this.prepared?.reset();
-    this.relay = new Relay(this, this.ctx.settings.max_packet_size);
-    this.pending = [...chunks];
-    this.pendingBytes = this.replayBytes;
+    this.relay = new Relay(this, clientLimits(this.ctx.settings));
+    this.queued.restore([...chunks], this.replayBytes);
     this.setState('waiting');
     this.waitSince = clock.now;
     this.requestServer();
@@ -756,6 +818,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** Refuses the client with an ErrorResponse and closes it. */
   fail(error: ErrorFields): void {
     if (this.state === 'closed') return;
+    const pool = this.linkedPool ?? this.pool;
+    if (pool !== null) pool.stats.metrics?.pgmuxError(error.code);
+    else this.ctx.observer?.loginError(error.code);
     if (this.ctx.settings.log_pooler_errors) log.warn(`pooler error: ${error.message}`, this);
     if (error.severity === 'FATAL' || this.state !== 'active') {
       this.socket.write(errorResponse({ ...error, severity: 'FATAL' }));
@@ -779,7 +844,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.server = null;
       // Reusable only between transactions with nothing in flight; otherwise its state is unknown.
       const clean = this.owed === 0 && this.unsynced === 0 && server.txStatus === TxStatus.Idle && this.atBoundary();
-      linked.release(this, server, clean);
+      linked.release(server, clean);
     }
     if (pool !== null) pool.clientGone(this);
     if (linked !== null && linked !== pool) linked.clientGone(this);
@@ -790,8 +855,20 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {
       log.info(`closing because: ${reason} (age=${Math.round((clock.now - this.connectedAt) / 1000)}s)`, this);
     }
-    if (flush) this.socket.end();
-    else this.socket.destroy();
+    if (flush) {
+      this.socket.end();
+      // The peer's FIN must still be read for the socket to close (a paused socket never sees
+      // it), and a peer that never sends one is not waited for: its fd is released regardless.
+      this.socket.resume();
+      setTimeout(destroySocket, CLOSE_GRACE_MS, this.socket).unref();
+    } else this.socket.destroy();
+  }
+
+  /** A request begins: timed for SHOW STATS, and tagged while metrics or the slow-query log are on. */
+  private beginRequest(): void {
+    this.timing.begin(this.stats);
+    const observer = this.ctx.observer;
+    if (observer !== undefined && observer.active !== (this.tags !== null)) this.tags = observer.active ? new RequestTags(observer) : null;
   }
 
   /** The only writer of `state` (StartupPhase moves a client into 'auth'). */
@@ -817,4 +894,9 @@ function isRuleMessage(type: number): boolean {
   return type === FrontendCode.Query || type === FrontendCode.Parse || type === FrontendCode.Bind;
 }
 
-const NOTHING_PENDING: readonly Buffer[] = [];
+/** How long a refused client may take to read its ErrorResponse and close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
+}

@@ -148,19 +148,31 @@ export class LoginAuth {
         log.info(`${authType === 'cert' ? 'certificate' : 'password'} authentication failed: ${step.reason}`, s);
         // Under trust the only failure is a user missing from auth_file: PgBouncer's own text.
         const error =
-          authType === 'cert' ? refusals.certAuthFailed() : authType === 'trust' ? refusals.trustAuthFailed() : refusals.authFailed(s.user);
+          step.refusal ??
+          (authType === 'cert' ? refusals.certAuthFailed() : authType === 'trust' ? refusals.trustAuthFailed() : refusals.authFailed(s.user));
         this.done({ kind: 'refused', error });
         return;
       }
-      case 'ok':
+      case 'ok': {
         this.auth = null;
-        if (!this.forConsole && this.pool === null) {
+        if (this.forConsole) {
+          this.done({ kind: 'ok', pool: null, final: step.final, scramKeys: step.scramKeys });
+          return;
+        }
+        if (this.pool === null) {
           // Cannot happen: only a user with a secret (or auth_type any) gets past a challenge.
           this.done({ kind: 'refused', error: refusals.authFailed(s.user) });
           return;
         }
-        this.done({ kind: 'ok', pool: this.pool, final: step.final, scramKeys: step.scramKeys });
+        // Looked up again: the database may have been disabled, or (made from '*' and idle) dropped, meanwhile.
+        const pool = this.ctx.findPool(s.database, s.user);
+        if (!(pool instanceof Object && 'clientLoggedIn' in pool)) {
+          this.done({ kind: 'refused', error: pool as ErrorFields });
+          return;
+        }
+        this.done({ kind: 'ok', pool, final: step.final, scramKeys: step.scramKeys });
         return;
+      }
     }
   }
 }

@@ -10,6 +10,9 @@
 // - The connection ends with no byte of an answer, and the request only reads (the router
 //   classified it for a replica): running a read twice changes nothing.
 //
+// - The request only begins a transaction (BEGIN, START TRANSACTION): it changes nothing, so it
+//   goes again however its server died (pgbench's transactions start so).
+//
 // Anything else (an immediate shutdown's WARNING, a crash, a reset during a write) may have
 // committed, and fails as PostgreSQL failed it. A request that named or dropped prepared
 // statements is never sent again: the client's names already changed.
@@ -22,39 +25,84 @@ export const RESEND_LIMIT = 64 * 1024;
 /** A request is sent at most this many times over (each try must lose its server unanswered). */
 export const MAX_RESENDS = 3;
 
-/** Whether the frames of `chunks` leave nothing behind on the client's side when they go unanswered. */
-export function resendable(chunks: readonly Buffer[]): boolean {
+/** What going unanswered means for a request: 'no' to send it again at all, 'harmless' whatever happened, 'maybe' by the rules above. */
+export type Resend = 'no' | 'maybe' | 'harmless';
+
+/**
+ * Whether the frames of `chunks` leave nothing behind on the client's side when they go
+ * unanswered ('maybe'), and whether they only begin a transaction ('harmless').
+ */
+export function resendable(chunks: readonly Buffer[]): Resend {
   const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   let pos = 0;
+  let onlyBegin = true;
   while (pos + HEADER_LENGTH <= buf.length) {
     const type = buf[pos];
     const end = pos + 1 + buf.readInt32BE(pos + 1);
-    if (end > buf.length || end < pos + HEADER_LENGTH) return false;
+    if (end > buf.length || end < pos + HEADER_LENGTH) return 'no';
     switch (type) {
       case FrontendCode.Query:
         // PREPARE, EXECUTE and DEALLOCATE change the client's statement names; so does DISCARD.
-        if (mayBeSqlPrepared(buf, pos, end) || startsWithWord(buf, pos + HEADER_LENGTH, end, DISCARD)) return false;
+        if (mayBeSqlPrepared(buf, pos, end) || startsWithWord(buf, pos + HEADER_LENGTH, end, DISCARD)) return 'no';
+        if (!beginsTransaction(buf, pos + HEADER_LENGTH, end - 1)) onlyBegin = false;
         break;
-      case FrontendCode.Parse:
-        if (buf[pos + HEADER_LENGTH] !== 0) return false; // a named statement
+      case FrontendCode.Parse: {
+        if (buf[pos + HEADER_LENGTH] !== 0) return 'no'; // a named statement
+        // Unnamed: the text follows the empty name.
+        const textEnd = buf.indexOf(0, pos + HEADER_LENGTH + 1);
+        if (textEnd < 0 || textEnd >= end || !beginsTransaction(buf, pos + HEADER_LENGTH + 1, textEnd)) onlyBegin = false;
         break;
+      }
       case FrontendCode.Bind:
       case FrontendCode.Describe:
       case FrontendCode.Execute:
       case FrontendCode.Sync:
       case FrontendCode.Flush:
+        break;
       case FrontendCode.FunctionCall:
+        onlyBegin = false;
         break;
       default:
         // Close (of a client's name), COPY data, anything unexpected.
-        return false;
+        return 'no';
     }
     pos = end;
   }
-  return pos === buf.length;
+  if (pos !== buf.length) return 'no';
+  return onlyBegin ? 'harmless' : 'maybe';
 }
 
 const DISCARD = Buffer.from('discard', 'latin1');
+const BEGIN = Buffer.from('begin', 'latin1');
+const START = Buffer.from('start', 'latin1');
+const TRANSACTION = Buffer.from('transaction', 'latin1');
+
+/**
+ * Whether buf[i, end) is one BEGIN or START TRANSACTION (with any modes, a trailing `;`): a
+ * statement with no effect of its own. Anything after a `;` (another statement) says no.
+ */
+function beginsTransaction(buf: Buffer, i: number, end: number): boolean {
+  i = skipBlanks(buf, i, end);
+  if (startsWithWord(buf, i, end, BEGIN)) i += BEGIN.length;
+  else if (startsWithWord(buf, i, end, START)) {
+    i = skipBlanks(buf, i + START.length, end);
+    if (!startsWithWord(buf, i, end, TRANSACTION)) return false;
+    i += TRANSACTION.length;
+  } else return false;
+  if (i < end && isWordByte(buf[i])) return false; // BEGINNING, STARTS…
+  const semi = buf.indexOf(0x3b, i);
+  if (semi < 0 || semi >= end) return true;
+  return skipBlanks(buf, semi + 1, end) === end;
+}
+
+function skipBlanks(buf: Buffer, i: number, end: number): number {
+  while (i < end && (buf[i] === 0x20 || (buf[i] >= 0x09 && buf[i] <= 0x0d))) i++;
+  return i;
+}
+
+function isWordByte(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
+}
 
 function startsWithWord(buf: Buffer, i: number, end: number, word: Buffer): boolean {
   while (i < end && (buf[i] === 0x20 || (buf[i] >= 0x09 && buf[i] <= 0x0d))) i++;

@@ -4,11 +4,15 @@
 // console) and is then dropped with its framer and parameters, so that an idle client keeps
 // nothing of its login. What the client sent behind its login is handed back in order.
 
+import type * as net from 'node:net';
 import { FrontendCode, StartupCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
 import { decodeStartup } from '../protocol/frontend';
+import { startupProblem } from '../protocol/frontend/startup-prefix';
+import { loginLimits } from '../protocol/limits';
 import { negotiateProtocolVersion } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
+import type { ErrorFields } from '../protocol/backend';
 import { ADMIN_DATABASE } from '../config';
 import { plainLoginRefused } from '../auth/tls';
 import { log } from '../log';
@@ -16,12 +20,13 @@ import { LoginAuth, TRUSTED, type LoginOutcome } from './login-auth';
 import { decideStartup } from './startup-params';
 import { answerSslRequest, isDirectTls, NO_ENCRYPTION, upgradeToTls } from './tls-upgrade';
 import type { ClientConnection, ClientContext } from './client-connection';
+import { clientLimits, frameRefusal } from './client-limits';
 
 /**
- * The longest message a client may send before it is logged in: PostgreSQL's
- * PG_MAX_AUTH_TOKEN_LENGTH (65535) body bytes plus the length field.
+ * Bytes held while a password is checked before the socket is paused: one longest login message
+ * (PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH) plus its header.
  */
-const MAX_LOGIN_FRAME = 65535 + 4;
+const MAX_LOGIN_FRAME = 65535 + 5;
 
 /** Feeds the framer only what it holds already (the rest of a chunk read up to a halt). */
 const EMPTY = Buffer.alloc(0);
@@ -52,8 +57,8 @@ export class StartupPhase {
     private readonly client: ClientConnection,
     private readonly ctx: ClientContext,
   ) {
-    // Before login only small messages are due: a declared 1 GB password is refused, not buffered.
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), Math.min(ctx.settings.max_packet_size, MAX_LOGIN_FRAME), true);
+    // Before login only password messages are due: a declared 1 GB one is refused, not waited for.
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), loginLimits(ctx.settings.max_packet_size), true);
   }
 
   /** Bytes from the client while it logs in. */
@@ -68,9 +73,10 @@ export class StartupPhase {
       this.hold(chunk);
       return;
     }
-    const err = this.framer.feed(chunk);
-    if (err !== null) {
-      client.fail(refusals.protocolViolation(err));
+    const fault = this.framer.feed(chunk);
+    if (fault !== null) {
+      // A StartupMessage again while logging in (its first byte is 0, no message type).
+      client.fail(fault.type === 0 && client.state === 'auth' ? refusals.startupResent() : frameRefusal(fault.type, fault.reason, this.ctx.settings));
       return;
     }
     // The login ended inside this feed (a welcome or console sent at once): the rest is the session's.
@@ -130,9 +136,13 @@ export class StartupPhase {
         }
         this.onStartup(buf, start, end);
         return;
-      case StartupCode.Unknown:
-        client.fail(refusals.protocolViolation('unsupported protocol version or startup packet; pgmux speaks protocol 3.0'));
+      case StartupCode.Invalid: {
+        const problem = startupProblem(buf, start, end);
+        if (problem.kind === 'version') client.fail(refusals.unsupportedProtocolVersion(problem.major, problem.minor));
+        else if (problem.kind === 'typed' && problem.type === FrontendCode.Password) client.fail(refusals.passwordBeforeStartup());
+        else client.fail(refusals.protocolViolation(problem.reason));
         return;
+      }
       case FrontendCode.Password:
         if (client.state === 'auth' && this.login?.awaitingAnswer === true) {
           this.login.answer(buf, start, end);
@@ -169,12 +179,23 @@ export class StartupPhase {
     }
     const decision = decideStartup(msg.params, this.ctx.tracked, this.ctx.settings.ignore_startup_parameters);
     if (!decision.ok) {
-      client.fail(decision.problem === 'no-user' ? refusals.noUser() : refusals.unsupportedStartupParameter(decision.name));
+      client.fail(startupRefusal(decision.problem, decision.name));
       return;
     }
     client.user = decision.user;
     client.database = decision.database;
+    if (this.ctx.settings.application_name_add_host) addClientAddress(decision.params, client.socket, this.ctx.settings.listen_port);
     this.params = decision.params;
+    // PgBouncer's order: the parameters are checked, then max_client_conn, which the console is exempt from.
+    const turnedAway = client.turnedAway;
+    if (turnedAway !== null) {
+      if (turnedAway.code !== refusals.tooManyConnections().code || client.database !== ADMIN_DATABASE) {
+        client.fail(turnedAway);
+        return;
+      }
+      client.turnedAway = null;
+      this.ctx.admitOverLimit(client);
+    }
     if (this.ctx.settings.log_connections) {
       log.info(`login attempt: db=${client.database} user=${client.user} tls=${client.tlsInfo || 'no'}`, client);
     }
@@ -249,8 +270,28 @@ export class StartupPhase {
 
   private loggedIn(outcome: LoginOutcome): void {
     this.login = null;
-    // Logged in, the client may send whatever max_packet_size allows, also behind its password.
-    if (outcome.kind === 'ok') this.framer.maxLength = this.ctx.settings.max_packet_size;
+    // Logged in, the client may send what PostgreSQL and max_packet_size allow, also behind its password.
+    if (outcome.kind === 'ok') this.framer.limits = clientLimits(this.ctx.settings);
     this.client.loggedIn(outcome);
   }
+}
+
+/** The refusal for a StartupMessage decideStartup refused. */
+function startupRefusal(problem: 'no-user' | 'unsupported', name: string): ErrorFields {
+  if (problem === 'no-user') return refusals.noUser();
+  return name === 'replication' ? refusals.replicationNotSupported() : refusals.unsupportedStartupParameter(name);
+}
+
+/**
+ * application_name_add_host: the client's address and port after its application_name ("app"
+ * when it sent none), as PgBouncer's set_appname: "psql - 10.0.0.7:50432", IPv6 in brackets,
+ * "unix:6432" over the unix socket. Only at login: a later SET is left as the client wrote it.
+ */
+function addClientAddress(params: Map<string, string>, socket: net.Socket, listenPort: number): void {
+  const host = socket.remoteAddress;
+  let details: string;
+  if (host === undefined) details = `unix:${listenPort}`;
+  else if (host.startsWith('::ffff:')) details = `${host.slice(7)}:${socket.remotePort}`;
+  else details = host.includes(':') ? `[${host}]:${socket.remotePort}` : `${host}:${socket.remotePort}`;
+  params.set('application_name', `${params.get('application_name') ?? 'app'} - ${details}`);
 }

@@ -151,9 +151,30 @@ export class Backend implements MonitorHandler {
     return this.watchers.size > 0;
   }
 
-  /** Whether pools may open connections now (the breaker is closed). */
+  /**
+   * One of the host's pooled connections ended under a pool while idle: its others may be dying
+   * too (a shutdown ends them all at once), so none is handed out, and none opened, until the
+   * probe says how the host is (checkAlive). A lone terminated connection costs a round trip.
+   */
+  suspect = false;
+  private suspectWaiters: (() => void)[] = [];
+
+  /** Whether pools may open connections now (not suspect, and the breaker is closed). */
   get dialable(): boolean {
-    return this.breaker.allows(this.now(), false);
+    return !this.suspect && this.breaker.allows(this.now(), false);
+  }
+
+  /** A pooled connection ended under a pool: suspect the host until the probe answers, then call `resume`. */
+  suspectDown(resume: () => void): void {
+    this.suspectWaiters.push(resume);
+    if (this.suspect) return;
+    this.suspect = true;
+    this.checkAlive(() => {
+      this.suspect = false;
+      const waiting = this.suspectWaiters;
+      this.suspectWaiters = [];
+      for (const w of waiting) w();
+    });
   }
 
   /** A failover needs this host found fast (+1), or no longer (-1). */
@@ -333,7 +354,7 @@ export class Backend implements MonitorHandler {
   }
 
   private maxRetryDelay(): number {
-    return this.urgentBy > 0 ? this.pollIntervalMs() * 2.5 : 5000;
+    return this.urgentBy > 0 ? this.pollIntervalMs() * 2.5 : this.breaker.maxCooldownMs;
   }
 }
 

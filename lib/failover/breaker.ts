@@ -23,7 +23,9 @@ export const DEFAULT_BREAKER: BreakerOptions = {
   threshold: 3,
   windowMs: 10_000,
   cooldownMs: 250,
-  maxCooldownMs: 5_000,
+  // A host back from a restart takes reads (or writes) again within about this long; one dial
+  // per host every 2 s while it is down is no loop.
+  maxCooldownMs: 2_000,
 };
 
 /** A transition, for the log and the counters (SHOW HOSTS, metrics). */
@@ -48,6 +50,11 @@ export class CircuitBreaker {
   private readonly recent: number[] = [];
   /** A cap below maxCooldownMs while a failover needs the host back soon (urgent()). */
   private cap: number;
+
+  /** The longest cooldown (and a closed breaker's longest retry delay). */
+  get maxCooldownMs(): number {
+    return this.opts.maxCooldownMs;
+  }
 
   constructor(private readonly opts: BreakerOptions = DEFAULT_BREAKER) {
     this.cooldown = opts.cooldownMs;

@@ -14,6 +14,7 @@
 // Times are microseconds, read from the monotonic clock only at request start and end.
 
 import { clock } from '../pool/clock';
+import type { PoolMetrics } from './histogram';
 
 /** Microseconds on a monotonic clock (performance.now() is fractional milliseconds). */
 export function nowUs(): number {
@@ -32,6 +33,9 @@ export class PoolStats {
   xactTime = 0;
   queryTime = 0;
   waitTime = 0;
+
+  /** Histograms and counters by kind for /metrics (./histogram.ts); null while metrics are off. */
+  metrics: PoolMetrics | null = null;
 
   /** The counters at the stats_period tick before last, for the averages (PgBouncer's older_stats). */
   older: StatsSnapshot = ZERO;
@@ -97,12 +101,18 @@ export class RequestTiming {
   xactStart = 0;
   /** clock.now of the last request start (SHOW CLIENTS request_time); 0 before the first. */
   requestAt = 0;
+  /** Microseconds the running request has waited for a server (the pool adds them). */
+  waitUs = 0;
+  /** What end() measured: the request, and the transaction it ended (-1 when it did not end one). */
+  lastQueryUs = 0;
+  lastXactUs = -1;
 
   /** A client message arrived while no query of this client was running. */
   begin(stats: PoolStats): void {
     const now = nowUs();
     this.queryStart = now;
     this.requestAt = clock.now;
+    this.waitUs = 0;
     stats.queryCount++;
     if (this.xactStart === 0) {
       this.xactStart = now;
@@ -113,10 +123,15 @@ export class RequestTiming {
   /** The ReadyForQuery answering the last owed request reached the client. */
   end(stats: PoolStats, transactionOver: boolean): void {
     const now = nowUs();
-    stats.queryTime += now - this.queryStart;
+    const query = now - this.queryStart;
+    stats.queryTime += query;
+    this.lastQueryUs = query;
     this.queryStart = 0;
+    this.lastXactUs = -1;
     if (transactionOver && this.xactStart !== 0) {
-      stats.xactTime += now - this.xactStart;
+      const xact = now - this.xactStart;
+      stats.xactTime += xact;
+      this.lastXactUs = xact;
       this.xactStart = 0;
     }
   }

@@ -166,6 +166,13 @@ export class DatabaseHosts implements TopologyEvents {
     this.backends.reload(settings);
   }
 
+  /** A database is dropped (autodb_idle_timeout): its topology stops probing. */
+  forget(name: string): void {
+    this.topologies.get(name)?.stop();
+    this.topologies.delete(name);
+    this.targets.delete(name);
+  }
+
   stop(): void {
     for (const t of this.topologies.values()) t.stop();
     this.backends.stop();

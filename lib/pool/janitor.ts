@@ -13,6 +13,12 @@ import { clock } from './clock';
 /** How often the janitor sweeps: fine enough for second-granularity timeouts. */
 export const TICK_MS = 100;
 
+/**
+ * How long a client accepted over max_client_conn (or while shutting down) may take to send its
+ * StartupMessage and read the refusal: a flood of them holds nothing for longer.
+ */
+export const TURNED_AWAY_MS = 1000;
+
 export class Janitor {
   private timer: NodeJS.Timeout | null = null;
 
@@ -31,7 +37,11 @@ export class Janitor {
   sweep(): void {
     const now = clock.tick();
     for (const client of this.registry.clients) this.checkClient(client, now);
+    for (const client of this.registry.turnedAway) {
+      if (now - client.connectedAt >= TURNED_AWAY_MS) client.fail(client.turnedAway ?? refusals.tooManyConnections());
+    }
     for (const pool of this.registry.pools.values()) this.checkPool(pool, now);
+    this.registry.dropIdleAutodbs(now);
     this.registry.pruneWrites();
   }
 
@@ -41,8 +51,11 @@ export class Janitor {
     switch (client.state) {
       case 'startup':
       case 'auth':
-      case 'welcome':
         if (since(s.client_login_timeout, client.connectedAt)) client.fail(refusals.clientLoginTimeout());
+        return;
+      case 'welcome':
+        // Logged in, but the pool has had no server to take its welcome from (PgBouncer's wait_for_welcome).
+        if (since(s.client_login_timeout, client.connectedAt)) client.fail(refusals.clientLoginTimeoutServerDown());
         return;
       case 'idle':
         if (since(s.client_idle_timeout, client.stateSince)) client.fail(refusals.clientIdleTimeout());

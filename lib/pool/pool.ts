@@ -22,6 +22,8 @@ export interface PoolClient {
   waitSince: number;
   /** nowUs() when it was queued for a server or the welcome; 0 when not waiting (SHOW STATS wait_time). */
   waitStart: number;
+  /** The running request's timing: the pool adds the time it waited (the slow-query log). */
+  readonly timing: { waitUs: number };
   link(server: ServerConnection): void;
   /** Server parameters for the welcome are known now. */
   welcome(params: ReadonlyMap<string, string>): void;
@@ -95,9 +97,10 @@ export class Pool implements ServerOwner {
   readonly waiting = new Fifo<PoolClient>();
   /** Clients that passed authentication and wait for the first server's parameters. */
   readonly welcomeWaiting = new Set<PoolClient>();
-  /** Clients of this pool currently linked to a server. */
-  readonly activeClients = new Set<PoolClient>();
-  /** All logged-in clients of this pool. */
+  /**
+   * All logged-in clients of this pool (its own, not those of a primary pool routed here for a
+   * while: SHOW POOLS places each client by its state, lib/admin/rows).
+   */
   readonly clients = new Set<PoolClient>();
 
   /** The first successful login's ParameterStatus set: every client's welcome. */
@@ -201,7 +204,6 @@ export class Pool implements ServerOwner {
   clientGone(client: PoolClient): void {
     this.clients.delete(client);
     this.welcomeWaiting.delete(client);
-    this.activeClients.delete(client);
     this.waiting.remove(client);
   }
 
@@ -209,8 +211,7 @@ export class Pool implements ServerOwner {
    * Unlinks a client from its server. `clean` means the server is between transactions and may
    * serve someone else; otherwise it is closed, since its session state is unknown.
    */
-  release(client: PoolClient, server: ServerConnection, clean: boolean): void {
-    this.activeClients.delete(client);
+  release(server: ServerConnection, clean: boolean): void {
     server.client = null;
     server.lastUsed = clock.now;
     server.resume();
@@ -237,6 +238,7 @@ export class Pool implements ServerOwner {
 
   serverReady(server: ServerConnection): void {
     if (server.state === 'login') {
+      this.stats.metrics?.connect.observe(nowUs() - server.openedUs);
       this.lastLoginError = null;
       server.backend.serverLoggedIn();
       if (this.db.connectQuery) {
@@ -298,7 +300,7 @@ export class Pool implements ServerOwner {
     // While a failover holds requests, clients waiting for the welcome wait on with them.
     if (this.target.holding) return;
     // Clients that wait only for the welcome learn the server's own words (PgBouncer does this).
-    for (const client of this.welcomeWaiting) client.fail(error);
+    for (const client of this.welcomeWaiting) client.fail(refusals.serverLoginFailed(error));
     this.welcomeWaiting.clear();
   }
 
@@ -309,6 +311,9 @@ export class Pool implements ServerOwner {
     if (byServer) {
       // Refused, reset, shut down (57P01 while idle): the host's probe checks now.
       if (was === 'login') server.backend.serverFailed('network', reason);
+      // Its idle siblings may be dying too (a shutdown ends every connection at once): none is
+      // handed out until the probe has answered.
+      else if (was !== 'active') server.backend.suspectDown(() => this.dispatch());
       this.target.trouble(server.backend);
     }
     if (was === 'login') {
@@ -322,7 +327,6 @@ export class Pool implements ServerOwner {
     if (was === 'active' && server.client !== null) {
       const client = server.client as unknown as PoolClient;
       server.client = null;
-      this.activeClients.delete(client);
       client.serverLost(reason, server.backend);
     }
     log.debug(`closing server: ${reason}`, server);
@@ -340,15 +344,15 @@ export class Pool implements ServerOwner {
   /** Links waiting clients to idle servers and opens servers for the rest, within limits. */
   dispatch(): void {
     if (this.paused) return;
-    // A failover is looking for the primary: requests wait in the queue, not on a lost host.
+    // A failover is looking for the primary, or the host is suspect: requests wait in the
+    // queue, not on a lost host.
     const backend = this.target.backend();
-    if (backend === null) return;
+    if (backend === null || backend.suspect) return;
     while (this.waiting.size > 0) {
       const server = this.takeIdle(backend);
       if (server === null) break;
       const client = this.waiting.shift() as PoolClient;
       this.moveServer(server, 'active');
-      this.activeClients.add(client);
       server.lastUsed = clock.now;
       this.chargeWait(client);
       client.link(server);
@@ -413,10 +417,20 @@ export class Pool implements ServerOwner {
     return null;
   }
 
-  /** Adds a client's time in the queue to wait_time (SHOW STATS) once it got what it waited for. */
+  /**
+   * Adds a client's time in the queue to wait_time (SHOW STATS) once it got what it waited for;
+   * the wait histogram also counts those that waited not at all (an idle server was there).
+   */
   private chargeWait(client: PoolClient): void {
-    if (client.waitStart === 0) return;
-    this.stats.waitTime += nowUs() - client.waitStart;
+    const metrics = this.stats.metrics;
+    if (client.waitStart === 0) {
+      metrics?.wait.observe(0);
+      return;
+    }
+    const waited = nowUs() - client.waitStart;
+    this.stats.waitTime += waited;
+    client.timing.waitUs += waited;
+    metrics?.wait.observe(waited);
     client.waitStart = 0;
   }
 

@@ -27,10 +27,17 @@ import { ClientRules } from '../rules/client-rules';
 import { normalizedText } from '../routing/classify';
 import type { Connect } from '../connect';
 import { RulesDatabases, type RulesDatabasesOwner } from './rules-databases';
+import { QueryObserver } from '../metrics/observer';
 
 export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesDatabasesOwner {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
+  /**
+   * Clients accepted over max_client_conn or while shutting down: their first packets are
+   * answered, their StartupMessage refused (ClientConnection.turnedAway). Not in `clients`: they
+   * count toward no limit and show in no SHOW; the janitor closes them after TURNED_AWAY_MS.
+   */
+  readonly turnedAway = new Set<ClientConnection>();
   private readonly cancelKeys = new Map<number, ClientConnection>();
   private readonly serversPerDb = new Map<string, number>();
   private readonly serversPerUser = new Map<string, number>();
@@ -62,6 +69,10 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
   readonly rules: RulesEngine;
   /** Each database as the rules see it (classifier, cache catalog). */
   private readonly rulesDatabases: RulesDatabases;
+  /** Databases made from the '*' line whose pools hold no client and no server, and since when (clock.now). */
+  private readonly autodbIdleSince = new Map<string, number>();
+  /** Per-request metrics and the slow-query log; pgmux.ts turns them on. */
+  readonly observer = new QueryObserver();
 
   constructor(
     public config: Config,
@@ -200,6 +211,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
       // pool.db, not db: a RELOAD may give the pool a new line (and password) later.
       pool = new Pool(db, serverUser, serverUser, this.poolSettings(db, user), () => this.credential((pool as Pool).db, serverUser, pool as Pool), this, this.hosts.primaryTarget(db));
       pool.paused = this.isPaused(db.name);
+      this.observer.attach(pool.stats);
       this.pools.set(key, pool);
     }
     return pool;
@@ -250,10 +262,48 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
       pool = new Pool(db, primary.user, primary.serverUser, primary.settings, () => this.credential(primary.db, primary.serverUser, primary), this, this.hosts.replicaTarget(set.db, index));
       pool.paused = this.isPaused(db.name);
       pool.replicaAddress = r.label;
+      this.observer.attach(pool.stats);
       this.pools.set(key, pool);
     }
     set.pools.set(`${index}\u0000${primary.serverUser}`, pool);
     return pool;
+  }
+
+  /**
+   * Janitor, autodb_idle_timeout: a database made from the '*' line whose pools have held no
+   * client and no server for that long is forgotten, pools and all, as PgBouncer's
+   * cleanup_inactive_autodatabases (a paused one is kept). Its next login starts it afresh.
+   */
+  dropIdleAutodbs(now: number): void {
+    const timeoutMs = this.settings.autodb_idle_timeout * 1000;
+    if (timeoutMs <= 0) {
+      this.autodbIdleSince.clear();
+      return;
+    }
+    const auto = new Set<string>();
+    const busy = new Set<string>();
+    for (const pool of this.pools.values()) {
+      const name = pool.db.name;
+      if (this.config.databases.has(name)) continue;
+      auto.add(name);
+      if (pool.clients.size > 0 || pool.hasWaiters || pool.waiting.size > 0 || pool.serverCount > 0 || this.isPaused(name)) busy.add(name);
+    }
+    for (const name of [...this.autodbIdleSince.keys()]) if (!auto.has(name) || busy.has(name)) this.autodbIdleSince.delete(name);
+    for (const name of auto) {
+      if (busy.has(name)) continue;
+      const since = this.autodbIdleSince.get(name);
+      if (since === undefined) this.autodbIdleSince.set(name, now);
+      else if (now - since > timeoutMs) this.dropDatabase(name);
+    }
+  }
+
+  private dropDatabase(name: string): void {
+    for (const [key, pool] of [...this.pools]) if (pool.db.name === name) this.pools.delete(key);
+    this.replicaSets.get(name)?.stop();
+    this.replicaSets.delete(name);
+    this.hosts.forget(name);
+    this.autodbIdleSince.delete(name);
+    log.info(`database ${name} unused for autodb_idle_timeout: dropped`);
   }
 
   /** Shutdown: routing stops, and every health probe. */
@@ -348,8 +398,14 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
     log.debug('forwarded cancel request', client);
   }
 
+  /** A turned-away client that may log in after all (the admin console, as PgBouncer lets it past max_client_conn). */
+  admitOverLimit(client: ClientConnection): void {
+    if (this.turnedAway.delete(client)) this.clients.add(client);
+  }
+
   clientClosed(client: ClientConnection): void {
     this.clients.delete(client);
+    this.turnedAway.delete(client);
     if (this.cancelKeys.get(client.cancelKey.pid) === client) this.cancelKeys.delete(client.cancelKey.pid);
   }
 

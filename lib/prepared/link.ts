@@ -7,7 +7,9 @@
 // message that gets a response, each with an action. After an ErrorResponse in the extended
 // protocol the server skips to Sync, so the skipped entries are dropped (and what they would
 // have prepared is forgotten). SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are
-// planned by ./sql-planner and ride the same queue.
+// planned by ./sql-planner and ride the same queue, as does a SQL DEALLOCATE sent through the
+// extended protocol (./sql-extended). The request kinds are ./requests'. Parses of statements
+// known to be good from a client no server is linked to are answered by ./unlinked-parse.
 //
 // A Parse of a name the client already holds gets PostgreSQL's own answer from the server: it
 // goes under the old statement's server-side name, so the server analyses it, then fails with
@@ -27,18 +29,14 @@ import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeD
 import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
-import { lexSql, mayBeSqlPrepared } from './sql-lexer';
-import { duplicateStatementError, missingStatementError, MISSING_STATEMENT, planSql, sqlOnlyError } from './sql-planner';
+import { lexScript, mayBeSqlPrepared } from './sql-lexer';
+import { duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
+import { localParses, type LocalParses } from './unlinked-parse';
+import { ExtendedDeallocate, mayBeDeallocate } from './sql-extended';
+import { completes, Fate, Kind, ranInBatch, unnamedKind } from './requests';
 
-/**
- * What a queued request is, by which response completes it. Duplicate: a client's Parse of a name
- * it holds, sent under that statement's server-side name so that the server refuses it (42P05).
- */
-const Kind = { Parse: 1, Bind: 2, DescribeStatement: 3, DescribePortal: 4, Execute: 5, Close: 6, Sync: 7, Query: 8, Duplicate: 9 } as const;
-/** What happens to its response. */
-const Fate = { Forward: 0, Swallow: 1, Fake: 2 } as const;
 /** Client name of an injected Close of a stale copy: skipped, it leaves the copy stale. */
 const STALE_CLOSE = '\u0000stale';
 /** Command tags after which a server holds no prepared statements (and the client none). */
@@ -96,10 +94,20 @@ export class PreparedLink {
   private ranBeforeDrain = false;
   /** A re-run Describe of a statement: its ParameterDescription reached the client the first time. */
   private skipParamDesc = false;
+  /** SQL DEALLOCATE through the extended protocol; made at the first unnamed Parse that may be one. */
+  private extended: ExtendedDeallocate | null = null;
   /** Counters for SHOW PREPARED / specs: Parses injected because a server lacked a statement. */
   static injectedParses = 0;
   /** Batches and SQL EXECUTEs run again after a stale plan. */
   static reruns = 0;
+  /** A client's named statement was already on its server (Parse answered by pgmux, Bind/Describe as they are). */
+  static cacheHits = 0;
+  /** ... was not: pgmux prepared it there (the client's Parse, or one injected). */
+  static cacheMisses = 0;
+  /** Statements closed on a server to stay within max_prepared_statements. */
+  static evictions = 0;
+  /** Stale copies (a table's columns changed) closed and prepared again. */
+  static reprepares = 0;
 
   constructor(private readonly registry: StatementRegistry) {}
 
@@ -107,9 +115,12 @@ export class PreparedLink {
     return this.kinds.length - this.head;
   }
 
-  /** Keeping the batch's frames: Execute must be seen whole (lib/client asks per header). */
-  get holding(): boolean {
-    return this.hold !== null;
+  /**
+   * Execute must be seen whole (lib/client asks per header): the batch's frames are kept, or
+   * the Execute may be the one of a SQL DEALLOCATE (./sql-extended).
+   */
+  get inspectsExecute(): boolean {
+    return this.hold !== null || (this.extended !== null && this.extended.awaitsExecute);
   }
 
   /**
@@ -131,9 +142,27 @@ export class PreparedLink {
     this.holdTried = false;
     this.ranBeforeDrain = false;
     this.skipParamDesc = false;
+    // The unnamed statement it tracked was the dead server's; the resent batch parses it again.
+    this.extended = null;
   }
 
   // ---- client -> server ----
+
+  /**
+   * A chunk from a client no server is linked to: when it is only Parses of statements known
+   * to be good, then Sync or Flush, they are recorded under the client's names and the answer is
+   * returned for pgmux to send (./unlinked-parse); else null, and the chunk goes to a server.
+   */
+  answerUnlinked(chunk: Buffer, maxLength: number): LocalParses | null {
+    const local = localParses(chunk, this.names, this.registry, maxLength);
+    if (local === null) return null;
+    for (let i = 0; i < local.names.length; i++) {
+      const stmt = local.statements[i];
+      stmt.uses++;
+      this.names.set(local.names[i], stmt);
+    }
+    return local;
+  }
 
   /** Messages forwarded as they are but that owe a response (Execute, Sync, Query, FunctionCall). */
   noteForwarded(type: number): void {
@@ -164,6 +193,8 @@ export class PreparedLink {
     // Unnamed statements (most extended-protocol traffic) pass untouched: tell them from the
     // bytes, without decoding the SQL or the parameters into strings.
     const unnamed = unnamedKind(type, buf, start, end);
+    if (unnamed === Kind.Parse) return this.onUnnamedParse(buf, start, end, server);
+    if (unnamed === Kind.Bind && this.extended !== null) this.extended.onUnnamedBind(buf, start, end);
     if (unnamed !== 0) return this.forward(unnamed, buf, start, end);
     switch (type) {
       case FrontendCode.Parse:
@@ -173,6 +204,7 @@ export class PreparedLink {
       case FrontendCode.Bind: {
         const msg = decodeBind(buf, start, end);
         if (msg.kind !== 'bind' || msg.statement === '') return this.forward(Kind.Bind, buf, start, end);
+        this.extended?.onBind(msg.portal);
         const stmt = this.names.get(msg.statement);
         const refusal = stmt === undefined ? refuseUnknown(msg.statement) : stmt.parse === null ? sqlOnlyError(msg.statement) : null;
         if (refusal !== null) {
@@ -216,11 +248,22 @@ export class PreparedLink {
         return Action.Swallow | Action.Notify;
       }
       case FrontendCode.Execute:
-        // Seen whole only while a batch is held (lib/client), else noted by noteForwarded.
-        return this.forward(Kind.Execute, buf, start, end);
+        // Seen whole only while inspectsExecute (lib/client), else noted by noteForwarded.
+        return this.forward(Kind.Execute, buf, start, end, this.extended?.onExecute(buf, start, end) ?? null);
       default:
         return Action.Forward;
     }
+  }
+
+  /** An unnamed Parse: forwarded, unless it is a SQL DEALLOCATE of a client's statement (./sql-extended). */
+  private onUnnamedParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
+    // Most unnamed Parses are not one, and most clients never send one: a byte check says so.
+    if (this.extended === null && !mayBeDeallocate(buf, start, end)) return this.forward(Kind.Parse, buf, start, end);
+    const plan = (this.extended ??= new ExtendedDeallocate()).onUnnamedParse(buf, start, end, this.names, this.registry, server.statements);
+    if (plan === null) return this.forward(Kind.Parse, buf, start, end);
+    this.send(parse('', plan.text));
+    this.push(Kind.Parse, Fate.Forward, null, null, plan.rewrite);
+    return Action.Swallow | Action.Notify;
   }
 
   private onParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
@@ -232,8 +275,10 @@ export class PreparedLink {
     stmt.uses++;
     this.names.set(msg.name, stmt);
     if (server.statements.has(stmt)) {
+      PreparedLink.cacheHits++;
       this.push(Kind.Parse, Fate.Fake, stmt, msg.name);
     } else {
+      PreparedLink.cacheMisses++;
       this.addToServer(stmt, server);
       this.send(stmt.parse);
       this.push(Kind.Parse, Fate.Forward, stmt, msg.name);
@@ -272,10 +317,13 @@ export class PreparedLink {
     this.endBatch();
     if (!mayBeSqlPrepared(buf, start, end)) return this.forward(Kind.Query, buf, start, end);
     const msg = decodeQuery(buf, start, end);
-    const cmd = msg.kind === 'query' ? lexSql(msg.sql) : null;
-    if (msg.kind !== 'query' || cmd === null) return this.forward(Kind.Query, buf, start, end);
-    const plan = planSql(msg.sql, cmd, this.names, this.registry, server.statements);
-    if (plan.injected) PreparedLink.injectedParses++;
+    const script = msg.kind === 'query' ? lexScript(msg.sql) : null;
+    if (msg.kind !== 'query' || script === null) return this.forward(Kind.Query, buf, start, end);
+    const plan = planScript(msg.sql, script, this.names, this.registry, server.statements);
+    if (plan.injected) {
+      PreparedLink.injectedParses++;
+      PreparedLink.cacheMisses++;
+    }
     this.replacement.push(query(plan.text));
     this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);
     return Action.Swallow | Action.Notify;
@@ -284,7 +332,11 @@ export class PreparedLink {
   /** Prepares `stmt` on the server ahead of a Bind/Describe if it is not there yet. */
   private ensurePrepared(stmt: Statement, parse: Buffer, server: PreparedServer): void {
     stmt.uses++;
-    if (server.statements.has(stmt)) return;
+    if (server.statements.has(stmt)) {
+      PreparedLink.cacheHits++;
+      return;
+    }
+    PreparedLink.cacheMisses++;
     PreparedLink.injectedParses++;
     this.addToServer(stmt, server);
     this.send(parse);
@@ -293,22 +345,24 @@ export class PreparedLink {
 
   private addToServer(stmt: Statement, server: PreparedServer): void {
     if (server.statements.takeStale(stmt)) {
+      PreparedLink.reprepares++;
       // The server holds it with a stale plan: close that copy in the same write.
       this.send(close('S', stmt.serverName));
       this.push(Kind.Close, Fate.Swallow, stmt, STALE_CLOSE);
     }
     const evicted = server.statements.add(stmt);
     if (evicted !== null) {
+      PreparedLink.evictions++;
       this.send(close('S', evicted.serverName));
       // The evicted statement rides along: if the server skips this Close, it still holds it.
       this.push(Kind.Close, Fate.Swallow, evicted, null);
     }
   }
 
-  /** A client frame forwarded as it is (a held batch keeps a copy: the chunk may be reused). */
-  private forward(kind: number, buf: Buffer, start: number, end: number): number {
-    if (this.hold !== null) this.keep(Buffer.from(buf.subarray(start, end)));
-    this.push(kind, Fate.Forward, null, null);
+  /** A client frame forwarded as it is (a held batch keeps a view of it, see ./rerun). */
+  private forward(kind: number, buf: Buffer, start: number, end: number, rewrite: SqlRewrite | null = null): number {
+    if (this.hold !== null) this.keep(buf.subarray(start, end));
+    this.push(kind, Fate.Forward, null, null, rewrite);
     return Action.Forward;
   }
 
@@ -414,12 +468,28 @@ export class PreparedLink {
       return Action.Swallow | Action.Notify;
     }
     if (!completes(kind, type)) return Action.Forward;
+    // The Execute of a SQL DEALLOCATE's no-op (./sql-extended): DEALLOCATE's tag instead.
+    if (kind === Kind.Execute && this.rewrites[this.head] !== null) return this.rewrittenExecute(type);
     const fate = this.fates[this.head];
+    // A server parsed it: a client's later Parse of the same may be answered without one.
+    if (kind === Kind.Parse) {
+      const parsed = this.stmts[this.head];
+      if (parsed !== null) parsed.good = true;
+    }
     // A duplicate's Parse succeeded: the cache was wrong (the server lacked the statement), and
     // the server's copy now holds the client's new text; the next use closes and prepares it again.
     if (kind === Kind.Duplicate) server.statements.markStale(this.stmts[this.head] as Statement);
     this.shift();
     return (fate === Fate.Swallow ? Action.Swallow : Action.Forward) | this.notifyIfFake();
+  }
+
+  private rewrittenExecute(type: number): number {
+    const rewrite = this.rewrites[this.head] as SqlRewrite;
+    this.shift();
+    const fate = type === BackendCode.CommandComplete ? rewrite.commandComplete() : Action.Forward;
+    if (typeof fate === 'number') return fate | this.notifyIfFake();
+    this.out = fate;
+    return Action.Swallow | Action.Notify;
   }
 
   /**
@@ -544,8 +614,13 @@ export class PreparedLink {
     return this.head < this.kinds.length && this.fates[this.head] === Fate.Fake ? Action.Notify : 0;
   }
 
-  /** The head request failed: a Parse it stood for left nothing prepared. */
+  /**
+   * The head request failed: a Parse it stood for left nothing prepared, and the statement is
+   * no longer known to be good (its next Parse goes to a server, which says why).
+   */
   private fail(server: PreparedServer): void {
+    const stmt = this.stmts[this.head];
+    if (stmt !== null && this.kinds[this.head] === Kind.Parse) stmt.good = false;
     this.forget(this.head, server);
     this.shift();
   }
@@ -559,6 +634,8 @@ export class PreparedLink {
   }
 
   private forget(i: number, server: PreparedServer): void {
+    // A SQL DEALLOCATE's Parse or Execute (./sql-extended) that did not run: its name comes back.
+    this.rewrites[i]?.undo(server.statements, this.names);
     const stmt = this.stmts[i];
     if (stmt === null) return;
     if (this.kinds[i] === Kind.Close) {
@@ -618,61 +695,4 @@ export class PreparedLink {
  */
 function refuseUnknown(name: string): SqlRewrite | null {
   return name.startsWith('pgmux_') ? missingStatementError(name) : null;
-}
-
-/**
- * The queue kind of a Parse/Bind/Describe/Close that names no prepared statement (so needs no
- * rewriting), read from its first bytes; 0 when it names one or is malformed (decoded then).
- */
-function unnamedKind(type: number, buf: Buffer, start: number, end: number): number {
-  const body = start + 5;
-  if (body >= end) return 0;
-  switch (type) {
-    case FrontendCode.Parse:
-      return buf[body] === 0 ? Kind.Parse : 0;
-    case FrontendCode.Bind: {
-      // Portal name first, then the statement name.
-      const nul = buf.indexOf(0, body);
-      return nul >= 0 && nul + 1 < end && buf[nul + 1] === 0 ? Kind.Bind : 0;
-    }
-    case FrontendCode.Describe:
-      if (buf[body] === 0x50) return Kind.DescribePortal; // 'P'
-      return buf[body] === 0x53 && body + 1 < end && buf[body + 1] === 0 ? Kind.DescribeStatement : 0;
-    case FrontendCode.Close:
-      if (buf[body] === 0x50) return Kind.Close;
-      return buf[body] === 0x53 && body + 1 < end && buf[body + 1] === 0 ? Kind.Close : 0;
-    default:
-      return 0;
-  }
-}
-
-/** Whether the batch ending at kinds[i] (back to the previous Sync/Query) bound, described a portal or executed. */
-function ranInBatch(kinds: readonly number[], i: number): boolean {
-  for (; i >= 0; i--) {
-    const k = kinds[i];
-    if (k === Kind.Sync || k === Kind.Query) return false;
-    if (k === Kind.Bind || k === Kind.Execute || k === Kind.DescribePortal) return true;
-  }
-  return false;
-}
-
-function completes(kind: number, type: number): boolean {
-  switch (kind) {
-    case Kind.Parse:
-    case Kind.Duplicate:
-      return type === BackendCode.ParseComplete;
-    case Kind.Bind:
-      return type === BackendCode.BindComplete;
-    case Kind.DescribeStatement:
-    case Kind.DescribePortal:
-      return type === BackendCode.RowDescription || type === BackendCode.NoData;
-    case Kind.Execute:
-      return (
-        type === BackendCode.CommandComplete || type === BackendCode.EmptyQueryResponse || type === BackendCode.PortalSuspended
-      );
-    case Kind.Close:
-      return type === BackendCode.CloseComplete;
-    default:
-      return false;
-  }
 }

@@ -4,9 +4,11 @@
 // Bind or Describe on, bounded, and how to recognise that error. ./link decides when a re-run
 // is safe and drives it.
 //
-// Frames pgmux built (rewritten Bind/Describe, injected Parse/Close) are kept by reference; the
-// client's own frames forwarded as they came are copied, because they are slices of a chunk the
-// socket reader may reuse.
+// Frames are kept by reference, the client's own as views of the chunk they came in: a client
+// socket hands each read over in a buffer of its own (no `onread` buffer reuse, unlike server
+// sockets), and a frame assembled across chunks gets a buffer of its own (lib/protocol/relay), so
+// nothing overwrites them while the batch is held. Holding a view keeps that chunk alive only
+// until the batch's responses are in.
 
 import { HEADER_LENGTH } from '../protocol/codes';
 

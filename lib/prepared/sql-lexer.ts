@@ -1,16 +1,17 @@
-// Owns recognising SQL-level prepared statements alone in a simple Query: `PREPARE name [(types)]
-// AS stmt`, `EXECUTE name [(args)]` and `DEALLOCATE [PREPARE] name | ALL`; the byte check every
-// Query pays (mayBeSqlPrepared), then the lexer that reads names, types and bodies (lexSql).
+// Owns recognising SQL-level prepared statements in a simple Query: `PREPARE name [(types)]
+// AS stmt`, `EXECUTE name [(args)]` and `DEALLOCATE [PREPARE] name | ALL`, alone or among other
+// statements; the byte check every Query pays (mayBeSqlPrepared), then the lexer that splits the
+// Query into statements and reads names, types and bodies (lexScript).
 //
 // What the server runs instead is planned by ./sql-planner; its responses are rewritten by
 // ./sql-rewrite.
 
 import { HEADER_LENGTH } from '../protocol/codes';
 
-/** A recognised statement. Indexes are into the Query's text. */
+/** A recognised statement. Indexes are into the Query's text (EXECUTE's end: its `;` or the text's end). */
 export type SqlCommand =
   | { readonly kind: 'prepare'; readonly name: string; readonly types: string | null; readonly body: string; readonly bodyStart: number }
-  | { readonly kind: 'execute'; readonly name: string; readonly nameEnd: number }
+  | { readonly kind: 'execute'; readonly name: string; readonly nameEnd: number; readonly end: number }
   | { readonly kind: 'deallocate'; readonly name: string | null }
   | { readonly kind: 'unsupported'; readonly reason: string };
 
@@ -19,12 +20,26 @@ export type SqlCommand =
 const KEYWORDS = ['prepare', 'execute', 'deallocate'].map((w) => Buffer.from(w, 'latin1'));
 
 /**
- * Whether a Query frame may start with PREPARE, EXECUTE or DEALLOCATE: a byte check, no
- * decoding. A leading comment also says yes (the lexer looks past it).
+ * Whether a Query frame may hold PREPARE, EXECUTE or DEALLOCATE: a byte check, no decoding.
+ * It starts with one of them, or with a comment (the lexer looks past it), or it has a `;`
+ * with more after it (any statement of several may be one).
  */
 export function mayBeSqlPrepared(buf: Buffer, start: number, end: number): boolean {
-  let i = start + HEADER_LENGTH;
-  const stop = end - 1; // the NUL
+  // The text runs from the header to the NUL ending the frame.
+  const from = start + HEADER_LENGTH;
+  const stop = end - 1;
+  if (mayBeSqlPreparedText(buf, from, stop)) return true;
+  const semi = buf.indexOf(0x3b, from);
+  if (semi < 0 || semi >= stop) return false;
+  for (let i = semi + 1; i < stop; i++) {
+    const c = buf[i];
+    if (c !== 0x3b && c !== 0x20 && (c < 0x09 || c > 0x0d)) return true;
+  }
+  return false;
+}
+
+/** mayBeSqlPrepared for a statement text at buf[i..stop) (a Parse's query string). */
+export function mayBeSqlPreparedText(buf: Buffer, i: number, stop: number): boolean {
   while (i < stop && (buf[i] === 0x20 || (buf[i] >= 0x09 && buf[i] <= 0x0d))) i++;
   if (i >= stop) return false;
   const c = buf[i];
@@ -117,16 +132,6 @@ function statementEnd(s: string, i: number): number {
   return i;
 }
 
-/** True when nothing but fill and semicolons follows i: the statement is alone in its Query. */
-function aloneAfter(s: string, i: number): boolean {
-  for (;;) {
-    const j = skipFill(s, i);
-    if (j < 0 || j >= s.length) return true;
-    if (s.charCodeAt(j) !== 0x3b) return false;
-    i = j + 1;
-  }
-}
-
 /** Index of the `)` matching the `(` at i; -1 if none. */
 function matchParen(s: string, i: number): number {
   let depth = 0;
@@ -172,16 +177,57 @@ function truncateName(name: string): string {
   return out;
 }
 
-const ALONE = 'PREPARE, EXECUTE and DEALLOCATE must be the only statement of a query under transaction pooling';
 const UNICODE = 'U&"..." prepared statement names are not supported under transaction pooling';
 
+/** One statement of a Query: s[from, to), `to` being its `;` or the text's end. */
+export interface SqlStatement {
+  readonly from: number;
+  readonly to: number;
+  /** PREPARE, EXECUTE or DEALLOCATE (or a form pgmux refuses); null for any other statement. */
+  readonly cmd: SqlCommand | null;
+}
+
 /**
- * Recognises PREPARE / EXECUTE / DEALLOCATE alone in a query. Null means "not one of ours, or a
- * syntax error the server will report": the Query goes to the server as it is, which creates
- * nothing (PREPARE TRANSACTION lands here too).
+ * The statements of a Query, when at least one is PREPARE, EXECUTE or DEALLOCATE; null when
+ * none is, or the text does not split (an unterminated quote or comment: the server's syntax
+ * error, and nothing runs). PREPARE TRANSACTION and forms that are not ours are null commands.
  */
+export function lexScript(s: string): SqlStatement[] | null {
+  const out: SqlStatement[] = [];
+  let ours = false;
+  for (let i = 0; ; ) {
+    const from = skipFill(s, i);
+    if (from < 0) return null;
+    if (from >= s.length) break;
+    if (s.charCodeAt(from) === 0x3b) {
+      i = from + 1;
+      continue;
+    }
+    const lexed = lexCommand(s, from);
+    const to = lexed === null ? statementEnd(s, from) : lexed.end;
+    if (to < 0) return null;
+    out.push({ from, to, cmd: lexed === null ? null : lexed.cmd });
+    if (lexed !== null) ours = true;
+    i = to + 1;
+  }
+  return ours ? out : null;
+}
+
+/** PREPARE / EXECUTE / DEALLOCATE alone in `s` (one statement, maybe with `;`s); else null. */
 export function lexSql(s: string): SqlCommand | null {
-  const first = wordAt(s, skipFill(s, 0));
+  const script = lexScript(s);
+  return script !== null && script.length === 1 ? script[0].cmd : null;
+}
+
+type Lexed = { cmd: SqlCommand; end: number } | null;
+
+/**
+ * A PREPARE / EXECUTE / DEALLOCATE starting at i, and where it ends. Null means "not one of
+ * ours, or a syntax error the server will report": it goes to the server as it is, which
+ * creates nothing (PREPARE TRANSACTION lands here too).
+ */
+function lexCommand(s: string, i: number): Lexed {
+  const first = wordAt(s, i);
   if (first === null) return null;
   switch (first.word) {
     case 'prepare':
@@ -195,9 +241,14 @@ export function lexSql(s: string): SqlCommand | null {
   }
 }
 
-function lexPrepare(s: string, i: number): SqlCommand | null {
+function unsupported(s: string, i: number, reason: string): Lexed {
+  const end = statementEnd(s, i);
+  return end < 0 ? null : { cmd: { kind: 'unsupported', reason }, end };
+}
+
+function lexPrepare(s: string, i: number): Lexed {
   const id = nameAt(s, i);
-  if (id === 'unicode') return { kind: 'unsupported', reason: UNICODE };
+  if (id === 'unicode') return unsupported(s, i, UNICODE);
   if (id === null) return null;
   let j = skipFill(s, id.end);
   let types: string | null = null;
@@ -213,37 +264,34 @@ function lexPrepare(s: string, i: number): SqlCommand | null {
   const bodyStart = skipFill(s, as.end);
   const end = statementEnd(s, bodyStart);
   if (bodyStart < 0 || end < 0) return null;
-  if (!aloneAfter(s, end + 1)) return { kind: 'unsupported', reason: ALONE };
   const body = s.slice(bodyStart, end).trimEnd();
   if (body === '') return null;
-  return { kind: 'prepare', name: id.name, types, body, bodyStart };
+  return { cmd: { kind: 'prepare', name: id.name, types, body, bodyStart }, end };
 }
 
-function lexExecute(s: string, i: number): SqlCommand | null {
+function lexExecute(s: string, i: number): Lexed {
   const id = nameAt(s, i);
-  if (id === 'unicode') return { kind: 'unsupported', reason: UNICODE };
+  if (id === 'unicode') return unsupported(s, i, UNICODE);
   if (id === null) return null;
   const end = statementEnd(s, id.end);
   if (end < 0) return null;
-  if (!aloneAfter(s, end + 1)) return { kind: 'unsupported', reason: ALONE };
-  return { kind: 'execute', name: id.name, nameEnd: id.end };
+  return { cmd: { kind: 'execute', name: id.name, nameEnd: id.end, end }, end };
 }
 
-function lexDeallocate(s: string, i: number): SqlCommand | null {
+function lexDeallocate(s: string, i: number): Lexed {
   let id = nameAt(s, i);
-  if (id === 'unicode') return { kind: 'unsupported', reason: UNICODE };
+  if (id === 'unicode') return unsupported(s, i, UNICODE);
   if (id === null) return null;
   // DEALLOCATE PREPARE x; but a lone `DEALLOCATE prepare` names a statement "prepare".
   if (!id.quoted && id.name === 'prepare') {
     const next = skipFill(s, id.end);
     if (next >= 0 && next < s.length && s.charCodeAt(next) !== 0x3b) {
       id = nameAt(s, next);
-      if (id === 'unicode') return { kind: 'unsupported', reason: UNICODE };
+      if (id === 'unicode') return unsupported(s, next, UNICODE);
       if (id === null) return null;
     }
   }
   const end = skipFill(s, id.end);
   if (end < 0 || (end < s.length && s.charCodeAt(end) !== 0x3b)) return null;
-  if (!aloneAfter(s, end + 1)) return { kind: 'unsupported', reason: ALONE };
-  return { kind: 'deallocate', name: !id.quoted && id.name === 'all' ? null : id.name };
+  return { cmd: { kind: 'deallocate', name: !id.quoted && id.name === 'all' ? null : id.name }, end };
 }

@@ -17,6 +17,9 @@
 //   unknown name, a form pgmux cannot   DEALLOCATE pgmux__none (fails)       its 26000 replaced by
 //     handle                                                                 the error for the client's
 //
+// Among other statements of one Query (planScript), each is planned so in order and the others
+// run as the client wrote them.
+//
 // DEALLOCATE drops the client's names only; the server keeps its statements for other clients.
 // An eviction the server's cache needs goes first, as `DEALLOCATE pgmux_M;` (tag swallowed), and
 // so does the server's stale copy of the statement itself (its plan's result type changed).
@@ -26,11 +29,10 @@
 // The SqlRewrite returned with each plan (./sql-rewrite) treats the server's responses.
 
 import { commandComplete, errorResponse } from '../protocol/backend';
-import type { SqlCommand } from './sql-lexer';
-import { PositionShift, SqlRewrite, type Part } from './sql-rewrite';
+import type { SqlCommand, SqlStatement } from './sql-lexer';
+import { PositionShift, SqlRewrite, type Part, type ShiftPiece, type ExecuteAgain } from './sql-rewrite';
 import type { ServerStatementCache, Statement, StatementRegistry } from './statements';
 
-const NOTHING: Part = { evicted: null, prepared: null };
 /** Succeeds with one CommandComplete and no other effect; fails with 25P02 in an aborted transaction. */
 const NO_OP = 'UNLISTEN pgmux__none';
 /** Fails with 26000 (no server has that name: pgmux's own names have no "__"). */
@@ -44,9 +46,19 @@ export interface SqlPlan {
   readonly injected: boolean;
 }
 
+/** One client statement as the server runs it: its text and the parts (statements) of that text. */
+interface StatementPlan {
+  readonly text: string;
+  readonly parts: Part[];
+  /** Stretches of `text` copied from the client's, for error positions (indexes into `text`). */
+  readonly pieces: ShiftPiece[];
+  readonly injected: boolean;
+  readonly again: ExecuteAgain | null;
+}
+
 /**
- * Plans the server's Query for a recognised statement, and applies its effects on the client's
- * names and the server's cache (undone by SqlRewrite.failed).
+ * Plans the server's Query for a recognised statement alone in its Query, and applies its
+ * effects on the client's names and the server's cache (undone by SqlRewrite.failed).
  */
 export function planSql(
   sql: string,
@@ -55,21 +67,77 @@ export function planSql(
   registry: StatementRegistry,
   cache: ServerStatementCache,
 ): SqlPlan {
+  const p = planStatement(sql, cmd, names, registry, cache);
+  return { text: p.text, rewrite: new SqlRewrite(p.parts, shiftOf(p.text, sql, p.pieces), p.again), injected: p.injected };
+}
+
+/**
+ * Plans the server's Query for a client's Query of several statements, some of them PREPARE,
+ * EXECUTE or DEALLOCATE (./sql-lexer lexScript): each of those as planSql would alone, in order
+ * (so an EXECUTE sees the PREPARE before it), every other statement as the client wrote it. The
+ * server runs them as PostgreSQL would the client's: one implicit transaction, stopping at the
+ * first error, its ReadyForQuery carrying the true status. A form pgmux refuses anywhere in the
+ * Query refuses the whole Query, before anything runs.
+ */
+export function planScript(
+  sql: string,
+  statements: readonly SqlStatement[],
+  names: Map<string, Statement>,
+  registry: StatementRegistry,
+  cache: ServerStatementCache,
+): SqlPlan {
+  if (statements.length === 1 && statements[0].cmd !== null) return planSql(sql, statements[0].cmd, names, registry, cache);
+  for (const st of statements) if (st.cmd !== null && st.cmd.kind === 'unsupported') return planSql(sql, st.cmd, names, registry, cache);
+  let text = '';
+  let injected = false;
+  const parts: Part[] = [];
+  const pieces: ShiftPiece[] = [];
+  let clientAt = 0;
+  for (const st of statements) {
+    if (text !== '') text += ';';
+    if (st.cmd === null) {
+      // As the client wrote it, with the fill before it.
+      pieces.push({ serverFrom: text.length, serverTo: text.length + (st.to - clientAt), clientFrom: clientAt });
+      text += sql.slice(clientAt, st.to);
+      parts.push({ evicted: null, prepared: null, own: true });
+    } else {
+      const p = planStatement(sql, st.cmd, names, registry, cache);
+      for (const piece of p.pieces) pieces.push({ serverFrom: text.length + piece.serverFrom, serverTo: text.length + piece.serverTo, clientFrom: piece.clientFrom });
+      text += p.text;
+      parts.push(...p.parts);
+      injected ||= p.injected;
+    }
+    clientAt = st.to + 1;
+  }
+  return { text, rewrite: new SqlRewrite(parts, shiftOf(text, sql, pieces)), injected };
+}
+
+function shiftOf(text: string, sql: string, pieces: ShiftPiece[]): PositionShift | null {
+  return pieces.length === 0 ? null : new PositionShift(text, sql, pieces);
+}
+
+function planStatement(
+  sql: string,
+  cmd: SqlCommand,
+  names: Map<string, Statement>,
+  registry: StatementRegistry,
+  cache: ServerStatementCache,
+): StatementPlan {
   switch (cmd.kind) {
     case 'prepare': {
       const taken = names.get(cmd.name);
-      if (taken !== undefined) return prepareTaken(sql, cmd, taken, cache);
+      if (taken !== undefined) return prepareTaken(cmd, taken, cache);
       const stmt = cmd.types === null ? registry.intern(cmd.body, []) : registry.internSql(cmd.body, cmd.types);
       stmt.uses++;
       names.set(cmd.name, stmt);
       const added = new Map([[cmd.name, stmt]]);
-      if (cache.has(stmt)) return plan(NO_OP, [NOTHING], commandComplete('PREPARE'), null, added, null, null);
+      if (cache.has(stmt)) return noOp({ evicted: null, prepared: null, own: true, tag: commandComplete('PREPARE'), added });
       const stale = cache.takeStale(stmt);
       const evicted = cache.add(stmt);
       const text = staleSql(stale, stmt) + evictSql(evicted) + (stmt.prepareSql as string);
       const bodyAt = text.length - 1 - cmd.body.length;
-      const shift = new PositionShift(text, bodyAt, bodyAt + cmd.body.length, sql, cmd.bodyStart);
-      return plan(text, withStale(stale, stmt, withEviction(evicted, { evicted: null, prepared: stmt })), null, null, added, null, shift);
+      const own: Part = { evicted: null, prepared: stmt, own: true, added };
+      return { text, parts: withStale(stale, stmt, withEviction(evicted, own)), pieces: [{ serverFrom: bodyAt, serverTo: bodyAt + cmd.body.length, clientFrom: cmd.bodyStart }], injected: false, again: null };
     }
     case 'execute': {
       const stmt = names.get(cmd.name);
@@ -78,28 +146,28 @@ export function planSql(
         return standIn('0A000', `prepared statement "${cmd.name}" has parameter types given as OIDs, which SQL EXECUTE cannot prepare again under transaction pooling; execute it with Bind`);
       }
       stmt.uses++;
-      const own = `EXECUTE ${stmt.serverName}`;
-      const rest = sql.slice(cmd.nameEnd);
+      const execute = `EXECUTE ${stmt.serverName}`;
       const injected = !cache.has(stmt);
       const stale = injected && cache.takeStale(stmt);
       const evicted = injected ? cache.add(stmt) : null;
-      const before = injected ? `${staleSql(stale, stmt)}${evictSql(evicted)}${stmt.prepareSql};\n${own}` : own;
-      const text = before + rest;
-      const parts = injected ? withStale(stale, stmt, withEviction(evicted, { evicted: null, prepared: stmt }, NOTHING)) : [NOTHING];
-      const shift = new PositionShift(text, before.length, text.length, sql, cmd.nameEnd);
+      const before = injected ? `${staleSql(stale, stmt)}${evictSql(evicted)}${stmt.prepareSql};\n${execute}` : execute;
+      const text = before + sql.slice(cmd.nameEnd, cmd.end);
+      const named = { rename: stmt, clientName: cmd.name };
+      const own: Part = { evicted: null, prepared: null, own: true, ...named };
+      const parts = injected ? withStale(stale, stmt, withEviction(evicted, { evicted: null, prepared: stmt, ...named }, own)) : [own];
       const again = injected ? null : { sql, cmd, stmt };
-      return { text, rewrite: new SqlRewrite(parts, null, null, null, null, shift, stmt, cmd.name, again), injected };
+      return { text, parts, pieces: [{ serverFrom: before.length, serverTo: text.length, clientFrom: cmd.nameEnd }], injected, again };
     }
     case 'deallocate': {
       if (cmd.name === null) {
         const dropped = new Map(names);
         names.clear();
-        return plan(NO_OP, [NOTHING], commandComplete('DEALLOCATE ALL'), null, null, dropped, null);
+        return noOp({ evicted: null, prepared: null, own: true, tag: commandComplete('DEALLOCATE ALL'), dropped });
       }
       const stmt = names.get(cmd.name);
       if (stmt === undefined) return standIn('26000', `prepared statement "${cmd.name}" does not exist`);
       names.delete(cmd.name);
-      return plan(NO_OP, [NOTHING], commandComplete('DEALLOCATE'), null, null, new Map([[cmd.name, stmt]]), null);
+      return noOp({ evicted: null, prepared: null, own: true, tag: commandComplete('DEALLOCATE'), dropped: new Map([[cmd.name, stmt]]) });
     }
     case 'unsupported':
       return standIn('0A000', cmd.reason);
@@ -113,7 +181,7 @@ export function planSql(
  * errors, 25P02, or the 42P05 (naming the client's statement) come from the server as they would.
  * A statement SQL cannot prepare again (OID types), missing there, gets the failing stand-in.
  */
-function prepareTaken(sql: string, cmd: Extract<SqlCommand, { kind: 'prepare' }>, taken: Statement, cache: ServerStatementCache): SqlPlan {
+function prepareTaken(cmd: Extract<SqlCommand, { kind: 'prepare' }>, taken: Statement, cache: ServerStatementCache): StatementPlan {
   const held = cache.has(taken);
   if (!held && taken.prepareSql === null) return standIn('42P05', alreadyExists(cmd.name));
   const stale = !held && cache.takeStale(taken);
@@ -121,16 +189,17 @@ function prepareTaken(sql: string, cmd: Extract<SqlCommand, { kind: 'prepare' }>
   const before = held ? '' : `${staleSql(stale, taken)}${evictSql(evicted)}${taken.prepareSql as string};\n`;
   const text = `${before}PREPARE ${taken.serverName}${cmd.types === null ? '' : ` (${cmd.types})`} AS ${cmd.body}`;
   const bodyAt = text.length - cmd.body.length;
-  const shift = new PositionShift(text, bodyAt, text.length, sql, cmd.bodyStart);
-  const parts = held ? [NOTHING] : withStale(stale, taken, withEviction(evicted, { evicted: null, prepared: taken }, NOTHING));
-  return { text, rewrite: new SqlRewrite(parts, null, null, null, null, shift, taken, cmd.name), injected: !held };
+  const named = { rename: taken, clientName: cmd.name };
+  const own: Part = { evicted: null, prepared: null, own: true, ...named };
+  const parts = held ? [own] : withStale(stale, taken, withEviction(evicted, { evicted: null, prepared: taken, ...named }, own));
+  return { text, parts, pieces: [{ serverFrom: bodyAt, serverTo: text.length, clientFrom: cmd.bodyStart }], injected: !held, again: null };
 }
 
 const alreadyExists = (name: string): string => `prepared statement "${name}" already exists`;
 
 /** A Parse of a name the client holds, on a server lacking a statement only SQL can prepare: the stand-in's 26000 becomes 42P05. */
 export function duplicateStatementError(name: string): SqlRewrite {
-  return new SqlRewrite([NOTHING], null, sqlError('42P05', alreadyExists(name)), null, null, null);
+  return failing('42P05', alreadyExists(name));
 }
 
 /**
@@ -138,7 +207,7 @@ export function duplicateStatementError(name: string): SqlRewrite {
  * pgmux cannot inject ahead of them: they go to the failing stand-in, this error comes back.
  */
 export function sqlOnlyError(name: string): SqlRewrite {
-  return new SqlRewrite([NOTHING], null, sqlError('0A000', `prepared statement "${name}" was prepared by SQL PREPARE with parameter types; under transaction pooling run it with EXECUTE`), null, null, null);
+  return failing('0A000', `prepared statement "${name}" was prepared by SQL PREPARE with parameter types; under transaction pooling run it with EXECUTE`);
 }
 
 /** The Bind or Describe stand-in: a statement name no server holds. */
@@ -146,23 +215,21 @@ export const MISSING_STATEMENT = 'pgmux__none';
 
 /** A Bind/Describe of a pgmux server name the client never prepared: PostgreSQL's 26000 for it. */
 export function missingStatementError(name: string): SqlRewrite {
-  return new SqlRewrite([NOTHING], null, sqlError('26000', `prepared statement "${name}" does not exist`), null, null, null);
+  return failing('26000', `prepared statement "${name}" does not exist`);
 }
 
-function plan(
-  text: string,
-  parts: Part[],
-  tag: Buffer | null,
-  error: Buffer | null,
-  added: Map<string, Statement> | null,
-  dropped: Map<string, Statement> | null,
-  shift: PositionShift | null,
-): SqlPlan {
-  return { text, rewrite: new SqlRewrite(parts, tag, error, added, dropped, shift), injected: false };
+function failing(code: string, message: string): SqlRewrite {
+  return new SqlRewrite(standIn(code, message).parts, null);
 }
 
-function standIn(code: string, message: string): SqlPlan {
-  return plan(FAILS, [NOTHING], null, sqlError(code, message), null, null, null);
+/** A statement the server answers with the no-op, its tag replaced. */
+function noOp(own: Part): StatementPlan {
+  return { text: NO_OP, parts: [own], pieces: [], injected: false, again: null };
+}
+
+/** The failing stand-in, whose 26000 becomes this error. */
+function standIn(code: string, message: string): StatementPlan {
+  return { text: FAILS, parts: [{ evicted: null, prepared: null, own: true, error: sqlError(code, message) }], pieces: [], injected: false, again: null };
 }
 
 function sqlError(code: string, message: string): Buffer {

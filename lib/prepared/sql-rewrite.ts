@@ -9,12 +9,28 @@ import { Action } from '../protocol/relay';
 import type { SqlCommand } from './sql-lexer';
 import type { ServerStatementCache, Statement } from './statements';
 
-/** What one statement of a rewritten Query changes in the server's cache when it completes. */
+/**
+ * One statement of a rewritten Query as the server runs it: what it changes in the server's
+ * cache and in the client's names when it completes (undone when it does not), and how its
+ * answer reaches the client.
+ */
 export interface Part {
   readonly evicted: Statement | null;
   readonly prepared: Statement | null;
   /** Deallocates the server's stale copy of this statement. */
   readonly stale?: Statement;
+  /** A statement of the client's: its CommandComplete reaches the client. Else pgmux's, swallowed. */
+  readonly own?: boolean;
+  /** Replaces its CommandComplete (the server ran a stand-in for the client's statement). */
+  readonly tag?: Buffer;
+  /** Replaces the failing stand-in's 26000: the error PostgreSQL gives for the client's statement. */
+  readonly error?: Buffer;
+  /** Client names it added (removed again if it does not complete) and dropped (put back). */
+  readonly added?: ReadonlyMap<string, Statement>;
+  readonly dropped?: ReadonlyMap<string, Statement>;
+  /** The statement whose server-side name its errors show, and the client's name for it. */
+  readonly rename?: Statement;
+  readonly clientName?: string;
 }
 
 /** A lone EXECUTE of a statement the server held: what to plan again if its plan went stale. */
@@ -26,29 +42,20 @@ export interface ExecuteAgain {
 
 /**
  * How to treat the responses to one rewritten request: swallow the CommandCompletes of what
- * pgmux put first, replace a stand-in's tag or error, and undo on failure. Also used for a
- * protocol-level Bind or Describe sent to the failing stand-in (only `error` then).
+ * pgmux put in, replace a stand-in's tag or error, and undo what did not complete. Also used
+ * for a protocol-level Bind or Describe sent to the failing stand-in, and for the Parse and
+ * Execute of a SQL DEALLOCATE sent through the extended protocol (./sql-extended).
  */
 export class SqlRewrite {
   /** CommandCompletes seen so far: statements of the Query that completed. */
   private seen = 0;
+  private undone = false;
 
   constructor(
-    /** Per statement of the server's Query, in order; the last is the client's own. */
+    /** Per statement of the server's Query, in order. */
     private readonly parts: readonly Part[],
-    /** Replaces the client statement's CommandComplete (the server ran a stand-in). */
-    private readonly tag: Buffer | null,
-    /** Replaces the stand-in's 26000: the error PostgreSQL gives for the client's statement. */
-    private readonly error: Buffer | null,
-    /** Client names this Query added (removed again if it fails). */
-    private readonly added: Map<string, Statement> | null,
-    /** Client names this Query dropped (put back if it fails). */
-    private readonly dropped: Map<string, Statement> | null,
-    /** Where the client's own text continues in the server's Query, for error positions. */
+    /** Where the client's own text is in the server's Query, for error positions. */
     private readonly shift: PositionShift | null,
-    /** The statement's server-side name, and the client's name for it in errors (EXECUTE). */
-    private readonly rename: Statement | null = null,
-    private readonly clientName = '',
     /** A lone EXECUTE with nothing prepared ahead of it. */
     private readonly again: ExecuteAgain | null = null,
   ) {}
@@ -60,51 +67,73 @@ export class SqlRewrite {
 
   /** A CommandComplete: Action.Swallow, Action.Forward, or the bytes to send instead. */
   commandComplete(): number | Buffer {
-    const i = this.seen++;
-    if (i < this.parts.length - 1) return Action.Swallow;
-    return i === this.parts.length - 1 && this.tag !== null ? this.tag : Action.Forward;
+    const part = this.parts[this.seen++] as Part | undefined;
+    if (part === undefined) return Action.Forward;
+    if (part.own !== true) return Action.Swallow;
+    return part.tag ?? Action.Forward;
   }
 
   /**
    * The request failed: what did not complete is undone. Returns the error to send instead
    * (PostgreSQL's for the client's statement, or the server's with its position moved onto
-   * the client's text), or null to forward the server's as it is.
+   * the client's text and pgmux's names replaced by the client's), or null to forward it.
    */
   failed(buf: Buffer, start: number, end: number, cache: ServerStatementCache, names: Map<string, Statement>): Buffer | null {
-    for (let i = this.seen; i < this.parts.length; i++) {
+    // The statement that failed: the first that did not complete (a syntax error fails them all).
+    const part = this.parts[Math.min(this.seen, this.parts.length - 1)];
+    this.undo(cache, names);
+    if (part.error !== undefined) return errorField(buf, start, end, 0x43) === '26000' ? part.error : null;
+    const position = this.shift === null ? null : errorField(buf, start, end, 0x50);
+    const moved = position === null || this.shift === null ? undefined : this.shift.map(Number(position));
+    return patchError(buf, start, end, moved, part.rename ?? null, part.clientName ?? '');
+  }
+
+  /**
+   * What did not complete is undone: the request failed, or the server skipped it after an
+   * earlier error. Once only (a rewrite may ride on a Parse and on the Execute of its portal).
+   */
+  undo(cache: ServerStatementCache, names: Map<string, Statement>): void {
+    if (this.undone) return;
+    this.undone = true;
+    // Latest first, so that a name a later statement dropped and an earlier one added ends as before both.
+    for (let i = this.parts.length - 1; i >= this.seen; i--) {
       const part = this.parts[i];
       if (part.prepared !== null) cache.remove(part.prepared);
       if (part.evicted !== null) cache.restore(part.evicted);
       if (part.stale !== undefined) cache.restoreStale(part.stale);
+      if (part.added !== undefined) for (const [name, stmt] of part.added) if (names.get(name) === stmt) names.delete(name);
+      if (part.dropped !== undefined) for (const [name, stmt] of part.dropped) if (!names.has(name)) names.set(name, stmt);
     }
     this.seen = this.parts.length;
-    if (this.added !== null) for (const [name, stmt] of this.added) if (names.get(name) === stmt) names.delete(name);
-    if (this.dropped !== null) for (const [name, stmt] of this.dropped) if (!names.has(name)) names.set(name, stmt);
-    if (this.error !== null) return errorField(buf, start, end, 0x43) === '26000' ? this.error : null;
-    const position = this.shift === null ? null : errorField(buf, start, end, 0x50);
-    const moved = position === null || this.shift === null ? undefined : this.shift.map(Number(position));
-    return patchError(buf, start, end, moved, this.rename, this.clientName);
   }
+}
+
+/** A stretch of the server's Query copied from the client's text: code-unit indexes into each. */
+export interface ShiftPiece {
+  readonly serverFrom: number;
+  readonly serverTo: number;
+  readonly clientFrom: number;
 }
 
 /** Maps an error position in the server's Query onto the client's text (1-based, in characters). */
 export class PositionShift {
   constructor(
     private readonly server: string,
-    private readonly serverFrom: number,
-    private readonly serverTo: number,
     private readonly client: string,
-    private readonly clientFrom: number,
+    /** In order; the server's text outside them is pgmux's own. */
+    readonly pieces: readonly ShiftPiece[],
   ) {}
 
   /** The client's position, or null where the server's text is pgmux's own (the field is dropped). */
   map(p: number): string | null {
-    const from = codePoints(this.server, 0, this.serverFrom);
-    const to = from + codePoints(this.server, this.serverFrom, this.serverTo);
     // "at end of input" points just past the text.
     if (p === codePoints(this.server, 0, this.server.length) + 1) return String(codePoints(this.client, 0, this.client.length) + 1);
-    if (!(p > from && p <= to)) return null;
-    return String(p - from + codePoints(this.client, 0, this.clientFrom));
+    for (const piece of this.pieces) {
+      const from = codePoints(this.server, 0, piece.serverFrom);
+      const to = from + codePoints(this.server, piece.serverFrom, piece.serverTo);
+      if (p > from && p <= to) return String(p - from + codePoints(this.client, 0, piece.clientFrom));
+    }
+    return null;
   }
 }
 

@@ -21,6 +21,12 @@ export interface Statement {
   readonly parse: Buffer | null;
   /** `PREPARE <serverName> [(types)] AS <sql>`, or null when the types are OIDs SQL cannot name. */
   readonly prepareSql: string | null;
+  /**
+   * A server answered ParseComplete for this Parse (and none has refused it since): a client's
+   * Parse of it may be answered by pgmux without a server (./unlinked-parse.ts says why that is
+   * safe). Set and cleared by ./link.ts; always false for a statement only SQL can prepare.
+   */
+  good: boolean;
   /** Client Parse/Bind/Describe uses, for SHOW PREPARED. */
   uses: number;
   /** How many server caches hold it now. */
@@ -42,16 +48,21 @@ export class StatementRegistry {
   }
 
   intern(sql: string, paramTypes: readonly number[]): ParsedStatement {
-    const key = paramTypes.length === 0 ? sql : `${sql}\u0000${paramTypes.join(',')}`;
+    const key = parsedKey(sql, paramTypes);
     // Keys with at most one NUL are interned here only, always with a Parse.
     const found = this.byKey.get(key) as ParsedStatement | undefined;
     if (found !== undefined) return found;
     const serverName = `pgmux_${(this.next++).toString(36)}`;
     // Unspecified types (0) are PREPARE's `unknown`; a real OID has no name we could write.
     const sqlTypes = paramTypes.every((t) => t === 0) ? paramTypes.map(() => 'unknown').join(', ') : null;
-    const stmt = { serverName, serverNameZ: cstringBytes(serverName), sql, paramTypes, typesText: paramTypes.join(','), parse: parse(serverName, sql, paramTypes), prepareSql: prepareSql(serverName, sqlTypes, sql), uses: 0, servers: 0 };
+    const stmt = { serverName, serverNameZ: cstringBytes(serverName), sql, paramTypes, typesText: paramTypes.join(','), parse: parse(serverName, sql, paramTypes), prepareSql: prepareSql(serverName, sqlTypes, sql), good: false, uses: 0, servers: 0 };
     this.add(key, stmt);
     return stmt;
+  }
+
+  /** The statement a Parse of this text and these types would intern, if the registry holds it; interns nothing. */
+  find(sql: string, paramTypes: readonly number[]): ParsedStatement | undefined {
+    return this.byKey.get(parsedKey(sql, paramTypes)) as ParsedStatement | undefined;
   }
 
   /** A SQL-level `PREPARE name (types) AS sql`: types are names, so only SQL can prepare it. */
@@ -61,7 +72,7 @@ export class StatementRegistry {
     const stmt = this.byKey.get(key);
     if (stmt !== undefined) return stmt;
     const serverName = `pgmux_${(this.next++).toString(36)}`;
-    return this.add(key, { serverName, serverNameZ: cstringBytes(serverName), sql, paramTypes: [], typesText: types, parse: null, prepareSql: prepareSql(serverName, types, sql), uses: 0, servers: 0 });
+    return this.add(key, { serverName, serverNameZ: cstringBytes(serverName), sql, paramTypes: [], typesText: types, parse: null, prepareSql: prepareSql(serverName, types, sql), good: false, uses: 0, servers: 0 });
   }
 
   private add<S extends Statement>(key: string, stmt: S): S {
@@ -75,6 +86,10 @@ export class StatementRegistry {
   all(): IterableIterator<Statement> {
     return this.byKey.values();
   }
+}
+
+function parsedKey(sql: string, paramTypes: readonly number[]): string {
+  return paramTypes.length === 0 ? sql : `${sql}\u0000${paramTypes.join(',')}`;
 }
 
 function cstringBytes(name: string): Buffer {
@@ -94,6 +109,8 @@ function prepareSql(serverName: string, types: string | null, sql: string): stri
  */
 export class ServerStatementCache {
   private readonly held = new Map<Statement, true>();
+  /** The statement has() last moved to the end of `held`, while nothing else changed it; else null. */
+  private newest: Statement | null = null;
   /** Prepared on the server but stale; counted in Statement.servers, not in the LRU bound. */
   private stale: Set<Statement> | null = null;
 
@@ -104,15 +121,19 @@ export class ServerStatementCache {
   }
 
   has(stmt: Statement): boolean {
+    // Already the most recently used (the same statement again, as a busy server sees): nothing to move.
+    if (stmt === this.newest) return true;
     if (!this.held.has(stmt)) return false;
     // Refresh its place in the LRU order.
     this.held.delete(stmt);
     this.held.set(stmt, true);
+    this.newest = stmt;
     return true;
   }
 
   /** Records a statement as prepared; returns the one evicted to stay in bounds, if any. */
   add(stmt: Statement): Statement | null {
+    this.newest = null;
     this.held.set(stmt, true);
     stmt.servers++;
     if (this.held.size <= this.limit) return null;
@@ -127,16 +148,19 @@ export class ServerStatementCache {
    */
   restore(stmt: Statement): void {
     if (this.held.has(stmt)) return;
+    this.newest = null;
     this.held.set(stmt, true);
     stmt.servers++;
   }
 
   remove(stmt: Statement): void {
+    this.newest = null;
     if (this.held.delete(stmt)) stmt.servers--;
   }
 
   /** The server's copy has a stale plan: has() says no until takeStale() hands it over for a Close. */
   markStale(stmt: Statement): void {
+    this.newest = null;
     if (this.held.delete(stmt)) (this.stale ??= new Set()).add(stmt);
   }
 
@@ -157,10 +181,12 @@ export class ServerStatementCache {
 
   /** Closed and prepared again in place (a re-run batch): a stale copy is current again. */
   refresh(stmt: Statement): void {
+    this.newest = null;
     if (this.stale !== null && this.stale.delete(stmt)) this.held.set(stmt, true);
   }
 
   clear(): void {
+    this.newest = null;
     for (const stmt of this.held.keys()) stmt.servers--;
     this.held.clear();
     if (this.stale === null) return;

@@ -59,8 +59,11 @@ export const StartupCode = {
   SSLRequest: 0x101,
   GSSENCRequest: 0x102,
   CancelRequest: 0x103,
-  /** A length-prefixed packet whose code is none of the above (e.g. protocol 2.0). */
-  Unknown: 0x1ff,
+  /**
+   * Bytes that cannot begin a startup packet (a foreign protocol, a bad length, protocol 2.0):
+   * handed over as soon as that is certain, with the bytes seen so far.
+   */
+  Invalid: 0x1ff,
 } as const;
 
 /** The int32 that follows the length in each untyped startup packet. */

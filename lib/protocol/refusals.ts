@@ -33,17 +33,15 @@ export const tooManyConnections = (): ErrorFields =>
   fatal(SqlState.TooManyConnections, 'no more connections allowed (max_client_conn)');
 
 /**
- * Wrong password (cleartext or md5), and also an unknown user when auth_file has none: PgBouncer
+ * Wrong password (cleartext, md5 or SCRAM), and also an unknown user when auth_file has none: PgBouncer
  * fakes the exchange and fails it the same way, so user names cannot be probed. pgmux sends
  * PostgreSQL's own text with the user name (what drivers and people expect from PostgreSQL, and
- * what the core issue asks for); without a user it is PgBouncer 1.18's bare text, which the
- * PgBouncer comparison spec checks.
+ * what the core issue asks for), also for SCRAM where PgBouncer says "SASL authentication
+ * failed"; without a user it is PgBouncer 1.18's bare text, which the PgBouncer comparison spec
+ * checks.
  */
 export const authFailed = (user?: string): ErrorFields =>
   fatal(SqlState.InvalidPassword, user === undefined ? 'password authentication failed' : `password authentication failed for user "${user}"`);
-
-/** SCRAM-SHA-256 exchange failed (wrong password, unknown user, or a malformed SCRAM message). */
-export const saslAuthFailed = (): ErrorFields => fatal(SqlState.InvalidPassword, 'SASL authentication failed');
 
 /** auth_type=trust (or hba trust) but the user is not in auth_file. */
 export const trustAuthFailed = (): ErrorFields =>
@@ -69,12 +67,6 @@ export const invalidSaslMechanism = (): ErrorFields =>
 
 /** A PasswordMessage holding an empty string (PostgreSQL refuses those too). */
 export const emptyPassword = (): ErrorFields => fatal(SqlState.InvalidPassword, 'empty password returned by client');
-
-/**
- * auth_query found no such user. Only for that path: with auth_file, an unknown user must get
- * authFailed() (or trustAuthFailed()) so that user names cannot be probed.
- */
-export const noSuchUser = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'no such user');
 
 /**
  * auth_query could not be run (server down, auth_user refused, a bad query): the password cannot
@@ -105,18 +97,6 @@ export const adminNotAllowed = (): ErrorFields => fatal(SqlState.InvalidAuthoriz
 /** A startup parameter neither tracked nor in ignore_startup_parameters. */
 export const unsupportedStartupParameter = (name: string): ErrorFields =>
   fatal(SqlState.ProtocolViolation, `unsupported startup parameter: ${name}`);
-
-/**
- * The same, for a `-c name=value` inside the `options` startup parameter. PgBouncer 1.18 does
- * not look inside `options` (it refuses it whole: unsupportedStartupParameter('options')); this
- * and unsupportedOptions() are the texts of later PgBouncer versions, which do.
- */
-export const unsupportedStartupParameterInOptions = (name: string): ErrorFields =>
-  fatal(SqlState.ProtocolViolation, `unsupported startup parameter in options: ${name}`);
-
-/** `options` holds something other than `-c name=value` pairs (later PgBouncer's text). */
-export const unsupportedOptions = (): ErrorFields =>
-  fatal(SqlState.ProtocolViolation, "unsupported options startup parameter: only '-c config=val' is allowed");
 
 /**
  * A `replication` startup parameter. PgBouncer 1.18 knows no such parameter and answers with its
@@ -150,9 +130,6 @@ export const clientLoginTimeoutServerDown = (): ErrorFields =>
 /** Malformed or unexpected input; `what` says what was wrong (a decoder's reason, ...). */
 export const protocolViolation = (what: string): ErrorFields => fatal(SqlState.ProtocolViolation, what);
 
-/** A message type the client may not send (PgBouncer's exact text). */
-export const unknownPacket = (): ErrorFields => fatal(SqlState.ProtocolViolation, 'unknown pkt');
-
 /** A startup-phase packet that ended before its declared length. */
 export const partialStartupPacket = (): ErrorFields =>
   fatal(SqlState.ProtocolViolation, 'client sent partial pkt in startup phase');
@@ -181,9 +158,6 @@ export const idleTransactionTimeout = (): ErrorFields =>
 
 /** A query ran longer than query_timeout (pgmux then closes the server too). PostgreSQL's query_canceled code. */
 export const queryTimeout = (): ErrorFields => fatal(SqlState.QueryCanceled, 'query timeout');
-
-/** SUSPEND took longer than suspend_timeout to quiesce this client. */
-export const suspendTimeout = (): ErrorFields => fatal(SqlState.ProtocolViolation, 'suspend_timeout');
 
 /**
  * A transaction block began in statement pooling mode. 08P01 kept: clients match on it

@@ -9,6 +9,7 @@
 // or bounded by max_packet_size.
 
 import { HEADER_LENGTH } from './codes';
+import type { FrameLimits } from './limits';
 
 /** What to do with one frame. NOTIFY may be or-ed onto an inspected frame's answer. */
 export const Action = {
@@ -37,8 +38,8 @@ export interface RelayHandler {
   write(bytes: Buffer): void;
 }
 
-/** Why a stream was refused; the relay stops for good after one. */
-export type RelayError = { reason: string };
+/** Why a stream was refused (the refused frame's type, and why); the relay stops for good after one. */
+export type RelayError = { type: number; reason: string };
 
 export class Relay {
   /**
@@ -58,9 +59,19 @@ export class Relay {
 
   constructor(
     private readonly handler: RelayHandler,
-    /** Largest declared length accepted (max_packet_size for clients). */
-    private readonly maxLength: number,
+    /** Which types are read and how long each may declare itself (lib/protocol/limits). */
+    private readonly limits: FrameLimits,
   ) {}
+
+  /** Back to a frame boundary with nothing held (a header check starting a new stretch). */
+  reset(): void {
+    this.headerFill = 0;
+    this.remaining = 0;
+    this.bodySwallowed = false;
+    this.partial = null;
+    this.partialFill = 0;
+    this.failed = null;
+  }
 
   /** True between frames: nothing of a started frame is outstanding. */
   atBoundary(): boolean {
@@ -102,7 +113,11 @@ export class Relay {
         this.headerFill += take;
         pos += take;
         runStart = pos;
-        if (this.headerFill < HEADER_LENGTH) break;
+        if (this.headerFill < HEADER_LENGTH) {
+          const early = this.limits.earlyRefusal(header, 0, this.headerFill);
+          if (early !== null) return (this.failed = { type: header[0], reason: early });
+          break;
+        }
         this.headerFill = 0;
         const type = header[0];
         const length = header.readInt32BE(1);
@@ -190,15 +205,26 @@ export class Relay {
     return (verdict & Action.Notify) !== 0 && this.handler.afterFrame();
   }
 
+  /** Checked on the header alone: a refused frame is never waited for, buffered or forwarded. */
   private validLength(type: number, length: number): boolean {
-    if (length >= 4 && length <= this.maxLength) return true;
-    const shown = type >= 0x20 && type < 0x7f ? `'${String.fromCharCode(type)}'` : `0x${type.toString(16)}`;
-    this.failed = {
-      reason:
-        length < 4
-          ? `invalid message length ${length} for message type ${shown}`
-          : `message type ${shown} of ${length} bytes exceeds max_packet_size (${this.maxLength})`,
-    };
+    if (this.limits.accepts(type, length)) return true;
+    this.failed = { type, reason: this.limits.refusal(type, length) };
     return false;
   }
+}
+
+/** Drops every frame unread: a relay over it only checks headers (SKIP_ALL below). */
+const SKIP_ALL: RelayHandler = {
+  onHeader: () => Action.Swallow,
+  onFrame: () => Action.Swallow,
+  afterFrame: () => false,
+  write: () => undefined,
+};
+
+/**
+ * A relay that forwards nothing and keeps nothing: fed a stream, it checks each header against
+ * `limits` as the bytes come, however they are split, and says why the first bad one is refused.
+ */
+export function headerCheck(limits: FrameLimits): Relay {
+  return new Relay(SKIP_ALL, limits);
 }

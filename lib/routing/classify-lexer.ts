@@ -56,7 +56,6 @@ const PRIMARY_FIRST: ReadonlyMap<string, { verdict: Verdict; scanCalls: boolean 
       ['update', 'UPDATE', true],
       ['delete', 'DELETE', true],
       ['merge', 'MERGE', true],
-      ['execute', 'EXECUTE', true],
       ['call', 'CALL', true],
       ['do', 'DO', true],
       ['truncate', 'TRUNCATE', true],

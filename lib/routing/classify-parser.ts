@@ -7,7 +7,7 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { Fn, SET_CONFIG, judgeFunction, pinsOf, type CompiledOptions } from './classify-functions';
 import { keyVerdict, PRIMARY_SHOW, parseRoute, routeVerdict } from './classify-lexer';
-import { ALL_PINS, Pin, Rank, combine, verdict, type Verdict } from './classify-types';
+import { ALL_PINS, Pin, Rank, combine, verdict, type Verdict, type VerdictUse } from './classify-types';
 
 let loaded = false;
 let loading: Promise<void> | undefined;
@@ -203,11 +203,39 @@ export function parserClassify(sql: string, o: CompiledOptions): Verdict {
     return UNPARSABLE;
   }
   let acc: Verdict | undefined;
+  let uses: VerdictUse[] | null = null;
+  let rest: Verdict | null = null;
   for (const raw of stmts) {
-    const v = statementVerdict(obj(raw).stmt, o);
+    const node = obj(raw).stmt;
+    const v = statementVerdict(node, o);
     acc = acc === undefined ? v : combine(acc, v);
+    const use = preparedUse(node, o);
+    if (use !== null) (uses ??= []).push(use);
+    else rest = rest === null ? v : combine(rest, v);
   }
-  return acc ?? EMPTY;
+  if (acc === undefined) return EMPTY;
+  return uses === null ? acc : { ...acc, prepared: { uses, rest } };
+}
+
+/** PREPARE, EXECUTE or DEALLOCATE of a SQL-level prepared statement, for the router; else null. */
+function preparedUse(node: unknown, o: CompiledOptions): VerdictUse | null {
+  const n = nodeOf(node);
+  if (n === undefined) return null;
+  const [type, body] = n;
+  switch (type) {
+    case 'PrepareStmt':
+      return { kind: 'prepare', name: str(body.name) ?? '', verdict: statementVerdict(body.query, o) };
+    case 'ExecuteStmt': {
+      // Its arguments are evaluated where it runs: a volatile call in them needs the primary.
+      const w = new Walk(o);
+      w.visit(body.params);
+      return { kind: 'execute', name: str(body.name) ?? '', verdict: w.result('replica: EXECUTE') };
+    }
+    case 'DeallocateStmt':
+      return { kind: 'deallocate', name: body.isall === true ? null : (str(body.name) ?? null), verdict: null };
+    default:
+      return null;
+  }
 }
 
 /** One statement node; EXPLAIN, COPY, DECLARE and PREPARE recurse into the statement they wrap. */

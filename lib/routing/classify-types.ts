@@ -48,6 +48,28 @@ export interface Classification {
   readonly unknownFunctions?: readonly string[];
   /** On the primary only because of user functions (volatile or unknown): a replica hint or rule may override. */
   readonly onlyFunctions?: boolean;
+  /**
+   * Set when the text PREPAREs, EXECUTEs or DEALLOCATEs SQL-level prepared statements. The
+   * target above counts every EXECUTE as a write, since the text alone cannot say what it runs;
+   * the router, which knows what the client prepared under each name, decides with these.
+   */
+  readonly prepared?: PreparedUses;
+}
+
+/** What a text does with SQL-level prepared statements, statement by statement. */
+export interface PreparedUses {
+  /** In the text's order. */
+  readonly uses: readonly PreparedUse[];
+  /** The text's other statements together; null when it has none. */
+  readonly rest: Classification | null;
+}
+
+export interface PreparedUse {
+  readonly kind: 'prepare' | 'execute' | 'deallocate';
+  /** The statement's name as PostgreSQL reads it; null for DEALLOCATE ALL. */
+  readonly name: string | null;
+  /** PREPARE: the prepared statement's classification; EXECUTE: its arguments'; DEALLOCATE: null. */
+  readonly classification: Classification | null;
 }
 
 /** What the classifier needs to know beyond the text. All optional. */
@@ -119,6 +141,14 @@ export interface Verdict {
   readonly literalSensitive: boolean;
   /** False for answers that may change without the text changing (parser not loaded yet). */
   readonly cacheable: boolean;
+  /** The parser's reading of PREPARE / EXECUTE / DEALLOCATE in the text (Classification.prepared). */
+  readonly prepared?: { readonly uses: readonly VerdictUse[]; readonly rest: Verdict | null };
+}
+
+export interface VerdictUse {
+  readonly kind: PreparedUse['kind'];
+  readonly name: string | null;
+  readonly verdict: Verdict | null;
 }
 
 export interface VerdictExtras {

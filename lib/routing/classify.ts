@@ -15,6 +15,8 @@ export type {
   Classification,
   ClassifyOptions,
   PinReason,
+  PreparedUse,
+  PreparedUses,
   RouteHint,
   SessionRoute,
   Target,
@@ -44,6 +46,11 @@ function finish(v: Verdict, hint: RouteHint | undefined, tier: Tier): Classifica
   if (v.sessionKey !== undefined) c.sessionKey = v.sessionKey;
   if (v.unknownFunctions !== undefined && v.unknownFunctions.length > 0) c.unknownFunctions = [...v.unknownFunctions];
   if (v.target === 'primary' && v.onlyFunctions) c.onlyFunctions = true;
+  if (v.prepared !== undefined) {
+    // The parts carry no hint: the router reads the whole text's.
+    const part = (p: Verdict | null): Classification | null => (p === null ? null : finish(p, undefined, tier));
+    c.prepared = { uses: v.prepared.uses.map((u) => ({ kind: u.kind, name: u.name, classification: part(u.verdict) })), rest: part(v.prepared.rest) };
+  }
   return c;
 }
 

@@ -8,6 +8,7 @@ import type * as net from 'node:net';
 import type { Connect, ConnectEvents, PendingConnect } from '../connect';
 import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
+import { anyTypeLimits } from '../protocol/limits';
 import { decodeErrorFields, type ErrorFields } from '../protocol/backend';
 import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
@@ -33,7 +34,7 @@ export interface MonitorHandler {
 }
 
 /** Rows of a poll are a few dozen bytes; anything near this is not PostgreSQL talking. */
-const MONITOR_MAX_FRAME = 1 << 20;
+const MONITOR_LIMITS = anyTypeLimits(1 << 20, 'the limit for lag poll answers');
 
 export const MONITOR_APPLICATION_NAME = 'pgmux health probe';
 
@@ -55,7 +56,7 @@ export class MonitorClient implements ConnectEvents {
     private readonly handler: MonitorHandler,
   ) {
     this.login = new ServerLogin(who.user, who.credential);
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MONITOR_MAX_FRAME);
+    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MONITOR_LIMITS);
     this.dial = connect(this);
   }
 
@@ -64,8 +65,8 @@ export class MonitorClient implements ConnectEvents {
     this.dial = null;
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
-      const err = this.framer.feed(chunk);
-      if (err !== null) this.close(`bad message from server: ${err}`);
+      const fault = this.framer.feed(chunk);
+      if (fault !== null) this.close(`bad message from server: ${fault.reason}`);
     });
     socket.on('error', (err: Error) => this.close(`connection error: ${err.message}`));
     socket.on('close', () => this.close('server closed the connection'));

@@ -14,13 +14,14 @@ import type { Connect } from '../connect';
 import { parseLagLimit, NO_LAG_LIMIT, type LagLimit } from '../config/routing';
 import { FrontendCode } from '../protocol/codes';
 import type { Pool } from '../pool/pool';
-import { log } from '../log';
+import { Level, log } from '../log';
 import { makeBalancer, preferLocal, type Balancer } from './balance';
-import { Classifier, withRoute, type Classification, type PinReason, type SessionRoute } from './classify';
+import { Classifier, withRoute, type Classification, type PinReason, type SessionRoute, type Target } from './classify';
 import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
-import { route, type ReadYourWrites, type RouteContext, type RouteDecision, type WriteLsn } from './route';
+import { PreparedRoutes } from './prepared-routes';
+import { Reason, route, type ReadYourWrites, type RouteContext, type RouteDecision, type WriteLsn } from './route';
 import { VolatilityLookup } from './volatility';
 import { appKey, scopeKey, WriteScopes } from './writes';
 import { statementKey, withoutKey } from './consistency-key';
@@ -69,6 +70,10 @@ export class ReplicaSet {
   /** Session pins by reason (SHOW PINS): clients pinned now, and times a client became pinned. */
   readonly pinsNow = new Map<PinReason, number>();
   readonly pinsTotal = new Map<PinReason, number>();
+  /** Routing decisions by reason code (SHOW ROUTE's); distinct codes are few, capped all the same. */
+  readonly reasons = new Map<string, number>();
+  /** read_your_writes: reads that waited for a replica, waits that ran out, reads then sent to the primary. */
+  readonly rywWaits = { waited: 0, timedOut: 0, primaryFallbacks: 0 };
   /** Replica pools by `${index}\u0000${serverUser}`. */
   readonly pools = new Map<string, Pool>();
   private readonly unsubscribe: () => void;
@@ -156,6 +161,19 @@ export class ReplicaSet {
     this.volatility.stop();
   }
 
+  /**
+   * One decision taken (not a wait): by reason, and for read_your_writes whether a wait ran out
+   * and the read fell back to the primary.
+   */
+  countDecision(reason: string, waitExpired: boolean): void {
+    const n = this.reasons.get(reason);
+    if (n !== undefined) this.reasons.set(reason, n + 1);
+    else this.reasons.set(this.reasons.size < MAX_REASONS ? reason : OTHER_REASON, (this.reasons.get(OTHER_REASON) ?? 0) + 1);
+    if (!waitExpired) return;
+    if (this.timeoutMs > 0) this.rywWaits.timedOut++;
+    if (reason === Reason.tooStale) this.rywWaits.primaryFallbacks++;
+  }
+
   /** A client of this set became pinned by `reason` (+1) or was released from it (-1). */
   countPin(reason: PinReason, delta: 1 | -1): void {
     this.pinsNow.set(reason, (this.pinsNow.get(reason) ?? 0) + delta);
@@ -198,6 +216,10 @@ export type Placement =
   | { readonly kind: 'wait' }
   | { readonly kind: 'refuse'; readonly reason: string };
 
+/** Distinct reason codes counted per database before the rest are counted as OTHER_REASON (codes name user functions). */
+const MAX_REASONS = 200;
+const OTHER_REASON = 'other';
+
 const NOT_CLASSIFIED: Classification = { target: 'primary', reason: 'primary: not a complete batch', tier: 'lexer' };
 const UNKNOWN_STATEMENT: Classification = { target: 'primary', reason: 'primary: statement not prepared through pgmux', tier: 'lexer' };
 const NAMED_UNTRACKED: Classification = { target: 'primary', reason: 'primary: named statement (max_prepared_statements = 0)', tier: 'lexer' };
@@ -208,8 +230,8 @@ const OTHER_MESSAGE: Classification = { target: 'primary', reason: 'primary: fun
 export class ClientRouter implements PollWaiter {
   sessionRoute: SessionRoute = 'auto';
   private readonly pins = new Set<PinReason>();
-  /** Named prepared statements' classifications, from their Parse. */
-  private readonly statements = new Map<string, Classification>();
+  /** What the client's prepared statements hold, from their Parse or SQL PREPARE. */
+  private readonly prepared: PreparedRoutes;
   /** When the current wait began (tracker clock); -1 when not waiting. */
   private waitStart = -1;
   /** Linked to a primary server now. */
@@ -237,6 +259,7 @@ export class ClientRouter implements PollWaiter {
     private readonly tracksStatements: boolean,
   ) {
     this.key = scopeKey(set.readYourWrites, clientId, user, set.db.name);
+    this.prepared = new PreparedRoutes(tracksStatements);
   }
 
   /**
@@ -268,8 +291,11 @@ export class ClientRouter implements PollWaiter {
     };
     const decision = route(ctx);
     if (key !== null && readOnly) this.countKeyed(decision.kind, waitExpired);
-    const lsn = ctx.writeLsn === null || ctx.writeLsn === 'pending' ? String(ctx.writeLsn) : formatLsn(ctx.writeLsn);
-    log.debug(`route C-${this.clientId}: ${decision.reason} (${statement.reason}; write ${lsn})`);
+    if (log.enabled(Level.Debug)) {
+      const lsn = ctx.writeLsn === null || ctx.writeLsn === 'pending' ? String(ctx.writeLsn) : formatLsn(ctx.writeLsn);
+      log.debug(`route C-${this.clientId}: ${decision.reason} (${statement.reason}; write ${lsn})`);
+    }
+    if (decision.kind !== 'wait') set.countDecision(decision.reason, waitExpired);
     switch (decision.kind) {
       case 'primary':
         this.waitStart = -1;
@@ -286,6 +312,7 @@ export class ClientRouter implements PollWaiter {
         return { kind: 'pool', pool: this.replicaPool(index), primary: false, readOnly };
       }
       case 'wait':
+        if (this.waitStart < 0 && set.timeoutMs > 0) set.rywWaits.waited++;
         if (set.timeoutMs <= 0 && this.waitStart < 0) {
           // read_your_writes_timeout = 0: no waiting; decide again with the wait expired.
           this.waitStart = tracker.now() - 1;
@@ -321,17 +348,20 @@ export class ClientRouter implements PollWaiter {
    * A statement forwarded to a server (Query, or Parse when statements are tracked): session
    * route and pins follow it, and on the primary it may make the transaction a write.
    */
-  observe(sql: string, statementName: string | null): void {
+  observe(sql: string, statementName: string | null): Target {
     const c = this.set.classifier.classify(withoutKey(sql));
-    if (statementName !== null && statementName !== '') this.statements.set(statementName, c);
+    if (statementName !== null && statementName !== '') this.prepared.parsed(statementName, c);
+    // What it PREPAREs and DEALLOCATEs is recorded; an EXECUTE of a read is no write.
+    const resolved = this.prepared.resolve(c);
     this.apply(c);
-    if (this.onPrimary && c.target === 'primary') {
+    if (this.onPrimary && resolved.target === 'primary') {
       this.mayWrite = true;
       if (this.set.readYourWrites === 'key') {
         const key = statementKey(sql) ?? this.sessionKey;
         if (key !== null) (this.txKeys ??= []).push(key);
       }
     }
+    return resolved.target;
   }
 
   /** ReadyForQuery 'I' on the linked server: a primary transaction that may have written committed. */
@@ -380,8 +410,8 @@ export class ClientRouter implements PollWaiter {
     const pins: PinReason[] = [];
     // The batch's consistency key: the first statement that carries one.
     let key: string | null = null;
-    // Statements parsed earlier in this batch (their Parse is observed only once forwarded).
-    const parsed = new Map<string, Classification>();
+    // Statements prepared earlier in this batch (observed only once forwarded).
+    const batch = this.prepared.pending();
     const note = (c: Classification): void => {
       first ??= c;
       if (c.target === 'primary') primary ??= c;
@@ -401,7 +431,7 @@ export class ClientRouter implements PollWaiter {
           const sql = cstring(buf, body, end);
           key ??= statementKey(sql.text);
           // SQL-level PREPARE is re-prepared per server only when statements are tracked.
-          note(!this.tracksStatements && SQL_PREPARE.test(sql.text) ? NAMED_UNTRACKED : this.set.classifier.classify(withoutKey(sql.text)));
+          note(!this.tracksStatements && SQL_PREPARE.test(sql.text) ? NAMED_UNTRACKED : this.prepared.resolve(this.set.classifier.classify(withoutKey(sql.text)), batch));
           break;
         }
         case FrontendCode.Parse: {
@@ -410,7 +440,7 @@ export class ClientRouter implements PollWaiter {
           const sql = cstring(buf, name.next, end);
           key ??= statementKey(sql.text);
           const c = this.set.classifier.classify(withoutKey(sql.text));
-          parsed.set(name.text, c);
+          batch.set(name.text, c);
           note(name.text !== '' && !this.tracksStatements ? NAMED_UNTRACKED : c);
           break;
         }
@@ -418,7 +448,7 @@ export class ClientRouter implements PollWaiter {
           extended = true;
           const portal = cstring(buf, body, end);
           const name = cstring(buf, portal.next, end);
-          note(parsed.get(name.text) ?? (name.text === '' ? undefined : this.statements.get(name.text)) ?? UNKNOWN_STATEMENT);
+          note(batch.get(name.text) ?? UNKNOWN_STATEMENT);
           break;
         }
         case FrontendCode.Sync:

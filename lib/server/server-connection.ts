@@ -8,12 +8,13 @@ import * as net from 'node:net';
 import { BackendCode, ServerSqlState, SqlState, TxStatus } from '../protocol/codes';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { Framer } from '../protocol/framer';
+import { anyTypeLimits } from '../protocol/limits';
 import { decodeErrorFields, decodeParameterStatus, errorCode, isShutdownFatal, type ErrorFields } from '../protocol/backend';
 import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
 import { log, type LogSubject } from '../log';
 import { clock } from '../pool/clock';
-import { DETACHED_STATS, type PoolStats } from '../metrics/counters';
+import { DETACHED_STATS, nowUs, type PoolStats } from '../metrics/counters';
 import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../prepared/link';
 import { ServerStatementCache } from '../prepared/statements';
 import type { ConnectEvents, PendingConnect } from '../connect';
@@ -37,7 +38,7 @@ const IS_COMPLETION = new Uint8Array(256);
 for (const t of COMPLETION_TYPES) IS_COMPLETION[t] = 1;
 
 /** Server-side frames are only bounded by PostgreSQL itself (1 GB per field). */
-const SERVER_MAX_FRAME = 0x7fffffff;
+const SERVER_LIMITS = anyTypeLimits(0x7fffffff, 'the limit for server messages');
 
 /** Size of a server's read buffer: what node reads at once by default. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -105,6 +106,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   txStatus: number = TxStatus.Idle;
   client: ServerPeer | null = null;
   readonly connectedAt: number;
+  /** nowUs() when the connection was begun (the connect-time histogram). */
+  readonly openedUs = nowUs();
   /** Last time a client was linked or released (for server_idle_timeout, server_check_delay). */
   lastUsed: number;
   /** Set by RECONNECT/lifetime: close instead of returning to idle. */
@@ -175,8 +178,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.connectedAt = now;
     this.lastUsed = now;
     this.login = new ServerLogin(startupParams.user, credential);
-    this.loginFramer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), SERVER_MAX_FRAME);
-    this.relay = new Relay(this, SERVER_MAX_FRAME);
+    this.loginFramer = new Framer((t, b, s, e) => this.onLoginFrame(t, b, s, e), SERVER_LIMITS);
+    this.relay = new Relay(this, SERVER_LIMITS);
     this.dial = backend.dialer.connect(this, {
       buffer: () => this.nextReadBuffer(),
       callback: (length: number, buf: Buffer) => {
@@ -255,13 +258,6 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   pause(): void {
     this.socket.pause();
   }
-  /** Holds writes until uncork(), which sends them in one system call (lib/client's rewritten batches). */
-  cork(): void {
-    this.socket.cork();
-  }
-  uncork(): void {
-    this.socket.uncork();
-  }
   resume(): void {
     this.socket.resume();
   }
@@ -286,8 +282,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
 
   private onData(chunk: Buffer): void {
     if (this.loginFramer !== null) {
-      const err = this.loginFramer.feed(chunk);
-      if (err !== null) this.close(`bad message from server during login: ${err}`);
+      const fault = this.loginFramer.feed(chunk);
+      if (fault !== null) this.close(`bad message from server during login: ${fault.reason}`);
       return;
     }
     this.stats.serverBytes += chunk.length;
@@ -343,7 +339,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
     // Errors are rare: each is looked at whole (a shutdown's FATAL, or one while idle); so is a
     // notice that may be an immediate shutdown's before the request's answer has begun.
-    if (type === BackendCode.ErrorResponse || (type === BackendCode.NoticeResponse && this.awaiting)) return Action.Inspect;
+    if (type === BackendCode.ErrorResponse || (type === BackendCode.NoticeResponse && (this.awaiting || this.client === null))) return Action.Inspect;
     return Action.Forward;
   }
 
@@ -379,8 +375,16 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       }
       return Action.Swallow;
     }
-    // A notice inspected only in case it was a shutdown's: on its way.
-    if (type === BackendCode.NoticeResponse) return Action.Forward;
+    if (type === BackendCode.NoticeResponse) {
+      // An immediate shutdown's or a crash's warning to an idle server: its end follows, but
+      // maybe not in this read; it must not be handed out meanwhile.
+      if (linked === null && isShutdownWord(type, buf, start, end)) {
+        this.close('server is shutting down (immediate shutdown or crash)', false, true);
+        return Action.Swallow;
+      }
+      // A notice inspected only in case it was a shutdown's: on its way.
+      return Action.Forward;
+    }
     const client = this.client;
     if (type === BackendCode.ReadyForQuery) {
       this.txStatus = buf[start + 5];
@@ -390,9 +394,11 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       this.readyPending = true;
       return (client.acceptsReady(this.txStatus) ? Action.Forward : Action.Swallow) | Action.Notify;
     }
-    if (client !== null && type === BackendCode.ErrorResponse) return this.clientError(client, buf, start, end);
-    if (client !== null && client.prepared !== null) return client.prepared.onServerResponse(type, buf, start, end, this);
-    if (client !== null) return Action.Forward;
+    if (client !== null && type === BackendCode.ErrorResponse) {
+      this.stats.metrics?.serverError(buf, start, end);
+      return this.clientError(client, buf, start, end);
+    }
+    if (client !== null) return client.prepared !== null ? client.prepared.onServerResponse(type, buf, start, end, this) : Action.Forward;
     // An ErrorResponse while no client is linked: the server is telling us it is going away
     // (terminated, shut down). Drop it now, not at the socket's close a tick later, so that a
     // request arriving meanwhile is not handed a dying server.

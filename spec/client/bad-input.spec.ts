@@ -70,13 +70,13 @@ const CASES: BadInput[] = [
     name: 'an HTTP request (catches: a health checker pointed at the wrong port hanging or crashing pgmux)',
     loggedIn: false,
     bytes: () => Buffer.from('GET / HTTP/1.1\r\n\r\n'),
-    message: /^invalid startup packet length \d+$/,
+    message: /^invalid startup packet: it begins with byte 71 \(an HTTP request\); a PostgreSQL client begins with a length of 8 to 10000 bytes$/,
   },
   {
     name: 'random bytes instead of a startup packet (catches: garbage interpreted as some packet)',
     loggedIn: false,
     bytes: () => noise(7, 256),
-    message: /^invalid startup packet length -?\d+$/,
+    message: /^invalid (startup packet: it begins with byte \d+|length of startup packet: -?\d+); /,
   },
   {
     name: 'a malformed StartupMessage, parameter list not terminated (catches: decoder reading past the packet)',
@@ -99,19 +99,19 @@ const CASES: BadInput[] = [
     name: 'a message whose length is below 4, after login (catches: a negative body length looping or crashing the relay)',
     loggedIn: true,
     bytes: () => header('Q', 2),
-    message: /^invalid message length 2 for message type 'Q'$/,
+    message: /^invalid message length 2 for message type 'Q': the length counts itself, so it is at least 4$/,
   },
   {
     name: `a message over max_packet_size (${MAX_PACKET}) (catches: buffering whatever length a client declares)`,
     loggedIn: true,
     bytes: () => header('Q', MAX_PACKET + 1),
-    message: new RegExp(`^message type 'Q' of ${MAX_PACKET + 1} bytes exceeds max_packet_size \\(${MAX_PACKET}\\)$`),
+    message: new RegExp(`^message type 'Q' declares ${MAX_PACKET + 1} bytes, more than max_packet_size \\(${MAX_PACKET}\\)$`),
   },
   {
     name: "a message of an unknown type 'z' (catches: unknown types forwarded to a shared server)",
     loggedIn: true,
     bytes: () => frame('z', Buffer.from('hello')),
-    message: /^unknown message type 'z' \(0x7a\)$/,
+    message: /^invalid frontend message type 122 \('z'\)$/,
   },
   {
     name: 'a Query cut short by FIN after login (catches: half a message left in a pooled server, or no answer)',
@@ -124,7 +124,7 @@ const CASES: BadInput[] = [
     name: 'random bytes after login (catches: garbage on the forwarding path reaching a server)',
     loggedIn: true,
     bytes: () => noise(11, 256),
-    message: /^(invalid message length -?\d+ for message type .*|message type .* exceeds max_packet_size .*|unknown message type .*)$/,
+    message: /^(invalid message length -?\d+ for message type .*|message type .* declares \d+ bytes, more than max_packet_size .*|invalid frontend message type .*)$/,
   },
 ];
 

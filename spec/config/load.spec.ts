@@ -111,9 +111,9 @@ describe('comments and verbatim values', () => {
   });
 
   it('does not coerce values: "0777" stays text in a string setting', () => {
-    const { settings } = loadConfig(ini('[pgbouncer]\njob_name = 0777\nsyslog_ident = true\n'));
+    const { settings } = loadConfig(ini('[pgbouncer]\njob_name = 0777\nserver_check_query = true\n'));
     expect(settings.job_name).toBe('0777');
-    expect(settings.syslog_ident).toBe('true');
+    expect(settings.server_check_query).toBe('true');
   });
 });
 
@@ -208,6 +208,17 @@ describe('refusals say file:line and what to change', () => {
     expect(errorOf(() => loadConfig(b))).toBe(`ConfigError: ${b}:2: user is not supported by pgmux yet`);
     const c = ini('[pgbouncer]\ntcp_keepcnt = 5\n');
     expect(errorOf(() => loadConfig(c))).toBe(`ConfigError: ${c}:2: tcp_keepcnt is not supported by pgmux yet`);
+  });
+
+  /** Issue 11: settings that were marked supported while nothing read them now say so. */
+  it.each([
+    ['syslog = 1', 'syslog'],
+    ['syslog_ident = pgbouncer-main', 'syslog_ident'],
+    ['syslog_facility = local0', 'syslog_facility'],
+    ['dns_zone_check_period = 60', 'dns_zone_check_period'],
+  ])('refuses %s: not supported by pgmux yet', (line, key) => {
+    const f = ini(`[pgbouncer]\n${line}\n`);
+    expect(errorOf(() => loadConfig(f))).toBe(`ConfigError: ${f}:2: ${key} is not supported by pgmux yet`);
   });
 
   it('accepts an unsupported setting written at its default', () => {

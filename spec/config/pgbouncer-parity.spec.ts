@@ -64,7 +64,7 @@ describe('PgBouncer 1.18 and pgmux read the same ini the same way', () => {
       'max_packet_size = 65536',
       'job_name = 0777',
       'verbose = 1',
-      'syslog_facility = local3',
+      'server_tls_sslmode = Prefer',
       'auth_file = userlist.txt',
     ];
     const { rows, config } = await bothRead((port) => `${BASE(port)}\n${lines.join('\n')}\n`, {

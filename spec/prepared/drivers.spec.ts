@@ -17,6 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { escapeLiteral } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { pgbench, psql } from '../support/clients';
 import { makeTempDir, removeTempDir } from '../support/osuser';
@@ -25,6 +26,8 @@ import { createLoggedRoles, eventsWith, logged, pidsOf, runScript, serverEvents,
 jest.setTimeout(60000);
 
 const ROLES = ['d_psycopg', 'd_asyncpg', 'd_jdbc', 'd_psql', 'd_bench'];
+/** A role whose statements the server does not log (its errors it does): the eviction spec runs hundreds. */
+const QUIET_ROLE = 'd_evict';
 const PYTHON = '/usr/bin/python3';
 const JDBC_JAR = '/usr/share/java/postgresql.jar';
 const ROUNDS = 3;
@@ -39,7 +42,8 @@ beforeAll(async () => {
   await createLoggedRoles(cluster, ROLES);
   // pgJDBC sends extra_float_digits at startup: PgBouncer users list it here too.
   const settings = { ignore_startup_parameters: 'extra_float_digits' };
-  tracked = await startFront(cluster, ROLES, settings);
+  await cluster.query(cluster.primary, `CREATE ROLE ${QUIET_ROLE} LOGIN PASSWORD ${escapeLiteral(cluster.password)}; GRANT app TO ${QUIET_ROLE}`, 'postgres', 'postgres');
+  tracked = await startFront(cluster, [...ROLES, QUIET_ROLE], settings);
   untracked = await startFront(cluster, ROLES, { ...settings, max_prepared_statements: 0 });
   dir = makeTempDir('pgmux-drivers-');
 });
@@ -266,6 +270,63 @@ describe('psycopg 3 with prepare_threshold=0', () => {
   });
 });
 
+const PSYCOPG_EVICT = `
+import json, os, threading
+import psycopg
+
+env = os.environ
+clients, queries, rounds = int(env['CLIENTS']), int(env['QUERIES']), int(env['ROUNDS'])
+lock = threading.Lock()
+
+def drive(c):
+    # Odd clients run each query in a transaction of its own (psycopg sends BEGIN first), so its
+    # DEALLOCATE of the oldest statement runs inside it; even ones in autocommit.
+    conn = psycopg.connect(host='127.0.0.1', port=int(env['PGMUX_PORT']), user=env['PGMUX_USER'],
+                           password=env['PGMUX_PASSWORD'], dbname='app', autocommit=(c % 2 == 0),
+                           prepare_threshold=0)
+    conn.prepared_max = 2
+    for r in range(rounds):
+        for q in range(queries):
+            sql = "SELECT %%s::int AS client, %%s::int AS round, '%s-q%d' AS q" % (env['TAG'], q)
+            try:
+                row = conn.execute(sql, (c, r)).fetchone()
+                if not conn.autocommit:
+                    conn.commit()
+                out = {'client': c, 'round': r, 'query': q, 'row': list(row)}
+            except psycopg.Error as e:
+                if not conn.autocommit:
+                    conn.rollback()
+                out = {'client': c, 'round': r, 'query': q, 'error': e.sqlstate, 'message': str(e)}
+            with lock:
+                print(json.dumps(out), flush=True)
+    conn.close()
+
+threads = [threading.Thread(target=drive, args=(c,)) for c in range(clients)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+`;
+
+describe('psycopg 3 evicting from its statement cache (prepared_max)', () => {
+  // psycopg keeps prepared_max statements per connection and evicts the oldest with SQL
+  // DEALLOCATE _pg3_N, in an unnamed statement, where _pg3_N was made by a protocol-level Parse.
+  it('6 clients each cycling 6 queries with prepared_max=2 on a pool of 2 get every row, each their own, with no error (catches: DEALLOCATE of a Parse-created name failing with 26000)', async () => {
+    const script = join(dir, 'psycopg_evict.py');
+    writeFileSync(script, PSYCOPG_EVICT);
+    const tag = 'psycopg_evict';
+    const [clients, queries, rounds] = [6, 6, 4];
+    const mark = serverEvents(cluster).length;
+    const env = { PGMUX_PORT: String(tracked.port), PGMUX_USER: QUIET_ROLE, PGMUX_PASSWORD: cluster.password, TAG: tag, CLIENTS: String(clients), QUERIES: String(queries), ROUNDS: String(rounds) };
+    const r = await runScript('psycopg evict', PYTHON, [script], env);
+    expect(r.code).toBe(0);
+    expect(r.records).toHaveLength(clients * queries * rounds);
+    for (const rec of r.records) expect(rec).toEqual({ client: rec.client, round: rec.round, query: rec.query, row: [rec.client, rec.round, `${tag}-q${String(rec.query)}`] });
+    // The server logs every error, whoever's: none (no DEALLOCATE of a name it never had).
+    expect(serverEvents(cluster).slice(mark).filter((e) => e.kind === 'error')).toEqual([]);
+  });
+});
+
 describe('asyncpg with its default statement cache', () => {
   let script: string;
   beforeAll(() => {
@@ -380,23 +441,24 @@ describe('psql with SQL-level PREPARE / EXECUTE / DEALLOCATE', () => {
 });
 
 describe('pgbench -M prepared', () => {
+  /** pgmux whose queued clients give up after 10 s, so that a deadlock shows as aborted clients, not a hung spec. */
+  let impatient: Front;
   beforeAll(async () => {
     const r = await pgbench(['-i', '-s', '1', '-q', '-h', cluster.primary.host, '-p', String(cluster.primary.port), '-U', 'postgres', 'app'], {
       PGPASSWORD: cluster.password,
     });
     if (r.code !== 0) throw new Error(`pgbench -i failed: ${r.stderr}`);
-    await cluster.query(cluster.primary, 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO d_bench', 'postgres', 'app');
+    await cluster.query(cluster.primary, 'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO d_bench', 'postgres', 'app');
+    impatient = await startFront(cluster, ROLES, { query_wait_timeout: 10 });
   });
+  afterAll(() => impatient?.stop());
 
-  // pgbench prepares synchronously (Parse and wait) on each connection. With -j smaller than -c
-  // one thread drives several connections in turn, so with a pool smaller than the clients per
-  // thread a connection can wait for a server held by another connection of the same thread,
-  // which that thread never gets back to: pgbench deadlocks itself. So -j equals -c here.
+  const bench = (front: Front, args: string[]) =>
+    pgbench(['-M', 'prepared', '-n', ...args, '-h', '127.0.0.1', '-p', String(front.port), '-U', 'd_bench', 'app'], { PGPASSWORD: cluster.password });
+
   it('8 clients on 2 servers run select-only without an aborted client, the statement prepared on both servers (catches: pgbench -M prepared aborting every client, as through PgBouncer 1.18)', async () => {
     const mark = serverEvents(cluster).length;
-    const r = await pgbench(['-M', 'prepared', '-S', '-n', '-c', '8', '-j', '8', '-t', '50', '-h', '127.0.0.1', '-p', String(tracked.port), '-U', 'd_bench', 'app'], {
-      PGPASSWORD: cluster.password,
-    });
+    const r = await bench(tracked, ['-S', '-c', '8', '-j', '8', '-t', '50']);
     expect(r.stderr).not.toMatch(/aborted|error/i);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('number of transactions actually processed: 400/400');
@@ -407,8 +469,31 @@ describe('pgbench -M prepared', () => {
       return pidsOf(p).length === 2 ? p : undefined;
     });
     // One server-side name, prepared once per backend: 8 clients' Parses of it were answered
-    // from pgmux's cache wherever the backend had it already.
+    // by pgmux wherever it knew the statement already.
     expect(new Set(parses.map((e) => e.name)).size).toBe(1);
     expect(parses).toHaveLength(2);
+  });
+
+  // pgbench prepares synchronously (Parse, Sync, wait) the first time each connection reaches a
+  // command. With 5 connections per thread on 2 servers, the other connections of the thread hold
+  // both servers in the middle of a transaction, and the thread waits for a server that only it
+  // could give back: without pgmux answering the Parse itself, every such client waits until
+  // query_wait_timeout aborts it (PgBouncer 1.25 deadlocks the same way).
+  it('tpcb-like with 10 clients on 2 threads and 2 servers finishes with no aborted client, each statement parsed by a server at most once per backend (catches: the prepare-while-others-hold-the-pool deadlock)', async () => {
+    const mark = serverEvents(cluster).length;
+    const r = await bench(impatient, ['-c', '10', '-j', '2', '-t', '30']);
+    expect(r.stderr).not.toMatch(/aborted|error/i);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('number of transactions actually processed: 300/300');
+    // Five statements touch those tables, each parsed by a server at most once per backend (the
+    // first client's Parse, or pgmux's ahead of a Bind), never once per client.
+    const perText = await waitFor('the server log to show the five pgbench statements parsed', () => {
+      const counts = new Map<string, number>();
+      for (const e of serverEvents(cluster).slice(mark)) {
+        if (e.kind === 'parse' && /pgbench_(accounts|tellers|branches|history)/.test(e.text)) counts.set(e.text, (counts.get(e.text) ?? 0) + 1);
+      }
+      return counts.size === 5 ? counts : undefined;
+    });
+    for (const n of perText.values()) expect(n).toBeLessThanOrEqual(2);
   });
 });

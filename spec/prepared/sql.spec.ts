@@ -3,8 +3,8 @@
 // Query a server runs instead. Pure functions, no sockets; the black-box side is in
 // protocol.spec.ts and drivers.spec.ts.
 
-import { lexSql, mayBeSqlPrepared } from '../../lib/prepared/sql-lexer';
-import { planSql } from '../../lib/prepared/sql-planner';
+import { lexScript, lexSql, mayBeSqlPrepared } from '../../lib/prepared/sql-lexer';
+import { planScript, planSql } from '../../lib/prepared/sql-planner';
 import { SqlRewrite } from '../../lib/prepared/sql-rewrite';
 import { ServerStatementCache, StatementRegistry, type Statement } from '../../lib/prepared/statements';
 import { Action } from '../../lib/protocol/relay';
@@ -60,16 +60,32 @@ describe('lexSql', () => {
     expect(lexSql(`PREPARE s AS SELECT a$b$c FROM t; `)).toMatchObject({ body: 'SELECT a$b$c FROM t' });
   });
 
-  it('refuses PREPARE, EXECUTE or DEALLOCATE followed by more statements in the same query (catches: a client name created raw on a server)', () => {
-    for (const sql of ['PREPARE a AS SELECT 1; SELECT 2', 'EXECUTE a; EXECUTE b', 'DEALLOCATE a; SELECT 1']) {
-      expect(lexSql(sql)).toMatchObject({ kind: 'unsupported' });
-    }
+  it('splits a Query of several statements and reads each PREPARE, EXECUTE and DEALLOCATE among them (catches: a client name sent raw to a server from the middle of a Query)', () => {
+    const sql = "SELECT ';'; PREPARE a AS SELECT 1 ; execute a; -- c\n DEALLOCATE a;; BEGIN";
+    const script = lexScript(sql);
+    expect(script?.map((st) => [sql.slice(st.from, st.to), st.cmd?.kind ?? null])).toEqual([
+      ["SELECT ';'", null],
+      ['PREPARE a AS SELECT 1 ', 'prepare'],
+      ['execute a', 'execute'],
+      ['DEALLOCATE a', 'deallocate'],
+      ['BEGIN', null],
+    ]);
+    // Only a Query with one of them is the planner's; one alone is lexSql's.
+    expect(lexScript('SELECT 1; SELECT 2')).toBeNull();
+    expect(lexSql('PREPARE a AS SELECT 1; SELECT 2')).toBeNull();
     expect(lexSql('PREPARE a AS SELECT 1;;  -- done\n;')).toMatchObject({ kind: 'prepare' });
+    // A Query that does not split (an unterminated quote) is the server's syntax error.
+    expect(lexScript("PREPARE a AS SELECT 1; SELECT 'open")).toBeNull();
+  });
+
+  it('the byte check sends a Query of several statements to the lexer, whatever its first word (catches: PREPARE after a SELECT reaching the server raw)', () => {
+    expect(firstKeyword('SELECT 1; PREPARE a AS SELECT 2')).toBe(true);
+    expect(firstKeyword('SELECT 1;  ;\n')).toBe(false);
   });
 
   it('reads EXECUTE with its name and where the arguments start (catches: arguments lost in the rewrite)', () => {
-    expect(lexSql('EXECUTE foo(1, \'x)\')')).toEqual({ kind: 'execute', name: 'foo', nameEnd: 11 });
-    expect(lexSql('execute "Foo"')).toEqual({ kind: 'execute', name: 'Foo', nameEnd: 13 });
+    expect(lexSql('EXECUTE foo(1, \'x)\')')).toEqual({ kind: 'execute', name: 'foo', nameEnd: 11, end: 20 });
+    expect(lexSql('execute "Foo";')).toEqual({ kind: 'execute', name: 'Foo', nameEnd: 13, end: 13 });
   });
 
   it('reads every DEALLOCATE form (catches: DEALLOCATE PREPARE x or ALL mistaken for a name)', () => {
@@ -243,6 +259,38 @@ describe('planSql', () => {
     const p = plan('EXECUTE p(1)');
     const standIn = serverError('26000', 'prepared statement "pgmux__none" does not exist');
     expect(fields(p.rewrite.failed(standIn, 0, standIn.length, cache, names) as Buffer)).toMatchObject({ C: '0A000' });
+  });
+
+  const script = (sql: string) => planScript(sql, lexScript(sql) ?? [], names, registry, cache);
+
+  it('plans a Query of several statements in order, the others as written, each tag where it belongs (catches: 0A000 for PREPARE; EXECUTE; DEALLOCATE in one Query)', () => {
+    const p = script("PREPARE q(bigint) AS SELECT $1; SELECT ';' ;EXECUTE q(1); DEALLOCATE q");
+    expect(p.text).toBe("PREPARE pgmux_1 (bigint) AS SELECT $1\n; SELECT ';' ;EXECUTE pgmux_1(1);UNLISTEN pgmux__none");
+    const tags = [p.rewrite.commandComplete(), p.rewrite.commandComplete(), p.rewrite.commandComplete(), p.rewrite.commandComplete()];
+    expect(tags.slice(0, 3)).toEqual([Action.Forward, Action.Forward, Action.Forward]);
+    expect((tags[3] as Buffer).toString('latin1', 5, 15)).toBe('DEALLOCATE');
+    expect(names.size).toBe(0);
+  });
+
+  it('undoes only the statements of a failed Query that did not complete (catches: a name kept for a PREPARE that never ran, or dropped for one that did)', () => {
+    plan('PREPARE a AS SELECT 1');
+    const p = script('PREPARE b AS SELECT 2; SELECT 1/0; DEALLOCATE a; PREPARE c AS SELECT 3');
+    expect(p.rewrite.commandComplete()).toBe(Action.Forward);
+    const err = serverError('22012', 'division by zero');
+    p.rewrite.failed(err, 0, err.length, cache, names);
+    expect([...names.keys()].sort()).toEqual(['a', 'b']);
+  });
+
+  it('maps an error position in any statement onto the client\'s text (catches: positions right only for the first statement)', () => {
+    const sql = 'SELECT 1; PREPARE a AS SELECT * FROM nosuch; SELECT x';
+    const at = (word: string, where: string): string => String(where.indexOf(word) + 1);
+    for (const word of ['nosuch', ' x']) {
+      names.clear();
+      cache.clear();
+      const p = script(sql);
+      const err = serverError('42601', 'error', at(word, p.text));
+      expect(fields(p.rewrite.failed(err, 0, err.length, cache, names) as Buffer).P).toBe(at(word, sql));
+    }
   });
 
   it('is a SqlRewrite per Query (catches: state shared between Queries)', () => {

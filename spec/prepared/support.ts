@@ -273,3 +273,63 @@ export function types(frames: readonly Frame[]): string {
   return frames.map((f) => f.type).join(' ');
 }
 
+
+// ---- transcripts: the same bytes straight to PostgreSQL and through pgmux ----
+
+/**
+ * One frame as the transcript shows it. Errors keep what a client reads (severity, SQLSTATE,
+ * message, detail, hint, position), not the server's source file and line.
+ */
+export function show(f: Frame): string {
+  switch (f.type) {
+    case 'E': {
+      const e = errorFields(f.body);
+      return `E ${e.S} ${e.C} ${e.M}${e.D === undefined ? '' : ` D:${e.D}`}${e.H === undefined ? '' : ` H:${e.H}`}${e.P === undefined ? '' : ` @${e.P}`}`;
+    }
+    case 'D':
+      return `D ${JSON.stringify(dataRow(f.body))}`;
+    case 'C':
+      return `C ${f.body.toString('utf8', 0, f.body.length - 1)}`;
+    case 'Z':
+      return `Z ${String.fromCharCode(f.body[0] ?? 0)}`;
+    case 'T': {
+      // Column names only: the rest (table OIDs, type modifiers) is the server's and not in question.
+      const n = f.body.readInt16BE(0);
+      const names: string[] = [];
+      let pos = 2;
+      for (let i = 0; i < n; i++) {
+        const end = f.body.indexOf(0, pos);
+        names.push(f.body.toString('utf8', pos, end));
+        pos = end + 1 + 18;
+      }
+      return `T ${names.join(',')}`;
+    }
+    default:
+      return f.type;
+  }
+}
+
+/** Sends `bytes` and reads through the `syncs`-th ReadyForQuery. */
+export async function transcript(c: RawClient, bytes: Buffer[], syncs: number): Promise<string[]> {
+  c.send(...bytes);
+  const out: string[] = [];
+  for (let seen = 0; seen < syncs; ) {
+    const f = await c.next();
+    out.push(show(f));
+    if (f.type === 'Z') seen++;
+  }
+  return out;
+}
+
+/** Runs each step on both connections; returns PostgreSQL's transcript after checking pgmux's equals it. */
+export async function both(pg: RawClient, mux: RawClient, steps: [Buffer[], number][]): Promise<string[]> {
+  const direct: string[] = [];
+  const pooled: string[] = [];
+  for (const [bytes, syncs] of steps) {
+    direct.push(...(await transcript(pg, bytes, syncs)));
+    pooled.push(...(await transcript(mux, bytes, syncs)));
+  }
+  expect(pooled).toEqual(direct);
+  return direct;
+}
+

@@ -11,6 +11,7 @@ import { startPgBouncer, type PgBouncerProcess } from '../support/pgbouncer';
 import { freePort } from '../support/ports';
 import { decodeErrorFields, type ErrorFields } from '../../lib/protocol/backend';
 import * as refusals from '../../lib/protocol/refusals';
+import { frontendLimits } from '../../lib/protocol/limits';
 import { cstr, frame, i32, str, u8, untyped } from './bytes';
 import { RawClient } from '../support/wire';
 
@@ -120,7 +121,6 @@ const ROWS: Row[] = [
   { refusal: 'authFailed', provoke: ({ port }) => pgLoginRefusal(port, 'app', 'wrong', 'md5db') },
   // An unknown user gets exactly the wrong-password answer, so names cannot be probed.
   { refusal: 'authFailed', provoke: ({ port }) => pgLoginRefusal(port, 'ghost', 'wrong', 'md5db') },
-  { refusal: 'saslAuthFailed', provoke: ({ port }) => pgLoginRefusal(port, 'app', 'wrong', 'scramdb') },
   { refusal: 'trustAuthFailed', provoke: ({ port }) => refusedAfter(port, startupBytes({ user: 'ghost', database: 'app' })) },
   { refusal: 'certAuthFailed', provoke: ({ port }) => refusedAfter(port, startupBytes({ user: 'app', database: 'certdb' })) },
   { refusal: 'loginRejected', provoke: ({ port }) => refusedAfter(port, startupBytes({ user: 'app', database: 'rejectdb' })) },
@@ -203,14 +203,6 @@ const ROWS: Row[] = [
     refusal: 'clientLoginTimeoutServerDown',
     settings: 'client_login_timeout = 1\nquery_wait_timeout = 0',
     provoke: ({ port }) => refusedAfter(port, startupBytes({ user: 'app', database: 'down' })),
-  },
-  {
-    refusal: 'unknownPacket',
-    async provoke({ port }) {
-      const w = await rawLogin(port, 'app', 'app');
-      w.send(frame('y'));
-      return refusalOf(w);
-    },
   },
   {
     refusal: 'pqexecDisallowed',
@@ -391,6 +383,18 @@ describe('refusals with no PgBouncer text use PostgreSQL 15 texts', () => {
     const got = await refusedAfter(cluster.primary.port, untyped(i32(4 << 16), cstr('user'), cstr('app'), u8(0)));
     const ours = refusals.unsupportedProtocolVersion(4, 0);
     expect(got).toMatchObject({ severity: ours.severity, code: ours.code, message: ours.message });
+  });
+
+  /** PgBouncer says only "unknown pkt"; pgmux says what PostgreSQL says, and which character the type is. */
+  it('an unknown message type after login is refused with PostgreSQL\'s text and SQLSTATE', async () => {
+    const w = await RawClient.open(cluster.primary.port);
+    await w.login(startupBytes({ user: 'app_md5', database: 'app' }), 'app_md5', cluster.password);
+    w.send(frame('y'));
+    const got = await refusalOf(w);
+    const ours = frontendLimits(0x7fffffff).refusal(0x79, 4);
+    expect(got).toMatchObject({ severity: 'FATAL', code: '08P01' });
+    expect(ours.startsWith(got.message)).toBe(true);
+    expect(ours).toBe("invalid frontend message type 121 ('y')");
   });
 
   it("serverLoginFailed keeps PostgreSQL's SQLSTATE for a wrong password", async () => {

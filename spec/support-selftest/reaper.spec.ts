@@ -1,14 +1,16 @@
-// Spec of spec/support/reaper.ts: when the process that started a cluster is killed outright
+// Spec of tools/reaper.ts: when the process that started a cluster is killed outright
 // (SIGKILL: no afterAll, no exit hooks), the watchdog still stops PostgreSQL and removes the dir.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transformFileSync } from '@swc/core';
 import { isAlive } from '../support/procs';
 
-const SUPPORT = join(__dirname, '..', 'support');
+const ROOT = join(__dirname, '..', '..');
+/** Compiled for the victim, keeping their relative places (spec/support re-exports tools/). */
+const SOURCES = ['spec/support', 'tools'];
 
 /** Polls until check() holds; the watchdog acts asynchronously in another process. */
 async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -25,17 +27,20 @@ describe('reaper watchdog', () => {
   beforeAll(() => {
     // The victim must be a separate plain-node process, so compile the support code for it.
     build = mkdtempSync(join(tmpdir(), 'pgmux-selftest-'));
-    for (const file of readdirSync(SUPPORT).filter((f) => f.endsWith('.ts'))) {
-      const out = transformFileSync(join(SUPPORT, file), {
-        jsc: { target: 'es2022', parser: { syntax: 'typescript' } },
-        module: { type: 'commonjs' },
-      });
-      writeFileSync(join(build, file.replace(/\.ts$/, '.js')), out.code);
+    for (const src of SOURCES) {
+      mkdirSync(join(build, src), { recursive: true });
+      for (const file of readdirSync(join(ROOT, src)).filter((f) => f.endsWith('.ts'))) {
+        const out = transformFileSync(join(ROOT, src, file), {
+          jsc: { target: 'es2022', parser: { syntax: 'typescript' } },
+          module: { type: 'commonjs' },
+        });
+        writeFileSync(join(build, src, file.replace(/\.ts$/, '.js')), out.code);
+      }
     }
     writeFileSync(
       join(build, 'victim.js'),
-      `const { startCluster } = require('./cluster');
-const { processTree } = require('./procs');
+      `const { startCluster } = require('./spec/support/cluster');
+const { processTree } = require('./spec/support/procs');
 startCluster().then((c) => {
   console.log(JSON.stringify({ pids: processTree(c.primary.pid), dir: c.dir }));
   setInterval(() => undefined, 1000); // wait to be killed

@@ -3,6 +3,7 @@
 
 import { accessSync, constants } from 'node:fs';
 import { startDaemon } from './daemon';
+import { connectTimes } from './dials';
 import { iniListenPort } from './ini';
 import { removeTempDir, runAsPostgres, serverEnv } from './osuser';
 
@@ -20,6 +21,13 @@ export interface PgBouncerProcess {
   stop(): Promise<void>;
   /** Resolves to the exit code when PgBouncer exits by itself, e.g. after SHUTDOWN. */
   waitForExit(): Promise<number | null>;
+  /** Times (ms since the epoch) PgBouncer called connect() to 127.0.0.1:port; only with traceConnects, and before stop(). */
+  dials(port: number): number[];
+}
+
+export interface PgBouncerOptions {
+  /** Run it under strace to count its connection attempts: dials() (spec/support/dials.ts). */
+  traceConnects?: boolean;
 }
 
 export const INSTALL_PGBOUNCER = 'apt-get install -y pgbouncer';
@@ -43,10 +51,14 @@ function findPgBouncer(): string {
  * listen_port. Resolves once that port accepts connections; rejects with PgBouncer's output
  * if it exits first.
  */
-export async function startPgBouncer(iniText: string, files: Record<string, string> = {}): Promise<PgBouncerProcess> {
+export async function startPgBouncer(
+  iniText: string,
+  files: Record<string, string> = {},
+  opts: PgBouncerOptions = {},
+): Promise<PgBouncerProcess> {
   const bin = findPgBouncer();
   const port = iniListenPort(iniText);
-  const { child, dir } = await startDaemon({
+  const { child, dir, pid, connectTrace } = await startDaemon({
     command: bin,
     args: (config) => [config],
     configName: 'pgbouncer.ini',
@@ -57,12 +69,13 @@ export async function startPgBouncer(iniText: string, files: Record<string, stri
     tempPrefix: 'pgmux-bouncer-',
     env: serverEnv,
     ...runAsPostgres(),
+    traceConnects: opts.traceConnects,
   });
   const running = child;
   let stopped = false;
   return {
     port,
-    pid: running.pid,
+    pid,
     dir,
     logs: () => running.logs(),
     waitForLog: (pattern, timeoutMs = 10000) => running.waitForLog(pattern, timeoutMs),
@@ -76,5 +89,6 @@ export async function startPgBouncer(iniText: string, files: Record<string, stri
       removeTempDir(dir);
     },
     waitForExit: () => running.exited.then((e) => e.code),
+    dials: (target) => connectTimes(connectTrace, target),
   };
 }

@@ -1,10 +1,11 @@
 // Owns running pgmux itself as a child process for black-box specs: `node bin/pgmux <ini>` in a
 // temp dir, output captured, stopped by PID.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { repoRoot } from '../../tools/repo';
 import type { ExitInfo } from './child';
 import { startDaemon } from './daemon';
+import { connectTimes } from './dials';
 import { iniListenPort } from './ini';
 import { removeTempDir } from './osuser';
 
@@ -17,6 +18,8 @@ export interface PgmuxOptions {
   nodeArgs?: string[];
   /** How long stop() waits after its signal before SIGKILL (default 5 s; a profile takes longer to write). */
   stopWaitMs?: number;
+  /** Run it under strace to count its connection attempts: dials() (spec/support/dials.ts). */
+  traceConnects?: boolean;
 }
 
 export interface PgmuxProcess {
@@ -37,16 +40,11 @@ export interface PgmuxProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resolves to the exit code when pgmux exits by itself (null if killed by a signal). */
   waitForExit(): Promise<number | null>;
+  /** Times (ms since the epoch) pgmux called connect() to 127.0.0.1:port; only with traceConnects, and before stop(). */
+  dials(port: number): number[];
 }
 
-/** The checkout: the nearest dir above this file whose package.json is pgmux's (works from dist/ too). */
-export function repoRoot(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pgmux') return dir;
-    if (dirname(dir) === dir) throw new Error(`no pgmux package.json above ${__dirname}`);
-  }
-}
+export { repoRoot } from '../../tools/repo';
 
 const exitCode = (e: ExitInfo): number | null => e.code;
 
@@ -62,7 +60,7 @@ export async function startPgmux(
 ): Promise<PgmuxProcess> {
   const port = iniListenPort(iniText);
   const script = opts.script ?? join(repoRoot(), 'bin', 'pgmux');
-  const { child, dir } = await startDaemon({
+  const { child, dir, pid, connectTrace } = await startDaemon({
     command: process.execPath,
     args: (config) => [...(opts.nodeArgs ?? []), script, ...(opts.args ?? []), config],
     configName: 'pgmux.ini',
@@ -72,12 +70,13 @@ export async function startPgmux(
     label: `pgmux :${port}`,
     tempPrefix: 'pgmux-run-',
     env: () => process.env,
+    traceConnects: opts.traceConnects,
   });
   const running = child;
   let cleaned = false;
   return {
     port,
-    pid: running.pid,
+    pid,
     dir,
     logs: () => running.logs(),
     waitForLog: (pattern, timeoutMs = 10000) => running.waitForLog(pattern, timeoutMs),
@@ -93,5 +92,6 @@ export async function startPgmux(
       return exitCode(info);
     },
     waitForExit: () => running.exited.then(exitCode),
+    dials: (target) => connectTimes(connectTrace, target),
   };
 }

@@ -1,7 +1,7 @@
 // Owns looking at processes through /proc (Linux): a process's descendants, whether one is
 // still alive, which ones mention a path. Specs use it to prove that stop() left nothing behind.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 function allPids(): number[] {
   return readdirSync('/proc')
@@ -25,6 +25,23 @@ function stat(pid: number): [string, number] | undefined {
 export function isAlive(pid: number): boolean {
   const s = stat(pid);
   return s !== undefined && s[0] !== 'Z';
+}
+
+/** The program a process runs (/proc/<pid>/exe), or undefined if it is gone or not ours to see. */
+export function exePath(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The living processes whose parent is `pid`. */
+export function childPids(pid: number): number[] {
+  return allPids().filter((p) => {
+    const s = stat(p);
+    return s !== undefined && s[1] === pid && s[0] !== 'Z';
+  });
 }
 
 /** pid and all its living descendants, e.g. a postmaster with its backends and walsenders. */

@@ -42,13 +42,29 @@ export function decodeBind(buf: Buffer, start: number, end: number): Bind | Inva
 export function bindWithStatement(buf: Buffer, start: number, end: number, bind: Bind, statementZ: Buffer): Buffer {
   const head = bind.statementStart - start;
   const restLength = end - bind.paramsStart;
-  const out = Buffer.allocUnsafe(head + statementZ.length + restLength);
-  buf.copy(out, 0, start, bind.statementStart);
-  statementZ.copy(out, head);
-  buf.copy(out, head + statementZ.length, bind.paramsStart, end);
-  out.writeInt32BE(out.length - 1, 1);
+  const length = head + statementZ.length + restLength;
+  const out = Buffer.allocUnsafe(length);
+  if (length > SMALL_FRAME) {
+    buf.copy(out, 0, start, bind.statementStart);
+    statementZ.copy(out, head);
+    buf.copy(out, head + statementZ.length, bind.paramsStart, end);
+  } else {
+    // Byte by byte: for a few dozen bytes this is cheaper than three calls into copy().
+    let o = 0;
+    for (let i = start; i < bind.statementStart; i++) out[o++] = buf[i];
+    for (let i = 0; i < statementZ.length; i++) out[o++] = statementZ[i];
+    for (let i = bind.paramsStart; i < end; i++) out[o++] = buf[i];
+  }
+  const n = length - 1;
+  out[1] = n >>> 24;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 8) & 0xff;
+  out[4] = n & 0xff;
   return out;
 }
+
+/** Frames up to this many bytes are copied in a loop rather than with Buffer.copy. */
+const SMALL_FRAME = 256;
 
 /**
  * The same Bind aimed at another statement: new names, then the original parameter bytes

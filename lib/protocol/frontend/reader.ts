@@ -90,6 +90,11 @@ export class Reader {
 
   /** A NUL-terminated UTF-8 string; the NUL must lie before `end`. */
   cstring(): string | undefined {
+    // The empty name (unnamed portal or statement) is the usual one: no search, no decoding.
+    if (this.pos < this.end && this.buf[this.pos] === 0) {
+      this.pos++;
+      return '';
+    }
     const nul = this.buf.indexOf(0, this.pos);
     // indexOf searches the whole buffer: a NUL beyond `end` belongs to the next frame.
     if (nul === -1 || nul >= this.end) return undefined;

@@ -1,0 +1,270 @@
+// Owns the metrics overhead benchmark (`node dist/bench/metrics.js [--quick]`, issue 13): one
+// PostgreSQL, two pgmux processes with the same config but for the HTTP listener, `on` (metrics,
+// histograms, fingerprints, scraped every second during its runs) and `off`; pgbench select-only
+// at 10 and 100 clients through each in alternating rounds, reported as per-round ratios on /
+// off, with how busy the shared machine was. Before that, a micro-measurement of what one
+// request's observation costs in-process (no sockets).
+//
+// Not a test (not part of `npm test`): numbers depend on the machine. The target is ratio >= 0.98.
+
+import { parseArgs } from 'node:util';
+import { startCluster, type Cluster } from '../spec/support/cluster';
+import { freePorts } from '../spec/support/ports';
+import { describeMachine, loadAverage } from './machine';
+import { initialize, runPgbench, type Target } from './pgbench';
+import { benchUserlist, startMux, type Pooler } from './poolers';
+import { cpuTimes } from './procstat';
+import { otherLoadMeter } from './other-load';
+import { spread } from './stats';
+import { PoolStats } from '../lib/metrics/counters';
+import { Histogram, PoolMetrics } from '../lib/metrics/histogram';
+import { QueryObserver, RequestTags, type Destination, type TaggedClient } from '../lib/metrics/observer';
+import { query as queryFrame } from '../lib/protocol/frontend';
+
+const USER = 'app';
+const THREADS = 2;
+const TARGET = 0.98;
+
+type Side = 'on' | 'off';
+
+interface Run {
+  tps: number;
+  /** pgmux CPU per transaction, µs. */
+  cpuUs: number;
+  otherLoad: number;
+}
+
+interface Round {
+  on: Run;
+  off: Run;
+  first: Side;
+}
+
+const WORKLOADS = [
+  { id: 'select-simple-10', label: 'select-only, simple, 10 clients', clients: 10, args: ['-S', '-M', 'simple'] },
+  { id: 'select-simple-100', label: 'select-only, simple, 100 clients', clients: 100, args: ['-S', '-M', 'simple'] },
+];
+
+function ini(port: number, serverPort: number, poolSize: number, http: number | null): string {
+  return `[databases]
+app = host=127.0.0.1 port=${serverPort} dbname=app
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port}
+unix_socket_dir =
+auth_type = md5
+auth_file = userlist.txt
+pool_mode = transaction
+default_pool_size = ${poolSize}
+max_client_conn = 300
+log_connections = 0
+log_disconnections = 0
+${http === null ? '' : `http_listen_port = ${http}\n`}`;
+}
+
+const progress = (text: string): void => void process.stderr.write(`[bench metrics ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+
+/**
+ * GET /metrics every second until stopped; returns how many scrapes were answered and their
+ * size. stop() ends the wait for the next one at once, so the round's measurements, taken right
+ * after pgbench, do not include an idle second in which only other sessions run.
+ */
+function scraper(http: number): { stop: () => Promise<{ scrapes: number; bytes: number }> } {
+  let scrapes = 0;
+  let bytes = 0;
+  let running = true;
+  let wake: () => void = () => undefined;
+  const loop = (async () => {
+    while (running) {
+      const started = Date.now();
+      const res = await fetch(`http://127.0.0.1:${http}/metrics`);
+      bytes = (await res.text()).length;
+      if (res.status === 200) scrapes++;
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, Math.max(0, 1000 - (Date.now() - started)));
+      });
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      wake();
+      await loop;
+      return { scrapes, bytes };
+    },
+  };
+}
+
+/** ns per call of `fn`, best of a few runs (the machine is shared). */
+function nsPer(n: number, fn: (i: number) => void): number {
+  let best = Infinity;
+  for (let run = 0; run < 5; run++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn(i);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
+  }
+  return best;
+}
+
+/** In-process cost of what the forwarding path does per request with metrics on. */
+function micro(): string[] {
+  const observer = new QueryObserver();
+  observer.configure(true, 0, 20);
+  const tags = new RequestTags(observer);
+  const stats = new PoolStats();
+  stats.metrics = new PoolMetrics();
+  const where: Destination = { stats, replicaAddress: null, target: { backend: () => null } };
+  const client: TaggedClient = { user: 'app', database: 'app', params: new Map(), logPrefix: () => 'C-1' };
+  // pgbench -S -M simple: a new literal every time, so every text is new and only the fingerprint repeats.
+  const frames = Array.from({ length: 4096 }, (_, i) => queryFrame(`SELECT abalance FROM pgbench_accounts WHERE aid = ${100000 + i * 37};`));
+  const h = new Histogram();
+  const n = 1_000_000;
+  const observe = nsPer(n, (i) => h.observe(100 + (i & 1023)));
+  const lookup = nsPer(n, (i) => {
+    const f = frames[i & 4095];
+    tags.query(f, 0, f.length);
+  });
+  const request = nsPer(n, (i) => {
+    const f = frames[i & 4095];
+    tags.query(f, 0, f.length);
+    tags.ended(client, where, 300 + (i & 255), 0, 300 + (i & 255));
+  });
+  return [
+    `In-process, best of 5 runs of ${n.toLocaleString('en')} (\`node dist/bench/metrics.js --micro\`):`,
+    '',
+    '| what | ns per call |',
+    '|---|---:|',
+    `| one histogram observation (\`Histogram.observe\`) | ${observe.toFixed(0)} |`,
+    `| fingerprint of pgbench's SELECT from the frame's bytes (scan + table lookup) | ${lookup.toFixed(0)} |`,
+    `| a whole request: fingerprint, then at its end pool query + transaction histograms, counters by kind, fingerprint histogram | ${request.toFixed(0)} |`,
+    '',
+  ];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      micro: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      rounds: { type: 'string' },
+      'pool-size': { type: 'string', default: '20' },
+      scale: { type: 'string', default: '10' },
+      'max-other-load': { type: 'string', default: '25' },
+      /** pgbench -R: the same throughput on both sides, so CPU per transaction compares like with like. */
+      rate: { type: 'string' },
+      /** Scrape the metrics-on pgmux every second (default) or not. */
+      'no-scrape': { type: 'boolean', default: false },
+      /** A control run: both sides with metrics off, to see the bias of the setup itself. */
+      control: { type: 'boolean', default: false },
+    },
+  });
+  const out: string[] = micro();
+  if (values.micro === true) {
+    process.stdout.write(out.join('\n') + '\n');
+    return;
+  }
+  const quick = values.quick === true;
+  const seconds = Number(values.seconds ?? (quick ? 3 : 10));
+  const rounds = Number(values.rounds ?? (quick ? 3 : 6));
+  const poolSize = Number(values['pool-size']);
+  const scale = Number(values.scale);
+  const maxOther = Number(values['max-other-load']) / 100;
+  const rate = values.rate === undefined ? [] : ['-R', values.rate];
+  const scrapeOn = values['no-scrape'] !== true && values.control !== true;
+  const loadBefore = loadAverage();
+  const machine = describeMachine();
+  let cluster: Cluster | undefined;
+  const muxes: Partial<Record<Side, Pooler>> = {};
+  const stop = async (): Promise<void> => {
+    for (const p of Object.values(muxes)) await p?.stop().catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  try {
+    progress(`starting PostgreSQL (scale ${scale})`);
+    cluster = await startCluster({ settings: { max_connections: '300', shared_buffers: '256MB', synchronous_commit: 'off' } });
+    const password = cluster.password;
+    const target = (port: number): Target => ({ port, user: USER, password, db: 'app' });
+    await initialize(target(cluster.primary.port), scale);
+    const [onPort, offPort, http] = await freePorts(3);
+    const files = { 'userlist.txt': benchUserlist(USER, password) };
+    muxes.on = await startMux(ini(onPort, cluster.primary.port, poolSize, values.control === true ? null : http), files);
+    muxes.off = await startMux(ini(offPort, cluster.primary.port, poolSize, null), files);
+    const pids = [muxes.on.pid, muxes.off.pid];
+    for (const p of [muxes.on, muxes.off]) await runPgbench(target(p.port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 2);
+    const results: { w: (typeof WORKLOADS)[number]; rounds: Round[]; redone: number; scrapes: number; bytes: number }[] = [];
+    for (const w of WORKLOADS) {
+      const rs: Round[] = [];
+      let redone = 0;
+      let scrapes = 0;
+      let bytes = 0;
+      while (rs.length < rounds) {
+        const order: Side[] = rs.length % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
+        const round: Partial<Round> = { first: order[0] };
+        for (const side of order) {
+          const p = muxes[side] as Pooler;
+          const other = otherLoadMeter(pids, cluster.primary.pid);
+          const cpu0 = cpuTimes(p.pid);
+          const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
+          const r = await runPgbench(target(p.port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds);
+          const cpu1 = cpuTimes(p.pid);
+          round[side] = { tps: r.tps, cpuUs: ((cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / r.transactions) * 1e6, otherLoad: other() };
+          const scraped = await scrape?.stop();
+          if (scraped !== undefined) {
+            scrapes += scraped.scrapes;
+            bytes = scraped.bytes;
+          }
+        }
+        const done = round as Round;
+        const busy = Math.max(done.on.otherLoad, done.off.otherLoad) > maxOther;
+        const again = busy && redone < rounds;
+        progress(
+          `${w.id} round ${rs.length + 1}/${rounds}: on ${done.on.tps.toFixed(0)} tps, off ${done.off.tps.toFixed(0)} tps, ratio ${(done.on.tps / done.off.tps).toFixed(3)}, ` +
+            `CPU ${done.on.cpuUs.toFixed(1)}/${done.off.cpuUs.toFixed(1)} µs/txn, ` +
+            `other load ${(100 * done.on.otherLoad).toFixed(0)}%/${(100 * done.off.otherLoad).toFixed(0)}%${again ? ' (too busy: again)' : ''}`,
+        );
+        if (again) redone++;
+        else rs.push(done);
+      }
+      results.push({ w, rounds: rs, redone, scrapes, bytes });
+    }
+    out.push(
+      `Run of ${machine.date}: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.postgres}, commit ${machine.commit}; load average before ${loadBefore}, after ${loadAverage()}.`,
+      `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, order alternating (round 1: on first); pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
+        `${scrapeOn ? '/metrics of the on side scraped every second during its runs' : 'no scrapes'}. ` +
+        `A round in which other processes used more than ${values['max-other-load']}% of the machine was done again (at most ${rounds} times per workload).`,
+      '',
+      `| workload | on tps (median) | off tps (median) | on / off (median, min–max) | target | pgmux CPU µs/txn on / off (median) | other load (max of rounds) | rounds redone | scrapes (size) |`,
+      '|---|---:|---:|---|---:|---|---:|---:|---:|',
+    );
+    for (const { w, rounds: rs, redone, scrapes, bytes } of results) {
+      const ratio = spread(rs.map((r) => r.on.tps / r.off.tps));
+      const on = spread(rs.map((r) => r.on.tps));
+      const off = spread(rs.map((r) => r.off.tps));
+      const cpuOn = spread(rs.map((r) => r.on.cpuUs));
+      const cpuOff = spread(rs.map((r) => r.off.cpuUs));
+      const other = Math.max(...rs.flatMap((r) => [r.on.otherLoad, r.off.otherLoad]));
+      out.push(
+        `| ${w.label} | ${on.median.toFixed(0)} | ${off.median.toFixed(0)} | ${ratio.median.toFixed(3)} (${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}) | ≥ ${TARGET} ${ratio.median >= TARGET ? 'met' : 'MISSED'} | ` +
+          `${cpuOn.median.toFixed(1)} / ${cpuOff.median.toFixed(1)} | ${(100 * other).toFixed(0)}% | ${redone} | ${scrapes} (${(bytes / 1024).toFixed(0)} KiB) |`,
+      );
+    }
+    out.push('');
+    out.push(
+      'Every round (on/off tps, and pgmux CPU µs per transaction): ' +
+        results.map(({ w, rounds: rs }) => `${w.id}: ${rs.map((r) => `${r.on.tps.toFixed(0)}/${r.off.tps.toFixed(0)} (${r.on.cpuUs.toFixed(0)}/${r.off.cpuUs.toFixed(0)} µs)`).join(', ')}`).join('; ') +
+        '.',
+    );
+    process.stdout.write(out.join('\n') + '\n');
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,123 @@
+// Owns what the fuzzer runs against: a throwaway PostgreSQL cluster and a real pgmux in front of
+// it (md5, SCRAM and cleartext logins, transaction/session/statement pools, a pool whose only
+// server a bystander holds), the bystander itself, a console connection that reads SHOW CLIENTS
+// and SHOW SERVERS, and the pgmux process's open file descriptors from /proc.
+
+import { readdirSync } from 'node:fs';
+import { Client } from 'pg';
+import { startCluster, type Cluster } from '../support/cluster';
+import { startPgmux, type PgmuxProcess } from '../support/pgmux';
+import { freePort } from '../support/ports';
+import { PKT_BUF } from './families';
+
+export const ADMIN_PASSWORD = 'admin-pw';
+
+export interface Target {
+  readonly cluster: Cluster;
+  readonly mux: PgmuxProcess;
+  readonly port: number;
+  /** Password of app_md5, app, app_plain (the cluster's). */
+  readonly password: string;
+  /** pgmux has not exited. */
+  alive(): boolean;
+  /** Open file descriptors of the pgmux process. */
+  fds(): number;
+  /** Client and server connections pgmux lists (SHOW CLIENTS, SHOW SERVERS). */
+  sockets(): Promise<{ clients: number; servers: number }>;
+  /**
+   * The bystander, inside one open transaction for the whole run on the pool "busy" (whose only
+   * server it holds), adds a row and counts its rows: an error or a wrong count means it was harmed.
+   */
+  checkBystander(): Promise<string | null>;
+  stop(): Promise<void>;
+}
+
+function ini(cluster: Cluster, port: number): string {
+  const server = `host=127.0.0.1 port=${cluster.primary.port} dbname=app`;
+  return `[databases]
+app = ${server} pool_size=20
+app_session = ${server} pool_mode=session pool_size=20
+app_statement = ${server} pool_mode=statement pool_size=20
+busy = ${server} pool_size=1
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port}
+unix_socket_dir =
+auth_type = hba
+auth_hba_file = hba.conf
+auth_file = userlist.txt
+admin_users = admin
+pool_mode = transaction
+max_client_conn = 3000
+pkt_buf = ${PKT_BUF}
+client_login_timeout = 20
+query_wait_timeout = 0
+server_idle_timeout = 30
+log_connections = 0
+log_disconnections = 0
+log_pooler_errors = 0
+log_stats = 0
+`;
+}
+
+const HBA = `host all app_md5,admin 127.0.0.1/32 md5
+host all app_plain 127.0.0.1/32 password
+host all all 127.0.0.1/32 scram-sha-256
+`;
+
+export async function startTarget(): Promise<Target> {
+  const cluster = await startCluster();
+  try {
+    await cluster.query(cluster.primary, 'CREATE TABLE fuzz_sink (x text); CREATE TABLE fuzz_bystander (n int); GRANT ALL ON fuzz_sink, fuzz_bystander TO PUBLIC');
+    const port = await freePort();
+    const pw = cluster.password;
+    const line = (u: string, p: string): string => `"${u}" "${p}"\n`;
+    const mux = await startPgmux(ini(cluster, port), {
+      'hba.conf': HBA,
+      'userlist.txt': line('app_md5', pw) + line('app', pw) + line('app_plain', pw) + line('admin', ADMIN_PASSWORD),
+    });
+    let exited = false;
+    void mux.waitForExit().then(() => (exited = true));
+    const console = new Client({ host: '127.0.0.1', port, user: 'admin', password: ADMIN_PASSWORD, database: 'pgbouncer' });
+    await console.connect();
+    const bystander = new Client({ host: '127.0.0.1', port, user: 'app_md5', password: pw, database: 'busy' });
+    await bystander.connect();
+    await bystander.query('BEGIN');
+    let rows = 0;
+    return {
+      cluster,
+      mux,
+      port,
+      password: pw,
+      alive: () => !exited,
+      fds: () => readdirSync(`/proc/${mux.pid}/fd`).length,
+      async sockets() {
+        const clients = (await console.query('SHOW CLIENTS')).rows.length;
+        const servers = (await console.query('SHOW SERVERS')).rows.length;
+        return { clients, servers };
+      },
+      async checkBystander() {
+        try {
+          rows++;
+          await bystander.query('INSERT INTO fuzz_bystander VALUES ($1)', [rows]);
+          const r = await bystander.query<{ n: string }>('SELECT count(*) AS n FROM fuzz_bystander');
+          const n = Number(r.rows[0]!.n);
+          return n === rows ? null : `bystander sees ${n} rows in its transaction, inserted ${rows}`;
+        } catch (err) {
+          return `bystander failed: ${(err as Error).message}`;
+        }
+      },
+      async stop() {
+        await bystander.query('ROLLBACK').catch(() => undefined);
+        await bystander.end().catch(() => undefined);
+        await console.end().catch(() => undefined);
+        await mux.stop();
+        await cluster.stop();
+      },
+    };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
