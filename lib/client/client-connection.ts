@@ -806,6 +806,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.owed = 0;
     this.unsynced = 0;
     this.prepared?.reset();
+    this.rules?.resent();
     this.relay = new Relay(this, clientLimits(this.ctx.settings));
     this.queued.restore([...chunks], this.replayBytes);
     this.setState('waiting');

@@ -462,6 +462,20 @@ export class ClientRules {
     return this.engine.cache?.maxAnswer ?? 0;
   }
 
+  /**
+   * The request went to a server that died before answering any of it and goes again to another
+   * (lib/client/resend): what was owed by the dead one is not, and its statements are matched
+   * afresh as they are forwarded again (a rate's token was taken once, at admission).
+   */
+  resent(): void {
+    this.matched.length = 0;
+    this.denials.length = 0;
+    this.deadline = 0;
+    this.cancelled = false;
+    this.timeoutRule = null;
+    this.capture = null;
+  }
+
   /** A ReadyForQuery reached the client with `status`; `owed` more are still to come. */
   ready(status: number, owed: number): void {
     if (owed > 0) return;
