@@ -159,6 +159,8 @@ async function main(): Promise<void> {
       'no-scrape': { type: 'boolean', default: false },
       /** A control run: both sides with metrics off, to see the bias of the setup itself. */
       control: { type: 'boolean', default: false },
+      /** Write a V8 CPU profile of each pgmux into this directory (node --cpu-prof), summarised at the end. */
+      'cpu-prof': { type: 'string' },
     },
   });
   const out: string[] = micro();
@@ -191,8 +193,10 @@ async function main(): Promise<void> {
     await initialize(target(cluster.primary.port), scale);
     const [onPort, offPort, http] = await freePorts(3);
     const files = { 'userlist.txt': benchUserlist(USER, password) };
-    muxes.on = await startMux(ini(onPort, cluster.primary.port, poolSize, values.control === true ? null : http), files);
-    muxes.off = await startMux(ini(offPort, cluster.primary.port, poolSize, null), files);
+    const profDir = values['cpu-prof'];
+    const profArgs = (side: Side): string[] => (profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=pgmux-${side}.cpuprofile`]);
+    muxes.on = await startMux(ini(onPort, cluster.primary.port, poolSize, values.control === true ? null : http), files, profArgs('on'));
+    muxes.off = await startMux(ini(offPort, cluster.primary.port, poolSize, null), files, profArgs('off'));
     const pids = [muxes.on.pid, muxes.off.pid];
     for (const p of [muxes.on, muxes.off]) await runPgbench(target(p.port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 2);
     const results: { w: (typeof WORKLOADS)[number]; rounds: Round[]; redone: number; scrapes: number; bytes: number }[] = [];

@@ -93,7 +93,10 @@ describe('examples/', () => {
 
   it('lists every file it holds in its README', () => {
     const readme = read('examples/README.md');
-    const files = readdirSync(join(ROOT, 'examples')).filter((f) => f !== 'README.md');
+    const files = readdirSync(join(ROOT, 'examples'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => relative(join(ROOT, 'examples'), join(e.path, e.name)))
+      .filter((f) => f !== 'README.md');
     expect(files.filter((f) => !readme.includes(`](${f})`))).toEqual([]);
   });
 });

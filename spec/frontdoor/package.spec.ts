@@ -5,7 +5,7 @@
 
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { Child, run } from '../support/child';
 import { startCluster, type Cluster } from '../support/cluster';
 import { pgClient } from '../support/clients';
@@ -56,7 +56,9 @@ describe('the npm package', () => {
     for (const f of ['package.json', 'bin/pgmux', 'dist/lib/cli.js', 'dist/lib/pgmux.js', 'README.md', 'ARCHITECTURE.md', 'LICENSE']) {
       expect(files).toContain(f);
     }
-    const examples = readdirSync(join(ROOT, 'examples')).map((f) => `examples/${f}`);
+    const examples = readdirSync(join(ROOT, 'examples'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => relative(ROOT, join(e.path, e.name)));
     expect(files.filter((f) => f.startsWith('examples/')).sort()).toEqual(examples.sort());
   });
 

@@ -51,7 +51,7 @@ describe('tools/test-prerequisites.sh', () => {
   it('lets the tests run when everything is installed', async () => {
     const r = await run('/bin/bash', [SCRIPT], { env: { PATH: process.env.PATH }, ...notRoot });
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toMatch(/^test prerequisites: all present \(postgresql postgresql-client pgbouncer .*openssl git systemd procps iproute2 strace\)\n$/);
+    expect(r.stdout).toMatch(/^test prerequisites: all present \(postgresql postgresql-client pgbouncer .*openssl git systemd procps iproute2 strace chromium python3-prometheus-client\)\n$/);
   });
 
   it('stops with the one apt-get command when something is missing and it is not root', async () => {
