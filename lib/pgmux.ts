@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { applyReload, loadConfig, reloadChanges, type Config } from './config';
+import { applyReload, loadConfig, reloadChanges, rulesSettingsProblem, type Config } from './config';
 import { loadUserlist } from './auth/userlist';
 import { parseSecret, type Secret } from './auth/secret';
 import { loadHba, type HbaTable } from './auth/hba';
@@ -148,7 +148,14 @@ export class Pgmux implements ConsoleHost {
     const changes = reloadChanges(this.config, next);
     for (const ignored of changes.ignored) log.warn(ignored.reason);
     // Non-reloadable settings keep their running value.
-    const failure = this.applyConfig(applyReload(this.config, next));
+    const merged = applyReload(this.config, next);
+    // Rules that need what only a restart turns on (result_cache_size) are refused with the old ones kept.
+    const problem = rulesSettingsProblem(merged.rules ?? [], merged.settings.result_cache_size);
+    if (problem !== null) {
+      log.error(`reload failed, keeping the running config: ${problem.message}`);
+      return problem.message;
+    }
+    const failure = this.applyConfig(merged);
     if (failure === null) log.info(`config reloaded${changes.applied.length > 0 ? `: ${changes.applied.join(', ')}` : ''}`);
     return failure;
   }

@@ -3,7 +3,10 @@
 
 import { databaseHosts } from '../config';
 import type { Registry } from '../pool/registry';
-import { classify } from '../routing/classify';
+import { classify, withRoute } from '../routing/classify';
+import { withoutKey } from '../routing/consistency-key';
+import { Reason } from '../routing/route';
+import { ruleColumns } from './rules-rows';
 import { formatLsn } from '../routing/lsn';
 import type { PinReason } from '../routing/classify';
 import type { HostRow, KeyRow, PinRow, ReplicaRow, RouteRow } from './views';
@@ -53,22 +56,31 @@ export function replicaRows(registry: Registry): ReplicaRow[] {
 }
 
 /**
- * Where `sql` would go from a client with no session state and no recent write, per database
- * with replicas=; before a database's first login its replicas are not polled yet, so only the
- * statement's own verdict is known.
+ * Where `sql` would go from a client with no session state and no recent write, per configured
+ * database, with the [rules] that would act on it; before a database's first login its replicas
+ * are not polled yet, so only the statement's own verdict is known. A single-host database sends
+ * everything to its one host.
  */
 export function routeRows(registry: Registry, sql: string): RouteRow[] {
   const out: RouteRow[] = [];
   for (const [database, db] of registry.config.databases) {
-    if (databaseHosts(db).length < 2) continue;
-    const set = registry.replicaSets.get(database);
-    if (set === undefined) {
-      const c = classify(sql);
-      out.push({ database, route: `${c.target} (replicas not polled yet)`, reason: c.reason, statement: c.reason, tier: c.tier });
+    if (database === '*') continue;
+    const c = classify(withoutKey(sql));
+    const rules = ruleColumns(registry, database, withoutKey(sql), c.target);
+    const rule = rules.route;
+    const ruleCols = { rule: rules.rule, ruleActions: rules.ruleActions, fingerprint: rules.fingerprint };
+    if (databaseHosts(db).length < 2) {
+      out.push({ database, route: 'primary', reason: Reason.noReplicas, statement: c.reason, tier: c.tier, ...ruleCols });
       continue;
     }
-    const { classification, decision } = set.explain(sql);
-    out.push({ database, route: decision.kind, reason: decision.reason, statement: classification.reason, tier: classification.tier });
+    const set = registry.replicaSets.get(database);
+    if (set === undefined) {
+      const routed = rule === null ? c : withRoute(c, rule.to, `rule ${rule.rule}`);
+      out.push({ database, route: `${routed.target} (replicas not polled yet)`, reason: routed.reason, statement: c.reason, tier: c.tier, ...ruleCols });
+      continue;
+    }
+    const { classification, decision } = set.explain(sql, rule);
+    out.push({ database, route: decision.kind, reason: decision.reason, statement: classification.reason, tier: classification.tier, ...ruleCols });
   }
   return out;
 }

@@ -9,6 +9,7 @@ import * as views from './views';
 import * as rows from './rows';
 import type { Inventory } from './rows';
 import { hostRows, keyRows, pinRows, replicaRows } from './routing-rows';
+import { cacheRows, ruleRows } from './rules-rows';
 
 /** What a SHOW needs beyond the inventory. */
 export interface ShowContext extends Inventory {
@@ -30,7 +31,7 @@ const HELP =
   '\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n' +
   '\tSHOW DNS_HOSTS|DNS_ZONES\n' +
   '\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n' +
-  '\tSHOW HOSTS|REPLICAS|PINS|KEYS|PREPARED|ROUTE <sql>\n' +
+  '\tSHOW HOSTS|REPLICAS|PINS|KEYS|PREPARED|RULES|CACHE|ROUTE <sql>\n' +
   '\tSET key = arg\n' +
   '\tRELOAD\n' +
   '\tPAUSE [<db>]\n' +
@@ -127,6 +128,9 @@ export const SHOW_VIEWS: readonly ShowView[] = [
   { name: 'hosts', render: (ctx) => renderView(views.HOSTS, hostRows(ctx.registry)) },
   // pgmux only: read_your_writes = key (issue 19).
   { name: 'keys', render: (ctx) => renderView(views.KEYS, keyRows(ctx.registry)) },
+  // pgmux only: the [rules] and the result cache (issue 15).
+  { name: 'rules', render: (ctx) => renderView(views.RULES, ruleRows(ctx.registry)) },
+  { name: 'cache', render: (ctx) => renderView(views.CACHE, cacheRows(ctx.registry)) },
   // pgmux only: the prepared-statement registry shared by every pool (issue 4).
   { name: 'prepared', render: (ctx) => renderView(views.PREPARED, ctx.registry.statements.all()) },
   { name: 'dns_zones', render: () => renderView(views.DNS_ZONES, []) },

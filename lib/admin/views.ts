@@ -393,13 +393,20 @@ export const KEYS: View<KeyRow> = [
   { name: 'keyed_timeouts', type: 'int8', get: (r) => r.keyedTimeouts },
 ];
 
-/** SHOW ROUTE <sql> (pgmux only): where a fresh client's statement would go in each routed database, and why. */
+/**
+ * SHOW ROUTE <sql> (pgmux only): where a fresh client's statement would go in each database, and
+ * why; the [rules] that would act on it (with the conditions on the client they need) and its
+ * fingerprint, as a fingerprint= rule takes it.
+ */
 export interface RouteRow {
   database: string;
   route: string;
   reason: string;
   statement: string;
   tier: string;
+  rule: string;
+  ruleActions: string;
+  fingerprint: string;
 }
 
 export const ROUTE: View<RouteRow> = [
@@ -408,6 +415,70 @@ export const ROUTE: View<RouteRow> = [
   { name: 'reason', type: 'text', get: (r) => r.reason },
   { name: 'statement_reason', type: 'text', get: (r) => r.statement },
   { name: 'tier', type: 'text', get: (r) => r.tier },
+  { name: 'rule', type: 'text', get: (r) => r.rule },
+  { name: 'rule_actions', type: 'text', get: (r) => r.ruleActions },
+  { name: 'fingerprint', type: 'text', get: (r) => r.fingerprint },
+];
+
+/** SHOW RULES (pgmux only): the [rules] table in the order rules are tried, with what each did since it was loaded. */
+export interface RuleRow {
+  position: number;
+  name: string;
+  match: string;
+  actions: string;
+  matched: number;
+  denied: number;
+  throttled: number;
+  refused: number;
+  timedOut: number;
+  cacheHits: number;
+  source: string;
+}
+
+export const RULES: View<RuleRow> = [
+  { name: 'position', type: 'int4', get: (r) => r.position },
+  { name: 'name', type: 'text', get: (r) => r.name },
+  { name: 'match', type: 'text', get: (r) => r.match },
+  { name: 'actions', type: 'text', get: (r) => r.actions },
+  { name: 'matched', type: 'int8', get: (r) => r.matched },
+  { name: 'denied', type: 'int8', get: (r) => r.denied },
+  { name: 'throttled', type: 'int8', get: (r) => r.throttled },
+  { name: 'rate_refused', type: 'int8', get: (r) => r.refused },
+  { name: 'timed_out', type: 'int8', get: (r) => r.timedOut },
+  { name: 'cache_hits', type: 'int8', get: (r) => r.cacheHits },
+  { name: 'source', type: 'text', get: (r) => r.source },
+];
+
+/** SHOW CACHE (pgmux only): the result cache per database since start. */
+export interface CacheRow {
+  database: string;
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+  stores: number;
+  invalidations: number;
+  evictions: number;
+  notStored: number;
+  raced: number;
+  uncacheable: number;
+  maxBytes: number;
+}
+
+export const CACHE: View<CacheRow> = [
+  { name: 'database', type: 'text', get: (r) => r.database },
+  { name: 'entries', type: 'int8', get: (r) => r.entries },
+  { name: 'bytes', type: 'int8', get: (r) => r.bytes },
+  { name: 'hits', type: 'int8', get: (r) => r.hits },
+  { name: 'misses', type: 'int8', get: (r) => r.misses },
+  { name: 'hit_ratio', type: 'numeric', get: (r) => (r.hits + r.misses === 0 ? null : (r.hits / (r.hits + r.misses)).toFixed(4)) },
+  { name: 'stores', type: 'int8', get: (r) => r.stores },
+  { name: 'invalidations', type: 'int8', get: (r) => r.invalidations },
+  { name: 'evictions', type: 'int8', get: (r) => r.evictions },
+  { name: 'not_stored', type: 'int8', get: (r) => r.notStored },
+  { name: 'raced', type: 'int8', get: (r) => r.raced },
+  { name: 'uncacheable', type: 'int8', get: (r) => r.uncacheable },
+  { name: 'max_bytes', type: 'int8', get: (r) => r.maxBytes },
 ];
 
 /** SHOW PINS (pgmux only): per routed database and pin reason, clients held on the primary by session state. */

@@ -38,6 +38,7 @@ import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
 import { MAX_RESENDS, RESEND_LIMIT, resendable } from './resend';
+import type { ClientRules } from '../rules/client-rules';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -66,6 +67,8 @@ export interface ClientContext {
   readonly console: ConsoleGate;
   /** Read/write splitting for this client of `pool`, or null (no replicas, session pooling). */
   routerFor?(client: ClientConnection, pool: Pool): ClientRouter | null;
+  /** The [rules] and the result cache as this client of `pool` meets them (lib/rules), or null. */
+  rulesFor?(client: ClientConnection, pool: Pool): ClientRules | null;
   /** Per-request metrics and the slow-query log (lib/metrics/observer); absent in specs that need none. */
   readonly observer?: QueryObserver;
 }
@@ -89,6 +92,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private linkedPool: Pool | null = null;
   /** Read/write splitting state; null when the database has no replicas. */
   router: ClientRouter | null = null;
+  /** What the [rules] and the result cache do to this client's statements (lib/rules); made at its first request. */
+  rules: ClientRules | null = null;
+  /** A Query or Parse the rules replaced (a denied statement's marker), written by afterFrame. */
+  private ruleFrame: Buffer | null = null;
   server: ServerConnection | null = null;
   /**
    * Tracked session parameters as this client believes them to be. Clients welcomed with the
@@ -202,7 +209,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (this.timing.queryStart === 0) this.beginRequest();
         this.setState('waiting');
         this.waitSince = clock.now;
-        this.requestServer();
+        if (this.rules === null || this.admitRequest()) this.requestServer();
         // Not linked at once: from here on what it sends is checked while it waits.
         if ((this.state as ClientState) === 'waiting') this.whileQueued(chunk);
         return;
@@ -233,11 +240,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     else if (this.queued.full(this.ctx.settings.pkt_buf)) this.socket.pause();
   }
 
-  /** What an idle client never needed until now: the relay, and the prepared-statement link. */
+  /** What an idle client never needed until now: the relay, the prepared-statement link, its rules. */
   private firstRequest(): void {
     this.relay = new Relay(this, clientLimits(this.ctx.settings));
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
+    // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
+    this.rules = this.ctx.rulesFor?.(this, this.pool as Pool) ?? null;
   }
 
   /**
@@ -265,7 +274,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const router = this.router;
     this.placedReadOnly = false;
     if (router !== null) {
-      const placed = router.place(this.queued.all);
+      const placed = router.place(this.queued.all, this.rules?.route ?? null);
       if (placed.kind === 'wait') {
         // Queued nowhere until the lag tracker's next poll decides again (reroute).
         this.linkedPool = null;
@@ -277,9 +286,46 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       }
       pool = placed.pool;
       this.placedReadOnly = placed.readOnly;
+      // A replica's answer may predate writes read_your_writes promises: the cache must know.
+      if (!placed.primary) this.rules?.onReplica();
     }
     this.linkedPool = pool;
     pool.requestServer(this);
+  }
+
+  /**
+   * The rules' word on the queued request before it is placed: go on (true), or it was
+   * answered here (a cached answer, a denial, a rate refusal) or is held by a rate (false).
+   */
+  private admitRequest(): boolean {
+    const admitted = (this.rules as ClientRules).admit(this.queued.all, clock.now);
+    switch (admitted.kind) {
+      case 'go':
+        return true;
+      case 'answer':
+        this.queued.take();
+        this.socket.write(admitted.bytes);
+        this.timing.end(this.stats, true);
+        this.setState('idle');
+        this.socket.resume();
+        return false;
+      case 'hold':
+        // Only a throttled request pays for a timer; the janitor's query_wait_timeout still applies.
+        setTimeout(() => {
+          if (this.state === 'waiting' && this.server === null && this.admitRequest()) this.requestServer();
+        }, admitted.ms).unref();
+        return false;
+    }
+  }
+
+  /** RulesOrigin: the text of one of this client's named statements (for a Bind), when pgmux tracks them. */
+  statementText(name: string): string | undefined {
+    return this.prepared?.names.get(name)?.sql;
+  }
+
+  /** The janitor: the running statement passed a rule's statement_timeout; cancel it on its server. */
+  cancelStatement(): void {
+    this.ctx.cancel(this.cancelKey.pid, this.cancelKey.secret);
   }
 
   /** A routing wait ended or the chosen replica left rotation: decide again. */
@@ -459,9 +505,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.owed++;
         this.unsynced = 0;
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
-        // routed client's statements are classified for its session pins and writes; metrics
-        // fingerprint them (not a huge one that would have to be assembled for that alone).
-        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || (this.tags !== null && length <= TAG_FRAME_MAX))) {
+        // routed client's statements are classified for its session pins and writes; the rules see
+        // statements; metrics fingerprint them (not a huge one that would have to be assembled for that alone).
+        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
           return Action.Inspect;
         }
         this.prepared?.noteForwarded(type);
@@ -473,13 +519,15 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       case FrontendCode.Parse:
       case FrontendCode.Bind:
         this.unsynced++;
-        // Statement names are rewritten per server when prepared statements are tracked; metrics
-        // learn which statement runs.
-        return this.prepared !== null || (this.tags !== null && length <= TAG_FRAME_MAX) ? Action.Inspect : Action.Forward;
+        // Statement names are rewritten per server when prepared statements are tracked; the
+        // rules see statements (and, while the result cache runs, the Binds that execute them);
+        // metrics learn which statement runs.
+        if (this.prepared !== null || (this.tags !== null && length <= TAG_FRAME_MAX)) return Action.Inspect;
+        if (this.rules === null) return Action.Forward;
+        return (type === FrontendCode.Parse ? this.rules.inspects : this.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
       case FrontendCode.Close:
         this.unsynced++;
-        // Statement names are rewritten per server when prepared statements are tracked.
         return this.prepared !== null ? Action.Inspect : Action.Forward;
       case FrontendCode.Execute:
         this.unsynced++;
@@ -504,6 +552,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       else if (type === FrontendCode.Parse) tags.parse(buf, start, end);
       else if (type === FrontendCode.Bind) tags.bind(buf, start, end);
     }
+    const server = this.server;
+    if (this.rules !== null && isRuleMessage(type) && server !== null) {
+      // statement_timeout, the cache's writes; a denied statement goes on as the rules' marker.
+      const replaced = this.rules.clientFrame(type, buf, start, end, server, clock.now);
+      if (replaced !== null) return this.replaceFrame(type, replaced);
+    }
     if (this.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
       this.observeStatement(type, buf, start, end);
       if (this.prepared === null) return Action.Forward;
@@ -520,6 +574,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   afterFrame(): boolean {
+    const ruleFrame = this.ruleFrame;
+    if (ruleFrame !== null) {
+      this.ruleFrame = null;
+      this.gather();
+      this.write(ruleFrame);
+      return false;
+    }
     if (this.preparedWork) {
       this.preparedWork = false;
       const link = this.prepared as PreparedLink;
@@ -534,6 +595,22 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     }
     if (this.terminating) this.close('client close request');
     return true;
+  }
+
+  /**
+   * A denied statement goes on as the rules' marker (lib/rules/client-rules DENY_MARKER): through
+   * the prepared-statement link like any Parse, or written in the original's place by afterFrame.
+   */
+  private replaceFrame(type: number, frame: Buffer): number {
+    if (this.router !== null) this.observeStatement(type, frame, 0, frame.length);
+    const server = this.server;
+    if (this.prepared !== null && server !== null) {
+      const verdict = this.prepared.onClientFrame(type, frame, 0, frame.length, server);
+      if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
+      if ((verdict & Action.Swallow) !== 0) return verdict;
+    }
+    this.ruleFrame = frame;
+    return Action.Swallow | Action.Notify;
   }
 
   /** Tells the router about a forwarded Query or Parse (session pins, writes, named statements). */
@@ -563,12 +640,19 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   sendToClient(bytes: Buffer): boolean {
     this.replay = null;
+    if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
     return this.socket.write(bytes);
   }
 
   forward(bytes: Buffer): number {
+    if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
     const socket = this.socket;
     return socket.write(bytes) ? socket.writableLength : -1;
+  }
+
+  /** ServerPeer: a server's ErrorResponse as the client should see it (a rule's error in place of its marker's), or null. */
+  rewriteError(buf: Buffer, start: number, end: number): Buffer | null {
+    return this.rules === null ? null : this.rules.rewriteError(buf, start, end);
   }
 
   parameterReported(name: string, value: string): void {
@@ -582,6 +666,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
+    this.rules?.ready(status, this.owed);
     if (this.owed === 0) this.resends = 0;
     if (this.owed === 0 && this.timing.queryStart !== 0) {
       const timing = this.timing;
@@ -721,6 +806,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.owed = 0;
     this.unsynced = 0;
     this.prepared?.reset();
+    this.rules?.resent();
     this.relay = new Relay(this, clientLimits(this.ctx.settings));
     this.queued.restore([...chunks], this.replayBytes);
     this.setState('waiting');
@@ -764,6 +850,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (pool !== null) pool.clientGone(this);
     if (linked !== null && linked !== pool) linked.clientGone(this);
     this.router?.closed();
+    this.rules?.closed();
     this.ctx.clientClosed(this);
     // A client that never sent a startup packet (a port probe, a cancel request) was never announced.
     if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {
@@ -801,6 +888,11 @@ function isStatementMessage(type: number): boolean {
     type === FrontendCode.Query ||
     type === FrontendCode.Execute
   );
+}
+
+/** Messages the rules look at: statements, and the Binds that run named ones. */
+function isRuleMessage(type: number): boolean {
+  return type === FrontendCode.Query || type === FrontendCode.Parse || type === FrontendCode.Bind;
 }
 
 /** How long a refused client may take to read its ErrorResponse and close before its socket is destroyed. */

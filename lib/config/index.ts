@@ -25,3 +25,4 @@ export {
   type ReplicaAddress,
 } from './routing';
 export { databaseFromPairs } from './connstring';
+export { parseRule, rulesSettingsProblem, parseAddress, ipBytes, parseDurationMs, RULE_KINDS, type RuleDef, type RuleKind, type RateDef, type RateBy, type AddressDef } from './rules';

@@ -8,6 +8,7 @@ import { parseDatabase, parseUser } from './connstring';
 import { findSetting, SETTINGS, type SettingRow, type SettingValue, type Settings } from './settings';
 import { defaultValue, formatSetting, parseSettingValue } from './values';
 import type { Config, DatabaseDef, UserDef } from './types';
+import { parseRule, rulesSettingsProblem, type RuleDef } from './rules';
 
 /** Reads a PgBouncer 1.18 config file (and its %includes). Throws ConfigError. */
 export function loadConfig(file: string): Config {
@@ -16,9 +17,10 @@ export function loadConfig(file: string): Config {
   return loader.finish();
 }
 
-type Section = 'pgbouncer' | 'databases' | 'users';
+type Section = 'pgbouncer' | 'databases' | 'users' | 'rules';
 
-const SECTIONS: readonly Section[] = ['databases', 'users', 'pgbouncer'];
+/** [rules] is pgmux's own (PgBouncer refuses it: keep it in a file only pgmux reads, see README). */
+const SECTIONS: readonly Section[] = ['databases', 'users', 'pgbouncer', 'rules'];
 
 class Loader implements IniHandler {
   private current: Section | undefined;
@@ -28,6 +30,7 @@ class Loader implements IniHandler {
   private readonly sources = new Map<string, string>();
   private readonly databases = new Map<string, DatabaseDef>();
   private readonly users = new Map<string, UserDef>();
+  private readonly rules: RuleDef[] = [];
 
   constructor(private readonly file: string) {
     for (const row of SETTINGS) if (row.aliasOf === undefined) this.values.set(row.name, defaultValue(row));
@@ -48,7 +51,7 @@ class Loader implements IniHandler {
   entry(key: string, value: string, source: string): void {
     switch (this.current) {
       case undefined:
-        throw new ConfigError(source, `"${key}" comes before any section; put it under [pgbouncer], [databases] or [users]`);
+        throw new ConfigError(source, `"${key}" comes before any section; put it under [pgbouncer], [databases], [users] or [rules]`);
       case 'pgbouncer':
         return this.setting(key, value, source);
       case 'databases':
@@ -59,6 +62,12 @@ class Loader implements IniHandler {
         misplacedSetting(key, value, 'users', source);
         this.users.set(key, parseUser(key, value, source));
         return;
+      case 'rules': {
+        const twin = this.rules.find((r) => r.name === key);
+        if (twin !== undefined) throw new ConfigError(source, `rule ${key} is already defined at ${twin.source}; give each rule its own name`);
+        this.rules.push(parseRule(key, value, source));
+        return;
+      }
     }
   }
 
@@ -76,7 +85,11 @@ class Loader implements IniHandler {
     // The one place the name-keyed record becomes the typed view: every non-alias row was set
     // above from its own row's parser, which is exactly what the mapped Settings type says.
     const settings = out as unknown as Settings;
-    return { file: this.file, settings, databases: this.databases, users: this.users, explicit: new Set(this.sources.keys()) };
+    // Rules run by order, then as written (sort is stable).
+    const rules = [...this.rules].sort((a, b) => a.order - b.order);
+    const problem = rulesSettingsProblem(rules, settings.result_cache_size);
+    if (problem !== null) throw problem;
+    return { file: this.file, settings, databases: this.databases, users: this.users, rules, explicit: new Set(this.sources.keys()) };
   }
 
   private setting(key: string, text: string, source: string): void {
@@ -119,7 +132,7 @@ class Loader implements IniHandler {
 function unknownSection(name: string): string {
   const hit = SECTIONS.find((s) => s === name.trim().toLowerCase());
   if (hit !== undefined) return `unknown section [${name}]; section names are case-sensitive and unpadded: write [${hit}]`;
-  return `unknown section [${name}]; PgBouncer 1.18 has only [databases], [users] and [pgbouncer]`;
+  return `unknown section [${name}]; PgBouncer 1.18 has only [databases], [users] and [pgbouncer], and pgmux adds [rules]`;
 }
 
 function unknownSetting(key: string): string {

@@ -2,6 +2,7 @@
 
 import type { Settings } from './settings';
 import type { ReplicaAddress } from './routing';
+import type { RuleDef } from './rules';
 
 export type PoolMode = Settings['pool_mode'];
 
@@ -70,6 +71,8 @@ export interface Config {
   settings: Settings;
   databases: Map<string, DatabaseDef>;
   users: Map<string, UserDef>;
+  /** pgmux only: the [rules] section, in the order rules are tried (lib/rules). Absent: none. */
+  rules?: readonly RuleDef[];
   /**
    * Settings the file itself set (unset: every one). A RELOAD keeps the running value of a
    * setting PgBouncer has no default for (auth_file, auth_user, verbose) when the file leaves

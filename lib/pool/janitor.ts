@@ -68,6 +68,8 @@ export class Janitor {
         if (server === null) return;
         if (client.owed > 0) {
           if (since(s.query_timeout, client.requestSince)) client.fail(refusals.queryTimeout());
+          // A [rules] statement_timeout passed: cancel the statement, the client gets PostgreSQL's 57014.
+          else if (client.rules !== null && client.rules.timedOut(now)) client.cancelStatement();
         } else if (server.txStatus !== TxStatus.Idle && since(s.idle_transaction_timeout, client.readySince)) {
           client.fail(refusals.idleTransactionTimeout());
         }

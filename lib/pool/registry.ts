@@ -22,9 +22,14 @@ import { ClientRouter, ReplicaSet } from '../routing/router';
 import type { MonitorLogin } from '../routing/monitor';
 import type { Backend } from '../failover/backend';
 import { DatabaseHosts, type HostsOwner } from './database-hosts';
+import { RulesEngine } from '../rules/engine';
+import { ClientRules } from '../rules/client-rules';
+import { normalizedText } from '../routing/classify';
+import type { Connect } from '../connect';
+import { RulesDatabases, type RulesDatabasesOwner } from './rules-databases';
 import { QueryObserver } from '../metrics/observer';
 
-export class Registry implements ClientContext, SharedLimits, HostsOwner {
+export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesDatabasesOwner {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
   /**
@@ -60,6 +65,10 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
   readonly replicaSets = new Map<string, ReplicaSet>();
   /** Every database's hosts, primary and failover state (lib/failover through ./database-hosts). */
   readonly hosts: DatabaseHosts;
+  /** The [rules], the rate buckets and the result cache (lib/rules). */
+  readonly rules: RulesEngine;
+  /** Each database as the rules see it (classifier, cache catalog). */
+  private readonly rulesDatabases: RulesDatabases;
   /** Databases made from the '*' line whose pools hold no client and no server, and since when (clock.now). */
   private readonly autodbIdleSince = new Map<string, number>();
   /** Per-request metrics and the slow-query log; pgmux.ts turns them on. */
@@ -71,6 +80,8 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
   ) {
     this.tracked = new TrackedParams(config.settings.track_extra_parameters);
     this.hosts = new DatabaseHosts(this);
+    this.rules = new RulesEngine(config.rules ?? [], config.settings, normalizedText);
+    this.rulesDatabases = new RulesDatabases(this);
   }
 
   /**
@@ -93,6 +104,9 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
     this.secrets = secrets;
     this.tracked = new TrackedParams(config.settings.track_extra_parameters);
     this.authQuery.clear();
+    // Connected clients take the new rules at their next statement.
+    this.rules.reload(config.rules ?? []);
+    this.rulesDatabases.reload();
     // A database whose line changed gets a new replica set at its next login; clients of the old
     // one use the primary until they reconnect (router.ts).
     for (const [name, set] of this.replicaSets) {
@@ -223,6 +237,16 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
     return new ClientRouter(replicaSet, client.id, client.user, pool, (i) => this.replicaPool(replicaSet, i, pool), () => client.reroute(), client.tracksPrepared);
   }
 
+  /** The rules as a client of `pool` meets them: always made, so a RELOAD that adds rules reaches every client. */
+  rulesFor(client: ClientConnection, pool: Pool): ClientRules {
+    return new ClientRules(this.rules, this.rulesDatabases.get(pool.db), client);
+  }
+
+  /** RulesDatabasesOwner: the dialer for one-off connections to `db`'s primary. */
+  primaryConnect(db: DatabaseDef): Connect {
+    return this.hosts.primaryConnect(db);
+  }
+
   /**
    * The pool of replica `index` for the users of `primary`: a Pool like any other (SHOW POOLS,
    * SERVERS, the janitor, PAUSE and the limits see it), whose servers are on the replica. Its
@@ -287,6 +311,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner {
     for (const set of this.replicaSets.values()) set.stop();
     this.replicaSets.clear();
     this.hosts.stop();
+    this.rulesDatabases.stop();
   }
 
   /** Janitor: forget writes every replica has replayed. */

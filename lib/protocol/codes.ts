@@ -98,6 +98,7 @@ export const SqlState = {
   CannotConnectNow: '57P03',
   ConnectionException: '08000',
   ConnectionFailure: '08006',
+  ConfigurationLimitExceeded: '53400',
   FeatureNotSupported: '0A000',
   InvalidAuthorizationSpecification: '28000',
   InvalidPassword: '28P01',

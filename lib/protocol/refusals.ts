@@ -12,13 +12,18 @@
 // statement mode: PostgREST matches 08P01 plus that text), and uses PostgreSQL's own SQLSTATE
 // where PostgreSQL refuses for the same reason (53300, 28P01, 3D000, 57P01, 08006, ...), so
 // drivers that retry or report by SQLSTATE behave as they do against PostgreSQL itself.
-// Every refusal here closes the connection, hence FATAL, as in PgBouncer.
+// Every refusal here closes the connection, hence FATAL, as in PgBouncer, except those of the
+// [rules] section (the last group): they refuse one statement and the session goes on (ERROR).
 
 import type { ErrorFields } from './backend/error-response';
 import { SqlState, type SqlStateCode } from './codes';
 
 function fatal(code: SqlStateCode, message: string): ErrorFields {
   return { severity: 'FATAL', code, message };
+}
+
+function error(code: string, message: string, detail?: string): ErrorFields {
+  return detail === undefined ? { severity: 'ERROR', code, message } : { severity: 'ERROR', code, message, detail };
 }
 
 // ---- startup and login ----
@@ -199,3 +204,28 @@ export const serverLoginFailed = (server: ErrorFields): ErrorFields => {
  */
 export const adminShutdown = (): ErrorFields =>
   fatal(SqlState.AdminShutdown, 'terminating connection due to administrator command');
+
+// ---- [rules]: one statement refused, the session goes on ----
+
+/**
+ * A rule with deny=yes matched. Its SQLSTATE and message are the rule's own (sqlstate=, message=;
+ * 42501 insufficient_privilege and "statement denied by pgmux rule ..." unless it says otherwise).
+ */
+export const ruleDenied = (code: string, message: string): ErrorFields => error(code, message);
+
+/**
+ * A rule's rate= had no token within its rate_wait. 53400 (configuration_limit_exceeded): a
+ * limit the configuration sets, in the class drivers and pools read as "try again later".
+ */
+export const rateLimited = (rule: string, rate: string, waitMs: number): ErrorFields =>
+  error(
+    SqlState.ConfigurationLimitExceeded,
+    `rate limit of pgmux rule "${rule}" exceeded: more than ${rate}, and no slot came within rate_wait (${waitMs} ms); try again later`,
+  );
+
+/**
+ * A rule's statement_timeout passed and pgmux cancelled the statement: PostgreSQL's own 57014 and
+ * text for statement_timeout (in place of the cancel's "due to user request"), and which rule.
+ */
+export const ruleStatementTimeout = (rule: string, ms: number): ErrorFields =>
+  error(SqlState.QueryCanceled, 'canceling statement due to statement timeout', `pgmux rule "${rule}" sets statement_timeout = ${ms} ms`);

@@ -46,6 +46,8 @@ export interface Classification {
    * them up in pg_proc and call Classifier.invalidate().
    */
   readonly unknownFunctions?: readonly string[];
+  /** On the primary only because of user functions (volatile or unknown): a replica hint or rule may override. */
+  readonly onlyFunctions?: boolean;
   /**
    * Set when the text PREPAREs, EXECUTEs or DEALLOCATEs SQL-level prepared statements. The
    * target above counts every EXECUTE as a write, since the text alone cannot say what it runs;

@@ -45,12 +45,25 @@ function finish(v: Verdict, hint: RouteHint | undefined, tier: Tier): Classifica
   if (v.sessionRoute !== undefined) c.sessionRoute = v.sessionRoute;
   if (v.sessionKey !== undefined) c.sessionKey = v.sessionKey;
   if (v.unknownFunctions !== undefined && v.unknownFunctions.length > 0) c.unknownFunctions = [...v.unknownFunctions];
+  if (v.target === 'primary' && v.onlyFunctions) c.onlyFunctions = true;
   if (v.prepared !== undefined) {
     // The parts carry no hint: the router reads the whole text's.
     const part = (p: Verdict | null): Classification | null => (p === null ? null : finish(p, undefined, tier));
     c.prepared = { uses: v.prepared.uses.map((u) => ({ kind: u.kind, name: u.name, classification: part(u.verdict) })), rest: part(v.prepared.rest) };
   }
   return c;
+}
+
+/**
+ * A classification with a route imposed from outside the text (a [rules] route=, `why` naming
+ * the rule), as a leading-comment hint would: primary always; replica only for what a replica
+ * can run (a read, or a statement on the primary only for its user functions), accepting its
+ * lag as the replica hint does. A write stays on the primary with its own reason.
+ */
+export function withRoute(c: Classification, to: RouteHint, why: string): Classification {
+  if (to === 'primary') return { ...c, target: 'primary', reason: `primary: ${why}`, hint: 'primary' };
+  if (c.target === 'primary' && c.onlyFunctions !== true) return c;
+  return { ...c, target: 'replica', reason: `replica: ${why}`, hint: 'replica' };
 }
 
 function hintKey(hint: RouteHint | undefined): string {

@@ -178,3 +178,28 @@ export function decodeTextRow(buf: Buffer, start: number, end: number): (string 
   }
   return pos === end ? out : undefined;
 }
+
+/**
+ * Runs one query over a monitor connection of its own and closes it: `done` gets the rows, or
+ * null and why not (refused, login failed, an error, no answer within `timeoutMs`), once.
+ */
+export function queryOnce(connect: Connect, who: MonitorLogin, sql: string, timeoutMs: number, done: (rows: MonitorRow[] | null, reason: string) => void): void {
+  let answered = false;
+  let timer: NodeJS.Timeout | null = null;
+  const finish = (rows: MonitorRow[] | null, reason: string): void => {
+    if (answered) return;
+    answered = true;
+    if (timer !== null) clearTimeout(timer);
+    done(rows, reason);
+  };
+  const m = new MonitorClient(connect, who, {
+    monitorReady: (c) => c.query(sql),
+    monitorResult: (c, rows, error) => {
+      finish(error === null ? rows : null, error ?? 'done');
+      c.close('query done');
+    },
+    monitorClosed: (_c, reason) => finish(null, reason),
+  });
+  timer = setTimeout(() => m.close(`no answer in ${timeoutMs} ms`), timeoutMs);
+  timer.unref();
+}

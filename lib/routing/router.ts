@@ -16,7 +16,7 @@ import { FrontendCode } from '../protocol/codes';
 import type { Pool } from '../pool/pool';
 import { Level, log } from '../log';
 import { makeBalancer, preferLocal, type Balancer } from './balance';
-import { Classifier, type Classification, type PinReason, type SessionRoute, type Target } from './classify';
+import { Classifier, withRoute, type Classification, type PinReason, type SessionRoute, type Target } from './classify';
 import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
@@ -184,8 +184,9 @@ export class ReplicaSet {
    * What SHOW ROUTE answers for `sql` from a fresh client with no session state; a statement
    * carrying a consistency key (read_your_writes = key) is decided against that key's last write.
    */
-  explain(sql: string): { classification: Classification; decision: RouteDecision } {
-    const classification = this.classifier.classify(withoutKey(sql));
+  explain(sql: string, rule: RuleRoute | null = null): { classification: Classification; decision: RouteDecision } {
+    const own = this.classifier.classify(withoutKey(sql));
+    const classification = rule === null ? own : withRoute(own, rule.to, `rule ${rule.rule}`);
     const key = this.readYourWrites === 'key' ? statementKey(sql) : null;
     const decision = route({
       statement: classification,
@@ -200,6 +201,12 @@ export class ReplicaSet {
     });
     return { classification, decision };
   }
+}
+
+/** A [rules] route= for a batch: the target and the rule's name (lib/rules keeps the rules; routing only obeys). */
+export interface RuleRoute {
+  readonly to: 'primary' | 'replica';
+  readonly rule: string;
 }
 
 /** Where an idle client's batch goes. */
@@ -255,12 +262,17 @@ export class ClientRouter implements PollWaiter {
     this.prepared = new PreparedRoutes(tracksStatements);
   }
 
-  /** Decides where the batch in `pending` (the client's unsent bytes) goes. */
-  place(pending: readonly Buffer[]): Placement {
+  /**
+   * Decides where the batch in `pending` (the client's unsent bytes) goes. `rule`: a [rules]
+   * route= that matched it (lib/rules), which counts as the statement's hint would.
+   */
+  place(pending: readonly Buffer[], rule: RuleRoute | null = null): Placement {
     const set = this.set;
     // RELOAD replaced this database's replica set: until the client reconnects, the primary.
     if (set.stopped) return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly: false };
-    const { statement, pins, key: batchKey } = this.scan(pending);
+    const scanned = this.scan(pending);
+    const { pins, key: batchKey } = scanned;
+    const statement = rule === null ? scanned.statement : withRoute(scanned.statement, rule.to, `rule ${rule.rule}`);
     const readOnly = statement.target === 'replica';
     const key = set.readYourWrites === 'key' ? (batchKey ?? this.sessionKey) : null;
     const tracker = set.tracker;

@@ -64,6 +64,8 @@ export interface ServerPeer {
   acceptsReady(status: number): boolean;
   /** The client's prepared-statement link, when it tracks named statements; else null. */
   readonly prepared: PreparedLink | null;
+  /** An ErrorResponse as the client must see it instead (lib/rules: a denial, a rule's timeout), or null. */
+  rewriteError(buf: Buffer, start: number, end: number): Buffer | null;
   /** Resume reading from the client (its server side drained). */
   resumeClient(): void;
   pauseClient(): void;
@@ -116,6 +118,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   readonly statements: ServerStatementCache;
   /** The frame just inspected was a ReadyForQuery for the linked client (afterFrame tells it). */
   private readyPending = false;
+  /** An error swallowed for the client's rewriteError(): sent in its place by afterFrame. */
+  private rewritten: Buffer | null = null;
   /**
    * The linked client's request may be sent again if this server refuses it at shutdown before
    * any of the answer is written to the client (lib/client/resend): true until the first write.
@@ -390,10 +394,11 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       this.readyPending = true;
       return (client.acceptsReady(this.txStatus) ? Action.Forward : Action.Swallow) | Action.Notify;
     }
-    if (client !== null) {
-      if (type === BackendCode.ErrorResponse) this.stats.metrics?.serverError(buf, start, end);
-      return client.prepared !== null ? client.prepared.onServerResponse(type, buf, start, end, this) : Action.Forward;
+    if (client !== null && type === BackendCode.ErrorResponse) {
+      this.stats.metrics?.serverError(buf, start, end);
+      return this.clientError(client, buf, start, end);
     }
+    if (client !== null) return client.prepared !== null ? client.prepared.onServerResponse(type, buf, start, end, this) : Action.Forward;
     // An ErrorResponse while no client is linked: the server is telling us it is going away
     // (terminated, shut down). Drop it now, not at the socket's close a tick later, so that a
     // request arriving meanwhile is not handed a dying server.
@@ -403,9 +408,24 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     return Action.Swallow;
   }
 
+  /** An error answering the linked client: the prepared-statement queue sees it, then the client may have it rewritten. */
+  private clientError(client: ServerPeer, buf: Buffer, start: number, end: number): number {
+    const verdict = client.prepared !== null ? client.prepared.onServerResponse(BackendCode.ErrorResponse, buf, start, end, this) : Action.Forward;
+    if ((verdict & Action.Swallow) !== 0) return verdict;
+    const rewritten = client.rewriteError(buf, start, end);
+    if (rewritten === null) return verdict;
+    this.rewritten = rewritten;
+    return Action.Swallow | Action.Notify;
+  }
+
   afterFrame(): boolean {
     const client = this.client;
     if (client !== null) {
+      const rewritten = this.rewritten;
+      if (rewritten !== null) {
+        this.rewritten = null;
+        client.sendToClient(rewritten);
+      }
       // Synthesized ParseComplete/CloseComplete that were waiting for this response go out now.
       const fakes = client.prepared?.takeFakes() ?? null;
       if (fakes !== null) client.sendToClient(fakes);

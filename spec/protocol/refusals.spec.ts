@@ -1,5 +1,5 @@
 // The refusals table: one SQLSTATE and one text per condition, every one a FATAL that clients
-// can read. The texts themselves are compared with PgBouncer 1.18 in refusals-pgbouncer.spec.ts.
+// can read, except the [rules] ones, which refuse one statement (ERROR) and the session goes on. The texts themselves are compared with PgBouncer 1.18 in refusals-pgbouncer.spec.ts.
 
 import { Parser } from 'pg-protocol/dist/parser';
 import type { BackendMessage } from 'pg-protocol/dist/messages';
@@ -10,7 +10,7 @@ import * as refusals from '../../lib/protocol/refusals';
 type Name = keyof typeof refusals;
 
 /** Every refusal with sample arguments, the SQLSTATE and the exact text it must produce. */
-const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string }> = {
+const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; severity?: 'ERROR' }> = {
   tooManyConnections: { args: [], code: '53300', message: 'no more connections allowed (max_client_conn)' },
   authFailed: { args: [], code: '28P01', message: 'password authentication failed' },
   trustAuthFailed: { args: [], code: '28000', message: '"trust" authentication failed' },
@@ -56,6 +56,14 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string }>
     message: 'password authentication failed for user "app"',
   },
   adminShutdown: { args: [], code: '57P01', message: 'terminating connection due to administrator command' },
+  ruleDenied: { args: ['42501', 'no DROP for app'], code: '42501', message: 'no DROP for app', severity: 'ERROR' },
+  rateLimited: {
+    args: ['batch', '10/s', 1000],
+    code: '53400',
+    message: 'rate limit of pgmux rule "batch" exceeded: more than 10/s, and no slot came within rate_wait (1000 ms); try again later',
+    severity: 'ERROR',
+  },
+  ruleStatementTimeout: { args: ['slow', 5000], code: '57014', message: 'canceling statement due to statement timeout', severity: 'ERROR' },
 };
 
 function call(name: Name, args: unknown[]): ErrorFields {
@@ -77,20 +85,21 @@ describe('refusals', () => {
     expect(names.sort()).toEqual((Object.keys(EXPECTED) as Name[]).sort());
   });
 
-  it.each(Object.keys(EXPECTED) as Name[])('%s: one SQLSTATE, the exact text, FATAL', (name) => {
-    const { args, code, message } = EXPECTED[name];
+  it.each(Object.keys(EXPECTED) as Name[])('%s: one SQLSTATE, the exact text, FATAL (ERROR for a rule)', (name) => {
+    const { args, code, message, severity = 'FATAL' } = EXPECTED[name];
     const r = call(name, args);
-    expect(r).toMatchObject({ severity: 'FATAL', code, message });
+    expect(r).toMatchObject({ severity, code, message });
     expect(r.code).toMatch(/^[0-9A-Z]{5}$/);
-    if (name !== 'serverLoginFailed') expect(knownCodes.has(r.code)).toBe(true);
+    // A server's code, or a deny rule's own: data, not pgmux's table.
+    if (name !== 'serverLoginFailed' && name !== 'ruleDenied') expect(knownCodes.has(r.code)).toBe(true);
     // Returns a fresh object: a caller adding a detail must not change the next refusal.
     expect(call(name, args)).not.toBe(r);
   });
 
-  it.each(Object.keys(EXPECTED) as Name[])('%s: node-postgres reads it as a FATAL with that code and text', (name) => {
-    const { args, code, message } = EXPECTED[name];
+  it.each(Object.keys(EXPECTED) as Name[])('%s: node-postgres reads it with that severity, code and text', (name) => {
+    const { args, code, message, severity = 'FATAL' } = EXPECTED[name];
     const e = pgReadError(errorResponse(call(name, args)));
-    expect(e).toMatchObject({ name: 'error', severity: 'FATAL', code, message });
+    expect(e).toMatchObject({ name: 'error', severity, code, message });
   });
 
   it('never lets a pooler-only condition fall back to a catch-all code', () => {

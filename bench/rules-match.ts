@@ -1,0 +1,84 @@
+// Owns the in-process cost of the [rules] per statement (`node dist/bench/rules-match.js`, issue
+// 15): a client's rules (lib/rules/client-rules) are handed pgbench select-only statements the
+// way lib/client hands them over (admit() for the request, clientFrame() for the forwarded Query,
+// ready() for its ReadyForQuery), with 50 rules for other clients, 50 statement rules matching
+// none, and none; CPU time per statement by process.cpuUsage(), which a loaded machine disturbs
+// far less than a wall clock. The end-to-end benchmark is bench/rules.ts.
+
+import { parseRule } from '../lib/config';
+import { query } from '../lib/protocol/frontend';
+import { Classifier, loadParser, normalizedText } from '../lib/routing/classify';
+import { ClientRules, type ClientOrigin, type RulesDatabase } from '../lib/rules/client-rules';
+import { RulesEngine } from '../lib/rules/engine';
+import { identityRules, statementRules } from './rules-sets';
+
+const STATEMENTS = 200_000;
+
+function engineWith(text: string): RulesEngine {
+  const defs = text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      const eq = l.indexOf('=');
+      return parseRule(l.slice(0, eq).trim(), l.slice(eq + 1).trim(), `bench:${i + 1}`);
+    });
+  return new RulesEngine(defs, { result_cache_size: 0, result_cache_max_answer: 0 }, normalizedText);
+}
+
+/** CPU µs per statement of admit + clientFrame + ready for `n` pgbench select-only statements. */
+function run(engine: RulesEngine, n: number): number {
+  const classifier = new Classifier({});
+  const db: RulesDatabase = {
+    name: 'app',
+    domain: 'app@127.0.0.1:5432',
+    readYourWrites: 'connection',
+    classify: (sql) => classifier.classify(sql),
+    catalog: () => null,
+    catalogChanged: () => undefined,
+  };
+  const origin: ClientOrigin = { id: 1, user: 'app', remote: '127.0.0.1:40000', params: new Map([['application_name', 'pgbench']]), statementText: () => undefined };
+  const rules = new ClientRules(engine, db, origin);
+  const server = { txStatus: 0x49 };
+  const frames = Array.from({ length: 1000 }, (_, i) => query(`SELECT abalance FROM pgbench_accounts WHERE aid = ${(i * 7919) % 100000};`));
+  const start = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const f = frames[i % frames.length];
+    rules.admit([f], 0);
+    rules.clientFrame(0x51, f, 0, f.length, server, 0);
+    rules.ready(0x49, 0);
+  }
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / n;
+}
+
+async function main(): Promise<void> {
+  await loadParser();
+  const sets: [string, string][] = [
+    ['no rules', ''],
+    ['50 rules for other clients', identityRules()],
+    ['50 statement rules matching none', statementRules()],
+  ];
+  const engines = sets.map(([name, text]) => [name, engineWith(text)] as const);
+  // Warm up every path, then alternate, keeping the median of 7 runs each.
+  for (const [, e] of engines) run(e, 20_000);
+  const times = new Map<string, number[]>();
+  for (let round = 0; round < 7; round++) {
+    for (const [name, e] of engines) {
+      const list = times.get(name) ?? [];
+      list.push(run(e, STATEMENTS / 7));
+      times.set(name, list);
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const base = median(times.get('no rules') ?? [0]);
+  process.stdout.write('| rules | CPU µs per statement in lib/rules (median of 7) | more than no rules |\n|---|---:|---:|\n');
+  for (const [name] of sets) {
+    const m = median(times.get(name) ?? [0]);
+    process.stdout.write(`| ${name} | ${m.toFixed(3)} | ${(m - base).toFixed(3)} µs |\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

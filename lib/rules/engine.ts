@@ -1,0 +1,88 @@
+// Owns what every client's rules share: the compiled rules table (replaced whole by RELOAD), the
+// rate buckets, the result cache, and the statement facts cache (by exact text, then by the
+// classifier's normalized text, so one parse serves a statement shape whatever its literals).
+// Built by the composition root; each client gets a ClientRules over it (./client-rules).
+
+import type { RuleDef } from '../config';
+import { Buckets } from './buckets';
+import { statementFacts, type StatementFacts } from './facts';
+import { ResultCache } from './result-cache';
+import { RuleSet } from './rule-set';
+import { TwoMaps } from './two-maps';
+
+/** The cache settings (result_cache_size, result_cache_max_answer). */
+export interface CacheSettings {
+  readonly result_cache_size: number;
+  readonly result_cache_max_answer: number;
+}
+
+/** Statement facts cached per distinct text and per shape: entries and key characters per generation (./two-maps). */
+const FACTS_ENTRIES = 10_000;
+const FACTS_CHARS = 2_000_000;
+
+/** Facts of texts longer than this are not computed per text: such statements match kind=other only. */
+const MAX_FACTS_TEXT = 100_000;
+
+const TOO_LONG: StatementFacts = Object.freeze({
+  commands: 0,
+  reads: [],
+  writes: 'all',
+  ddl: false,
+  functions: [],
+  ctes: [],
+  uncacheable: 'too long',
+  fingerprint: '',
+});
+
+export class RulesEngine {
+  rules: RuleSet;
+  readonly buckets = new Buckets();
+  /** Null while result_cache_size is 0. */
+  readonly cache: ResultCache | null;
+  /** Facts computed (each a parse), and how many lookups the caches answered. */
+  readonly factStats = { parsed: 0, exactHits: 0, normalizedHits: 0 };
+  private readonly exact = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
+  private readonly normalized = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
+
+  constructor(
+    defs: readonly RuleDef[],
+    settings: CacheSettings,
+    /** The classifier's literal-free form of a text (lib/routing normalizedText); undefined when it does not tokenize. */
+    private readonly normalize: (sql: string) => string | undefined,
+  ) {
+    this.rules = new RuleSet(defs);
+    this.cache = settings.result_cache_size > 0 ? new ResultCache(settings.result_cache_size, settings.result_cache_max_answer) : null;
+  }
+
+  /**
+   * RELOAD: the new rules from now on (each client picks them up at its next statement). Buckets
+   * of rules that kept their name carry over; cached answers stay (their keys hold no rule).
+   */
+  reload(defs: readonly RuleDef[]): void {
+    this.rules = new RuleSet(defs);
+    this.buckets.keepOnly(new Set(defs.map((d) => d.name)));
+  }
+
+  /** The facts of `text`: from the caches, or parsed once. */
+  facts(text: string): StatementFacts {
+    const hit = this.exact.get(text);
+    if (hit !== undefined) {
+      this.factStats.exactHits++;
+      return hit;
+    }
+    if (text.length > MAX_FACTS_TEXT) return TOO_LONG;
+    const shape = this.normalize(text);
+    if (shape !== undefined) {
+      const n = this.normalized.get(shape);
+      if (n !== undefined) {
+        this.factStats.normalizedHits++;
+        return n;
+      }
+    }
+    this.factStats.parsed++;
+    const f = statementFacts(text);
+    this.exact.set(text, f);
+    if (shape !== undefined) this.normalized.set(shape, f);
+    return f;
+  }
+}
