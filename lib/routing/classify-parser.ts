@@ -5,6 +5,7 @@
 // is unsure of; when even the grammar cannot say, the answer is the primary.
 
 import { loadModule, parseSync } from 'libpg-query';
+import { type Obj, isObj, obj, list, str, nodeOf } from '../parse-tree';
 import { Fn, SET_CONFIG, judgeFunction, pinsOf, type CompiledOptions } from './classify-functions';
 import { keyVerdict, PRIMARY_SHOW, parseRoute, routeVerdict } from './classify-lexer';
 import { ALL_PINS, Pin, Rank, combine, verdict, type Verdict, type VerdictUse } from './classify-types';
@@ -29,34 +30,6 @@ const TOO_LONG = verdict('primary', 'primary: too long to parse');
 /** A literal can make the text unparsable (a bad escape, PostgreSQL 16's `1_`), so not by normalized text. */
 const UNPARSABLE = verdict('primary', 'primary: unparsable', { literalSensitive: true });
 const EMPTY = verdict('replica', 'replica: empty');
-
-type Obj = { readonly [key: string]: unknown };
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function obj(v: unknown): Obj {
-  return isObj(v) ? v : {};
-}
-
-function list(v: unknown): readonly unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-/** A parse-tree node is `{ TypeName: { fields } }`. */
-function nodeOf(v: unknown): [string, Obj] | undefined {
-  if (!isObj(v)) return undefined;
-  for (const key in v) {
-    const body = v[key];
-    return isObj(body) ? [key, body] : undefined;
-  }
-  return undefined;
-}
 
 /** The strings of a name list such as FuncCall.funcname: `[{ String: { sval } }, …]`. */
 function names(v: unknown): string[] {

@@ -5,6 +5,7 @@
 // statement shape, off the per-execution path (lib/rules/statements caches it); never throws.
 
 import { fingerprintSync, parseSync } from 'libpg-query';
+import { type Obj, isObj, list, str, nodeOf } from '../parse-tree';
 import { RULE_KINDS, type RuleKind } from '../config';
 
 /** A RuleKind as a bit, so a statement's commands are one number. */
@@ -33,29 +34,6 @@ export interface StatementFacts {
   readonly uncacheable: string | null;
   /** libpg-query's fingerprint (16 hex digits), or '' when it cannot be computed. */
   readonly fingerprint: string;
-}
-
-type Obj = { readonly [key: string]: unknown };
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function list(v: unknown): readonly unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-function nodeOf(v: unknown): [string, Obj] | undefined {
-  if (!isObj(v)) return undefined;
-  for (const key in v) {
-    const body = v[key];
-    return isObj(body) ? [key, body] : undefined;
-  }
-  return undefined;
 }
 
 const COMMAND: Readonly<Record<string, RuleKind>> = {
