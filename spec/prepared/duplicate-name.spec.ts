@@ -10,41 +10,15 @@
 // must be equal. Each test also pins the PostgreSQL transcript it expects, so that it cannot pass
 // by both sides doing something else.
 
-import { startCluster, type Cluster } from '../support/cluster';
-import { both, dataRow, fe, RawClient, startFront, Swapper, type Frame, type Front } from './support';
+import { both, dataRow, fe, type Frame, RawClient, sideBySide, Swapper } from './support';
 
 jest.setTimeout(30000);
 
 const USER = 'app_md5';
 
-let cluster: Cluster;
-let front: Front;
-const raws: RawClient[] = [];
-const swappers: Swapper[] = [];
+const env = sideBySide(USER);
 
-beforeAll(async () => {
-  cluster = await startCluster();
-  front = await startFront(cluster, [USER]);
-});
-
-afterEach(async () => {
-  await Promise.all(raws.splice(0).map((r) => r.close().catch(() => undefined)));
-  await Promise.all(swappers.splice(0).map((s) => s.stop()));
-});
-
-afterAll(async () => {
-  await front?.stop();
-  await cluster?.stop();
-});
-
-/** A raw connection straight to PostgreSQL (md5 over TCP) and one through pgmux, as the same role. */
-async function pair(): Promise<{ pg: RawClient; mux: RawClient }> {
-  const pg = await RawClient.login(cluster.primary.port, USER, cluster.password);
-  raws.push(pg);
-  const mux = await RawClient.login(front.port, USER, cluster.password);
-  raws.push(mux);
-  return { pg, mux };
-}
+const pair = (): ReturnType<typeof env.pair> => env.pair(false);
 
 const EXISTS = (name: string): string => `E ERROR 42P05 prepared statement "${name}" already exists`;
 
@@ -130,8 +104,7 @@ describe('on a server that lacks the old statement (the client moved, pool_size 
 
   it('is still 42P05, and the old statement still runs there afterwards (catches: the duplicate Parse going through where the server lacks the name, or a 26000)', async () => {
     const { pg, mux } = await pair();
-    const sw = await Swapper.start(front, USER);
-    swappers.push(sw);
+    const sw = env.keep(await Swapper.start(env.front, USER));
     await both(pg, mux, [[[fe.parse('m', "SELECT 'first' AS v"), fe.sync()], 1]]);
     const before = await pidOf(mux);
     await sw.swap();
@@ -145,8 +118,7 @@ describe('on a server that lacks the old statement (the client moved, pool_size 
 
   it('a name from SQL PREPARE with type names (which only SQL can prepare) is 42P05 too (catches: the stand-in path answering 26000)', async () => {
     const { pg, mux } = await pair();
-    const sw = await Swapper.start(front, USER);
-    swappers.push(sw);
+    const sw = env.keep(await Swapper.start(env.front, USER));
     await both(pg, mux, [[[fe.query('PREPARE q (int) AS SELECT $1 + 1 AS n')], 1]]);
     await sw.swap();
     const got = await both(pg, mux, [

@@ -10,42 +10,15 @@
 // PostgreSQL transcript it expects. Between steps a Swapper moves the pgmux client to the other
 // server, so a name is dropped on a server other than the one that prepared it.
 
-import { startCluster, type Cluster } from '../support/cluster';
-import { both, dataRow, fe, RawClient, startFront, Swapper, type Front } from './support';
+import { both, dataRow, fe, RawClient, sideBySide } from './support';
 
 jest.setTimeout(30000);
 
 const USER = 'app_md5';
 
-let cluster: Cluster;
-let front: Front;
-const raws: RawClient[] = [];
-const swappers: Swapper[] = [];
+const env = sideBySide(USER);
 
-beforeAll(async () => {
-  cluster = await startCluster();
-  front = await startFront(cluster, [USER]);
-});
-
-afterEach(async () => {
-  await Promise.all(raws.splice(0).map((r) => r.close().catch(() => undefined)));
-  await Promise.all(swappers.splice(0).map((s) => s.stop()));
-});
-
-afterAll(async () => {
-  await front?.stop();
-  await cluster?.stop();
-});
-
-async function pair(): Promise<{ pg: RawClient; mux: RawClient; swap: () => Promise<void> }> {
-  const sw = await Swapper.start(front, USER);
-  swappers.push(sw);
-  const pg = await RawClient.login(cluster.primary.port, USER, cluster.password);
-  raws.push(pg);
-  const mux = await RawClient.login(front.port, USER, cluster.password);
-  raws.push(mux);
-  return { pg, mux, swap: () => sw.swap() };
-}
+const pair = (): ReturnType<typeof env.pair> => env.pair();
 
 /** SQL `text` as psycopg 3 sends it without parameters: an unnamed statement, then Sync. */
 const extended = (text: string): Buffer[] => [fe.parse('', text), fe.bind(''), fe.describe('P', ''), fe.execute(), fe.sync()];
@@ -84,8 +57,7 @@ describe('DEALLOCATE of a name a Parse created', () => {
 
   it('through the extended protocol keeps the server\'s copy for other clients: only the client\'s name goes (catches: DEALLOCATE reaching a statement the server shares)', async () => {
     const { mux } = await pair();
-    const other = await RawClient.login(front.port, USER, cluster.password);
-    raws.push(other);
+    const other = env.keep(await RawClient.login(env.front.port, USER, env.cluster.password));
     await mux.roundTrip(fe.parse('mine', "SELECT 'shared' AS v"), fe.sync());
     await other.roundTrip(fe.parse('theirs', "SELECT 'shared' AS v"), ...run('theirs'));
     const before = await serverStatements(mux);
@@ -152,8 +124,7 @@ describe('DEALLOCATE of a name a Parse created', () => {
 
   it('of a name nobody prepared, or of another client\'s server-side pgmux_N, is 26000 naming it (catches: a DEALLOCATE reaching a statement pgmux shares)', async () => {
     const { pg, mux } = await pair();
-    const other = await RawClient.login(front.port, USER, cluster.password);
-    raws.push(other);
+    const other = env.keep(await RawClient.login(env.front.port, USER, env.cluster.password));
     await other.roundTrip(fe.parse('o', "SELECT 'other' AS v"), ...run('o'));
     const held = (await serverStatements(other)).find((n) => n.startsWith('pgmux_')) as string;
     const got = await both(pg, mux, [[extended('DEALLOCATE nosuch'), 1], [extended(`DEALLOCATE ${held}`), 1]]);

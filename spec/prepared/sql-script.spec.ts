@@ -9,42 +9,15 @@
 // transaction status) must be equal; each test also pins PostgreSQL's transcript. A Swapper moves
 // the pgmux client between its steps, so statements are prepared again on the other server.
 
-import { startCluster, type Cluster } from '../support/cluster';
-import { both, fe, RawClient, startFront, Swapper, type Front } from './support';
+import { both, fe, sideBySide } from './support';
 
 jest.setTimeout(30000);
 
 const USER = 'app_md5';
 
-let cluster: Cluster;
-let front: Front;
-const raws: RawClient[] = [];
-const swappers: Swapper[] = [];
+const env = sideBySide(USER);
 
-beforeAll(async () => {
-  cluster = await startCluster();
-  front = await startFront(cluster, [USER]);
-});
-
-afterEach(async () => {
-  await Promise.all(raws.splice(0).map((r) => r.close().catch(() => undefined)));
-  await Promise.all(swappers.splice(0).map((s) => s.stop()));
-});
-
-afterAll(async () => {
-  await front?.stop();
-  await cluster?.stop();
-});
-
-async function pair(): Promise<{ pg: RawClient; mux: RawClient; swap: () => Promise<void> }> {
-  const sw = await Swapper.start(front, USER);
-  swappers.push(sw);
-  const pg = await RawClient.login(cluster.primary.port, USER, cluster.password);
-  raws.push(pg);
-  const mux = await RawClient.login(front.port, USER, cluster.password);
-  raws.push(mux);
-  return { pg, mux, swap: () => sw.swap() };
-}
+const pair = (): ReturnType<typeof env.pair> => env.pair();
 
 const q = (sql: string): [Buffer[], number] => [[fe.query(sql)], 1];
 

@@ -10,7 +10,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Client, escapeLiteral } from 'pg';
 import { Child, raceTimeout } from '../support/child';
-import type { Cluster } from '../support/cluster';
+import { startCluster, type Cluster } from '../support/cluster';
 import { runPgmux, type Running } from '../support/front';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/wait';
@@ -333,3 +333,61 @@ export async function both(pg: RawClient, mux: RawClient, steps: [Buffer[], numb
   return direct;
 }
 
+
+/** What sideBySide gives a spec file. */
+export interface SideBySide {
+  readonly cluster: Cluster;
+  readonly front: Front;
+  /**
+   * A raw connection straight to PostgreSQL (md5 over TCP) and one through pgmux, as the same
+   * role; with `swapping`, a Swapper started first, whose swap() moves the pgmux client to the
+   * other server.
+   */
+  pair(swapping?: boolean): Promise<{ pg: RawClient; mux: RawClient; swap: () => Promise<void> }>;
+  /** A Swapper or raw connection the test made itself, stopped or closed after it. */
+  keep<T extends Swapper | RawClient>(x: T): T;
+}
+
+/**
+ * The hooks of a spec file that sends the same frames to PostgreSQL and through pgmux as `user`:
+ * a throwaway cluster and a pgmux in front of it for the file, each test's connections and
+ * Swappers closed after it.
+ */
+export function sideBySide(user: string): SideBySide {
+  let cluster: Cluster | undefined;
+  let front: Front | undefined;
+  const raws: RawClient[] = [];
+  const swappers: Swapper[] = [];
+  beforeAll(async () => {
+    cluster = await startCluster();
+    front = await startFront(cluster, [user]);
+  });
+  afterEach(async () => {
+    await Promise.all(raws.splice(0).map((r) => r.close().catch(() => undefined)));
+    await Promise.all(swappers.splice(0).map((s) => s.stop()));
+  });
+  afterAll(async () => {
+    await front?.stop();
+    await cluster?.stop();
+  });
+  const env: SideBySide = {
+    get cluster(): Cluster {
+      return cluster as Cluster;
+    },
+    get front(): Front {
+      return front as Front;
+    },
+    async pair(swapping = true) {
+      const sw = swapping ? env.keep(await Swapper.start(env.front, user)) : null;
+      const pg = env.keep(await RawClient.login(env.cluster.primary.port, user, env.cluster.password));
+      const mux = env.keep(await RawClient.login(env.front.port, user, env.cluster.password));
+      return { pg, mux, swap: async () => (sw === null ? Promise.reject(new Error('pair(false) has no Swapper')) : sw.swap()) };
+    },
+    keep<T extends Swapper | RawClient>(x: T): T {
+      if (x instanceof Swapper) swappers.push(x);
+      else raws.push(x as RawClient);
+      return x;
+    },
+  };
+  return env;
+}
