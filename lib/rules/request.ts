@@ -47,6 +47,8 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
   let bindBody: string | null = null;
   let describe = false;
   let execute = false;
+  /** The Execute's row limit (0: all rows), part of the key: asyncpg's fetchval() asks for 1. */
+  let limit = 0;
   let cacheable = true;
   let afterSync = false;
   /** The last message read was a Query or a Sync: the request ends there. */
@@ -98,8 +100,10 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
         other++;
         break;
       case FrontendCode.Execute:
-        // The unnamed portal, every row (a row limit would answer PortalSuspended, then more).
-        if (buf[body] !== 0 || buf.readInt32BE(body + 1) !== 0 || execute || bindBody === null) cacheable = false;
+        // The unnamed portal, once. A row limit is part of the key: the same request gets the
+        // same rows and the same PortalSuspended (Sync then closes the portal, nothing stays open).
+        if (buf[body] !== 0 || end - body < 5 || execute || bindBody === null) cacheable = false;
+        else limit = buf.readInt32BE(body + 1);
         execute = true;
         other++;
         break;
@@ -121,7 +125,7 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
   // The Parse's body (text and parameter types) or the named statement's text, then the Bind's
   // parameters and result formats: the same bytes in, the same bytes out.
   const head = parseBody !== null ? `P${parseBody}` : `N${bindText ?? ''}`;
-  return { statements, whole, cacheKey: `E${describe ? 'D' : '-'}\u0000${head}\u0000${bindBody ?? ''}` };
+  return { statements, whole, cacheKey: `E${describe ? 'D' : '-'}${limit === 0 ? '' : limit}\u0000${head}\u0000${bindBody ?? ''}` };
 }
 
 function nul(buf: Buffer, start: number, end: number): number {
@@ -143,6 +147,8 @@ for (const t of [
   BackendCode.DataRow,
   BackendCode.CommandComplete,
   BackendCode.EmptyQueryResponse,
+  // A row limit reached (asyncpg's fetchval asks for 1 row); the limit is in the cache key.
+  BackendCode.PortalSuspended,
 ]) RESULT_FRAME[t] = 1;
 
 /** Whether `answer` is whole result frames ending in its only ReadyForQuery, with status 'I'. */

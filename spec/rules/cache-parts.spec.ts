@@ -37,9 +37,17 @@ describe('readBatch', () => {
     expect(readBatch(Buffer.concat([bind('unknown'), msg.execute(), msg.sync()]), names).cacheKey).toBeNull();
   });
 
+  /** asyncpg's fetchval() executes with a row limit of 1: a different request from all rows. */
+  it('keys an Execute with a row limit apart from one without', () => {
+    const all = readBatch(Buffer.concat([bind('known'), msg.execute(), msg.sync()]), names).cacheKey;
+    const one = readBatch(Buffer.concat([bind('known'), msg.execute(1), msg.sync()]), names).cacheKey;
+    const ten = readBatch(Buffer.concat([bind('known'), msg.execute(10), msg.sync()]), names).cacheKey;
+    expect(one).not.toBeNull();
+    expect(new Set([all, one, ten]).size).toBe(3);
+  });
+
   it.each([
     ['a named Parse (the client would think it prepared)', Buffer.concat([msg.parse('SELECT 1', 's1'), bind('s1'), msg.execute(), msg.sync()])],
-    ['an Execute with a row limit', Buffer.concat([msg.parse('SELECT 1'), bind(), msg.execute(10), msg.sync()])],
     ['two requests', Buffer.concat([msg.query('SELECT 1'), msg.query('SELECT 2')])],
     ['a batch without its Sync', Buffer.concat([msg.parse('SELECT 1'), bind(), msg.execute()])],
     ['a message cut short', msg.query('SELECT 1').subarray(0, 8)],
@@ -64,6 +72,8 @@ describe('keepableAnswer', () => {
   it('keeps result frames ending in ReadyForQuery I', () => {
     expect(keepableAnswer(Buffer.concat([desc, row, done, ready('I')]))).toBe(true);
     expect(keepableAnswer(Buffer.concat([frame('1'), frame('2'), desc, row, done, ready('I')]))).toBe(true);
+    // A row limit reached: the same request (the limit is in its key) gets the same answer.
+    expect(keepableAnswer(Buffer.concat([frame('2'), row, frame('s'), ready('I')]))).toBe(true);
   });
 
   it.each([
