@@ -123,7 +123,6 @@ export class Pgmux implements ConsoleHost {
       // sslmode=prefer prints as it is (PgBouncer's order). Counted toward nothing meanwhile, and
       // closed by the janitor if it has not gone within a second (turnedAway).
       const refusal = this.shutdownMode !== 'none' ? refusals.adminShutdown() : refusals.tooManyConnections();
-      registry.observer.loginError(refusal.code);
       registry.turnedAway.add(new ClientConnection(socket, registry, remote, refusal));
       return;
     }

@@ -240,6 +240,43 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('a client turned away at the door', () => {
+  /** Refused over max_client_conn after its SSLRequest/StartupMessage: one login error, counted once. */
+  it('counts a max_client_conn refusal once, as a login error of class 53 (catches: counting it at accept and again at the refusal)', async () => {
+    const [small, smallHttp] = await freePorts(2);
+    const ini =
+      '[databases]\n' +
+      `plain = host=${cluster.primary.host} port=${cluster.primary.port} dbname=app\n` +
+      '[pgbouncer]\n' +
+      `listen_addr = 127.0.0.1\nlisten_port = ${small}\nunix_socket_dir =\n` +
+      'auth_type = trust\nauth_file = userlist.txt\npool_mode = transaction\nmax_client_conn = 1\n' +
+      `http_listen_port = ${smallHttp}\n`;
+    const mux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+    let first: Client | undefined;
+    try {
+      // The launcher's own check that the port accepts may still hold the one place for a moment.
+      await until('the one client place to be free', async () => {
+        const c = new Client({ host: '127.0.0.1', port: small, user: 'app', database: 'plain' });
+        c.on('error', () => undefined);
+        first = await c.connect().then(
+          () => c,
+          () => undefined,
+        );
+        return first !== undefined;
+      });
+      const before = (await scrape(smallHttp)).families;
+      const second = new Client({ host: '127.0.0.1', port: small, user: 'app', database: 'plain' });
+      second.on('error', () => undefined);
+      await expect(second.connect()).rejects.toThrow(/no more connections allowed/);
+      const after = (await scrape(smallHttp)).families;
+      expect(delta(before, after, 'pgmux_client_errors_total', { database: '', source: 'pgmux', sqlstate_class: '53' })).toBe(1);
+    } finally {
+      await first?.end().catch(() => undefined);
+      await mux.stop();
+    }
+  });
+});
+
 describe('examples/', () => {
   /** A dashboard or alert on a name pgmux does not serve shows nothing and never fires. */
   it('uses only metrics pgmux serves in the Grafana dashboard and the alert rules', async () => {
