@@ -184,11 +184,20 @@ describe('result cache', () => {
   it('drops an answer at its TTL', async () => {
     const c = await connect();
     const sql = 'SELECT v FROM ttl_items WHERE id = 1';
+    const stored = Date.now();
     expect((await c.query(sql)).rows).toEqual([{ v: 'old' }]);
     await behindPgmux("UPDATE ttl_items SET v = 'new'");
     expect((await c.query(sql)).rows).toEqual([{ v: 'old' }]);
-    await new Promise((r) => setTimeout(r, 1100));
-    expect((await c.query(sql)).rows).toEqual([{ v: 'new' }]);
+    // Asked again until the server's answer comes back: the cached one until the TTL, never after.
+    const seen: string[] = [];
+    await until('the cached answer to expire', async () => {
+      seen.push(String((await c.query(sql)).rows[0].v));
+      return seen[seen.length - 1] === 'new';
+    });
+    const expiredAfter = Date.now() - stored;
+    expect(seen.slice(0, -1).every((v) => v === 'old')).toBe(true);
+    expect(expiredAfter).toBeGreaterThanOrEqual(1000);
+    expect(expiredAfter).toBeLessThan(3000);
   });
 
   /** now(), random() and current_date give another answer each time: a rule asking to cache them must not. */
