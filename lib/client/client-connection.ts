@@ -37,7 +37,7 @@ import { NO_PARAMS, ownParams, sessionParams } from './session-params';
 import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
-import { MAX_RESENDS, RESEND_LIMIT, resendable } from './resend';
+import { UnansweredRequest } from './resend';
 import type { ClientRules } from '../rules/client-rules';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
@@ -152,21 +152,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private gatherFor: ServerConnection | null = null;
   private terminating = false;
   /**
-   * The request as the client sent it since this server was linked, while no byte of its answer
-   * has come back: sent again if the server dies unanswered in a way that proves it did not
-   * commit (./resend). Null otherwise.
+   * The request since this server was linked, while no byte of its answer has come back: sent
+   * again if the server dies unanswered in a way that proves it did not commit (./resend).
    */
-  private replay: Buffer[] | null = null;
-  private replayBytes = 0;
-  /** The router placed the request as a read, and the client has sent nothing since. */
-  private replayReadOnly = false;
-  /** The request only begins a transaction: it may go again however its server died. */
-  private replayHarmless = false;
-  /** The server's first answer to `replay` was a shutdown's word: the frame, swallowed; else null. */
-  private shutdownRefused: Buffer | null = null;
-  /** ...and it was a FATAL (nothing committed), not an immediate shutdown's WARNING. */
-  private refusedFatal = false;
-  private resends = 0;
+  private readonly unanswered = new UnansweredRequest();
   /** The router's placement of the current request was a read-only statement. */
   private placedReadOnly = false;
 
@@ -218,7 +207,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.whileQueued(chunk);
         return;
       case 'active':
-        if (this.replay !== null) this.keepForReplay(chunk);
+        if (this.unanswered.kept) this.unanswered.keep(chunk);
         this.feedRelay(chunk);
         return;
       case 'console':
@@ -483,8 +472,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (sync !== '') server.runInternal(sync);
     this.setState('active');
     const queued = this.queued.take();
-    this.beginReplay(queued);
-    if (this.replay !== null) server.awaitAnswer();
+    // Session pooling keeps a server for good: a lost one is a lost session.
+    this.unanswered.begin(queued, this.placedReadOnly, (this.pool as Pool).settings.poolMode === 'session');
+    if (this.unanswered.kept) server.awaitAnswer();
     for (const chunk of queued) {
       this.feedRelay(chunk);
       if (this.state !== 'active') return;
@@ -639,7 +629,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   // ServerPeer (server -> client)
 
   sendToClient(bytes: Buffer): boolean {
-    this.replay = null;
+    this.unanswered.answered();
     if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
     return this.socket.write(bytes);
   }
@@ -667,7 +657,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
     this.rules?.ready(status, this.owed);
-    if (this.owed === 0) this.resends = 0;
+    if (this.owed === 0) this.unanswered.done();
     if (this.owed === 0 && this.timing.queryStart !== 0) {
       const timing = this.timing;
       timing.end(this.stats, status === TxStatus.Idle);
@@ -723,32 +713,30 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    */
   serverLost(reason: string, backend: Backend): void {
     this.server = null;
-    const replay = this.replay;
-    const refused = this.shutdownRefused;
-    this.replay = null;
-    this.shutdownRefused = null;
-    const resendable = replay !== null && this.resends < MAX_RESENDS && this.atBoundary();
-    if (resendable && refused !== null && this.refusedFatal) {
-      // 57P01 is also what pg_terminate_backend says, and a query an operator killed must not
-      // come back: it goes again only if the host itself is going away, as its probe tells.
-      this.setState('waiting');
-      this.waitSince = clock.now;
-      this.queued.restore(replay, this.replayBytes);
-      backend.checkAlive((alive) => {
-        if (this.state !== 'waiting') return;
-        if (alive) this.refuseWith(refused, `server terminated the connection: ${reason}`);
-        else this.resend(this.queued.take(), `${reason}; the server is shutting down`);
-      });
-      return;
+    const loss = this.unanswered.lost(this.atBoundary());
+    switch (loss.kind) {
+      case 'check': {
+        // 57P01 is also what pg_terminate_backend says, and a query an operator killed must not
+        // come back: it goes again only if the host itself is going away, as its probe tells.
+        this.setState('waiting');
+        this.waitSince = clock.now;
+        this.queued.restore(loss.chunks, loss.bytes);
+        backend.checkAlive((alive) => {
+          if (this.state !== 'waiting') return;
+          if (alive) this.refuseWith(loss.refused, `server terminated the connection: ${reason}`);
+          else this.resend(this.queued.take(), loss.bytes, `${reason}; the server is shutting down`);
+        });
+        return;
+      }
+      case 'resend':
+        this.resend(loss.chunks, loss.bytes, reason);
+        return;
+      case 'fail':
+        // The shutdown's words the client did not see yet, then the loss.
+        if (loss.refused !== null) this.socket.write(loss.refused);
+        log.warn(`server connection lost: ${reason}`, this);
+        this.fail(refusals.serverConnLost());
     }
-    if (resendable && (this.replayReadOnly || this.replayHarmless)) {
-      this.resend(replay, reason);
-      return;
-    }
-    // The shutdown's words the client did not see yet, then the loss.
-    if (refused !== null) this.socket.write(refused);
-    log.warn(`server connection lost: ${reason}`, this);
-    this.fail(refusals.serverConnLost());
   }
 
   /** Ends the session with an error frame the server sent (kept while pgmux decided what to do with it). */
@@ -760,55 +748,24 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   /** ServerPeer: the first frame of the answer (not a shutdown's refusal) came: the request can never be sent again. */
   answerBegun(): void {
-    this.replay = null;
+    this.unanswered.answered();
   }
 
   /** ServerPeer: the server's first answer was its shutdown's word (`frame`, swallowed). */
   refusedByShutdown(frame: Buffer, fatal: boolean): void {
-    this.shutdownRefused = frame;
-    this.refusedFatal = fatal;
-  }
-
-  /** Keeps the request just handed to a server, when it could be sent again (./resend). */
-  private beginReplay(queued: readonly Buffer[]): void {
-    this.shutdownRefused = null;
-    this.replayReadOnly = this.placedReadOnly;
-    let bytes = 0;
-    for (const c of queued) bytes += c.length;
-    const pool = this.pool as Pool;
-    // Session pooling keeps a server for good: a lost one is a lost session.
-    const kind = bytes === 0 || bytes > RESEND_LIMIT || pool.settings.poolMode === 'session' ? 'no' : resendable(queued);
-    if (kind === 'no') {
-      this.replay = null;
-      return;
-    }
-    this.replayHarmless = kind === 'harmless';
-    // The queued array itself (take() let go of it): no copy per transaction.
-    this.replay = queued as Buffer[];
-    this.replayBytes = bytes;
-  }
-
-  /** More of the client's bytes while the answer has not begun: part of what would be sent again. */
-  private keepForReplay(chunk: Buffer): void {
-    const replay = this.replay as Buffer[];
-    this.replayBytes += chunk.length;
-    // Only the request the router classified is known to be a read, or seen to be a BEGIN.
-    this.replayReadOnly = false;
-    this.replayHarmless = false;
-    if (this.replayBytes > RESEND_LIMIT || resendable([chunk]) === 'no') this.replay = null;
-    else replay.push(chunk);
+    this.unanswered.refusedByShutdown(frame, fatal);
   }
 
   /** Sends an unanswered request again, routed afresh (the lost host is avoided by the failover layer). */
-  private resend(chunks: readonly Buffer[], reason: string): void {
-    this.resends++;
-    log.info(`server connection lost before it answered (${reason}); sending the request again (try ${this.resends + 1})`, this);
+  private resend(chunks: readonly Buffer[], bytes: number, reason: string): void {
+    const attempt = this.unanswered.resent();
+    log.info(`server connection lost before it answered (${reason}); sending the request again (try ${attempt})`, this);
     this.owed = 0;
     this.unsynced = 0;
     this.prepared?.reset();
     this.rules?.resent();
     this.relay = new Relay(this, clientLimits(this.ctx.settings));
-    this.queued.restore([...chunks], this.replayBytes);
+    this.queued.restore([...chunks], bytes);
     this.setState('waiting');
     this.waitSince = clock.now;
     this.requestServer();

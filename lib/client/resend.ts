@@ -110,3 +110,101 @@ function startsWithWord(buf: Buffer, i: number, end: number, word: Buffer): bool
   for (let k = 0; k < word.length; k++) if ((buf[i + k] | 0x20) !== word[k]) return false;
   return true;
 }
+
+/** What a lost server means for the request it was answering (UnansweredRequest.lost). */
+export type Loss =
+  /** It went away with a shutdown's FATAL first: send again only if the host is going away (its probe says), else end the session with `refused`. */
+  | { kind: 'check'; chunks: Buffer[]; bytes: number; refused: Buffer }
+  /** A read the router placed, or a lone BEGIN: send it again. */
+  | { kind: 'resend'; chunks: Buffer[]; bytes: number }
+  /** Nothing may go again; `refused` holds the shutdown's words the client has not seen, if any. */
+  | { kind: 'fail'; refused: Buffer | null };
+
+/**
+ * One client's request from the moment it is handed to a server until the first byte of its
+ * answer: its chunks as the client sent them (while they may go again), and what the server said
+ * first if that was its shutdown's word. The client connection asks lost() when the server dies.
+ */
+export class UnansweredRequest {
+  private chunks: Buffer[] | null = null;
+  private bytes = 0;
+  /** The router placed the request as a read, and the client has sent nothing since. */
+  private readOnly = false;
+  /** The request only begins a transaction: it may go again however its server died. */
+  private harmless = false;
+  /** The server's first answer was a shutdown's word: the frame, swallowed; else null. */
+  private refused: Buffer | null = null;
+  /** ...and it was a FATAL (nothing committed), not an immediate shutdown's WARNING. */
+  private refusedFatal = false;
+  /** Times the current request was sent again (MAX_RESENDS). */
+  private resends = 0;
+
+  /** Whether the request is kept: the server must say when its answer begins. */
+  get kept(): boolean {
+    return this.chunks !== null;
+  }
+
+  /**
+   * The request just handed to a server (the queued array itself, no copy). `placedReadOnly`:
+   * the router placed it as a read; `sessionPooling`: a lost server is a lost session, never resent.
+   */
+  begin(queued: readonly Buffer[], placedReadOnly: boolean, sessionPooling: boolean): void {
+    this.refused = null;
+    this.readOnly = placedReadOnly;
+    let bytes = 0;
+    for (const c of queued) bytes += c.length;
+    const kind = bytes === 0 || bytes > RESEND_LIMIT || sessionPooling ? 'no' : resendable(queued);
+    if (kind === 'no') {
+      this.chunks = null;
+      return;
+    }
+    this.harmless = kind === 'harmless';
+    this.chunks = queued as Buffer[];
+    this.bytes = bytes;
+  }
+
+  /** More of the client's bytes before the answer began: part of what would go again. */
+  keep(chunk: Buffer): void {
+    const chunks = this.chunks;
+    if (chunks === null) return;
+    this.bytes += chunk.length;
+    // Only the request the router classified is known to be a read, or seen to be a BEGIN.
+    this.readOnly = false;
+    this.harmless = false;
+    if (this.bytes > RESEND_LIMIT || resendable([chunk]) === 'no') this.chunks = null;
+    else chunks.push(chunk);
+  }
+
+  /** The answer began (a byte reached the client, or the server's first frame was no shutdown's): never again. */
+  answered(): void {
+    this.chunks = null;
+  }
+
+  /** The server's first answer was its shutdown's word (`frame`, swallowed from the client). */
+  refusedByShutdown(frame: Buffer, fatal: boolean): void {
+    this.refused = frame;
+    this.refusedFatal = fatal;
+  }
+
+  /** The request's last ReadyForQuery reached the client: the next one starts with no resends. */
+  done(): void {
+    this.resends = 0;
+  }
+
+  /** The server died; `atBoundary`: the client is between messages. Counts a resend it allows. */
+  lost(atBoundary: boolean): Loss {
+    const chunks = this.chunks;
+    const refused = this.refused;
+    this.chunks = null;
+    this.refused = null;
+    const again = chunks !== null && this.resends < MAX_RESENDS && atBoundary;
+    if (again && refused !== null && this.refusedFatal) return { kind: 'check', chunks, bytes: this.bytes, refused };
+    if (again && (this.readOnly || this.harmless)) return { kind: 'resend', chunks, bytes: this.bytes };
+    return { kind: 'fail', refused };
+  }
+
+  /** A resend goes out now (after lost() or a probe's verdict); returns which try it is. */
+  resent(): number {
+    return ++this.resends + 1;
+  }
+}
