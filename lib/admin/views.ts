@@ -6,6 +6,7 @@ import type { ShowConfigRow } from '../config';
 import type { StatsSnapshot } from '../metrics/counters';
 import type { StatsAverages } from '../metrics/stats-period';
 import type { Statement } from '../prepared/statements';
+import type { CacheCounters } from '../rules/result-cache';
 import type { View } from './table';
 
 export interface PoolRow {
@@ -450,18 +451,8 @@ export const RULES: View<RuleRow> = [
 ];
 
 /** SHOW CACHE (pgmux only): the result cache per database since start. */
-export interface CacheRow {
+export interface CacheRow extends CacheCounters {
   database: string;
-  entries: number;
-  bytes: number;
-  hits: number;
-  misses: number;
-  stores: number;
-  invalidations: number;
-  evictions: number;
-  notStored: number;
-  raced: number;
-  uncacheable: number;
   maxBytes: number;
 }
 
