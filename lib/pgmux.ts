@@ -21,6 +21,7 @@ import { StatsPeriod } from './metrics/stats-period';
 import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
 import { Observability } from './observability';
+import { Notifications } from './session/channels';
 
 /** The longest start waits for the hosts' first probes (a host that does not answer is probed on). */
 const FIRST_PROBE_WAIT_S = 3;
@@ -48,6 +49,9 @@ export class Pgmux implements ConsoleHost {
     // SHOW VERSION keeps PgBouncer's prefix: exporters and scripts parse "PgBouncer x.y.z".
     this.console = new AdminConsole(this, `PgBouncer 1.18.0 (pgmux ${VERSION})`);
     this.registry.console = this.console;
+    // LISTEN in transaction pooling: one listener connection per (database, user); a LISTEN
+    // waits for it at most query_wait_timeout (two minutes when that is off).
+    this.registry.notifications = new Notifications(() => (this.config.settings.query_wait_timeout || 120) * 1000);
     this.observability = new Observability(this);
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
@@ -261,6 +265,7 @@ export class Pgmux implements ConsoleHost {
     this.stats.stop();
     this.observability.stop();
     this.registry.stopRouting();
+    this.registry.notifications?.closeAll();
     for (const client of [...this.registry.clients, ...this.registry.turnedAway]) client.fail(refusals.adminShutdown());
     for (const pool of this.registry.pools.values()) pool.closeAll('shutdown');
     if (this.unixSocketPath !== null) removeStaleSocket(this.unixSocketPath);

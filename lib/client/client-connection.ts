@@ -39,6 +39,8 @@ import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
 import { UnansweredRequest } from './resend';
 import type { ClientRules } from '../rules/client-rules';
+import type { ChannelHub } from '../session/channels';
+import { ListenGlue, NOT_OURS, type ListenHost, type LocalAnswer } from '../session/listen-glue';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -71,11 +73,13 @@ export interface ClientContext {
   rulesFor?(client: ClientConnection, pool: Pool): ClientRules | null;
   /** Per-request metrics and the slow-query log (lib/metrics/observer); absent in specs that need none. */
   readonly observer?: QueryObserver;
+  /** LISTEN/NOTIFY for clients of `pool` through its listener connection (lib/session/channels); null in session pooling. */
+  listenHubFor?(pool: Pool): ChannelHub | null;
 }
 
 let nextClientId = 1;
 
-export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, LogSubject, LoginSubject, SocketOwner, TlsClient {
+export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, LogSubject, LoginSubject, SocketOwner, TlsClient, ListenHost {
   readonly id = nextClientId++;
   state: ClientState = 'startup';
   /** When the current state was entered (clock.now), for the janitor's timeouts. */
@@ -158,6 +162,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private readonly unanswered = new UnansweredRequest();
   /** The router's placement of the current request was a read-only statement. */
   private placedReadOnly = false;
+  /**
+   * LISTEN, UNLISTEN and pg_listening_channels() answered by pgmux in transaction and statement
+   * pooling (lib/session/listen-glue); null in session pooling, where the server LISTENs itself.
+   */
+  private listenGlue: ListenGlue | null = null;
+  /** A request of the chunk being fed was answered by pgmux and ended the transaction: release after the chunk. */
+  private releaseAfterFeed = false;
 
   constructor(
     socket: net.Socket,
@@ -192,6 +203,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
           this.close('client close request');
           return;
         }
+        if (this.listenGlue !== null && this.listenGlue.idleChunk(chunk)) return;
         if (this.relay === null) this.firstRequest();
         if (this.prepared !== null && this.answerParses(chunk)) return;
         this.queued.begin(chunk);
@@ -364,6 +376,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const err = (this.relay as Relay).feed(chunk);
     if (this.gathered !== null) this.sendGathered();
     if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
+    else if (this.releaseAfterFeed) this.releaseAnsweredHere();
   }
 
   /**
@@ -428,6 +441,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.setState('welcome');
     this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
+    const hub = this.ctx.listenHubFor?.(pool) ?? null;
+    if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
     pool.clientLoggedIn(this);
   }
 
@@ -497,7 +512,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
         // routed client's statements are classified for its session pins and writes; the rules see
         // statements; metrics fingerprint them (not a huge one that would have to be assembled for that alone).
-        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
+        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || this.listenGlue !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
           return Action.Inspect;
         }
         this.prepared?.noteForwarded(type);
@@ -513,6 +528,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         // rules see statements (and, while the result cache runs, the Binds that execute them);
         // metrics learn which statement runs.
         if (this.prepared !== null || (this.tags !== null && length <= TAG_FRAME_MAX)) return Action.Inspect;
+        // A COMMIT through the extended protocol decides a transaction's LISTENs.
+        if (type === FrontendCode.Parse && this.listenGlue?.watchesParse === true) return Action.Inspect;
         if (this.rules === null) return Action.Forward;
         return (type === FrontendCode.Parse ? this.rules.inspects : this.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
@@ -543,6 +560,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       else if (type === FrontendCode.Bind) tags.bind(buf, start, end);
     }
     const server = this.server;
+    if (this.listenGlue !== null && server !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
+      const verdict = this.listenGlue.linkedFrame(type, buf, start, end, server.txStatus, this.owed);
+      if (verdict !== NOT_OURS) return verdict;
+    }
     if (this.rules !== null && isRuleMessage(type) && server !== null) {
       // statement_timeout, the cache's writes; a denied statement goes on as the rules' marker.
       const replaced = this.rules.clientFrame(type, buf, start, end, server, clock.now);
@@ -564,6 +585,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   afterFrame(): boolean {
+    const glue = this.listenGlue;
+    if (glue !== null && glue.answer !== null) {
+      this.answeredHere(glue.takeAnswer());
+      return false;
+    }
     const ruleFrame = this.ruleFrame;
     if (ruleFrame !== null) {
       this.ruleFrame = null;
@@ -642,6 +668,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   /** ServerPeer: a server's ErrorResponse as the client should see it (a rule's error in place of its marker's), or null. */
   rewriteError(buf: Buffer, start: number, end: number): Buffer | null {
+    this.listenGlue?.session?.errorSeen();
     return this.rules === null ? null : this.rules.rewriteError(buf, start, end);
   }
 
@@ -656,6 +683,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
+    this.listenGlue?.session?.ready(status);
     this.rules?.ready(status, this.owed);
     if (this.owed === 0) this.unanswered.done();
     if (this.owed === 0 && this.timing.queryStart !== 0) {
@@ -771,6 +799,68 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.requestServer();
   }
 
+  // ---- answered by pgmux while linked; notifications (lib/session/listen-glue) ----
+
+  /** A request pgmux answered itself while linked (a LISTEN in a transaction): as the server's ReadyForQuery would be. */
+  private answeredHere(answer: LocalAnswer): void {
+    this.unanswered.answered();
+    this.socket.write(answer.bytes);
+    if (this.owed > 0) this.owed--;
+    this.listenGlue?.session?.ready(answer.status);
+    this.readySince = clock.now;
+    if (this.owed === 0) {
+      this.unanswered.done();
+      if (this.timing.queryStart !== 0) this.timing.end(this.stats, answer.status === TxStatus.Idle);
+    }
+    // readyForQuery would release the server now; in the middle of the client's chunk it waits for its end.
+    if (answer.status === TxStatus.Idle) this.releaseAfterFeed = true;
+  }
+
+  /** After a chunk in which pgmux answered a request outside a transaction: the server goes back if nothing is owed. */
+  private releaseAnsweredHere(): void {
+    this.releaseAfterFeed = false;
+    const server = this.server;
+    if (server === null || this.state !== 'active' || this.owed > 0 || this.unsynced > 0 || !this.atBoundary()) return;
+    if (server.txStatus !== TxStatus.Idle || (this.pool as Pool).settings.poolMode === 'session') return;
+    this.router?.transactionEnded();
+    this.unlink(true);
+  }
+
+  /** NotificationSink: idle between transactions, and no LISTEN answer pending. */
+  get betweenMessages(): boolean {
+    return this.state === 'idle' && this.listenGlue?.waiting !== true;
+  }
+
+  /** NotificationSink. */
+  writeToClient(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** NotificationSink. */
+  get unsentBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** ListenHost. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  /** ListenHost. */
+  resumeReading(): void {
+    if (this.state === 'idle') this.socket.resume();
+  }
+
+  /** ListenHost. */
+  replay(chunk: Buffer): void {
+    this.onData(chunk);
+  }
+
+  /** ListenHost. */
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
   // ---- ending ----
 
   /** Refuses the client with an ErrorResponse and closes it. */
@@ -808,6 +898,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (linked !== null && linked !== pool) linked.clientGone(this);
     this.router?.closed();
     this.rules?.closed();
+    this.listenGlue?.leave();
     this.ctx.clientClosed(this);
     // A client that never sent a startup packet (a port probe, a cancel request) was never announced.
     if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {
@@ -833,6 +924,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   setState(to: ClientState): void {
     this.state = to;
     this.stateSince = clock.now;
+    // Notifications that came while it was busy go out once it is between transactions again.
+    if (to === 'idle') this.listenGlue?.session?.flush();
   }
 }
 

@@ -28,6 +28,7 @@ import { normalizedText } from '../routing/classify';
 import type { Connect } from '../connect';
 import { RulesDatabases, type RulesDatabasesOwner } from './rules-databases';
 import { QueryObserver } from '../metrics/observer';
+import type { ChannelHub, Notifications } from '../session/channels';
 
 export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesDatabasesOwner {
   readonly pools = new Map<string, Pool>();
@@ -73,6 +74,8 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
   private readonly autodbIdleSince = new Map<string, number>();
   /** Per-request metrics and the slow-query log; pgmux.ts turns them on. */
   readonly observer = new QueryObserver();
+  /** LISTEN/NOTIFY in transaction and statement pooling: the listener hubs (pgmux.ts makes them). */
+  notifications: Notifications | null = null;
 
   constructor(
     public config: Config,
@@ -240,6 +243,22 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
   /** The rules as a client of `pool` meets them: always made, so a RELOAD that adds rules reaches every client. */
   rulesFor(client: ClientConnection, pool: Pool): ClientRules {
     return new ClientRules(this.rules, this.rulesDatabases.get(pool.db), client);
+  }
+
+  /**
+   * The listener hub of `pool`'s database and user in transaction and statement pooling: its
+   * connection dials the database's primary now (a new one after failover) and logs in as the
+   * pool's servers do. Null in session pooling, where each client's server LISTENs itself.
+   */
+  listenHubFor(pool: Pool): ChannelHub | null {
+    if (this.notifications === null || pool.settings.poolMode === 'session') return null;
+    const serverUser = pool.serverUser;
+    return this.notifications.hub(`${pool.db.name}\u0000${serverUser}`, () => ({
+      connect: () => pool.target.backend()?.dialer.connect ?? null,
+      login: () => ({ user: serverUser, database: pool.db.dbname, credential: this.credential(pool.db, serverUser, pool) }),
+      database: pool.db.name,
+      label: pool.name,
+    }));
   }
 
   /** RulesDatabasesOwner: the dialer for one-off connections to `db`'s primary. */

@@ -229,3 +229,44 @@ export const rateLimited = (rule: string, rate: string, waitMs: number): ErrorFi
  */
 export const ruleStatementTimeout = (rule: string, ms: number): ErrorFields =>
   error(SqlState.QueryCanceled, 'canceling statement due to statement timeout', `pgmux rule "${rule}" sets statement_timeout = ${ms} ms`);
+
+// ---- LISTEN in transaction pooling (lib/session/channels) ----
+
+/**
+ * LISTEN could not take effect: the listener connection of the client's database and user is
+ * not up (its server refused or is unreachable). 08006 as a lost connection: try again later.
+ */
+export const listenerUnavailable = (database: string, reason: string): ErrorFields =>
+  error(SqlState.ConnectionFailure, `pgmux could not LISTEN: the listener connection to database "${database}" is not up (${reason}); try again`);
+
+/**
+ * LISTEN, UNLISTEN or pg_listening_channels() sent behind requests the server has not answered
+ * yet (pipelined) in transaction pooling: pgmux answers these itself and cannot place the answer
+ * among the server's. The session ends (FATAL), as no answer can be given in order.
+ */
+export const listenPipelined = (): ErrorFields =>
+  fatal(
+    SqlState.FeatureNotSupported,
+    'pgmux answers LISTEN, UNLISTEN and pg_listening_channels() itself in transaction pooling, and cannot when they are pipelined behind other queries: wait for the previous answers first',
+  );
+
+/** A LISTEN-handled statement in a failed transaction: PostgreSQL's own 25P02 and text. */
+export const inFailedTransaction = (): ErrorFields =>
+  error('25P02', 'current transaction is aborted, commands ignored until end of transaction block');
+
+/**
+ * Sent as a NoticeResponse (WARNING) to each listening client when the listener connection came
+ * back after it was lost: nothing can replay what was notified meanwhile.
+ */
+export const notificationsMayBeMissed = (database: string, reason: string): ErrorFields => ({
+  severity: 'WARNING',
+  code: '01000',
+  message: `pgmux: the listener connection to database "${database}" was lost (${reason}) and is back; notifications sent in between may have been missed`,
+});
+
+/** Sent as a NoticeResponse (WARNING) when a client's queue of notifications overflowed while it was busy. */
+export const notificationsDropped = (count: number): ErrorFields => ({
+  severity: 'WARNING',
+  code: '01000',
+  message: `pgmux: ${count} notifications were dropped because this client did not read them in time`,
+});

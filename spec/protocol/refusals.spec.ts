@@ -10,7 +10,7 @@ import * as refusals from '../../lib/protocol/refusals';
 type Name = keyof typeof refusals;
 
 /** Every refusal with sample arguments, the SQLSTATE and the exact text it must produce. */
-const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; severity?: 'ERROR' }> = {
+const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; severity?: 'ERROR' | 'WARNING' }> = {
   tooManyConnections: { args: [], code: '53300', message: 'no more connections allowed (max_client_conn)' },
   authFailed: { args: [], code: '28P01', message: 'password authentication failed' },
   trustAuthFailed: { args: [], code: '28000', message: '"trust" authentication failed' },
@@ -64,6 +64,25 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
     severity: 'ERROR',
   },
   ruleStatementTimeout: { args: ['slow', 5000], code: '57014', message: 'canceling statement due to statement timeout', severity: 'ERROR' },
+  listenerUnavailable: {
+    args: ['shop', 'connection refused'],
+    code: '08006',
+    message: 'pgmux could not LISTEN: the listener connection to database "shop" is not up (connection refused); try again',
+    severity: 'ERROR',
+  },
+  listenPipelined: {
+    args: [],
+    code: '0A000',
+    message: 'pgmux answers LISTEN, UNLISTEN and pg_listening_channels() itself in transaction pooling, and cannot when they are pipelined behind other queries: wait for the previous answers first',
+  },
+  inFailedTransaction: { args: [], code: '25P02', message: 'current transaction is aborted, commands ignored until end of transaction block', severity: 'ERROR' },
+  notificationsMayBeMissed: {
+    args: ['shop', 'server closed the connection'],
+    code: '01000',
+    message: 'pgmux: the listener connection to database "shop" was lost (server closed the connection) and is back; notifications sent in between may have been missed',
+    severity: 'WARNING',
+  },
+  notificationsDropped: { args: [3], code: '01000', message: 'pgmux: 3 notifications were dropped because this client did not read them in time', severity: 'WARNING' },
 };
 
 function call(name: Name, args: unknown[]): ErrorFields {

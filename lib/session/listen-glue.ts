@@ -1,0 +1,242 @@
+// Owns where a client connection meets LISTEN handling in transaction and statement pooling:
+// which of its Query frames pgmux answers itself (LISTEN, UNLISTEN, pg_listening_channels()),
+// which it only watches (DISCARD ALL, and COMMIT/ROLLBACK while its transaction LISTENed), and
+// holding the client while a new channel's LISTEN reaches the listener connection.
+//
+// An idle client's LISTEN never takes a server: its answer waits until the listener LISTENs
+// (so a NOTIFY sent after the answer is never missed), then goes out. Inside a transaction the
+// client is linked: the answer is built at once, in order, and the client connection sends it
+// in place of the server's (pipelined behind unanswered requests it cannot be, and is refused).
+// An idle client's extended-protocol batch that only runs LISTEN/UNLISTEN is answered the same
+// way (./listen-extended); inside a transaction, an extended-protocol LISTEN goes to the server
+// as it is (see README, "LISTEN/NOTIFY in transaction pooling").
+
+import { FrontendCode, HEADER_LENGTH, TxStatus, type TxStatusByte } from '../protocol/codes';
+import { Action } from '../protocol/relay';
+import { errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
+import * as refusals from '../protocol/refusals';
+import type { ChannelHub, ListenSession, NotificationSink } from './channels';
+import { firstKeyword, Keyword, listenScript } from './listen-statements';
+import { answerListenStatements, type ListenAnswer } from './listen-answers';
+import { extendedListenBatch } from './listen-extended';
+import { decodeParse } from '../protocol/frontend';
+
+/** linkedFrame's answer when the frame is not one pgmux answers: the client goes on as usual. */
+export const NOT_OURS = -1;
+
+/** Spotted without decoding, in a SELECT of a client that listens. */
+const CHANNELS_FUNCTION = Buffer.from('pg_listening_channels');
+
+/** What the glue needs of the client connection. */
+export interface ListenHost extends NotificationSink {
+  pauseReading(): void;
+  resumeReading(): void;
+  /** A chunk held while a LISTEN waited, handled now as if it had just come. */
+  replay(chunk: Buffer): void;
+  fail(error: ErrorFields): void;
+  readonly isClosed: boolean;
+}
+
+/** An answer built while linked, for the client connection to send in place of the server's. */
+export interface LocalAnswer {
+  readonly bytes: Buffer;
+  readonly status: TxStatusByte;
+}
+
+export class ListenGlue {
+  /** Made at the client's first LISTEN (or pg_listening_channels()). */
+  session: ListenSession | null = null;
+  /** Built by linkedFrame, taken by the client's afterFrame. */
+  answer: LocalAnswer | null = null;
+  /** Chunks the client sent while its LISTEN waited for the listener; null when none waits. */
+  private held: Buffer[] | null = null;
+  /** The client's named statements that are a LISTEN or UNLISTEN, by name (their Parses' texts); null until one is. */
+  private named: Map<string, string> | null = null;
+
+  constructor(
+    private readonly hub: ChannelHub,
+    private readonly host: ListenHost,
+  ) {}
+
+  /** A LISTEN of this idle client waits for the listener: it is not between messages. */
+  get waiting(): boolean {
+    return this.held !== null;
+  }
+
+  /** Parse frames are looked at: the open transaction LISTENed (its COMMIT is watched), or a named statement is a LISTEN. */
+  get watchesParse(): boolean {
+    return this.named !== null || (this.session !== null && this.session.inTransaction);
+  }
+
+  /**
+   * A chunk from the idle client (not in a transaction, no server). True when it was handled
+   * here: a lone Query that is all LISTEN/UNLISTEN/pg_listening_channels() (answered, maybe once
+   * the listener has LISTENed), or anything while such an answer waits (held, then replayed).
+   */
+  idleChunk(chunk: Buffer): boolean {
+    if (this.held !== null) {
+      this.held.push(chunk);
+      return true;
+    }
+    const first = chunk[0];
+    if (first === FrontendCode.Parse || first === FrontendCode.Bind) return this.idleExtended(chunk);
+    if (first !== FrontendCode.Query || chunk.length < HEADER_LENGTH + 1 || chunk.readInt32BE(1) + 1 !== chunk.length) return false;
+    const statements = this.statements(firstKeyword(FrontendCode.Query, chunk, 0, chunk.length), chunk, 0, chunk.length);
+    if (statements === null) return false;
+    if (statements.length === 1 && statements[0].kind === 'discard-all') {
+      // Goes on to a server (it resets more than channels); the channels go now.
+      this.session?.unlisten(null);
+      return false;
+    }
+    this.answerIdle(answerListenStatements(statements, (this.session ??= this.hub.session(this.host)), TxStatus.Idle));
+    return true;
+  }
+
+  /**
+   * An idle chunk starting with Parse or Bind: the Parses of LISTEN/UNLISTEN under a name are
+   * remembered; a batch that only runs LISTEN/UNLISTEN is answered here (./listen-extended).
+   * Ordinary batches cost a byte check per Parse, and a Bind's name is read only once a LISTEN
+   * statement has a name.
+   */
+  private idleExtended(chunk: Buffer): boolean {
+    let listens = false;
+    for (let pos = 0; pos + HEADER_LENGTH <= chunk.length; ) {
+      const end = pos + 1 + chunk.readInt32BE(pos + 1);
+      if (end > chunk.length || end < pos + HEADER_LENGTH) break;
+      if (chunk[pos] === FrontendCode.Parse) listens = this.noteParse(chunk, pos, end) || listens;
+      else if (chunk[pos] === FrontendCode.Bind && this.named !== null) listens = true;
+      pos = end;
+    }
+    if (!listens) return false;
+    const batch = extendedListenBatch(chunk, this.named);
+    if (batch === null) return false;
+    const session = (this.session ??= this.hub.session(this.host));
+    const fresh: string[] = [];
+    for (const s of batch.statements) {
+      if (s.kind === 'listen') {
+        if (session.listen(s.channel)) fresh.push(s.channel);
+      } else session.unlisten(s.channel);
+    }
+    this.answerIdle({ bytes: batch.bytes, newChannels: fresh });
+    return true;
+  }
+
+  /**
+   * A Parse seen (idle or linked): a named LISTEN/UNLISTEN is remembered by name, and a name
+   * parsed again for something else is forgotten. True when it is a LISTEN or UNLISTEN.
+   */
+  private noteParse(buf: Buffer, start: number, end: number): boolean {
+    const keyword = firstKeyword(FrontendCode.Parse, buf, start, end);
+    const listens = keyword === Keyword.Listen || keyword === Keyword.Unlisten;
+    if (!listens && this.named === null) return false;
+    const p = decodeParse(buf, start, end);
+    if (p.kind !== 'parse' || p.name === '') return listens;
+    if (listens) (this.named ??= new Map()).set(p.name, p.sql);
+    else if (this.named !== null) {
+      this.named.delete(p.name);
+      if (this.named.size === 0) this.named = null;
+    }
+    return listens;
+  }
+
+  /** Sends an idle client's answer, once the listener LISTENs on its new channels when there are any. */
+  private answerIdle(answer: ListenAnswer): void {
+    const session = this.session as ListenSession;
+    if (answer.newChannels.length === 0) {
+      this.host.writeToClient(answer.bytes);
+      return;
+    }
+    this.held = [];
+    this.host.pauseReading();
+    this.hub.whenListening(answer.newChannels, (error) => {
+      if (this.host.isClosed) return;
+      if (error === null) this.host.writeToClient(answer.bytes);
+      else {
+        // Not listening after all: PostgreSQL's LISTEN either takes effect or fails.
+        for (const c of answer.newChannels) session.unlisten(c);
+        this.host.writeToClient(Buffer.concat([errorResponse(error), READY_IDLE]));
+      }
+      const held = this.held as Buffer[];
+      this.held = null;
+      session.flush();
+      this.host.resumeReading();
+      for (const c of held) {
+        if (this.host.isClosed) return;
+        this.host.replay(c);
+      }
+    });
+  }
+
+  /**
+   * A whole Query or Parse frame of the linked client (`status` is its transaction's, `owed` the
+   * ReadyForQuery count including this frame's). NOT_OURS, or the relay verdict: Swallow | Notify
+   * with `answer` set for the client connection to send.
+   */
+  linkedFrame(type: number, buf: Buffer, start: number, end: number, status: number, owed: number): number {
+    if (type === FrontendCode.Parse) this.noteParse(buf, start, end);
+    const keyword = firstKeyword(type, buf, start, end);
+    if (keyword === Keyword.Other) return NOT_OURS;
+    const session = this.session;
+    if (keyword === Keyword.Commit || keyword === Keyword.Rollback) {
+      if (session !== null && session.inTransaction) {
+        if (keyword === Keyword.Commit) session.commitSeen();
+        else session.rollbackSeen();
+      }
+      return NOT_OURS;
+    }
+    if (type !== FrontendCode.Query) return NOT_OURS;
+    const statements = this.statements(keyword, buf, start, end);
+    if (statements === null) return NOT_OURS;
+    if (statements.length === 1 && statements[0].kind === 'discard-all') {
+      // Outside a transaction it runs (and clears the channels); inside one the server refuses it.
+      if (status === TxStatus.Idle) session?.unlisten(null);
+      return NOT_OURS;
+    }
+    if (owed !== 1) {
+      this.host.fail(refusals.listenPipelined());
+      return Action.Swallow;
+    }
+    const tx = status === TxStatus.InTransaction || status === TxStatus.Failed ? status : TxStatus.Idle;
+    // Not waited for here (the relay goes on): by COMMIT, or by the client's next request, the listener has it.
+    const answer = answerListenStatements(statements, (this.session ??= this.hub.session(this.host)), tx);
+    this.answer = { bytes: answer.bytes, status: tx };
+    return Action.Swallow | Action.Notify;
+  }
+
+  takeAnswer(): LocalAnswer {
+    const a = this.answer as LocalAnswer;
+    this.answer = null;
+    return a;
+  }
+
+  /** The client left. */
+  leave(): void {
+    this.session?.leave();
+    this.held = null;
+  }
+
+  /**
+   * The statements of a Query this client's channels answer, decoded only when its first keyword
+   * can start one (a SELECT only when it names pg_listening_channels and the client listens;
+   * DISCARD only when it listens); else null.
+   */
+  private statements(keyword: number, buf: Buffer, start: number, end: number): ReturnType<typeof listenScript> {
+    switch (keyword) {
+      case Keyword.Listen:
+      case Keyword.Unlisten:
+        break;
+      case Keyword.Select: {
+        const at = buf.indexOf(CHANNELS_FUNCTION, start + HEADER_LENGTH);
+        if (this.session === null || !this.session.listening || at < 0 || at >= end) return null;
+        break;
+      }
+      case Keyword.Discard:
+        if (this.session === null || !this.session.listening) return null;
+        break;
+      default:
+        return null;
+    }
+    // The text ends with the frame's NUL.
+    return listenScript(buf.toString('utf8', start + HEADER_LENGTH, end - 1));
+  }
+}
