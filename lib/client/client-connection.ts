@@ -11,6 +11,7 @@
 
 import type * as net from 'node:net';
 import { FrontendCode, TxStatus } from '../protocol/codes';
+import { SYNC } from '../protocol/frontend';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { QueuedInput } from './queued-input';
 import { clientLimits, frameRefusal } from './client-limits';
@@ -203,8 +204,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
           this.close('client close request');
           return;
         }
-        if (this.listenGlue !== null && this.listenGlue.idleChunk(chunk)) return;
         if (this.relay === null) this.firstRequest();
+        if (this.listenGlue !== null && this.listenGlue.idleChunk(chunk)) return;
         if (this.prepared !== null && this.answerParses(chunk)) return;
         this.queued.begin(chunk);
         if (this.timing.queryStart === 0) this.beginRequest();
@@ -219,6 +220,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.whileQueued(chunk);
         return;
       case 'active':
+        if (this.listenGlue !== null && this.listenGlue.activeChunk(chunk, this.owed === 0 && this.atBoundary() && (this.prepared === null || this.prepared.pending === 0), (this.server as ServerConnection).txStatus)) return;
         if (this.unanswered.kept) this.unanswered.keep(chunk);
         this.feedRelay(chunk);
         return;
@@ -859,6 +861,25 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** ListenHost. */
   get isClosed(): boolean {
     return this.state === 'closed';
+  }
+
+  /** ListenHost: through the relay like the client's own, so it is owed and counted as one. */
+  sendSync(): void {
+    if (this.state === 'active') this.feedRelay(SYNC);
+  }
+
+  /** ListenHost. */
+  mayName(name: string): boolean {
+    return this.prepared !== null && !this.prepared.names.has(name);
+  }
+
+  /** ListenHost: recorded as answerUnlinked records a Parse pgmux answered (lib/prepared). */
+  nameStatement(name: string, sql: string): boolean {
+    if (!this.mayName(name)) return false;
+    const stmt = this.ctx.statements.intern(sql, []);
+    stmt.uses++;
+    (this.prepared as PreparedLink).names.set(name, stmt);
+    return true;
   }
 
   // ---- ending ----

@@ -2,18 +2,21 @@
 // pooling (asyncpg's add_listener, pgJDBC): a batch of Parse/Bind/Describe/Execute/Sync that only
 // runs LISTEN or UNLISTEN is answered by pgmux as the server would answer it, so the statement
 // never runs on a pooled server. Named statements are known by the texts their Parses carried
-// (ListenGlue remembers those of LISTEN and UNLISTEN).
+// (ListenGlue remembers those of LISTEN and UNLISTEN); one parsed under a name in the batch
+// itself (node-postgres' named queries) becomes the client's like any prepared statement.
 
 import { BackendCode, FrontendCode, HEADER_LENGTH } from '../protocol/codes';
 import { decodeBind, decodeDescribe, decodeParse } from '../protocol/frontend';
-import { BIND_COMPLETE, commandComplete, NO_DATA, PARSE_COMPLETE, READY_IDLE } from '../protocol/backend';
+import { BIND_COMPLETE, commandComplete, NO_DATA, PARSE_COMPLETE } from '../protocol/backend';
 import { listenScript, type ListenStatement } from './listen-statements';
 
 /** What pgmux answers for such a batch, and the statements it runs (in order). */
 export interface ExtendedListen {
   readonly statements: readonly (ListenStatement & { kind: 'listen' | 'unlisten' })[];
-  /** The whole answer, ReadyForQuery included. */
+  /** The answer up to the Sync's ReadyForQuery (not included: an idle client's is 'I', a linked one's comes from its server). */
   readonly bytes: Buffer;
+  /** Statements the batch parsed under a name: the client holds them from now on. */
+  readonly parsed: readonly { readonly name: string; readonly sql: string }[];
 }
 
 /** ParameterDescription with no parameters (LISTEN takes none). */
@@ -26,13 +29,14 @@ const UNLISTEN = commandComplete('UNLISTEN');
  * LISTEN or UNLISTEN (of the unnamed statement parsed in it, or of a named one in `named`);
  * null for anything else, which goes to a server as usual.
  */
-export function extendedListenBatch(chunk: Buffer, named: ReadonlyMap<string, string> | null): ExtendedListen | null {
+export function extendedListenBatch(chunk: Buffer, named: ReadonlyMap<string, string> | null, mayName: (name: string) => boolean): ExtendedListen | null {
   const parts: Buffer[] = [];
+  const parsed: { name: string; sql: string }[] = [];
   const statements: (ListenStatement & { kind: 'listen' | 'unlisten' })[] = [];
   let unnamed: string | null = null;
   let portal: ListenStatement | null = null;
   let lastType = 0;
-  const text = (name: string): string | null => (name === '' ? unnamed : (named?.get(name) ?? null));
+  const text = (name: string): string | null => (name === '' ? unnamed : (parsed.find((p) => p.name === name)?.sql ?? named?.get(name) ?? null));
   for (let pos = 0; pos < chunk.length; ) {
     if (pos + HEADER_LENGTH > chunk.length) return null;
     const type = chunk[pos];
@@ -41,8 +45,10 @@ export function extendedListenBatch(chunk: Buffer, named: ReadonlyMap<string, st
     switch (type) {
       case FrontendCode.Parse: {
         const p = decodeParse(chunk, pos, end);
-        if (p.kind !== 'parse' || p.name !== '' || lone(p.sql) === null) return null;
-        unnamed = p.sql;
+        if (p.kind !== 'parse' || lone(p.sql) === null || p.paramTypes.length > 0) return null;
+        if (p.name === '') unnamed = p.sql;
+        else if (mayName(p.name) && !parsed.some((q) => q.name === p.name)) parsed.push({ name: p.name, sql: p.sql });
+        else return null;
         parts.push(PARSE_COMPLETE);
         break;
       }
@@ -74,7 +80,7 @@ export function extendedListenBatch(chunk: Buffer, named: ReadonlyMap<string, st
         break;
       }
       case FrontendCode.Sync:
-        parts.push(READY_IDLE);
+        if (end !== chunk.length) return null;
         break;
       case FrontendCode.Flush:
         break;
@@ -85,7 +91,7 @@ export function extendedListenBatch(chunk: Buffer, named: ReadonlyMap<string, st
     pos = end;
   }
   if (statements.length === 0 || lastType !== FrontendCode.Sync) return null;
-  return { statements, bytes: Buffer.concat(parts) };
+  return { statements, bytes: Buffer.concat(parts), parsed };
 }
 
 /** The one LISTEN or UNLISTEN that `sql` is, else null. */

@@ -18,7 +18,7 @@ import * as refusals from '../protocol/refusals';
 import type { ChannelHub, ListenSession, NotificationSink } from './channels';
 import { firstKeyword, Keyword, listenScript } from './listen-statements';
 import { answerListenStatements, type ListenAnswer } from './listen-answers';
-import { extendedListenBatch } from './listen-extended';
+import { extendedListenBatch, type ExtendedListen } from './listen-extended';
 import { decodeParse } from '../protocol/frontend';
 
 /** linkedFrame's answer when the frame is not one pgmux answers: the client goes on as usual. */
@@ -35,6 +35,16 @@ export interface ListenHost extends NotificationSink {
   replay(chunk: Buffer): void;
   fail(error: ErrorFields): void;
   readonly isClosed: boolean;
+  /**
+   * A LISTEN/UNLISTEN pgmux parsed under `name` for the client: it joins the client's named
+   * statements (lib/prepared), as the server would have held it. False when the client's names
+   * are not tracked (max_prepared_statements = 0) or it holds `name` already.
+   */
+  nameStatement(name: string, sql: string): boolean;
+  /** Whether the client may name a statement `name` here (see nameStatement). */
+  mayName(name: string): boolean;
+  /** Sends the linked server a Sync for a batch pgmux answered (its ReadyForQuery reaches the client as usual). */
+  sendSync(): void;
 }
 
 /** An answer built while linked, for the client connection to send in place of the server's. */
@@ -108,8 +118,51 @@ export class ListenGlue {
       pos = end;
     }
     if (!listens) return false;
-    const batch = extendedListenBatch(chunk, this.named);
+    const batch = extendedListenBatch(chunk, this.named, (name) => this.host.mayName(name));
     if (batch === null) return false;
+    for (const p of batch.parsed) {
+      this.host.nameStatement(p.name, p.sql);
+      (this.named ??= new Map()).set(p.name, p.sql);
+    }
+    this.answerIdle({ bytes: Buffer.concat([batch.bytes, READY_IDLE]), newChannels: this.runBatch(batch) });
+    return true;
+  }
+
+  /**
+   * A chunk from the linked client, before the relay sees it. True when it was handled here: a
+   * Bind/Execute/Sync of a named LISTEN or UNLISTEN with nothing else outstanding on a server not
+   * in a transaction (asyncpg prepares with Parse/Describe/Flush, so its server is still linked
+   * when it executes): answered here up to the Sync, which goes to the server, whose
+   * ReadyForQuery ends the batch as usual (once the listener LISTENs, for a new channel). Also
+   * anything sent while that waits (held, then replayed). Costs a byte check per chunk otherwise.
+   */
+  activeChunk(chunk: Buffer, quiet: boolean, status: number): boolean {
+    if (this.held !== null) {
+      this.held.push(chunk);
+      return true;
+    }
+    if (this.named === null || chunk[0] !== FrontendCode.Bind || !quiet || status !== TxStatus.Idle) return false;
+    const batch = extendedListenBatch(chunk, this.named, () => false);
+    if (batch === null) return false;
+    this.host.writeToClient(batch.bytes);
+    const fresh = this.runBatch(batch);
+    if (fresh.length === 0) {
+      this.host.sendSync();
+      return true;
+    }
+    this.wait(fresh, (error) => {
+      if (error !== null) {
+        for (const c of fresh) (this.session as ListenSession).unlisten(c);
+        // The server's ReadyForQuery follows the error, as after any failed Execute.
+        this.host.writeToClient(errorResponse(error));
+      }
+      this.host.sendSync();
+    });
+    return true;
+  }
+
+  /** Applies an extended batch's LISTEN/UNLISTEN outside a transaction; the channels that are new. */
+  private runBatch(batch: ExtendedListen): string[] {
     const session = (this.session ??= this.hub.session(this.host));
     const fresh: string[] = [];
     for (const s of batch.statements) {
@@ -117,8 +170,28 @@ export class ListenGlue {
         if (session.listen(s.channel)) fresh.push(s.channel);
       } else session.unlisten(s.channel);
     }
-    this.answerIdle({ bytes: batch.bytes, newChannels: fresh });
-    return true;
+    return fresh;
+  }
+
+  /**
+   * Holds the client (its reads paused, what it sent anyway kept) until the listener LISTENs on
+   * `channels`, then `then` answers it and what was held is handled in order.
+   */
+  private wait(channels: readonly string[], then: (error: ErrorFields | null) => void): void {
+    this.held = [];
+    this.host.pauseReading();
+    this.hub.whenListening(channels, (error) => {
+      if (this.host.isClosed) return;
+      const held = this.held as Buffer[];
+      this.held = null;
+      then(error);
+      this.session?.flush();
+      this.host.resumeReading();
+      for (const c of held) {
+        if (this.host.isClosed) return;
+        this.host.replay(c);
+      }
+    });
   }
 
   /**
@@ -146,23 +219,12 @@ export class ListenGlue {
       this.host.writeToClient(answer.bytes);
       return;
     }
-    this.held = [];
-    this.host.pauseReading();
-    this.hub.whenListening(answer.newChannels, (error) => {
-      if (this.host.isClosed) return;
+    this.wait(answer.newChannels, (error) => {
       if (error === null) this.host.writeToClient(answer.bytes);
       else {
         // Not listening after all: PostgreSQL's LISTEN either takes effect or fails.
         for (const c of answer.newChannels) session.unlisten(c);
         this.host.writeToClient(Buffer.concat([errorResponse(error), READY_IDLE]));
-      }
-      const held = this.held as Buffer[];
-      this.held = null;
-      session.flush();
-      this.host.resumeReading();
-      for (const c of held) {
-        if (this.host.isClosed) return;
-        this.host.replay(c);
       }
     });
   }
