@@ -241,10 +241,12 @@ function statementVerdict(node: unknown, o: CompiledOptions): Verdict {
       return statementVerdict(body.query, o);
     case 'ClosePortalStmt':
       return verdict('primary', 'primary: cursor', { unpins: body.portalname === undefined ? Pin.withHoldCursor : 0 });
+    // LISTEN no longer pins: in transaction pooling pgmux answers it and a listener connection
+    // on the primary receives the notifications (lib/session/channels); a standby refuses it.
     case 'ListenStmt':
-      return verdict('primary', 'primary: LISTEN', { pins: Pin.listen });
+      return verdict('primary', 'primary: LISTEN');
     case 'UnlistenStmt':
-      return verdict('primary', 'primary: UNLISTEN', { unpins: body.conditionname === undefined ? Pin.listen : 0 });
+      return verdict('primary', 'primary: UNLISTEN');
     case 'DiscardStmt':
       if (body.target === 'DISCARD_ALL') return verdict('primary', 'primary: DISCARD', { unpins: ALL_PINS, sessionRoute: 'auto', sessionKey: null });
       return verdict('primary', 'primary: DISCARD', { unpins: body.target === 'DISCARD_TEMP' ? Pin.tempTable : 0 });

@@ -224,12 +224,12 @@ const SESSION: Case[] = [
   { name: 'set_config(…, false) pins the session', sql: "SELECT set_config('a.b', 'c', false)", want: { target: P, reason: 'primary: volatile function set_config', pins: ['set'] } },
   /** set_config(…, true) is SET LOCAL. */
   { name: 'set_config(…, true) lasts one transaction', sql: "SELECT set_config('a.b', 'c', true)", want: { target: P, reason: 'primary: volatile function set_config' } },
-  /** A listener must stay where it listens. */
-  { name: 'LISTEN pins the session', sql: 'LISTEN ch', want: { target: P, reason: 'primary: LISTEN', pins: ['listen'] } },
-  /** UNLISTEN * stops all listening. */
-  { name: 'UNLISTEN * releases the listen pin', sql: 'UNLISTEN *', want: { target: P, reason: 'primary: UNLISTEN', unpins: ['listen'] } },
-  /** UNLISTEN of one channel may leave others. */
-  { name: 'UNLISTEN of one channel keeps the pin', sql: 'UNLISTEN ch', want: { target: P, reason: 'primary: UNLISTEN' } },
+  /** LISTEN goes to the primary (a standby refuses it) but pins nothing: pgmux's listener connection receives the notifications (lib/session/channels). */
+  { name: 'LISTEN goes to the primary without pinning', sql: 'LISTEN ch', want: { target: P, reason: 'primary: LISTEN' } },
+  /** UNLISTEN * has no pin to release. */
+  { name: 'UNLISTEN * releases no pin', sql: 'UNLISTEN *', want: { target: P, reason: 'primary: UNLISTEN' } },
+  /** UNLISTEN of one channel likewise. */
+  { name: 'UNLISTEN of one channel goes to the primary', sql: 'UNLISTEN ch', want: { target: P, reason: 'primary: UNLISTEN' } },
   /** A temporary table exists in one session on one server. */
   { name: 'CREATE TEMP TABLE pins the session', sql: 'CREATE TEMP TABLE x (a int)', want: { target: P, reason: 'primary: DDL', pins: ['temp-table'] } },
   /** ON COMMIT DROP ends with the transaction. */
@@ -303,9 +303,9 @@ const MULTI: Case[] = [
   /** A later statement the lexer is unsure of sends the whole string to the parser. */
   { name: 'a lock in the second statement is found', sql: 'SELECT 1; SELECT * FROM t FOR UPDATE', want: { target: P, reason: 'primary: FOR UPDATE', tier: 'parser' } },
   /** Pins of every part count. */
-  { name: 'pins of all statements are collected', sql: "LISTEN a; SET x.y = '1'", want: { target: P, reason: 'primary: LISTEN', pins: ['set', 'listen'] } },
+  { name: 'pins of all statements are collected', sql: "CREATE TEMP TABLE tt (a int); SET x.y = '1'", want: { target: P, reason: 'primary: DDL', pins: ['set', 'temp-table'] } },
   /** A later unpin releases an earlier pin. */
-  { name: 'a later unpin releases an earlier pin', sql: 'LISTEN a; UNLISTEN *', want: { target: P, reason: 'primary: LISTEN', unpins: ['listen'] } },
+  { name: 'a later unpin releases an earlier pin', sql: 'CREATE TEMP TABLE tt (a int); DISCARD TEMP', want: { target: P, reason: 'primary: DDL', unpins: ['temp-table'] } },
   /** A pin after an unpin survives it. */
   { name: 'a pin after an unpin survives', sql: 'SELECT pg_advisory_unlock_all(); SELECT pg_advisory_lock(1)', want: { target: P, reason: 'primary: volatile function pg_advisory_unlock_all', pins: ['advisory-lock'], unpins: ['advisory-lock'] } },
   /** A read-only transaction in one string stays on a replica. */
