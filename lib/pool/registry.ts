@@ -254,7 +254,11 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
     if (this.notifications === null || pool.settings.poolMode === 'session') return null;
     const serverUser = pool.serverUser;
     return this.notifications.hub(`${pool.db.name}\u0000${serverUser}`, () => ({
-      connect: () => pool.target.backend()?.dialer.connect ?? null,
+      connect: () => {
+        // As the pool's own launches: not while a failover looks for the primary, nor while its circuit breaker is open.
+        const backend = pool.target.backend();
+        return backend !== null && backend.dialable ? backend.dialer.connect : null;
+      },
       login: () => ({ user: serverUser, database: pool.db.dbname, credential: this.credential(pool.db, serverUser, pool) }),
       database: pool.db.name,
       label: pool.name,

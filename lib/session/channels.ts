@@ -37,8 +37,8 @@ export interface HubTarget {
 
 /** Notifications kept for a busy client, at most; past this they are dropped (and it is told). */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
-/** Waits before dialing again after a lost or refused listener connection: doubles up to the last. */
-const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
+/** Waits before dialing again after a lost or refused listener connection (or while a failover looks for the primary): grows up to the last. */
+const RETRY_MS = [50, 100, 250, 500, 1000];
 
 /** The hubs, one per (database, user); composed in lib/pgmux.ts. */
 export class Notifications {
