@@ -46,9 +46,7 @@ export function answerListenStatements(statements: readonly ListenStatement[], s
         parts.push(commandComplete(`SELECT ${session.channels.size}`));
         break;
       case 'discard-all':
-        // Never alone here (lib/client sends DISCARD ALL on to the server after clearing the channels).
-        session.unlisten(null);
-        parts.push(commandComplete('DISCARD ALL'));
+        // Never here: alone, it goes on to a server after the channels are cleared (./listen-glue); mixed, it is not pgmux's.
         break;
     }
   }

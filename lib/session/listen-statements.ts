@@ -150,6 +150,8 @@ function parseScript(sql: string): readonly ListenStatement[] | null {
       stmt = [];
     } else stmt.push(t);
   }
+  // DISCARD ALL is watched, not answered: it runs on a server, so only on its own.
+  if (out.length > 1 && out.some((s) => s.kind === 'discard-all')) return null;
   return out.length > 0 ? out : null;
 }
 
