@@ -288,8 +288,10 @@ export class ListenGlue {
       case Keyword.Unlisten:
         break;
       case Keyword.Select: {
+        // Only a listening client's SELECT is searched (others get the server's empty answer, which is right).
+        if (this.session === null || !this.session.listening) return null;
         const at = buf.indexOf(CHANNELS_FUNCTION, start + HEADER_LENGTH);
-        if (this.session === null || !this.session.listening || at < 0 || at >= end) return null;
+        if (at < 0 || at >= end) return null;
         break;
       }
       case Keyword.Discard:

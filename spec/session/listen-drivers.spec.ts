@@ -6,13 +6,14 @@
 // pg_stat_activity.
 
 import { writeFileSync } from 'node:fs';
+import postgres from 'postgres';
 import { join } from 'node:path';
-import { poolSuite, runPgmux, type Observer } from '../pool/support';
+import { poolSuite, runPgmux, waitFor, type Observer } from '../pool/support';
 import { runScript } from '../prepared/support';
 import { makeTempDir, removeTempDir } from '../support/osuser';
 import { Inbox, nothingMoreOn } from './support';
 
-const ROLES = ['ld_psycopg', 'ld_asyncpg', 'ld_named'];
+const ROLES = ['ld_psycopg', 'ld_asyncpg', 'ld_named', 'ld_pgjs'];
 const PYTHON = '/usr/bin/python3';
 
 jest.setTimeout(60000);
@@ -128,6 +129,27 @@ describe('drivers listening through pgmux in transaction pooling', () => {
       { listening: true },
       { got: [['apg', 'x0'], ['apg', 'x1'], ['apg', 'x2'], ['apg2', 'marker']], rows: [1, 2, 3] },
     ]);
+  });
+
+  it('postgres.js: sql.listen() (a prepared LISTEN on a connection of its own) gets notifications in order, and unlisten() stops them (catches: extended-protocol LISTEN run on a pooled server)', async () => {
+    suite.run = await runPgmux(suite.cluster, { roles: ['ld_pgjs'], settings: { default_pool_size: 1 } });
+    const sql = postgres({ host: '127.0.0.1', port: suite.run.port, user: 'ld_pgjs', password: suite.cluster.password, database: 'app', max: 2 });
+    try {
+      const got: string[] = [];
+      const first = await sql.listen('pgjs', (payload) => got.push(payload));
+      await sql.listen('pgjs_marker', (payload) => got.push(`marker ${payload}`));
+      expect(await listenerCount(suite.obs, 'ld_pgjs')).toBe(1);
+      for (let i = 0; i < 3; i++) await sql`SELECT pg_notify('pgjs', ${`p${i}`})`;
+      await waitFor('3 notifications', () => got.length >= 3);
+      expect(got).toEqual(['p0', 'p1', 'p2']);
+      await first.unlisten();
+      await sql`SELECT pg_notify('pgjs', 'gone')`;
+      await sql`SELECT pg_notify('pgjs_marker', 'end')`;
+      await waitFor('the marker', () => got.includes('marker end'));
+      expect(got).toEqual(['p0', 'p1', 'p2', 'marker end']);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
   });
 
   it('node-postgres named and extended LISTEN/UNLISTEN are answered by pgmux too; no pooled server ever listens (catches: LISTEN through Parse/Bind/Execute reaching a pooled server)', async () => {
