@@ -229,3 +229,18 @@ export const rateLimited = (rule: string, rate: string, waitMs: number): ErrorFi
  */
 export const ruleStatementTimeout = (rule: string, ms: number): ErrorFields =>
   error(SqlState.QueryCanceled, 'canceling statement due to statement timeout', `pgmux rule "${rule}" sets statement_timeout = ${ms} ms`);
+
+// ---- session pins: one statement refused, the session goes on ----
+
+/**
+ * max_pinned_clients_per_pool reached: the statement would keep a server for this client alone
+ * (lib/session/pins). 53400 (configuration_limit_exceeded), as for a rule's rate: a cap the
+ * configuration sets, in class 53 that drivers and pools read as "try again later"; not 53300,
+ * which says the connection itself was refused, nor 0A000, which says it never works.
+ */
+export const pinnedClientsLimit = (limit: number, reasons: string): ErrorFields =>
+  error(
+    SqlState.ConfigurationLimitExceeded,
+    `pgmux: max_pinned_clients_per_pool (${limit}) reached: this statement would keep a server for this client alone (${reasons}); retry later, or raise max_pinned_clients_per_pool`,
+    'In transaction pooling, session advisory locks, temporary tables, WITH HOLD cursors and prepared transactions keep their server until they are released.',
+  );

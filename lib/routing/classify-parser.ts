@@ -361,6 +361,8 @@ function transaction(body: Obj): Verdict {
       return readOnly && !serializable ? verdict('replica', 'replica: BEGIN READ ONLY') : verdict('primary', 'primary: BEGIN');
     }
     case 'TRANS_STMT_PREPARE':
+      // The prepared transaction outlives the session; its client keeps the server until it is finished (lib/session/pins).
+      return verdict('primary', 'primary: two-phase commit', { pins: Pin.preparedXact });
     case 'TRANS_STMT_COMMIT_PREPARED':
     case 'TRANS_STMT_ROLLBACK_PREPARED':
       return verdict('primary', 'primary: two-phase commit');

@@ -64,6 +64,12 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
     severity: 'ERROR',
   },
   ruleStatementTimeout: { args: ['slow', 5000], code: '57014', message: 'canceling statement due to statement timeout', severity: 'ERROR' },
+  pinnedClientsLimit: {
+    args: [2, 'temp-table'],
+    code: '53400',
+    message: 'pgmux: max_pinned_clients_per_pool (2) reached: this statement would keep a server for this client alone (temp-table); retry later, or raise max_pinned_clients_per_pool',
+    severity: 'ERROR',
+  },
 };
 
 function call(name: Name, args: unknown[]): ErrorFields {
