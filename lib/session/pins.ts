@@ -125,7 +125,8 @@ function containsWord(buf: Buffer, from: number, stop: number, table: WordTable)
 export function checkSql(gids: ReadonlySet<string>): string {
   const parts = [
     "CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()) THEN 'advisory-lock' END",
-    "CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()) THEN 'temp-table' END",
+    // Temp tables, views, sequences (and their indexes and row types), and functions made in pg_temp.
+    "CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()) OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = pg_catalog.pg_my_temp_schema()) THEN 'temp-table' END",
     "CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable) THEN 'with-hold-cursor' END",
   ];
   if (gids.size > 0) {
@@ -149,6 +150,11 @@ export class ClientPins {
   private doubt = false;
   /** The check query is running on the linked server. */
   checking = false;
+  /**
+   * Server pins created by statements sent after the running check: the server runs them after
+   * it, so its answer cannot show them; they stay (and are in doubt for the next check).
+   */
+  private sinceCheck = 0;
   /** Global transaction ids this client prepared and has not seen finished (prepared-xact). */
   readonly gids = new Set<string>();
   /** Named statements whose text creates server pins: a Bind of one pins as its Parse did. */
@@ -190,6 +196,7 @@ export class ClientPins {
       if (gid !== null) this.gids.add(gid);
     }
     this.doubt = true;
+    if (this.checking) this.sinceCheck |= mask;
     this.set(this.held | mask);
   }
 
@@ -222,6 +229,7 @@ export class ClientPins {
     if (!this.doubt || this.checking) return null;
     this.doubt = false;
     this.checking = true;
+    this.sinceCheck = 0;
     return checkSql(this.gids);
   }
 
@@ -231,6 +239,8 @@ export class ClientPins {
     if (answer === null) return;
     let found = 0;
     for (const r of answer.split(',')) if (r !== '') found |= pinBit(r as PinReason);
+    found |= this.sinceCheck;
+    this.sinceCheck = 0;
     if ((found & Pin.preparedXact) === 0) this.gids.clear();
     this.set((this.held & ROUTE_PINS) | (found & SERVER_PINS));
   }
