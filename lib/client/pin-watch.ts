@@ -59,7 +59,8 @@ export class PinWatch {
       name = buf.toString('utf8', from, nul);
       from = nul + 1;
     }
-    let stop = buf.indexOf(0, from);
+    // A Query's text is the whole frame but its final NUL; a Parse's runs to the NUL before its parameter types.
+    let stop = type === FrontendCode.Query && buf[end - 1] === 0 ? end - 1 : buf.indexOf(0, from);
     if (stop < 0 || stop >= end) stop = end;
     if (pins.holdsServer && mayRelease(buf, from, stop)) pins.mayHaveReleased();
     const mask = serverPinsOf(buf, from, stop);

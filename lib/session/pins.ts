@@ -93,24 +93,37 @@ export function mayPin(buf: Buffer, from: number, stop: number): boolean {
   return containsWord(buf, from, stop, PIN_WORDS);
 }
 
-/** Lower-case ASCII words by their first letter, for containsWord. */
-type WordTable = readonly (readonly Buffer[] | undefined)[];
+/** Lower-case ASCII words (letters only) by their first letter, for containsWord. */
+interface WordTable {
+  /** 1 for a byte that (lower-cased) starts a word: the scan's only test for most bytes. */
+  readonly first: Uint8Array;
+  /** The words by first letter: a dense array, every entry an array (no holes to deoptimize on). */
+  readonly words: readonly (readonly Buffer[])[];
+}
 
-function wordTable(words: readonly string[]): WordTable {
-  const table: Buffer[][] = [];
-  for (const w of words) (table[w.charCodeAt(0)] ??= []).push(Buffer.from(w, 'latin1'));
-  return table;
+function wordTable(list: readonly string[]): WordTable {
+  const first = new Uint8Array(256);
+  const words: Buffer[][] = Array.from({ length: 256 }, () => []);
+  for (const w of list) {
+    const c = w.charCodeAt(0);
+    // Both cases of the letter: the scan looks bytes up as they are.
+    first[c] = first[c & ~0x20] = 1;
+    words[c].push(Buffer.from(w, 'latin1'));
+  }
+  return { first, words };
 }
 
 const PIN_WORDS = wordTable(['temp', 'advisory', 'hold', 'prepare']);
 const RELEASE_WORDS = wordTable(['drop', 'discard', 'close', 'unlock', 'prepared']);
 
-/** Whether buf[from..stop) contains one of the table's words, ASCII case-insensitively (words are letters only). */
+/** Whether buf[from..stop) contains one of the table's words, ASCII case-insensitively. */
 function containsWord(buf: Buffer, from: number, stop: number, table: WordTable): boolean {
+  const first = table.first;
   for (let i = from; i < stop; i++) {
-    const words = table[buf[i] | 0x20];
-    if (words === undefined) continue;
-    for (const w of words) {
+    if (first[buf[i]] === 0) continue;
+    const words = table.words[buf[i] | 0x20];
+    for (let j = 0; j < words.length; j++) {
+      const w = words[j];
       const n = w.length;
       if (i + n > stop) continue;
       let k = 1;
