@@ -143,6 +143,32 @@ describe('session advisory locks', () => {
     expect(await lockFreeDirectly(7002)).toBe(true);
   });
 
+  /**
+   * node-postgres sends a named statement's Parse once per connection, then only Bind/Execute:
+   * without looking at the Bind, its second run would take the lock unpinned, on any server.
+   */
+  it('pins at each run of a named statement that takes the lock, not only at its Parse', async () => {
+    const a = await connect('adv');
+    await a.query("SET application_name = 'named-locker'");
+    const lock = { name: 'take_lock', text: 'SELECT pg_advisory_lock($1)', values: [7004] };
+    await a.query(lock);
+    expect((await clientRow('adv', 'named-locker')).pins).toBe('advisory-lock');
+    await a.query('SELECT pg_advisory_unlock_all()');
+    await waitFor('the pin to go', async () => (await clientRow('adv', 'named-locker')).link === '');
+    // Bind and Execute only, on whatever server the pool gives.
+    await a.query(lock);
+    expect((await clientRow('adv', 'named-locker')).pins).toBe('advisory-lock');
+    const mine = await pid(a);
+    const others = await Promise.all(Array.from({ length: 4 }, () => connect('adv')));
+    for (let i = 0; i < 3; i++) {
+      const [own, ...rest] = await Promise.all([pid(a), ...others.map((o) => pid(o))]);
+      expect(own).toBe(mine);
+      expect(rest).not.toContain(mine);
+    }
+    expect((await a.query('SELECT pg_advisory_unlock(7004) AS ok')).rows[0].ok).toBe(true);
+    await waitFor('the pin to go', async () => (await clientRow('adv', 'named-locker')).link === '');
+  });
+
   /** A transaction-level lock ends with its transaction: it must not pin. */
   it('does not pin for pg_advisory_xact_lock', async () => {
     const a = await connect('adv');
