@@ -246,7 +246,8 @@ function statementVerdict(node: unknown, o: CompiledOptions): Verdict {
     case 'UnlistenStmt':
       return verdict('primary', 'primary: UNLISTEN', { unpins: body.conditionname === undefined ? Pin.listen : 0 });
     case 'DiscardStmt':
-      if (body.target === 'DISCARD_ALL') return verdict('primary', 'primary: DISCARD', { unpins: ALL_PINS, sessionRoute: 'auto', sessionKey: null });
+      // A prepared transaction is not the session's: DISCARD ALL leaves it prepared.
+      if (body.target === 'DISCARD_ALL') return verdict('primary', 'primary: DISCARD', { unpins: ALL_PINS & ~Pin.preparedXact, sessionRoute: 'auto', sessionKey: null });
       return verdict('primary', 'primary: DISCARD', { unpins: body.target === 'DISCARD_TEMP' ? Pin.tempTable : 0 });
     case 'VacuumStmt':
       return verdict('primary', body.is_vacuumcmd === true ? 'primary: VACUUM' : 'primary: ANALYZE');
