@@ -1,5 +1,5 @@
-// Owns the rows of the console's read/write splitting views (SHOW REPLICAS, SHOW PINS, SHOW ROUTE <sql>),
-// read from the registry's replica sets (lib/routing/router.ts).
+// Owns the rows of the console's read/write splitting and session views (SHOW REPLICAS, SHOW PINS,
+// SHOW ROUTE <sql>), read from the registry's replica sets (lib/routing/router.ts) and pools.
 
 import { databaseHosts } from '../config';
 import type { Registry } from '../pool/registry';
@@ -8,18 +8,32 @@ import { withoutKey } from '../routing/consistency-key';
 import { Reason } from '../routing/route';
 import { ruleColumns } from './rules-rows';
 import { formatLsn } from '../routing/lsn';
-import type { PinReason } from '../routing/classify';
+import { PIN_REASONS, type PinCounts } from '../session/pins';
 import type { HostRow, KeyRow, PinRow, ReplicaRow, RouteRow } from './views';
 
-/** Every pin reason, in a fixed order, so SHOW PINS has the same rows whether or not a reason occurred. */
-const PIN_REASONS: readonly PinReason[] = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'];
-
-/** Per database whose replica set runs and per pin reason: clients pinned now, and pinnings since the set started. */
+/**
+ * Per database (every configured one, and every one a pool was made for) and pin reason: clients
+ * pinned now and pinnings so far, over the database's pools (lib/session/pins). Every reason has
+ * a row whether or not it occurred.
+ */
 export function pinRows(registry: Registry): PinRow[] {
+  const byDatabase = new Map<string, PinCounts[]>();
+  for (const name of registry.config.databases.keys()) if (name !== '*') byDatabase.set(name, []);
+  for (const pool of registry.pools.values()) {
+    const list = byDatabase.get(pool.db.name);
+    if (list === undefined) byDatabase.set(pool.db.name, [pool.pins]);
+    else list.push(pool.pins);
+  }
   const out: PinRow[] = [];
-  for (const [database, set] of registry.replicaSets) {
+  for (const [database, counts] of byDatabase) {
     for (const reason of PIN_REASONS) {
-      out.push({ database, reason, pinnedNow: set.pinsNow.get(reason) ?? 0, pinnedTotal: set.pinsTotal.get(reason) ?? 0 });
+      let pinnedNow = 0;
+      let pinnedTotal = 0;
+      for (const c of counts) {
+        pinnedNow += c.now.get(reason) ?? 0;
+        pinnedTotal += c.total.get(reason) ?? 0;
+      }
+      out.push({ database, reason, pinnedNow, pinnedTotal });
     }
   }
   return out;

@@ -12,6 +12,7 @@ import { addStats, nowUs, ZERO, type PoolStats } from '../metrics/counters';
 import type { StatsPeriod } from '../metrics/stats-period';
 import { socketFd } from './peer';
 import type { DatabaseRow, DbStatsRow, FdRow, NameValue, PoolRow, SocketRow, UserRow } from './views';
+import { describePins } from '../session/pins';
 
 /** The console's own database, pool and user, as PgBouncer names them. */
 export const ADMIN_NAME = 'pgbouncer';
@@ -151,6 +152,7 @@ export function clientRow(c: ClientConnection, state: string, listenPort: number
     remotePid: 0,
     applicationName: c.params.get('application_name') ?? '',
     tls: c.tlsInfo,
+    pins: c.pinWatch === null ? '' : describePins(c.pinWatch.pins.mask),
   };
 }
 
@@ -171,6 +173,7 @@ export function serverRow(s: ServerConnection, pool: Pool, state: string, linked
     remotePid: s.pid,
     applicationName: s.params.get('application_name') ?? '',
     tls: s.tlsInfo,
+    pins: '',
   };
 }
 

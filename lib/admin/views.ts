@@ -140,9 +140,12 @@ export interface SocketRow {
   tls: string;
   /** Bytes written to the socket but not yet sent. */
   sendAvail: number;
+  /** A client's session pins, comma-separated reasons (lib/session/pins); '' for none and for servers. */
+  pins: string;
 }
 
-export const CLIENTS: View<SocketRow> = [
+/** The columns PgBouncer 1.18 prints for every socket. */
+const SOCKET_COLUMNS: View<SocketRow> = [
   { name: 'type', type: 'text', get: (r) => r.type },
   { name: 'user', type: 'text', get: (r) => r.user },
   { name: 'database', type: 'text', get: (r) => r.database },
@@ -164,11 +167,14 @@ export const CLIENTS: View<SocketRow> = [
   { name: 'application_name', type: 'text', get: (r) => r.applicationName },
 ];
 
-export const SERVERS = CLIENTS;
+/** SHOW CLIENTS: PgBouncer's columns, then pgmux's `pins` (the session state keeping the client on its server or on the primary) last, so tools reading PgBouncer's columns by position still do. */
+export const CLIENTS: View<SocketRow> = [...SOCKET_COLUMNS, { name: 'pins', type: 'text', get: (r) => r.pins }];
+
+export const SERVERS = SOCKET_COLUMNS;
 
 /** SOCKETS adds PgBouncer's buffer positions; pgmux keeps no such buffers except the send queue. */
 export const SOCKETS: View<SocketRow> = [
-  ...CLIENTS,
+  ...SOCKET_COLUMNS,
   { name: 'recv_pos', type: 'int4', get: () => 0 },
   { name: 'pkt_pos', type: 'int4', get: () => 0 },
   { name: 'pkt_remain', type: 'int4', get: () => 0 },
@@ -472,7 +478,7 @@ export const CACHE: View<CacheRow> = [
   { name: 'max_bytes', type: 'int8', get: (r) => r.maxBytes },
 ];
 
-/** SHOW PINS (pgmux only): per routed database and pin reason, clients held on the primary by session state. */
+/** SHOW PINS (pgmux only): per database and pin reason, clients held by session state (on their server, or on the primary when routed). */
 export interface PinRow {
   database: string;
   reason: string;

@@ -42,6 +42,7 @@ import { UnansweredRequest } from './resend';
 import type { ClientRules } from '../rules/client-rules';
 import type { ChannelHub } from '../session/channels';
 import { ListenGlue, NOT_OURS, type ListenHost, type LocalAnswer } from '../session/listen-glue';
+import { PinWatch } from './pin-watch';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -97,6 +98,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private linkedPool: Pool | null = null;
   /** Read/write splitting state; null when the database has no replicas. */
   router: ClientRouter | null = null;
+  /** Session state that keeps this client on its server (transaction/statement mode; lib/session/pins); null in session mode. */
+  pinWatch: PinWatch | null = null;
   /** What the [rules] and the result cache do to this client's statements (lib/rules); made at its first request. */
   rules: ClientRules | null = null;
   /** A Query or Parse the rules replaced (a denied statement's marker), written by afterFrame. */
@@ -262,6 +265,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (local === null) return false;
     const router = this.router;
     if (router !== null) for (let i = 0; i < local.names.length; i++) router.observe(local.statements[i].sql, local.names[i]);
+    if (this.pinWatch !== null) for (let i = 0; i < local.names.length; i++) this.pinWatch.parsedUnlinked(local.names[i], local.statements[i].sql);
     this.socket.write(local.answer);
     if (local.synced) this.readySince = clock.now;
     return true;
@@ -442,6 +446,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (outcome.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = outcome.scramKeys;
     this.setState('welcome');
     this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
+    if (pool.settings.poolMode !== 'session') this.pinWatch = new PinWatch(pool.pins, this);
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
     const hub = this.ctx.listenHubFor?.(pool) ?? null;
     if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
@@ -514,7 +519,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
         // routed client's statements are classified for its session pins and writes; the rules see
         // statements; metrics fingerprint them (not a huge one that would have to be assembled for that alone).
-        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || this.listenGlue !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
+        if (type === FrontendCode.Query && (this.prepared !== null || this.pinWatch !== null || this.router !== null || this.listenGlue !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
           return Action.Inspect;
         }
         this.prepared?.noteForwarded(type);
@@ -532,6 +537,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (this.prepared !== null || (this.tags !== null && length <= TAG_FRAME_MAX)) return Action.Inspect;
         // A COMMIT through the extended protocol decides a transaction's LISTENs.
         if (type === FrontendCode.Parse && this.listenGlue?.watchesParse === true) return Action.Inspect;
+        // Session pins: a Parse's text may pin; a Bind of a named statement whose text pins does.
+        if (this.pinWatch !== null && (type === FrontendCode.Parse || this.pinWatch.pins.tracksNamed)) return Action.Inspect;
         if (this.rules === null) return Action.Forward;
         return (type === FrontendCode.Parse ? this.rules.inspects : this.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
@@ -570,6 +577,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       // statement_timeout, the cache's writes; a denied statement goes on as the rules' marker.
       const replaced = this.rules.clientFrame(type, buf, start, end, server, clock.now);
       if (replaced !== null) return this.replaceFrame(type, replaced);
+    }
+    if (this.pinWatch !== null && isRuleMessage(type) && server !== null) {
+      // Session pins are recorded (or refused over max_pinned_clients_per_pool) before the statement goes.
+      const refused = this.pinWatch.frame(type, buf, start, end, this.ctx.settings.max_pinned_clients_per_pool, (this.pool as Pool).pins);
+      if (refused !== null) return this.replaceFrame(type, refused);
     }
     if (this.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
       this.observeStatement(type, buf, start, end);
@@ -671,6 +683,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** ServerPeer: a server's ErrorResponse as the client should see it (a rule's error in place of its marker's), or null. */
   rewriteError(buf: Buffer, start: number, end: number): Buffer | null {
     this.listenGlue?.session?.errorSeen();
+    const refusal = this.pinWatch?.rewriteError(buf, start, end) ?? null;
+    if (refusal !== null) return refusal;
     return this.rules === null ? null : this.rules.rewriteError(buf, start, end);
   }
 
@@ -700,10 +714,23 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.fail(refusals.statementModeTransaction());
       return;
     }
-    if (this.owed > 0 || this.unsynced > 0 || !(this.relay as Relay).atBoundary()) return;
+    if (this.owed > 0 || this.unsynced > 0 || !(this.relay as Relay).atBoundary()) {
+      this.pinWatch?.ready();
+      return;
+    }
     if (status === TxStatus.Idle) this.router?.transactionEnded();
     if ((this.pool as Pool).settings.poolMode === 'session') return;
-    if (status === TxStatus.Idle) this.unlink(true);
+    // Session state that cannot move keeps the server (lib/session/pins); in doubt it is asked first.
+    if (status === TxStatus.Idle && !(this.pinWatch !== null && this.pinWatch.keeps(server))) this.unlink(true);
+    else this.pinWatch?.ready();
+  }
+
+  /** ServerPeer: internal queries done; a pin check's answer may free the server. */
+  internalDone(answer: string | null): void {
+    const watch = this.pinWatch;
+    if (watch === null || !watch.checked(answer)) return;
+    const server = this.server;
+    if (server !== null && this.state === 'active' && server.txStatus === TxStatus.Idle && this.owed === 0 && this.unsynced === 0 && this.atBoundary()) this.unlink(true);
   }
 
   /**
@@ -743,6 +770,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    */
   serverLost(reason: string, backend: Backend): void {
     this.server = null;
+    if (this.pinWatch !== null && this.pinWatch.pins.holdsServer) {
+      // Its temp tables, locks and cursors went with the server: the session cannot go on elsewhere.
+      this.pinWatch.pins.clear();
+      log.warn(`server connection lost while it held this client's session state: ${reason}`, this);
+      this.fail(refusals.serverConnLost());
+      return;
+    }
     const loss = this.unanswered.lost(this.atBoundary());
     switch (loss.kind) {
       case 'check': {
@@ -909,11 +943,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const server = this.server;
     const pool = this.pool;
     const linked = this.linkedPool ?? pool;
+    // Held session state goes with the client: its server is reset before anyone else gets it.
+    const pinned = this.pinWatch?.left() ?? false;
     if (server !== null && linked !== null) {
       this.server = null;
       // Reusable only between transactions with nothing in flight; otherwise its state is unknown.
       const clean = this.owed === 0 && this.unsynced === 0 && server.txStatus === TxStatus.Idle && this.atBoundary();
-      linked.release(server, clean);
+      linked.release(server, clean, pinned);
     }
     if (pool !== null) pool.clientGone(this);
     if (linked !== null && linked !== pool) linked.clientGone(this);

@@ -149,6 +149,8 @@ const TABLE = [
     help: 'Maximum server connections per database, over all its pools; 0 is unlimited.' },
   { name: 'max_packet_size', type: 'int', default: '2147483647', reloadable: true, supported: true, max: 4294967295,
     help: 'Largest protocol packet pgmux lets through, in bytes.' },
+  { name: 'max_pinned_clients_per_pool', type: 'int', default: '0', reloadable: true, supported: true,
+    help: 'pgmux only: in transaction and statement mode, clients per pool that may hold a server for themselves because of session state that cannot move (a session advisory lock, a temporary table, a WITH HOLD cursor, a prepared transaction); a statement that would pin one more client gets an error (53400) and the session goes on; 0 is unlimited.' },
   { name: 'max_prepared_statements', type: 'int', default: '200', reloadable: true, supported: true,
     help: 'pgmux only (PgBouncer 1.21 semantics): named prepared statements kept per server connection in transaction and statement mode, re-prepared on whichever server a client lands on; 0 passes them through unchanged.' },
   { name: 'max_replica_lag', type: 'lag', default: '64MB,10s', reloadable: true, supported: true,

@@ -9,6 +9,7 @@ import type { FingerprintTable } from '../metrics/fingerprints';
 import { KIND_NAMES } from '../metrics/histogram';
 import type { HistoryPoint } from '../metrics/history';
 import type { ReplicaSet } from '../routing/router';
+import { PIN_REASONS } from '../session/pins';
 
 export interface StatusSource {
   readonly version: string;
@@ -23,7 +24,6 @@ export interface StatusSource {
   notReady(): string[];
 }
 
-const PIN_REASONS = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'] as const;
 const REASONS_SHOWN = 12;
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -40,7 +40,7 @@ export function statusData(src: StatusSource): unknown {
     history: src.history(),
     fingerprints: fingerprints(src.fingerprints),
     pins: [...src.replicaSets()].flatMap(([database, set]) =>
-      PIN_REASONS.map((reason) => ({ database, reason, now: set.pinsNow.get(reason) ?? 0, total: set.pinsTotal.get(reason) ?? 0 })),
+      PIN_REASONS.map((reason) => ({ database, reason, now: set.pins.now.get(reason) ?? 0, total: set.pins.total.get(reason) ?? 0 })),
     ),
     routing: [...src.replicaSets()].map(([database, set]) => ({
       database,

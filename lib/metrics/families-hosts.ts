@@ -10,6 +10,7 @@ import type { Backend } from '../failover/backend';
 import type { Topology } from '../failover/topology';
 import type { ReplicaSet } from '../routing/router';
 import { family, type Family, type FamilyType, type SampleSink } from './exposition';
+import { PIN_REASONS } from '../session/pins';
 
 export interface HostsSource {
   /** Every database's topology, by the database's name. */
@@ -53,7 +54,6 @@ const PRIMARY_STATES = ['up', 'searching', 'unavailable'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 const ROLES = ['unknown', 'primary', 'standby'] as const;
 const REPLICA_STATES = ['connecting', 'up', 'lagging', 'down', 'wrong-role'] as const;
-const PIN_REASONS = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'] as const;
 const FAILURE_KINDS = ['network', 'auth', 'recovery'] as const;
 
 function table<T>(rows: readonly Row<T>[], items: () => Iterable<[Record<string, string>, T]>): Family[] {
@@ -116,10 +116,10 @@ export function hostFamilies(src: HostsSource): Family[] {
     }),
     ...table(ROUTED, routed),
     family('pgmux_pinned_clients', 'gauge', 'Clients held on the primary by session state, by reason (SHOW PINS)', (s) => {
-      for (const [labels, set] of routed()) for (const reason of PIN_REASONS) s.push({ labels: { ...labels, reason }, value: set.pinsNow.get(reason) ?? 0 });
+      for (const [labels, set] of routed()) for (const reason of PIN_REASONS) s.push({ labels: { ...labels, reason }, value: set.pins.now.get(reason) ?? 0 });
     }),
     family('pgmux_pins_total', 'counter', 'Times a client became pinned to the primary, by reason', (s) => {
-      for (const [labels, set] of routed()) for (const reason of PIN_REASONS) s.push({ labels: { ...labels, reason }, value: set.pinsTotal.get(reason) ?? 0 });
+      for (const [labels, set] of routed()) for (const reason of PIN_REASONS) s.push({ labels: { ...labels, reason }, value: set.pins.total.get(reason) ?? 0 });
     }),
   ];
 }

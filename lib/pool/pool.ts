@@ -14,6 +14,7 @@ import { Fifo } from './fifo';
 import { clock } from './clock';
 import { log } from '../log';
 import { nowUs, PoolStats } from '../metrics/counters';
+import { PinCounts } from '../session/pins';
 
 /** What the pool needs from a client. */
 export interface PoolClient {
@@ -113,6 +114,8 @@ export class Pool implements ServerOwner {
   paused = false;
   /** Traffic counters for SHOW STATS (lib/metrics/counters.ts). */
   readonly stats = new PoolStats();
+  /** Clients of this pool pinned by session state, by reason (SHOW PINS, max_pinned_clients_per_pool). */
+  readonly pins = new PinCounts();
   /** `host:port` when this pool's servers are on a replica of db (lib/routing/router.ts); SHOW POOLS shows `db@host:port`. */
   replicaAddress: string | null = null;
 
@@ -209,9 +212,11 @@ export class Pool implements ServerOwner {
 
   /**
    * Unlinks a client from its server. `clean` means the server is between transactions and may
-   * serve someone else; otherwise it is closed, since its session state is unknown.
+   * serve someone else; otherwise it is closed, since its session state is unknown. `pinned`:
+   * its client left holding session state that cannot move (lib/session/pins): the server is
+   * reset before anyone else gets it, whatever server_reset_query says.
    */
-  release(server: ServerConnection, clean: boolean): void {
+  release(server: ServerConnection, clean: boolean, pinned = false): void {
     server.client = null;
     server.lastUsed = clock.now;
     server.resume();
@@ -219,6 +224,16 @@ export class Pool implements ServerOwner {
     if (!clean || server.closeOnRelease || this.pastLifetime(server)) {
       this.moveServer(server, 'used');
       server.close(clean ? 'server lifetime or reconnect' : 'client left mid-transaction', true);
+      return;
+    }
+    if (pinned) {
+      // DISCARD ALL releases advisory locks too; the unlock is said on its own all the same, so
+      // that the locks go even if DISCARD ALL fails. Each runs alone (DISCARD ALL refuses a
+      // multi-statement string), ahead of anything else.
+      server.statements.clear();
+      this.moveServer(server, 'used');
+      server.runInternal('SELECT pg_catalog.pg_advisory_unlock_all()');
+      server.runInternal('DISCARD ALL');
       return;
     }
     const s = this.settings;

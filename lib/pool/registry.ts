@@ -29,6 +29,7 @@ import type { Connect } from '../connect';
 import { RulesDatabases, type RulesDatabasesOwner } from './rules-databases';
 import { QueryObserver } from '../metrics/observer';
 import type { ChannelHub, Notifications } from '../session/channels';
+import { ClientPins } from '../session/pins';
 
 export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesDatabasesOwner {
   readonly pools = new Map<string, Pool>();
@@ -237,7 +238,8 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
       this.replicaSets.set(db.name, set);
     }
     const replicaSet = set;
-    return new ClientRouter(replicaSet, client.id, client.user, pool, (i) => this.replicaPool(replicaSet, i, pool), () => client.reroute(), client.tracksPrepared);
+    const pins = client.pinWatch?.pins ?? new ClientPins([]);
+    return new ClientRouter(replicaSet, client.id, client.user, pool, (i) => this.replicaPool(replicaSet, i, pool), () => client.reroute(), client.tracksPrepared, pins);
   }
 
   /** The rules as a client of `pool` meets them: always made, so a RELOAD that adds rules reaches every client. */

@@ -270,3 +270,17 @@ export const notificationsDropped = (count: number): ErrorFields => ({
   code: '01000',
   message: `pgmux: ${count} notifications were dropped because this client did not read them in time`,
 });
+// ---- session pins: one statement refused, the session goes on ----
+
+/**
+ * max_pinned_clients_per_pool reached: the statement would keep a server for this client alone
+ * (lib/session/pins). 53400 (configuration_limit_exceeded), as for a rule's rate: a cap the
+ * configuration sets, in class 53 that drivers and pools read as "try again later"; not 53300,
+ * which says the connection itself was refused, nor 0A000, which says it never works.
+ */
+export const pinnedClientsLimit = (limit: number, reasons: string): ErrorFields =>
+  error(
+    SqlState.ConfigurationLimitExceeded,
+    `pgmux: max_pinned_clients_per_pool (${limit}) reached: this statement would keep a server for this client alone (${reasons}); retry later, or raise max_pinned_clients_per_pool`,
+    'In transaction pooling, session advisory locks, temporary tables, WITH HOLD cursors and prepared transactions keep their server until they are released.',
+  );

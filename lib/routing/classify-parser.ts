@@ -248,7 +248,8 @@ function statementVerdict(node: unknown, o: CompiledOptions): Verdict {
     case 'UnlistenStmt':
       return verdict('primary', 'primary: UNLISTEN');
     case 'DiscardStmt':
-      if (body.target === 'DISCARD_ALL') return verdict('primary', 'primary: DISCARD', { unpins: ALL_PINS, sessionRoute: 'auto', sessionKey: null });
+      // A prepared transaction is not the session's: DISCARD ALL leaves it prepared.
+      if (body.target === 'DISCARD_ALL') return verdict('primary', 'primary: DISCARD', { unpins: ALL_PINS & ~Pin.preparedXact, sessionRoute: 'auto', sessionKey: null });
       return verdict('primary', 'primary: DISCARD', { unpins: body.target === 'DISCARD_TEMP' ? Pin.tempTable : 0 });
     case 'VacuumStmt':
       return verdict('primary', body.is_vacuumcmd === true ? 'primary: VACUUM' : 'primary: ANALYZE');
@@ -363,6 +364,8 @@ function transaction(body: Obj): Verdict {
       return readOnly && !serializable ? verdict('replica', 'replica: BEGIN READ ONLY') : verdict('primary', 'primary: BEGIN');
     }
     case 'TRANS_STMT_PREPARE':
+      // The prepared transaction outlives the session; its client keeps the server until it is finished (lib/session/pins).
+      return verdict('primary', 'primary: two-phase commit', { pins: Pin.preparedXact });
     case 'TRANS_STMT_COMMIT_PREPARED':
     case 'TRANS_STMT_ROLLBACK_PREPARED':
       return verdict('primary', 'primary: two-phase commit');

@@ -2,14 +2,17 @@
 // hints) and the internal verdict both classifier tiers build, with how verdicts of the
 // statements of one multi-statement string combine.
 
+import { ALL_PINS, PIN_REASONS, Pin, type PinReason } from '../session/pins';
+
 /** Where a statement may run. */
 export type Target = 'primary' | 'replica';
 
 /**
  * Session state that only exists on the server that created it, so the client must stay on
- * the primary until it is released (session end, or the matching unpin).
+ * the primary until it is released (session end, or the matching unpin). The reasons and their
+ * bits are the session's account's (lib/session/pins).
  */
-export type PinReason = 'set' | 'listen' | 'temp-table' | 'advisory-lock' | 'with-hold-cursor';
+export { ALL_PINS, Pin, type PinReason };
 
 /** A leading comment `/* pgmux:primary *\/` or `/* pgmux:replica *\/`. */
 export type RouteHint = 'primary' | 'replica';
@@ -88,21 +91,9 @@ export interface ClassifyOptions {
   readonly maxParseLength?: number;
 }
 
-/** Pin reasons as bits, so a verdict carries them without allocating. */
-export const Pin = {
-  set: 1,
-  listen: 2,
-  tempTable: 4,
-  advisoryLock: 8,
-  withHoldCursor: 16,
-} as const;
-export const ALL_PINS = 31;
-
-const PIN_NAMES: readonly PinReason[] = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'];
-
 /** One frozen array per bit mask, built once: the classifications share them. */
 const PIN_LISTS: readonly (readonly PinReason[])[] = Array.from({ length: ALL_PINS + 1 }, (_, mask) =>
-  Object.freeze(PIN_NAMES.filter((_, bit) => (mask & (1 << bit)) !== 0)),
+  Object.freeze(PIN_REASONS.filter((_, bit) => (mask & (1 << bit)) !== 0)),
 );
 
 export function pinList(mask: number): readonly PinReason[] {

@@ -84,6 +84,7 @@ const PIN_TEXT: Readonly<Record<PinReason, string>> = {
   'temp-table': 'primary: pinned by temp table',
   'advisory-lock': 'primary: pinned by advisory lock',
   'with-hold-cursor': 'primary: pinned by WITH HOLD cursor',
+  'prepared-xact': 'primary: pinned by prepared transaction',
 };
 
 /** route()'s own primary decisions, built once. */

@@ -25,6 +25,7 @@ import { Reason, route, type ReadYourWrites, type RouteContext, type RouteDecisi
 import { VolatilityLookup } from './volatility';
 import { appKey, scopeKey, WriteScopes } from './writes';
 import { statementKey, withoutKey } from './consistency-key';
+import { maskOf, PinCounts, type ClientPins } from '../session/pins';
 
 /** A waiting client the set can send back through routing (its replica went away). */
 export interface Reroutable {
@@ -67,9 +68,8 @@ export class ReplicaSet {
   readonly timeoutMs: number;
   /** Reads sent to each replica (SHOW REPLICAS reads_routed). */
   readonly routed: number[];
-  /** Session pins by reason (SHOW PINS): clients pinned now, and times a client became pinned. */
-  readonly pinsNow = new Map<PinReason, number>();
-  readonly pinsTotal = new Map<PinReason, number>();
+  /** Session pins of this database's routed clients by reason (metrics, status page): pinned now, and pinnings so far. */
+  readonly pins = new PinCounts();
   /** Routing decisions by reason code (SHOW ROUTE's); distinct codes are few, capped all the same. */
   readonly reasons = new Map<string, number>();
   /** read_your_writes: reads that waited for a replica, waits that ran out, reads then sent to the primary. */
@@ -174,12 +174,6 @@ export class ReplicaSet {
     if (reason === Reason.tooStale) this.rywWaits.primaryFallbacks++;
   }
 
-  /** A client of this set became pinned by `reason` (+1) or was released from it (-1). */
-  countPin(reason: PinReason, delta: 1 | -1): void {
-    this.pinsNow.set(reason, (this.pinsNow.get(reason) ?? 0) + delta);
-    if (delta > 0) this.pinsTotal.set(reason, (this.pinsTotal.get(reason) ?? 0) + 1);
-  }
-
   /**
    * What SHOW ROUTE answers for `sql` from a fresh client with no session state; a statement
    * carrying a consistency key (read_your_writes = key) is decided against that key's last write.
@@ -229,7 +223,6 @@ const OTHER_MESSAGE: Classification = { target: 'primary', reason: 'primary: fun
 /** One client's routing state. */
 export class ClientRouter implements PollWaiter {
   sessionRoute: SessionRoute = 'auto';
-  private readonly pins = new Set<PinReason>();
   /** What the client's prepared statements hold, from their Parse or SQL PREPARE. */
   private readonly prepared: PreparedRoutes;
   /** When the current wait began (tracker clock); -1 when not waiting. */
@@ -257,7 +250,13 @@ export class ClientRouter implements PollWaiter {
      * > 0). Without that, a named statement exists only where its Parse ran: the primary.
      */
     private readonly tracksStatements: boolean,
+    /**
+     * The client's session pins (lib/session/pins), the one account: the router records the
+     * route pins (SET, LISTEN) of what it observes there, and reads every pin when it places.
+     */
+    private readonly account: ClientPins,
   ) {
+    account.countIn(set.pins);
     this.key = scopeKey(set.readYourWrites, clientId, user, set.db.name);
     this.prepared = new PreparedRoutes(tracksStatements);
   }
@@ -281,7 +280,7 @@ export class ClientRouter implements PollWaiter {
       statement,
       tx: 'idle',
       sessionRoute: this.sessionRoute,
-      pins: [...this.pins, ...pins],
+      pins: [...this.account.reasons(), ...pins],
       replicas: tracker.replicas,
       readYourWrites: set.readYourWrites,
       // A keyed read sees its key's writes and the connection's own.
@@ -378,19 +377,12 @@ export class ClientRouter implements PollWaiter {
   /** The client closed: stop waiting, forget its connection-scoped write. */
   closed(): void {
     this.set.tracker.cancelWake(this);
-    for (const p of this.pins) this.set.countPin(p, -1);
-    this.pins.clear();
     if ((this.set.readYourWrites === 'connection' || this.set.readYourWrites === 'key') && this.key !== null) this.set.writes.forget(this.key);
   }
 
   private apply(c: Classification): void {
-    if (c.unpins !== undefined) for (const p of c.unpins) if (this.pins.delete(p)) this.set.countPin(p, -1);
-    if (c.pins !== undefined)
-      for (const p of c.pins) {
-        if (this.pins.has(p)) continue;
-        this.pins.add(p);
-        this.set.countPin(p, 1);
-      }
+    // Server pins (temp tables, locks, cursors) are the client's to record (lib/client/pin-watch), and only it knows when they go.
+    if (c.pins !== undefined || c.unpins !== undefined) this.account.route(maskOf(c.pins), maskOf(c.unpins));
     if (c.sessionRoute !== undefined) this.sessionRoute = c.sessionRoute;
     if (c.sessionKey !== undefined) this.sessionKey = c.sessionKey;
   }

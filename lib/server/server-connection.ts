@@ -60,6 +60,11 @@ export interface ServerPeer {
   parameterReported(name: string, value: string): void;
   /** A ReadyForQuery for one of this client's requests has been forwarded. */
   readyForQuery(status: number): void;
+  /**
+   * The internal queries run while this client was linked (parameter sync, a pin check) are all
+   * answered; `answer`: the first column of the last row one returned, null when none did or one failed.
+   */
+  internalDone(answer: string | null): void;
   /** False when a ReadyForQuery with this status must be swallowed (readyForQuery then refuses). */
   acceptsReady(status: number): boolean;
   /** The client's prepared-statement link, when it tracks named statements; else null. */
@@ -149,6 +154,10 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   /** ReadyForQuery messages still to be swallowed for internal queries sent ahead of clients. */
   private internalPending = 0;
   private internalError: ErrorFields | null = null;
+  /** The first column of the last row an internal query returned (a pin check's answer), else null. */
+  private internalAnswer: string | null = null;
+  /** Internal queries run while a client was linked have all been answered: tell it (afterFrame). */
+  private internalDonePending = false;
   private closed = false;
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
@@ -368,10 +377,15 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
         const fields = decodeErrorFields(buf, start, end);
         this.internalError = fields.kind === 'invalid' ? { severity: 'ERROR', code: '08P01', message: fields.reason } : fields;
       }
+      if (type === BackendCode.DataRow) this.internalAnswer = firstColumn(buf, start, end);
       if (type === BackendCode.ReadyForQuery) {
         this.txStatus = buf[start + 5];
         this.internalPending--;
         if (this.internalPending === 0 && this.client === null) return Action.Swallow | Action.Notify;
+        if (this.internalPending === 0) {
+          this.internalDonePending = true;
+          return Action.Swallow | Action.Notify;
+        }
       }
       return Action.Swallow;
     }
@@ -420,6 +434,14 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
 
   afterFrame(): boolean {
     const client = this.client;
+    if (client !== null && this.internalDonePending) {
+      // The frame was an internal query's swallowed ReadyForQuery: nothing of the client's is due.
+      this.internalDonePending = false;
+      const answer = this.internalError === null ? this.internalAnswer : null;
+      this.internalAnswer = null;
+      client.internalDone(answer);
+      return false;
+    }
     if (client !== null) {
       const rewritten = this.rewritten;
       if (rewritten !== null) {
@@ -436,6 +458,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       return false;
     }
     // An internal query of an unlinked server (reset or check) has finished.
+    this.internalDonePending = false;
     this.owner.serverReady(this);
     return false;
   }
@@ -453,4 +476,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.readKept = true;
     if (queued < 0) this.socket.pause();
   }
+}
+
+/** A DataRow's first column as text (null for SQL NULL or no column): an internal query's answer. */
+function firstColumn(buf: Buffer, start: number, end: number): string | null {
+  if (end - start < 11 || buf.readInt16BE(start + 5) < 1) return null;
+  const len = buf.readInt32BE(start + 7);
+  if (len < 0 || start + 11 + len > end) return null;
+  return buf.toString('utf8', start + 11, start + 11 + len);
 }

@@ -83,6 +83,12 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
     severity: 'WARNING',
   },
   notificationsDropped: { args: [3], code: '01000', message: 'pgmux: 3 notifications were dropped because this client did not read them in time', severity: 'WARNING' },
+  pinnedClientsLimit: {
+    args: [2, 'temp-table'],
+    code: '53400',
+    message: 'pgmux: max_pinned_clients_per_pool (2) reached: this statement would keep a server for this client alone (temp-table); retry later, or raise max_pinned_clients_per_pool',
+    severity: 'ERROR',
+  },
 };
 
 function call(name: Name, args: unknown[]): ErrorFields {

@@ -17,6 +17,7 @@ interface Case {
 
 const R = 'replica' as const;
 const P = 'primary' as const;
+/** The pins DISCARD ALL releases: all but a prepared transaction's, which is not the session's. */
 const ALL_PINS = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'] as const;
 
 const TOKENIZING: Case[] = [
@@ -287,6 +288,8 @@ const TRANSACTIONS: Case[] = [
   { name: 'ROLLBACK TO SAVEPOINT goes wherever the transaction is', sql: 'ROLLBACK TO SAVEPOINT s1', want: { target: R, reason: 'replica: transaction control', tier: 'lexer' } },
   /** Two-phase commit lives on the primary. */
   { name: 'COMMIT PREPARED needs the primary', sql: "COMMIT PREPARED 'x'", want: { target: P, reason: 'primary: two-phase commit', tier: 'parser' } },
+  /** A prepared transaction outlives its transaction: its client keeps the server (lib/session/pins). */
+  { name: 'PREPARE TRANSACTION pins', sql: "PREPARE TRANSACTION 'x'", want: { target: P, reason: 'primary: two-phase commit', pins: ['prepared-xact'], tier: 'parser' } },
   /** Clients ask this (JDBC, libpq read-write checks) to find out whether they reached the primary. */
   { name: 'SHOW transaction_read_only is answered by the primary', sql: 'SHOW transaction_read_only', want: { target: P, reason: 'primary: SHOW transaction_read_only', tier: 'lexer' } },
   /** Other settings read the same anywhere. */

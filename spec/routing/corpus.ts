@@ -429,7 +429,7 @@ const WRITES: CorpusEntry[] = [
     standbyRefuses: true,
     primaryAnswer: 'a read-only transaction, but SERIALIZABLE, which a standby refuses',
   },
-  { sql: "PREPARE TRANSACTION 'x'", label: P, reason: 'primary: two-phase commit', run: 'none', why: 'max_prepared_transactions is 0 in the spec cluster' },
+  { sql: "PREPARE TRANSACTION 'x'", label: P, reason: 'primary: two-phase commit', pins: ['prepared-xact'], run: 'none', why: 'max_prepared_transactions is 0 in the spec cluster' },
   { sql: "COMMIT PREPARED 'x'", label: P, reason: 'primary: two-phase commit', run: 'none', why: 'no prepared transaction exists' },
   { sql: 'SHOW transaction_read_only', label: P, reason: 'primary: SHOW transaction_read_only', primaryAnswer: 'asks whether the server it reached is read-only' },
 ];

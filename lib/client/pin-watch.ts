@@ -1,0 +1,140 @@
+// Owns how a client in transaction or statement pooling meets its session pins
+// (lib/session/pins): the frames that create or may release them, max_pinned_clients_per_pool
+// (the statement that would pin one client too many goes on as a marker whose error is
+// replaced by the refusal, so the server's transaction fails as PostgreSQL's would), whether
+// the server is kept at ReadyForQuery 'I' (after asking it what remains, when in doubt), and
+// what a server needs when its pinned client leaves.
+
+import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
+import { decodeErrorFields, errorResponse } from '../protocol/backend';
+import { parse, query } from '../protocol/frontend';
+import * as refusals from '../protocol/refusals';
+import { ClientPins, describePins, mayRelease, type PinCounts } from '../session/pins';
+import { serverPinsOf, serverPinsOfText } from '../routing/pin-detector';
+import { log, type LogSubject } from '../log';
+
+/** A statement refused by the limit goes to the server as this word: a syntax error there, replaced by the refusal. */
+const MARKER = 'pgmux_pin_limit_reached';
+const MARKER_QUOTED = `"${MARKER}"`;
+const SYNTAX_ERROR = '42601';
+
+/** What a server needs from the check and the reset (lib/server/server-connection). */
+export interface PinnedServer {
+  runInternal(sql: string): void;
+}
+
+export class PinWatch {
+  readonly pins: ClientPins;
+  /** Markers sent whose error the server still owes, in order (reset at each ReadyForQuery). */
+  private refusalsOwed = 0;
+  private refusal: Buffer | null = null;
+
+  constructor(
+    counts: PinCounts,
+    private readonly subject: LogSubject,
+  ) {
+    this.pins = new ClientPins([counts]);
+  }
+
+  /**
+   * A Query, Parse or Bind about to be forwarded. Records the server pins it creates, or that it
+   * may release some; returns the frame to send instead when it would pin a client over
+   * `limit` (0: no limit) while `counts` already holds that many.
+   */
+  frame(type: number, buf: Buffer, start: number, end: number, limit: number, counts: PinCounts): Buffer | null {
+    const pins = this.pins;
+    let from = start + HEADER_LENGTH;
+    let name: string | null = null;
+    if (type === FrontendCode.Bind) {
+      if (!pins.tracksNamed) return null;
+      const portalEnd = buf.indexOf(0, from);
+      if (portalEnd < 0 || portalEnd >= end) return null;
+      const nameEnd = buf.indexOf(0, portalEnd + 1);
+      if (nameEnd < 0 || nameEnd >= end) return null;
+      return this.creates(pins.namedPins(buf.toString('utf8', portalEnd + 1, nameEnd)), null, limit, counts, type, '');
+    }
+    if (type === FrontendCode.Parse) {
+      const nul = buf.indexOf(0, from);
+      if (nul < 0 || nul >= end) return null;
+      name = buf.toString('utf8', from, nul);
+      from = nul + 1;
+    }
+    // A Query's text is the whole frame but its final NUL; a Parse's runs to the NUL before its parameter types.
+    let stop = type === FrontendCode.Query && buf[end - 1] === 0 ? end - 1 : buf.indexOf(0, from);
+    if (stop < 0 || stop >= end) stop = end;
+    if (pins.holdsServer && mayRelease(buf, from, stop)) pins.mayHaveReleased();
+    const mask = serverPinsOf(buf, from, stop);
+    if (name !== null && name !== '') pins.parsed(name, mask);
+    if (mask === 0) return null;
+    return this.creates(mask, buf.toString('utf8', from, stop), limit, counts, type, name ?? '');
+  }
+
+  /** Named statements pgmux answered Parse for itself (no server linked): a later Bind of one pins as its text does. */
+  parsedUnlinked(name: string, sql: string): void {
+    if (name !== '') this.pins.parsed(name, serverPinsOfText(sql));
+  }
+
+  private creates(mask: number, sql: string | null, limit: number, counts: PinCounts, type: number, name: string): Buffer | null {
+    if (mask === 0) return null;
+    const pins = this.pins;
+    // A Bind cannot be swapped for a marker of its own (its statement is the server's): it pins over the limit.
+    if (limit > 0 && !pins.holdsServer && counts.serverClients >= limit && type !== FrontendCode.Bind) {
+      this.refusalsOwed++;
+      this.refusal = errorResponse(refusals.pinnedClientsLimit(limit, describePins(mask)));
+      log.info(`statement refused: max_pinned_clients_per_pool (${limit}) reached`, this.subject);
+      return type === FrontendCode.Query ? query(MARKER) : parse(name, MARKER);
+    }
+    pins.created(mask, sql);
+    return null;
+  }
+
+  /** A server's ErrorResponse for this client: the refusal in place of a marker's syntax error, else null. */
+  rewriteError(buf: Buffer, start: number, end: number): Buffer | null {
+    if (this.refusalsOwed === 0) return null;
+    const fields = decodeErrorFields(buf, start, end);
+    if (fields.kind === 'invalid' || fields.code !== SYNTAX_ERROR || !fields.message.includes(MARKER_QUOTED)) return null;
+    this.refusalsOwed--;
+    return this.refusal;
+  }
+
+  /**
+   * ReadyForQuery 'I' with nothing owed: whether the client keeps `server`. When its pins are
+   * in doubt the server is asked first (internalDone answers); meanwhile it is kept.
+   */
+  keeps(server: PinnedServer): boolean {
+    this.refusalsOwed = 0;
+    const sql = this.pins.checkAtIdle();
+    if (sql !== null) server.runInternal(sql);
+    return this.pins.holdsServer;
+  }
+
+  /** Any other ReadyForQuery: a marker the server skipped (an earlier error in its batch) is owed nothing now. */
+  ready(): void {
+    this.refusalsOwed = 0;
+  }
+
+  /** The check's answer (null: it failed); true when the client no longer needs its server. */
+  checked(answer: string | null): boolean {
+    if (!this.pins.checking) return false;
+    this.pins.checked(answer);
+    if (answer === null) log.warn('could not ask the server which session state remains; the client stays on it', this.subject);
+    return !this.pins.holdsServer;
+  }
+
+  /**
+   * The client left (or lost its server): whether the server it held must be reset before
+   * anyone else gets it. A prepared transaction is not the session's: it stays prepared on the
+   * database (a transaction manager may still finish it by its gid), so it is only logged.
+   */
+  left(): boolean {
+    const pins = this.pins;
+    const reset = pins.holdsServer;
+    if (pins.gids.size > 0) {
+      log.warn(`client left with prepared transactions not finished through it: ${[...pins.gids].join(', ')}; they stay prepared until COMMIT PREPARED or ROLLBACK PREPARED`, this.subject);
+    }
+    pins.gids.clear();
+    if (reset) log.info(`client left holding session state (${describePins(pins.mask) || 'being checked'}); its server is reset`, this.subject);
+    pins.clear();
+    return reset;
+  }
+}
