@@ -39,6 +39,7 @@ import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
 import { UnansweredRequest } from './resend';
 import type { ClientRules } from '../rules/client-rules';
+import { SessionSettings, SettingValues, replayFor, settingRow } from '../session/settings';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -102,6 +103,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * same values share one map until a value changes (./session-params).
    */
   params: ReadonlyMap<string, string> = NO_PARAMS;
+  /** Every other session setting (SET, set_config, startup options) and the transaction's changes to them (lib/session/settings); null before the welcome. */
+  settings: SessionSettings | null = null;
+  /** Transaction or statement pooling: statements are watched for SET, which follows the client (lib/session/settings). */
+  private watchSets = false;
   cancelKey = { pid: 0, secret: 0 };
   /** ReadyForQuery messages the server still owes for this client's Sync/Query/FunctionCall. */
   owed = 0;
@@ -248,6 +253,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (local === null) return false;
     const router = this.router;
     if (router !== null) for (let i = 0; i < local.names.length; i++) router.observe(local.statements[i].sql, local.names[i]);
+    const settings = this.settings;
+    if (this.watchSets && settings !== null) for (let i = 0; i < local.names.length; i++) settings.observeText(local.statements[i].sql, local.names[i]);
     this.socket.write(local.answer);
     if (local.synced) this.readySince = clock.now;
     return true;
@@ -453,6 +460,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const startup = this.startup as StartupPhase;
     const welcome = sessionParams(serverParams, startup.params, this.ctx.tracked);
     this.params = welcome.params;
+    const tracked = this.ctx.tracked;
+    this.settings = new SessionSettings(SettingValues.of(startup.settings), (name) => tracked.lookup(name) !== undefined);
+    this.watchSets = (this.pool as Pool).settings.poolMode !== 'session';
     this.cancelKey = this.ctx.assignCancelKey(this);
     this.socket.write(Buffer.concat([welcome.status, backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE]));
     this.setState('idle');
@@ -470,6 +480,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     server.resume();
     const sync = syncStatement(this.params, server.params, this.ctx.tracked);
     if (sync !== '') server.runInternal(sync);
+    const settings = this.settings;
+    if (settings !== null) {
+      const replay = replayFor(settings.values, server.settings);
+      if (replay !== null) server.replay(replay, settings.values);
+    }
     this.setState('active');
     const queued = this.queued.take();
     // Session pooling keeps a server for good: a lost one is a lost session.
@@ -497,7 +512,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
         // routed client's statements are classified for its session pins and writes; the rules see
         // statements; metrics fingerprint them (not a huge one that would have to be assembled for that alone).
-        if (type === FrontendCode.Query && (this.prepared !== null || this.router !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
+        if (type === FrontendCode.Query && (this.watchSets || this.prepared !== null || this.router !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
           return Action.Inspect;
         }
         this.prepared?.noteForwarded(type);
@@ -513,6 +528,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         // rules see statements (and, while the result cache runs, the Binds that execute them);
         // metrics learn which statement runs.
         if (this.prepared !== null || (this.tags !== null && length <= TAG_FRAME_MAX)) return Action.Inspect;
+        // SET follows the client: Parses are looked at, and Binds of a named statement that sets something.
+        if (this.watchSets && (type === FrontendCode.Parse || (this.settings as SessionSettings).hasNamedStatements)) return Action.Inspect;
         if (this.rules === null) return Action.Forward;
         return (type === FrontendCode.Parse ? this.rules.inspects : this.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
@@ -536,6 +553,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
+    if (this.watchSets) {
+      const settings = this.settings as SessionSettings;
+      if (type === FrontendCode.Query || type === FrontendCode.Parse) settings.observe(type, buf, start, end);
+      else if (type === FrontendCode.Bind && settings.hasNamedStatements) settings.observeBind(buf, start, end);
+    }
     const tags = this.tags;
     if (tags !== null) {
       if (type === FrontendCode.Query) tags.query(buf, start, end);
@@ -673,7 +695,39 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.owed > 0 || this.unsynced > 0 || !(this.relay as Relay).atBoundary()) return;
     if (status === TxStatus.Idle) this.router?.transactionEnded();
     if ((this.pool as Pool).settings.poolMode === 'session') return;
-    if (status === TxStatus.Idle) this.unlink(true);
+    if (status !== TxStatus.Idle) return;
+    // The transaction may have set something: learn what it left before the server goes.
+    if (this.watchSets && (this.settings as SessionSettings).needsReadBack) this.readSettingsBack(server);
+    else this.unlink(true);
+  }
+
+  /**
+   * Asks the server what the transaction that just ended left of the settings it touched
+   * (lib/session/settings). The client has its ReadyForQuery already; the server stays linked
+   * until the answer is in, so the client's next request cannot reach another server before
+   * its values are known (it follows on this one, behind the question).
+   */
+  private readSettingsBack(server: ServerConnection): void {
+    const back = (this.settings as SessionSettings).readBack();
+    server.runInternal(back.sql, {
+      row: (buf, start, end) => {
+        const r = settingRow(buf, start, end);
+        if (r !== null) back.row(r.name, r.value);
+      },
+      done: (srv, error) => {
+        if (error !== null) {
+          // Its state is unknown: it serves no one again.
+          log.warn(`reading back session settings failed: ${error.message}`, this);
+          srv.closeOnRelease = true;
+        } else srv.settings = back.finish();
+        if (this.server === srv && this.owed === 0 && this.unsynced === 0 && this.atBoundary() && srv.txStatus === TxStatus.Idle) this.unlink(true);
+      },
+    });
+  }
+
+  /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */
+  settingsRefused(error: ErrorFields): void {
+    this.fail(refusals.settingNotRestored(error));
   }
 
   /**

@@ -63,6 +63,11 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
     message: 'rate limit of pgmux rule "batch" exceeded: more than 10/s, and no slot came within rate_wait (1000 ms); try again later',
     severity: 'ERROR',
   },
+  settingNotRestored: {
+    args: [{ severity: 'ERROR', code: '42704', message: 'role "gone" does not exist' }],
+    code: '42704',
+    message: 'pgmux: a setting of this session could not be applied on the server it moved to: role "gone" does not exist',
+  },
   ruleStatementTimeout: { args: ['slow', 5000], code: '57014', message: 'canceling statement due to statement timeout', severity: 'ERROR' },
 };
 
