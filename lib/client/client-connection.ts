@@ -460,8 +460,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const startup = this.startup as StartupPhase;
     const welcome = sessionParams(serverParams, startup.params, this.ctx.tracked);
     this.params = welcome.params;
-    const tracked = this.ctx.tracked;
-    this.settings = new SessionSettings(SettingValues.of(startup.settings), (name) => tracked.lookup(name) !== undefined);
+    this.settings = welcomeSettings(serverParams, startup, this.ctx.tracked);
     this.watchSets = (this.pool as Pool).settings.poolMode !== 'session';
     this.cancelKey = this.ctx.assignCancelKey(this);
     this.socket.write(Buffer.concat([welcome.status, backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE]));
@@ -888,6 +887,21 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.state = to;
     this.stateSince = clock.now;
   }
+}
+
+/**
+ * A new client's session settings (lib/session/settings): every parameter but those PostgreSQL
+ * reports to it (../server/params syncs those), starting with the startup packet's options and
+ * the tracked parameters the server does not report (track_extra_parameters = search_path).
+ */
+function welcomeSettings(serverParams: ReadonlyMap<string, string>, startup: StartupPhase, tracked: TrackedParams): SessionSettings {
+  const initial = new Map(startup.settings);
+  for (const [name, value] of startup.params) if (!serverParams.has(name)) initial.set(name.toLowerCase(), value);
+  const reported = (name: string): boolean => {
+    const canonical = tracked.lookup(name);
+    return canonical !== undefined && serverParams.has(canonical);
+  };
+  return new SessionSettings(SettingValues.of(initial), reported);
 }
 
 function isStatementMessage(type: number): boolean {

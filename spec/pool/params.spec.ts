@@ -10,8 +10,8 @@
 // (the six above plus a few read-only ones), so pgmux cannot see a later `SET search_path`.
 // An extra parameter such as search_path is therefore tracked from the startup packet only:
 // that value is applied to every server the client lands on, and other clients get their own
-// (the server default) back. A SET of it during the session stays on that one server, as it
-// does with PgBouncer.
+// (the server default) back. A SET of it during the session follows the client too, as every
+// SET does (lib/session/settings, spec/session/settings.spec.ts).
 
 import postgres from 'postgres';
 import type { Client } from 'pg';
