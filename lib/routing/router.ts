@@ -300,7 +300,8 @@ export class ClientRouter implements PollWaiter {
       case 'primary':
         this.waitStart = -1;
         this.onPrimary = true;
-        this.mayWrite = statement.target !== 'replica';
+        // A SET that follows the client runs on the primary but writes nothing to wait for.
+        this.mayWrite = statement.target !== 'replica' && statement.onlySettings !== true;
         return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly };
       case 'replica': {
         this.waitStart = -1;
@@ -354,7 +355,7 @@ export class ClientRouter implements PollWaiter {
     // What it PREPAREs and DEALLOCATEs is recorded; an EXECUTE of a read is no write.
     const resolved = this.prepared.resolve(c);
     this.apply(c);
-    if (this.onPrimary && resolved.target === 'primary') {
+    if (this.onPrimary && resolved.target === 'primary' && resolved.onlySettings !== true) {
       this.mayWrite = true;
       if (this.set.readYourWrites === 'key') {
         const key = statementKey(sql) ?? this.sessionKey;
@@ -387,7 +388,7 @@ export class ClientRouter implements PollWaiter {
     if (c.unpins !== undefined) for (const p of c.unpins) if (this.pins.delete(p)) this.set.countPin(p, -1);
     if (c.pins !== undefined)
       for (const p of c.pins) {
-        if (this.pins.has(p)) continue;
+        if (this.pins.has(p) || (p === 'set' && c.setFollows === true)) continue;
         this.pins.add(p);
         this.set.countPin(p, 1);
       }
@@ -415,7 +416,8 @@ export class ClientRouter implements PollWaiter {
     const note = (c: Classification): void => {
       first ??= c;
       if (c.target === 'primary') primary ??= c;
-      if (c.pins !== undefined) pins.push(...c.pins);
+      // A SET that follows the client (lib/session/settings) pins nothing.
+      if (c.pins !== undefined) for (const p of c.pins) if (p !== 'set' || c.setFollows !== true) pins.push(p);
       // SET pgmux.route in the batch counts for the batch itself.
       if (c.sessionRoute === 'primary') primary ??= c;
     };
