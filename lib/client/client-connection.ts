@@ -241,6 +241,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
     // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
     this.rules = this.ctx.rulesFor?.(this, this.pool as Pool) ?? null;
+    if (this.rules !== null && this.settings !== null && this.settings.values.values.size > 0) this.rules.sessionSettings();
   }
 
   /**

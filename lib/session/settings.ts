@@ -31,8 +31,15 @@ export class SettingValues {
     this.key = key;
   }
 
+  /** The values as one shared object: clients with the same values compare with `===` (interned by key). */
   static of(values: ReadonlyMap<string, string>): SettingValues {
-    return values.size === 0 ? SettingValues.EMPTY : new SettingValues(values);
+    if (values.size === 0) return SettingValues.EMPTY;
+    const made = new SettingValues(values);
+    const known = interned.get(made.key);
+    if (known !== undefined) return known;
+    if (interned.size >= MAX_INTERNED) interned.clear();
+    interned.set(made.key, made);
+    return made;
   }
 
   /** These values with `changes` applied (null: back to the default). */
@@ -49,6 +56,10 @@ export class SettingValues {
     return this === other || this.key === other.key;
   }
 }
+
+/** Distinct sets of values kept for sharing; past this many the table starts over (equal values then compare by key). */
+const MAX_INTERNED = 10000;
+const interned = new Map<string, SettingValues>();
 
 /**
  * Settings this layer never follows: the transaction's own (they last one transaction), the
