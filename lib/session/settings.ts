@@ -240,10 +240,16 @@ function run(sql: string, params: readonly string[] = []): Buffer {
  */
 function readBackSql(names: readonly string[]): string {
   const list = names.map(quoteLiteral).join(', ');
+  // Everything qualified (the client's search_path must not change the answer, which other
+  // clients' replays rely on); the client's statement_timeout must not cancel it, unless it is
+  // one of the settings read (a local value would be read instead of the session's).
   return (
-    "SELECT n, CASE WHEN s.name IS NULL THEN NULLIF(pg_catalog.current_setting(n, true), '') " +
-    "WHEN s.source = 'session' THEN pg_catalog.current_setting(n) END " +
-    `FROM pg_catalog.unnest(ARRAY[${list}]::text[]) AS n LEFT JOIN pg_catalog.pg_settings s ON pg_catalog.lower(s.name) = n`
+    (names.includes('statement_timeout') ? '' : 'SET LOCAL statement_timeout = 0; ') +
+    'SELECT n, CASE WHEN s.name IS NULL THEN ' +
+    "(CASE WHEN pg_catalog.current_setting(n, true) OPERATOR(pg_catalog.=) '' THEN NULL ELSE pg_catalog.current_setting(n, true) END) " +
+    "WHEN s.source OPERATOR(pg_catalog.=) 'session' THEN pg_catalog.current_setting(n) END " +
+    `FROM pg_catalog.unnest(ARRAY[${list}]::pg_catalog.text[]) AS n ` +
+    'LEFT JOIN pg_catalog.pg_settings s ON pg_catalog.lower(s.name) OPERATOR(pg_catalog.=) n'
   );
 }
 
