@@ -39,7 +39,8 @@ import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
 import { UnansweredRequest } from './resend';
 import type { ClientRules } from '../rules/client-rules';
-import { SessionSettings, SettingValues, replayFor, settingRow } from '../session/settings';
+import { replayFor, type SessionSettings } from '../session/settings';
+import { readSettingsBack, welcomeSettings } from './session-settings';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -461,7 +462,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const startup = this.startup as StartupPhase;
     const welcome = sessionParams(serverParams, startup.params, this.ctx.tracked);
     this.params = welcome.params;
-    this.settings = welcomeSettings(serverParams, startup, this.ctx.tracked);
+    this.settings = welcomeSettings(serverParams, startup.settings, startup.params, this.ctx.tracked);
     this.watchSets = (this.pool as Pool).settings.poolMode !== 'session';
     this.cancelKey = this.ctx.assignCancelKey(this);
     this.socket.write(Buffer.concat([welcome.status, backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE]));
@@ -697,33 +698,18 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if ((this.pool as Pool).settings.poolMode === 'session') return;
     if (status !== TxStatus.Idle) return;
     // The transaction may have set something: learn what it left before the server goes.
-    if (this.watchSets && (this.settings as SessionSettings).needsReadBack) this.readSettingsBack(server);
+    // The transaction may have set something: learn what it left before the server goes. The
+    // client has its ReadyForQuery already; the server stays linked until the answer is in, so
+    // its next request cannot reach another server before its values are known.
+    if (this.watchSets && (this.settings as SessionSettings).needsReadBack) readSettingsBack(this.settings as SessionSettings, server, this.settingsReadBack);
     else this.unlink(true);
   }
 
-  /**
-   * Asks the server what the transaction that just ended left of the settings it touched
-   * (lib/session/settings). The client has its ReadyForQuery already; the server stays linked
-   * until the answer is in, so the client's next request cannot reach another server before
-   * its values are known (it follows on this one, behind the question).
-   */
-  private readSettingsBack(server: ServerConnection): void {
-    const back = (this.settings as SessionSettings).readBack();
-    server.runInternal(back.sql, {
-      row: (buf, start, end) => {
-        const r = settingRow(buf, start, end);
-        if (r !== null) back.row(r.name, r.value);
-      },
-      done: (srv, error) => {
-        if (error !== null) {
-          // Its state is unknown: it serves no one again.
-          log.warn(`reading back session settings failed: ${error.message}`, this);
-          srv.closeOnRelease = true;
-        } else srv.settings = back.finish();
-        if (this.server === srv && this.owed === 0 && this.unsynced === 0 && this.atBoundary() && srv.txStatus === TxStatus.Idle) this.unlink(true);
-      },
-    });
-  }
+  /** The read-back is in: the server goes back unless the client sent something meanwhile. */
+  private readonly settingsReadBack = (server: ServerConnection, error: ErrorFields | null): void => {
+    if (error !== null) log.warn(`reading back session settings failed: ${error.message}; closing that server`, this);
+    if (this.server === server && this.owed === 0 && this.unsynced === 0 && this.atBoundary() && server.txStatus === TxStatus.Idle) this.unlink(true);
+  };
 
   /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */
   settingsRefused(error: ErrorFields): void {
@@ -888,21 +874,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.state = to;
     this.stateSince = clock.now;
   }
-}
-
-/**
- * A new client's session settings (lib/session/settings): every parameter but those PostgreSQL
- * reports to it (../server/params syncs those), starting with the startup packet's options and
- * the tracked parameters the server does not report (track_extra_parameters = search_path).
- */
-function welcomeSettings(serverParams: ReadonlyMap<string, string>, startup: StartupPhase, tracked: TrackedParams): SessionSettings {
-  const initial = new Map(startup.settings);
-  for (const [name, value] of startup.params) if (!serverParams.has(name)) initial.set(name.toLowerCase(), value);
-  const reported = (name: string): boolean => {
-    const canonical = tracked.lookup(name);
-    return canonical !== undefined && serverParams.has(canonical);
-  };
-  return new SessionSettings(SettingValues.of(initial), reported);
 }
 
 function isStatementMessage(type: number): boolean {
