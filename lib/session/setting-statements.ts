@@ -20,6 +20,13 @@ export const NO_EFFECT: SettingEffect = Object.freeze({ names: Object.freeze([])
 const CACHE_MAX = 2000;
 const cache = new Map<string, SettingEffect>();
 
+/** The bytes the scan stops at: one table load per byte instead of two comparisons. */
+const SEMICOLON = 1;
+const UNDERSCORE = 2;
+const MARKS = new Uint8Array(256);
+MARKS[0x3b] = SEMICOLON;
+MARKS[0x5f] = UNDERSCORE;
+
 const ASCII_SPACE = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d]) ASCII_SPACE[c] = 1;
 
@@ -29,23 +36,16 @@ for (const c of [0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d]) ASCII_SPACE[c] = 1;
  * decoded: every statement a client sends passes here.
  */
 export function maySetBytes(buf: Buffer, start: number, end: number): boolean {
-  // One pass in plain JS: a native indexOf costs more to call than this loop costs on a short text.
-  let i = start;
-  let statementStart = true;
-  while (i < end) {
-    if (statementStart) {
-      // The first word of each statement (after ';': BEGIN; SET ...; COMMIT). A ';' inside a
-      // string only costs a parse.
-      i = skipBlanks(buf, i, end);
-      if (settingWordAt(buf, i, end)) return true;
-      statementStart = false;
-      continue;
-    }
-    const b = buf[i];
-    if (b === 0x3b) statementStart = true;
-    // set_config( anywhere, in any case.
-    else if (b === 0x5f && i >= start + 3 && i + 7 <= end && matchesAt(buf, i - 3, 'set_config')) return true;
-    i++;
+  if (settingWordAt(buf, skipBlanks(buf, start, end), end)) return true;
+  // One tight pass in plain JS (a native indexOf costs more to call than this loop costs on a
+  // short text), stopping only at ';' and '_' by a table.
+  for (let i = start; i < end; i++) {
+    const mark = MARKS[buf[i]];
+    if (mark === 0) continue;
+    // The first word of each later statement (BEGIN; SET ...; COMMIT); a ';' in a string only costs a parse.
+    if (mark === SEMICOLON) {
+      if (settingWordAt(buf, skipBlanks(buf, i + 1, end), end)) return true;
+    } else if (i >= start + 3 && i + 7 <= end && matchesAt(buf, i - 3, 'set_config')) return true;
   }
   return false;
 }
