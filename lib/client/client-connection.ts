@@ -463,6 +463,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const welcome = sessionParams(serverParams, startup.params, this.ctx.tracked);
     this.params = welcome.params;
     this.settings = welcomeSettings(serverParams, startup.settings, startup.params, this.ctx.tracked);
+    this.router?.startupSettings(this.settings.values.values.keys());
     this.watchSets = (this.pool as Pool).settings.poolMode !== 'session';
     this.cancelKey = this.ctx.assignCancelKey(this);
     this.socket.write(Buffer.concat([welcome.status, backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE]));
@@ -697,7 +698,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (status === TxStatus.Idle) this.router?.transactionEnded();
     if ((this.pool as Pool).settings.poolMode === 'session') return;
     if (status !== TxStatus.Idle) return;
-    // The transaction may have set something: learn what it left before the server goes.
     // The transaction may have set something: learn what it left before the server goes. The
     // client has its ReadyForQuery already; the server stays linked until the answer is in, so
     // its next request cannot reach another server before its values are known.

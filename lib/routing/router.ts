@@ -17,6 +17,7 @@ import type { Pool } from '../pool/pool';
 import { Level, log } from '../log';
 import { makeBalancer, preferLocal, type Balancer } from './balance';
 import { Classifier, withRoute, type Classification, type PinReason, type SessionRoute, type Target } from './classify';
+import { stickySetting } from './classify-types';
 import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
@@ -374,6 +375,22 @@ export class ClientRouter implements PollWaiter {
     }
     this.txKeys = null;
     this.mayWrite = false;
+  }
+
+  /**
+   * The client's session settings from its startup packet (`options=-c`), which no statement
+   * shows the classifier: one that must keep it on the primary (stickySetting, e.g.
+   * default_transaction_isolation) pins it as its SET would have.
+   */
+  startupSettings(names: Iterable<string>): void {
+    for (const name of names) {
+      if (!stickySetting(name)) continue;
+      if (!this.pins.has('set')) {
+        this.pins.add('set');
+        this.set.countPin('set', 1);
+      }
+      return;
+    }
   }
 
   /** The client closed: stop waiting, forget its connection-scoped write. */

@@ -146,6 +146,26 @@ describe('read/write splitting', () => {
     expect(r.rows[0]).toEqual({ r: true, app: 'follows', st: '7s', t: 'r1', sp: 'public, pg_catalog' });
   });
 
+  /**
+   * The same from the startup packet (`options=-c`), which no statement shows the classifier: a
+   * value that follows reads on the replica; default_transaction_isolation = serializable would
+   * fail every read there, so it pins.
+   */
+  it('routes a client by its startup options: -c statement_timeout reads on the replica with it, -c default_transaction_isolation=serializable stays on the primary', async () => {
+    const open = async (options: string): Promise<Client> => {
+      const c = new Client({ host: '127.0.0.1', port, user: 'app', password: cluster.password, database: 'app', options });
+      await c.connect();
+      clients.push(c);
+      return c;
+    };
+    const follows = await open('-c statement_timeout=7s');
+    expect(await where(follows)).toBe('replica');
+    expect((await follows.query(`SELECT ${R}, current_setting('statement_timeout') AS st`)).rows[0]).toMatchObject({ r: true, st: '7s' });
+    const serializable = await open('-c default_transaction_isolation=serializable');
+    expect(await where(serializable)).toBe('primary');
+    expect(await where(serializable)).toBe('primary');
+  });
+
   /** SERIALIZABLE as the default fails every transaction on a hot standby: that SET keeps the client on the primary. */
   it('pins a client that SETs default_transaction_isolation to the primary', async () => {
     const c = await connect();
