@@ -48,15 +48,15 @@ export async function initialize(t: Target, scale: number): Promise<void> {
  * One timed pgbench run (`-n`: the tables were vacuumed once after -i). `args` carry the
  * workload (-S, -M, -C, -c, -j); with `allowAborts` a run whose clients aborted returns their
  * count instead of throwing; with `latencies` pgbench logs every transaction (-l) into a
- * temp dir, which is read and removed.
+ * temp dir, which is read and removed. `extraEnv`: e.g. PGOPTIONS for every connection pgbench opens.
  */
-export async function runPgbench(t: Target, args: string[], seconds: number, latencies = false, allowAborts = false): Promise<BenchRun> {
+export async function runPgbench(t: Target, args: string[], seconds: number, latencies = false, allowAborts = false, extraEnv: Record<string, string> = {}): Promise<BenchRun> {
   const dir = latencies ? mkdtempSync(join(tmpdir(), 'pgmux-bench-lat-')) : undefined;
   try {
     const all = [...connArgs(t), '-n', '-T', String(seconds), ...args];
     if (dir) all.push('-l', `--log-prefix=${join(dir, 'lat')}`);
     all.push(t.db);
-    const r = await run(pgbenchBin(), all, { env: env(t.password), cwd: dir });
+    const r = await run(pgbenchBin(), all, { env: { ...env(t.password), ...extraEnv }, cwd: dir });
     const out = r.stdout + r.stderr;
     const tps = /^tps = ([\d.]+)/m.exec(r.stdout);
     const done = /^number of transactions actually processed: (\d+)/m.exec(r.stdout);

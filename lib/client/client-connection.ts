@@ -43,6 +43,8 @@ import type { ClientRules } from '../rules/client-rules';
 import type { ChannelHub } from '../session/channels';
 import { ListenGlue, NOT_OURS, type ListenHost, type LocalAnswer } from '../session/listen-glue';
 import { PinWatch } from './pin-watch';
+import { replayFor, type SessionSettings } from '../session/settings';
+import { readSettingsBack, welcomeSettings } from './session-settings';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -110,6 +112,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * same values share one map until a value changes (./session-params).
    */
   params: ReadonlyMap<string, string> = NO_PARAMS;
+  /** Every other session setting (SET, set_config, startup options) and the transaction's changes to them (lib/session/settings); null before the welcome. */
+  settings: SessionSettings | null = null;
+  /** Transaction or statement pooling: statements are watched for SET, which follows the client (lib/session/settings). */
+  private watchSets = false;
   cancelKey = { pid: 0, secret: 0 };
   /** ReadyForQuery messages the server still owes for this client's Sync/Query/FunctionCall. */
   owed = 0;
@@ -253,6 +259,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
     // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
     this.rules = this.ctx.rulesFor?.(this, this.pool as Pool) ?? null;
+    if (this.rules !== null && this.settings !== null && this.settings.values.values.size > 0) this.rules.sessionSettings();
   }
 
   /**
@@ -266,6 +273,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const router = this.router;
     if (router !== null) for (let i = 0; i < local.names.length; i++) router.observe(local.statements[i].sql, local.names[i]);
     if (this.pinWatch !== null) for (let i = 0; i < local.names.length; i++) this.pinWatch.parsedUnlinked(local.names[i], local.statements[i].sql);
+    const settings = this.settings;
+    if (this.watchSets && settings !== null) for (let i = 0; i < local.names.length; i++) settings.observeText(local.statements[i].sql, local.names[i]);
     this.socket.write(local.answer);
     if (local.synced) this.readySince = clock.now;
     return true;
@@ -475,6 +484,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const startup = this.startup as StartupPhase;
     const welcome = sessionParams(serverParams, startup.params, this.ctx.tracked);
     this.params = welcome.params;
+    this.settings = welcomeSettings(serverParams, startup.settings, startup.params, this.ctx.tracked);
+    this.router?.startupSettings(this.settings.values.values.keys());
+    this.watchSets = (this.pool as Pool).settings.poolMode !== 'session';
     this.cancelKey = this.ctx.assignCancelKey(this);
     this.socket.write(Buffer.concat([welcome.status, backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE]));
     this.setState('idle');
@@ -492,6 +504,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     server.resume();
     const sync = syncStatement(this.params, server.params, this.ctx.tracked);
     if (sync !== '') server.runInternal(sync);
+    const settings = this.settings;
+    if (settings !== null) {
+      const replay = replayFor(settings.values, server.settings);
+      if (replay !== null) server.replay(replay, settings.values);
+    }
     this.setState('active');
     const queued = this.queued.take();
     // Session pooling keeps a server for good: a lost one is a lost session.
@@ -519,7 +536,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
         // routed client's statements are classified for its session pins and writes; the rules see
         // statements; metrics fingerprint them (not a huge one that would have to be assembled for that alone).
-        if (type === FrontendCode.Query && (this.prepared !== null || this.pinWatch !== null || this.router !== null || this.listenGlue !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
+        if (type === FrontendCode.Query && (this.watchSets || this.prepared !== null || this.pinWatch !== null || this.router !== null || this.listenGlue !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
           return Action.Inspect;
         }
         this.prepared?.noteForwarded(type);
@@ -539,6 +556,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (type === FrontendCode.Parse && this.listenGlue?.watchesParse === true) return Action.Inspect;
         // Session pins: a Parse's text may pin; a Bind of a named statement whose text pins does.
         if (this.pinWatch !== null && (type === FrontendCode.Parse || this.pinWatch.pins.tracksNamed)) return Action.Inspect;
+        // SET follows the client: Parses are looked at, and Binds of a named statement that sets something.
+        if (this.watchSets && (type === FrontendCode.Parse || (this.settings as SessionSettings).hasNamedStatements)) return Action.Inspect;
         if (this.rules === null) return Action.Forward;
         return (type === FrontendCode.Parse ? this.rules.inspects : this.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
@@ -562,6 +581,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
+    if (this.watchSets) {
+      const settings = this.settings as SessionSettings;
+      if (type === FrontendCode.Query || type === FrontendCode.Parse) settings.observe(type, buf, start, end);
+      else if (type === FrontendCode.Bind && settings.hasNamedStatements) settings.observeBind(buf, start, end);
+    }
     const tags = this.tags;
     if (tags !== null) {
       if (type === FrontendCode.Query) tags.query(buf, start, end);
@@ -720,17 +744,40 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     }
     if (status === TxStatus.Idle) this.router?.transactionEnded();
     if ((this.pool as Pool).settings.poolMode === 'session') return;
+    if (status !== TxStatus.Idle) {
+      this.pinWatch?.ready();
+      return;
+    }
     // Session state that cannot move keeps the server (lib/session/pins); in doubt it is asked first.
-    if (status === TxStatus.Idle && !(this.pinWatch !== null && this.pinWatch.keeps(server))) this.unlink(true);
-    else this.pinWatch?.ready();
+    const kept = this.pinWatch !== null && this.pinWatch.keeps(server, this.releaseIfDone);
+    // The transaction may have set something: learn what it left before the server goes. The
+    // client has its ReadyForQuery already; the server stays linked until the answer is in, so
+    // its next request cannot reach another server before its values are known.
+    if (this.watchSets && (this.settings as SessionSettings).needsReadBack) readSettingsBack(this.settings as SessionSettings, server, this.settingsReadBack);
+    else if (!kept) this.unlink(true);
   }
 
-  /** ServerPeer: internal queries done; a pin check's answer may free the server. */
-  internalDone(answer: string | null): void {
-    const watch = this.pinWatch;
-    if (watch === null || !watch.checked(answer)) return;
-    const server = this.server;
-    if (server !== null && this.state === 'active' && server.txStatus === TxStatus.Idle && this.owed === 0 && this.unsynced === 0 && this.atBoundary()) this.unlink(true);
+  /**
+   * A pin check's or a settings read-back's answer is in: the server goes back unless the
+   * other answer is still to come, the client still needs it, or it sent something meanwhile.
+   */
+  private readonly releaseIfDone = (server: ServerConnection): void => {
+    if (this.server !== server || this.state !== 'active' || server.txStatus !== TxStatus.Idle) return;
+    if (this.owed !== 0 || this.unsynced !== 0 || !this.atBoundary() || server.hasInternalPending()) return;
+    const pins = this.pinWatch?.pins;
+    if (pins !== undefined && (pins.holdsServer || pins.checking)) return;
+    this.unlink(true);
+  };
+
+  /** The read-back is in (see releaseIfDone). */
+  private readonly settingsReadBack = (server: ServerConnection, error: ErrorFields | null): void => {
+    if (error !== null) log.warn(`reading back session settings failed: ${error.message}; closing that server`, this);
+    this.releaseIfDone(server);
+  };
+
+  /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */
+  settingsRefused(error: ErrorFields): void {
+    this.fail(refusals.settingNotRestored(error));
   }
 
   /**

@@ -12,15 +12,16 @@ import * as refusals from '../protocol/refusals';
 import { ClientPins, describePins, mayRelease, type PinCounts } from '../session/pins';
 import { serverPinsOf, serverPinsOfText } from '../routing/pin-detector';
 import { log, type LogSubject } from '../log';
+import type { InternalReader, ServerConnection } from '../server/server-connection';
 
 /** A statement refused by the limit goes to the server as this word: a syntax error there, replaced by the refusal. */
 const MARKER = 'pgmux_pin_limit_reached';
 const MARKER_QUOTED = `"${MARKER}"`;
 const SYNTAX_ERROR = '42601';
 
-/** What a server needs from the check and the reset (lib/server/server-connection). */
+/** What a server needs from the check (lib/server/server-connection). */
 export interface PinnedServer {
-  runInternal(sql: string): void;
+  runInternal(sql: string, reader: InternalReader): void;
 }
 
 export class PinWatch {
@@ -99,12 +100,23 @@ export class PinWatch {
 
   /**
    * ReadyForQuery 'I' with nothing owed: whether the client keeps `server`. When its pins are
-   * in doubt the server is asked first (internalDone answers); meanwhile it is kept.
+   * in doubt the server is asked first; meanwhile it is kept, and `freed` hears when the answer
+   * says the client no longer needs it.
    */
-  keeps(server: PinnedServer): boolean {
+  keeps(server: PinnedServer, freed: (server: ServerConnection) => void): boolean {
     this.refusalsOwed = 0;
     const sql = this.pins.checkAtIdle();
-    if (sql !== null) server.runInternal(sql);
+    if (sql !== null) {
+      let answer: string | null = null;
+      server.runInternal(sql, {
+        row: (buf, start, end) => {
+          answer = firstColumn(buf, start, end);
+        },
+        done: (srv, error) => {
+          if (this.checked(error === null ? answer : null)) freed(srv);
+        },
+      });
+    }
     return this.pins.holdsServer;
   }
 
@@ -114,7 +126,7 @@ export class PinWatch {
   }
 
   /** The check's answer (null: it failed); true when the client no longer needs its server. */
-  checked(answer: string | null): boolean {
+  private checked(answer: string | null): boolean {
     if (!this.pins.checking) return false;
     this.pins.checked(answer);
     if (answer === null) log.warn('could not ask the server which session state remains; the client stays on it', this.subject);
@@ -137,4 +149,12 @@ export class PinWatch {
     pins.clear();
     return reset;
   }
+}
+
+/** A DataRow's first column as text (null for SQL NULL or no column): the check's answer. */
+function firstColumn(buf: Buffer, start: number, end: number): string | null {
+  if (end - start < 11 || buf.readInt16BE(start + 5) < 1) return null;
+  const len = buf.readInt32BE(start + 7);
+  if (len < 0 || start + 11 + len > end) return null;
+  return buf.toString('utf8', start + 11, start + 11 + len);
 }

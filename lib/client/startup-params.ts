@@ -1,10 +1,19 @@
 // Owns the rules for a client's StartupMessage parameters: which are remembered and replayed on
-// servers, which are ignored (ignore_startup_parameters), and which refuse the login, as PgBouncer.
+// servers, which are ignored (ignore_startup_parameters), and which refuse the login, as PgBouncer;
+// and `options`, whose `-c name=value` switches count as the session's settings, as in PostgreSQL.
 
 import type { TrackedParams } from '../server/params';
+import { parseStartupOptions } from '../session/settings';
 
 export type StartupDecision =
-  | { ok: true; user: string; database: string; params: Map<string, string> }
+  | {
+      ok: true;
+      user: string;
+      database: string;
+      params: Map<string, string>;
+      /** `options` switches for parameters other than the tracked ones (lib/session/settings replays them). */
+      settings: Map<string, string>;
+    }
   | { ok: false; problem: 'no-user' | 'unsupported'; name: string };
 
 /** Parameters that are not settings and never reach a server from the startup packet. */
@@ -19,9 +28,22 @@ export function decideStartup(
   if (user === undefined || user === '') return { ok: false, problem: 'no-user', name: 'user' };
   const database = raw.get('database') || user;
   const params = new Map<string, string>();
+  const settings = new Map<string, string>();
   const ignore = new Set(ignored.map((s) => s.toLowerCase()));
   for (const [name, value] of raw) {
     if (STRUCTURAL.has(name)) continue;
+    if (name === 'options') {
+      // -c switches apply as PostgreSQL applies them; anything else (-d 5, -e) is refused unless ignored.
+      const switches = parseStartupOptions(value);
+      if (switches !== null) {
+        for (const [setting, v] of switches) {
+          const canonical = tracked.lookup(setting);
+          if (canonical !== undefined) params.set(canonical, v);
+          else settings.set(setting, v);
+        }
+        continue;
+      }
+    }
     const canonical = tracked.lookup(name);
     if (canonical !== undefined) {
       params.set(canonical, value);
@@ -30,5 +52,5 @@ export function decideStartup(
     if (ignore.has(name.toLowerCase())) continue;
     return { ok: false, problem: 'unsupported', name };
   }
-  return { ok: true, user, database, params };
+  return { ok: true, user, database, params, settings };
 }

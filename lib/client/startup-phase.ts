@@ -40,6 +40,8 @@ export class StartupPhase {
   private login: LoginAuth | null = null;
   /** Tracked parameters of the StartupMessage (canonical names). */
   params: ReadonlyMap<string, string> = NO_PARAMS;
+  /** The startup packet's `options` settings other than tracked parameters (lib/session/settings). */
+  settings: ReadonlyMap<string, string> = NO_PARAMS;
   /** Frames pipelined behind the login while the welcome waits for the pool's parameters. */
   private early: Buffer[] | null = null;
   /** The login is over (end()): bytes the framer still holds belong to the client's session. */
@@ -186,6 +188,7 @@ export class StartupPhase {
     client.database = decision.database;
     if (this.ctx.settings.application_name_add_host) addClientAddress(decision.params, client.socket, this.ctx.settings.listen_port);
     this.params = decision.params;
+    this.settings = decision.settings;
     // PgBouncer's order: the parameters are checked, then max_client_conn, which the console is exempt from.
     const turnedAway = client.turnedAway;
     if (turnedAway !== null) {

@@ -13,6 +13,7 @@ import * as refusals from '../protocol/refusals';
 import { Fifo } from './fifo';
 import { clock } from './clock';
 import { log } from '../log';
+import { SettingValues } from '../session/settings';
 import { nowUs, PoolStats } from '../metrics/counters';
 import { PinCounts } from '../session/pins';
 
@@ -241,8 +242,15 @@ export class Pool implements ServerOwner {
     if (reset !== '') {
       // DISCARD ALL drops pgmux's prepared statements on that server too.
       if (/\b(discard|deallocate)\s+all\b/i.test(reset)) server.statements.clear();
+      // What clients SET on it is gone too (lib/session/settings).
+      if (/\b(discard|reset)\s+all\b/i.test(reset)) server.settings = SettingValues.EMPTY;
       this.moveServer(server, 'used');
       server.runInternal(reset);
+      return;
+    }
+    if (server.hasInternalPending()) {
+      // Reading back what its last client's transaction set (lib/session/settings): idle once answered.
+      this.moveServer(server, 'used');
       return;
     }
     this.moveServer(server, 'idle');

@@ -166,6 +166,20 @@ export const queryTimeout = (): ErrorFields => fatal(SqlState.QueryCanceled, 'qu
 export const statementModeTransaction = (): ErrorFields =>
   fatal(SqlState.ProtocolViolation, 'transaction blocks not allowed in statement pooling mode');
 
+/**
+ * A session setting of the client (SET, set_config, startup options) failed when pgmux replayed
+ * it on another server in transaction pooling (lib/session/settings): the value became invalid,
+ * a role was dropped, a privilege revoked. PostgreSQL's own SQLSTATE and words, so the client
+ * sees which setting and why; the request did not run, and the session ends, since every later
+ * statement would run without the setting.
+ */
+export const settingNotRestored = (server: ErrorFields): ErrorFields => ({
+  severity: 'FATAL',
+  code: server.code,
+  message: `pgmux: a setting of this session could not be applied on the server it moved to: ${server.message}`,
+  hint: 'The request did not run. Reconnect and set a valid value, or RESET the setting.',
+});
+
 /** The linked server connection closed or failed under the client. */
 export const serverConnLost = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'server conn crashed?');
 

@@ -6,7 +6,7 @@
 import { Fn, affectsPins, judgeFunction, type CompiledOptions } from './classify-functions';
 import * as tokenizer from './classify-tokenizer';
 import type { Lexer, TokKind } from './classify-tokenizer';
-import { Pin, Rank, combine, verdict, type SessionRoute, type Verdict } from './classify-types';
+import { Pin, Rank, combine, stickySetting, verdict, type SessionRoute, type Verdict } from './classify-types';
 
 export { Lexer, normalizedText } from './classify-tokenizer';
 
@@ -21,9 +21,11 @@ const SHOW = verdict('replica', 'replica: SHOW');
 const SET_LOCAL = verdict('replica', 'replica: SET LOCAL');
 const TXN_CONTROL = verdict('replica', 'replica: transaction control');
 const BEGIN = verdict('primary', 'primary: BEGIN');
-const SET = verdict('primary', 'primary: SET', { pins: Pin.set });
-const RESET = verdict('primary', 'primary: RESET', { pins: Pin.set });
-const RESET_ALL = verdict('primary', 'primary: RESET', { pins: Pin.set, sessionRoute: 'auto', sessionKey: null });
+const SET = verdict('primary', 'primary: SET', { pins: Pin.set, setStatement: true });
+/** A SET that keeps the client on the primary (classify-types stickySetting). */
+const STICKY_SET = verdict('primary', 'primary: SET', { pins: Pin.set, stickySet: true });
+const RESET = verdict('primary', 'primary: RESET', { pins: Pin.set, setStatement: true });
+const RESET_ALL = verdict('primary', 'primary: RESET', { pins: Pin.set, setStatement: true, sessionRoute: 'auto', sessionKey: null });
 export const BACKSLASH_STRING = verdict('primary', 'primary: backslash in string without standard_conforming_strings', {
   cacheable: false,
 });
@@ -381,7 +383,7 @@ function set(lx: Lexer): Verdict | undefined {
   if (lx.is('local')) return rest(lx, '') ? SET_LOCAL : undefined;
   if (lx.is('session')) {
     lx.next();
-    if (lx.is('characteristics') || lx.is('authorization')) return rest(lx, '') ? SET : undefined;
+    if (lx.is('characteristics') || lx.is('authorization')) return rest(lx, '') ? STICKY_SET : undefined;
   }
   if (lx.is('transaction') || lx.is('constraints')) return undefined;
   if (lx.kind !== Tok.word) return undefined;
@@ -404,9 +406,11 @@ function set(lx: Lexer): Verdict | undefined {
         if (route !== undefined && ends(lx)) return routeVerdict(route);
       }
     }
-    if (done(lx)) return SET;
+    if (done(lx)) return STICKY_SET;
+    return rest(lx, '') ? STICKY_SET : undefined;
   }
-  return rest(lx, '') ? SET : undefined;
+  const result = stickySetting(lx.word()) ? STICKY_SET : SET;
+  return rest(lx, '') ? result : undefined;
 }
 
 /** RESET: like SET; RESET ALL also resets the session's route hint. */

@@ -8,7 +8,7 @@ import { loadModule, parseSync } from 'libpg-query';
 import { type Obj, isObj, obj, list, str, nodeOf } from '../parse-tree';
 import { Fn, SET_CONFIG, judgeFunction, pinsOf, type CompiledOptions } from './classify-functions';
 import { keyVerdict, PRIMARY_SHOW, parseRoute, routeVerdict } from './classify-lexer';
-import { ALL_PINS, Pin, Rank, combine, verdict, type Verdict, type VerdictUse } from './classify-types';
+import { ALL_PINS, Pin, Rank, combine, stickySetting, verdict, type Verdict, type VerdictUse } from './classify-types';
 
 let loaded = false;
 let loading: Promise<void> | undefined;
@@ -89,6 +89,8 @@ class Walk {
   onlyFunctions = true;
   pins = 0;
   unpins = 0;
+  /** A set_config that must keep the client on the primary (its name is not a literal, or stickySetting). */
+  stickySet = false;
   unknown: string[] | undefined;
 
   constructor(private readonly o: CompiledOptions) {}
@@ -133,7 +135,11 @@ class Walk {
         this.pins |= p.pins;
         this.unpins |= p.unpins;
         // set_config(name, value, is_local): only a literal true keeps it to the transaction.
-        if (name === SET_CONFIG && constant(list(fc.args)[2]) !== true) this.pins |= Pin.set;
+        if (name === SET_CONFIG && constant(list(fc.args)[2]) !== true) {
+          this.pins |= Pin.set;
+          const setting = constant(list(fc.args)[0]);
+          if (typeof setting !== 'string' || stickySetting(setting)) this.stickySet = true;
+        }
         return;
       }
       case Fn.volatile:
@@ -147,10 +153,11 @@ class Walk {
 
   /** The verdict: the primary for the strongest reason found, else a replica for `replicaReason`. */
   result(replicaReason: string): Verdict {
-    if (this.rank === 0) return verdict('replica', replicaReason, { pins: this.pins, unpins: this.unpins });
+    if (this.rank === 0) return verdict('replica', replicaReason, { pins: this.pins, unpins: this.unpins, stickySet: this.stickySet });
     return verdict('primary', this.reason, {
       pins: this.pins,
       unpins: this.unpins,
+      stickySet: this.stickySet,
       onlyFunctions: this.onlyFunctions,
       unknownFunctions: this.onlyFunctions ? this.unknown : undefined,
     });
@@ -158,7 +165,7 @@ class Walk {
 
   /** The verdict of a statement that needs the primary anyway: only its pins come from the walk. */
   primary(reason: string): Verdict {
-    return verdict('primary', reason, { pins: this.pins, unpins: this.unpins });
+    return verdict('primary', reason, { pins: this.pins, unpins: this.unpins, stickySet: this.stickySet });
   }
 }
 
@@ -235,7 +242,7 @@ function statementVerdict(node: unknown, o: CompiledOptions): Verdict {
       const inner = statementVerdict(body.query, o);
       const options = typeof body.options === 'number' ? body.options : 0;
       if ((options & CURSOR_OPT_HOLD) === 0) return inner;
-      return verdict('primary', 'primary: DECLARE WITH HOLD', { pins: inner.pins | Pin.withHoldCursor, unpins: inner.unpins });
+      return verdict('primary', 'primary: DECLARE WITH HOLD', { pins: inner.pins | Pin.withHoldCursor, unpins: inner.unpins, stickySet: inner.stickySet });
     }
     case 'PrepareStmt':
       return statementVerdict(body.query, o);
@@ -293,6 +300,7 @@ function explain(body: Obj, o: CompiledOptions): Verdict {
   return verdict('primary', 'primary: EXPLAIN ANALYZE of a write', {
     pins: v.pins,
     unpins: v.unpins,
+    stickySet: v.stickySet,
     onlyFunctions: v.onlyFunctions,
     unknownFunctions: v.unknownFunctions,
     literalSensitive: literalSensitive || v.literalSensitive,
@@ -323,13 +331,13 @@ function variableSet(body: Obj): Verdict {
   const name = str(body.name) ?? '';
   const kind = str(body.kind) ?? '';
   if (body.is_local === true) return verdict('replica', 'replica: SET LOCAL');
-  if (kind === 'VAR_RESET_ALL') return verdict('primary', 'primary: RESET', { pins: Pin.set, sessionRoute: 'auto', sessionKey: null });
+  if (kind === 'VAR_RESET_ALL') return verdict('primary', 'primary: RESET', { pins: Pin.set, setStatement: true, sessionRoute: 'auto', sessionKey: null });
   if (name === 'pgmux.key') {
     if (kind === 'VAR_RESET' || kind === 'VAR_SET_DEFAULT') return keyVerdict(null);
     const args = list(body.args);
     const value = args.length === 1 ? constant(args[0]) : undefined;
     if (typeof value === 'string') return keyVerdict(value);
-    return verdict('primary', 'primary: SET', { pins: Pin.set, literalSensitive: true });
+    return verdict('primary', 'primary: SET', { pins: Pin.set, stickySet: true, literalSensitive: true });
   }
   if (name === 'pgmux.route') {
     if (kind === 'VAR_RESET' || kind === 'VAR_SET_DEFAULT') return routeVerdict('auto');
@@ -337,12 +345,13 @@ function variableSet(body: Obj): Verdict {
     const value = args.length === 1 ? constant(args[0]) : undefined;
     const route = typeof value === 'string' ? parseRoute(value) : undefined;
     if (route !== undefined) return routeVerdict(route);
-    return verdict('primary', 'primary: SET', { pins: Pin.set, literalSensitive: true });
+    return verdict('primary', 'primary: SET', { pins: Pin.set, stickySet: true, literalSensitive: true });
   }
-  if (kind === 'VAR_RESET') return verdict('primary', 'primary: RESET', { pins: Pin.set });
+  if (kind === 'VAR_RESET') return verdict('primary', 'primary: RESET', { pins: Pin.set, setStatement: true });
   // SET TRANSACTION … and SET TRANSACTION SNAPSHOT last one transaction: no pin.
   if (kind === 'VAR_SET_MULTI' && name.startsWith('TRANSACTION')) return verdict('primary', 'primary: SET TRANSACTION');
-  return verdict('primary', 'primary: SET', { pins: Pin.set });
+  // SET SESSION CHARACTERISTICS sets default_transaction_isolation among others.
+  return verdict('primary', 'primary: SET', { pins: Pin.set, setStatement: true, stickySet: name === 'SESSION CHARACTERISTICS' || stickySetting(name) });
 }
 
 /**
@@ -400,7 +409,7 @@ function utility(type: string, body: Obj, o: CompiledOptions): Verdict {
       w.visit(body.query);
       pins = w.pins;
       if (isTemp(into.rel) && into.onCommit !== 'ONCOMMIT_DROP') pins |= Pin.tempTable;
-      return verdict('primary', 'primary: DDL', { pins, unpins: w.unpins });
+      return verdict('primary', 'primary: DDL', { pins, unpins: w.unpins, stickySet: w.stickySet });
     }
     case 'ViewStmt':
       if (isTemp(body.view)) pins = Pin.tempTable;

@@ -35,6 +35,14 @@ export interface Classification {
   readonly tier: Tier;
   /** Session state this statement creates: the router pins the client to the primary. */
   readonly pins?: readonly PinReason[];
+  /**
+   * The 'set' pin is only settings that follow the client to any server, replicas included
+   * (lib/session/settings replays them; ../server/params syncs the reported ones): the router
+   * does not pin for it. Still session state for the result cache (lib/rules), which keys by text.
+   */
+  readonly setFollows?: boolean;
+  /** Every statement of the text is a SET or RESET that follows the client: on the primary, but no write (read_your_writes). */
+  readonly onlySettings?: boolean;
   /** Session state this statement releases (applied before `pins`). */
   readonly unpins?: readonly PinReason[];
   /** The leading-comment hint, when there was one (whether or not it changed the target). */
@@ -91,6 +99,18 @@ export interface ClassifyOptions {
   readonly maxParseLength?: number;
 }
 
+/**
+ * Settings whose SET keeps a routed client on the primary, although pgmux replays SETs on any
+ * server: default_transaction_isolation (SERIALIZABLE fails every transaction on a hot standby),
+ * session_authorization (not followed: a superuser's, reported by PostgreSQL), pgmux's own
+ * `pgmux.*` other than pgmux.route / pgmux.key (never replayed). A SET SESSION CHARACTERISTICS
+ * counts as default_transaction_isolation; a set_config whose name is not a literal as unknown.
+ */
+export function stickySetting(name: string): boolean {
+  const n = name.toLowerCase();
+  return n === 'default_transaction_isolation' || n === 'session_authorization' || n.startsWith('pgmux.');
+}
+
 /** One frozen array per bit mask, built once: the classifications share them. */
 const PIN_LISTS: readonly (readonly PinReason[])[] = Array.from({ length: ALL_PINS + 1 }, (_, mask) =>
   Object.freeze(PIN_REASONS.filter((_, bit) => (mask & (1 << bit)) !== 0)),
@@ -123,6 +143,10 @@ export interface Verdict {
   readonly reason: string;
   readonly pins: number;
   readonly unpins: number;
+  /** A SET of it must keep the client on the primary (see STICKY_SETTINGS); false for the SETs that follow the client. */
+  readonly stickySet: boolean;
+  /** A session SET or RESET statement, nothing else (combine: of every statement). */
+  readonly setStatement: boolean;
   readonly sessionRoute?: SessionRoute;
   readonly sessionKey?: string | null;
   readonly unknownFunctions?: readonly string[];
@@ -145,6 +169,8 @@ export interface VerdictUse {
 export interface VerdictExtras {
   pins?: number;
   unpins?: number;
+  stickySet?: boolean;
+  setStatement?: boolean;
   sessionRoute?: SessionRoute;
   sessionKey?: string | null;
   unknownFunctions?: readonly string[];
@@ -159,6 +185,8 @@ export function verdict(target: Target, reason: string, extras: VerdictExtras = 
     reason,
     pins: extras.pins ?? 0,
     unpins: extras.unpins ?? 0,
+    stickySet: extras.stickySet ?? false,
+    setStatement: extras.setStatement ?? false,
     sessionRoute: extras.sessionRoute,
     sessionKey: extras.sessionKey,
     unknownFunctions: extras.unknownFunctions,
@@ -185,6 +213,8 @@ export function combine(a: Verdict, b: Verdict): Verdict {
     reason: aPrimary || !bPrimary ? a.reason : b.reason,
     pins: (a.pins & ~b.unpins) | b.pins,
     unpins: a.unpins | b.unpins,
+    stickySet: a.stickySet || b.stickySet,
+    setStatement: a.setStatement && b.setStatement,
     sessionRoute: b.sessionRoute ?? a.sessionRoute,
     sessionKey: b.sessionKey !== undefined ? b.sessionKey : a.sessionKey,
     unknownFunctions: unknown,

@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { compileOptions, type CompiledOptions } from './classify-functions';
 import { BACKSLASH_STRING, Lexer, lexClassify, normalizedText } from './classify-lexer';
 import { parserClassify } from './classify-parser';
-import { pinList, type Classification, type ClassifyOptions, type RouteHint, type Tier, type Verdict } from './classify-types';
+import { Pin, pinList, type Classification, type ClassifyOptions, type RouteHint, type Tier, type Verdict } from './classify-types';
 
 export { loadParser, parserLoaded } from './classify-parser';
 export { normalizedText } from './classify-lexer';
@@ -40,6 +40,10 @@ function finish(v: Verdict, hint: RouteHint | undefined, tier: Tier): Classifica
   }
   const c: { -readonly [K in keyof Classification]: Classification[K] } = { target, reason, tier };
   if (v.pins !== 0) c.pins = pinList(v.pins);
+  if ((v.pins & Pin.set) !== 0 && !v.stickySet) {
+    c.setFollows = true;
+    if (v.setStatement) c.onlySettings = true;
+  }
   if (v.unpins !== 0) c.unpins = pinList(v.unpins);
   if (hint !== undefined) c.hint = hint;
   if (v.sessionRoute !== undefined) c.sessionRoute = v.sessionRoute;

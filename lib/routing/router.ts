@@ -17,6 +17,7 @@ import type { Pool } from '../pool/pool';
 import { Level, log } from '../log';
 import { makeBalancer, preferLocal, type Balancer } from './balance';
 import { Classifier, withRoute, type Classification, type PinReason, type SessionRoute, type Target } from './classify';
+import { stickySetting } from './classify-types';
 import type { LagTracker, PollWaiter } from './lag-tracker';
 import type { MonitorLogin } from './monitor';
 import { formatLsn } from './lsn';
@@ -25,7 +26,7 @@ import { Reason, route, type ReadYourWrites, type RouteContext, type RouteDecisi
 import { VolatilityLookup } from './volatility';
 import { appKey, scopeKey, WriteScopes } from './writes';
 import { statementKey, withoutKey } from './consistency-key';
-import { maskOf, PinCounts, type ClientPins } from '../session/pins';
+import { maskOf, Pin, PinCounts, type ClientPins } from '../session/pins';
 
 /** A waiting client the set can send back through routing (its replica went away). */
 export interface Reroutable {
@@ -299,7 +300,8 @@ export class ClientRouter implements PollWaiter {
       case 'primary':
         this.waitStart = -1;
         this.onPrimary = true;
-        this.mayWrite = statement.target !== 'replica';
+        // A SET that follows the client runs on the primary but writes nothing to wait for.
+        this.mayWrite = statement.target !== 'replica' && statement.onlySettings !== true;
         return { kind: 'pool', pool: this.primaryPool, primary: true, readOnly };
       case 'replica': {
         this.waitStart = -1;
@@ -353,7 +355,7 @@ export class ClientRouter implements PollWaiter {
     // What it PREPAREs and DEALLOCATEs is recorded; an EXECUTE of a read is no write.
     const resolved = this.prepared.resolve(c);
     this.apply(c);
-    if (this.onPrimary && resolved.target === 'primary') {
+    if (this.onPrimary && resolved.target === 'primary' && resolved.onlySettings !== true) {
       this.mayWrite = true;
       if (this.set.readYourWrites === 'key') {
         const key = statementKey(sql) ?? this.sessionKey;
@@ -374,6 +376,19 @@ export class ClientRouter implements PollWaiter {
     this.mayWrite = false;
   }
 
+  /**
+   * The client's session settings from its startup packet (`options=-c`), which no statement
+   * shows the classifier: one that must keep it on the primary (stickySetting, e.g.
+   * default_transaction_isolation) pins it as its SET would have.
+   */
+  startupSettings(names: Iterable<string>): void {
+    for (const name of names) {
+      if (!stickySetting(name)) continue;
+      this.account.route(Pin.set, 0);
+      return;
+    }
+  }
+
   /** The client closed: stop waiting, forget its connection-scoped write. */
   closed(): void {
     this.set.tracker.cancelWake(this);
@@ -381,8 +396,12 @@ export class ClientRouter implements PollWaiter {
   }
 
   private apply(c: Classification): void {
-    // Server pins (temp tables, locks, cursors) are the client's to record (lib/client/pin-watch), and only it knows when they go.
-    if (c.pins !== undefined || c.unpins !== undefined) this.account.route(maskOf(c.pins), maskOf(c.unpins));
+    // Server pins (temp tables, locks, cursors) are the client's to record (lib/client/pin-watch),
+    // and only it knows when they go. A SET that follows the client (lib/session/settings) pins nothing.
+    if (c.pins !== undefined || c.unpins !== undefined) {
+      const pins = c.setFollows === true ? maskOf(c.pins) & ~Pin.set : maskOf(c.pins);
+      this.account.route(pins, maskOf(c.unpins));
+    }
     if (c.sessionRoute !== undefined) this.sessionRoute = c.sessionRoute;
     if (c.sessionKey !== undefined) this.sessionKey = c.sessionKey;
   }
@@ -407,7 +426,8 @@ export class ClientRouter implements PollWaiter {
     const note = (c: Classification): void => {
       first ??= c;
       if (c.target === 'primary') primary ??= c;
-      if (c.pins !== undefined) pins.push(...c.pins);
+      // A SET that follows the client (lib/session/settings) pins nothing.
+      if (c.pins !== undefined) for (const p of c.pins) if (p !== 'set' || c.setFollows !== true) pins.push(p);
       // SET pgmux.route in the batch counts for the batch itself.
       if (c.sessionRoute === 'primary') primary ??= c;
     };

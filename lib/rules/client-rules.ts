@@ -415,6 +415,11 @@ export class ClientRules {
     cache.countersOf(this.db.name).notStored++;
   }
 
+  /** The client came with session settings of its own (startup options, lib/session/settings): the cache key cannot see them. */
+  sessionSettings(): void {
+    this.noCache = true;
+  }
+
   /** A Bind of the named statement `name` (cache on): the transaction runs what it writes. */
   private bind(name: string): void {
     if (name === '') return;

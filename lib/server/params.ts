@@ -42,8 +42,8 @@ export function quoteLiteral(value: string): string {
  * has a value for, or '' when they already match. Only differences are sent.
  *
  * A tracked parameter PostgreSQL does not report (absent from the server's ParameterStatus set,
- * e.g. search_path before PostgreSQL 18) has an unknown value on a shared server, since any
- * client may have changed it: it is set whenever the client has a value and RESET when not.
+ * e.g. search_path before PostgreSQL 18) is not this function's: ../session/settings follows it
+ * like any other SET (the client's startup value is its first value there).
  *
  * An empty value is applied like any other. PgBouncer 1.18 skips it (varcache_apply), which
  * leaves the previous client's application_name on the server for a client of a pool whose
@@ -54,23 +54,21 @@ export function syncStatement(client: ReadonlyMap<string, string>, server: Reado
   // Runs before every transaction a client starts on a server, and usually finds nothing to
   // do: a plain loop over the tracked names (a client's keys are canonical tracked names, see
   // ../client/startup-params), nothing allocated until a difference shows up.
-  let resets = '';
   let sets = '';
   const names = tracked.list;
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
+    const current = server.get(name);
+    if (current === undefined) continue;
     const value = client.get(name);
-    if (value === undefined) {
-      if (!server.has(name)) resets += `RESET ${quoteIdent(name)};`;
-      continue;
-    }
-    if (server.get(name) === value) continue;
+    if (value === undefined) continue;
+    if (current === value) continue;
     // SET x = 'a, b' makes one element of a list setting; set_config parses the text as a list.
     sets += LIST_QUOTE.has(name.toLowerCase())
       ? `SELECT pg_catalog.set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, false);`
       : `SET ${quoteIdent(name)} = ${quoteLiteral(value)};`;
   }
-  return resets + sets;
+  return sets;
 }
 
 /** PostgreSQL's GUC_LIST_QUOTE settings: their value is a list, as search_path = a, "b c". */

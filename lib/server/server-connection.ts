@@ -20,6 +20,7 @@ import { ServerStatementCache } from '../prepared/statements';
 import type { ConnectEvents, PendingConnect } from '../connect';
 import type { Backend } from '../failover/backend';
 import type { BackendAddress } from '../failover/dialer';
+import { SettingValues, type Replay } from '../session/settings';
 
 /** Responses after which a statement (or the transaction) may have committed: a request is not sent again after one. */
 const COMPLETES_STATEMENT = new Uint8Array(256);
@@ -60,11 +61,6 @@ export interface ServerPeer {
   parameterReported(name: string, value: string): void;
   /** A ReadyForQuery for one of this client's requests has been forwarded. */
   readyForQuery(status: number): void;
-  /**
-   * The internal queries run while this client was linked (parameter sync, a pin check) are all
-   * answered; `answer`: the first column of the last row one returned, null when none did or one failed.
-   */
-  internalDone(answer: string | null): void;
   /** False when a ReadyForQuery with this status must be swallowed (readyForQuery then refuses). */
   acceptsReady(status: number): boolean;
   /** The client's prepared-statement link, when it tracks named statements; else null. */
@@ -82,6 +78,19 @@ export interface ServerPeer {
    * shutdown or a crash: it may have). The request may go to another server (lib/client/resend).
    */
   refusedByShutdown(frame: Buffer, fatal: boolean): void;
+  /**
+   * A SET replayed in front of the client's request failed (lib/session/settings replayFor):
+   * the server skips the request; the client must hear why, and the server cannot serve again.
+   */
+  settingsRefused(error: ErrorFields): void;
+}
+
+/** Reads the answer of an internal query (runInternal): its rows, then its end. */
+export interface InternalReader {
+  /** A DataRow of the answer (the whole frame, from its type byte). */
+  row(buf: Buffer, start: number, end: number): void;
+  /** The query's ReadyForQuery came; `error` when it failed. Called once the frame has been handled. */
+  done(server: ServerConnection, error: ErrorFields | null): void;
 }
 
 /** What the pool learns from a server. */
@@ -121,6 +130,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   stats: PoolStats = DETACHED_STATS;
   /** Statements prepared on this server under pgmux's names (max_prepared_statements). */
   readonly statements: ServerStatementCache;
+  /** The session settings clients have left on this server, beyond its login's (lib/session/settings). */
+  settings: SettingValues = SettingValues.EMPTY;
   /** The frame just inspected was a ReadyForQuery for the linked client (afterFrame tells it). */
   private readyPending = false;
   /** An error swallowed for the client's rewriteError(): sent in its place by afterFrame. */
@@ -153,11 +164,13 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private readonly relay: Relay;
   /** ReadyForQuery messages still to be swallowed for internal queries sent ahead of clients. */
   private internalPending = 0;
+  /** Readers of the internal queries in flight, oldest first (null: nothing reads that one). */
+  private readonly readers: (InternalReader | null)[] = [];
+  /** A reader whose query just ended: told in afterFrame. */
+  private readerDone: InternalReader | null = null;
+  /** Statements of a settings replay still to complete (they have no ReadyForQuery: no Sync). */
+  private replaying = 0;
   private internalError: ErrorFields | null = null;
-  /** The first column of the last row an internal query returned (a pin check's answer), else null. */
-  private internalAnswer: string | null = null;
-  /** Internal queries run while a client was linked have all been answered: tell it (afterFrame). */
-  private internalDonePending = false;
   private closed = false;
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
@@ -248,9 +261,20 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   }
 
   /** Runs SQL whose results no client sees (SET sync, reset, check); ahead of any client bytes. */
-  runInternal(sql: string): void {
+  runInternal(sql: string, reader: InternalReader | null = null): void {
     this.internalPending++;
+    this.readers.push(reader);
     this.socket.write(query(sql));
+  }
+
+  /**
+   * Sends a settings replay (lib/session/settings replayFor) ahead of the linked client's
+   * request; from now on the server has the client's values.
+   */
+  replay(replay: Replay, values: SettingValues): void {
+    this.replaying += replay.statements;
+    this.settings = values;
+    this.socket.write(replay.bytes);
   }
 
   hasInternalPending(): boolean {
@@ -342,8 +366,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   }
 
   onHeader(type: number): number {
-    if (this.awaiting && this.internalPending === 0 && COMPLETES_STATEMENT[type] === 1) this.completedSome = true;
-    if (this.internalPending > 0) return Action.Inspect;
+    if (this.internalPending > 0 || this.replaying > 0) return Action.Inspect;
+    if (this.awaiting && COMPLETES_STATEMENT[type] === 1) this.completedSome = true;
     if (IS_COMPLETION[type] === 1 && this.client?.prepared != null) return Action.Inspect;
     if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
     // Errors are rare: each is looked at whole (a shutdown's FATAL, or one while idle); so is a
@@ -357,9 +381,9 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       const p = decodeParameterStatus(buf, start, end);
       if (p.kind !== 'invalid') {
         this.params.set(p.name, p.value);
-        if (this.internalPending === 0) this.client?.parameterReported(p.name, p.value);
+        if (this.internalPending === 0 && this.replaying === 0) this.client?.parameterReported(p.name, p.value);
       }
-      return this.internalPending > 0 ? Action.Swallow : Action.Forward;
+      return this.internalPending > 0 || this.replaying > 0 ? Action.Swallow : Action.Forward;
     }
     const linked = this.client;
     if (this.awaiting && !this.completedSome && linked !== null && isShutdownWord(type, buf, start, end)) {
@@ -369,6 +393,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       linked.refusedByShutdown(Buffer.from(buf.subarray(start, end)), type === BackendCode.ErrorResponse);
       return Action.Swallow | Action.Discard;
     }
+    if (this.internalPending === 0 && this.replaying > 0) return this.replayFrame(type, buf, start, end);
     // "cannot execute ... in a read-only transaction": the client gets it; the failover layer
     // checks whether the host is still the primary (a demoted one says so forever).
     if (type === BackendCode.ErrorResponse && errorCode(buf, start, end) === ServerSqlState.ReadOnlySqlTransaction) this.owner.serverReadOnly(this);
@@ -377,15 +402,17 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
         const fields = decodeErrorFields(buf, start, end);
         this.internalError = fields.kind === 'invalid' ? { severity: 'ERROR', code: '08P01', message: fields.reason } : fields;
       }
-      if (type === BackendCode.DataRow) this.internalAnswer = firstColumn(buf, start, end);
+      const reader = this.readers[0];
+      if (type === BackendCode.DataRow && reader != null) reader.row(buf, start, end);
       if (type === BackendCode.ReadyForQuery) {
         this.txStatus = buf[start + 5];
         this.internalPending--;
-        if (this.internalPending === 0 && this.client === null) return Action.Swallow | Action.Notify;
-        if (this.internalPending === 0) {
-          this.internalDonePending = true;
+        this.readers.shift();
+        if (reader != null) {
+          this.readerDone = reader;
           return Action.Swallow | Action.Notify;
         }
+        if (this.internalPending === 0 && this.client === null) return Action.Swallow | Action.Notify;
       }
       return Action.Swallow;
     }
@@ -422,6 +449,26 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     return Action.Swallow;
   }
 
+  /**
+   * A frame answering a settings replay (no ReadyForQuery ends it: it has no Sync). Each of its
+   * statements ends in CommandComplete; an ErrorResponse means the server now skips the client's
+   * request, so the client is told and this server serves no one again.
+   */
+  private replayFrame(type: number, buf: Buffer, start: number, end: number): number {
+    if (type === BackendCode.CommandComplete) {
+      this.replaying--;
+      return Action.Swallow;
+    }
+    if (type !== BackendCode.ErrorResponse) return Action.Swallow;
+    this.replaying = 0;
+    this.closeOnRelease = true;
+    const fields = decodeErrorFields(buf, start, end);
+    const error: ErrorFields = fields.kind === 'invalid' ? { severity: 'ERROR', code: '08P01', message: fields.reason } : fields;
+    log.warn(`a session setting could not be replayed: ${error.message}`, this);
+    this.client?.settingsRefused(error);
+    return Action.Swallow;
+  }
+
   /** An error answering the linked client: the prepared-statement queue sees it, then the client may have it rewritten. */
   private clientError(client: ServerPeer, buf: Buffer, start: number, end: number): number {
     const verdict = client.prepared !== null ? client.prepared.onServerResponse(BackendCode.ErrorResponse, buf, start, end, this) : Action.Forward;
@@ -433,15 +480,23 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   }
 
   afterFrame(): boolean {
-    const client = this.client;
-    if (client !== null && this.internalDonePending) {
-      // The frame was an internal query's swallowed ReadyForQuery: nothing of the client's is due.
-      this.internalDonePending = false;
-      const answer = this.internalError === null ? this.internalAnswer : null;
-      this.internalAnswer = null;
-      client.internalDone(answer);
+    const reader = this.readerDone;
+    if (reader !== null) {
+      this.readerDone = null;
+      const linked = this.client !== null;
+      const error = this.internalError;
+      this.internalError = null;
+      reader.done(this, error);
+      // An unlinked server's last internal query: the pool hears it is done, as below.
+      if (linked || this.internalPending > 0 || this.closed) return false;
+      if (error !== null) {
+        this.close('internal query failed', true);
+        return false;
+      }
+      this.owner.serverReady(this);
       return false;
     }
+    const client = this.client;
     if (client !== null) {
       const rewritten = this.rewritten;
       if (rewritten !== null) {
@@ -458,7 +513,6 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       return false;
     }
     // An internal query of an unlinked server (reset or check) has finished.
-    this.internalDonePending = false;
     this.owner.serverReady(this);
     return false;
   }
@@ -476,12 +530,4 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.readKept = true;
     if (queued < 0) this.socket.pause();
   }
-}
-
-/** A DataRow's first column as text (null for SQL NULL or no column): an internal query's answer. */
-function firstColumn(buf: Buffer, start: number, end: number): string | null {
-  if (end - start < 11 || buf.readInt16BE(start + 5) < 1) return null;
-  const len = buf.readInt32BE(start + 7);
-  if (len < 0 || start + 11 + len > end) return null;
-  return buf.toString('utf8', start + 11, start + 11 + len);
 }

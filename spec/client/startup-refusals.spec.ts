@@ -83,7 +83,7 @@ const REFUSALS: Refusal[] = [
   { what: 'unknown database', mux: () => open, conninfo: { dbname: 'nosuch' }, message: 'no such database: nosuch' },
   { what: 'disabled database', mux: () => open, conninfo: { dbname: 'off' }, message: 'database "off" is disabled' },
   { what: 'wrong password', mux: () => open, conninfo: {}, env: { PGPASSWORD: 'wrong' }, message: 'password authentication failed for user "app"' },
-  { what: 'unsupported startup parameter', mux: () => open, conninfo: { options: "'-c work_mem=64kB'" }, message: 'unsupported startup parameter: options' },
+  { what: 'unsupported startup parameter', mux: () => open, conninfo: { options: "'-e'" }, message: 'unsupported startup parameter: options' },
   { what: 'admin console not allowed', mux: () => open, conninfo: { dbname: 'pgbouncer' }, message: 'not allowed' },
 ];
 

@@ -157,16 +157,16 @@ describe('startup parameters', () => {
     expect(fields).toMatchObject({ S: 'FATAL', C: '08P01', M: 'unsupported startup parameter: extra_float_digits' });
   });
 
-  it('node-postgres with `options` is refused by default (catches: options passed to a shared server)', async () => {
-    const client = new Client({ host: '127.0.0.1', port: mux.port, user: 'app', password: cluster.password, database: 'app', options: '-c geqo=off' });
+  it('node-postgres with an `options` that is not only -c switches is refused by default (catches: options passed to a shared server unread)', async () => {
+    const client = new Client({ host: '127.0.0.1', port: mux.port, user: 'app', password: cluster.password, database: 'app', options: '-e -c geqo=off' });
     await expect(client.connect()).rejects.toMatchObject({ code: '08P01', message: 'unsupported startup parameter: options' });
     await client.end().catch(() => undefined);
   });
 
-  it('ignore_startup_parameters = extra_float_digits,options lets both through, and they are not applied (catches: the setting ignored)', async () => {
+  it('ignore_startup_parameters = extra_float_digits,options lets both through, and such an options is not applied (catches: the setting ignored)', async () => {
     const conn = await RawClient.open(muxIgnoring.port);
     try {
-      await conn.login(msg.startup({ user: 'app', database: 'app', extra_float_digits: '2', options: '-c geqo=off' }), 'app', cluster.password);
+      await conn.login(msg.startup({ user: 'app', database: 'app', extra_float_digits: '2', options: '-e -c geqo=off' }), 'app', cluster.password);
       conn.send(msg.query('SHOW geqo'));
       const frames = await conn.until('Z');
       const row = frames.find((f) => f.type === 'D');
@@ -174,7 +174,7 @@ describe('startup parameters', () => {
     } finally {
       conn.destroy();
     }
-    const client = new Client({ host: '127.0.0.1', port: muxIgnoring.port, user: 'app', password: cluster.password, database: 'app', options: '-c geqo=off' });
+    const client = new Client({ host: '127.0.0.1', port: muxIgnoring.port, user: 'app', password: cluster.password, database: 'app', options: '-e -c geqo=off' });
     await client.connect();
     try {
       expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);

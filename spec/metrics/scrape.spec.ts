@@ -151,10 +151,10 @@ describe('GET /metrics', () => {
     expect(samples(after, 'pgmux_replica_lag_bytes', { host: primaryHost })).toEqual([]);
   });
 
-  /** SET pins a routed client to the primary: the gauge shows it while the client holds it. */
+  /** SET default_transaction_isolation pins a routed client to the primary: the gauge shows it while the client holds it. */
   it('shows session pins by reason', async () => {
     const c = await connect('app');
-    await c.query("SET statement_timeout = '5s'");
+    await c.query("SET default_transaction_isolation = 'repeatable read'");
     const pinned = (await scrape(http)).families;
     expect(value(pinned, 'pgmux_pinned_clients', { database: 'app', reason: 'set' })).toBe(1);
     expect(value(pinned, 'pgmux_pins_total', { database: 'app', reason: 'set' })).toBeGreaterThanOrEqual(1);

@@ -186,7 +186,10 @@ describe('server_reset_query_always', () => {
     const workMemSeenByNext = async (user: string, always: number) => {
       suite.run = await runPgmux(suite.cluster, { roles: [user], settings: { default_pool_size: 1, server_reset_query_always: always } });
       const a = await suite.run.connect(user);
-      await a.query("SET work_mem = '7MB'");
+      // A plain SET now follows its client and is reset for the next one (lib/session/settings);
+      // a set_config whose name is computed is the one kind pgmux cannot follow, so only the
+      // reset query takes it away.
+      await a.query("SELECT set_config('work_' || 'mem', '7MB', false)");
       const pidA = await pidOf(a);
       const b = await suite.run.connect(user);
       const r = await b.query<{ pid: number; work_mem: string }>("SELECT pg_backend_pid() AS pid, current_setting('work_mem') AS work_mem");

@@ -10,8 +10,8 @@
 // (the six above plus a few read-only ones), so pgmux cannot see a later `SET search_path`.
 // An extra parameter such as search_path is therefore tracked from the startup packet only:
 // that value is applied to every server the client lands on, and other clients get their own
-// (the server default) back. A SET of it during the session stays on that one server, as it
-// does with PgBouncer.
+// (the server default) back. A SET of it during the session follows the client too, as every
+// SET does (lib/session/settings, spec/session/settings.spec.ts).
 
 import postgres from 'postgres';
 import type { Client } from 'pg';
@@ -111,7 +111,7 @@ describe('parameters set with SET', () => {
 });
 
 describe('startup parameters', () => {
-  it('application_name from the startup packet applies on every server; options is accepted and ignored when listed in ignore_startup_parameters (catches startup values dropped on later servers)', async () => {
+  it('application_name and options=-c settings from the startup packet apply on every server, -c switches also when options is listed in ignore_startup_parameters, as PostgreSQL applies them (catches startup values dropped on later servers)', async () => {
     run = await runPgmux(cluster, { roles: ['p_start'], settings: { default_pool_size: 2, ignore_startup_parameters: 'options' } });
     const a = await run.connect('p_start', { application_name: 'startup-app', options: '-c work_mem=7MB' });
     const h = await run.connect('p_start');
@@ -128,14 +128,15 @@ describe('startup parameters', () => {
     await h.query('COMMIT');
     const second = await a.query<{ pid: number; app: string; wm: string }>(probe);
     await h2.query('COMMIT');
-    expect(first.rows[0]).toMatchObject({ app: 'startup-app', wm: '4MB' });
-    expect(second.rows[0]).toMatchObject({ app: 'startup-app', wm: '4MB' });
+    expect(first.rows[0]).toMatchObject({ app: 'startup-app', wm: '7MB' });
+    expect(second.rows[0]).toMatchObject({ app: 'startup-app', wm: '7MB' });
     expect(second.rows[0]!.pid).not.toBe(first.rows[0]!.pid);
   });
 
   it("refuses startup parameters neither tracked nor ignored, with PgBouncer's message (catches options or search_path silently dropped)", async () => {
     run = await runPgmux(cluster, { roles: ['p_strict'] });
-    const withOptions = await outcome(run.connect('p_strict', { options: '-c work_mem=7MB' }));
+    // options holding anything but -c switches (here -e, European dates) is refused as a whole.
+    const withOptions = await outcome(run.connect('p_strict', { options: '-e' }));
     expect(withOptions.ok).toBe(false);
     if (!withOptions.ok) expect(withOptions.error.message).toBe('unsupported startup parameter: options');
     const sql = postgres({ host: '127.0.0.1', port: run.port, user: 'p_strict', pass: cluster.password, database: 'app', max: 1, connection: { search_path: 'sp_schema, public' } });

@@ -179,10 +179,11 @@ const ROWS: Row[] = [
     provoke: ({ port }) => refusedAfter(port, startupBytes({ user: 'app', database: 'app', work_mem: '1MB' })),
   },
   {
-    // 1.18 does not look inside `options`: it refuses the parameter as a whole.
+    // 1.18 does not look inside `options`: it refuses the parameter as a whole. pgmux applies
+    // -c switches (lib/session/settings) and refuses, with the same words, any other switch.
     refusal: 'unsupportedStartupParameter',
     args: ['options'],
-    provoke: ({ port }) => refusedAfter(port, startupBytes({ user: 'app', database: 'app', options: '-c work_mem=1MB' })),
+    provoke: ({ port }) => refusedAfter(port, startupBytes({ user: 'app', database: 'app', options: '-e' })),
   },
   {
     refusal: 'replicationNotSupported',

@@ -63,6 +63,11 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
     message: 'rate limit of pgmux rule "batch" exceeded: more than 10/s, and no slot came within rate_wait (1000 ms); try again later',
     severity: 'ERROR',
   },
+  settingNotRestored: {
+    args: [{ severity: 'ERROR', code: '42704', message: 'role "gone" does not exist' }],
+    code: '42704',
+    message: 'pgmux: a setting of this session could not be applied on the server it moved to: role "gone" does not exist',
+  },
   ruleStatementTimeout: { args: ['slow', 5000], code: '57014', message: 'canceling statement due to statement timeout', severity: 'ERROR' },
   listenerUnavailable: {
     args: ['shop', 'connection refused'],
@@ -115,8 +120,8 @@ describe('refusals', () => {
     const r = call(name, args);
     expect(r).toMatchObject({ severity, code, message });
     expect(r.code).toMatch(/^[0-9A-Z]{5}$/);
-    // A server's code, or a deny rule's own: data, not pgmux's table.
-    if (name !== 'serverLoginFailed' && name !== 'ruleDenied') expect(knownCodes.has(r.code)).toBe(true);
+    // A server's code (a login's, a replayed setting's), or a deny rule's own: data, not pgmux's table.
+    if (name !== 'serverLoginFailed' && name !== 'ruleDenied' && name !== 'settingNotRestored') expect(knownCodes.has(r.code)).toBe(true);
     // Returns a fresh object: a caller adding a detail must not change the next refusal.
     expect(call(name, args)).not.toBe(r);
   });

@@ -205,10 +205,22 @@ const FUNCTIONS: Case[] = [
 ];
 
 const SESSION: Case[] = [
-  /** A session setting exists on one server only: the client must stay there. */
-  { name: 'SET pins the session', sql: "SET work_mem = '8MB'", want: { target: P, reason: 'primary: SET', tier: 'lexer', pins: ['set'] } },
-  /** SET SESSION AUTHORIZATION changes who the session is. */
-  { name: 'SET SESSION AUTHORIZATION pins the session', sql: 'SET SESSION AUTHORIZATION app', want: { target: P, reason: 'primary: SET', pins: ['set'] } },
+  /** A session setting is session state, but pgmux replays it on any server (lib/session/settings): routing does not pin for it. */
+  { name: 'SET is session state that follows the client', sql: "SET work_mem = '8MB'", want: { target: P, reason: 'primary: SET', tier: 'lexer', pins: ['set'], setFollows: true } },
+  /** The same through the parser (SET SESSION ... with a list value). */
+  { name: 'SET SESSION search_path follows the client', sql: 'SET SESSION search_path TO a, "B c"', want: { target: P, reason: 'primary: SET', pins: ['set'], setFollows: true } },
+  /** SERIALIZABLE as the default would fail every transaction on a hot standby: it keeps the client on the primary. */
+  { name: 'SET default_transaction_isolation pins the session', sql: "SET default_transaction_isolation = 'serializable'", want: { target: P, reason: 'primary: SET', pins: ['set'], setFollows: false } },
+  /** SET SESSION AUTHORIZATION changes who the session is; pgmux does not replay it. */
+  { name: 'SET SESSION AUTHORIZATION pins the session', sql: 'SET SESSION AUTHORIZATION app', want: { target: P, reason: 'primary: SET', pins: ['set'], setFollows: false } },
+  /** pgmux.* other than route and key is never replayed. */
+  { name: 'SET of another pgmux.* setting pins the session', sql: "SET pgmux.other = 'x'", want: { target: P, reason: 'primary: SET', pins: ['set'], setFollows: false } },
+  /** A set_config whose name is not a literal cannot be followed. */
+  { name: 'set_config with a computed name pins the session', sql: "SELECT set_config(lower('A.B'), 'c', false)", want: { target: P, reason: 'primary: volatile function set_config', pins: ['set'], setFollows: false } },
+  /** A set_config of a literal name follows the client. */
+  { name: 'set_config of a literal name follows the client', sql: "SELECT set_config('search_path', 'a', false)", want: { target: P, reason: 'primary: volatile function set_config', pins: ['set'], setFollows: true } },
+  /** One statement that must pin makes the whole text pin. */
+  { name: 'a sticky SET among following ones pins', sql: "SET work_mem = '1MB'; SET default_transaction_isolation = 'serializable'", want: { target: P, reason: 'primary: SET', pins: ['set'], setFollows: false } },
   /** SET LOCAL lasts one transaction, which has its own server anyway. */
   { name: 'SET LOCAL lasts one transaction and pins nothing', sql: "SET LOCAL work_mem = '8MB'", want: { target: R, reason: 'replica: SET LOCAL', tier: 'lexer' } },
   /** SET TRANSACTION lasts one transaction. */
@@ -216,9 +228,9 @@ const SESSION: Case[] = [
   /** So does SET TRANSACTION SNAPSHOT. */
   { name: 'SET TRANSACTION SNAPSHOT pins nothing', sql: "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'", want: { target: P, reason: 'primary: SET TRANSACTION' } },
   /** SET SESSION CHARACTERISTICS lasts the session. */
-  { name: 'SET SESSION CHARACTERISTICS pins the session', sql: 'SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY', want: { target: P, reason: 'primary: SET', pins: ['set'] } },
+  { name: 'SET SESSION CHARACTERISTICS pins the session', sql: 'SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY', want: { target: P, reason: 'primary: SET', pins: ['set'], setFollows: false } },
   /** RESET changes session state too. */
-  { name: 'RESET pins the session', sql: 'RESET work_mem', want: { target: P, reason: 'primary: RESET', pins: ['set'] } },
+  { name: 'RESET is session state that follows the client', sql: 'RESET work_mem', want: { target: P, reason: 'primary: RESET', pins: ['set'], setFollows: true } },
   /** RESET ALL also resets pgmux.route (a placeholder setting like any other). */
   { name: 'RESET ALL pins and resets the route hint', sql: 'RESET ALL', want: { target: P, reason: 'primary: RESET', pins: ['set'], sessionRoute: 'auto' } },
   /** set_config(…, false) is a session-level SET. */

@@ -7,7 +7,7 @@ import { Classifier, classify, type Classification, type ClassifyOptions } from 
 
 /** The fields a case states: target and reason always; unstated optional fields must be absent. */
 export type Want = Pick<Classification, 'target' | 'reason'> &
-  Partial<Pick<Classification, 'tier' | 'pins' | 'unpins' | 'hint' | 'sessionRoute' | 'unknownFunctions'>>;
+  Partial<Pick<Classification, 'tier' | 'pins' | 'unpins' | 'hint' | 'sessionRoute' | 'unknownFunctions' | 'setFollows'>>;
 
 export class ClassifyTest {
   private readonly writeFunctions: string[] = [];
@@ -97,6 +97,8 @@ export function expectClassification(c: Classification, want: Want): void {
     hint: c.hint,
     sessionRoute: c.sessionRoute,
     unknownFunctions: c.unknownFunctions,
+    // Checked where a case states it (the SET cases of classify.spec).
+    ...(want.setFollows !== undefined ? { setFollows: c.setFollows ?? false } : {}),
   };
   const expected = {
     target: want.target,
@@ -107,6 +109,7 @@ export function expectClassification(c: Classification, want: Want): void {
     hint: want.hint,
     sessionRoute: want.sessionRoute,
     unknownFunctions: want.unknownFunctions,
+    ...(want.setFollows !== undefined ? { setFollows: want.setFollows } : {}),
   };
   expect(actual).toEqual(expected);
 }

@@ -131,11 +131,46 @@ describe('read/write splitting', () => {
     await c.query('COMMIT');
   });
 
-  /** A session SET pins the client to the primary, where the setting lives. */
-  it('pins a client that SETs a session parameter to the primary', async () => {
+  /**
+   * A session SET follows the client to any server (lib/session/settings), replicas included: it
+   * no longer pins, and the value is there on the replica (issue 14).
+   */
+  it('keeps routing reads of a client that SETs to the replica, where its settings are replayed', async () => {
     const c = await connect();
     expect(await where(c)).toBe('replica');
-    await c.query("SET application_name = 'pinned'");
+    await c.query("SET application_name = 'follows'; SET statement_timeout = '7s'; SET myapp.tenant = 'r1'; SET search_path = public, pg_catalog");
+    expect(await where(c)).toBe('replica');
+    const r = await c.query<{ r: boolean; app: string; st: string; t: string; sp: string }>(
+      "SELECT current_setting('in_hot_standby')::bool AS r, current_setting('application_name') AS app, current_setting('statement_timeout') AS st, current_setting('myapp.tenant') AS t, current_setting('search_path') AS sp",
+    );
+    expect(r.rows[0]).toEqual({ r: true, app: 'follows', st: '7s', t: 'r1', sp: 'public, pg_catalog' });
+  });
+
+  /**
+   * The same from the startup packet (`options=-c`), which no statement shows the classifier: a
+   * value that follows reads on the replica; default_transaction_isolation = serializable would
+   * fail every read there, so it pins.
+   */
+  it('routes a client by its startup options: -c statement_timeout reads on the replica with it, -c default_transaction_isolation=serializable stays on the primary', async () => {
+    const open = async (options: string): Promise<Client> => {
+      const c = new Client({ host: '127.0.0.1', port, user: 'app', password: cluster.password, database: 'app', options });
+      await c.connect();
+      clients.push(c);
+      return c;
+    };
+    const follows = await open('-c statement_timeout=7s');
+    expect(await where(follows)).toBe('replica');
+    expect((await follows.query(`SELECT ${R}, current_setting('statement_timeout') AS st`)).rows[0]).toMatchObject({ r: true, st: '7s' });
+    const serializable = await open('-c default_transaction_isolation=serializable');
+    expect(await where(serializable)).toBe('primary');
+    expect(await where(serializable)).toBe('primary');
+  });
+
+  /** SERIALIZABLE as the default fails every transaction on a hot standby: that SET keeps the client on the primary. */
+  it('pins a client that SETs default_transaction_isolation to the primary', async () => {
+    const c = await connect();
+    expect(await where(c)).toBe('replica');
+    await c.query("SET default_transaction_isolation = 'serializable'");
     expect(await where(c)).toBe('primary');
   });
 
@@ -263,8 +298,8 @@ describe('session pins counted by reason (SHOW PINS)', () => {
     const c = new Client({ host: '127.0.0.1', port, user: 'app', password: cluster.password, database: 'app' });
     await c.connect();
     try {
-      await c.query("SET application_name = 'pin-a'");
-      await c.query("SET application_name = 'pin-b'");
+      await c.query("SET default_transaction_isolation = 'repeatable read'");
+      await c.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ');
       await c.query('LISTEN pin_channel');
       await c.query('CREATE TEMP TABLE pin_tmp (x int)');
       await c.query('SELECT pg_advisory_lock(4242)');

@@ -1,0 +1,48 @@
+// Owns the client's side of lib/session/settings: the settings a client is welcomed with, and
+// reading back, on the server a transaction ran on, what that transaction left of them.
+
+import { SessionSettings, SettingValues, settingRow } from '../session/settings';
+import type { TrackedParams } from '../server/params';
+import type { InternalReader, ServerConnection } from '../server/server-connection';
+import type { ErrorFields } from '../protocol/backend';
+
+/**
+ * A new client's session settings: every parameter but those PostgreSQL reports to it
+ * (../server/params syncs those), starting with the startup packet's `options` switches and the
+ * tracked parameters the server does not report (track_extra_parameters = search_path).
+ */
+export function welcomeSettings(
+  serverParams: ReadonlyMap<string, string>,
+  startupSettings: ReadonlyMap<string, string>,
+  startupParams: ReadonlyMap<string, string>,
+  tracked: TrackedParams,
+): SessionSettings {
+  const initial = new Map(startupSettings);
+  for (const [name, value] of startupParams) if (!serverParams.has(name)) initial.set(name.toLowerCase(), value);
+  const reported = (name: string): boolean => {
+    const canonical = tracked.lookup(name);
+    return canonical !== undefined && serverParams.has(canonical);
+  };
+  return new SessionSettings(SettingValues.of(initial), reported);
+}
+
+/**
+ * Asks `server` what the transaction that just ended left of the settings it touched. The
+ * server's record and the client's values both become the answer; `done` is told when it is in
+ * (with the error, when the read failed: that server then serves no one again, its state unknown).
+ */
+export function readSettingsBack(settings: SessionSettings, server: ServerConnection, done: (server: ServerConnection, error: ErrorFields | null) => void): void {
+  const back = settings.readBack();
+  const reader: InternalReader = {
+    row: (buf, start, end) => {
+      const r = settingRow(buf, start, end);
+      if (r !== null) back.row(r.name, r.value);
+    },
+    done: (srv, error) => {
+      if (error !== null) srv.closeOnRelease = true;
+      else srv.settings = back.finish();
+      done(srv, error);
+    },
+  };
+  server.runInternal(back.sql, reader);
+}
