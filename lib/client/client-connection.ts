@@ -755,6 +755,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     // its next request cannot reach another server before its values are known.
     if (this.watchSets && (this.settings as SessionSettings).needsReadBack) readSettingsBack(this.settings as SessionSettings, server, this.settingsReadBack);
     else if (!kept) this.unlink(true);
+    // Still linked between transactions (pinned, or reading back): notifications that came during the result go now.
+    if (this.server !== null) this.listenGlue?.session?.flush();
   }
 
   /**
@@ -906,12 +908,18 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (server === null || this.state !== 'active' || this.owed > 0 || this.unsynced > 0 || !this.atBoundary()) return;
     if (server.txStatus !== TxStatus.Idle || (this.pool as Pool).settings.poolMode === 'session') return;
     this.router?.transactionEnded();
+    // Session state that cannot move keeps the server (lib/session/pins).
+    if (this.pinWatch !== null && (this.pinWatch.pins.holdsServer || this.pinWatch.pins.checking)) return;
     this.unlink(true);
   }
 
   /** NotificationSink: idle between transactions, and no LISTEN answer pending. */
   get betweenMessages(): boolean {
-    return this.state === 'idle' && this.listenGlue?.waiting !== true;
+    if (this.listenGlue?.waiting === true) return false;
+    if (this.state === 'idle') return true;
+    // A client that keeps its server (pinned) is between transactions at ReadyForQuery 'I' with nothing owed.
+    const server = this.server;
+    return this.state === 'active' && server !== null && server.txStatus === TxStatus.Idle && this.owed === 0 && this.unsynced === 0 && this.atBoundary();
   }
 
   /** NotificationSink. */
