@@ -10,6 +10,7 @@
 //   - cache: a cache_ttl rule on pgbench's select-only statement (result_cache_size on) against
 //     the same pgmux without it, on pgbench's random accounts and on a hot set of 1,000; the hit
 //     ratio is SHOW CACHE's over the cache side's rounds.
+// `--only id,id` runs some workloads; `--cpu-prof DIR` writes a V8 CPU profile of each pgmux.
 // Not a test (not part of `npm test`): numbers depend on the machine.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -194,6 +195,8 @@ async function main(): Promise<void> {
       'pool-size': { type: 'string', default: '20' },
       scale: { type: 'string', default: '1' },
       only: { type: 'string' },
+      /** Write a V8 CPU profile of each pgmux into this directory (node --cpu-prof), named after its rules. */
+      'cpu-prof': { type: 'string' },
     },
   });
   const only = values.only === undefined ? null : new Set(values.only.split(','));
@@ -235,7 +238,9 @@ async function main(): Promise<void> {
     };
     for (const name of needed) {
       const port = ports[muxes.size];
-      muxes.set(name, await startMux(ini(port, cluster, poolSize, configs[name].rules, configs[name].cache), { 'userlist.txt': benchUserlist(USER, password) }));
+      const profDir = values['cpu-prof'];
+      const nodeArgs = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=pgmux-${name}.cpuprofile`];
+      muxes.set(name, await startMux(ini(port, cluster, poolSize, configs[name].rules, configs[name].cache), { 'userlist.txt': benchUserlist(USER, password) }, nodeArgs));
       // Fill the pool before measuring. On a loaded machine the first server logins may take the
       // whole warm-up (pgbench then reports no transaction): that is fine, the pool fills anyway.
       await runPgbench(target(port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 4).catch(() => progress(`${name}: warm-up ran no transaction`));

@@ -34,9 +34,10 @@ const EMPTY: Batch = Object.freeze({ statements: Object.freeze([]) as readonly B
  * Reads the complete messages of `buf`. Only a batch of one request gets a cache key: a Query, or
  * [Parse of the unnamed statement] Bind of the unnamed portal [Describe of it] Execute of all
  * rows, Sync. A named Parse is never answered from the cache (the client would think the
- * statement prepared, and its next Bind would find nothing).
+ * statement prepared, and its next Bind would find nothing). Without `keyed` (no result cache)
+ * no key is made, nor the strings it would be made of.
  */
-export function readBatch(buf: Buffer, names: StatementTexts): Batch {
+export function readBatch(buf: Buffer, names: StatementTexts, keyed = true): Batch {
   let pos = 0;
   const statements: BatchStatement[] = [];
   let queries = 0;
@@ -74,7 +75,7 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
         const text = cstring(buf, nameEnd + 1, end);
         statements.push({ type: 'parse', text });
         if (nameEnd !== body || parseBody !== null) cacheable = false;
-        parseBody = buf.toString('latin1', nameEnd + 1, end);
+        parseBody = keyed ? buf.toString('latin1', nameEnd + 1, end) : '';
         other++;
         break;
       }
@@ -89,7 +90,7 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
           bindText = text ?? null;
         } else bindText = parseBody === null ? null : '';
         if (portalEnd !== body || bindBody !== null || bindText === null) cacheable = false;
-        bindBody = buf.toString('latin1', nameEnd + 1, end);
+        bindBody = keyed ? buf.toString('latin1', nameEnd + 1, end) : '';
         other++;
         break;
       }
@@ -119,7 +120,7 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
     pos = end;
   }
   const whole = queries + syncs === 1 && lastEnd && (queries === 0 || other === 0);
-  if (!whole || !cacheable) return statements.length === 0 && !whole ? EMPTY : { statements, whole, cacheKey: null };
+  if (!whole || !cacheable || !keyed) return statements.length === 0 && !whole ? EMPTY : { statements, whole, cacheKey: null };
   if (queries === 1) return { statements, whole, cacheKey: `Q\u0000${statements[0].text}` };
   if (!execute) return { statements, whole, cacheKey: null };
   // The Parse's body (text and parameter types) or the named statement's text, then the Bind's
