@@ -4,9 +4,12 @@
 // ready() for its ReadyForQuery), with 50 rules for other clients, 50 statement rules matching
 // none, and none, in the simple protocol (a new text per account, as pgbench's) and the extended
 // (pgbench -M extended: Parse of the same text, Bind of the account); CPU time per statement by
-// process.cpuUsage(), which a loaded machine disturbs far less than a wall clock. The end-to-end
-// benchmark is bench/rules.ts.
+// process.cpuUsage(), which a loaded machine disturbs far less than a wall clock. With --gc (run
+// as `node --max-semi-space-size=1 dist/bench/rules-match.js --gc`) also the young-generation
+// collections per million statements, about one per MiB of garbage. The end-to-end benchmark is
+// bench/rules.ts.
 
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { parseRule } from '../lib/config';
 import { bind, describe, execute, parse, query, sync } from '../lib/protocol/frontend';
 import { Classifier, literalsElided, loadParser, normalizedText } from '../lib/routing/classify';
@@ -77,6 +80,23 @@ function run(engine: RulesEngine, n: number, protocol: Protocol): number {
   return (used.user + used.system) / n;
 }
 
+/**
+ * Young-generation collections (scavenges) while `n` statements run: with node's
+ * --max-semi-space-size=1 each is about one MiB allocated, so this counts the garbage lib/rules
+ * makes per statement (which a pooler with 100 clients pays for in every scavenge).
+ */
+async function scavenges(engine: RulesEngine, n: number, protocol: Protocol): Promise<number> {
+  let count = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) count++;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  run(engine, n, protocol);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  obs.disconnect();
+  return count;
+}
+
 async function main(): Promise<void> {
   await loadParser();
   const sets: [string, string][] = [
@@ -102,6 +122,12 @@ async function main(): Promise<void> {
     for (const [name] of sets) {
       const m = median(times.get(name) ?? [0]);
       process.stdout.write(`| ${name} | ${protocol} | ${m.toFixed(3)} | ${(m - base).toFixed(3)} µs |\n`);
+    }
+  }
+  if (process.argv.includes('--gc')) {
+    process.stdout.write('\n| rules | protocol | scavenges per 1,000,000 statements |\n|---|---|---:|\n');
+    for (const protocol of ['simple', 'extended'] as const) {
+      for (const [name, e] of engines) process.stdout.write(`| ${name} | ${protocol} | ${await scavenges(e, 1_000_000, protocol)} |\n`);
     }
   }
 }

@@ -73,7 +73,19 @@ export class Lexer {
   hint: RouteHint | undefined = undefined;
   private tokens = 0;
 
-  constructor(readonly sql: string) {}
+  constructor(public sql: string) {}
+
+  /** Starts over on `sql`: one lexer serves every statement where one is lexed per request (literalsElided). */
+  reset(sql: string): this {
+    this.sql = sql;
+    this.pos = 0;
+    this.start = 0;
+    this.end = 0;
+    this.kind = Tok.eof;
+    this.hint = undefined;
+    this.tokens = 0;
+    return this;
+  }
 
   next(): TokKind {
     const sql = this.sql;
@@ -300,6 +312,9 @@ export function normalizedText(sql: string): string | undefined {
   }
 }
 
+/** literalsElided's lexer, reused: it runs for every statement of a client with statement rules. */
+const ELIDING = new Lexer('');
+
 /**
  * The statement with each string and number literal replaced by NUL and everything else left as
  * it is (case, spacing, comments): texts equal under it are equal under normalizedText (they
@@ -308,7 +323,7 @@ export function normalizedText(sql: string): string | undefined {
  * its own key (no string made). Undefined when the text does not tokenize.
  */
 export function literalsElided(sql: string): string | undefined {
-  const lx = new Lexer(sql);
+  const lx = ELIDING.reset(sql);
   let out = '';
   let from = 0;
   for (;;) {

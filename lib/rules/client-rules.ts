@@ -14,7 +14,7 @@ import { parse as parseFrame, query as queryFrame } from '../protocol/frontend';
 import { bucketKey } from './buckets';
 import type { CacheCatalog } from './catalog';
 import type { RulesEngine } from './engine';
-import { ALL, hasTimeWord, type Writes } from './facts';
+import { ALL, hasTimeWord, type StatementFacts, type Writes } from './facts';
 import { keepableAnswer, readBatch, type StatementTexts } from './request';
 import type { CacheCounters } from './result-cache';
 import { NO_ACTIONS, NO_VIEW, READ_BIT, WRITE_BIT, type Actions, type ClientIdentity, type ClientView, type CompiledRule } from './rule-set';
@@ -144,6 +144,10 @@ export class ClientRules {
   private named: Map<string, Writes> | null = null;
   /** The server linked now, for taints and captures (set by statement()). */
   private server: object | null = null;
+  /** The statement match() asks the rules about, for the two questions they may ask back (made once: no closures per statement). */
+  private matching: Matched | null = null;
+  private readonly verdictOfMatching = (): number => (this.classOf(this.matching as Matched).target === 'replica' ? READ_BIT : WRITE_BIT);
+  private readonly factsOfMatching = (): StatementFacts => this.engine.facts((this.matching as Matched).text);
   /** The last statement matched and its answer (match()). */
   private readonly last: { view: ClientView; inTransaction: boolean; text: string; actions: Actions } = {
     view: NO_VIEW,
@@ -206,13 +210,8 @@ export class ClientRules {
     const text = m.text;
     const last = this.last;
     if (last.view === view && last.inTransaction === inTransaction && last.text === text) return last.actions;
-    const actions = this.engine.rules.match(
-      view,
-      text,
-      () => (this.classOf(m).target === 'replica' ? READ_BIT : WRITE_BIT),
-      inTransaction,
-      () => this.engine.facts(text),
-    );
+    this.matching = m;
+    const actions = this.engine.rules.match(view, text, this.verdictOfMatching, inTransaction, this.factsOfMatching);
     last.view = view;
     last.inTransaction = inTransaction;
     last.text = text;
