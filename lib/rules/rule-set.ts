@@ -73,8 +73,6 @@ const VERDICT_BITS = READ_BIT | WRITE_BIT;
 export interface ClientView {
   /** Indices of the rules whose identity predicates hold, in rule order. */
   readonly candidates: readonly number[];
-  /** No candidate looks at the statement: the actions depend on the transaction state only. */
-  readonly identityOnly: boolean;
   /**
    * Matching a statement no regex= holds for asks for its facts anyway: every candidate before
    * the first with kind= commands or fingerprint= (and no in_transaction=) has a regex=. Such a
@@ -88,7 +86,6 @@ export interface ClientView {
 
 export const NO_VIEW: ClientView = Object.freeze({
   candidates: Object.freeze([]) as readonly number[],
-  identityOnly: true,
   memoizable: false,
   shapes: Object.freeze([null, null]) as ClientView['shapes'],
 });
@@ -142,16 +139,11 @@ export class RuleSet {
   /** The rules that can apply to this client (its user, database, application_name, address). */
   viewFor(id: ClientIdentity): ClientView {
     const candidates: number[] = [];
-    let identityOnly = true;
-    for (const r of this.rules) {
-      if (!r.matchesIdentity(id)) continue;
-      candidates.push(r.index);
-      if (r.statementLevel) identityOnly = false;
-    }
-    return candidates.length === 0 ? NO_VIEW : this.view(candidates, identityOnly);
+    for (const r of this.rules) if (r.matchesIdentity(id)) candidates.push(r.index);
+    return candidates.length === 0 ? NO_VIEW : this.view(candidates);
   }
 
-  private view(candidates: readonly number[], identityOnly: boolean): ClientView {
+  private view(candidates: readonly number[]): ClientView {
     let memoizable = false;
     for (const i of candidates) {
       const r = this.rules[i];
@@ -161,7 +153,7 @@ export class RuleSet {
       }
       if (r.regex === null) break;
     }
-    return { candidates, identityOnly, memoizable, shapes: [null, null] };
+    return { candidates, memoizable, shapes: [null, null] };
   }
 
   /**
@@ -243,7 +235,7 @@ export class RuleSet {
     const out: CompiledRule[] = [];
     for (const r of this.rules) {
       if (!r.matchesDatabase(database)) continue;
-      const one = this.view([r.index], false);
+      const one = this.view([r.index]);
       if (this.match(one, text, verdict, r.def.inTransaction ?? false, facts) === NO_ACTIONS) continue;
       out.push(r);
       if (!r.def.continues && !r.clientConditions) break;
