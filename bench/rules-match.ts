@@ -2,17 +2,24 @@
 // 15): a client's rules (lib/rules/client-rules) are handed pgbench select-only statements the
 // way lib/client hands them over (admit() for the request, clientFrame() for the forwarded Query,
 // ready() for its ReadyForQuery), with 50 rules for other clients, 50 statement rules matching
-// none, and none; CPU time per statement by process.cpuUsage(), which a loaded machine disturbs
-// far less than a wall clock. The end-to-end benchmark is bench/rules.ts.
+// none, and none, in the simple protocol (a new text per account, as pgbench's) and the extended
+// (pgbench -M extended: Parse of the same text, Bind of the account); CPU time per statement by
+// process.cpuUsage(), which a loaded machine disturbs far less than a wall clock. With --gc (run
+// as `node --max-semi-space-size=1 dist/bench/rules-match.js --gc`) also the young-generation
+// collections per million statements, about one per MiB of garbage. The end-to-end benchmark is
+// bench/rules.ts.
 
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { parseRule } from '../lib/config';
-import { query } from '../lib/protocol/frontend';
-import { Classifier, loadParser, normalizedText } from '../lib/routing/classify';
+import { bind, describe, execute, parse, query, sync } from '../lib/protocol/frontend';
+import { Classifier, literalsElided, loadParser, normalizedText } from '../lib/routing/classify';
 import { ClientRules, type ClientOrigin, type RulesDatabase } from '../lib/rules/client-rules';
 import { RulesEngine } from '../lib/rules/engine';
 import { identityRules, statementRules } from './rules-sets';
 
-const STATEMENTS = 200_000;
+const STATEMENTS = 700_000;
+/** Distinct statement texts, as pgbench's select-only at scale 1 (aid = 1..100,000). */
+const DISTINCT = 100_000;
 
 function engineWith(text: string): RulesEngine {
   const defs = text
@@ -22,11 +29,24 @@ function engineWith(text: string): RulesEngine {
       const eq = l.indexOf('=');
       return parseRule(l.slice(0, eq).trim(), l.slice(eq + 1).trim(), `bench:${i + 1}`);
     });
-  return new RulesEngine(defs, { result_cache_size: 0, result_cache_max_answer: 0 }, normalizedText);
+  return new RulesEngine(defs, { result_cache_size: 0, result_cache_max_answer: 0 }, { elided: literalsElided, normalized: normalizedText });
 }
 
-/** CPU µs per statement of admit + clientFrame + ready for `n` pgbench select-only statements. */
-function run(engine: RulesEngine, n: number): number {
+// pgbench's select-only at scale 1 picks one of 100,000 accounts: nearly every text is new.
+const frames = Array.from({ length: DISTINCT }, (_, i) => query(`SELECT abalance FROM pgbench_accounts WHERE aid = ${((i * 7919) % DISTINCT) + 1};`));
+
+/** pgbench -M extended: the unnamed statement parsed again for each execution, the account a parameter. */
+const EXTENDED_SQL = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1;';
+const batches = Array.from({ length: 1000 }, (_, i) => {
+  const p = parse('', EXTENDED_SQL);
+  const b = bind({ params: [String(((i * 7919) % DISTINCT) + 1)] });
+  return { p, b, all: Buffer.concat([p, b, describe('P', ''), execute(), sync()]) };
+});
+
+type Protocol = 'simple' | 'extended';
+
+/** CPU µs per statement of admit + clientFrame (per Query, or Parse and Bind) + ready for `n` pgbench select-only statements. */
+function run(engine: RulesEngine, n: number, protocol: Protocol): number {
   const classifier = new Classifier({});
   const db: RulesDatabase = {
     name: 'app',
@@ -39,16 +59,42 @@ function run(engine: RulesEngine, n: number): number {
   const origin: ClientOrigin = { id: 1, user: 'app', remote: '127.0.0.1:40000', params: new Map([['application_name', 'pgbench']]), statementText: () => undefined };
   const rules = new ClientRules(engine, db, origin);
   const server = { txStatus: 0x49 };
-  const frames = Array.from({ length: 1000 }, (_, i) => query(`SELECT abalance FROM pgbench_accounts WHERE aid = ${(i * 7919) % 100000};`));
   const start = process.cpuUsage();
-  for (let i = 0; i < n; i++) {
-    const f = frames[i % frames.length];
-    rules.admit([f], 0);
-    rules.clientFrame(0x51, f, 0, f.length, server, 0);
-    rules.ready(0x49, 0);
+  if (protocol === 'simple') {
+    for (let i = 0; i < n; i++) {
+      const f = frames[i % frames.length];
+      rules.admit([f], 0);
+      rules.clientFrame(0x51, f, 0, f.length, server, 0);
+      rules.ready(0x49, 0);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const b = batches[i % batches.length];
+      rules.admit([b.all], 0);
+      rules.clientFrame(0x50, b.p, 0, b.p.length, server, 0);
+      rules.clientFrame(0x42, b.b, 0, b.b.length, server, 0);
+      rules.ready(0x49, 0);
+    }
   }
   const used = process.cpuUsage(start);
   return (used.user + used.system) / n;
+}
+
+/**
+ * Young-generation collections (scavenges) while `n` statements run: with node's
+ * --max-semi-space-size=1 each is about one MiB allocated, so this counts the garbage lib/rules
+ * makes per statement (which a pooler with 100 clients pays for in every scavenge).
+ */
+async function scavenges(engine: RulesEngine, n: number, protocol: Protocol): Promise<number> {
+  let count = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) count++;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  run(engine, n, protocol);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  obs.disconnect();
+  return count;
 }
 
 async function main(): Promise<void> {
@@ -59,22 +105,30 @@ async function main(): Promise<void> {
     ['50 statement rules matching none', statementRules()],
   ];
   const engines = sets.map(([name, text]) => [name, engineWith(text)] as const);
-  // Warm up every path, then alternate, keeping the median of 7 runs each.
-  for (const [, e] of engines) run(e, 20_000);
-  const times = new Map<string, number[]>();
-  for (let round = 0; round < 7; round++) {
-    for (const [name, e] of engines) {
-      const list = times.get(name) ?? [];
-      list.push(run(e, STATEMENTS / 7));
-      times.set(name, list);
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  process.stdout.write('| rules | protocol | CPU µs per statement in lib/rules (median of 7) | more than no rules |\n|---|---|---:|---:|\n');
+  for (const protocol of ['simple', 'extended'] as const) {
+    // Warm up every path, then alternate, keeping the median of 7 runs each.
+    for (const [, e] of engines) run(e, 20_000, protocol);
+    const times = new Map<string, number[]>();
+    for (let round = 0; round < 7; round++) {
+      for (const [name, e] of engines) {
+        const list = times.get(name) ?? [];
+        list.push(run(e, STATEMENTS / 7, protocol));
+        times.set(name, list);
+      }
+    }
+    const base = median(times.get('no rules') ?? [0]);
+    for (const [name] of sets) {
+      const m = median(times.get(name) ?? [0]);
+      process.stdout.write(`| ${name} | ${protocol} | ${m.toFixed(3)} | ${(m - base).toFixed(3)} µs |\n`);
     }
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const base = median(times.get('no rules') ?? [0]);
-  process.stdout.write('| rules | CPU µs per statement in lib/rules (median of 7) | more than no rules |\n|---|---:|---:|\n');
-  for (const [name] of sets) {
-    const m = median(times.get(name) ?? [0]);
-    process.stdout.write(`| ${name} | ${m.toFixed(3)} | ${(m - base).toFixed(3)} µs |\n`);
+  if (process.argv.includes('--gc')) {
+    process.stdout.write('\n| rules | protocol | scavenges per 1,000,000 statements |\n|---|---|---:|\n');
+    for (const protocol of ['simple', 'extended'] as const) {
+      for (const [name, e] of engines) process.stdout.write(`| ${name} | ${protocol} | ${await scavenges(e, 1_000_000, protocol)} |\n`);
+    }
   }
 }
 

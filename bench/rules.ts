@@ -10,6 +10,8 @@
 //   - cache: a cache_ttl rule on pgbench's select-only statement (result_cache_size on) against
 //     the same pgmux without it, on pgbench's random accounts and on a hot set of 1,000; the hit
 //     ratio is SHOW CACHE's over the cache side's rounds.
+// `--only id,id` runs some workloads; `--rate N` runs pgbench -R N (CPU per transaction at equal
+// throughput); `--cpu-prof DIR` writes a V8 CPU profile of each pgmux.
 // Not a test (not part of `npm test`): numbers depend on the machine.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -194,9 +196,14 @@ async function main(): Promise<void> {
       'pool-size': { type: 'string', default: '20' },
       scale: { type: 'string', default: '1' },
       only: { type: 'string' },
+      /** pgbench -R: the same throughput on both sides, so that CPU per transaction compares like with like on a busy machine. */
+      rate: { type: 'string' },
+      /** Write a V8 CPU profile of each pgmux into this directory (node --cpu-prof), named after its rules. */
+      'cpu-prof': { type: 'string' },
     },
   });
   const only = values.only === undefined ? null : new Set(values.only.split(','));
+  const rate = values.rate === undefined ? [] : ['-R', values.rate];
   const workloads = WORKLOADS.filter((w) => only === null || only.has(w.id));
   const quick = values.quick === true;
   // Short sides, many rounds: on a shared machine a burst of someone else's work then spoils one round, not the median.
@@ -235,7 +242,9 @@ async function main(): Promise<void> {
     };
     for (const name of needed) {
       const port = ports[muxes.size];
-      muxes.set(name, await startMux(ini(port, cluster, poolSize, configs[name].rules, configs[name].cache), { 'userlist.txt': benchUserlist(USER, password) }));
+      const profDir = values['cpu-prof'];
+      const nodeArgs = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=pgmux-${name}.cpuprofile`];
+      muxes.set(name, await startMux(ini(port, cluster, poolSize, configs[name].rules, configs[name].cache), { 'userlist.txt': benchUserlist(USER, password) }, nodeArgs));
       // Fill the pool before measuring. On a loaded machine the first server logins may take the
       // whole warm-up (pgbench then reports no transaction): that is fine, the pool fills anyway.
       await runPgbench(target(port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 4).catch(() => progress(`${name}: warm-up ran no transaction`));
@@ -256,7 +265,7 @@ async function main(): Promise<void> {
           const mux = which === 'a' ? muxA : muxB;
           loads.push(loadAverage().split(' ')[0]);
           const before = cpuTimes(mux.pid);
-          const r = await runPgbench(target(mux.port), [...side.args(scripts), '-c', String(w.clients), '-j', String(THREADS)], seconds);
+          const r = await runPgbench(target(mux.port), [...side.args(scripts), ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds);
           const after = cpuTimes(mux.pid);
           round[which] = r.tps;
           round[which === 'a' ? 'cpuA' : 'cpuB'] = ((after.user + after.sys - before.user - before.sys) * 1e6) / Math.max(1, r.transactions);
@@ -282,7 +291,9 @@ async function main(): Promise<void> {
     const overshoot = muxes.has('timeout') ? await timeoutOvershoot((muxes.get('timeout') as Pooler).port, password) : null;
     const out: string[] = [];
     out.push(`Run of ${machine.date}: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.postgres}, commit ${machine.commit}; load average before ${loadBefore}, after ${loadAverage()}.`);
-    out.push(`${rounds} rounds of ${seconds} s per side, order alternating (round 1: first side first); pgbench -j ${THREADS}, scale ${scale}, default_pool_size ${poolSize}, transaction mode.`);
+    out.push(
+      `${rounds} rounds of ${seconds} s per side, order alternating (round 1: first side first); pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode.`,
+    );
     out.push('');
     out.push(
       '| workload | first side tps (median) | second side tps (median) | tps first / second (median, min–max) | pgmux CPU µs per transaction, first / second (medians) | CPU ratio (median, min–max) | cache hit ratio |',

@@ -2,7 +2,7 @@
 // following PostgreSQL's lexical rules (comments incl. nested /* */ and --, '' / E'' / B'' / X''
 // / N'' / U&'' strings, $tag$ dollar quotes, quoted identifiers, numbers, $n parameters) and
 // reading a routing hint from a leading comment. Also builds the normalized text (literals and
-// comments removed) the parser's cache is keyed by.
+// comments removed) the parser's cache is keyed by, and the cheaper literal-free key of the rules.
 
 import type { RouteHint } from './classify-types';
 
@@ -73,7 +73,19 @@ export class Lexer {
   hint: RouteHint | undefined = undefined;
   private tokens = 0;
 
-  constructor(readonly sql: string) {}
+  constructor(public sql: string) {}
+
+  /** Starts over on `sql`: one lexer serves every statement where one is lexed per request (literalsElided). */
+  reset(sql: string): this {
+    this.sql = sql;
+    this.pos = 0;
+    this.start = 0;
+    this.end = 0;
+    this.kind = Tok.eof;
+    this.hint = undefined;
+    this.tokens = 0;
+    return this;
+  }
 
   next(): TokKind {
     const sql = this.sql;
@@ -297,6 +309,31 @@ export function normalizedText(sql: string): string | undefined {
     if (k === Tok.string || k === Tok.number) out += '\0';
     else if (k === Tok.word) out += lx.word();
     else out += sql.slice(lx.start, lx.end);
+  }
+}
+
+/** literalsElided's lexer, reused: it runs for every statement of a client with statement rules. */
+const ELIDING = new Lexer('');
+
+/**
+ * The statement with each string and number literal replaced by NUL and everything else left as
+ * it is (case, spacing, comments): texts equal under it are equal under normalizedText (they
+ * differ only inside literals, which the lexer reads alike around), so it keys what is computed
+ * per normalized text at the cost of one lexer pass and a few slices; a text with no literal is
+ * its own key (no string made). Undefined when the text does not tokenize.
+ */
+export function literalsElided(sql: string): string | undefined {
+  const lx = ELIDING.reset(sql);
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const k = lx.next();
+    if (k === Tok.eof) return from === 0 ? sql : out + sql.slice(from);
+    if (k === Tok.error) return undefined;
+    if (k === Tok.string || k === Tok.number) {
+      out += sql.slice(from, lx.start) + '\0';
+      from = lx.end;
+    }
   }
 }
 

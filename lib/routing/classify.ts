@@ -10,7 +10,7 @@ import { parserClassify } from './classify-parser';
 import { Pin, pinList, type Classification, type ClassifyOptions, type RouteHint, type Tier, type Verdict } from './classify-types';
 
 export { loadParser, parserLoaded } from './classify-parser';
-export { normalizedText } from './classify-lexer';
+export { literalsElided, normalizedText } from './classify-lexer';
 export type {
   Classification,
   ClassifyOptions,

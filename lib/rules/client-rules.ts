@@ -14,7 +14,7 @@ import { parse as parseFrame, query as queryFrame } from '../protocol/frontend';
 import { bucketKey } from './buckets';
 import type { CacheCatalog } from './catalog';
 import type { RulesEngine } from './engine';
-import { ALL, hasTimeWord, type Writes } from './facts';
+import { ALL, hasTimeWord, type StatementFacts, type Writes } from './facts';
 import { keepableAnswer, readBatch, type StatementTexts } from './request';
 import type { CacheCounters } from './result-cache';
 import { NO_ACTIONS, NO_VIEW, READ_BIT, WRITE_BIT, type Actions, type ClientIdentity, type ClientView, type CompiledRule } from './rule-set';
@@ -144,6 +144,17 @@ export class ClientRules {
   private named: Map<string, Writes> | null = null;
   /** The server linked now, for taints and captures (set by statement()). */
   private server: object | null = null;
+  /** The statement match() asks the rules about, for the two questions they may ask back (made once: no closures per statement). */
+  private matching: Matched | null = null;
+  private readonly verdictOfMatching = (): number => (this.classOf(this.matching as Matched).target === 'replica' ? READ_BIT : WRITE_BIT);
+  private readonly factsOfMatching = (): StatementFacts => this.engine.facts((this.matching as Matched).text);
+  /** The last statement matched and its answer (match()). */
+  private readonly last: { view: ClientView; inTransaction: boolean; text: string; actions: Actions } = {
+    view: NO_VIEW,
+    inTransaction: false,
+    text: '',
+    actions: NO_ACTIONS,
+  };
 
   constructor(
     private readonly engine: RulesEngine,
@@ -187,17 +198,25 @@ export class ClientRules {
     this.view = rules.viewFor(id);
   }
 
-  /** The actions for `m.text`; classifies it (into m.cls) only if a candidate rule asks for the verdict. */
+  /**
+   * The actions for `m.text`; classifies it (into m.cls) only if a candidate rule asks for the
+   * verdict. The same text as the last one (a driver parsing its statement again for each
+   * execution) gets the same answer: matching depends on nothing else but the view and the
+   * transaction state.
+   */
   private match(m: Matched, inTransaction: boolean): Actions {
-    if (this.view.candidates.length === 0) return NO_ACTIONS;
+    const view = this.view;
+    if (view.candidates.length === 0) return NO_ACTIONS;
     const text = m.text;
-    return this.engine.rules.match(
-      this.view,
-      text,
-      () => (this.classOf(m).target === 'replica' ? READ_BIT : WRITE_BIT),
-      inTransaction,
-      () => this.engine.facts(text),
-    );
+    const last = this.last;
+    if (last.view === view && last.inTransaction === inTransaction && last.text === text) return last.actions;
+    this.matching = m;
+    const actions = this.engine.rules.match(view, text, this.verdictOfMatching, inTransaction, this.factsOfMatching);
+    last.view = view;
+    last.inTransaction = inTransaction;
+    last.text = text;
+    last.actions = actions;
+    return actions;
   }
 
   private classOf(m: Matched): StatementClass {
@@ -212,11 +231,11 @@ export class ClientRules {
    */
   admit(pending: readonly Buffer[], now: number): Admission {
     this.refresh();
-    this.matched.length = 0;
+    clear(this.matched);
     this.route = null;
     if (!this.inspects) return GO;
     const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
-    const batch = readBatch(buf, this.origin);
+    const batch = readBatch(buf, this.origin, this.engine.cache !== null);
     let route: RouteOverride | null = null;
     let deny: Actions['deny'] = undefined;
     let denyFirst = false;
@@ -485,7 +504,7 @@ export class ClientRules {
   ready(status: number, owed: number): void {
     if (owed > 0) return;
     // A marker whose statement the server skipped (an earlier error in its batch) is owed nothing now.
-    this.denials.length = 0;
+    clear(this.denials);
     this.deadline = 0;
     this.cancelled = false;
     this.timeoutRule = null;
@@ -552,6 +571,11 @@ export class ClientRules {
     this.capture = null;
     if (this.scope !== null && this.scope.startsWith('c')) this.engine.cache?.forgetScope(this.scope);
   }
+}
+
+/** Empties `list`: setting an array's length is a call into the runtime, skipped when already empty (every statement). */
+function clear(list: unknown[]): void {
+  if (list.length !== 0) list.length = 0;
 }
 
 function countMatched(rules: readonly CompiledRule[]): void {

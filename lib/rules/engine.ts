@@ -1,7 +1,9 @@
 // Owns what every client's rules share: the compiled rules table (replaced whole by RELOAD), the
-// rate buckets, the result cache, and the statement facts cache (by exact text, then by the
-// classifier's normalized text, so one parse serves a statement shape whatever its literals).
-// Built by the composition root; each client gets a ClientRules over it (./client-rules).
+// rate buckets, the result cache, and the statement facts cache (by the text with its literals
+// elided, then by the classifier's normalized text, so one parse serves a statement shape
+// whatever its literals, and a text that differs from one seen before only in its literals costs
+// one lexer pass and one lookup). Built by the composition root; each client gets a ClientRules
+// over it (./client-rules).
 
 import type { RuleDef } from '../config';
 import { Buckets } from './buckets';
@@ -16,7 +18,17 @@ export interface CacheSettings {
   readonly result_cache_max_answer: number;
 }
 
-/** Statement facts cached per distinct text and per shape: entries and key characters per generation (./two-maps). */
+/**
+ * The classifier's literal-free forms of a text (lib/routing): `elided` keeps all but the literals
+ * (cheap, fine-grained), `normalized` also drops comments, case and spacing. Texts equal under
+ * `elided` are equal under `normalized`. Undefined when the text does not tokenize.
+ */
+export interface StatementShapes {
+  elided(sql: string): string | undefined;
+  normalized(sql: string): string | undefined;
+}
+
+/** Statement facts cached per literal-free text and per shape: entries and key characters per generation (./two-maps). */
 const FACTS_ENTRIES = 10_000;
 const FACTS_CHARS = 2_000_000;
 
@@ -40,15 +52,14 @@ export class RulesEngine {
   /** Null while result_cache_size is 0. */
   readonly cache: ResultCache | null;
   /** Facts computed (each a parse), and how many lookups the caches answered. */
-  readonly factStats = { parsed: 0, exactHits: 0, normalizedHits: 0 };
-  private readonly exact = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
+  readonly factStats = { parsed: 0, elidedHits: 0, normalizedHits: 0 };
+  private readonly elided = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
   private readonly normalized = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
 
   constructor(
     defs: readonly RuleDef[],
     settings: CacheSettings,
-    /** The classifier's literal-free form of a text (lib/routing normalizedText); undefined when it does not tokenize. */
-    private readonly normalize: (sql: string) => string | undefined,
+    private readonly shapes: StatementShapes,
   ) {
     this.rules = new RuleSet(defs);
     this.cache = settings.result_cache_size > 0 ? new ResultCache(settings.result_cache_size, settings.result_cache_max_answer) : null;
@@ -65,24 +76,23 @@ export class RulesEngine {
 
   /** The facts of `text`: from the caches, or parsed once. */
   facts(text: string): StatementFacts {
-    const hit = this.exact.get(text);
+    if (text.length > MAX_FACTS_TEXT) return TOO_LONG;
+    // pgbench's `... WHERE aid = 12345` is a new text nearly every time, never a new key here.
+    const key = this.shapes.elided(text) ?? text;
+    const hit = this.elided.get(key);
     if (hit !== undefined) {
-      this.factStats.exactHits++;
+      this.factStats.elidedHits++;
       return hit;
     }
-    if (text.length > MAX_FACTS_TEXT) return TOO_LONG;
-    const shape = this.normalize(text);
-    if (shape !== undefined) {
-      const n = this.normalized.get(shape);
-      if (n !== undefined) {
-        this.factStats.normalizedHits++;
-        return n;
-      }
+    const shape = this.shapes.normalized(text);
+    let f = shape === undefined ? undefined : this.normalized.get(shape);
+    if (f !== undefined) this.factStats.normalizedHits++;
+    else {
+      this.factStats.parsed++;
+      f = statementFacts(text);
+      if (shape !== undefined) this.normalized.set(shape, f);
     }
-    this.factStats.parsed++;
-    const f = statementFacts(text);
-    this.exact.set(text, f);
-    if (shape !== undefined) this.normalized.set(shape, f);
+    this.elided.set(key, f);
     return f;
   }
 }

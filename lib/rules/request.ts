@@ -28,17 +28,21 @@ export interface StatementTexts {
   statementText(name: string): string | undefined;
 }
 
-const EMPTY: Batch = Object.freeze({ statements: Object.freeze([]) as readonly BatchStatement[], whole: false, cacheKey: null });
+const NO_STATEMENTS: readonly BatchStatement[] = Object.freeze([]);
+const EMPTY: Batch = Object.freeze({ statements: NO_STATEMENTS, whole: false, cacheKey: null });
 
 /**
  * Reads the complete messages of `buf`. Only a batch of one request gets a cache key: a Query, or
  * [Parse of the unnamed statement] Bind of the unnamed portal [Describe of it] Execute of all
  * rows, Sync. A named Parse is never answered from the cache (the client would think the
- * statement prepared, and its next Bind would find nothing).
+ * statement prepared, and its next Bind would find nothing). Without `keyed` (no result cache)
+ * no key is made, nor the strings it would be made of.
  */
-export function readBatch(buf: Buffer, names: StatementTexts): Batch {
+export function readBatch(buf: Buffer, names: StatementTexts, keyed = true): Batch {
   let pos = 0;
-  const statements: BatchStatement[] = [];
+  // Made with its first statement: the usual batch has one, and an array grown by push() from
+  // empty takes room for 16 (this runs for every request a client with rules sends).
+  let statements: BatchStatement[] | null = null;
   let queries = 0;
   let syncs = 0;
   let other = 0;
@@ -54,17 +58,19 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
   /** The last message read was a Query or a Sync: the request ends there. */
   let lastEnd = false;
   while (pos < buf.length) {
-    if (pos + 5 > buf.length) return { statements, whole: false, cacheKey: null };
+    if (pos + 5 > buf.length) return { statements: statements ?? NO_STATEMENTS, whole: false, cacheKey: null };
     const type = buf[pos];
     const len = buf.readInt32BE(pos + 1);
     const end = pos + 1 + len;
-    if (len < 4 || end > buf.length) return { statements, whole: false, cacheKey: null };
+    if (len < 4 || end > buf.length) return { statements: statements ?? NO_STATEMENTS, whole: false, cacheKey: null };
     const body = pos + 5;
     if (afterSync) cacheable = false;
     switch (type) {
       case FrontendCode.Query: {
         queries++;
-        statements.push({ type: 'query', text: cstring(buf, body, end) });
+        const st: BatchStatement = { type: 'query', text: cstring(buf, body, end) };
+        if (statements === null) statements = [st];
+        else statements.push(st);
         if (queries + syncs > 1 || other > 0) cacheable = false;
         afterSync = true;
         break;
@@ -72,9 +78,11 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
       case FrontendCode.Parse: {
         const nameEnd = nul(buf, body, end);
         const text = cstring(buf, nameEnd + 1, end);
-        statements.push({ type: 'parse', text });
+        const st: BatchStatement = { type: 'parse', text };
+        if (statements === null) statements = [st];
+        else statements.push(st);
         if (nameEnd !== body || parseBody !== null) cacheable = false;
-        parseBody = buf.toString('latin1', nameEnd + 1, end);
+        parseBody = keyed ? buf.toString('latin1', nameEnd + 1, end) : '';
         other++;
         break;
       }
@@ -85,11 +93,15 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
         if (name !== '') {
           const text = names.statementText(name);
           if (text === undefined) cacheable = false;
-          else statements.push({ type: 'bind', text });
+          else {
+            const st: BatchStatement = { type: 'bind', text };
+            if (statements === null) statements = [st];
+            else statements.push(st);
+          }
           bindText = text ?? null;
         } else bindText = parseBody === null ? null : '';
         if (portalEnd !== body || bindBody !== null || bindText === null) cacheable = false;
-        bindBody = buf.toString('latin1', nameEnd + 1, end);
+        bindBody = keyed ? buf.toString('latin1', nameEnd + 1, end) : '';
         other++;
         break;
       }
@@ -119,7 +131,8 @@ export function readBatch(buf: Buffer, names: StatementTexts): Batch {
     pos = end;
   }
   const whole = queries + syncs === 1 && lastEnd && (queries === 0 || other === 0);
-  if (!whole || !cacheable) return statements.length === 0 && !whole ? EMPTY : { statements, whole, cacheKey: null };
+  if (statements === null) return whole ? { statements: NO_STATEMENTS, whole, cacheKey: null } : EMPTY;
+  if (!whole || !cacheable || !keyed) return { statements, whole, cacheKey: null };
   if (queries === 1) return { statements, whole, cacheKey: `Q\u0000${statements[0].text}` };
   if (!execute) return { statements, whole, cacheKey: null };
   // The Parse's body (text and parameter types) or the named statement's text, then the Bind's

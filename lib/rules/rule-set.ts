@@ -2,11 +2,12 @@
 // database, application_name and address are the client's, so that is decided once per client,
 // not per statement), and the first matching rule among those for one statement (its kind, the
 // classifier's verdict, fingerprint, regular expression and transaction state). Pure: the same
-// inputs give the same answer; the costly statement facts come from a provider the caller caches.
+// inputs give the same answer; the costly statement facts come from a provider the caller caches
+// per statement shape, and what they say for each rule is kept per shape too (a regex= is tested
+// on each text: it may look at literals).
 
 import type { AddressDef, RateDef, RuleDef, RuleKind } from '../config';
 import { kindBit, type StatementFacts } from './facts';
-import { TwoMaps } from './two-maps';
 
 /** What pgmux does to a statement, merged over the rules that matched (first match wins per action). */
 export interface Actions {
@@ -72,25 +73,31 @@ const VERDICT_BITS = READ_BIT | WRITE_BIT;
 export interface ClientView {
   /** Indices of the rules whose identity predicates hold, in rule order. */
   readonly candidates: readonly number[];
-  /** No candidate looks at the statement: the actions depend on the transaction state only. */
-  readonly identityOnly: boolean;
+  /**
+   * Matching a statement no regex= holds for asks for its facts anyway: every candidate before
+   * the first with kind= commands or fingerprint= (and no in_transaction=) has a regex=. Such a
+   * statement's actions then depend on its shape and the transaction state only (unless a
+   * kind=read/write asks the classifier), and are kept per shape in `shapes`.
+   */
+  readonly memoizable: boolean;
+  /** The actions per statement shape (facts object), outside and inside a transaction; made at first use. */
+  shapes: [WeakMap<StatementFacts, Actions> | null, WeakMap<StatementFacts, Actions> | null];
 }
 
-export const NO_VIEW: ClientView = Object.freeze({ candidates: Object.freeze([]) as readonly number[], identityOnly: true });
+export const NO_VIEW: ClientView = Object.freeze({
+  candidates: Object.freeze([]) as readonly number[],
+  memoizable: false,
+  shapes: Object.freeze([null, null]) as ClientView['shapes'],
+});
 
 /** The costly part of a statement's description, fetched only when a candidate rule needs it. */
 export type FactsOf = () => StatementFacts;
 
 let nextVersion = 1;
 
-/** hitsOf() bits: a kind= command matched; regex= and fingerprint= hold. */
+/** shapeHits() bits per rule: a command of the text is one of its kind= commands; its fingerprint= holds (or it has none). */
 const KIND_HIT = 1;
-const OTHER_HIT = 2;
-/** The hits of a client with no statement-level candidate: never read. */
-const NO_HITS = new Uint8Array(0);
-/** Statement texts whose hits are kept per generation (./two-maps), and their characters. */
-const HIT_TEXTS = 10_000;
-const HIT_CHARS = 2_000_000;
+const FINGERPRINT_HIT = 2;
 
 export class RuleSet {
   readonly rules: readonly CompiledRule[];
@@ -104,14 +111,18 @@ export class RuleSet {
   readonly hasDeny: boolean;
   readonly hasRoute: boolean;
 
-  /** The rules that look at the statement (kind, regex, fingerprint). */
-  private readonly statementRules: readonly CompiledRule[];
-  /** hitsOf()'s answers by statement text. */
-  private readonly hits = new TwoMaps<Uint8Array>(HIT_TEXTS, HIT_CHARS);
+  /** The rules whose kind= or fingerprint= needs the statement's facts. */
+  private readonly factRules: readonly CompiledRule[];
+  /**
+   * shapeHits()'s answers per facts object: the facts provider shares one object among the texts
+   * of a shape (lib/rules/engine), so texts that differ only in literals share these too. A
+   * regex= may look at literals, so it is tested on each text instead.
+   */
+  private readonly hits = new WeakMap<StatementFacts, Uint8Array>();
 
   constructor(defs: readonly RuleDef[]) {
     this.rules = defs.map((d, i) => compile(d, i));
-    this.statementRules = this.rules.filter((r) => r.statementLevel);
+    this.factRules = this.rules.filter((r) => r.commandBits !== 0 || r.fingerprints !== null);
     const regexes = defs.filter((d) => d.regex !== undefined).map((d) => `(?:${d.regex})`);
     this.anyRegex = regexes.length === 0 ? null : new RegExp(regexes.join('|'), 'i');
     this.hasCache = defs.some((d) => d.cacheTtlMs !== undefined);
@@ -128,13 +139,21 @@ export class RuleSet {
   /** The rules that can apply to this client (its user, database, application_name, address). */
   viewFor(id: ClientIdentity): ClientView {
     const candidates: number[] = [];
-    let identityOnly = true;
-    for (const r of this.rules) {
-      if (!r.matchesIdentity(id)) continue;
-      candidates.push(r.index);
-      if (r.statementLevel) identityOnly = false;
+    for (const r of this.rules) if (r.matchesIdentity(id)) candidates.push(r.index);
+    return candidates.length === 0 ? NO_VIEW : this.view(candidates);
+  }
+
+  private view(candidates: readonly number[]): ClientView {
+    let memoizable = false;
+    for (const i of candidates) {
+      const r = this.rules[i];
+      if ((r.commandBits !== 0 || r.fingerprints !== null) && r.def.inTransaction === undefined) {
+        memoizable = true;
+        break;
+      }
+      if (r.regex === null) break;
     }
-    return candidates.length === 0 ? NO_VIEW : { candidates, identityOnly };
+    return { candidates, memoizable, shapes: [null, null] };
   }
 
   /**
@@ -145,8 +164,20 @@ export class RuleSet {
   match(view: ClientView, text: string, verdict: () => number, inTransaction: boolean, facts: FactsOf): Actions {
     const candidates = view.candidates;
     if (candidates.length === 0) return NO_ACTIONS;
-    const hits = view.identityOnly ? NO_HITS : this.hitsOf(text, facts);
     let v = 0;
+    /** Asked at the first rule that needs them: the facts and the shape's hits, and whether any regex= holds (-1: not tried). */
+    let f: StatementFacts | null = null;
+    let shape: Uint8Array | null = null;
+    let anyRegex = -1;
+    let memo: WeakMap<StatementFacts, Actions> | null = null;
+    if (view.memoizable) anyRegex = this.anyRegex !== null && this.anyRegex.test(text) ? 1 : 0;
+    if (anyRegex === 0) {
+      f = facts();
+      const t = inTransaction ? 1 : 0;
+      memo = view.shapes[t] ??= new WeakMap();
+      const known = memo.get(f);
+      if (known !== undefined) return known;
+    }
     let first: CompiledRule | null = null;
     let more: CompiledRule[] | null = null;
     for (let i = 0; i < candidates.length; i++) {
@@ -154,8 +185,13 @@ export class RuleSet {
       const d = r.def;
       if (d.inTransaction !== undefined && d.inTransaction !== inTransaction) continue;
       if (r.statementLevel) {
-        const h = hits[r.index];
-        if ((h & OTHER_HIT) === 0) continue;
+        if (r.regex !== null) {
+          // One alternation of every regex= first: when it fails, none holds (one test instead of one per rule).
+          if (anyRegex === -1) anyRegex = (this.anyRegex as RegExp).test(text) ? 1 : 0;
+          if (anyRegex === 0 || !r.regex.test(text)) continue;
+        }
+        const h = r.commandBits !== 0 || r.fingerprints !== null ? (shape ??= this.shapeHits((f ??= facts())))[r.index] : FINGERPRINT_HIT;
+        if ((h & FINGERPRINT_HIT) === 0) continue;
         // kind= holds by a command of the text, or by the classifier's read/write (asked only now).
         if ((r.commandBits !== 0 || r.verdictBits !== 0) && (h & KIND_HIT) === 0) {
           if (r.verdictBits === 0 || (r.verdictBits & (v === 0 ? (v = verdict()) : v)) === 0) continue;
@@ -165,30 +201,28 @@ export class RuleSet {
       else (more ??= [first]).push(r);
       if (!d.continues) break;
     }
-    if (first === null) return NO_ACTIONS;
-    return more === null ? first.actions : merge(more);
+    const actions = first === null ? NO_ACTIONS : more === null ? first.actions : merge(more);
+    // Kept unless the classifier's verdict decided (it is a question of the text, not the shape).
+    if (memo !== null && v === 0) memo.set(f as StatementFacts, actions);
+    return actions;
   }
 
   /**
-   * What the statement-level predicates of every rule say of `text`, once per distinct text
-   * (cached): per rule, KIND_HIT when a command of the text is one of its kind= commands, and
-   * OTHER_HIT when its regex= and fingerprint= hold (or it has none). Every regex is tried as one
-   * alternation first; the facts are asked only if some rule has command kinds or fingerprints.
+   * What the kind= and fingerprint= of every rule that has them say of a statement with these
+   * facts, once per facts object (cached): per rule, KIND_HIT when a command of the text is one
+   * of its kind= commands, FINGERPRINT_HIT when its fingerprint= holds or it has none.
    */
-  private hitsOf(text: string, facts: FactsOf): Uint8Array {
-    const cached = this.hits.get(text);
+  private shapeHits(f: StatementFacts): Uint8Array {
+    const cached = this.hits.get(f);
     if (cached !== undefined) return cached;
     const hits = new Uint8Array(this.rules.length);
-    const anyRegex = this.anyRegex !== null && this.anyRegex.test(text);
-    let known: StatementFacts | null = null;
-    for (const r of this.statementRules) {
+    for (const r of this.factRules) {
       let h = 0;
-      if (r.commandBits !== 0 && ((known ??= facts()).commands & r.commandBits) !== 0) h |= KIND_HIT;
-      const regexOk = r.regex === null || (anyRegex && r.regex.test(text));
-      if (regexOk && (r.fingerprints === null || r.fingerprints.has((known ??= facts()).fingerprint))) h |= OTHER_HIT;
+      if ((f.commands & r.commandBits) !== 0) h |= KIND_HIT;
+      if (r.fingerprints === null || r.fingerprints.has(f.fingerprint)) h |= FINGERPRINT_HIT;
       hits[r.index] = h;
     }
-    this.hits.set(text, hits);
+    this.hits.set(f, hits);
     return hits;
   }
 
@@ -201,7 +235,7 @@ export class RuleSet {
     const out: CompiledRule[] = [];
     for (const r of this.rules) {
       if (!r.matchesDatabase(database)) continue;
-      const one: ClientView = { candidates: [r.index], identityOnly: false };
+      const one = this.view([r.index]);
       if (this.match(one, text, verdict, r.def.inTransaction ?? false, facts) === NO_ACTIONS) continue;
       out.push(r);
       if (!r.def.continues && !r.clientConditions) break;

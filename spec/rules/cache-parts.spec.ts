@@ -18,6 +18,15 @@ const bind = (statement = '', param = '5'): Buffer =>
   frame('B', cstr(''), cstr(statement), i16(0), i16(1), i32(param.length), Buffer.from(param), i16(0));
 
 describe('readBatch', () => {
+  /** With the result cache off nothing reads a key: none is made, and the statements are the same. */
+  it('makes no key when not asked to, reading the same statements', () => {
+    const bytes = Buffer.concat([msg.parse('SELECT $1'), bind(), msg.describePortal(), msg.execute(), msg.sync()]);
+    const keyed = readBatch(bytes, names);
+    expect(keyed.cacheKey).not.toBeNull();
+    expect(readBatch(bytes, names, false)).toEqual({ ...keyed, cacheKey: null });
+    expect(readBatch(msg.query('SELECT 1'), names, false)).toEqual({ statements: [{ type: 'query', text: 'SELECT 1' }], whole: true, cacheKey: null });
+  });
+
   it('keys one simple Query by its text', () => {
     expect(readBatch(msg.query('SELECT 1'), names)).toEqual({ statements: [{ type: 'query', text: 'SELECT 1' }], whole: true, cacheKey: 'Q\u0000SELECT 1' });
   });

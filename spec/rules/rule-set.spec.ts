@@ -2,7 +2,10 @@
 // decided once per client, what it does per statement; first match wins unless continue=yes.
 // Table-style: each case is one behaviour.
 
-import { loadParser } from '../../lib/routing/classify';
+import { literalsElided, loadParser, normalizedText } from '../../lib/routing/classify';
+import { RulesEngine } from '../../lib/rules/engine';
+import { ClientRules, DENY_MARKER, type RulesDatabase } from '../../lib/rules/client-rules';
+import { query } from '../../lib/protocol/frontend';
 import { parseRule } from '../../lib/config';
 import { statementFacts } from '../../lib/rules/facts';
 import { NO_ACTIONS, READ_BIT, RuleSet, WRITE_BIT, type ClientIdentity } from '../../lib/rules/rule-set';
@@ -88,6 +91,83 @@ describe('RuleSet', () => {
     });
     expect(actions).toBe(NO_ACTIONS);
     expect(factsAsked).toBe(0);
+  });
+});
+
+/** An engine as pgmux builds one: facts cached per text with its literals elided, then per normalized text. */
+function engine(...lines: string[]): RulesEngine {
+  const defs = lines.map((l, i) => parseRule(`r${i + 1}`, l, `f:${i + 1}`));
+  return new RulesEngine(defs, { result_cache_size: 0, result_cache_max_answer: 0 }, { elided: literalsElided, normalized: normalizedText });
+}
+
+function matchedBy(e: RulesEngine, sql: string): string[] {
+  const rules = e.rules;
+  return rules.match(rules.viewFor(APP), sql, () => READ_BIT, false, () => e.facts(sql)).rules.map((r) => r.name);
+}
+
+describe('matching per statement shape', () => {
+  /**
+   * What kind= and fingerprint= say is kept per statement shape (texts that differ only in
+   * literals), but a regex= may look at a literal: it is tested on every text, so a statement of
+   * a shape seen before still matches (or not) by its own literals.
+   */
+  it('tests a regex on each text, even when its shape was matched before', () => {
+    const fp = engine('kind=select fingerprint=0000000000000000 deny=yes').facts('SELECT abalance FROM pgbench_accounts WHERE aid = 1').fingerprint;
+    const e = engine("regex='aid = 1\\d\\b' deny=yes", `kind=select fingerprint=${fp} statement_timeout=1s`);
+    expect(matchedBy(e, 'SELECT abalance FROM pgbench_accounts WHERE aid = 5')).toEqual(['r2']);
+    expect(matchedBy(e, 'SELECT abalance FROM pgbench_accounts WHERE aid = 12')).toEqual(['r1']);
+    expect(matchedBy(e, 'SELECT abalance FROM pgbench_accounts WHERE aid = 120')).toEqual(['r2']);
+    expect(matchedBy(e, 'SELECT abalance FROM pgbench_accounts WHERE aid = 17')).toEqual(['r1']);
+    expect(e.factStats.parsed).toBe(1);
+  });
+
+  /** One parse per shape: pgbench's texts differ in every literal, and each is a cache hit after the first. */
+  it('parses a statement shape once, whatever its literals, comments or case', () => {
+    const e = engine('kind=drop deny=yes');
+    for (let aid = 1; aid <= 50; aid++) expect(matchedBy(e, `SELECT abalance FROM pgbench_accounts WHERE aid = ${aid}`)).toEqual([]);
+    expect(matchedBy(e, "select abalance from pgbench_accounts where aid = '7' -- x")).toEqual([]);
+    expect(e.factStats).toEqual({ parsed: 1, elidedHits: 49, normalizedHits: 1 });
+  });
+
+  /** Texts that differ outside their literals are different statements, even in a quoted name. */
+  it('never shares facts between texts that differ in a quoted identifier or a command', () => {
+    const e = engine('kind=drop deny=yes');
+    expect(e.facts('SELECT * FROM "T 1" WHERE a = 1').reads).toEqual(['T 1']);
+    expect(e.facts('SELECT * FROM "T 2" WHERE a = 1').reads).toEqual(['T 2']);
+    expect(matchedBy(e, 'SELECT 1; SELECT 2')).toEqual([]);
+    expect(matchedBy(e, 'SELECT 1; DROP TABLE t')).toEqual(['r1']);
+    expect(matchedBy(e, "SELECT '1; DROP TABLE t'")).toEqual([]);
+  });
+
+  /**
+   * A client's rules remember their last statement's answer (a driver parses the same text for
+   * every execution); the same text inside a transaction, or after a RELOAD, is matched again.
+   */
+  it('matches the same text again when the transaction state or the rules change', () => {
+    const e = engine('in_transaction=yes regex=audit deny=yes');
+    const db: RulesDatabase = { name: 'shop', domain: 'shop@h:5432', readYourWrites: 'off', classify: () => ({ target: 'primary', reason: 'write' }), catalog: () => null, catalogChanged: () => undefined };
+    const rules = new ClientRules(e, db, { id: 1, user: 'app', remote: '127.0.0.1:5000', params: new Map([['application_name', 'web']]), statementText: () => undefined });
+    const f = query('SELECT * FROM audit');
+    const denied = (status: number): boolean => rules.clientFrame(0x51, f, 0, f.length, { txStatus: status }, 0)?.includes(DENY_MARKER) === true;
+    expect(denied(0x49)).toBe(false);
+    expect(denied(0x54)).toBe(true);
+    rules.ready(0x49, 0);
+    expect(denied(0x49)).toBe(false);
+    e.reload([parseRule('r1', 'regex=audit deny=yes', 'f:1')]);
+    rules.ready(0x49, 0);
+    expect(rules.inspects).toBe(true);
+    expect(denied(0x49)).toBe(true);
+  });
+
+  /** The rules' cheap key keeps all but literals, so texts equal under it are equal under the normalized text. */
+  it.each([
+    ['SELECT * FROM t WHERE id = 42', 'SELECT * FROM t WHERE id = \0'],
+    ["SELECT 'a''b', E'\\'', $$x$$ FROM t", 'SELECT \0, \0, \0 FROM t'],
+    ['SELECT $1, t1.c2 FROM t1 /* 3 */', 'SELECT $1, t1.c2 FROM t1 /* 3 */'],
+    ['SELECT "x 1" FROM t', 'SELECT "x 1" FROM t'],
+    ["SELECT 'unterminated", undefined],
+  ])('literalsElided(%s)', (sql, key) => {
+    expect(literalsElided(sql)).toBe(key);
   });
 });
 
