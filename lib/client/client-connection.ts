@@ -724,6 +724,16 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
     this.listenGlue?.session?.ready(status);
+    // LISTENs pipelined behind this request: pgmux's answers follow the server's.
+    if (this.listenGlue !== null) {
+      const due = this.listenGlue.serverReady(status);
+      if (due !== null) {
+        this.answeredHere(due);
+        // answeredHere has settled the request; the release below is readyForQuery's own.
+        this.releaseAfterFeed = false;
+        status = due.status;
+      }
+    }
     this.rules?.ready(status, this.owed);
     if (this.owed === 0) this.unanswered.done();
     if (this.owed === 0 && this.timing.queryStart !== 0) {
@@ -890,12 +900,17 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private answeredHere(answer: LocalAnswer): void {
     this.unanswered.answered();
     this.socket.write(answer.bytes);
-    if (this.owed > 0) this.owed--;
+    this.owed = Math.max(0, this.owed - answer.count);
     this.listenGlue?.session?.ready(answer.status);
+    this.rules?.ready(answer.status, this.owed);
     this.readySince = clock.now;
     if (this.owed === 0) {
       this.unanswered.done();
-      if (this.timing.queryStart !== 0) this.timing.end(this.stats, answer.status === TxStatus.Idle);
+      const timing = this.timing;
+      if (timing.queryStart !== 0) {
+        timing.end(this.stats, answer.status === TxStatus.Idle);
+        this.tags?.ended(this, this.linkedPool ?? (this.pool as Pool), timing.lastQueryUs, timing.waitUs, timing.lastXactUs);
+      }
     }
     // readyForQuery would release the server now; in the middle of the client's chunk it waits for its end.
     if (answer.status === TxStatus.Idle) this.releaseAfterFeed = true;
@@ -939,7 +954,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   /** ListenHost. */
   resumeReading(): void {
-    if (this.state === 'idle') this.socket.resume();
+    if (this.state === 'idle' || this.state === 'active') this.socket.resume();
   }
 
   /** ListenHost. */
@@ -950,6 +965,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** ListenHost. */
   get isClosed(): boolean {
     return this.state === 'closed';
+  }
+
+  /** ListenHost: an answer to the client's last frame, sent after the listener caught up (lib/session/listen-glue). */
+  answerLinked(answer: LocalAnswer): void {
+    if (this.state !== 'active') return;
+    this.answeredHere(answer);
+    if (this.releaseAfterFeed) this.releaseAnsweredHere();
   }
 
   /** ListenHost: through the relay like the client's own, so it is owed and counted as one. */

@@ -108,6 +108,10 @@ export const SqlState = {
   QueryCanceled: '57014',
   TooManyConnections: '53300',
   IdleInTransactionTimeout: '25P03',
+  /** A statement in a failed transaction block (pgmux answers LISTEN there as PostgreSQL does). */
+  InFailedSqlTransaction: '25P02',
+  /** A WARNING of pgmux's own (missed or dropped notifications). */
+  Warning: '01000',
   IdleSessionTimeout: '57P05',
   InternalError: 'XX000',
 } as const;

@@ -253,20 +253,9 @@ export const ruleStatementTimeout = (rule: string, ms: number): ErrorFields =>
 export const listenerUnavailable = (database: string, reason: string): ErrorFields =>
   error(SqlState.ConnectionFailure, `pgmux could not LISTEN: the listener connection to database "${database}" is not up (${reason}); try again`);
 
-/**
- * LISTEN, UNLISTEN or pg_listening_channels() sent behind requests the server has not answered
- * yet (pipelined) in transaction pooling: pgmux answers these itself and cannot place the answer
- * among the server's. The session ends (FATAL), as no answer can be given in order.
- */
-export const listenPipelined = (): ErrorFields =>
-  fatal(
-    SqlState.FeatureNotSupported,
-    'pgmux answers LISTEN, UNLISTEN and pg_listening_channels() itself in transaction pooling, and cannot when they are pipelined behind other queries: wait for the previous answers first',
-  );
-
 /** A LISTEN-handled statement in a failed transaction: PostgreSQL's own 25P02 and text. */
 export const inFailedTransaction = (): ErrorFields =>
-  error('25P02', 'current transaction is aborted, commands ignored until end of transaction block');
+  error(SqlState.InFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
 
 /**
  * Sent as a NoticeResponse (WARNING) to each listening client when the listener connection came
@@ -274,14 +263,14 @@ export const inFailedTransaction = (): ErrorFields =>
  */
 export const notificationsMayBeMissed = (database: string, reason: string): ErrorFields => ({
   severity: 'WARNING',
-  code: '01000',
+  code: SqlState.Warning,
   message: `pgmux: the listener connection to database "${database}" was lost (${reason}) and is back; notifications sent in between may have been missed`,
 });
 
 /** Sent as a NoticeResponse (WARNING) when a client's queue of notifications overflowed while it was busy. */
 export const notificationsDropped = (count: number): ErrorFields => ({
   severity: 'WARNING',
-  code: '01000',
+  code: SqlState.Warning,
   message: `pgmux: ${count} notifications were dropped because this client did not read them in time`,
 });
 // ---- session pins: one statement refused, the session goes on ----

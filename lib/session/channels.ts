@@ -59,13 +59,6 @@ export class Notifications {
     return hub;
   }
 
-  /** Listener connections up now (SHOW-style counts and specs). */
-  get connections(): number {
-    let n = 0;
-    for (const hub of this.hubs.values()) if (hub.connected) n++;
-    return n;
-  }
-
   /** Shutdown: every listener connection ends and none is dialed again. */
   closeAll(): void {
     for (const hub of this.hubs.values()) hub.shutdown();
@@ -100,11 +93,6 @@ export class ChannelHub implements ListenerEvents {
 
   get connected(): boolean {
     return this.conn !== null && this.conn.ready;
-  }
-
-  /** The listener's backend pid (0 while none is up). */
-  get pid(): number {
-    return this.connected ? (this.conn as ListenerConnection).pid : 0;
   }
 
   /** A session for one client. */
@@ -147,6 +135,11 @@ export class ChannelHub implements ListenerEvents {
     if (this.refs.size === 0 && this.waiters.length === 0) this.closeConnection('no channel is listened on');
   }
 
+  /** Whether the listener LISTENs on all of `channels` now. */
+  listeningOn(channels: readonly string[]): boolean {
+    return channels.every((c) => this.active.has(c));
+  }
+
   /** Calls `done` once every one of `channels` is LISTENed on the listener (null), or with why it cannot be. */
   whenListening(channels: readonly string[], done: (error: ErrorFields | null) => void): void {
     if (channels.every((c) => this.active.has(c))) {
@@ -158,6 +151,7 @@ export class ChannelHub implements ListenerEvents {
       done,
       timer: setTimeout(() => this.failWaiter(waiter, refusals.listenerUnavailable(this.target.database, `no connection within ${this.waitMs()} ms`)), this.waitMs()),
     };
+    waiter.timer.unref();
     this.waiters.push(waiter);
     this.ensureConnection();
   }
@@ -216,8 +210,10 @@ export class ChannelHub implements ListenerEvents {
     this.stopped = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.conn?.close('shutdown');
+    const conn = this.conn;
     this.conn = null;
+    conn?.close('shutdown');
+    for (const w of this.waiters.splice(0)) this.finishWaiter(w, refusals.listenerUnavailable(this.target.database, 'pgmux is shutting down'));
   }
 
   private listen(channels: readonly string[], then?: () => void): void {

@@ -14,7 +14,7 @@ const TEXT_OID = 25;
 export interface ListenAnswer {
   /** The whole answer, ReadyForQuery included. */
   readonly bytes: Buffer;
-  /** Channels LISTENed outside a transaction that were new: the answer waits until the listener LISTENs on them. */
+  /** Channels LISTENed that were new (or, in a transaction, reserved): the answer waits until the listener LISTENs on them. */
   readonly newChannels: readonly string[];
 }
 
@@ -31,8 +31,11 @@ export function answerListenStatements(statements: readonly ListenStatement[], s
   for (const s of statements) {
     switch (s.kind) {
       case 'listen':
-        if (inTx) session.inTx(s);
-        else if (session.listen(s.channel)) fresh.push(s.channel);
+        if (inTx) {
+          // Reserved on the listener now; it must be LISTENing by the time the COMMIT returns.
+          session.inTx(s);
+          fresh.push(s.channel);
+        } else if (session.listen(s.channel)) fresh.push(s.channel);
         parts.push(LISTEN);
         break;
       case 'unlisten':

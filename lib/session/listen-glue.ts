@@ -5,8 +5,8 @@
 //
 // An idle client's LISTEN never takes a server: its answer waits until the listener LISTENs
 // (so a NOTIFY sent after the answer is never missed), then goes out. Inside a transaction the
-// client is linked: the answer is built at once, in order, and the client connection sends it
-// in place of the server's (pipelined behind unanswered requests it cannot be, and is refused).
+// client is linked: the answer is built in order, and the client connection sends it in place of
+// the server's: at once, or right after the server's answer to the requests pipelined before it.
 // An idle client's extended-protocol batch that only runs LISTEN/UNLISTEN is answered the same
 // way (./listen-extended); inside a transaction, an extended-protocol LISTEN goes to the server
 // as it is (see README, "LISTEN/NOTIFY in transaction pooling").
@@ -14,9 +14,8 @@
 import { FrontendCode, HEADER_LENGTH, TxStatus, type TxStatusByte } from '../protocol/codes';
 import { Action } from '../protocol/relay';
 import { errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
-import * as refusals from '../protocol/refusals';
 import type { ChannelHub, ListenSession, NotificationSink } from './channels';
-import { firstKeyword, Keyword, listenScript } from './listen-statements';
+import { firstKeyword, Keyword, listenScript, type ListenStatement } from './listen-statements';
 import { answerListenStatements, type ListenAnswer } from './listen-answers';
 import { extendedListenBatch, type ExtendedListen } from './listen-extended';
 import { decodeParse } from '../protocol/frontend';
@@ -45,13 +44,26 @@ export interface ListenHost extends NotificationSink {
   mayName(name: string): boolean;
   /** Sends the linked server a Sync for a batch pgmux answered (its ReadyForQuery reaches the client as usual). */
   sendSync(): void;
+  /** Sends an answer pgmux built while linked, later than the frame it answers (see linkedFrame). */
+  answerLinked(answer: LocalAnswer): void;
 }
 
-/** An answer built while linked, for the client connection to send in place of the server's. */
+/** Answers built while linked, for the client connection to send in place of the server's. */
 export interface LocalAnswer {
   readonly bytes: Buffer;
+  /** The transaction status of the last answer's ReadyForQuery. */
   readonly status: TxStatusByte;
+  /** How many requests it answers (one ReadyForQuery each). */
+  readonly count: number;
 }
+
+/**
+ * A pipelined request pgmux answers once the server has answered those before it; or a COMMIT
+ * or ROLLBACK pipelined behind such a request, noted in its place so it sees that request's LISTEN.
+ */
+type Deferred =
+  | { readonly kind: 'answer'; readonly statements: readonly ListenStatement[]; readonly after: number }
+  | { readonly kind: 'commit' | 'rollback'; readonly after: number };
 
 export class ListenGlue {
   /** Made at the client's first LISTEN (or pg_listening_channels()). */
@@ -60,6 +72,10 @@ export class ListenGlue {
   answer: LocalAnswer | null = null;
   /** Chunks the client sent while its LISTEN waited for the listener; null when none waits. */
   private held: Buffer[] | null = null;
+  /** Pipelined requests pgmux answers, waiting for the server's answers before them. */
+  private readonly deferred: Deferred[] = [];
+  /** The server's ReadyForQuery messages that reached the client so far (deferred answers count them). */
+  private serverReadies = 0;
   /** The client's named statements that are a LISTEN or UNLISTEN, by name (their Parses' texts); null until one is. */
   private named: Map<string, string> | null = null;
 
@@ -240,10 +256,9 @@ export class ListenGlue {
     if (keyword === Keyword.Other) return NOT_OURS;
     const session = this.session;
     if (keyword === Keyword.Commit || keyword === Keyword.Rollback) {
-      if (session !== null && session.inTransaction) {
-        if (keyword === Keyword.Commit) session.commitSeen();
-        else session.rollbackSeen();
-      }
+      const kind = keyword === Keyword.Commit ? 'commit' : 'rollback';
+      if (this.deferred.length > 0) this.deferred.push({ kind, after: this.serverReadies + owed - 1 - this.deferredAnswers() });
+      else this.transactionEnding(kind);
       return NOT_OURS;
     }
     if (type !== FrontendCode.Query) return NOT_OURS;
@@ -254,15 +269,70 @@ export class ListenGlue {
       if (status === TxStatus.Idle) session?.unlisten(null);
       return NOT_OURS;
     }
-    if (owed !== 1) {
-      this.host.fail(refusals.listenPipelined());
+    // Behind requests the server has not answered yet (pipelined): answered right after the
+    // ReadyForQuery of the last of them (serverReady), with the transaction status it gives.
+    const before = owed - 1 - this.deferredAnswers();
+    if (before > 0 || this.deferred.length > 0) {
+      this.deferred.push({ kind: 'answer', statements, after: this.serverReadies + before });
       return Action.Swallow;
     }
     const tx = status === TxStatus.InTransaction || status === TxStatus.Failed ? status : TxStatus.Idle;
+    const answer = answerListenStatements(statements, (this.session ??= this.hub.session(this.host)), tx);
+    const local: LocalAnswer = { bytes: answer.bytes, status: tx, count: 1 };
+    // The last frame of what the client sent (it waits for this answer before sending more, as
+    // every driver that does not pipeline): held until the listener LISTENs on a new channel, so
+    // a NOTIFY after the answer (or after the COMMIT that follows) is never missed.
+    if (answer.newChannels.length > 0 && end === buf.length && !this.hub.listeningOn(answer.newChannels)) {
+      this.wait(answer.newChannels, () => this.host.answerLinked(local));
+      return Action.Swallow;
+    }
+    this.answer = local;
+    return Action.Swallow | Action.Notify;
+  }
+
+  /**
+   * A ReadyForQuery of the server reached the linked client (`status` is its byte): the pipelined
+   * answers due after it, in order, for the client connection to send now; null when none.
+   */
+  serverReady(status: number): LocalAnswer | null {
+    this.serverReadies++;
+    if (this.deferred.length === 0 || this.deferred[0].after > this.serverReadies) return null;
+    const parts: Buffer[] = [];
+    let last = status;
+    while (this.deferred.length > 0 && this.deferred[0].after <= this.serverReadies) {
+      const d = this.deferred.shift() as Deferred;
+      if (d.kind !== 'answer') {
+        this.transactionEnding(d.kind);
+        continue;
+      }
+      const a = this.run(d.statements, status);
+      parts.push(a.bytes);
+      last = a.status;
+    }
+    if (parts.length === 0) return null;
+    return { bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), status: last as TxStatusByte, count: parts.length };
+  }
+
+  private deferredAnswers(): number {
+    let n = 0;
+    for (const d of this.deferred) if (d.kind === 'answer') n++;
+    return n;
+  }
+
+  /** The client sent COMMIT/END or ROLLBACK/ABORT/PREPARE TRANSACTION: a transaction that LISTENed learns how it ends. */
+  private transactionEnding(kind: 'commit' | 'rollback'): void {
+    const session = this.session;
+    if (session === null || !session.inTransaction) return;
+    if (kind === 'commit') session.commitSeen();
+    else session.rollbackSeen();
+  }
+
+  /** Runs statements pgmux answers for the linked client whose transaction status is `status`. */
+  private run(statements: readonly ListenStatement[], status: number): LocalAnswer {
+    const tx = status === TxStatus.InTransaction || status === TxStatus.Failed ? status : TxStatus.Idle;
     // Not waited for here (the relay goes on): by COMMIT, or by the client's next request, the listener has it.
     const answer = answerListenStatements(statements, (this.session ??= this.hub.session(this.host)), tx);
-    this.answer = { bytes: answer.bytes, status: tx };
-    return Action.Swallow | Action.Notify;
+    return { bytes: answer.bytes, status: tx, count: 1 };
   }
 
   takeAnswer(): LocalAnswer {

@@ -75,11 +75,6 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
     message: 'pgmux could not LISTEN: the listener connection to database "shop" is not up (connection refused); try again',
     severity: 'ERROR',
   },
-  listenPipelined: {
-    args: [],
-    code: '0A000',
-    message: 'pgmux answers LISTEN, UNLISTEN and pg_listening_channels() itself in transaction pooling, and cannot when they are pipelined behind other queries: wait for the previous answers first',
-  },
   inFailedTransaction: { args: [], code: '25P02', message: 'current transaction is aborted, commands ignored until end of transaction block', severity: 'ERROR' },
   notificationsMayBeMissed: {
     args: ['shop', 'server closed the connection'],

@@ -7,8 +7,10 @@
 import { Client, Query } from 'pg';
 import { poolSuite, runPgmux, waitFor, type Observer } from '../pool/support';
 import { Inbox, nothingMoreOn } from './support';
+import { RawClient } from '../support/wire';
+import { msg } from '../support/messages';
 
-const ROLES = ['l_many', 'l_unlisten', 'l_tx', 'l_mid', 'l_kill', 'l_ext'];
+const ROLES = ['l_many', 'l_unlisten', 'l_tx', 'l_mid', 'l_kill', 'l_pipe'];
 
 jest.setTimeout(30000);
 
@@ -44,7 +46,10 @@ describe('LISTEN/NOTIFY in transaction pooling', () => {
       sent.push(`direct-${i}`);
       await directNotify(suite.obs, 'news', `direct-${i}`);
     }
-    for (const inbox of inboxes) expect(await inbox.count(10, 'news')).toEqual(sent);
+    // A listener's own NOTIFY reaches it too, as in PostgreSQL.
+    sent.push('self');
+    await listeners[0].query("NOTIFY news, 'self'");
+    for (const inbox of inboxes) expect(await inbox.count(11, 'news')).toEqual(sent);
     // One listener connection for the 10, plus the pool's one server.
     expect(await listenerPids(suite.obs, 'l_many')).toHaveLength(1);
     expect((await suite.obs.backends('l_many')).length).toBeLessThanOrEqual(2);
@@ -132,6 +137,30 @@ describe('LISTEN/NOTIFY in transaction pooling', () => {
     await directNotify(suite.obs, 'kept', 'k');
     expect(await inbox.count(1, 'kept')).toEqual(['k']);
     expect(inbox.notifications.map((n) => n.channel)).toEqual(['kept']);
+  });
+
+  it('a LISTEN pipelined between other queries in a transaction is answered in its place, with the server\'s transaction status, and counts at the pipelined COMMIT (catches: an answer out of order, or the COMMIT not seen)', async () => {
+    suite.run = await runPgmux(suite.cluster, { roles: ['l_pipe'], settings: { default_pool_size: 1 } });
+    const raw = await RawClient.login(suite.run.port, 'l_pipe', suite.cluster.password);
+    try {
+      raw.send(Buffer.concat(['SELECT 1 AS a', 'BEGIN', 'LISTEN piped', 'SELECT 2 AS b', 'COMMIT'].map((q) => msg.query(q))));
+      const frames = [];
+      for (let i = 0; i < 5; i++) frames.push(...(await raw.until('Z')));
+      const seen = frames.filter((f) => f.type === 'C' || f.type === 'Z').map((f) => (f.type === 'C' ? f.body.toString('utf8', 0, f.body.length - 1) : `Z ${String.fromCharCode(f.body[0]!)}`));
+      expect(seen).toEqual(['SELECT 1', 'Z I', 'BEGIN', 'Z T', 'LISTEN', 'Z T', 'SELECT 1', 'Z T', 'COMMIT', 'Z I']);
+      const chans = await raw.roundTrip(msg.query('SELECT pg_listening_channels()'));
+      expect(chans.filter((f) => f.type === 'D').map((f) => f.body.toString('utf8', 6))).toEqual(['piped']);
+      // A pipelined LISTEN is not waited for (README): wait until the listener has LISTENed, as the server shows it.
+      await waitFor('the listener to LISTEN on piped', async () => {
+        const r = await suite.obs.query("SELECT 1 FROM pg_stat_activity WHERE usename = 'l_pipe' AND application_name = 'pgmux listener' AND state = 'idle' AND query LIKE '%piped%'");
+        return r.rows.length === 1;
+      });
+      await directNotify(suite.obs, 'piped', 'p1');
+      const note = await raw.waitFor('A');
+      expect(note.body.toString('utf8', 4)).toBe('piped\0p1\0');
+    } finally {
+      await raw.close();
+    }
   });
 
   it('a notification that comes while the client is receiving a result arrives whole after it, and the result is intact (catches: a NotificationResponse written into the middle of relayed rows)', async () => {
