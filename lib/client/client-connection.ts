@@ -177,6 +177,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * pooling (lib/session/listen-glue); null in session pooling, where the server LISTENs itself.
    */
   private listenGlue: ListenGlue | null = null;
+  /** Chunks the client sent while its server reads back its settings (settingsReadBack), else null. */
+  private heldForReadBack: Buffer[] | null = null;
   /** A request of the chunk being fed was answered by pgmux and ended the transaction: release after the chunk. */
   private releaseAfterFeed = false;
 
@@ -229,6 +231,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.whileQueued(chunk);
         return;
       case 'active':
+        if (this.heldForReadBack !== null) {
+          // Copied: the chunk's buffer may be reused by the next read.
+          this.heldForReadBack.push(Buffer.from(chunk));
+          this.socket.pause();
+          return;
+        }
         if (this.listenGlue !== null && this.listenGlue.activeChunk(chunk, this.owed === 0 && this.atBoundary() && (this.prepared === null || this.prepared.pending === 0), (this.server as ServerConnection).txStatus)) return;
         if (this.unanswered.kept) this.unanswered.keep(chunk);
         this.feedRelay(chunk);
@@ -763,8 +771,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     // The transaction may have set something: learn what it left before the server goes. The
     // client has its ReadyForQuery already; the server stays linked until the answer is in, so
     // its next request cannot reach another server before its values are known.
-    if (this.watchSets && (this.settings as SessionSettings).needsReadBack) readSettingsBack(this.settings as SessionSettings, server, this.settingsReadBack);
-    else if (!kept) this.unlink(true);
+    if (this.watchSets && (this.settings as SessionSettings).needsReadBack) {
+      // A request sent before the answer waits for it, then is routed afresh (not run on this server just because it is still linked).
+      if (!kept) this.heldForReadBack = [];
+      readSettingsBack(this.settings as SessionSettings, server, this.settingsReadBack);
+    } else if (!kept) this.unlink(true);
     // Still linked between transactions (pinned, or reading back): notifications that came during the result go now.
     if (this.server !== null) this.listenGlue?.session?.flush();
   }
@@ -785,6 +796,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private readonly settingsReadBack = (server: ServerConnection, error: ErrorFields | null): void => {
     if (error !== null) log.warn(`reading back session settings failed: ${error.message}; closing that server`, this);
     this.releaseIfDone(server);
+    const held = this.heldForReadBack;
+    if (held === null) return;
+    this.heldForReadBack = null;
+    if (this.state === 'closed') return;
+    this.socket.resume();
+    for (const chunk of held) this.onData(chunk);
   };
 
   /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */
