@@ -12,6 +12,7 @@ import { addStats, nowUs, ZERO, type PoolStats } from '../metrics/counters';
 import type { StatsPeriod } from '../metrics/stats-period';
 import { socketFd } from './peer';
 import type { DatabaseRow, DbStatsRow, FdRow, NameValue, PoolRow, SocketRow, UserRow } from './views';
+import { pendingBytes } from '../direct-write';
 
 /** The console's own database, pool and user, as PgBouncer names them. */
 export const ADMIN_NAME = 'pgbouncer';
@@ -131,7 +132,7 @@ function endpoint(address: string | undefined, port: number | undefined, unixPor
 function sockEnds(socket: net.Socket, unixPort: number): Pick<SocketRow, 'addr' | 'port' | 'localAddr' | 'localPort' | 'sendAvail'> {
   const remote = endpoint(socket.remoteAddress, socket.remotePort, unixPort);
   const local = endpoint(socket.localAddress, socket.localPort, unixPort);
-  return { addr: remote.addr, port: remote.port, localAddr: local.addr, localPort: local.port, sendAvail: socket.writableLength };
+  return { addr: remote.addr, port: remote.port, localAddr: local.addr, localPort: local.port, sendAvail: pendingBytes(socket) };
 }
 
 export function clientRow(c: ClientConnection, state: string, listenPort: number): SocketRow {
