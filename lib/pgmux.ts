@@ -21,6 +21,7 @@ import { StatsPeriod } from './metrics/stats-period';
 import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
 import { Observability } from './observability';
+import { readBelowStream } from './client/socket-reader';
 
 /** The longest start waits for the hosts' first probes (a host that does not answer is probed on). */
 const FIRST_PROBE_WAIT_S = 3;
@@ -91,7 +92,8 @@ export class Pgmux implements ConsoleHost {
   private listen(options: net.ListenOptions, label: string): Promise<void> {
     return new Promise((resolve, reject) => {
       // allowHalfOpen: a client's FIN must not end our side before a truncated message is answered.
-      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+      // pauseOnConnect: nothing is read before the socket is wrapped to read below the stream (accept).
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(readBelowStream(socket)));
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EAFNOSUPPORT' && options.host === '::') {
           // No IPv6 on this host: '*' means every IPv4 address then.
