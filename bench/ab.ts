@@ -11,7 +11,8 @@
 // Not a test: numbers depend on the machine.
 
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../spec/support/cluster';
 import { startPgmux } from '../spec/support/pgmux';
@@ -85,13 +86,17 @@ async function main(): Promise<void> {
       'pool-size': { type: 'string', default: '20' },
       /** A command run alongside each pooler's first unthrottled run, `{pid}` its PID (strace -c, perf stat); SIGINT at its end. */
       attach: { type: 'string' },
+      /** Write each pooler's output (e.g. node --trace-gc lines) to DIR/<label>.log at the end. */
+      logs: { type: 'string' },
     },
   });
+  // label=path/to/bin/pgmux[@--node-flag,--node-flag]
   const variants = (values.variant as string[]).map((v) => {
     const eq = v.indexOf('=');
-    return eq < 0 ? { label: v, bin: resolve(v) } : { label: v.slice(0, eq), bin: resolve(v.slice(eq + 1)) };
+    const [path, flags] = (eq < 0 ? v : v.slice(eq + 1)).split('@');
+    return { label: eq < 0 ? v : v.slice(0, eq), bin: resolve(path), nodeArgs: flags === undefined ? [] : flags.split(',') };
   });
-  if (variants.length === 0) variants.push({ label: 'pgmux', bin: resolve('bin/pgmux') });
+  if (variants.length === 0) variants.push({ label: 'pgmux', bin: resolve('bin/pgmux'), nodeArgs: [] });
   const clients = Number(values.clients);
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
@@ -118,12 +123,12 @@ async function main(): Promise<void> {
     const ini = (port: number): string => benchIni({ port, serverPort: cluster!.primary.port, poolSize: Number(values['pool-size']), maxClientConn });
     if (withBouncer) entries.push({ label: 'pgbouncer', pooler: await startBouncer(ini(ports[0]), files), fixed: [], open: [] });
     for (let i = 0; i < variants.length; i++) {
-      const p = await startPgmux(ini(ports[i + 1]), files, { script: variants[i].bin, nodeArgs: values['node-arg'] as string[], stopWaitMs: 15000 });
+      const p = await startPgmux(ini(ports[i + 1]), files, { script: variants[i].bin, nodeArgs: [...(values['node-arg'] as string[]), ...variants[i].nodeArgs], stopWaitMs: 15000 });
       entries.push({ label: variants[i].label, pooler: { name: 'pgmux', port: p.port, pid: p.pid, logs: () => p.logs(), stop: async () => void (await p.stop('SIGTERM')) }, fixed: [], open: [] });
     }
     const target = (e: Entry): Target => ({ port: e.pooler.port, user: USER, password, db: 'app' });
     // Fill every pool before the first measured round.
-    for (const e of entries) await runPgbench(target(e), [...workload.filter((a) => a !== '-C')], 1);
+    for (const e of entries) await runPgbench(target(e), [...workload.filter((a) => a !== '-C')], 3);
     for (let r = 0; r < rounds; r++) {
       const order = [...entries.slice(r % entries.length), ...entries.slice(0, r % entries.length)];
       if (rate !== null) for (const e of order) e.fixed.push(await measure(e.pooler, target(e), [...workload, '-R', String(rate)], seconds));
@@ -163,6 +168,7 @@ async function main(): Promise<void> {
       out.push(`| ${row.join(' | ')} |`);
     }
     process.stdout.write(out.join('\n') + '\n');
+    if (values.logs !== undefined) for (const e of entries) writeFileSync(join(values.logs, `${e.label}.log`), e.pooler.logs());
   } finally {
     await stop();
   }
