@@ -1,5 +1,5 @@
-// Owns reading client sockets below the stream: an accepted socket's handle is wrapped again with
-// net's `onread`, so every read of every plain client lands in one buffer shared by all of them,
+// Owns reading client sockets below the stream: an accepted connection's handle is wrapped in a
+// net.Socket with net's `onread`, so every read of every plain client lands in one buffer shared by all of them,
 // with no Buffer made per read (node allocates 64 KiB and shrinks it), no Readable push and no
 // 'data' event. What a client gets is a copy of the bytes read (small ones come from node's
 // Buffer pool), never a view of the shared buffer: a client keeps chunks past its read (queued
@@ -10,6 +10,7 @@
 // TLS takes over the handle's reads below this buffer.
 
 import * as net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { clock } from '../pool/clock';
 import { ownerOf } from './socket-events';
 
@@ -36,17 +37,28 @@ function copy(buf: Buffer, length: number): Buffer {
   return out;
 }
 
+/** The part of a listening net.Server's handle used here: node calls onconnection per accepted connection. */
+interface ListenHandle {
+  onconnection: (err: number, clientHandle: object | undefined) => void;
+}
+
 /**
- * The socket `accepted` (from a server created with pauseOnConnect, so nothing was read yet) as
- * one that reads through onRead. The accepted wrapper lets go of the handle and is destroyed, so
- * the server's count of connections stays right; the handle itself stays open.
+ * From now on, every connection `server` accepts reaches `accept` as a socket made once, reading
+ * through onRead: the listening handle's onconnection is taken over, so no stream-reading socket
+ * is made first and thrown away. Call it once the server listens (its handle exists).
  */
-export function readBelowStream(accepted: net.Socket): net.Socket {
-  const wrapper = accepted as net.Socket & { _handle: object | null };
-  const handle = wrapper._handle;
-  if (handle === null) return accepted;
-  wrapper._handle = null;
-  accepted.destroy();
-  const options = { handle, allowHalfOpen: true, readable: true, writable: true, onread: { buffer: shared, callback: onRead } };
-  return new net.Socket(options as net.SocketConstructorOpts);
+export function acceptBelowStream(server: net.Server, accept: (socket: net.Socket) => void): void {
+  const handle = (server as net.Server & { _handle: ListenHandle | null })._handle;
+  if (handle === null) throw new Error('acceptBelowStream: the server is not listening');
+  handle.onconnection = (err: number, clientHandle: object | undefined): void => {
+    if (err !== 0 || clientHandle === undefined) {
+      // EMFILE and the like: node's own accept logs nothing either; the listener stays open.
+      server.emit('error', new Error(`accept failed: ${getSystemErrorName(err)}`));
+      return;
+    }
+    // allowHalfOpen: a client's FIN must not end our side before a truncated message is answered.
+    // (TCP_NODELAY: ClientConnection sets it, as it did over the server's noDelay option.)
+    const options = { handle: clientHandle, allowHalfOpen: true, readable: true, writable: true, onread: { buffer: shared, callback: onRead } };
+    accept(new net.Socket(options as net.SocketConstructorOpts));
+  };
 }
