@@ -1,8 +1,7 @@
 // Owns writing below the stream: a Buffer goes straight to the socket's libuv handle, which tries
 // the write at once (uv_try_write), so the forwarding path pays neither Writable's per-write state
 // nor a request object, a callback and a next-tick per write. Only a write the kernel does not take
-// whole stays pending in libuv; the socket then reports those bytes as pending until they are
-// written, and emits 'drain' when they are. Whoever writes to the same socket through write()
+// whole stays pending in libuv; the socket emits 'drain' when the last such write is done. Whoever writes to the same socket through write()
 // meanwhile is queued behind them by libuv, so order holds; when Writable itself holds bytes (a
 // write() still pending, a cork), this module goes through write() too.
 
@@ -29,7 +28,7 @@ interface StreamWrapBinding {
   kLastWriteWasAsync: number;
 }
 
-/** A socket as net.Socket has it: its handle (null once closed), and whether it is TLS. */
+/** A socket as net.Socket has it: its handle (null once closed), whether it is TLS, and this module's writes still pending on it. */
 type Wired = net.Socket & { _handle: StreamHandle | null; encrypted?: boolean; [PENDING]?: number };
 
 const PENDING = Symbol('pgmux.pendingDirectWrites');
@@ -55,11 +54,11 @@ function onComplete(this: WriteReq, status: number): void {
     if (!socket.destroyed) socket.destroy(systemError(status));
     return;
   }
-  const handle = socket._handle;
-  if (handle === null || handle.writeQueueSize === 0) {
-    socket[PENDING] = 0;
-    socket.emit('drain');
-  }
+  // The last of this module's pending writes is done: 'drain', even if write()'s own are still
+  // queued behind it (those say 'drain' themselves when write() asked for one).
+  const left = (socket[PENDING] ?? 1) - 1;
+  socket[PENDING] = left;
+  if (left === 0) socket.emit('drain');
 }
 
 function systemError(status: number): NodeJS.ErrnoException {
@@ -72,16 +71,16 @@ function systemError(status: number): NodeJS.ErrnoException {
 }
 
 /**
- * Writes `bytes` to `socket`. Returns how many bytes written to the socket are not yet in the
- * kernel (0: all of them, and `bytes` is no longer referenced); the caller pauses its source
- * past a high-water mark and resumes it on 'drain'.
+ * Writes `bytes` to `socket`. Returns 0 when the kernel took them all (`bytes` is no longer
+ * referenced), else how many bytes are still pending; at or past the socket's high-water mark
+ * the caller pauses its source, and a 'drain' follows for sure (this module's, or write()'s).
  */
 export function writeDirect(socket: net.Socket, bytes: Buffer): number {
   const s = socket as Wired;
   const handle = s._handle;
   if (handle === null || s.encrypted === true || s.connecting || s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed) {
-    s.write(bytes);
-    return pendingBytes(s);
+    // write() says 'drain' only after it returned false: report past the mark only then.
+    return s.write(bytes) ? s.writableLength : Math.max(s.writableLength, s.writableHighWaterMark);
   }
   const req = spare;
   const err = handle.writeBuffer(req, bytes);
@@ -89,13 +88,14 @@ export function writeDirect(socket: net.Socket, bytes: Buffer): number {
     s.destroy(systemError(err));
     return 0;
   }
-  if (streamBaseState[kLastWriteWasAsync] === 0) return s[PENDING] === undefined || s[PENDING] === 0 ? 0 : handle.writeQueueSize;
+  // Taken whole: nothing of this write is queued (an earlier pending one would have made it async).
+  if (streamBaseState[kLastWriteWasAsync] === 0) return 0;
   spare = new WriteWrap();
   req.buffer = bytes;
   req.socket = s;
   req.oncomplete = onComplete;
-  s[PENDING] = 1;
-  return handle.writeQueueSize;
+  s[PENDING] = (s[PENDING] ?? 0) + 1;
+  return Math.max(1, handle.writeQueueSize);
 }
 
 /** Bytes written to `socket` that the kernel has not taken yet: Writable's and libuv's. */
