@@ -22,6 +22,7 @@ import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
 import { Observability } from './observability';
 import { Notifications } from './session/channels';
+import { acceptBelowStream } from './client/socket-reader';
 
 /** The longest start waits for the hosts' first probes (a host that does not answer is probed on). */
 const FIRST_PROBE_WAIT_S = 3;
@@ -94,8 +95,8 @@ export class Pgmux implements ConsoleHost {
 
   private listen(options: net.ListenOptions, label: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      // allowHalfOpen: a client's FIN must not end our side before a truncated message is answered.
-      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+      // Connections come through acceptBelowStream (client/socket-reader), set up once it listens.
+      const server = net.createServer();
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EAFNOSUPPORT' && options.host === '::') {
           // No IPv6 on this host: '*' means every IPv4 address then.
@@ -107,6 +108,7 @@ export class Pgmux implements ConsoleHost {
       server.listen(options, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => log.error(`listener ${label}: ${err.message}`));
+        acceptBelowStream(server, (socket) => this.accept(socket));
         log.info(`listening on ${label}`);
         this.listeners.push(server);
         resolve();

@@ -14,6 +14,7 @@ import type { ClientConnection } from '../client/client-connection';
 import { TICK_MS } from '../pool/janitor';
 import * as refusals from '../protocol/refusals';
 import { log } from '../log';
+import { pendingBytes } from '../direct-write';
 
 export type PauseMode = 'none' | 'pause' | 'suspend';
 
@@ -170,8 +171,8 @@ export class Control {
         return pools.every((p) => !serversOf(p).some((s) => s.closeOnRelease));
       case 'suspend':
         return (
-          pools.every((p) => serversOf(p).every((s) => s.socket.writableLength === 0)) &&
-          [...this.registry.clients].every((c) => c.socket.writableLength === 0)
+          pools.every((p) => serversOf(p).every((s) => pendingBytes(s.socket) === 0)) &&
+          [...this.registry.clients].every((c) => pendingBytes(c.socket) === 0)
         );
     }
   }

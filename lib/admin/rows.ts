@@ -13,6 +13,7 @@ import type { StatsPeriod } from '../metrics/stats-period';
 import { socketFd } from './peer';
 import type { DatabaseRow, DbStatsRow, FdRow, NameValue, PoolRow, SocketRow, UserRow } from './views';
 import { describePins } from '../session/pins';
+import { pendingBytes } from '../direct-write';
 
 /** The console's own database, pool and user, as PgBouncer names them. */
 export const ADMIN_NAME = 'pgbouncer';
@@ -132,7 +133,7 @@ function endpoint(address: string | undefined, port: number | undefined, unixPor
 function sockEnds(socket: net.Socket, unixPort: number): Pick<SocketRow, 'addr' | 'port' | 'localAddr' | 'localPort' | 'sendAvail'> {
   const remote = endpoint(socket.remoteAddress, socket.remotePort, unixPort);
   const local = endpoint(socket.localAddress, socket.localPort, unixPort);
-  return { addr: remote.addr, port: remote.port, localAddr: local.addr, localPort: local.port, sendAvail: socket.writableLength };
+  return { addr: remote.addr, port: remote.port, localAddr: local.addr, localPort: local.port, sendAvail: pendingBytes(socket) };
 }
 
 export function clientRow(c: ClientConnection, state: string, listenPort: number): SocketRow {

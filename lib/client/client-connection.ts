@@ -45,6 +45,7 @@ import { ListenGlue, NOT_OURS, type ListenHost, type LocalAnswer } from '../sess
 import { PinWatch } from './pin-watch';
 import { replayFor, type SessionSettings } from '../session/settings';
 import { readSettingsBack, welcomeSettings } from './session-settings';
+import { writeDirect } from '../direct-write';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -703,13 +704,16 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   sendToClient(bytes: Buffer): boolean {
     this.unanswered.answered();
     if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
-    return this.socket.write(bytes);
+    const socket = this.socket;
+    return writeDirect(socket, bytes) < socket.writableHighWaterMark;
   }
 
   forward(bytes: Buffer): number {
     if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
+    // Below the stream (lib/direct-write): what the kernel did not take is still pending.
     const socket = this.socket;
-    return socket.write(bytes) ? socket.writableLength : -1;
+    const pending = writeDirect(socket, bytes);
+    return pending < socket.writableHighWaterMark ? pending : -1;
   }
 
   /** ServerPeer: a server's ErrorResponse as the client should see it (a rule's error in place of its marker's), or null. */

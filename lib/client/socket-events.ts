@@ -42,6 +42,11 @@ function onClose(this: Owned): void {
   (this[OWNER] as SocketOwner).onClose();
 }
 
+/** The connection `socket`'s events reach, if any (lib/client/socket-reader's reads go there too). */
+export function ownerOf(socket: net.Socket): SocketOwner | undefined {
+  return (socket as Owned)[OWNER];
+}
+
 /** Routes the socket's data, drain, error, end and close events to `owner`. */
 export function listen(socket: net.Socket, owner: SocketOwner): void {
   (socket as Owned)[OWNER] = owner;

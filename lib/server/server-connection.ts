@@ -21,6 +21,7 @@ import type { ConnectEvents, PendingConnect } from '../connect';
 import type { Backend } from '../failover/backend';
 import type { BackendAddress } from '../failover/dialer';
 import { SettingValues, type Replay } from '../session/settings';
+import { writeDirect } from '../direct-write';
 
 /** Responses after which a statement (or the transaction) may have committed: a request is not sent again after one. */
 const COMPLETES_STATEMENT = new Uint8Array(256);
@@ -255,9 +256,10 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     return `S-${this.id}: ${this.label}@${this.backend.label}`;
   }
 
-  /** Forwards client bytes; false when the server's buffer is full (pause the client). */
+  /** Forwards client bytes (below the stream, ../direct-write); false when the server's buffer is full (pause the client). */
   sendToServer(bytes: Buffer): boolean {
-    return this.socket.write(bytes);
+    const socket = this.socket;
+    return writeDirect(socket, bytes) < socket.writableHighWaterMark;
   }
 
   /** Runs SQL whose results no client sees (SET sync, reset, check); ahead of any client bytes. */

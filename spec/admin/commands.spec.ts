@@ -12,7 +12,7 @@ import { psql } from '../support/clients';
 import { run as runProcess } from '../support/child';
 import { findPgBin } from '../support/pgbin';
 import { makeTempDir, removeTempDir, runAsPostgres } from '../support/osuser';
-import { createRoles, elapse, Observer, outcome, runPgmux, track, waitFor, waitUntilRead, type Running } from '../pool/support';
+import { createRoles, elapse, Observer, outcome, runPgmux, track, waitFor, waitUntilDelivered, type Running } from '../pool/support';
 import { RawConsole, type Reply } from './support';
 
 jest.setTimeout(30000);
@@ -310,9 +310,10 @@ describe('SUSPEND', () => {
     const queries = async () => (await row(watch, 'STATS_TOTALS', 'database', 'app')).query_count;
     const before = await queries();
     const held = track(a.query('SELECT 9 AS v'));
-    // The bytes are in pgmux's process, and a console round trip later it has not acted on them:
-    // a request is counted the moment pgmux reads it.
-    await waitUntilRead(run!.port, a);
+    // The bytes have reached pgmux (its sockets are not read while suspended: they wait in its
+    // kernel), and a console round trip later it has not acted on them: a request is counted the
+    // moment pgmux reads it.
+    await waitUntilDelivered(run!.port, a);
     expect(await queries()).toBe(before);
     expect(held.settled()).toBe(false);
     expect(tag(await admin.query('RESUME'))).toBe('RESUME');
@@ -320,7 +321,7 @@ describe('SUSPEND', () => {
 
     expect(tag(await admin.query('SUSPEND'))).toBe('SUSPEND');
     const held2 = track(a.query('SELECT 10 AS v'));
-    await waitUntilRead(run!.port, a);
+    await waitUntilDelivered(run!.port, a);
     admin.close();
     watch.close();
     expect((await held2.promise).rows[0].v).toBe(10);

@@ -156,6 +156,26 @@ function unreadByPgmux(pgmuxPort: number, clientPort: number): number | undefine
   return undefined;
 }
 
+/** Bytes `client`'s end of its connection to pgmux has not had acknowledged (tx_queue in /proc/net/tcp). */
+function unsentByClient(pgmuxPort: number, clientPort: number): number | undefined {
+  const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1] === hex(clientPort) && cols[2] === hex(pgmuxPort)) return parseInt(cols[4]!.split(':')[0]!, 16);
+  }
+  return undefined;
+}
+
+/**
+ * Resolves once everything `client` wrote has reached pgmux's end of the connection, read or not:
+ * our socket handed it all to the kernel and pgmux's kernel acknowledged it. For a client pgmux
+ * does not read (SUSPEND stops reading its sockets), where waitUntilRead would wait forever.
+ */
+export function waitUntilDelivered(pgmuxPort: number, client: Client): Promise<true> {
+  const socket = socketOf(client);
+  return waitFor(`what client port ${socket.localPort} sent to reach pgmux`, () => socket.writableLength === 0 && unsentByClient(pgmuxPort, socket.localPort!) === 0);
+}
+
 /**
  * Resolves once everything `client` wrote has been read by pgmux: our socket has handed it all
  * to the kernel and pgmux's end holds no unread bytes. pgmux acts on what it reads in the same

@@ -1,0 +1,105 @@
+// Owns writing below the stream: a Buffer goes straight to the socket's libuv handle, which tries
+// the write at once (uv_try_write), so the forwarding path pays neither Writable's per-write state
+// nor a request object, a callback and a next-tick per write. Only a write the kernel does not take
+// whole stays pending in libuv; the socket emits 'drain' when the last such write is done. Whoever writes to the same socket through write()
+// meanwhile is queued behind them by libuv, so order holds; when Writable itself holds bytes (a
+// write() still pending, a cork), this module goes through write() too.
+
+import type * as net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+
+/** The part of a libuv stream handle (TCPWrap, PipeWrap) used here. */
+interface StreamHandle {
+  writeBuffer(req: WriteReq, bytes: Buffer): number;
+  readonly writeQueueSize: number;
+}
+
+/** node's WriteWrap: the request object a handle write needs (bound to C++ only when the write goes async). */
+interface WriteReq {
+  oncomplete: ((this: WriteReq, status: number) => void) | null;
+  /** Keeps the bytes alive while libuv still points into them. */
+  buffer: Buffer | null;
+  socket: net.Socket | null;
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => WriteReq;
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+
+/** A socket as net.Socket has it: its handle (null once closed), whether it is TLS, and this module's writes still pending on it. */
+type Wired = net.Socket & { _handle: StreamHandle | null; encrypted?: boolean; [PENDING]?: number };
+
+const PENDING = Symbol('pgmux.pendingDirectWrites');
+
+// process.binding('stream_wrap') is the binding net.Socket itself writes through; it is on node's
+// allow list for process.binding, and node >= 20 is required (package.json engines).
+const binding = (process as unknown as { binding(name: 'stream_wrap'): StreamWrapBinding }).binding('stream_wrap');
+const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding;
+
+/**
+ * The request object of the next write. A write the kernel takes whole never touches it (node's
+ * StreamBase::Write returns before making a WriteWrap), so one object serves every such write; a
+ * write that goes async keeps it, and the next write gets a new one.
+ */
+let spare: WriteReq = new WriteWrap();
+
+function onComplete(this: WriteReq, status: number): void {
+  const socket = this.socket as Wired;
+  this.buffer = null;
+  this.socket = null;
+  if (status < 0) {
+    // The socket is failing: its owner hears it through 'error' and 'close'.
+    if (!socket.destroyed) socket.destroy(systemError(status));
+    return;
+  }
+  // The last of this module's pending writes is done: 'drain', even if write()'s own are still
+  // queued behind it (those say 'drain' themselves when write() asked for one).
+  const left = (socket[PENDING] ?? 1) - 1;
+  socket[PENDING] = left;
+  if (left === 0) socket.emit('drain');
+}
+
+function systemError(status: number): NodeJS.ErrnoException {
+  const code = getSystemErrorName(status);
+  const err: NodeJS.ErrnoException = new Error(`write ${code}`);
+  err.code = code;
+  err.errno = status;
+  err.syscall = 'write';
+  return err;
+}
+
+/**
+ * Writes `bytes` to `socket`. Returns 0 when the kernel took them all (`bytes` is no longer
+ * referenced), else how many bytes are still pending; at or past the socket's high-water mark
+ * the caller pauses its source, and a 'drain' follows for sure (this module's, or write()'s).
+ */
+export function writeDirect(socket: net.Socket, bytes: Buffer): number {
+  const s = socket as Wired;
+  const handle = s._handle;
+  if (handle === null || s.encrypted === true || s.connecting || s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed) {
+    // write() says 'drain' only after it returned false: report past the mark only then.
+    return s.write(bytes) ? s.writableLength : Math.max(s.writableLength, s.writableHighWaterMark);
+  }
+  const req = spare;
+  const err = handle.writeBuffer(req, bytes);
+  if (err !== 0) {
+    s.destroy(systemError(err));
+    return 0;
+  }
+  // Taken whole: nothing of this write is queued (an earlier pending one would have made it async).
+  if (streamBaseState[kLastWriteWasAsync] === 0) return 0;
+  spare = new WriteWrap();
+  req.buffer = bytes;
+  req.socket = s;
+  req.oncomplete = onComplete;
+  s[PENDING] = (s[PENDING] ?? 0) + 1;
+  return Math.max(1, handle.writeQueueSize);
+}
+
+/** Bytes written to `socket` that the kernel has not taken yet: Writable's and libuv's. */
+export function pendingBytes(socket: net.Socket): number {
+  const handle = (socket as Wired)._handle;
+  return Math.max(socket.writableLength, handle === null ? 0 : handle.writeQueueSize);
+}
