@@ -17,6 +17,7 @@ import { clock } from '../pool/clock';
 import { log } from '../log';
 import { Control } from './control';
 import * as errors from './errors';
+import { findView } from './show';
 import { findCommand, setCommand, type CommandHost, type Reply } from './commands';
 import { parseCommand } from './parse';
 import { routeRows, SHOW_ROUTE } from './routing-rows';
@@ -42,7 +43,20 @@ export interface ConsoleHost {
   listenSockets(): { fd: number | null; addr: string; port: number }[];
 }
 
+/**
+ * With several workers (lib/workers): widens a reply this worker's console gave to the whole
+ * pgmux (SHOW gathered from every worker, commands run on every worker). Null: one process.
+ */
+export interface ConsoleSpread {
+  widen(query: string, local: Reply): Promise<Reply>;
+}
+
+/** The caller of a command another worker's console forwarded: an admin with no session of its own. */
+const PEER_CALLER = { isAdmin: true };
+
 export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
+  /** Set by pgmux.ts when there are several workers. */
+  spread: ConsoleSpread | null = null;
   readonly control: Control;
   /** The pgbouncer/pgbouncer pool's counters (SHOW STATS has a row for it, as PgBouncer). */
   readonly consoleStats = new PoolStats();
@@ -133,6 +147,7 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
     let reply: Reply;
     try {
       reply = await this.run(session, query);
+      if (this.spread !== null) reply = await this.spread.widen(query, reply);
     } catch (err) {
       // A fault in pgmux itself: the session and the process go on.
       reply = errors.commandFailed((err as Error).message);
@@ -144,7 +159,20 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
     return reply;
   }
 
-  private run(session: Session, query: string): Reply | Promise<Reply> {
+  /** A command another worker's console ran, run here too (lib/workers): null, or why it failed here. */
+  async runForPeer(query: string): Promise<string | null> {
+    log.debug(`admin query from another worker: ${query}`);
+    const reply = await this.run(PEER_CALLER, query);
+    return reply === null || Array.isArray(reply) ? null : reply.message;
+  }
+
+  /** SHOW `arg` as this worker alone would answer it, for another worker's console (lib/workers). */
+  renderForPeer(arg: string): Buffer[] {
+    const view = findView(arg);
+    return view === undefined ? [] : view.render(this);
+  }
+
+  private run(session: { readonly isAdmin: boolean }, query: string): Reply | Promise<Reply> {
     const route = SHOW_ROUTE.exec(query);
     if (route !== null) return renderView(ROUTE, routeRows(this.registry, route[1]));
     const parsed = parseCommand(query);
