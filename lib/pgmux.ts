@@ -23,6 +23,7 @@ import { loadParser } from './routing/classify';
 import { Observability } from './observability';
 import { LimitShare } from './workers/limits';
 import { WorkerLink } from './workers/worker';
+import { cancelRoute } from './workers/cancel-route';
 import { prepareUnixSocket, removeStaleSocket, unixSocketFile } from './workers/unix-socket';
 
 /** This process's place when it is one of several workers (lib/workers); null: the only one. */
@@ -72,6 +73,7 @@ export class Pgmux implements ConsoleHost {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.link = place === null ? null : new WorkerLink(place.index, this);
     this.link?.attach();
+    this.registry.cancelElsewhere = cancelRoute(config.settings.peer_id, () => this.config, this.link);
   }
 
   /** Opens the listeners; resolves when all accept connections. */

@@ -43,6 +43,14 @@ export function newCancelKey(issuer: KeyIssuer): CancelKey {
   return { pid: b.readInt32BE(0), secret: b.readInt32BE(4) };
 }
 
+/**
+ * The secret as issued, whatever the TTL bits say now: a cancel forwarded between peers arrives
+ * with its TTL spent, and must still find its client (PgBouncer compares keys without them).
+ */
+export function issuedSecret(secret: number, issuer: KeyIssuer): number {
+  return issuer.peerId > 0 ? secret | TTL_MASK : secret;
+}
+
 /** The peer_id a key was issued under (0: none). Meaningful only when peering is on. */
 export function keyPeer(pid: number): number {
   return ((pid >>> 16) & 0xff) | (((pid >>> 8) & 0xff) << 8);

@@ -4,7 +4,7 @@
 import { resolveDatabase, type Config, type DatabaseDef, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
 import { HBA_AUTH_TYPE, matchHba, type HbaLogin, type HbaTable } from '../auth/hba';
-import { newCancelKey, SINGLE_PROCESS, type CancelKey, type KeyIssuer } from '../auth/cancel-key';
+import { issuedSecret, newCancelKey, SINGLE_PROCESS, type CancelKey, type KeyIssuer } from '../auth/cancel-key';
 import { AuthQueryCache, type AuthQueryResult, type AuthQueryTarget } from '../auth/auth-query';
 import type { ErrorFields } from '../protocol/backend';
 import { cancelRequest } from '../protocol/frontend';
@@ -399,7 +399,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
 
   /** A cancel for a key this process issued. */
   cancelLocal(pid: number, secret: number): void {
-    const client = this.cancelKeys.get(secret);
+    const client = this.cancelKeys.get(issuedSecret(secret, this.keyIssuer));
     if (client === undefined || client.cancelKey.pid !== pid) return;
     const server = client.server;
     if (server === null) return;

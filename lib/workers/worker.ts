@@ -41,9 +41,8 @@ export class WorkerLink implements ConsoleSpread {
     private readonly host: WorkerHost,
   ) {}
 
-  /** Takes over cancels and the console, and starts listening to the main process. */
+  /** Takes over the console, and starts listening to the main process. */
   attach(): void {
-    this.host.registry.cancelElsewhere = (pid, secret) => this.cancelElsewhere(pid, secret);
     this.host.console.spread = this;
     process.on('message', (msg: ToWorker) => this.message(msg));
   }
@@ -58,8 +57,8 @@ export class WorkerLink implements ConsoleSpread {
     this.send({ t: 'shutdown' });
   }
 
-  /** A key another worker issued goes to it through the main process. */
-  private cancelElsewhere(pid: number, secret: number): boolean {
+  /** A key another worker issued goes to it through the main process (true); false for this worker's. */
+  forwardCancel(pid: number, secret: number): boolean {
     const worker = keyWorker(pid);
     if (worker === this.index) return false;
     log.debug(`cancel request for worker ${worker}'s client: passed on`);
