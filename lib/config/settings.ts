@@ -160,7 +160,7 @@ const TABLE = [
   { name: 'min_pool_size', type: 'int', default: '0', reloadable: true, supported: true,
     help: 'Keep at least this many server connections per pool; 0 disables.' },
   { name: 'peer_id', type: 'int', default: '0', reloadable: false, supported: true, max: 65535,
-    help: 'The id of this pgmux among the [peers] (PgBouncer 1.19): it goes into every cancel key handed out, so a peer that receives a cancel for this instance forwards it here; 0 turns peering off.' },
+    help: 'pgmux only (PgBouncer 1.19 semantics): the id of this pgmux among the [peers]; it goes into every cancel key handed out, so a peer that receives a cancel for this instance forwards it here; 0 turns peering off.' },
   { name: 'pidfile', type: 'string', default: '', reloadable: false, supported: true,
     help: 'PID file; relative paths are taken from the current directory.' },
   { name: 'pkt_buf', type: 'int', default: '4096', reloadable: false, supported: true,
