@@ -73,6 +73,9 @@ export class Pgmux implements ConsoleHost {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.link = place === null ? null : new WorkerLink(place.index, this);
     this.link?.attach();
+    this.observability.spread = this.link;
+    // With workers, worker 0 alone serves HTTP, answering for all (lib/workers/metrics-merge).
+    this.observability.serveHttp = place === null || place.index === 0;
     this.registry.cancelElsewhere = cancelRoute(config.settings.peer_id, () => this.config, this.link);
   }
 
@@ -88,8 +91,7 @@ export class Pgmux implements ConsoleHost {
       throw new Error(`TLS setup failed: ${(err as Error).message}`);
     }
     // Before the pooler's own port: an HTTP port that cannot be had stops the start, with nothing taken.
-    // With workers, worker 0 alone serves HTTP.
-    if (this.place === null || this.place.index === 0) await this.observability.start(s);
+    await this.observability.start(s);
     // After TLS is installed: probes dial with server_tls_sslmode like everything else.
     // Every host's role and replay position known before the first client asks, so a read goes
     // to a caught-up replica (and a multi-host database to its primary) from the first statement.
@@ -236,6 +238,11 @@ export class Pgmux implements ConsoleHost {
 
   get shuttingDown(): boolean {
     return this.shutdownMode !== 'none';
+  }
+
+  /** This process's own /metrics exposition (lib/workers: another worker's scrape). */
+  metricsText(openMetrics: boolean): string {
+    return this.observability.localMetrics(openMetrics);
   }
 
   /** SHOW VERSION's text (pgbouncer_version_info). */

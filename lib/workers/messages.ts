@@ -11,9 +11,11 @@ export type ToMain =
   | { t: 'gather'; id: number; arg: string }
   /** The admin console ran `query` here; run it on every other worker too; answered by 'ran'. */
   | { t: 'broadcast'; id: number; query: string }
+  /** GET /metrics on worker 0: every other worker's exposition; answered by 'gathered'. */
+  | { t: 'scrape'; id: number; openMetrics: boolean }
   /** SHUTDOWN on the console: as SIGTERM to the main process. */
   | { t: 'shutdown' }
-  /** Answer to 'render'. */
+  /** Answer to 'render' (base64 frames) and to 'metrics' (the exposition text, one part). */
   | { t: 'rendered'; id: number; frames: string[] }
   /** Answer to 'run': the command's error message, or null when it ran. */
   | { t: 'done'; id: number; error: string | null };
@@ -23,11 +25,13 @@ export type ToWorker =
   | { t: 'cancel'; pid: number; secret: number }
   /** Render SHOW `arg` here and answer 'rendered' (frames base64). */
   | { t: 'render'; id: number; arg: string }
+  /** Render this worker's /metrics exposition and answer 'rendered'. */
+  | { t: 'metrics'; id: number; openMetrics: boolean }
   /** Run the admin command `query` here and answer 'done'. */
   | { t: 'run'; id: number; query: string }
   /** SIGHUP / SIGINT / SIGTERM reached the main process. */
   | { t: 'signal'; signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM' }
-  /** Every other worker's answer to a 'gather' (base64 frames by worker index). */
+  /** Every other worker's answer to a 'gather' or 'scrape', by worker index. */
   | { t: 'gathered'; id: number; parts: { worker: number; frames: string[] }[] }
   /** Every other worker's answer to a 'broadcast': the errors (empty when all ran it). */
   | { t: 'ran'; id: number; errors: string[] };

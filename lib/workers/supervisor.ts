@@ -144,6 +144,9 @@ export class Supervisor {
       case 'gather':
         this.ask(from, (id) => ({ t: 'render', id, arg: msg.arg }), (p) => ({ t: 'gathered', id: msg.id, parts: p.parts }));
         return;
+      case 'scrape':
+        this.ask(from, (id) => ({ t: 'metrics', id, openMetrics: msg.openMetrics }), (p) => ({ t: 'gathered', id: msg.id, parts: p.parts }));
+        return;
       case 'broadcast':
         this.ask(from, (id) => ({ t: 'run', id, query: msg.query }), (p) => ({ t: 'ran', id: msg.id, errors: p.errors }));
         return;

@@ -10,6 +10,8 @@ import { parseCommand } from '../admin/parse';
 import { notOnEveryWorker } from '../admin/errors';
 import { log } from '../log';
 import { mergeAnswers, mergeOf } from './aggregate';
+import { mergeExpositions } from './metrics-merge';
+import type { MetricsSpread } from '../observability';
 import { WORKER_COUNT_ENV, WORKER_INDEX_ENV, type ToMain, type ToWorker } from './messages';
 
 /** What a worker steers (lib/pgmux.ts). */
@@ -19,6 +21,8 @@ export interface WorkerHost {
   /** SIGHUP: null, or why the config stays. */
   reload(): string | null;
   shutdown(mode: 'safe' | 'immediate'): Promise<void>;
+  /** This worker's own /metrics exposition. */
+  metricsText(openMetrics: boolean): string;
 }
 
 /** Console commands that act on every worker when run on one (SHOW and SET are handled apart). */
@@ -32,7 +36,7 @@ export function workerPlace(): { index: number; count: number } | null {
   return { index, count };
 }
 
-export class WorkerLink implements ConsoleSpread {
+export class WorkerLink implements ConsoleSpread, MetricsSpread {
   private nextId = 1;
   private readonly waiting = new Map<number, (msg: ToWorker) => void>();
 
@@ -86,6 +90,15 @@ export class WorkerLink implements ConsoleSpread {
     return EVERYWHERE.has(verb) ? this.everywhere(query, local) : local;
   }
 
+  // ---- MetricsSpread ----
+
+  /** GET /metrics (worker 0 serves HTTP): this worker's exposition merged with every other one's. */
+  async widenMetrics(openMetrics: boolean, local: string): Promise<string> {
+    const answer = await this.ask({ t: 'scrape', id: 0, openMetrics });
+    if (answer.t !== 'gathered') return local;
+    return mergeExpositions([local, ...answer.parts.map((p) => p.frames.join(''))]);
+  }
+
   /** Runs `query` on every other worker; the local reply when all ran it, else what failed. */
   private async everywhere(query: string, local: Buffer[]): Promise<Reply> {
     const answer = await this.ask({ t: 'broadcast', id: 0, query });
@@ -111,6 +124,9 @@ export class WorkerLink implements ConsoleSpread {
         this.send({ t: 'rendered', id: msg.id, frames });
         return;
       }
+      case 'metrics':
+        this.send({ t: 'rendered', id: msg.id, frames: [this.host.metricsText(msg.openMetrics)] });
+        return;
       case 'run':
         this.host.console.runForPeer(msg.query).then(
           (error) => this.send({ t: 'done', id: msg.id, error }),
