@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { applyReload, loadConfig, reloadChanges, rulesSettingsProblem, type Config } from './config';
+import { applyReload, loadConfig, reloadChanges, rulesSettingsProblem, type Config, type Settings } from './config';
 import { loadUserlist } from './auth/userlist';
 import { parseSecret, type Secret } from './auth/secret';
 import { loadHba, type HbaTable } from './auth/hba';
@@ -243,6 +243,11 @@ export class Pgmux implements ConsoleHost {
   /** This process's own /metrics exposition (lib/workers: another worker's scrape). */
   metricsText(openMetrics: boolean): string {
     return this.observability.localMetrics(openMetrics);
+  }
+
+  /** The settings as the file says them (SHOW CONFIG); `registry.settings` are this worker's share. */
+  get wholeSettings(): Settings {
+    return this.whole.settings;
   }
 
   /** SHOW VERSION's text (pgbouncer_version_info). */

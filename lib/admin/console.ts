@@ -6,7 +6,7 @@
 // anyone else is refused at login with "not allowed". A unix-socket login as user pgbouncer by
 // the OS user running pgmux is an admin without a password (PgBouncer's rule).
 
-import type { Config } from '../config';
+import type { Config, Settings } from '../config';
 import type { ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import type { Registry } from '../pool/registry';
@@ -33,6 +33,8 @@ export interface ConsoleHost {
   readonly registry: Registry;
   readonly stats: StatsPeriod;
   readonly shuttingDown: boolean;
+  /** The settings as the config file says them (a worker runs with a share of the limits: lib/workers/limits). */
+  readonly wholeSettings: Settings;
   /** RELOAD (as SIGHUP): null when the config was re-read, else why it was not. */
   reload(): string | null;
   /** SET: apply these settings to the running pooler; null, or why it could not. */
@@ -81,6 +83,9 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
   }
   get shuttingDown(): boolean {
     return this.host.shuttingDown;
+  }
+  get configSettings(): Settings {
+    return this.host.wholeSettings;
   }
   get pauseMode(): 'none' | 'pause' | 'suspend' {
     return this.control.mode;
@@ -135,7 +140,10 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
 
   sessionClosed(session: Session): void {
     this.sessions.delete(session);
+    const suspended = this.control.mode === 'suspend';
     this.control.sessionGone(session, this.sessions.size);
+    // The admin that suspended every worker is gone: the others resume as this one just did.
+    if (suspended && this.control.mode === 'none' && this.spread !== null) void this.spread.widen('RESUME', []);
   }
 
   async execute(session: Session, query: string): Promise<Reply> {

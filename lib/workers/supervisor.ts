@@ -12,6 +12,9 @@ import { prepareUnixSocket, removeStaleSocket, unixSocketFile } from './unix-soc
 
 /** How long a gather or broadcast waits for a worker that does not answer. */
 const ANSWER_WAIT_MS = 5000;
+/** A worker that dies sooner than this after its fork is replaced only after RESTART_DELAY_MS (no crash loop). */
+const SHORT_LIFE_MS = 1000;
+const RESTART_DELAY_MS = 1000;
 
 type Signal = 'SIGHUP' | 'SIGINT' | 'SIGTERM';
 
@@ -28,6 +31,14 @@ export class Supervisor {
   private readonly workers = new Map<number, Worker>();
   /** Indexes whose worker has said it serves (listeners open). */
   private readonly ready = new Set<number>();
+  /** When each worker was forked (Date.now()). */
+  private readonly forkedAt = new WeakMap<Worker, number>();
+  /** Every worker has served once: from then on a dead worker is replaced, not a failed start. */
+  private started = false;
+  /** A worker exited before the first start completed. */
+  private failedStart = false;
+  /** Called when `ready` or `failedStart` changes, while the start is awaited. */
+  private onReadyChange: (() => void) | null = null;
   private stopping: Signal | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -78,6 +89,7 @@ export class Supervisor {
     const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index), [WORKER_COUNT_ENV]: String(this.count) });
     this.workers.set(index, worker);
     workerIndex.set(worker, index);
+    this.forkedAt.set(worker, Date.now());
   }
 
   /** Whether every worker came up (false as soon as one exits first). */
@@ -91,9 +103,6 @@ export class Supervisor {
       check();
     });
   }
-
-  private failedStart = false;
-  private onReadyChange: (() => void) | null = null;
 
   private readyChanged(): void {
     const f = this.onReadyChange;
@@ -113,18 +122,22 @@ export class Supervisor {
       if (this.workers.size === 0) this.resolveDone(0);
       return;
     }
-    if (!wasReady && this.ready.size < this.count && !this.everReady) {
+    if (!wasReady && !this.started) {
       log.error(`worker ${index} (pid ${worker.process.pid}) exited during start (${how})`);
       this.failedStart = true;
       this.readyChanged();
       if (this.workers.size === 0) this.resolveDone(1);
       return;
     }
-    log.warn(`worker ${index} (pid ${worker.process.pid}) died (${how}); its clients were disconnected; starting a new worker ${index}`);
-    this.fork(index);
+    const quick = Date.now() - (this.forkedAt.get(worker) ?? 0) < SHORT_LIFE_MS;
+    log.warn(`worker ${index} (pid ${worker.process.pid}) died (${how}); its clients were disconnected; starting a new worker ${index}${quick ? ` in ${RESTART_DELAY_MS} ms` : ''}`);
+    if (!quick) this.fork(index);
+    else {
+      setTimeout(() => {
+        if (this.stopping === null && !this.workers.has(index)) this.fork(index);
+      }, RESTART_DELAY_MS);
+    }
   }
-
-  private everReady = false;
 
   private message(worker: Worker, msg: ToMain): void {
     const from = workerIndex.get(worker);
@@ -132,8 +145,8 @@ export class Supervisor {
     switch (msg.t) {
       case 'ready':
         this.ready.add(from);
-        if (this.ready.size === this.count) this.everReady = true;
-        if (this.everReady && this.stopping === null) log.info(`worker ${from} (pid ${worker.process.pid}) serving`);
+        if (this.started && this.stopping === null) log.info(`worker ${from} (pid ${worker.process.pid}) serving`);
+        if (this.ready.size === this.count) this.started = true;
         this.readyChanged();
         return;
       case 'cancel': {

@@ -57,6 +57,11 @@ describe.each([2, 4])('workers = %i', (workers) => {
       expect(num(db?.pool_size)).toBe(20);
       expect(num(db?.current_connections)).toBe(servers);
       expect(num(db?.port)).toBe(cluster.primary.port);
+
+      // SHOW CONFIG says what the file says, not a worker's share.
+      const config = await consoleRows(cluster, port, 'SHOW CONFIG');
+      expect(config.find((r) => r.key === 'default_pool_size')?.value).toBe('20');
+      expect(config.find((r) => r.key === 'workers')?.value).toBe(String(workers));
     }
   });
 
