@@ -2,9 +2,10 @@
 // replaced and logged, and only its own clients lose their connection; SIGHUP to the main
 // process reloads every worker; SIGTERM stops them all.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client } from 'pg';
+import { Client } from 'pg';
+import { makeTempDir, removeTempDir } from '../support/osuser';
 import { appClient, allWorkersUp, freePort, startCluster, startPgmux, userlist, waitFor, workerOf, workerPids, workersIni, type Cluster } from './helpers';
 
 /** Whether a process with this pid exists. */
@@ -93,5 +94,36 @@ describe.each([2, 4])('workers = %i', (workers) => {
       expect(await mux.stop('SIGTERM')).toBe(0);
     }
     for (const pid of pids.values()) expect(alive(pid)).toBe(false);
+  });
+
+  /**
+   * Catches: a worker refusing to start because its sibling already holds the unix socket
+   * (the single process's "in use" check run in each worker); the socket serving one worker
+   * only; the file left behind after shutdown.
+   */
+  it('the unix socket is served by every worker and removed at shutdown', async () => {
+    const sockets = makeTempDir('pgmux-workers-sock-');
+    const port = await freePort();
+    const file = join(sockets, `.s.PGSQL.${port}`);
+    try {
+      const mux = await startPgmux(workersIni(cluster, port, workers, [`unix_socket_dir = ${sockets}`]), userlist(cluster));
+      const clients: Client[] = [];
+      try {
+        await allWorkersUp(mux, workers);
+        for (let i = 0; i < workers * 3; i++) {
+          const c = new Client({ host: sockets, port, user: 'app', password: cluster.password, database: 'app' });
+          await c.connect();
+          clients.push(c);
+        }
+        for (const c of clients) expect((await c.query('SELECT 6 * 7 AS n')).rows).toEqual([{ n: 42 }]);
+        expect(new Set(clients.map(workerOf)).size).toBe(workers);
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+        expect(await mux.stop()).toBe(0);
+      }
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      removeTempDir(sockets);
+    }
   });
 });
