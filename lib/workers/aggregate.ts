@@ -15,6 +15,10 @@ interface Summed {
   readonly max?: readonly string[];
   /** Numeric columns that are the same everywhere (a port, a flag): the first worker's. */
   readonly first?: readonly string[];
+  /** Averages: column -> the column that weighs them (an average time by its count). */
+  readonly weighted?: Readonly<Record<string, string>>;
+  /** Rows (by their key) whose numbers are the largest rather than the sum (SHOW TOTALS' averages). */
+  readonly maxRows?: readonly string[];
 }
 
 interface Listed {
@@ -26,10 +30,10 @@ type Merge = Summed | Listed;
 /** SHOW <view> -> how to combine the workers' answers. Views not listed answer locally. */
 export const MERGES: Readonly<Record<string, Merge>> = {
   pools: { kind: 'sum', key: ['database', 'user'], max: ['maxwait', 'maxwait_us'] },
-  stats: { kind: 'sum', key: ['database'] },
+  stats: { kind: 'sum', key: ['database'], max: ['avg_wait_time'], weighted: { avg_xact_time: 'avg_xact_count', avg_query_time: 'avg_query_count' } },
   stats_totals: { kind: 'sum', key: ['database'] },
-  stats_averages: { kind: 'sum', key: ['database'] },
-  totals: { kind: 'sum', key: ['name'] },
+  stats_averages: { kind: 'sum', key: ['database'], max: ['wait_time'], weighted: { xact_time: 'xact_count', query_time: 'query_count' } },
+  totals: { kind: 'sum', key: ['name'], maxRows: ['avg_xact_time', 'avg_query_time', 'avg_wait_time'] },
   databases: { kind: 'sum', key: ['name'], first: ['port', 'paused', 'disabled'] },
   users: { kind: 'sum', key: ['name'] },
   lists: { kind: 'sum', key: ['list'] },
@@ -75,30 +79,46 @@ export function mergeAnswers(merge: Merge, parts: readonly { worker: number; fra
   }
   const names = fields.map((f) => f.name);
   const keyAt = merge.key.map((k) => names.indexOf(k));
-  const byKey = new Map<string, (string | null)[]>();
+  const byKey = new Map<string, (string | null)[][]>();
   for (const { table } of tables) {
     for (const row of table.rows) {
       const key = JSON.stringify(keyAt.map((i) => row[i]));
-      const into = byKey.get(key);
-      if (into === undefined) {
-        byKey.set(key, [...row]);
-        continue;
-      }
-      fields.forEach((f, i) => {
-        if (!NUMERIC_OIDS.has(f.typeOid) || keyAt.includes(i) || merge.first?.includes(f.name)) return;
-        into[i] = combine(into[i], row[i], merge.max?.includes(f.name) === true);
-      });
+      const rows = byKey.get(key);
+      if (rows === undefined) byKey.set(key, [row]);
+      else rows.push(row);
     }
   }
-  return [rowDescription(fields), ...[...byKey.values()].map((r) => dataRow(r)), commandComplete('SHOW')];
+  const out = [rowDescription(fields)];
+  for (const rows of byKey.values()) {
+    const maxRow = merge.maxRows?.includes(String(rows[0][keyAt[0]])) === true;
+    out.push(dataRow(fields.map((f, i) => cell(merge, names, f, i, rows, keyAt.includes(i), maxRow))));
+  }
+  out.push(commandComplete('SHOW'));
+  return out;
 }
 
-function combine(a: string | null, b: string | null, max: boolean): string | null {
+/** Column `i` of one key's rows from every worker, as one cell. */
+function cell(merge: Summed, names: string[], f: FieldDescription, i: number, rows: (string | null)[][], isKey: boolean, maxRow: boolean): string | null {
+  const values = rows.map((r) => r[i]);
+  if (isKey || !NUMERIC_OIDS.has(f.typeOid) || merge.first?.includes(f.name) === true) return values[0];
+  const nums = values.filter((v): v is string => v !== null).map(Number);
+  if (nums.length === 0) return null;
+  if (maxRow || merge.max?.includes(f.name) === true) return String(Math.max(...nums));
+  const by = merge.weighted?.[f.name];
+  if (by !== undefined) {
+    const weights = rows.map((r) => Number(r[names.indexOf(by)] ?? 0));
+    const total = weights.reduce((a, b) => a + b, 0);
+    if (total === 0) return String(Math.max(...nums));
+    return String(Math.round(values.reduce((acc, v, k) => acc + Number(v ?? 0) * weights[k], 0) / total));
+  }
+  return values.reduce<string | null>((a, b) => combine(a, b), null);
+}
+
+/** The sum of two integer cells (counters may pass 2^53: BigInt). */
+function combine(a: string | null, b: string | null): string | null {
   if (a === null) return b;
   if (b === null) return a;
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return (max ? (x > y ? x : y) : x + y).toString();
+  return (BigInt(a) + BigInt(b)).toString();
 }
 
 /** RowDescription, DataRows, CommandComplete back into cells; null for anything else. */

@@ -68,7 +68,8 @@ export class Supervisor {
       return 1;
     }
     if (s.pidfile !== '') fs.writeFileSync(s.pidfile, `${process.pid}\n`);
-    log.info(`process up: ${this.count} workers (node:cluster, round-robin)`);
+    const handOff = cluster.schedulingPolicy === cluster.SCHED_RR ? 'round-robin' : "the kernel's choice (NODE_CLUSTER_SCHED_POLICY=none)";
+    log.info(`process up: ${this.count} workers (node:cluster, connections handed out by ${handOff})`);
     const code = await this.done;
     if (socket !== null) removeStaleSocket(socket);
     if (s.pidfile !== '') fs.rmSync(s.pidfile, { force: true });

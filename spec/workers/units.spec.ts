@@ -98,6 +98,23 @@ describe('SHOW answers of several workers', () => {
     ]);
   });
 
+  it('weighs average times by their counts (SHOW STATS), not adding them', () => {
+    const stats = (count: string, time: string) => [
+      rowDescription([
+        { name: 'database', typeOid: 25 },
+        { name: 'avg_xact_count', typeOid: 1700 },
+        { name: 'avg_xact_time', typeOid: 1700 },
+      ]),
+      dataRow(['app', count, time]),
+      commandComplete('SHOW'),
+    ];
+    const merged = mergeAnswers(MERGES.stats, [
+      { worker: 0, frames: stats('30', '100') },
+      { worker: 1, frames: stats('10', '500') },
+    ], []);
+    expect(readTable(merged)?.rows).toEqual([['app', '40', '200']]);
+  });
+
   it('lists every worker\'s rows with a worker column at the end', () => {
     const merged = mergeAnswers(MERGES.clients, [
       { worker: 1, frames: pools([['app', 'app', '1', '0']]) },
