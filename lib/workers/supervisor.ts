@@ -59,6 +59,7 @@ export class Supervisor {
     if (socket !== null) await prepareUnixSocket(socket);
     cluster.on('exit', (worker, code, signal) => this.exited(worker, code, signal));
     cluster.on('message', (worker, msg: ToMain) => this.message(worker, msg));
+    warnPerWorkerScopes(this.config);
     for (let i = 0; i < this.count; i++) this.fork(i);
     const started = await this.allReady();
     if (!started) {
@@ -222,3 +223,12 @@ export class Supervisor {
 }
 
 const workerIndex = new WeakMap<Worker, number>();
+
+/** read_your_writes = user, database or key is kept by each worker for its own clients (README, Workers): say so at start. */
+function warnPerWorkerScopes(config: Config): void {
+  const scopes = [config.settings.read_your_writes, ...[...config.databases.values()].map((db) => db.readYourWrites)];
+  const wide = scopes.filter((m) => m === 'user' || m === 'database' || m === 'key');
+  if (wide.length > 0) {
+    log.warn(`read_your_writes = ${wide[0]} holds within each worker only: a write on one worker does not hold back a read on another (use read_your_writes = connection, or workers = 1)`);
+  }
+}
