@@ -10,7 +10,10 @@ import { log } from '../log';
 import { WORKER_COUNT_ENV, WORKER_INDEX_ENV, type ToMain, type ToWorker } from './messages';
 import { prepareUnixSocket, removeStaleSocket, unixSocketFile } from './unix-socket';
 
-/** How long a gather or broadcast waits for a worker that does not answer. */
+/**
+ * How long a SHOW or a scrape waits for a worker that does not answer (what came is shown).
+ * Commands have no limit: PAUSE and WAIT_CLOSE wait for running transactions, as PgBouncer's do.
+ */
 const ANSWER_WAIT_MS = 5000;
 /** A worker that dies sooner than this after its fork is replaced only after RESTART_DELAY_MS (no crash loop). */
 const SHORT_LIFE_MS = 1000;
@@ -163,7 +166,7 @@ export class Supervisor {
         this.ask(from, (id) => ({ t: 'metrics', id, openMetrics: msg.openMetrics }), (p) => ({ t: 'gathered', id: msg.id, parts: p.parts }));
         return;
       case 'broadcast':
-        this.ask(from, (id) => ({ t: 'run', id, query: msg.query }), (p) => ({ t: 'ran', id: msg.id, errors: p.errors }));
+        this.ask(from, (id) => ({ t: 'run', id, query: msg.query }), (p) => ({ t: 'ran', id: msg.id, errors: p.errors }), false);
         return;
       case 'shutdown':
         log.info('SHUTDOWN on the console: stopping every worker');
@@ -182,9 +185,9 @@ export class Supervisor {
   }
 
   /** Sends a request to every worker but `from`, and their answers (or what came in time) back to `from`. */
-  private ask(from: number, request: (id: number) => ToWorker, reply: (p: Pending) => ToWorker): void {
+  private ask(from: number, request: (id: number) => ToWorker, reply: (p: Pending) => ToWorker, limited = true): void {
     const id = this.nextId++;
-    const timer = setTimeout(() => {
+    const timer = !limited ? undefined : setTimeout(() => {
       const p = this.pending.get(id);
       if (p === undefined) return;
       for (const w of p.waiting) p.errors.push(`worker ${w}: no answer within ${ANSWER_WAIT_MS} ms`);
