@@ -93,3 +93,21 @@ export async function consoleRows(cluster: Cluster, port: number, command: strin
     await c.end();
   }
 }
+
+/**
+ * PostgreSQL signals a cancelled backend twice (signal_child: the process, then its process
+ * group), and on a busy machine the second SIGINT can land after the first one's error, while
+ * the next statement runs: it would cancel that one too, with or without a pooler. One
+ * pg_sleep(0) (its loop checks for interrupts) takes such a leftover before the next round.
+ */
+export async function absorbLeftoverCancel(client: Client): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    try {
+      await client.query('SELECT pg_sleep(0)');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '57014') throw err;
+    }
+  }
+}
+
