@@ -2,11 +2,15 @@
 // signal wiring. Everything else is in Pgmux.
 
 import { spawn } from 'node:child_process';
+import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import { Command } from 'commander';
-import { loadConfig } from './config';
+import { loadConfig, type Config } from './config';
 import { Pgmux, VERSION, applyLogSettings } from './pgmux';
 import { Level, log, type LevelValue } from './log';
+import { workerCount } from './workers/count';
+import { Supervisor } from './workers/supervisor';
+import { workerPlace } from './workers/worker';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command()
@@ -62,7 +66,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`pgmux: cannot open logfile ${config.settings.logfile}: ${(err as Error).message}\n`);
     return 1;
   }
-  const pgmux = new Pgmux(config);
+  let workers: number;
+  try {
+    workers = workerCount(config.settings.workers);
+  } catch (err) {
+    log.error((err as Error).message);
+    return 1;
+  }
+  if (workers > 1 && cluster.isPrimary) return runWorkers(config, workers);
+  const pgmux = new Pgmux(config, cluster.isWorker ? workerPlace() : null);
   // Handlers go in before the listeners open: a client (or logrotate) may connect and send
   // SIGHUP the moment the port accepts, and Node's default for SIGHUP is to exit.
   process.on('SIGHUP', () => {
@@ -79,6 +91,29 @@ export async function main(argv: string[]): Promise<number> {
   }
   await pgmux.whenExited();
   return 0;
+}
+
+/** workers > 1: this process forks and supervises them (lib/workers/supervisor); they serve. */
+async function runWorkers(config: Config, count: number): Promise<number> {
+  const supervisor = new Supervisor(config, count);
+  process.on('SIGHUP', () => {
+    log.info('got SIGHUP, re-reading config in every worker');
+    supervisor.signal('SIGHUP');
+  });
+  process.on('SIGINT', () => {
+    log.info('got SIGINT, shutting down every worker safely');
+    supervisor.signal('SIGINT');
+  });
+  process.on('SIGTERM', () => {
+    log.info('got SIGTERM, shutting down every worker immediately');
+    supervisor.signal('SIGTERM');
+  });
+  try {
+    return await supervisor.run();
+  } catch (err) {
+    log.error((err as Error).message);
+    return 1;
+  }
 }
 
 /** Waits until the daemon wrote its pid (it listens first), or it died. */

@@ -14,7 +14,7 @@ import { requestFamilies, type PreparedCounters } from './metrics/families-pgmux
 import { hostFamilies } from './metrics/families-hosts';
 import { ProcessSampler, processFamilies } from './metrics/families-process';
 import { History } from './metrics/history';
-import { HttpListener, type HttpHost } from './http/server';
+import { HttpListener, type HttpHost, type MetricsAnswer } from './http/server';
 import { statusData } from './http/status-data';
 import { log } from './log';
 
@@ -27,7 +27,16 @@ export interface Observed {
   readonly shuttingDown: boolean;
 }
 
+/** With several workers (lib/workers): one exposition for the whole pgmux out of this worker's. */
+export interface MetricsSpread {
+  widenMetrics(openMetrics: boolean, local: string): Promise<string>;
+}
+
 export class Observability implements HttpHost {
+  /** Set by pgmux.ts when there are several workers (worker 0 serves HTTP). */
+  spread: MetricsSpread | null = null;
+  /** false on workers other than 0: they measure, and worker 0 answers HTTP for all of them. */
+  serveHttp = true;
   private readonly exposition: Exposition;
   private readonly history: History;
   private readonly http: HttpListener;
@@ -82,12 +91,13 @@ export class Observability implements HttpHost {
   /** At start: a listener that cannot bind stops pgmux with the reason. */
   async start(settings: Settings): Promise<void> {
     this.configureObserver(settings);
-    await this.http.configure(settings.http_listen_addr, settings.http_listen_port);
+    if (this.serveHttp) await this.http.configure(settings.http_listen_addr, settings.http_listen_port);
   }
 
   /** RELOAD or SET: what can change does; a listener that cannot move stays where it is. */
   async reload(settings: Settings): Promise<string | null> {
     this.configureObserver(settings);
+    if (!this.serveHttp) return null;
     try {
       await this.http.configure(settings.http_listen_addr, settings.http_listen_port);
       return null;
@@ -125,8 +135,15 @@ export class Observability implements HttpHost {
 
   // ---- HttpHost ----
 
-  metrics(openMetrics: boolean): { contentType: string; body: string } {
-    return this.exposition.render(openMetrics);
+  metrics(openMetrics: boolean): MetricsAnswer | Promise<MetricsAnswer> {
+    const local = this.exposition.render(openMetrics);
+    if (this.spread === null) return local;
+    return this.spread.widenMetrics(openMetrics, local.body).then((body) => ({ contentType: local.contentType, body }));
+  }
+
+  /** This process's own exposition (another worker's scrape asks for it). */
+  localMetrics(openMetrics: boolean): string {
+    return this.exposition.render(openMetrics).body;
   }
 
   notReady(): string[] {

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { applyReload, loadConfig, reloadChanges, rulesSettingsProblem, type Config } from './config';
+import { applyReload, loadConfig, reloadChanges, rulesSettingsProblem, type Config, type Settings } from './config';
 import { loadUserlist } from './auth/userlist';
 import { parseSecret, type Secret } from './auth/secret';
 import { loadHba, type HbaTable } from './auth/hba';
@@ -23,6 +23,16 @@ import { loadParser } from './routing/classify';
 import { Observability } from './observability';
 import { Notifications } from './session/channels';
 import { acceptBelowStream } from './client/socket-reader';
+import { LimitShare } from './workers/limits';
+import { WorkerLink } from './workers/worker';
+import { cancelRoute } from './workers/cancel-route';
+import { prepareUnixSocket, removeStaleSocket, unixSocketFile } from './workers/unix-socket';
+
+/** This process's place when it is one of several workers (lib/workers); null: the only one. */
+export interface WorkerPlace {
+  readonly index: number;
+  readonly count: number;
+}
 
 /** The longest start waits for the hosts' first probes (a host that does not answer is probed on). */
 const FIRST_PROBE_WAIT_S = 3;
@@ -42,9 +52,20 @@ export class Pgmux implements ConsoleHost {
   private shutdownTimer: NodeJS.Timeout | null = null;
   private readonly exited: Promise<void>;
   private resolveExit!: () => void;
+  /** The config as the file says it; `config` is this worker's share of its limits (lib/workers/limits). */
+  private whole: Config;
+  private readonly limits: LimitShare | null;
+  private readonly link: WorkerLink | null;
 
-  constructor(private config: Config) {
+  constructor(
+    private config: Config,
+    private readonly place: WorkerPlace | null = null,
+  ) {
+    this.whole = config;
+    this.limits = place === null ? null : new LimitShare(place.index, place.count);
+    if (this.limits !== null) this.config = config = this.limits.split(config);
     this.registry = new Registry(config, loadSecrets(config));
+    this.registry.keyIssuer = { peerId: config.settings.peer_id, worker: place?.index ?? null };
     this.janitor = new Janitor(this.registry);
     this.stats = new StatsPeriod(() => this.allStats(), () => this.config.settings.log_stats);
     // SHOW VERSION keeps PgBouncer's prefix: exporters and scripts parse "PgBouncer x.y.z".
@@ -55,6 +76,12 @@ export class Pgmux implements ConsoleHost {
     this.registry.notifications = new Notifications(() => (this.config.settings.query_wait_timeout || 120) * 1000);
     this.observability = new Observability(this);
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.link = place === null ? null : new WorkerLink(place.index, this);
+    this.link?.attach();
+    this.observability.spread = this.link;
+    // With workers, worker 0 alone serves HTTP, answering for all (lib/workers/metrics-merge).
+    this.observability.serveHttp = place === null || place.index === 0;
+    this.registry.cancelElsewhere = cancelRoute(config.settings.peer_id, () => this.config, this.link);
   }
 
   /** Opens the listeners; resolves when all accept connections. */
@@ -78,19 +105,20 @@ export class Pgmux implements ConsoleHost {
       const host = addr === '*' ? '::' : addr;
       await this.listen({ host, port: s.listen_port, backlog: s.listen_backlog, ipv6Only: false }, `${addr}:${s.listen_port}`);
     }
-    if (s.unix_socket_dir !== '') {
-      const file = path.join(s.unix_socket_dir, `.s.PGSQL.${s.listen_port}`);
+    const file = unixSocketFile(s);
+    if (file !== null) {
       // A socket file nobody answers on is left over from a crash; a live one is another pooler's.
-      if (await socketInUse(file)) throw new Error(`unix socket ${file} is in use, cannot continue`);
-      removeStaleSocket(file);
+      // Workers find it prepared by their main process, and listening through it.
+      if (this.place === null) await prepareUnixSocket(file);
       await this.listen({ path: file, backlog: s.listen_backlog }, `unix:${file}`);
       fs.chmodSync(file, s.unix_socket_mode);
       this.unixSocketPath = file;
     }
-    if (s.pidfile !== '') fs.writeFileSync(s.pidfile, `${process.pid}\n`);
+    if (s.pidfile !== '' && this.place === null) fs.writeFileSync(s.pidfile, `${process.pid}\n`);
     this.janitor.start();
     this.stats.start(s.stats_period);
-    log.info(`process up: pgmux ${VERSION}, node ${process.version}`);
+    log.info(this.place === null ? `process up: pgmux ${VERSION}, node ${process.version}` : `worker ${this.place.index} up: pgmux ${VERSION}, node ${process.version}`);
+    this.link?.ready();
   }
 
   private listen(options: net.ListenOptions, label: string): Promise<void> {
@@ -145,28 +173,33 @@ export class Pgmux implements ConsoleHost {
     let next: Config;
     try {
       // conffile: the file named on the command line, unless the config (or SET conffile) names another.
-      next = loadConfig(this.config.settings.conffile || this.config.file);
+      next = loadConfig(this.whole.settings.conffile || this.whole.file);
     } catch (err) {
       log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
       return (err as Error).message;
     }
-    const changes = reloadChanges(this.config, next);
+    const changes = reloadChanges(this.whole, next);
     for (const ignored of changes.ignored) log.warn(ignored.reason);
     // Non-reloadable settings keep their running value.
-    const merged = applyReload(this.config, next);
+    const merged = applyReload(this.whole, next);
     // Rules that need what only a restart turns on (result_cache_size) are refused with the old ones kept.
     const problem = rulesSettingsProblem(merged.rules ?? [], merged.settings.result_cache_size);
     if (problem !== null) {
       log.error(`reload failed, keeping the running config: ${problem.message}`);
       return problem.message;
     }
-    const failure = this.applyConfig(merged);
+    const failure = this.applyWhole(merged);
     if (failure === null) log.info(`config reloaded${changes.applied.length > 0 ? `: ${changes.applied.join(', ')}` : ''}`);
     return failure;
   }
 
-  /** Runs with `next` from now on (RELOAD, or SET on the console); null, or why it could not. */
+  /** SET on the console: runs with `next` (built from the running config) from now on; null, or why it could not. */
   applyConfig(next: Config): string | null {
+    return this.applyWhole(this.limits === null ? next : this.limits.unsplit(next, this.whole, this.config));
+  }
+
+  /** Runs with `next`, the config as the file says it, from now on (RELOAD, SET); null, or why it could not. */
+  private applyWhole(next: Config): string | null {
     let secrets: ReadonlyMap<string, Secret>;
     let hba: HbaTable | null;
     try {
@@ -183,6 +216,8 @@ export class Pgmux implements ConsoleHost {
       log.error(`cannot open logfile ${next.settings.logfile}, keeping the previous one: ${(err as Error).message}`);
       next = { ...next, settings: { ...next.settings, logfile: this.config.settings.logfile } };
     }
+    this.whole = next;
+    if (this.limits !== null) next = this.limits.split(next);
     this.config = next;
     this.registry.reload(next, secrets);
     this.registry.hba = hba;
@@ -211,14 +246,25 @@ export class Pgmux implements ConsoleHost {
     return this.shutdownMode !== 'none';
   }
 
+  /** This process's own /metrics exposition (lib/workers: another worker's scrape). */
+  metricsText(openMetrics: boolean): string {
+    return this.observability.localMetrics(openMetrics);
+  }
+
+  /** The settings as the file says them (SHOW CONFIG); `registry.settings` are this worker's share. */
+  get wholeSettings(): Settings {
+    return this.whole.settings;
+  }
+
   /** SHOW VERSION's text (pgbouncer_version_info). */
   get version(): string {
     return this.console.version;
   }
 
-  /** SHUTDOWN on the console: as SIGTERM. */
+  /** SHUTDOWN on the console: as SIGTERM (to the main process, with workers). */
   shutdownNow(): void {
-    void this.shutdown('immediate');
+    if (this.link !== null) this.link.shutdownAll();
+    else void this.shutdown('immediate');
   }
 
   /** The listening sockets, for SHOW FDS. */
@@ -270,7 +316,7 @@ export class Pgmux implements ConsoleHost {
     this.registry.notifications?.closeAll();
     for (const client of [...this.registry.clients, ...this.registry.turnedAway]) client.fail(refusals.adminShutdown());
     for (const pool of this.registry.pools.values()) pool.closeAll('shutdown');
-    if (this.unixSocketPath !== null) removeStaleSocket(this.unixSocketPath);
+    if (this.unixSocketPath !== null && this.place === null) removeStaleSocket(this.unixSocketPath);
     const pidfile = this.config.settings.pidfile;
     if (pidfile !== '') fs.rmSync(pidfile, { force: true });
     log.info('shutdown complete');
@@ -321,24 +367,4 @@ function loadHbaFor(config: Config): HbaTable | null {
 export function applyLogSettings(config: Config): void {
   log.setVerbose(config.settings.verbose);
   log.setLogfile(config.settings.logfile);
-}
-
-/** Whether something accepts connections on the Unix socket `file` (PgBouncer's check_old_process_unix). */
-function socketInUse(file: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect({ path: file });
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
-
-function removeStaleSocket(file: string): void {
-  try {
-    if (fs.statSync(file).isSocket()) fs.unlinkSync(file);
-  } catch {
-    /* not there */
-  }
 }

@@ -6,7 +6,7 @@
 // anyone else is refused at login with "not allowed". A unix-socket login as user pgbouncer by
 // the OS user running pgmux is an admin without a password (PgBouncer's rule).
 
-import type { Config } from '../config';
+import type { Config, Settings } from '../config';
 import type { ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import type { Registry } from '../pool/registry';
@@ -17,6 +17,7 @@ import { clock } from '../pool/clock';
 import { log } from '../log';
 import { Control } from './control';
 import * as errors from './errors';
+import { findView } from './show';
 import { findCommand, setCommand, type CommandHost, type Reply } from './commands';
 import { parseCommand } from './parse';
 import { routeRows, SHOW_ROUTE } from './routing-rows';
@@ -32,6 +33,8 @@ export interface ConsoleHost {
   readonly registry: Registry;
   readonly stats: StatsPeriod;
   readonly shuttingDown: boolean;
+  /** The settings as the config file says them (a worker runs with a share of the limits: lib/workers/limits). */
+  readonly wholeSettings: Settings;
   /** RELOAD (as SIGHUP): null when the config was re-read, else why it was not. */
   reload(): string | null;
   /** SET: apply these settings to the running pooler; null, or why it could not. */
@@ -42,7 +45,20 @@ export interface ConsoleHost {
   listenSockets(): { fd: number | null; addr: string; port: number }[];
 }
 
+/**
+ * With several workers (lib/workers): widens a reply this worker's console gave to the whole
+ * pgmux (SHOW gathered from every worker, commands run on every worker). Null: one process.
+ */
+export interface ConsoleSpread {
+  widen(query: string, local: Reply): Promise<Reply>;
+}
+
+/** The caller of a command another worker's console forwarded: an admin with no session of its own. */
+const PEER_CALLER = { isAdmin: true };
+
 export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
+  /** Set by pgmux.ts when there are several workers. */
+  spread: ConsoleSpread | null = null;
   readonly control: Control;
   /** The pgbouncer/pgbouncer pool's counters (SHOW STATS has a row for it, as PgBouncer). */
   readonly consoleStats = new PoolStats();
@@ -67,6 +83,9 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
   }
   get shuttingDown(): boolean {
     return this.host.shuttingDown;
+  }
+  get configSettings(): Settings {
+    return this.host.wholeSettings;
   }
   get pauseMode(): 'none' | 'pause' | 'suspend' {
     return this.control.mode;
@@ -121,7 +140,10 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
 
   sessionClosed(session: Session): void {
     this.sessions.delete(session);
+    const suspended = this.control.mode === 'suspend';
     this.control.sessionGone(session, this.sessions.size);
+    // The admin that suspended every worker is gone: the others resume as this one just did.
+    if (suspended && this.control.mode === 'none' && this.spread !== null) void this.spread.widen('RESUME', []);
   }
 
   async execute(session: Session, query: string): Promise<Reply> {
@@ -133,6 +155,7 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
     let reply: Reply;
     try {
       reply = await this.run(session, query);
+      if (this.spread !== null) reply = await this.spread.widen(query, reply);
     } catch (err) {
       // A fault in pgmux itself: the session and the process go on.
       reply = errors.commandFailed((err as Error).message);
@@ -144,7 +167,20 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
     return reply;
   }
 
-  private run(session: Session, query: string): Reply | Promise<Reply> {
+  /** A command another worker's console ran, run here too (lib/workers): null, or why it failed here. */
+  async runForPeer(query: string): Promise<string | null> {
+    log.debug(`admin query from another worker: ${query}`);
+    const reply = await this.run(PEER_CALLER, query);
+    return reply === null || Array.isArray(reply) ? null : reply.message;
+  }
+
+  /** SHOW `arg` as this worker alone would answer it, for another worker's console (lib/workers). */
+  renderForPeer(arg: string): Buffer[] {
+    const view = findView(arg);
+    return view === undefined ? [] : view.render(this);
+  }
+
+  private run(session: { readonly isAdmin: boolean }, query: string): Reply | Promise<Reply> {
     const route = SHOW_ROUTE.exec(query);
     if (route !== null) return renderView(ROUTE, routeRows(this.registry, route[1]));
     const parsed = parseCommand(query);

@@ -65,3 +65,7 @@ export const commandFailed = (reason: string): ErrorFields => ({
 
 /** Extended-protocol messages: the console speaks only simple Query. */
 export const extendedProtocol = (): ErrorFields => consoleError('extended query protocol not supported by admin console');
+
+/** With several workers: the command ran on the worker the console is on, not on every other one (lib/workers). */
+export const notOnEveryWorker = (failures: string): ErrorFields =>
+  consoleError(`ran on this worker, but not on every other one: ${failures}`);

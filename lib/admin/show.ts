@@ -3,7 +3,7 @@
 // ask (SHOW client_encoding answers UTF-8 as PgBouncer does).
 
 import { commandComplete, dataRow, noticeResponse, rowDescription } from '../protocol/backend';
-import { showConfigRows } from '../config';
+import { showConfigRows, type Settings } from '../config';
 import { renderView } from './table';
 import * as views from './views';
 import * as rows from './rows';
@@ -15,6 +15,8 @@ import { cacheRows, ruleRows } from './rules-rows';
 export interface ShowContext extends Inventory {
   readonly version: string;
   readonly pauseMode: 'none' | 'pause' | 'suspend';
+  /** The settings SHOW CONFIG prints: the file's, also where a worker runs with a share of the limits. */
+  readonly configSettings: Settings;
   listeners(): { fd: number | null; addr: string; port: number }[];
 }
 
@@ -115,7 +117,7 @@ export const SHOW_VIEWS: readonly ShowView[] = [
   { name: 'active_sockets', render: (ctx) => renderView(views.SOCKETS, allSockets(ctx).filter((r) => r.sendAvail > 0)) },
   { name: 'databases', render: (ctx) => renderView(views.DATABASES, rows.databaseRows(ctx)) },
   { name: 'users', render: (ctx) => renderView(views.USERS, rows.userRows(ctx)) },
-  { name: 'config', render: (ctx) => renderView(views.CONFIG, showConfigRows(ctx.registry.settings)) },
+  { name: 'config', render: (ctx) => renderView(views.CONFIG, showConfigRows(ctx.configSettings)) },
   { name: 'lists', render: (ctx) => renderView(views.LISTS, rows.listRows(ctx)) },
   { name: 'version', render: (ctx) => renderView(views.VERSION, [ctx.version]) },
   { name: 'mem', render: (ctx) => renderView(views.MEM, rows.memRows(ctx)) },

@@ -3,6 +3,7 @@
 export { ConfigError } from './errors';
 export type { Config, DatabaseDef, PoolMode, UserDef } from './types';
 export { loadConfig } from './load';
+export type { PeerDef } from './peers';
 export { parseConnString, ADMIN_DATABASE } from './connstring';
 export { reloadChanges, applyReload, type ReloadChanges } from './reload';
 export { SETTINGS, POOL_MODES, findSetting } from './settings';

@@ -9,6 +9,7 @@ import { findSetting, SETTINGS, type SettingRow, type SettingValue, type Setting
 import { defaultValue, formatSetting, parseSettingValue } from './values';
 import type { Config, DatabaseDef, UserDef } from './types';
 import { parseRule, rulesSettingsProblem, type RuleDef } from './rules';
+import { parsePeer, type PeerDef } from './peers';
 
 /** Reads a PgBouncer 1.18 config file (and its %includes). Throws ConfigError. */
 export function loadConfig(file: string): Config {
@@ -17,10 +18,10 @@ export function loadConfig(file: string): Config {
   return loader.finish();
 }
 
-type Section = 'pgbouncer' | 'databases' | 'users' | 'rules';
+type Section = 'pgbouncer' | 'databases' | 'users' | 'rules' | 'peers';
 
 /** [rules] is pgmux's own (PgBouncer refuses it: keep it in a file only pgmux reads, see README). */
-const SECTIONS: readonly Section[] = ['databases', 'users', 'pgbouncer', 'rules'];
+const SECTIONS: readonly Section[] = ['databases', 'users', 'pgbouncer', 'rules', 'peers'];
 
 class Loader implements IniHandler {
   private current: Section | undefined;
@@ -31,6 +32,7 @@ class Loader implements IniHandler {
   private readonly databases = new Map<string, DatabaseDef>();
   private readonly users = new Map<string, UserDef>();
   private readonly rules: RuleDef[] = [];
+  private readonly peers = new Map<number, PeerDef>();
 
   constructor(private readonly file: string) {
     for (const row of SETTINGS) if (row.aliasOf === undefined) this.values.set(row.name, defaultValue(row));
@@ -51,7 +53,7 @@ class Loader implements IniHandler {
   entry(key: string, value: string, source: string): void {
     switch (this.current) {
       case undefined:
-        throw new ConfigError(source, `"${key}" comes before any section; put it under [pgbouncer], [databases], [users] or [rules]`);
+        throw new ConfigError(source, `"${key}" comes before any section; put it under [pgbouncer], [databases], [users], [peers] or [rules]`);
       case 'pgbouncer':
         return this.setting(key, value, source);
       case 'databases':
@@ -62,6 +64,11 @@ class Loader implements IniHandler {
         misplacedSetting(key, value, 'users', source);
         this.users.set(key, parseUser(key, value, source));
         return;
+      case 'peers': {
+        const peer = parsePeer(key, value, source);
+        this.peers.set(peer.id, peer);
+        return;
+      }
       case 'rules': {
         const twin = this.rules.find((r) => r.name === key);
         if (twin !== undefined) throw new ConfigError(source, `rule ${key} is already defined at ${twin.source}; give each rule its own name`);
@@ -89,7 +96,7 @@ class Loader implements IniHandler {
     const rules = [...this.rules].sort((a, b) => a.order - b.order);
     const problem = rulesSettingsProblem(rules, settings.result_cache_size);
     if (problem !== null) throw problem;
-    return { file: this.file, settings, databases: this.databases, users: this.users, rules, explicit: new Set(this.sources.keys()) };
+    return { file: this.file, settings, databases: this.databases, users: this.users, rules, peers: this.peers, explicit: new Set(this.sources.keys()) };
   }
 
   private setting(key: string, text: string, source: string): void {
@@ -132,7 +139,7 @@ class Loader implements IniHandler {
 function unknownSection(name: string): string {
   const hit = SECTIONS.find((s) => s === name.trim().toLowerCase());
   if (hit !== undefined) return `unknown section [${name}]; section names are case-sensitive and unpadded: write [${hit}]`;
-  return `unknown section [${name}]; PgBouncer 1.18 has only [databases], [users] and [pgbouncer], and pgmux adds [rules]`;
+  return `unknown section [${name}]; PgBouncer 1.18 has only [databases], [users] and [pgbouncer], PgBouncer 1.19 adds [peers] and pgmux adds [rules]`;
 }
 
 function unknownSetting(key: string): string {

@@ -3,6 +3,7 @@
 import type { Settings } from './settings';
 import type { ReplicaAddress } from './routing';
 import type { RuleDef } from './rules';
+import type { PeerDef } from './peers';
 
 export type PoolMode = Settings['pool_mode'];
 
@@ -73,6 +74,8 @@ export interface Config {
   users: Map<string, UserDef>;
   /** pgmux only: the [rules] section, in the order rules are tried (lib/rules). Absent: none. */
   rules?: readonly RuleDef[];
+  /** The [peers] section by peer_id (PgBouncer 1.19): where cancels for their keys go. Absent: none. */
+  peers?: ReadonlyMap<number, PeerDef>;
   /**
    * Settings the file itself set (unset: every one). A RELOAD keeps the running value of a
    * setting PgBouncer has no default for (auth_file, auth_user, verbose) when the file leaves

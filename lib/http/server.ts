@@ -11,9 +11,14 @@ import { log } from '../log';
 import { STATUS_HTML } from './status-page';
 
 /** What the listener serves. */
+export interface MetricsAnswer {
+  contentType: string;
+  body: string;
+}
+
 export interface HttpHost {
-  /** The exposition: OpenMetrics when asked for, else Prometheus text. */
-  metrics(openMetrics: boolean): { contentType: string; body: string };
+  /** The exposition: OpenMetrics when asked for, else Prometheus text (with workers, gathered from all). */
+  metrics(openMetrics: boolean): MetricsAnswer | Promise<MetricsAnswer>;
   /** Why pgmux is not ready (no primary for a database past failover_timeout, shutting down); empty when ready. */
   notReady(): string[];
   /** The status page's data. */
@@ -95,8 +100,17 @@ export class HttpListener {
     try {
       switch (url.pathname) {
         case '/metrics': {
-          const { contentType, body } = this.host.metrics((req.headers.accept ?? '').includes('application/openmetrics-text'));
-          send(res, 200, contentType, body);
+          const answer = this.host.metrics((req.headers.accept ?? '').includes('application/openmetrics-text'));
+          if (!(answer instanceof Promise)) send(res, 200, answer.contentType, answer.body);
+          else {
+            answer.then(
+              (a) => send(res, 200, a.contentType, a.body),
+              (err: Error) => {
+                log.error(`HTTP /metrics: ${err.message}`);
+                send(res, 500, 'text/plain; charset=utf-8', 'metrics could not be gathered from every worker\n');
+              },
+            );
+          }
           return;
         }
         case '/healthz':

@@ -1,11 +1,10 @@
 // Owns the objects pgmux knows about (PgBouncer's objects.c): databases as configured, pools by
 // (database, user), logged-in clients, cancel keys, and the limits shared between pools.
 
-import * as crypto from 'node:crypto';
 import { resolveDatabase, type Config, type DatabaseDef, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
 import { HBA_AUTH_TYPE, matchHba, type HbaLogin, type HbaTable } from '../auth/hba';
-import { randomInt32 } from '../auth/random';
+import { issuedSecret, newCancelKey, SINGLE_PROCESS, type CancelKey, type KeyIssuer } from '../auth/cancel-key';
 import { AuthQueryCache, type AuthQueryResult, type AuthQueryTarget } from '../auth/auth-query';
 import type { ErrorFields } from '../protocol/backend';
 import { cancelRequest } from '../protocol/frontend';
@@ -40,7 +39,15 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
    * count toward no limit and show in no SHOW; the janitor closes them after TURNED_AWAY_MS.
    */
   readonly turnedAway = new Set<ClientConnection>();
+  /** Logged-in clients by their cancel key's secret. */
   private readonly cancelKeys = new Map<number, ClientConnection>();
+  /** What goes into the cancel keys this process issues (peer_id, worker); pgmux.ts sets it. */
+  keyIssuer: KeyIssuer = SINGLE_PROCESS;
+  /**
+   * With workers or [peers]: sends a cancel whose key another worker or pgmux issued there and
+   * says true; false for a key of this process. Null: every key is this process's.
+   */
+  cancelElsewhere: ((pid: number, secret: number) => boolean) | null = null;
   private readonly serversPerDb = new Map<string, number>();
   private readonly serversPerUser = new Map<string, number>();
   tracked: TrackedParams;
@@ -397,18 +404,28 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
     if (pool !== undefined) pool.scramKeys = null;
   }
 
-  assignCancelKey(client: ClientConnection): { pid: number; secret: number } {
-    let pid: number;
-    do pid = crypto.randomInt(1, 0x7fffffff);
-    while (this.cancelKeys.has(pid));
-    this.cancelKeys.set(pid, client);
-    return { pid, secret: randomInt32() };
+  assignCancelKey(client: ClientConnection): CancelKey {
+    let key: CancelKey;
+    // By secret: with peer_id and workers in the pid, few of its bits are random.
+    do key = newCancelKey(this.keyIssuer);
+    while (this.cancelKeys.has(key.secret));
+    this.cancelKeys.set(key.secret, client);
+    return key;
   }
 
-  /** Forwards a cancel to the server the client is linked to now, and to no other. */
+  /**
+   * Forwards a cancel to the server the client is linked to now, and to no other. A key another
+   * worker or peer issued goes to it (cancelElsewhere, set by lib/workers).
+   */
   cancel(pid: number, secret: number): void {
-    const client = this.cancelKeys.get(pid);
-    if (client === undefined || client.cancelKey.secret !== secret) return;
+    if (this.cancelElsewhere !== null && this.cancelElsewhere(pid, secret)) return;
+    this.cancelLocal(pid, secret);
+  }
+
+  /** A cancel for a key this process issued. */
+  cancelLocal(pid: number, secret: number): void {
+    const client = this.cancelKeys.get(issuedSecret(secret, this.keyIssuer));
+    if (client === undefined || client.cancelKey.pid !== pid) return;
     const server = client.server;
     if (server === null) return;
     const packet = cancelRequest(server.pid, server.secret);
@@ -431,7 +448,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
   clientClosed(client: ClientConnection): void {
     this.clients.delete(client);
     this.turnedAway.delete(client);
-    if (this.cancelKeys.get(client.cancelKey.pid) === client) this.cancelKeys.delete(client.cancelKey.pid);
+    if (this.cancelKeys.get(client.cancelKey.secret) === client) this.cancelKeys.delete(client.cancelKey.secret);
   }
 
   // ---- SharedLimits ----

@@ -264,11 +264,13 @@ describe('refusals say file:line and what to change', () => {
     expect(errorOf(() => loadConfig(a))).toBe(
       `ConfigError: ${a}:2: unknown section [PgBouncer]; section names are case-sensitive and unpadded: write [pgbouncer]`,
     );
-    const b = ini('[peers]\n');
-    expect(errorOf(() => loadConfig(b))).toBe(`ConfigError: ${b}:1: unknown section [peers]; PgBouncer 1.18 has only [databases], [users] and [pgbouncer], and pgmux adds [rules]`);
+    const b = ini('[shards]\n');
+    expect(errorOf(() => loadConfig(b))).toBe(
+      `ConfigError: ${b}:1: unknown section [shards]; PgBouncer 1.18 has only [databases], [users] and [pgbouncer], PgBouncer 1.19 adds [peers] and pgmux adds [rules]`,
+    );
     const c = ini('listen_port = 1\n[pgbouncer]\n');
     expect(errorOf(() => loadConfig(c))).toBe(
-      `ConfigError: ${c}:1: "listen_port" comes before any section; put it under [pgbouncer], [databases], [users] or [rules]`,
+      `ConfigError: ${c}:1: "listen_port" comes before any section; put it under [pgbouncer], [databases], [users], [peers] or [rules]`,
     );
     const d = ini('[databases]\nd = host=x\n');
     expect(errorOf(() => loadConfig(d))).toBe(`ConfigError: ${d}: no [pgbouncer] section; PgBouncer requires one (it may be empty)`);

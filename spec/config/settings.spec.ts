@@ -37,8 +37,10 @@ describe('the settings table', () => {
     const extensions = [
       'failover_timeout', 'http_listen_addr', 'http_listen_port', 'load_balance', 'max_pinned_clients_per_pool', 'max_prepared_statements', 'max_replica_lag',
       'metrics_fingerprints', 'read_only_functions', 'read_your_writes', 'read_your_writes_keys', 'read_your_writes_timeout',
+      'failover_timeout', 'http_listen_addr', 'http_listen_port', 'load_balance', 'max_prepared_statements', 'max_replica_lag',
+      'metrics_fingerprints', 'peer_id', 'read_only_functions', 'read_your_writes', 'read_your_writes_keys', 'read_your_writes_timeout',
       'replica_lag_poll_interval', 'result_cache_max_answer', 'result_cache_size', 'slow_query_threshold', 'track_extra_parameters',
-      'write_functions', 'zone',
+      'workers', 'write_functions', 'zone',
     ];
     expect(names.filter((n) => !PGBOUNCER_118_KEYS.includes(n))).toEqual(extensions);
     expect(PGBOUNCER_118_KEYS.filter((n) => !names.includes(n))).toEqual([]);

@@ -1,0 +1,42 @@
+// Owns the messages the main process and its workers exchange over the cluster IPC channel
+// (JSON): one union per direction, each with a literal `t`.
+
+/** Worker -> main. */
+export type ToMain =
+  /** The worker's listeners are open: it serves. */
+  | { t: 'ready' }
+  /** A CancelRequest for a key another worker issued: deliver it to `worker`. */
+  | { t: 'cancel'; worker: number; pid: number; secret: number }
+  /** The admin console asks every other worker to render SHOW `arg`; answered by 'gathered'. */
+  | { t: 'gather'; id: number; arg: string }
+  /** The admin console ran `query` here; run it on every other worker too; answered by 'ran'. */
+  | { t: 'broadcast'; id: number; query: string }
+  /** GET /metrics on worker 0: every other worker's exposition; answered by 'gathered'. */
+  | { t: 'scrape'; id: number; openMetrics: boolean }
+  /** SHUTDOWN on the console: as SIGTERM to the main process. */
+  | { t: 'shutdown' }
+  /** Answer to 'render' (base64 frames) and to 'metrics' (the exposition text, one part). */
+  | { t: 'rendered'; id: number; frames: string[] }
+  /** Answer to 'run': the command's error message, or null when it ran. */
+  | { t: 'done'; id: number; error: string | null };
+
+/** Main -> worker. */
+export type ToWorker =
+  | { t: 'cancel'; pid: number; secret: number }
+  /** Render SHOW `arg` here and answer 'rendered' (frames base64). */
+  | { t: 'render'; id: number; arg: string }
+  /** Render this worker's /metrics exposition and answer 'rendered'. */
+  | { t: 'metrics'; id: number; openMetrics: boolean }
+  /** Run the admin command `query` here and answer 'done'. */
+  | { t: 'run'; id: number; query: string }
+  /** SIGHUP / SIGINT / SIGTERM reached the main process. */
+  | { t: 'signal'; signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM' }
+  /** Every other worker's answer to a 'gather' or 'scrape', by worker index. */
+  | { t: 'gathered'; id: number; parts: { worker: number; frames: string[] }[] }
+  /** Every other worker's answer to a 'broadcast': the errors (empty when all ran it). */
+  | { t: 'ran'; id: number; errors: string[] };
+
+/** The environment variable that tells a forked worker its index. */
+export const WORKER_INDEX_ENV = 'PGMUX_WORKER_INDEX';
+/** ... and how many workers there are. */
+export const WORKER_COUNT_ENV = 'PGMUX_WORKER_COUNT';

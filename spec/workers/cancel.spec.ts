@@ -1,0 +1,84 @@
+// Black-box spec of `workers = N` (issue 18) against real PostgreSQL: the workers serve one
+// port, and a CancelRequest reaches the running query whichever worker the cancel's own TCP
+// connection lands on (node:cluster hands connections round-robin, so a spec cannot choose;
+// it repeats until both paths, same worker and another worker, were taken, and asserts every
+// cancel worked).
+
+import type { Client } from 'pg';
+import { absorbLeftoverCancel, appClient, allWorkersUp, freePort, keyOf, sendCancel, startCluster, startPgmux, userlist, waitFor, workerOf, workersIni, type Cluster, type PgmuxProcess } from './helpers';
+
+/** Resolves once a backend runs a statement containing `marker`. */
+async function running(cluster: Cluster, marker: string): Promise<void> {
+  await waitFor(`a backend running ${marker}`, async () => {
+    const r = await cluster.query(cluster.primary, `SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%${marker}%' AND pid <> pg_backend_pid()`);
+    return r.rows.length > 0;
+  });
+}
+
+/** Cancels passed on to another worker, from the workers' debug log. */
+const passedOn = (mux: PgmuxProcess): number => mux.logs().match(/cancel request for worker \d+'s client: passed on/g)?.length ?? 0;
+/** Cancels sent to a server, by whichever worker holds the client. */
+const forwarded = (mux: PgmuxProcess): number => mux.logs().match(/forwarded cancel request/g)?.length ?? 0;
+
+describe.each([2, 4])('workers = %i', (workers) => {
+  let cluster: Cluster;
+  let mux: PgmuxProcess;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    const port = await freePort();
+    mux = await startPgmux(workersIni(cluster, port, workers, ['verbose = 1']), userlist(cluster));
+    await allWorkersUp(mux, workers);
+  });
+  afterAll(async () => {
+    await mux?.stop();
+    await cluster?.stop();
+  });
+
+  /**
+   * Catches: the workers not sharing the port; keys not saying which worker issued them (every
+   * worker's index would not show up); one worker serving everything.
+   */
+  it('serves on one port from every worker, each client keyed by its worker', async () => {
+    const clients: Client[] = [];
+    try {
+      for (let i = 0; i < workers * 3; i++) clients.push(await appClient(cluster, mux.port));
+      for (const c of clients) expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      expect(new Set(clients.map(workerOf))).toEqual(new Set(Array.from({ length: workers }, (_, i) => i)));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  /**
+   * Catches: a cancel that lands on a worker other than the client's being dropped (the
+   * pg_sleep would run its 30 s); a forwarded cancel reaching the wrong server.
+   */
+  it('a cancel on its own connection stops pg_sleep whichever worker receives it, every time', async () => {
+    const client = await appClient(cluster, mux.port);
+    const before = passedOn(mux);
+    const forwardedBefore = forwarded(mux);
+    let same = 0;
+    try {
+      for (let round = 0; round < 4 * workers; round++) {
+        const marker = `cancel_${workers}_${round}`;
+        const started = Date.now();
+        const sleeping = client.query(`SELECT pg_sleep(30) /* ${marker} */`);
+        await running(cluster, marker);
+        const beforeRound = passedOn(mux);
+        await sendCancel(mux.port, keyOf(client).pid, keyOf(client).secret);
+        await expect(sleeping).rejects.toMatchObject({ code: '57014' });
+        expect(Date.now() - started).toBeLessThan(10000);
+        // The holding worker logs after the receiving one passed it on (one pipe keeps their order).
+        await waitFor('the cancel logged', () => forwarded(mux) === forwardedBefore + round + 1);
+        if (passedOn(mux) === beforeRound) same++;
+        await absorbLeftoverCancel(client);
+      }
+      // Both paths were taken: some cancels arrived on the client's worker, some on another.
+      expect(passedOn(mux) - before).toBeGreaterThan(0);
+      expect(same).toBeGreaterThan(0);
+    } finally {
+      await client.end();
+    }
+  });
+});
