@@ -36,8 +36,6 @@ describe('the settings table', () => {
   it('has every [pgbouncer] key of PgBouncer 1.18, plus only the pgmux-only extensions', () => {
     const extensions = [
       'failover_timeout', 'http_listen_addr', 'http_listen_port', 'load_balance', 'max_pinned_clients_per_pool', 'max_prepared_statements', 'max_replica_lag',
-      'metrics_fingerprints', 'read_only_functions', 'read_your_writes', 'read_your_writes_keys', 'read_your_writes_timeout',
-      'failover_timeout', 'http_listen_addr', 'http_listen_port', 'load_balance', 'max_prepared_statements', 'max_replica_lag',
       'metrics_fingerprints', 'peer_id', 'read_only_functions', 'read_your_writes', 'read_your_writes_keys', 'read_your_writes_timeout',
       'replica_lag_poll_interval', 'result_cache_max_answer', 'result_cache_size', 'slow_query_threshold', 'track_extra_parameters',
       'workers', 'write_functions', 'zone',
