@@ -9,7 +9,7 @@
 // the server's: at once, or right after the server's answer to the requests pipelined before it.
 // An idle client's extended-protocol batch that only runs LISTEN/UNLISTEN is answered the same
 // way (./listen-extended); inside a transaction, an extended-protocol LISTEN goes to the server
-// as it is (see README, "LISTEN/NOTIFY in transaction pooling").
+// as it is (see README, "Session state in transaction mode").
 
 import { FrontendCode, HEADER_LENGTH, TxStatus, type TxStatusByte } from '../protocol/codes';
 import { Action } from '../protocol/relay';
