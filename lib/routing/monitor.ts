@@ -1,24 +1,17 @@
 // Owns a small query connection to one PostgreSQL node (the failover layer's health probe, the
-// user-function volatility lookup): connect through the node's dialer (so server TLS applies),
-// log in (ServerLogin: cleartext, md5, SCRAM), then run one simple query at a time and hand back
+// user-function volatility lookup): connected and logged in as every internal connection is
+// (lib/auth/internal-connection), it runs one simple query at a time and hands back
 // its rows as text. It is not a pooled ServerConnection: it serves no client, forwards nothing,
 // and lives as long as the node answers. Timeouts are the owner's (it checks them on its tick).
 
-import type * as net from 'node:net';
-import type { Connect, ConnectEvents, PendingConnect } from '../connect';
+import type { Connect } from '../connect';
 import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
-import { Framer } from '../protocol/framer';
 import { anyTypeLimits } from '../protocol/limits';
-import { decodeErrorFields, type ErrorFields } from '../protocol/backend';
-import { query, startupMessage, terminate } from '../protocol/frontend';
-import { ServerLogin, type ServerCredential } from '../auth/server-login';
+import { decodeErrorFields } from '../protocol/backend';
+import { InternalConnection, type InternalLogin } from '../auth/internal-connection';
 
 /** Who the monitor logs in as. */
-export interface MonitorLogin {
-  readonly user: string;
-  readonly database: string;
-  readonly credential: ServerCredential;
-}
+export type MonitorLogin = InternalLogin;
 
 /** A result row: one text value (or SQL NULL) per column. */
 export type MonitorRow = readonly (string | null)[];
@@ -33,54 +26,22 @@ export interface MonitorHandler {
   monitorClosed(monitor: MonitorClient, reason: string): void;
 }
 
-/** Rows of a poll are a few dozen bytes; anything near this is not PostgreSQL talking. */
-const MONITOR_LIMITS = anyTypeLimits(1 << 20, 'the limit for lag poll answers');
-
 export const MONITOR_APPLICATION_NAME = 'pgmux health probe';
 
-export class MonitorClient implements ConnectEvents {
-  private socket: net.Socket | null = null;
-  private dial: PendingConnect | null;
-  private readonly framer: Framer;
-  private login: ServerLogin | null;
+/** Rows of a poll are a few dozen bytes; anything near this is not PostgreSQL talking. */
+const OPTIONS = { applicationName: MONITOR_APPLICATION_NAME, limits: anyTypeLimits(1 << 20, 'the limit for lag poll answers') };
+
+export class MonitorClient extends InternalConnection {
   private rows: MonitorRow[] = [];
   private error: string | null = null;
   private busy = false;
-  private closed = false;
-  /** The server's refusal when login failed (its SQLSTATE tells a bad password from a server starting up). */
-  loginError: ErrorFields | null = null;
 
   constructor(
     connect: Connect,
-    private readonly who: MonitorLogin,
+    who: MonitorLogin,
     private readonly handler: MonitorHandler,
   ) {
-    this.login = new ServerLogin(who.user, who.credential);
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), MONITOR_LIMITS);
-    this.dial = connect(this);
-  }
-
-  /** ConnectEvents: up (after TLS when server_tls_sslmode asks for it): log in. */
-  connected(socket: net.Socket): void {
-    this.dial = null;
-    this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      const fault = this.framer.feed(chunk);
-      if (fault !== null) this.close(`bad message from server: ${fault.reason}`);
-    });
-    socket.on('error', (err: Error) => this.close(`connection error: ${err.message}`));
-    socket.on('close', () => this.close('server closed the connection'));
-    socket.write(startupMessage({ user: this.who.user, database: this.who.database, application_name: MONITOR_APPLICATION_NAME }));
-  }
-
-  /** ConnectEvents. */
-  connectFailed(reason: string): void {
-    this.dial = null;
-    this.close(reason);
-  }
-
-  get ready(): boolean {
-    return this.login === null && !this.closed;
+    super(connect, who, OPTIONS);
   }
 
   /** Sends one simple query; the answer comes through monitorResult. One at a time. */
@@ -89,42 +50,18 @@ export class MonitorClient implements ConnectEvents {
     this.busy = true;
     this.rows = [];
     this.error = null;
-    (this.socket as net.Socket).write(query(sql));
+    this.sendQuery(sql);
   }
 
-  /** Ends the connection (politely once logged in); the handler hears monitorClosed once. */
-  close(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.framer.halt();
-    this.dial?.abort();
-    this.dial = null;
-    const socket = this.socket;
-    if (socket !== null) {
-      if (this.login === null && !socket.destroyed) socket.end(terminate());
-      else socket.destroy();
-      // A polite end may never be answered by a hung server.
-      socket.setTimeout(1000, () => socket.destroy());
-    }
+  protected afterLogin(): void {
+    this.handler.monitorReady(this);
+  }
+
+  protected onEnded(reason: string): void {
     this.handler.monitorClosed(this, reason);
   }
 
-  private onFrame(type: number, buf: Buffer, start: number, end: number): void {
-    if (this.closed) return;
-    const login = this.login;
-    if (login !== null) {
-      const step = login.onFrame(type, buf, start, end);
-      if (step.kind === 'send') this.socket?.write(step.bytes);
-      else if (step.kind === 'failed') {
-        this.loginError = step.error;
-        this.close(`login failed: ${step.error.message}`);
-      }
-      else if (step.kind === 'done') {
-        this.login = null;
-        this.handler.monitorReady(this);
-      }
-      return;
-    }
+  protected frame(type: number, buf: Buffer, start: number, end: number): void {
     switch (type) {
       case BackendCode.DataRow: {
         const row = decodeTextRow(buf, start, end);

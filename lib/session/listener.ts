@@ -1,24 +1,17 @@
 // Owns one listener connection: the dedicated server connection of a (database, user) that
 // LISTENs on its clients' channels in transaction pooling (./channels). It connects through the
-// database primary's dialer (lib/failover: server TLS applies), logs in with ServerLogin, runs
-// LISTEN/UNLISTEN one simple query at a time, and hands every NotificationResponse on as its
-// bytes. It serves no client and forwards nothing else.
+// database primary's dialer and logs in as every internal connection does
+// (lib/auth/internal-connection), runs LISTEN/UNLISTEN one simple query at a time, and hands
+// every NotificationResponse on as its bytes. It serves no client and forwards nothing else.
 
-import type * as net from 'node:net';
-import type { Connect, ConnectEvents, PendingConnect } from '../connect';
+import type { Connect } from '../connect';
 import { BackendCode } from '../protocol/codes';
-import { Framer } from '../protocol/framer';
 import { anyTypeLimits } from '../protocol/limits';
 import { decodeErrorFields, type ErrorFields } from '../protocol/backend';
-import { query, startupMessage, terminate } from '../protocol/frontend';
-import { ServerLogin, type ServerCredential } from '../auth/server-login';
+import { InternalConnection, type InternalLogin } from '../auth/internal-connection';
 
 /** Who the listener logs in as, where. */
-export interface ListenerLogin {
-  readonly user: string;
-  readonly database: string;
-  readonly credential: ServerCredential;
-}
+export type ListenerLogin = InternalLogin;
 
 /** What a listener connection tells its hub. */
 export interface ListenerEvents {
@@ -33,98 +26,43 @@ export interface ListenerEvents {
 /** What pg_stat_activity shows for it, so an operator knows what the connection is. */
 export const LISTENER_APPLICATION_NAME = 'pgmux listener';
 
-/** A notification payload is at most 8000 bytes; nothing the listener receives comes near this. */
-const LIMITS = anyTypeLimits(1 << 20, 'the limit for listener messages');
+/** A notification payload is at most 8000 bytes; nothing the listener receives comes near this. It may sit idle for long: keepalive. */
+const OPTIONS = { applicationName: LISTENER_APPLICATION_NAME, limits: anyTypeLimits(1 << 20, 'the limit for listener messages'), keepAlive: true };
 
 /** A command sent and the callback for its answer (null: ok, else the server's error message). */
 interface Sent {
   readonly done: ((error: string | null) => void) | null;
 }
 
-export class ListenerConnection implements ConnectEvents {
-  private socket: net.Socket | null = null;
-  private dial: PendingConnect | null;
-  private readonly framer: Framer;
-  private login: ServerLogin | null;
+export class ListenerConnection extends InternalConnection {
   private readonly sent: Sent[] = [];
   private error: string | null = null;
-  private closed = false;
-  /** The server's backend pid (pg_terminate_backend in specs; the log). */
-  pid = 0;
 
   constructor(
     connect: Connect,
-    private readonly who: ListenerLogin,
+    who: ListenerLogin,
     private readonly events: ListenerEvents,
   ) {
-    this.login = new ServerLogin(who.user, who.credential);
-    this.framer = new Framer((t, b, s, e) => this.onFrame(t, b, s, e), LIMITS);
-    this.dial = connect(this);
-  }
-
-  /** ConnectEvents: up (after TLS when server_tls_sslmode asks for it): log in. */
-  connected(socket: net.Socket): void {
-    this.dial = null;
-    this.socket = socket;
-    socket.setKeepAlive(true);
-    socket.on('data', (chunk: Buffer) => {
-      const fault = this.framer.feed(chunk);
-      if (fault !== null) this.close(`bad message from server: ${fault.reason}`);
-    });
-    socket.on('error', (err: Error) => this.close(`connection error: ${err.message}`));
-    socket.on('close', () => this.close('server closed the connection'));
-    socket.write(startupMessage({ user: this.who.user, database: this.who.database, application_name: LISTENER_APPLICATION_NAME }));
-  }
-
-  /** ConnectEvents. */
-  connectFailed(reason: string): void {
-    this.dial = null;
-    this.close(reason);
-  }
-
-  get ready(): boolean {
-    return this.login === null && !this.closed;
+    super(connect, who, OPTIONS);
   }
 
   /** Sends one simple query (LISTEN/UNLISTEN statements); `done` hears how it went, in order. */
   send(sql: string, done: ((error: string | null) => void) | null): void {
     if (!this.ready) throw new Error('ListenerConnection.send: not logged in');
     this.sent.push({ done });
-    (this.socket as net.Socket).write(query(sql));
+    this.sendQuery(sql);
   }
 
-  /** Ends the connection (politely once logged in); the hub hears listenerClosed once. */
-  close(reason: string, error: ErrorFields | null = null): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.framer.halt();
-    this.dial?.abort();
-    this.dial = null;
-    const socket = this.socket;
-    if (socket !== null) {
-      if (this.login === null && !socket.destroyed) socket.end(terminate());
-      else socket.destroy();
-      // A polite end may never be answered by a hung server.
-      socket.setTimeout(1000, () => socket.destroy());
-    }
+  protected afterLogin(): void {
+    this.events.listenerReady(this);
+  }
+
+  protected onEnded(reason: string, error: ErrorFields | null): void {
     for (const s of this.sent.splice(0)) s.done?.(reason);
     this.events.listenerClosed(this, reason, error);
   }
 
-  private onFrame(type: number, buf: Buffer, start: number, end: number): void {
-    if (this.closed) return;
-    const login = this.login;
-    if (login !== null) {
-      const step = login.onFrame(type, buf, start, end);
-      if (step.kind === 'send') this.socket?.write(step.bytes);
-      else if (step.kind === 'failed') this.close(`login failed: ${step.error.message}`, step.error);
-      else if (step.kind === 'done') {
-        this.login = null;
-        this.pid = step.pid;
-        this.events.listenerReady(this);
-      }
-      return;
-    }
+  protected frame(type: number, buf: Buffer, start: number, end: number): void {
     switch (type) {
       case BackendCode.NotificationResponse: {
         // Int32 pid, channel, payload: the channel is all the hub needs to read.
