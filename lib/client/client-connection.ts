@@ -789,12 +789,21 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * other answer is still to come, the client still needs it, or it sent something meanwhile.
    */
   private readonly releaseIfDone = (server: ServerConnection): void => {
-    if (this.server !== server || this.state !== 'active' || server.txStatus !== TxStatus.Idle) return;
-    if (this.owed !== 0 || this.unsynced !== 0 || !this.atBoundary() || server.hasInternalPending()) return;
-    const pins = this.pinWatch?.pins;
-    if (pins !== undefined && (pins.holdsServer || pins.checking)) return;
+    if (this.server !== server || !this.restingOnServer() || server.hasInternalPending() || this.keptByPins()) return;
     this.unlink(true);
   };
+
+  /** Linked, between transactions (ReadyForQuery 'I'), nothing owed, no frame half-relayed. */
+  private restingOnServer(): boolean {
+    const server = this.server;
+    return this.state === 'active' && server !== null && server.txStatus === TxStatus.Idle && this.owed === 0 && this.unsynced === 0 && this.atBoundary();
+  }
+
+  /** Session state that cannot move keeps the server (lib/session/pins), or is being checked. */
+  private keptByPins(): boolean {
+    const pins = this.pinWatch?.pins;
+    return pins !== undefined && (pins.holdsServer || pins.checking);
+  }
 
   /** The read-back is in (see releaseIfDone). */
   private readonly settingsReadBack = (server: ServerConnection, error: ErrorFields | null): void => {
@@ -940,12 +949,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** After a chunk in which pgmux answered a request outside a transaction: the server goes back if nothing is owed. */
   private releaseAnsweredHere(): void {
     this.releaseAfterFeed = false;
-    const server = this.server;
-    if (server === null || this.state !== 'active' || this.owed > 0 || this.unsynced > 0 || !this.atBoundary()) return;
-    if (server.txStatus !== TxStatus.Idle || (this.pool as Pool).settings.poolMode === 'session') return;
+    if (!this.restingOnServer() || (this.pool as Pool).settings.poolMode === 'session') return;
     this.router?.transactionEnded();
-    // Session state that cannot move keeps the server (lib/session/pins).
-    if (this.pinWatch !== null && (this.pinWatch.pins.holdsServer || this.pinWatch.pins.checking)) return;
+    if (this.keptByPins()) return;
     this.unlink(true);
   }
 
@@ -954,8 +960,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.listenGlue?.waiting === true) return false;
     if (this.state === 'idle') return true;
     // A client that keeps its server (pinned) is between transactions at ReadyForQuery 'I' with nothing owed.
-    const server = this.server;
-    return this.state === 'active' && server !== null && server.txStatus === TxStatus.Idle && this.owed === 0 && this.unsynced === 0 && this.atBoundary();
+    return this.restingOnServer();
   }
 
   /** NotificationSink. */
