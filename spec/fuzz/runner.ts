@@ -161,7 +161,7 @@ async function healthCheck(target: Target, base: { clients: number; servers: num
   }
   if (now.clients !== base.clients) out.push(run('slot-leak', `SHOW CLIENTS lists ${now.clients} clients after the batch, ${base.clients} before the run`));
   if (fds > base.fds + (now.servers - base.servers)) {
-    out.push(run('fd-leak', `${fds} fds open; ${base.fds} at the start, plus ${now.servers - base.servers} server connections since`));
+    out.push(run('fd-leak', `${fds} fds open; ${base.fds} at the start, plus ${now.servers - base.servers} server connections since; open now: ${target.describeFds()}`));
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // server a bystander holds), the bystander itself, a console connection that reads SHOW CLIENTS
 // and SHOW SERVERS, and the pgmux process's open file descriptors from /proc.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
@@ -22,6 +22,8 @@ export interface Target {
   alive(): boolean;
   /** Open file descriptors of the pgmux process. */
   fds(): number;
+  /** What the open file descriptors are (for an fd-leak report): TCP sockets by local:remote port, other kinds by count. */
+  describeFds(): string;
   /** Client and server connections pgmux lists (SHOW CLIENTS, SHOW SERVERS). */
   sockets(): Promise<{ clients: number; servers: number }>;
   /**
@@ -92,6 +94,7 @@ export async function startTarget(): Promise<Target> {
       password: pw,
       alive: () => !exited,
       fds: () => readdirSync(`/proc/${mux.pid}/fd`).length,
+      describeFds: () => describeFds(mux.pid),
       async sockets() {
         const clients = (await console.query('SHOW CLIENTS')).rows.length;
         const servers = (await console.query('SHOW SERVERS')).rows.length;
@@ -120,4 +123,43 @@ export async function startTarget(): Promise<Target> {
     await cluster.stop();
     throw err;
   }
+}
+
+/** TCP socket inodes of the machine -> "local port->remote port (state)", from /proc/net/tcp{,6}. */
+function tcpSockets(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const port = (addr: string): number => parseInt(addr.slice(addr.lastIndexOf(':') + 1), 16);
+      out.set(f[9]!, `${port(f[1]!)}->${port(f[2]!)} (state ${f[3]})`);
+    }
+  }
+  return out;
+}
+
+/** Counts of pgmux's open descriptors by what they are, e.g. "3x E->5432 (state 01), 2x anon_inode:[eventfd]". */
+export function describeFds(pid: number): string {
+  const tcp = tcpSockets();
+  const kinds = new Map<string, number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    // Ephemeral ports (the kernel's, above 32767) differ per connection: one name for all of them.
+    const kind = inode === undefined ? target.replace(/\d+/g, 'N') : (tcp.get(inode)?.replace(/\d+/g, (p) => (Number(p) > 32767 && p.length <= 5 ? 'E' : p)) ?? 'socket (not tcp)');
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return [...kinds].map(([k, n]) => `${n}x ${k}`).join(', ');
 }
