@@ -14,7 +14,14 @@ export interface Workload {
   args: string[];
   /** Minimum pgmux/PgBouncer tps ratio (median of rounds), or null: reported only. */
   target: number | null;
+  /** Maximum pgmux/PgBouncer CPU-per-transaction ratio (median of rounds), or null: reported only. */
+  cpuTarget: number | null;
 }
+
+/** Issue 17: pgmux's added p50 latency for one client at most this times PgBouncer's. */
+export const LATENCY_TARGET = 1.3;
+/** Issue 17: RSS per idle client at 10,000 idle clients, KiB. */
+export const IDLE_TARGET_KIB = 3;
 
 export interface PoolerRound {
   tps: number;
@@ -133,15 +140,16 @@ function tpsTable(res: Results): string {
 
 function cpuTable(res: Results): string {
   const lines = [
-    '| workload | pgmux CPU µs/txn (of it user) | PgBouncer CPU µs/txn (of it user) | ratio: median (min–max) |',
-    '|---|---:|---:|---:|',
+    '| workload | pgmux CPU µs/txn (of it user) | PgBouncer CPU µs/txn (of it user) | ratio: median (min–max) | target | met |',
+    '|---|---:|---:|---:|---:|:-:|',
   ];
   const med = (rounds: Round[], get: (r: Round) => number): string => f(spread(rounds.map(get)).median, 1);
   for (const { workload: w, rounds } of res.workloads) {
+    const ratio = spread(rounds.map((x) => cpuPerTxn(x.pgmux) / cpuPerTxn(x.pgbouncer)));
     lines.push(
       `| ${w.label} | ${med(rounds, (x) => cpuPerTxn(x.pgmux))} (${med(rounds, (x) => userPerTxn(x.pgmux))}) | ` +
         `${med(rounds, (x) => cpuPerTxn(x.pgbouncer))} (${med(rounds, (x) => userPerTxn(x.pgbouncer))}) | ` +
-        `${ratioCell(spread(rounds.map((x) => cpuPerTxn(x.pgmux) / cpuPerTxn(x.pgbouncer))))} |`,
+        `${ratioCell(ratio)} | ${w.cpuTarget === null ? 'none' : `≤ ${f(w.cpuTarget, 1)}×`} | ${w.cpuTarget === null ? '—' : ratio.median <= w.cpuTarget ? 'yes' : `**no** (${f(ratio.median / w.cpuTarget)}× the target)`} |`,
     );
   }
   return lines.join('\n');
@@ -157,14 +165,17 @@ function latencyTable(rounds: LatencyRound[]): string {
     const direct = med((r) => r.direct[p]);
     const mux = med((r) => r.pgmux[p]);
     const bouncer = med((r) => r.pgbouncer[p]);
-    return `| ${p} | ${f(direct, 0)} | ${f(mux, 0)} (+${f(mux - direct, 0)}) | ${f(bouncer, 0)} (+${f(bouncer - direct, 0)}) | ${f((mux - direct) / (bouncer - direct))} |`;
+    const ratio = (mux - direct) / (bouncer - direct);
+    const target = p === 'p50' ? `≤ ${f(LATENCY_TARGET, 1)}×` : 'none';
+    const met = p === 'p50' ? (ratio <= LATENCY_TARGET ? 'yes' : '**no**') : '—';
+    return `| ${p} | ${f(direct, 0)} | ${f(mux, 0)} (+${f(mux - direct, 0)}) | ${f(bouncer, 0)} (+${f(bouncer - direct, 0)}) | ${f(ratio)} | ${target} | ${met} |`;
   };
   const perRound = rounds
     .map((r, i) => `| ${i + 1} | ${r.direct.p50} / ${r.direct.p99} | ${r.pgmux.p50} / ${r.pgmux.p99} | ${r.pgbouncer.p50} / ${r.pgbouncer.p99} |`)
     .join('\n');
   return [
-    '| percentile | direct µs | pgmux µs (added) | PgBouncer µs (added) | added latency pgmux/PgBouncer |',
-    '|---|---:|---:|---:|---:|',
+    '| percentile | direct µs | pgmux µs (added) | PgBouncer µs (added) | added latency pgmux/PgBouncer | target | met |',
+    '|---|---:|---:|---:|---:|---:|:-:|',
     row('p50'),
     row('p99'),
     '',
@@ -241,7 +252,7 @@ function idleTable(idle: IdleResult[]): string {
   for (const n of counts) {
     const r = idle.find((i) => i.clients === n && i.pooler === 'pgmux');
     const per = r ? (r.idleRss - r.baseRss) / r.clients / 1024 : NaN;
-    lines.push(`| ${n} | ${cell(n, 'pgmux')} | ${cell(n, 'pgbouncer')} | ≤ 2 KiB | ${per <= 2 ? 'yes' : `**no** (${f(per / 2, 1)}×)`} |`);
+    lines.push(`| ${n} | ${cell(n, 'pgmux')} | ${cell(n, 'pgbouncer')} | ${n >= 10000 ? `≤ ${IDLE_TARGET_KIB} KiB` : 'none'} | ${n < 10000 ? '—' : per <= IDLE_TARGET_KIB ? 'yes' : `**no** (${f(per / IDLE_TARGET_KIB, 1)}×)`} |`);
   }
   return lines.join('\n');
 }
