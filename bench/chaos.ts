@@ -24,6 +24,7 @@ const HELP = `npm run chaos -- [options]   (node dist/bench/chaos.js [options])
   --rate N             pgbench -R (default ${DEFAULT_SETTINGS.pgbenchRate})
   --clients N          pgbench clients (default ${DEFAULT_SETTINGS.pgbenchClients})
   --idle N             idle clients (default ${DEFAULT_SETTINGS.idleClients})
+  --workers N          pgmux's workers (default 1)
   --failover-timeout N pgmux's failover_timeout (default ${DEFAULT_SETTINGS.failoverTimeout})
   --out FILE           also write the markdown there
   --logs DIR           write each run's pooler ini, log and admin console (SHOW POOLS; pgmux
@@ -40,6 +41,7 @@ interface Options {
   clients: number;
   idle: number;
   failoverTimeout: number;
+  workers: number;
   out: string | null;
   logs: string | null;
 }
@@ -56,6 +58,7 @@ function options(): Options {
       clients: { type: 'string', default: String(DEFAULT_SETTINGS.pgbenchClients) },
       idle: { type: 'string', default: String(DEFAULT_SETTINGS.idleClients) },
       'failover-timeout': { type: 'string', default: String(DEFAULT_SETTINGS.failoverTimeout) },
+      workers: { type: 'string', default: '1' },
       out: { type: 'string' },
       logs: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -85,6 +88,7 @@ function options(): Options {
     clients: count('clients', values.clients),
     idle: count('idle', values.idle),
     failoverTimeout: count('failover-timeout', values['failover-timeout']),
+    workers: count('workers', values.workers),
     out: values.out ?? null,
     logs: values.logs ?? null,
   };
@@ -121,6 +125,7 @@ async function main(): Promise<number> {
             pgbenchClients: o.clients,
             idleClients: o.idle,
             failoverTimeout: o.failoverTimeout,
+            workers: o.workers,
             log: progress,
         });
         results.push(result);
