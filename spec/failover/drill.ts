@@ -18,6 +18,8 @@ export interface DrillOptions {
   pooler: PoolerKind;
   /** How pgmux is configured (poolers.ts); default 'hosts', the failover config. */
   pgmuxLayout?: PgmuxLayout;
+  /** pgmux's `workers` (default 1). */
+  workers?: number;
   /** Load before the event, and the least time watched after it. */
   warmupSeconds: number;
   observeSeconds: number;
@@ -101,7 +103,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     await prepareDatabase(cluster, settings.scale);
     const port = await freePort();
     pooler = await startDrillPooler(
-      { kind: o.pooler, layout: o.pgmuxLayout ?? 'hosts', port, poolSize: settings.poolSize, failoverTimeout: settings.failoverTimeout },
+      { kind: o.pooler, layout: o.pgmuxLayout ?? 'hosts', port, poolSize: settings.poolSize, failoverTimeout: settings.failoverTimeout, workers: o.workers },
       cluster,
     );
     const target = { port, user: USER, password: cluster.password, database: DB };

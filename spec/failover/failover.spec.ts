@@ -57,3 +57,18 @@ describe.each(SCENARIOS.map((s) => [s.name, s] as const))('%s', (_name, scenario
     expect(result.verdict.pgbench.acknowledged).toBeGreaterThan(0);
   }, DRILL_TIMEOUT_MS);
 });
+
+/**
+ * With workers = 2 the hosts are probed once, by worker 0, and its answers reach worker 1 through
+ * the main process (lib/workers/probe-share): both workers must still find the new primary and
+ * meet the same targets as one process.
+ */
+describe.each(SCENARIOS.filter((s) => s.name === 'switchover').map((s) => [s.name, s] as const))('%s with workers = 2', (_name, scenario) => {
+  it(`pgmux meets the targets: ${scenario.targets.map((t) => t.name).join('; ')}`, async () => {
+    const result = await runDrill({ scenario, pooler: 'pgmux', workers: 2, warmupSeconds: WARMUP_SECONDS, observeSeconds: OBSERVE_SECONDS, pgbenchRate: RATE });
+    results.push(result);
+    const report =
+      result.missed.length === 0 ? [] : [...result.missed, ...result.notes.map((n) => `note: ${n}`), `--- last lines of pgmux's log ---`, tail(result.poolerLog)];
+    expect(report).toEqual([]);
+  }, DRILL_TIMEOUT_MS);
+});
