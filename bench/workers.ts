@@ -158,6 +158,7 @@ export function workersMarkdown(res: WorkersResult): string {
         'In practice PostgreSQL, the clients and the kernel\'s network stack need cores of their own (on one host with the database, the pooler gets a share, not all); ' +
         'the CPU per transaction was measured on 2 cores shared with pgbench and PostgreSQL, where cache and scheduler contention inflate it, and on a host with more cores per socket, memory and NUMA effects change it either way; ' +
         'each worker keeps its own share of the pools (default_pool_size / workers), so a database that allows few server connections serves fewer clients per worker; ' +
+        'at 1000 clients each round includes its 1000 md5 logins (pgbench -T counts them), which a pool of long-lived clients pays once, so the CPU per transaction there is an upper bound; ' +
         'round-robin hand-off goes through the main process at connect time only (a storm of logins is bounded by that one process); ' +
         "and PgBouncer's own ceiling is one core per process: several PgBouncer processes with so_reuseport would scale too, which this does not compare.",
     );
