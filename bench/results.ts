@@ -101,6 +101,8 @@ export interface Results {
   floor: FloorResult[];
   /** Markdown: pgmux's live heap growth per idle client by object kind. */
   heap: string | null;
+  /** Markdown: pgmux with workers = 1 and 2 next to PgBouncer, and the 8/16-core estimate (./workers). */
+  workers: string | null;
   profiles: { workload: string; markdown: string }[];
   finishedAt: string;
 }
@@ -314,6 +316,7 @@ export function markdown(res: Results): string {
       '',
     );
   }
+  if (res.workers !== null) out.push('### Workers: pgmux with workers = 1 and 2 next to PgBouncer, select-only', '', res.workers, '');
   if (res.idle.length > 0) out.push('### RSS per idle client (fresh pooler each, md5 login, then idle)', '', idleTable(res.idle), '');
   if (res.floor.length > 0) out.push('### The floor: a bare node server per idle connection', '', floorMarkdown(res.floor), '');
   if (res.heap !== null) out.push('### pgmux heap per idle client', '', res.heap, '');

@@ -1,6 +1,7 @@
 // Owns the benchmark run (`npm run bench [-- --quick]`): one throwaway PostgreSQL, pgmux and
 // PgBouncer 1.18 in front of it with the same ini, pgbench through each in alternating rounds,
-// then idle-client memory and a CPU profile of pgmux; prints the markdown for bench/RESULTS.md.
+// pgmux with workers = 1 and 2 next to PgBouncer (./workers), then idle-client memory and a CPU
+// profile of pgmux; prints the markdown for bench/RESULTS.md.
 //
 // Not a test: numbers depend on the machine. On a 2-core box pgbench, PostgreSQL and the pooler
 // share the CPUs, so absolute tps is low and ratios are what to read.
@@ -22,6 +23,7 @@ import { cpuTimes, rssBytes } from './procstat';
 import { otherLoadMeter } from './other-load';
 import { perfAvailable, perfMarkdown, recordPerf, removePerfMap } from './perf';
 import { summarize, summaryMarkdown } from './profile';
+import { runWorkersBench, workersMarkdown } from './workers';
 import { percentile } from './stats';
 import {
   directMissed,
@@ -72,11 +74,14 @@ const DIRECT_WORKLOADS: DirectWorkload[] = [
   { id: 'prepared-tpcb-50', label: 'tpcb-like, prepared vs extended, 50 clients', clients: 50, args: ['-M', 'prepared'], compareArgs: ['-M', 'extended'], target: 1.1, cpuTarget: null },
 ];
 
+/** The workers benchmark (./workers): workers = 1 and 2 next to PgBouncer, by client count. */
+const WORKERS_IDS = ['workers-100', 'workers-1000'];
+
 const HELP = `npm run bench -- [options]   (node dist/bench/run.js [options])
   --quick              3 s rounds, 3 rounds (default 10 s, 5 rounds)
   --seconds N          length of one measurement round
   --rounds N           rounds per workload and pooler
-  --only LIST          comma list of: ${[...WORKLOADS, ...DIRECT_WORKLOADS].map((w) => w.id).join(', ')}, latency, idle
+  --only LIST          comma list of: ${[...WORKLOADS, ...DIRECT_WORKLOADS].map((w) => w.id).join(', ')}, ${WORKERS_IDS.join(', ')}, latency, idle
   --idle LIST          idle client counts (default 1000,10000)
   --pool-size N        pool_size of both poolers (default 20)
   --scale N            pgbench scale (default 10)
@@ -128,7 +133,7 @@ function options(): Options {
     return n;
   };
   const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null;
-  const known = new Set([...WORKLOADS.map((w) => w.id), ...DIRECT_WORKLOADS.map((w) => w.id), 'latency', 'idle']);
+  const known = new Set([...WORKLOADS.map((w) => w.id), ...DIRECT_WORKLOADS.map((w) => w.id), ...WORKERS_IDS, 'latency', 'idle']);
   for (const o of only ?? []) if (!known.has(o)) throw new Error(`--only: unknown ${o}; known: ${[...known].join(', ')}`);
   return {
     quick,
@@ -238,6 +243,7 @@ class Bench {
       idle: [],
       floor: [],
       heap: null,
+      workers: null,
       profiles: [],
       finishedAt: '',
     };
@@ -264,6 +270,12 @@ class Bench {
       for (const w of direct) results.direct.push({ workload: w, threads: THREADS, rounds: await this.measureDirect(w, poolers) });
       await poolers.pgmux.stop();
       await poolers.pgbouncer.stop();
+    }
+    const workersClients = WORKERS_IDS.filter((id) => this.wants(id)).map((id) => Number(id.slice('workers-'.length)));
+    if (workersClients.length > 0) {
+      const names = ['pgbouncer', 'pgmux-w1', 'pgmux-w2'] as const;
+      const res = await runWorkersBench(this.cluster, { clients: workersClients, names, seconds: o.seconds, rounds: o.rounds, poolSize: o.poolSize }, progress);
+      results.workers = workersMarkdown(res);
     }
     if (this.wants('idle') && o.idle.length > 0) {
       for (const n of o.idle) for (const name of ['pgmux', 'pgbouncer'] as const) results.idle.push(await this.idle(name, n));

@@ -180,6 +180,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private listenGlue: ListenGlue | null = null;
   /** Chunks the client sent while its server reads back its settings (settingsReadBack), else null. */
   private heldForReadBack: Buffer[] | null = null;
+  /**
+   * Workers > 1: the server's ReadyForQuery 'I' ending a commit in a shared scope was swallowed
+   * (holdsReady), and the client gets it once every other worker has recorded the commit
+   * (commitShared); what the client sends meanwhile is held here. Null otherwise.
+   */
+  private heldForCommit: Buffer[] | null = null;
+  /** holdsReady said yes for the ReadyForQuery being handled (readyForQuery reads it once). */
+  private readyHeld = false;
   /** A request of the chunk being fed was answered by pgmux and ended the transaction: release after the chunk. */
   private releaseAfterFeed = false;
 
@@ -205,6 +213,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   /** SocketOwner: bytes from the client. */
   onData(chunk: Buffer): void {
+    if (this.heldForCommit !== null) {
+      // Copied: the chunk's buffer may be reused by the next read.
+      this.heldForCommit.push(Buffer.from(chunk));
+      return;
+    }
     switch (this.state) {
       case 'startup':
       case 'auth':
@@ -735,6 +748,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   readyForQuery(status: number): void {
     if (this.owed > 0) this.owed--;
+    // A held ReadyForQuery that turns out not to end the transaction here goes out in its place.
+    const holding = this.readyHeld && this.owed === 0 && this.unsynced === 0 && this.server !== null && this.atBoundary();
+    if (this.readyHeld && !holding) this.socket.write(READY_IDLE);
+    this.readyHeld = false;
     this.listenGlue?.session?.ready(status);
     // LISTENs pipelined behind this request: pgmux's answers follow the server's.
     if (this.listenGlue !== null) {
@@ -764,7 +781,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.pinWatch?.ready();
       return;
     }
-    if (status === TxStatus.Idle) this.router?.transactionEnded();
+    if (holding) {
+      this.heldForCommit = [];
+      (this.router as ClientRouter).transactionEnded(this.commitShared);
+    } else if (status === TxStatus.Idle) this.router?.transactionEnded();
     if ((this.pool as Pool).settings.poolMode === 'session') return;
     if (status !== TxStatus.Idle) {
       this.pinWatch?.ready();
@@ -830,6 +850,23 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   acceptsReady(status: number): boolean {
     return status === TxStatus.Idle || (this.pool as Pool).settings.poolMode !== 'statement';
   }
+
+  /** ServerPeer: see heldForCommit. */
+  holdsReady(status: number): boolean {
+    const router = this.router;
+    if (router === null || router.set.shared === null) return false;
+    this.readyHeld = status === TxStatus.Idle && this.owed === 1 && this.unsynced === 0 && this.listenGlue?.answersPending !== true && router.sharesCommit;
+    return this.readyHeld;
+  }
+
+  /** Every other worker has recorded the commit: the client gets its ReadyForQuery, then what it sent meanwhile is handled. */
+  private readonly commitShared = (): void => {
+    const held = this.heldForCommit;
+    this.heldForCommit = null;
+    if (held === null || this.state === 'closed') return;
+    this.socket.write(READY_IDLE);
+    for (const chunk of held) this.onData(chunk);
+  };
 
   resumeClient(): void {
     if (this.state === 'active') this.socket.resume();

@@ -43,6 +43,23 @@ export interface BackendWatcher {
   probeFailed(backend: Backend, reason: string): void;
 }
 
+/**
+ * With workers > 1, one worker probes every host for all (lib/workers/probe-share): its answers
+ * and failures reach the other workers' backends (heard, heardFailure), which ask it for a probe
+ * where they would have probed themselves. A worker that hears nothing for a while probes on its
+ * own until the shared probe speaks again.
+ */
+export interface ProbeRelay {
+  /** This process probes for every worker; false: it hears another worker's probes. */
+  readonly probing: boolean;
+  /** (hearing) `backend` should be probed: at once (`urgent`), or at least once more. */
+  ask(backend: Backend, urgent: boolean): void;
+  /** (probing) A probe of `backend`, sent at `sentAt` (this process's performance.now()), answered `row`. */
+  answered(backend: Backend, row: MonitorRow, sentAt: number, rttMs: number): void;
+  /** (probing) The probe connection failed; `auth`: its login was refused. */
+  failed(backend: Backend, reason: string, auth: boolean): void;
+}
+
 /** Settings a backend reads at every step, so a RELOAD applies at once. */
 export interface BackendSettings {
   /** replica_lag_poll_interval, ms. */
@@ -90,6 +107,16 @@ export class Backend implements MonitorHandler {
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
   private urgentBy = 0;
   private stopped = false;
+  /** Workers > 1: the probes are shared (ProbeRelay); null: this process probes its hosts itself. */
+  relay: ProbeRelay | null = null;
+  /** Hearing: probing on its own, as the shared probe went silent while this worker needed it. */
+  private ownProbe = false;
+  /** Hearing: when this worker began needing the host (-1: it does not), last asked, last heard. */
+  private neededSince = -1;
+  private askedAt = -1;
+  private heardAt = -1;
+  /** Hearing: an urgent ask is out and nothing was heard since (asks are coalesced). */
+  private urgentAsked = false;
 
   constructor(
     readonly address: BackendAddress,
@@ -191,8 +218,10 @@ export class Backend implements MonitorHandler {
     if (!this.wanted) {
       // Probed only while someone needs it (a single-host database checking its primary).
       if (this.monitor !== null) this.quiet('no longer needed');
+      this.neededSince = -1;
       return;
     }
+    if (this.hearing && this.listen(now)) return;
     const m = this.monitor;
     if (m === null) {
       if (now >= this.retryAt) this.connect(now);
@@ -205,8 +234,80 @@ export class Backend implements MonitorHandler {
     }
   }
 
+  /** Another worker's probe serves this one (ProbeRelay), unless it went silent. */
+  private get hearing(): boolean {
+    return this.relay !== null && !this.relay.probing && !this.ownProbe;
+  }
+
+  /**
+   * Hearing, and the host is needed: asks the probing worker to keep it probed (it may not need
+   * it itself). True while that serves; false when it has been silent too long: probe here.
+   */
+  private listen(now: number): boolean {
+    const relay = this.relay as ProbeRelay;
+    const interval = this.pollIntervalMs();
+    if (this.neededSince < 0) {
+      this.neededSince = now;
+      // The first ask is urgent: a worker that just started hears the host at once.
+      this.askedAt = now;
+      relay.ask(this, true);
+      return true;
+    }
+    // Nothing heard for two intervals: the probing worker may not need the host itself; ask (again).
+    if (now - Math.max(this.heardAt, this.askedAt) >= 2 * interval) {
+      this.askedAt = now;
+      relay.ask(this, false);
+    }
+    // A failing host is retried with a growing delay: its failures show the prober is there.
+    const silent = now - Math.max(this.heardAt, this.neededSince);
+    if (this.failures > 0 || silent <= this.probeTimeoutMs() + 2 * interval) return true;
+    log.warn(`backend ${this.label}: no shared probe answer for ${Math.round(silent)} ms; this worker probes it itself until one comes`);
+    this.ownProbe = true;
+    return false;
+  }
+
+  /** Hearing: the probing worker's probe, sent at `sentAt` (this process's clock), answered `row`. */
+  heard(row: MonitorRow, sentAt: number, rttMs: number): void {
+    if (!this.heardSomething()) return;
+    this.answered(row, sentAt, rttMs);
+  }
+
+  /** Hearing: the probing worker's probe connection failed. */
+  heardFailure(reason: string, auth: boolean): void {
+    if (!this.heardSomething()) return;
+    this.probeDown(reason, auth ? 'auth' : 'network');
+  }
+
+  /** Probing for other workers: one of them needs the host probed (now, when `urgent`), whether or not this one does. */
+  probeForOther(urgent: boolean): void {
+    // A verdict waiter keeps the host wanted until the next probe (the answer goes to every worker).
+    if (!this.wanted) this.checkAlive(() => undefined);
+    else if (urgent) this.pollSoon();
+  }
+
+  private heardSomething(): boolean {
+    if (this.stopped || this.relay === null || this.relay.probing) return false;
+    this.heardAt = this.now();
+    this.urgentAsked = false;
+    if (this.ownProbe) {
+      this.ownProbe = false;
+      if (this.monitor !== null) log.info(`backend ${this.label}: the shared probe answers again; this worker's own probe stops`);
+      this.quiet('the shared probe answers again');
+    }
+    return true;
+  }
+
   /** Probe now instead of at the next interval (coalesced with one in flight). */
   pollSoon(): void {
+    if (this.hearing && !this.stopped) {
+      // Coalesced until something is heard (or an ask may have been lost with a worker).
+      const now = this.now();
+      if (this.urgentAsked && now - this.askedAt < this.probeTimeoutMs()) return;
+      this.urgentAsked = true;
+      this.askedAt = now;
+      (this.relay as ProbeRelay).ask(this, true);
+      return;
+    }
     const m = this.monitor;
     if (this.stopped || m === null || !m.ready) {
       // Not connected: connect at the next tick (if the breaker lets a probe through).
@@ -295,12 +396,9 @@ export class Backend implements MonitorHandler {
       m.close(`probe failed: ${error ?? 'no row'}`);
       return;
     }
-    const now = this.now();
-    this.record(row, now - sentAt);
-    this.nextPollAt = sentAt + this.pollIntervalMs();
-    this.note(this.breaker.success());
-    for (const w of [...this.watchers]) w.probed(this, sentAt);
-    this.settle(true);
+    const rtt = this.now() - sentAt;
+    if (this.relay !== null && this.relay.probing) this.relay.answered(this, row, sentAt, rtt);
+    this.answered(row, sentAt, rtt);
     if (this.again && this.monitor === m && this.pollSentAt < 0) {
       this.again = false;
       this.poll(m, this.now());
@@ -313,10 +411,25 @@ export class Backend implements MonitorHandler {
     this.pollSentAt = -1;
     this.again = false;
     if (this.stopped) return;
+    const kind = failureKind(m.loginError);
+    if (this.relay !== null && this.relay.probing) this.relay.failed(this, reason, kind === 'auth');
+    this.probeDown(reason, kind);
+  }
+
+  /** A probe answered (this process's, or the probing worker's). */
+  private answered(row: MonitorRow, sentAt: number, rtt: number): void {
+    this.record(row, rtt);
+    this.nextPollAt = sentAt + this.pollIntervalMs();
+    this.note(this.breaker.success());
+    for (const w of [...this.watchers]) w.probed(this, sentAt);
+    this.settle(true);
+  }
+
+  /** A probe connection failed (this process's, or the probing worker's). */
+  private probeDown(reason: string, kind: FailureKind): void {
     const now = this.now();
     this.failures++;
     this.lastError = reason;
-    const kind = failureKind(m.loginError);
     this.note(this.breaker.failure(kind, now, reason));
     // A refused login waits server_login_retry, as a pool's does. Otherwise: a growing delay
     // while the breaker is closed, its cooldown once open.

@@ -2,7 +2,7 @@
 // and the one timer that steps their probes (and the topologies' failover clocks).
 
 import type { Settings } from '../config';
-import { Backend, type BackendSettings } from './backend';
+import { Backend, type BackendSettings, type ProbeRelay } from './backend';
 import type { BackendAddress } from './dialer';
 
 /** How often backends and topologies are stepped: probes fall due on poll intervals within it. */
@@ -22,6 +22,7 @@ export class Backends {
   private readonly ticking = new Set<Ticking>();
   private timer: NodeJS.Timeout | null = null;
   private settings: BackendSettings;
+  private shared: ProbeRelay | null = null;
 
   constructor(settings: Settings) {
     this.settings = backendSettings(settings);
@@ -33,9 +34,21 @@ export class Backends {
     let b = this.byKey.get(key);
     if (b === undefined) {
       b = new Backend(address, () => this.settings);
+      b.relay = this.shared;
       this.byKey.set(key, b);
     }
     return b;
+  }
+
+  /** The backend with this addressKey, if one was made. */
+  find(key: string): Backend | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Workers > 1: probes are shared between the workers from now on (lib/workers/probe-share). */
+  set relay(relay: ProbeRelay | null) {
+    this.shared = relay;
+    for (const b of this.byKey.values()) b.relay = relay;
   }
 
   all(): IterableIterator<Backend> {

@@ -17,7 +17,7 @@ import { StatementRegistry } from '../prepared/statements';
 import { Pool, type PoolSettings, type SharedLimits } from './pool';
 import { log } from '../log';
 import { CLOSED_CONSOLE, type ConsoleGate } from '../admin/gate';
-import { ClientRouter, ReplicaSet } from '../routing/router';
+import { ClientRouter, ReplicaSet, type CommitShare } from '../routing/router';
 import type { MonitorLogin } from '../routing/monitor';
 import type { Backend } from '../failover/backend';
 import { DatabaseHosts, type HostsOwner } from './database-hosts';
@@ -48,6 +48,8 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
    * says true; false for a key of this process. Null: every key is this process's.
    */
   cancelElsewhere: ((pid: number, secret: number) => boolean) | null = null;
+  /** Workers > 1: commits in the user, database and key scopes are made known to the other workers (set by lib/workers). */
+  commitShare: CommitShare | null = null;
   private readonly serversPerDb = new Map<string, number>();
   private readonly serversPerUser = new Map<string, number>();
   tracked: TrackedParams;
@@ -241,7 +243,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
     let set = this.replicaSets.get(db.name);
     if (set === undefined) {
       const serverUser = pool.serverUser;
-      set = new ReplicaSet(db, this.settings, this.hosts.feed(db), () => ({ user: serverUser, database: db.dbname, credential: this.credential(db, serverUser, pool) }));
+      set = new ReplicaSet(db, this.settings, this.hosts.feed(db), () => ({ user: serverUser, database: db.dbname, credential: this.credential(db, serverUser, pool) }), this.commitShare);
       this.replicaSets.set(db.name, set);
     }
     const replicaSet = set;

@@ -54,6 +54,16 @@ export interface HostsFeed {
   latency(index: number): number | null;
 }
 
+/**
+ * With workers > 1 (lib/workers/commit-share): a commit in a scope wider than the connection is
+ * made known to every other worker, and `done` is called once they all have recorded it (or a
+ * bounded wait for a slow one ran out), so a read on any worker after the client saw the commit
+ * waits for it as a read on the same worker would.
+ */
+export interface CommitShare {
+  publish(database: string, keys: readonly string[], done: () => void): void;
+}
+
 /** One database's replicas: health, balancing, write positions and a pool per (replica, user). */
 export class ReplicaSet {
   readonly tracker: LagTracker;
@@ -84,11 +94,14 @@ export class ReplicaSet {
     readonly settings: Settings,
     hosts: HostsFeed,
     login: () => MonitorLogin,
+    /** Workers > 1: the other workers hear of commits in the user, database and key scopes. */
+    readonly shared: CommitShare | null = null,
   ) {
     const all = hosts.hosts;
     this.tracker = hosts.tracker;
-    // Keyed reads wait for the primary's position at start: nothing is known of earlier writes.
-    this.writes = new WriteScopes(effective(settings, 'read_your_writes_keys', db, undefined), hosts.tracker.now());
+    // Keyed reads wait for the primary's position at start: nothing is known of earlier writes
+    // (with workers, neither is of other workers' writes in the user and database scopes).
+    this.writes = new WriteScopes(effective(settings, 'read_your_writes_keys', db, undefined), hosts.tracker.now(), shared !== null);
     this.replicaOnly = db.route === 'replica';
     this.readYourWrites = effective(settings, 'read_your_writes', db, undefined);
     this.timeoutMs = effective(settings, 'read_your_writes_timeout', db, undefined) * 1000;
@@ -151,6 +164,16 @@ export class ReplicaSet {
       while (pool.waiting.size > 0) queued.push(pool.waiting.shift() as unknown as Reroutable);
       for (const c of queued) c.reroute();
     }
+  }
+
+  /**
+   * Another worker's commit in these scopes (lib/workers/commit-share), recorded as its note
+   * arrives: the commit was acknowledged before, so any primary position polled from now on is
+   * at or past it (a fence, as for a commit on this worker).
+   */
+  noteShared(keys: readonly string[]): void {
+    const now = this.tracker.now();
+    for (const k of keys) this.writes.committed(k, now);
   }
 
   stopped = false;
@@ -365,15 +388,35 @@ export class ClientRouter implements PollWaiter {
     return resolved.target;
   }
 
-  /** ReadyForQuery 'I' on the linked server: a primary transaction that may have written committed. */
-  transactionEnded(): void {
+  /**
+   * Whether the transaction ending at this ReadyForQuery 'I' must be made known to the other
+   * workers before the client sees it: workers > 1, it may have written on the primary, and its
+   * scope is wider than the connection (user, database, or keys it carried).
+   */
+  get sharesCommit(): boolean {
+    return this.set.shared !== null && this.onPrimary && this.mayWrite && this.key !== null && (this.key.charCodeAt(0) !== 0x63 /* c */ || this.txKeys !== null);
+  }
+
+  /**
+   * ReadyForQuery 'I' on the linked server: a primary transaction that may have written committed.
+   * `shared`: when sharesCommit, called once every other worker has recorded it.
+   */
+  transactionEnded(shared: (() => void) | null = null): void {
+    let keys: string[] | null = null;
     if (this.onPrimary && this.mayWrite && this.key !== null) {
       const now = this.set.tracker.now();
       this.set.writes.committed(this.key, now);
       if (this.txKeys !== null) for (const k of this.txKeys) this.set.writes.committed(appKey(k), now);
+      if (shared !== null && this.set.shared !== null) {
+        keys = this.key.charCodeAt(0) === 0x63 /* c */ ? [] : [this.key];
+        if (this.txKeys !== null) for (const k of this.txKeys) keys.push(appKey(k));
+      }
     }
     this.txKeys = null;
     this.mayWrite = false;
+    if (shared === null) return;
+    if (keys === null || keys.length === 0 || this.set.shared === null) shared();
+    else this.set.shared.publish(this.set.db.name, keys, shared);
   }
 
   /**

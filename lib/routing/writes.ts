@@ -9,6 +9,11 @@
 // but folded into a floor every keyed read then waits for, as does the primary's position when
 // pgmux started (it knows nothing of writes before it): the safe side, reads wait or go to the
 // primary, never stale. Once every replica has replayed the floor, it constrains nothing.
+//
+// With workers > 1 the user and database scopes are shared: another worker's commit in them is
+// recorded here as a fence when its note arrives (lib/workers/commit-share), and those scopes wait
+// for the floor too, since a worker (or a replica set made at RELOAD) started after writes it
+// never heard of.
 
 import { LRUCache } from 'lru-cache';
 import type { ReadYourWrites, WriteLsn } from './route';
@@ -68,8 +73,13 @@ export class WriteScopes {
   /**
    * `startedAt`: when this database's routing started (tracker clock): keyed reads wait for the
    * first primary position polled after it. -1: no such floor (specs of the other scopes).
+   * `sharedScopes`: workers > 1: reads in the user and database scopes wait for the floor too.
    */
-  constructor(maxKeys = DEFAULT_MAX_KEYS, startedAt = -1) {
+  constructor(
+    maxKeys = DEFAULT_MAX_KEYS,
+    startedAt = -1,
+    private readonly sharedScopes = false,
+  ) {
     this.floor = { lsn: null, fence: startedAt };
     this.keys = new LRUCache<string, Entry>({
       max: Math.max(1, maxKeys),
@@ -113,8 +123,10 @@ export class WriteScopes {
     if (key === null) return null;
     const e = this.entry(key);
     const own = e === undefined ? null : resolve(e, primary);
-    if (key.charCodeAt(0) !== 0x6b) return own;
-    // A keyed read also waits for the floor (forgotten keys, the primary at start).
+    const scope = key.charCodeAt(0);
+    if (scope !== 0x6b /* k */ && (!this.sharedScopes || scope === 0x63) /* c */) return own;
+    // A keyed read also waits for the floor (forgotten keys, the primary at start); with workers,
+    // so do the user and database scopes (writes made before this worker heard of them).
     const floor = resolve(this.floor, primary);
     if (own === 'pending' || floor === 'pending') return 'pending';
     if (own === null) return floor;

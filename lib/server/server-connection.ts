@@ -64,6 +64,11 @@ export interface ServerPeer {
   readyForQuery(status: number): void;
   /** False when a ReadyForQuery with this status must be swallowed (readyForQuery then refuses). */
   acceptsReady(status: number): boolean;
+  /**
+   * True when the client sends this (accepted) ReadyForQuery itself, later: workers > 1, and it
+   * ends a commit the other workers must know of first (lib/workers/commit-share).
+   */
+  holdsReady(status: number): boolean;
   /** The client's prepared-statement link, when it tracks named statements; else null. */
   readonly prepared: PreparedLink | null;
   /** An ErrorResponse as the client must see it instead (lib/rules: a denial, a rule's timeout), or null. */
@@ -435,7 +440,9 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       // Swallowed when it ends a failed try that pgmux runs again (lib/prepared/link): still owed.
       if (client.prepared !== null && (client.prepared.onServerResponse(type, buf, start, end, this) & Action.Swallow) !== 0) return Action.Swallow;
       this.readyPending = true;
-      return (client.acceptsReady(this.txStatus) ? Action.Forward : Action.Swallow) | Action.Notify;
+      if (!client.acceptsReady(this.txStatus)) return Action.Swallow | Action.Notify;
+      // Held (swallowed here, sent by the client later) until the other workers know its commit.
+      return (client.holdsReady(this.txStatus) ? Action.Swallow : Action.Forward) | Action.Notify;
     }
     if (client !== null && type === BackendCode.ErrorResponse) {
       this.stats.metrics?.serverError(buf, start, end);

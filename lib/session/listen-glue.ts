@@ -89,6 +89,11 @@ export class ListenGlue {
     return this.held !== null;
   }
 
+  /** Answers of pgmux's own are due after a server's ReadyForQuery, or one waits for the listener. */
+  get answersPending(): boolean {
+    return this.deferred.length > 0 || this.held !== null;
+  }
+
   /** Parse frames are looked at: the open transaction LISTENed (its COMMIT is watched), or a named statement is a LISTEN. */
   get watchesParse(): boolean {
     return this.named !== null || (this.session !== null && this.session.inTransaction);

@@ -18,10 +18,21 @@ export type ToMain =
   /** Answer to 'render' (base64 frames) and to 'metrics' (the exposition text, one part). */
   | { t: 'rendered'; id: number; frames: string[] }
   /** Answer to 'run': the command's error message, or null when it ran. */
-  | { t: 'done'; id: number; error: string | null };
+  | { t: 'done'; id: number; error: string | null }
+  /** A commit in these read_your_writes scopes (lib/workers/commit-share): tell every other worker; answered by 'published'. */
+  | { t: 'wrote'; id: number; database: string; keys: string[] }
+  /** Answer to 'note': recorded. */
+  | { t: 'noted'; id: number }
+  /** (hearing worker) Host `host` (addressKey) should be probed by the probing worker (./probe-share). */
+  | { t: 'probe-ask'; host: string; urgent: boolean }
+  /** (probing worker) A probe of `host` answered; `sentAt` on the host's monotonic clock, ms. For every other worker. */
+  | { t: 'probed'; host: string; row: (string | null)[]; sentAt: number; rttMs: number }
+  /** (probing worker) The probe connection to `host` failed. For every other worker. */
+  | { t: 'probe-failed'; host: string; reason: string; auth: boolean };
 
 /** Main -> worker. */
 export type ToWorker =
+  | ProbeMessage
   | { t: 'cancel'; pid: number; secret: number }
   /** Render SHOW `arg` here and answer 'rendered' (frames base64). */
   | { t: 'render'; id: number; arg: string }
@@ -34,7 +45,13 @@ export type ToWorker =
   /** Every other worker's answer to a 'gather' or 'scrape', by worker index. */
   | { t: 'gathered'; id: number; parts: { worker: number; frames: string[] }[] }
   /** Every other worker's answer to a 'broadcast': the errors (empty when all ran it). */
-  | { t: 'ran'; id: number; errors: string[] };
+  | { t: 'ran'; id: number; errors: string[] }
+  /** Another worker's commit in these scopes: record it, then answer 'noted'. */
+  | { t: 'note'; id: number; database: string; keys: string[] }
+  /** Every other worker has answered a 'wrote' (or did not within the bound: `late`). */
+  | { t: 'published'; id: number; late: string[] };
+/** Probes shared between workers (./probe-share), passed on as they came. */
+export type ProbeMessage = Extract<ToMain, { t: 'probe-ask' | 'probed' | 'probe-failed' }>;
 
 /** The environment variable that tells a forked worker its index. */
 export const WORKER_INDEX_ENV = 'PGMUX_WORKER_INDEX';

@@ -1,11 +1,14 @@
 // Owns the main process when workers > 1: forks the workers (node:cluster, which shares the
 // listening sockets), replaces one that dies, passes SIGHUP/SIGINT/SIGTERM to every worker,
-// and carries the messages between workers (cancels, the console's gathers and broadcasts).
+// and carries the messages between workers (cancels, the console's gathers and broadcasts, the
+// notes of commits in shared read_your_writes scopes, worker 0's probes of the hosts).
 // It serves no client itself; the unix socket's stale-file check and the pidfile are its own.
 
 import cluster, { type Worker } from 'node:cluster';
 import * as fs from 'node:fs';
 import type { Config } from '../config';
+import { NOTE_WAIT_MS } from './commit-share';
+import { PROBING_WORKER } from './probe-share';
 import { log } from '../log';
 import { WORKER_COUNT_ENV, WORKER_INDEX_ENV, type ToMain, type ToWorker } from './messages';
 import { prepareUnixSocket, removeStaleSocket, unixSocketFile } from './unix-socket';
@@ -62,7 +65,6 @@ export class Supervisor {
     if (socket !== null) await prepareUnixSocket(socket);
     cluster.on('exit', (worker, code, signal) => this.exited(worker, code, signal));
     cluster.on('message', (worker, msg: ToMain) => this.message(worker, msg));
-    warnPerWorkerScopes(this.config);
     for (let i = 0; i < this.count; i++) this.fork(i);
     const started = await this.allReady();
     if (!started) {
@@ -166,33 +168,49 @@ export class Supervisor {
         this.ask(from, (id) => ({ t: 'metrics', id, openMetrics: msg.openMetrics }), (p) => ({ t: 'gathered', id: msg.id, parts: p.parts }));
         return;
       case 'broadcast':
-        this.ask(from, (id) => ({ t: 'run', id, query: msg.query }), (p) => ({ t: 'ran', id: msg.id, errors: p.errors }), false);
+        this.ask(from, (id) => ({ t: 'run', id, query: msg.query }), (p) => ({ t: 'ran', id: msg.id, errors: p.errors }), null);
+        return;
+      case 'probed':
+      case 'probe-failed':
+        for (const [index, w] of this.workers) if (index !== from) this.send(w, msg);
+        return;
+      case 'probe-ask': {
+        const prober = this.workers.get(PROBING_WORKER);
+        if (prober !== undefined) this.send(prober, msg);
+        return;
+      }
+      case 'wrote':
+        this.ask(from, (id) => ({ t: 'note', id, database: msg.database, keys: msg.keys }), (p) => ({ t: 'published', id: msg.id, late: p.errors }), NOTE_WAIT_MS);
         return;
       case 'shutdown':
         log.info('SHUTDOWN on the console: stopping every worker');
         this.signal('SIGTERM');
         return;
       case 'rendered':
-      case 'done': {
+      case 'done':
+      case 'noted': {
         const p = this.pending.get(msg.id);
         if (p === undefined || !p.waiting.delete(from)) return;
         if (msg.t === 'rendered') p.parts.push({ worker: from, frames: msg.frames });
-        else if (msg.error !== null) p.errors.push(`worker ${from}: ${msg.error}`);
+        else if (msg.t === 'done' && msg.error !== null) p.errors.push(`worker ${from}: ${msg.error}`);
         if (p.waiting.size === 0) this.settle(msg.id);
         return;
       }
     }
   }
 
-  /** Sends a request to every worker but `from`, and their answers (or what came in time) back to `from`. */
-  private ask(from: number, request: (id: number) => ToWorker, reply: (p: Pending) => ToWorker, limited = true): void {
+  /**
+   * Sends a request to every worker but `from`, and their answers back to `from`: all of them, or
+   * what came within `limitMs` (null: no limit), the others named in the errors.
+   */
+  private ask(from: number, request: (id: number) => ToWorker, reply: (p: Pending) => ToWorker, limitMs: number | null = ANSWER_WAIT_MS): void {
     const id = this.nextId++;
-    const timer = !limited ? undefined : setTimeout(() => {
+    const timer = limitMs === null ? undefined : setTimeout(() => {
       const p = this.pending.get(id);
       if (p === undefined) return;
-      for (const w of p.waiting) p.errors.push(`worker ${w}: no answer within ${ANSWER_WAIT_MS} ms`);
+      for (const w of p.waiting) p.errors.push(`worker ${w}: no answer within ${limitMs} ms`);
       this.settle(id);
-    }, ANSWER_WAIT_MS);
+    }, limitMs);
     const p: Pending = {
       waiting: new Set(),
       parts: [],
@@ -226,12 +244,3 @@ export class Supervisor {
 }
 
 const workerIndex = new WeakMap<Worker, number>();
-
-/** read_your_writes = user, database or key is kept by each worker for its own clients (README, Workers): say so at start. */
-function warnPerWorkerScopes(config: Config): void {
-  const scopes = [config.settings.read_your_writes, ...[...config.databases.values()].map((db) => db.readYourWrites)];
-  const wide = scopes.filter((m) => m === 'user' || m === 'database' || m === 'key');
-  if (wide.length > 0) {
-    log.warn(`read_your_writes = ${wide[0]} holds within each worker only: a write on one worker does not hold back a read on another (use read_your_writes = connection, or workers = 1)`);
-  }
-}

@@ -1,6 +1,8 @@
 // Owns a worker process's side of the cluster: its index in the cancel keys it issues, cancels
 // for other workers' keys sent through the main process, the console's SHOW gathered from every
-// worker and its commands run on every worker, and the signals the main process passes on.
+// worker and its commands run on every worker, the signals the main process passes on, and the
+// notes of commits in shared read_your_writes scopes (./commit-share), and the hosts' probes
+// shared from worker 0 (./probe-share).
 
 import { keyWorker } from '../auth/cancel-key';
 import type { Registry } from '../pool/registry';
@@ -11,6 +13,8 @@ import { notOnEveryWorker } from '../admin/errors';
 import { log } from '../log';
 import { mergeAnswers, mergeOf } from './aggregate';
 import { mergeExpositions } from './metrics-merge';
+import { CommitNotes } from './commit-share';
+import { ProbeShare } from './probe-share';
 import type { MetricsSpread } from '../observability';
 import { WORKER_COUNT_ENV, WORKER_INDEX_ENV, type ToMain, type ToWorker } from './messages';
 
@@ -39,16 +43,29 @@ export function workerPlace(): { index: number; count: number } | null {
 export class WorkerLink implements ConsoleSpread, MetricsSpread {
   private nextId = 1;
   private readonly waiting = new Map<number, (msg: ToWorker) => void>();
+  /** read_your_writes across workers (user, database, key scopes). */
+  readonly commits: CommitNotes;
+  /** One probe per host for every worker. */
+  readonly probes: ProbeShare;
 
   constructor(
     readonly index: number,
     private readonly host: WorkerHost,
-  ) {}
+  ) {
+    this.commits = new CommitNotes(host.registry, (msg) => this.send(msg));
+    this.probes = new ProbeShare(index, host.registry.hosts.backends, (msg) => this.send(msg));
+  }
 
-  /** Takes over the console, and starts listening to the main process. */
+  /**
+   * Takes over the console and shared commits, and starts listening to the main process. Called
+   * before the first await of the worker's start: a message sent before a listener exists is lost.
+   */
   attach(): void {
     this.host.console.spread = this;
+    this.host.registry.commitShare = this.commits;
+    this.host.registry.hosts.backends.relay = this.probes;
     process.on('message', (msg: ToWorker) => this.message(msg));
+    process.on('disconnect', () => this.commits.releaseAll());
   }
 
   /** Tells the main process this worker serves. */
@@ -115,6 +132,7 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
   }
 
   private message(msg: ToWorker): void {
+    if (this.commits.message(msg) || this.probes.message(msg)) return;
     switch (msg.t) {
       case 'cancel':
         this.host.registry.cancelLocal(msg.pid, msg.secret);
@@ -149,8 +167,11 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
     }
   }
 
-  private send(msg: ToMain): void {
+  /** False when there is no main process to send to. */
+  private send(msg: ToMain): boolean {
     // The main process gone means this worker is about to exit too (node:cluster ends it).
-    if (process.connected && process.send !== undefined) process.send(msg);
+    if (!process.connected || process.send === undefined) return false;
+    process.send(msg);
+    return true;
   }
 }

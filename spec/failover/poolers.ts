@@ -45,7 +45,7 @@ export interface DrillIni {
   poolSize: number;
   /** pgmux only: seconds new transactions are held while the primary changes. */
   failoverTimeout: number;
-  /** pgmux only: worker processes (the `workers` key); absent or 1 leaves it out. */
+  /** pgmux only: `workers` (default 1, one process). */
   workers?: number;
 }
 
@@ -59,7 +59,7 @@ export function drillIni(o: DrillIni, cluster: Cluster): string {
   else if (o.layout === 'hosts') app = `host=${p.host},${s.host} port=${p.port},${s.port} dbname=app`;
   else app = `host=${p.host} port=${p.port} dbname=app replicas=${s.host}:${s.port}`;
   const failover = o.kind === 'pgmux' && o.layout === 'hosts' ? `failover_timeout = ${o.failoverTimeout}\n` : '';
-  const workers = o.kind === 'pgmux' && o.workers !== undefined && o.workers > 1 ? `workers = ${o.workers}\n` : '';
+  const workers = o.kind === 'pgmux' && (o.workers ?? 1) > 1 ? `workers = ${o.workers}\n` : '';
   return `[databases]
 app = ${app}
 
@@ -123,7 +123,7 @@ export async function startDrillPooler(o: DrillIni, cluster: Cluster): Promise<D
   void m.waitForExit().then((code) => (ended = code === null ? 'killed by a signal' : `exit ${code}`));
   return {
     kind: 'pgmux',
-    label: o.layout === 'hosts' ? 'pgmux' : 'pgmux (replicas=)',
+    label: (o.layout === 'hosts' ? 'pgmux' : 'pgmux (replicas=)') + ((o.workers ?? 1) > 1 ? `, workers = ${o.workers}` : ''),
     port: m.port,
     pid: m.pid,
     ini,

@@ -26,6 +26,25 @@ describe('scopeKey', () => {
 });
 
 describe('WriteScopes', () => {
+  /**
+   * Workers > 1: a worker started after writes it never heard of (a replacement worker, a replica
+   * set made at RELOAD) must not trust a replica in the user and database scopes before the
+   * primary's position after its start; a connection's own writes are all on this worker.
+   */
+  it('makes the user and database scopes wait for the floor when they are shared between workers', () => {
+    const user = scopeKey('user', 1, 'alice', 'app');
+    const database = scopeKey('database', 1, 'alice', 'app');
+    const connection = scopeKey('connection', 1, 'alice', 'app');
+    const shared = new WriteScopes(10, 100, true);
+    expect(shared.writeLsn(user, polled(50, 40n))).toBe('pending');
+    expect(shared.writeLsn(database, polled(50, 40n))).toBe('pending');
+    expect(shared.writeLsn(connection, polled(50, 40n))).toBeNull();
+    expect(shared.writeLsn(user, polled(101, 70n))).toBe(70n);
+    const alone = new WriteScopes(10, 100);
+    expect(alone.writeLsn(user, polled(50, 40n))).toBeNull();
+    expect(alone.writeLsn(database, polled(50, 40n))).toBeNull();
+  });
+
   /** No write, nothing to wait for. */
   it('has no write for an unknown scope or mode off', () => {
     const w = new WriteScopes();

@@ -1,6 +1,8 @@
 // Issue 18 with issue 12: workers = 2 survive a primary failover as one process does. Each
-// worker has its own pools and finds the new primary itself; the drill (spec/failover/drill.ts)
-// judges what the clients saw against the scenario's targets, exactly as for workers = 1.
+// worker has its own pools; the hosts are probed once, by worker 0, and its answers reach
+// worker 1 through the main process (lib/workers/probe-share), while each worker still reacts to
+// its own failed dials. The drill (spec/failover/drill.ts) judges what the clients saw against
+// the scenario's targets, exactly as for workers = 1.
 
 import { runDrill } from '../failover/drill';
 import { markdown } from '../failover/report';
