@@ -1,5 +1,8 @@
 // Owns the messages the main process and its workers exchange over the cluster IPC channel
-// (JSON): one union per direction, each with a literal `t`.
+// (JSON): one union per direction, each with a literal `t`. A restart's 'handover' and 'adopt'
+// carry a client's socket handle beside the JSON.
+
+import type { CarriedSession } from '../client/carried-session';
 
 /** Worker -> main. */
 export type ToMain =
@@ -18,7 +21,9 @@ export type ToMain =
   /** Answer to 'render' (base64 frames) and to 'metrics' (the exposition text, one part). */
   | { t: 'rendered'; id: number; frames: string[] }
   /** Answer to 'run': the command's error message, or null when it ran. */
-  | { t: 'done'; id: number; error: string | null };
+  | { t: 'done'; id: number; error: string | null }
+  /** A restart: a client of this (old) worker, with its socket handle, for the new worker of the same index. */
+  | { t: 'handover'; client: CarriedSession };
 
 /** Main -> worker. */
 export type ToWorker =
@@ -34,7 +39,11 @@ export type ToWorker =
   /** Every other worker's answer to a 'gather' or 'scrape', by worker index. */
   | { t: 'gathered'; id: number; parts: { worker: number; frames: string[] }[] }
   /** Every other worker's answer to a 'broadcast': the errors (empty when all ran it). */
-  | { t: 'ran'; id: number; errors: string[] };
+  | { t: 'ran'; id: number; errors: string[] }
+  /** A restart: the new worker of this index serves; stop accepting and hand every client over to it. */
+  | { t: 'retire' }
+  /** A restart: a client the old worker of this index handed over, with its socket handle. */
+  | { t: 'adopt'; client: CarriedSession };
 
 /** The environment variable that tells a forked worker its index. */
 export const WORKER_INDEX_ENV = 'PGMUX_WORKER_INDEX';

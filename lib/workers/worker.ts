@@ -1,6 +1,7 @@
 // Owns a worker process's side of the cluster: its index in the cancel keys it issues, cancels
 // for other workers' keys sent through the main process, the console's SHOW gathered from every
-// worker and its commands run on every worker, and the signals the main process passes on.
+// worker and its commands run on every worker, the signals the main process passes on, and its
+// part in a restart (./handover: handing its clients over, or adopting its predecessor's).
 
 import { keyWorker } from '../auth/cancel-key';
 import type { Registry } from '../pool/registry';
@@ -8,11 +9,14 @@ import type { AdminConsole, ConsoleSpread } from '../admin/console';
 import type { Reply } from '../admin/commands';
 import { parseCommand } from '../admin/parse';
 import { notOnEveryWorker } from '../admin/errors';
+import type { SendHandle } from 'node:child_process';
 import { log } from '../log';
 import { mergeAnswers, mergeOf } from './aggregate';
 import { mergeExpositions } from './metrics-merge';
 import type { MetricsSpread } from '../observability';
 import { WORKER_COUNT_ENV, WORKER_INDEX_ENV, type ToMain, type ToWorker } from './messages';
+import { adoptClient, HandOver, type ClientHandle } from './handover';
+import type { CarriedSession } from '../client/carried-session';
 
 /** What a worker steers (lib/pgmux.ts). */
 export interface WorkerHost {
@@ -21,6 +25,10 @@ export interface WorkerHost {
   /** SIGHUP: null, or why the config stays. */
   reload(): string | null;
   shutdown(mode: 'safe' | 'immediate'): Promise<void>;
+  /** A restart: no new connections here (the new worker of this index takes them). */
+  stopAccepting(): void;
+  /** A restart: every client went to the new worker; close what is left and exit. */
+  retire(): Promise<void>;
   /** This worker's own /metrics exposition. */
   metricsText(openMetrics: boolean): string;
 }
@@ -39,6 +47,8 @@ export function workerPlace(): { index: number; count: number } | null {
 export class WorkerLink implements ConsoleSpread, MetricsSpread {
   private nextId = 1;
   private readonly waiting = new Map<number, (msg: ToWorker) => void>();
+  /** A restart made this worker the old one: its clients go to the new worker; null otherwise. */
+  private handOver: HandOver | null = null;
 
   constructor(
     readonly index: number,
@@ -48,7 +58,7 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
   /** Takes over the console, and starts listening to the main process. */
   attach(): void {
     this.host.console.spread = this;
-    process.on('message', (msg: ToWorker) => this.message(msg));
+    process.on('message', (msg: ToWorker, handle: object | undefined) => this.message(msg, handle));
   }
 
   /** Tells the main process this worker serves. */
@@ -61,10 +71,17 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
     this.send({ t: 'shutdown' });
   }
 
-  /** A key another worker issued goes to it through the main process (true); false for this worker's. */
+  /**
+   * A key another worker issued goes to it through the main process (true); false for this
+   * worker's. During a restart two workers have this index, and the client may be on the other
+   * one: the main process passes this worker's keys to a namesake if there is one.
+   */
   forwardCancel(pid: number, secret: number): boolean {
     const worker = keyWorker(pid);
-    if (worker === this.index) return false;
+    if (worker === this.index) {
+      this.send({ t: 'cancel', worker, pid, secret });
+      return false;
+    }
     log.debug(`cancel request for worker ${worker}'s client: passed on`);
     this.send({ t: 'cancel', worker, pid, secret });
     return true;
@@ -114,8 +131,15 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
     });
   }
 
-  private message(msg: ToWorker): void {
+  private message(msg: ToWorker, handle: object | undefined): void {
     switch (msg.t) {
+      case 'retire':
+        this.retire();
+        return;
+      case 'adopt':
+        if (handle === undefined) log.warn('a handed-over client arrived without its connection; ignored');
+        else adoptClient(this.host.registry, msg.client, handle);
+        return;
       case 'cancel':
         this.host.registry.cancelLocal(msg.pid, msg.secret);
         return;
@@ -148,6 +172,23 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
       }
     }
   }
+
+  /** The new worker of this index serves: stop accepting, and hand every client over to it. */
+  private retire(): void {
+    if (this.handOver !== null) return;
+    this.host.stopAccepting();
+    this.handOver = new HandOver(this.index, this.host.registry, this.sendClient, () => void this.host.retire());
+  }
+
+  private readonly sendClient = (client: CarriedSession, handle: ClientHandle, done: (err: Error | null) => void): void => {
+    if (!process.connected || process.send === undefined) {
+      done(new Error('the main process is gone'));
+      return;
+    }
+    const msg: ToMain = { t: 'handover', client };
+    // A raw libuv handle: node sends it as it sends the ones cluster itself passes (its types list only sockets and servers).
+    process.send(msg, handle as unknown as SendHandle, undefined, done);
+  };
 
   private send(msg: ToMain): void {
     // The main process gone means this worker is about to exit too (node:cluster ends it).
