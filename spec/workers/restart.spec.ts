@@ -195,6 +195,36 @@ describe('workers = 2: a session carried over', () => {
       await client.end().catch(() => undefined);
     }
   });
+
+  /**
+   * Catches: a client pinned to its server (a temporary table) moved without it, or cut; an old
+   * worker that exits while it still holds the pin; a pin released but the client never moved.
+   */
+  it('a client pinned by a temporary table stays on the old worker until the pin goes, then moves', async () => {
+    const client = await appClient(cluster, mux.port);
+    try {
+      await client.query('CREATE TEMP TABLE carried_pin (n int)');
+      const server = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      const before = workerPids(mux);
+      const done = count(mux, RESTART_DONE);
+      const retiring = count(mux, RETIRING);
+      process.kill(mux.pid, 'SIGUSR2');
+      await waitFor('both old workers told to hand over', () => count(mux, RETIRING) >= retiring + 2, 30000);
+      await waitFor('one old worker exited', () => [...before.values()].filter((pid) => !alive(pid)).length >= 1, 30000);
+      expect([...before.values()].filter(alive).length).toBe(1);
+
+      await client.query('INSERT INTO carried_pin VALUES (1)');
+      expect((await client.query('SELECT count(*)::int AS n, pg_backend_pid() AS pid FROM carried_pin')).rows).toEqual([{ n: 1, pid: server }]);
+      expect(count(mux, RESTART_DONE)).toBe(done);
+
+      await client.query('DROP TABLE carried_pin');
+      await waitFor('the restart done', () => count(mux, RESTART_DONE) > done, 30000);
+      for (const pid of before.values()) await waitFor(`old worker (pid ${pid}) gone`, () => !alive(pid));
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  });
 });
 
 describe('workers = 2: clients that cannot move', () => {
