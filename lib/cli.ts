@@ -74,12 +74,18 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (workers > 1 && cluster.isPrimary) return runWorkers(config, workers);
-  const pgmux = new Pgmux(config, cluster.isWorker ? workerPlace() : null);
+  const place = cluster.isWorker ? workerPlace() : null;
+  const pgmux = new Pgmux(config, place);
   // Handlers go in before the listeners open: a client (or logrotate) may connect and send
-  // SIGHUP the moment the port accepts, and Node's default for SIGHUP is to exit.
+  // SIGHUP the moment the port accepts, and Node's default for SIGHUP (and SIGUSR2) is to exit.
   process.on('SIGHUP', () => {
     log.info('got SIGHUP, re-reading config');
     pgmux.reload();
+  });
+  process.on('SIGUSR2', () => {
+    // The restart hands clients from old worker processes to new ones: it needs the main process of workers >= 2.
+    if (place === null) log.warn('got SIGUSR2: a restart without dropping clients needs workers = 2 or more (README, "Workers"); nothing done, pgmux goes on');
+    else log.warn(`got SIGUSR2 in worker ${place.index}: send it to the main process (pid ${process.ppid}) to restart every worker; nothing done`);
   });
   process.on('SIGINT', () => void pgmux.shutdown('safe'));
   process.on('SIGTERM', () => void pgmux.shutdown('immediate'));
@@ -108,6 +114,7 @@ async function runWorkers(config: Config, count: number): Promise<number> {
     log.info('got SIGTERM, shutting down every worker immediately');
     supervisor.signal('SIGTERM');
   });
+  process.on('SIGUSR2', () => supervisor.restart());
   try {
     return await supervisor.run();
   } catch (err) {

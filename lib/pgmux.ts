@@ -22,7 +22,7 @@ import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
 import { Observability } from './observability';
 import { Notifications } from './session/channels';
-import { acceptBelowStream } from './client/socket-reader';
+import { acceptBelowStream, remoteOf } from './client/socket-reader';
 import { LimitShare } from './workers/limits';
 import { WorkerLink } from './workers/worker';
 import { cancelRoute } from './workers/cancel-route';
@@ -147,7 +147,7 @@ export class Pgmux implements ConsoleHost {
   private accept(socket: net.Socket): void {
     // The client's connect time (client_login_timeout) is this reading.
     clock.tick();
-    const remote = socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress.replace(/^::ffff:/, '')}:${socket.remotePort}`;
+    const remote = remoteOf(socket);
     const s = this.config.settings;
     if (s.tcp_keepalive && socket.remoteAddress !== undefined) socket.setKeepAlive(true, s.tcp_keepidle * 1000);
     const registry = this.registry;
@@ -287,12 +287,11 @@ export class Pgmux implements ConsoleHost {
    * SIGINT: stop accepting, let running transactions finish, then close everyone.
    * SIGTERM: close everything now.
    */
-  shutdown(mode: 'safe' | 'immediate'): Promise<void> {
+  shutdown(mode: 'safe' | 'immediate', why = mode === 'safe' ? 'got SIGINT, shutting down safely' : 'got SIGTERM, shutting down immediately'): Promise<void> {
     if (this.shutdownMode === 'immediate' || this.shutdownMode === mode) return this.exited;
     this.shutdownMode = mode;
-    log.info(mode === 'safe' ? 'got SIGINT, shutting down safely' : 'got SIGTERM, shutting down immediately');
-    for (const l of this.listeners) l.close();
-    this.listeners.length = 0;
+    log.info(why);
+    this.closeListeners();
     if (mode === 'immediate') {
       this.finish();
       return this.exited;
@@ -304,6 +303,22 @@ export class Pgmux implements ConsoleHost {
       if (!busy) this.finish();
     }, 50);
     return this.exited;
+  }
+
+  /** A restart: no new connection or HTTP request reaches this process, the new worker takes them (lib/workers/handover). */
+  stopAccepting(): void {
+    this.closeListeners();
+    this.observability.stop();
+  }
+
+  /** A restart: every client went to the new worker (lib/workers/handover); its servers close, and the process ends. */
+  retire(): Promise<void> {
+    return this.shutdown('immediate', 'every client went to the new worker: exiting');
+  }
+
+  private closeListeners(): void {
+    for (const l of this.listeners) l.close();
+    this.listeners.length = 0;
   }
 
   private finish(): void {

@@ -44,8 +44,10 @@ import type { ChannelHub } from '../session/channels';
 import { ListenGlue, NOT_OURS, type ListenHost, type LocalAnswer } from '../session/listen-glue';
 import { PinWatch } from './pin-watch';
 import { replayFor, type SessionSettings } from '../session/settings';
-import { readSettingsBack, welcomeSettings } from './session-settings';
-import { writeDirect } from '../direct-write';
+import { carriedSettings, readSettingsBack, welcomeSettings } from './session-settings';
+import type { SessionRoute } from '../routing/classify-types';
+import { pendingBytes, writeDirect } from '../direct-write';
+import { carriedStatements, internCarried, type CarriedSession } from './carried-session';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -65,6 +67,8 @@ export interface ClientContext {
   /** Issues this client's BackendKeyData key; cancel requests look it up. */
   assignCancelKey(client: ClientConnection): { pid: number; secret: number };
   cancel(pid: number, secret: number): void;
+  /** A client went idle (state 'idle'); set while a restart hands clients over (lib/workers/handover). */
+  readonly wentIdle?: ((client: ClientConnection) => void) | null;
   /** A turned-away client is let in after all (the admin console): it counts from now on. */
   admitOverLimit(client: ClientConnection): void;
   clientClosed(client: ClientConnection): void;
@@ -472,16 +476,22 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       return;
     }
     const pool = outcome.pool as Pool;
+    if (outcome.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = outcome.scramKeys;
+    this.joinPool(pool);
+    this.setState('welcome');
+    pool.clientLoggedIn(this);
+  }
+
+  /** What a client of `pool` holds from its login on (a login here, or a session carried from another process). */
+  private joinPool(pool: Pool): void {
     this.pool = pool;
     this.stats = pool.stats;
-    if (outcome.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = outcome.scramKeys;
-    this.setState('welcome');
     this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
+    this.watchSets = pool.settings.poolMode !== 'session';
     if (pool.settings.poolMode !== 'session') this.pinWatch = new PinWatch(pool.pins, this);
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
     const hub = this.ctx.listenHubFor?.(pool) ?? null;
     if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
-    pool.clientLoggedIn(this);
   }
 
   private attachConsole(): void {
@@ -508,7 +518,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.params = welcome.params;
     this.settings = welcomeSettings(serverParams, startup.settings, startup.params, this.ctx.tracked);
     this.router?.startupSettings(this.settings.values.values.keys());
-    this.watchSets = (this.pool as Pool).settings.poolMode !== 'session';
     this.cancelKey = this.ctx.assignCancelKey(this);
     this.socket.write(Buffer.concat([welcome.status, backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE]));
     this.setState('idle');
@@ -1098,7 +1107,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.listenGlue?.leave();
     this.ctx.clientClosed(this);
     // A client that never sent a startup packet (a port probe, a cancel request) was never announced.
-    if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '')) {
+    if (this.ctx.settings.log_disconnections && (wasState !== 'startup' || this.user !== '') && reason !== HANDED_OVER) {
       log.info(`closing because: ${reason} (age=${Math.round((clock.now - this.connectedAt) / 1000)}s)`, this);
     }
     if (flush) {
@@ -1122,9 +1131,94 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.state = to;
     this.stateSince = clock.now;
     // Notifications that came while it was busy go out once it is between transactions again.
-    if (to === 'idle') this.listenGlue?.session?.flush();
+    if (to === 'idle') {
+      this.listenGlue?.session?.flush();
+      this.ctx.wentIdle?.(this);
+    }
+  }
+
+  // ---- handed between processes (a restart: lib/workers/handover) ----
+
+  /**
+   * Idle between transactions with nothing half-read, owed, held or unwritten: its session can
+   * go to another process as it stands (carry), with its socket.
+   */
+  get atRest(): boolean {
+    return (
+      this.state === 'idle' &&
+      this.heldForReadBack === null &&
+      this.atBoundary() &&
+      (this.prepared === null || this.prepared.pending === 0) &&
+      this.listenGlue?.waiting !== true &&
+      pendingBytes(this.socket) === 0
+    );
+  }
+
+  /** The session as another process adopts it (while atRest). */
+  carry(): CarriedSession {
+    const pool = this.pool as Pool;
+    const keys = pool.scramKeys;
+    return {
+      user: this.user,
+      database: this.database,
+      params: [...this.params],
+      reported: pool.serverParams === null ? [] : [...pool.serverParams.keys()],
+      settings: this.settings === null ? [] : [...this.settings.values.values],
+      statements: this.prepared === null ? [] : carriedStatements(this.prepared.names),
+      listens: this.listenGlue?.carry() ?? null,
+      cancelKey: { ...this.cancelKey },
+      route: this.router === null ? null : { session: this.router.sessionRoute, key: this.router.sessionKey, writePending: this.router.writePending },
+      scramKeys: keys === null ? null : { clientKey: keys.clientKey.toString('base64'), serverKey: keys.serverKey.toString('base64') },
+    };
+  }
+
+  /** Its session and socket went to another process: everything here is let go, and nothing is said to the client. */
+  handedOver(): void {
+    this.close(HANDED_OVER);
+  }
+
+  /**
+   * A session another process carried here, idle between transactions: it joins `pool` as a
+   * logged-in client. Nothing is sent: it had its welcome, and keeps its key (`cancelKey`, which
+   * the caller registers). Its prepared statements are prepared on servers here as they are used.
+   */
+  adopt(carried: CarriedSession, pool: Pool): void {
+    this.user = carried.user;
+    this.database = carried.database;
+    this.startup = null;
+    this.joinPool(pool);
+    pool.clients.add(this);
+    this.cancelKey = { ...carried.cancelKey };
+    this.params = new Map(carried.params);
+    const settings = carriedSettings(carried.settings, carried.reported, this.ctx.tracked);
+    this.settings = settings;
+    const router = this.router;
+    if (router !== null) {
+      router.startupSettings(settings.values.values.keys());
+      if (carried.route !== null) {
+        router.sessionRoute = carried.route.session as SessionRoute;
+        router.sessionKey = carried.route.key;
+        if (carried.route.writePending) router.carriedWrite();
+      }
+    }
+    if (this.tracksPrepared && carried.statements.length > 0) {
+      this.firstRequest();
+      const names = (this.prepared as PreparedLink).names;
+      // As a Parse pgmux answers without a server is recorded (answerParses).
+      for (const s of carried.statements) {
+        names.set(s.name, internCarried(this.ctx.statements, s));
+        router?.observe(s.sql, s.name);
+        this.pinWatch?.parsedUnlinked(s.name, s.sql);
+        settings.observeText(s.sql, s.name);
+      }
+    }
+    this.setState('idle');
+    if (carried.listens !== null) this.listenGlue?.adopt(carried.listens);
   }
 }
+
+/** close()'s reason for a client handed to another process (not logged as a disconnection: it is not one). */
+const HANDED_OVER = 'handed over to another process';
 
 function isStatementMessage(type: number): boolean {
   return (

@@ -19,11 +19,23 @@ export function welcomeSettings(
 ): SessionSettings {
   const initial = new Map(startupSettings);
   for (const [name, value] of startupParams) if (!serverParams.has(name)) initial.set(name.toLowerCase(), value);
-  const reported = (name: string): boolean => {
+  return new SessionSettings(SettingValues.of(initial), reportedBy(serverParams, tracked));
+}
+
+/**
+ * The settings of a session another process carried here (lib/client/carried-session): its
+ * values, and the parameters its pool's servers report (`reported`), which stay ../server/params'.
+ */
+export function carriedSettings(values: Iterable<readonly [string, string]>, reported: readonly string[], tracked: TrackedParams): SessionSettings {
+  return new SessionSettings(SettingValues.of(new Map(values)), reportedBy(new Set(reported), tracked));
+}
+
+/** Whether PostgreSQL reports a parameter to clients of servers that reported `serverParams`. */
+function reportedBy(serverParams: { has(name: string): boolean }, tracked: TrackedParams): (name: string) => boolean {
+  return (name) => {
     const canonical = tracked.lookup(name);
     return canonical !== undefined && serverParams.has(canonical);
   };
-  return new SessionSettings(SettingValues.of(initial), reported);
 }
 
 /**

@@ -56,9 +56,22 @@ export function acceptBelowStream(server: net.Server, accept: (socket: net.Socke
       server.emit('error', new Error(`accept failed: ${getSystemErrorName(err)}`));
       return;
     }
-    // allowHalfOpen: a client's FIN must not end our side before a truncated message is answered.
-    // (TCP_NODELAY: ClientConnection sets it, as it did over the server's noDelay option.)
-    const options = { handle: clientHandle, allowHalfOpen: true, readable: true, writable: true, onread: { buffer: shared, callback: onRead } };
-    accept(new net.Socket(options as net.SocketConstructorOpts));
+    accept(socketOfHandle(clientHandle));
   };
+}
+
+/**
+ * A client socket, reading through onRead, over an OS handle: one just accepted, or one another
+ * process handed over (a restart, lib/workers/handover).
+ */
+export function socketOfHandle(handle: object): net.Socket {
+  // allowHalfOpen: a client's FIN must not end our side before a truncated message is answered.
+  // (TCP_NODELAY: ClientConnection sets it, as it did over the server's noDelay option.)
+  const options = { handle, allowHalfOpen: true, readable: true, writable: true, onread: { buffer: shared, callback: onRead } };
+  return new net.Socket(options as net.SocketConstructorOpts);
+}
+
+/** How logs and SHOW CLIENTS name a client's peer: address:port, or unix. */
+export function remoteOf(socket: net.Socket): string {
+  return socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress.replace(/^::ffff:/, '')}:${socket.remotePort}`;
 }

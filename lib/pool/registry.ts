@@ -50,6 +50,8 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
   cancelElsewhere: ((pid: number, secret: number) => boolean) | null = null;
   /** Workers > 1: commits in the user, database and key scopes are made known to the other workers (set by lib/workers). */
   commitShare: CommitShare | null = null;
+  /** ClientContext: told of every client that goes idle while a restart hands clients over (lib/workers/handover). */
+  wentIdle: ((client: ClientConnection) => void) | null = null;
   private readonly serversPerDb = new Map<string, number>();
   private readonly serversPerUser = new Map<string, number>();
   tracked: TrackedParams;
@@ -413,6 +415,11 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
     while (this.cancelKeys.has(key.secret));
     this.cancelKeys.set(key.secret, client);
     return key;
+  }
+
+  /** A client another process handed here keeps the key that process issued (same worker index). */
+  adoptCancelKey(client: ClientConnection, key: CancelKey): void {
+    this.cancelKeys.set(key.secret, client);
   }
 
   /**

@@ -432,6 +432,19 @@ export class ClientRouter implements PollWaiter {
     }
   }
 
+  /** A write of the client's scope that reads must still wait for (a restart carries it to the client's new process). */
+  get writePending(): boolean {
+    return this.key !== null && this.set.writes.writeLsn(this.key, this.set.tracker) !== null;
+  }
+
+  /**
+   * The client was carried from another process with a write its reads still waited for: they
+   * wait for the primary's position from now on, which is at or past that write.
+   */
+  carriedWrite(): void {
+    if (this.key !== null) this.set.writes.committed(this.key, this.set.tracker.now());
+  }
+
   /** The client closed: stop waiting, forget its connection-scoped write. */
   closed(): void {
     this.set.tracker.cancelWake(this);

@@ -20,6 +20,14 @@ import { answerListenStatements, type ListenAnswer } from './listen-answers';
 import { extendedListenBatch, type ExtendedListen } from './listen-extended';
 import { decodeParse } from '../protocol/frontend';
 
+/** A client's LISTEN state as it goes to another process (a restart, lib/client/carried-session). */
+export interface CarriedListens {
+  /** Channels it listens on, in the order it listened. */
+  readonly channels: readonly string[];
+  /** Its named statements that are a LISTEN or UNLISTEN: name, text. */
+  readonly named: readonly (readonly [string, string])[];
+}
+
 /** linkedFrame's answer when the frame is not one pgmux answers: the client goes on as usual. */
 export const NOT_OURS = -1;
 
@@ -344,6 +352,26 @@ export class ListenGlue {
     const a = this.answer as LocalAnswer;
     this.answer = null;
     return a;
+  }
+
+  /** What goes with the idle client to another process; null when it holds nothing. */
+  carry(): CarriedListens | null {
+    const channels = this.session === null ? [] : [...this.session.channels];
+    if (channels.length === 0 && this.named === null) return null;
+    return { channels, named: this.named === null ? [] : [...this.named] };
+  }
+
+  /**
+   * A client another process carried here, idle: it listens on its channels here from now on, and
+   * is held (as an idle LISTEN is) until the listener LISTENs on them, so that a NOTIFY sent after
+   * its next answer is never missed. If the listener cannot, the session ends with that error.
+   */
+  adopt(carried: CarriedListens): void {
+    if (carried.named.length > 0) this.named = new Map(carried.named);
+    if (carried.channels.length === 0) return;
+    const session = (this.session ??= this.hub.session(this.host));
+    const fresh = carried.channels.filter((c) => session.listen(c));
+    if (fresh.length > 0) this.wait(fresh, (error) => error !== null && this.host.fail(error));
   }
 
   /** The client left. */

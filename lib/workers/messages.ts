@@ -1,5 +1,8 @@
 // Owns the messages the main process and its workers exchange over the cluster IPC channel
-// (JSON): one union per direction, each with a literal `t`.
+// (JSON): one union per direction, each with a literal `t`. A restart's 'handover' and 'adopt'
+// carry a client's socket handle beside the JSON.
+
+import type { CarriedSession } from '../client/carried-session';
 
 /** Worker -> main. */
 export type ToMain =
@@ -28,7 +31,9 @@ export type ToMain =
   /** (probing worker) A probe of `host` answered; `sentAt` on the host's monotonic clock, ms. For every other worker. */
   | { t: 'probed'; host: string; row: (string | null)[]; sentAt: number; rttMs: number }
   /** (probing worker) The probe connection to `host` failed. For every other worker. */
-  | { t: 'probe-failed'; host: string; reason: string; auth: boolean };
+  | { t: 'probe-failed'; host: string; reason: string; auth: boolean }
+  /** A restart: a client of this (old) worker, with its socket handle, for the new worker of the same index. */
+  | { t: 'handover'; client: CarriedSession };
 
 /** Main -> worker. */
 export type ToWorker =
@@ -49,7 +54,11 @@ export type ToWorker =
   /** Another worker's commit in these scopes: record it, then answer 'noted'. */
   | { t: 'note'; id: number; database: string; keys: string[] }
   /** Every other worker has answered a 'wrote' (or did not within the bound: `late`). */
-  | { t: 'published'; id: number; late: string[] };
+  | { t: 'published'; id: number; late: string[] }
+  /** A restart: the new worker of this index serves; stop accepting and hand every client over to it. */
+  | { t: 'retire' }
+  /** A restart: a client the old worker of this index handed over, with its socket handle. */
+  | { t: 'adopt'; client: CarriedSession };
 /** Probes shared between workers (./probe-share), passed on as they came. */
 export type ProbeMessage = Extract<ToMain, { t: 'probe-ask' | 'probed' | 'probe-failed' }>;
 

@@ -1,8 +1,9 @@
 // Owns a worker process's side of the cluster: its index in the cancel keys it issues, cancels
 // for other workers' keys sent through the main process, the console's SHOW gathered from every
-// worker and its commands run on every worker, the signals the main process passes on, and the
-// notes of commits in shared read_your_writes scopes (./commit-share), and the hosts' probes
-// shared from worker 0 (./probe-share).
+// worker and its commands run on every worker, the signals the main process passes on, the
+// notes of commits in shared read_your_writes scopes (./commit-share), the hosts' probes shared
+// from worker 0 (./probe-share), and its part in a restart (./handover: handing its clients
+// over, or adopting its predecessor's).
 
 import { keyWorker } from '../auth/cancel-key';
 import type { Registry } from '../pool/registry';
@@ -10,6 +11,7 @@ import type { AdminConsole, ConsoleSpread } from '../admin/console';
 import type { Reply } from '../admin/commands';
 import { parseCommand } from '../admin/parse';
 import { notOnEveryWorker } from '../admin/errors';
+import type { SendHandle } from 'node:child_process';
 import { log } from '../log';
 import { mergeAnswers, mergeOf } from './aggregate';
 import { mergeExpositions } from './metrics-merge';
@@ -17,6 +19,8 @@ import { CommitNotes } from './commit-share';
 import { ProbeShare } from './probe-share';
 import type { MetricsSpread } from '../observability';
 import { WORKER_COUNT_ENV, WORKER_INDEX_ENV, type ToMain, type ToWorker } from './messages';
+import { adoptClient, HandOver, type ClientHandle } from './handover';
+import type { CarriedSession } from '../client/carried-session';
 
 /** What a worker steers (lib/pgmux.ts). */
 export interface WorkerHost {
@@ -25,6 +29,10 @@ export interface WorkerHost {
   /** SIGHUP: null, or why the config stays. */
   reload(): string | null;
   shutdown(mode: 'safe' | 'immediate'): Promise<void>;
+  /** A restart: no new connections here (the new worker of this index takes them). */
+  stopAccepting(): void;
+  /** A restart: every client went to the new worker; close what is left and exit. */
+  retire(): Promise<void>;
   /** This worker's own /metrics exposition. */
   metricsText(openMetrics: boolean): string;
 }
@@ -47,6 +55,8 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
   readonly commits: CommitNotes;
   /** One probe per host for every worker. */
   readonly probes: ProbeShare;
+  /** A restart made this worker the old one: its clients go to the new worker; null otherwise. */
+  private handOver: HandOver | null = null;
 
   constructor(
     readonly index: number,
@@ -64,7 +74,7 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
     this.host.console.spread = this;
     this.host.registry.commitShare = this.commits;
     this.host.registry.hosts.backends.relay = this.probes;
-    process.on('message', (msg: ToWorker) => this.message(msg));
+    process.on('message', (msg: ToWorker, handle: object | undefined) => this.message(msg, handle));
     process.on('disconnect', () => this.commits.releaseAll());
   }
 
@@ -78,10 +88,17 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
     this.send({ t: 'shutdown' });
   }
 
-  /** A key another worker issued goes to it through the main process (true); false for this worker's. */
+  /**
+   * A key another worker issued goes to it through the main process (true); false for this
+   * worker's. During a restart two workers have this index, and the client may be on the other
+   * one: the main process passes this worker's keys to a namesake if there is one.
+   */
   forwardCancel(pid: number, secret: number): boolean {
     const worker = keyWorker(pid);
-    if (worker === this.index) return false;
+    if (worker === this.index) {
+      this.send({ t: 'cancel', worker, pid, secret });
+      return false;
+    }
     log.debug(`cancel request for worker ${worker}'s client: passed on`);
     this.send({ t: 'cancel', worker, pid, secret });
     return true;
@@ -131,9 +148,16 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
     });
   }
 
-  private message(msg: ToWorker): void {
+  private message(msg: ToWorker, handle: object | undefined): void {
     if (this.commits.message(msg) || this.probes.message(msg)) return;
     switch (msg.t) {
+      case 'retire':
+        this.retire();
+        return;
+      case 'adopt':
+        if (handle === undefined) log.warn('a handed-over client arrived without its connection; ignored');
+        else adoptClient(this.host.registry, msg.client, handle);
+        return;
       case 'cancel':
         this.host.registry.cancelLocal(msg.pid, msg.secret);
         return;
@@ -166,6 +190,23 @@ export class WorkerLink implements ConsoleSpread, MetricsSpread {
       }
     }
   }
+
+  /** The new worker of this index serves: stop accepting, and hand every client over to it. */
+  private retire(): void {
+    if (this.handOver !== null) return;
+    this.host.stopAccepting();
+    this.handOver = new HandOver(this.index, this.host.registry, this.sendClient, () => void this.host.retire());
+  }
+
+  private readonly sendClient = (client: CarriedSession, handle: ClientHandle, done: (err: Error | null) => void): void => {
+    if (!process.connected || process.send === undefined) {
+      done(new Error('the main process is gone'));
+      return;
+    }
+    const msg: ToMain = { t: 'handover', client };
+    // A raw libuv handle: node sends it as it sends the ones cluster itself passes (its types list only sockets and servers).
+    process.send(msg, handle as unknown as SendHandle, undefined, done);
+  };
 
   /** False when there is no main process to send to. */
   private send(msg: ToMain): boolean {
