@@ -289,7 +289,7 @@ export class Supervisor {
     const timer = limitMs === null ? undefined : setTimeout(() => {
       const p = this.pending.get(id);
       if (p === undefined) return;
-      for (const w of p.waiting) p.errors.push(`worker ${workerIndex.get(w)} (pid ${w.process.pid}): no answer within ${limitMs} ms`);
+      for (const w of p.waiting) p.errors.push(`worker ${workerIndex.get(w)}: no answer within ${limitMs} ms`);
       this.settle(id);
     }, limitMs);
     const p: Pending = {
