@@ -87,6 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     if (place === null) log.warn('got SIGUSR2: a restart without dropping clients needs workers = 2 or more (README, "Workers"); nothing done, pgmux goes on');
     else log.warn(`got SIGUSR2 in worker ${place.index}: send it to the main process (pid ${process.ppid}) to restart every worker; nothing done`);
   });
+  ignoreSigusr1();
   process.on('SIGINT', () => void pgmux.shutdown('safe'));
   process.on('SIGTERM', () => void pgmux.shutdown('immediate'));
   try {
@@ -115,12 +116,23 @@ async function runWorkers(config: Config, count: number): Promise<number> {
     supervisor.signal('SIGTERM');
   });
   process.on('SIGUSR2', () => supervisor.restart());
+  ignoreSigusr1();
   try {
     return await supervisor.run();
   } catch (err) {
     log.error((err as Error).message);
     return 1;
   }
+}
+
+/**
+ * Node's default for SIGUSR1 opens its inspector on 127.0.0.1:9229, through which any local user
+ * could run code inside pgmux; a PgBouncer user sends SIGUSR1 meaning PAUSE. A listener of our own
+ * replaces node's handler: pgmux logs what to do instead and goes on. (Acting on it as PAUSE
+ * would strand the user, since SIGUSR2, PgBouncer's RESUME, is pgmux's restart.)
+ */
+function ignoreSigusr1(): void {
+  process.on('SIGUSR1', () => log.warn('got SIGUSR1: pgmux does not act on it (PgBouncer pauses); use PAUSE and RESUME on the admin console'));
 }
 
 /** Waits until the daemon wrote its pid (it listens first), or it died. */

@@ -161,4 +161,26 @@ describe('signals', () => {
       await mux.stop();
     }
   });
+  /**
+   * Catches: node's default for SIGUSR1, which opens its inspector on 127.0.0.1:9229 (any local
+   * user could then run code inside pgmux) where a PgBouncer user means PAUSE. pgmux logs what to
+   * use instead, keeps serving, and no inspector port opens.
+   */
+  it('SIGUSR1: logged and ignored, no inspector opens, clients go on', async () => {
+    const port = await freePort();
+    const mux = await startPgmux(clusterIni(cluster, port), userlist(cluster));
+    try {
+      const client = await appClient(cluster, port);
+      const inspectorBefore = await accepts({ host: '127.0.0.1', port: 9229 });
+      process.kill(mux.pid, 'SIGUSR1');
+      await until(() => /got SIGUSR1: pgmux does not act on it/.test(mux.logs()), 'the SIGUSR1 log line');
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      // Nothing listened there before (unless something else on the machine does): nothing may now.
+      if (!inspectorBefore) expect(await accepts({ host: '127.0.0.1', port: 9229 })).toBe(false);
+      expect(mux.logs()).not.toMatch(/Debugger listening/);
+      await client.end();
+    } finally {
+      await mux.stop();
+    }
+  });
 });
