@@ -8,10 +8,15 @@
 //   node dist/bench/ab.js --variant base=/tmp/perf-base/bin/pgmux --variant new=bin/pgmux \
 //        --clients 100 --mode simple --rounds 5 --seconds 8 [--rate 6000] [--connect] [--tpcb]
 //
+// The same build may run as several variants that differ in their config: `--ini 'on:http_listen_port
+// = {port}'` adds a line to variant on's [pgbouncer] (`{port}` is a free port), `--ini-file
+// 'rules:FILE'` appends a file ([rules] ...); with `--scrape` a variant with an HTTP listener has
+// its /metrics fetched every second during its runs.
+//
 // Not a test: numbers depend on the machine.
 
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../spec/support/cluster';
@@ -21,6 +26,7 @@ import { initialize, runPgbench, type Target } from './pgbench';
 import { benchIni, benchUserlist, startBouncer, type Pooler } from './poolers';
 import { cpuTimes, machineBusySeconds } from './procstat';
 import { freePorts } from '../spec/support/ports';
+import { scraper } from './scrape';
 import { spread } from './stats';
 
 const USER = 'app';
@@ -36,6 +42,8 @@ interface Sample {
 interface Entry {
   label: string;
   pooler: Pooler;
+  /** Its HTTP listener's port when it has one (scraped with --scrape). */
+  http: number | null;
   fixed: Sample[];
   open: Sample[];
 }
@@ -88,6 +96,12 @@ async function main(): Promise<void> {
       attach: { type: 'string' },
       /** Write each pooler's output (e.g. node --trace-gc lines) to DIR/<label>.log at the end. */
       logs: { type: 'string' },
+      /** `label:key = value`, a line for that variant's [pgbouncer]; `{port}` becomes a free port. */
+      ini: { type: 'string', multiple: true, default: [] },
+      /** `label:FILE`, appended to that variant's ini (a [rules] section). */
+      'ini-file': { type: 'string', multiple: true, default: [] },
+      /** GET /metrics every second during the runs of variants with http_listen_port. */
+      scrape: { type: 'boolean', default: false },
     },
   });
   // label=path/to/bin/pgmux[@--node-flag,--node-flag]
@@ -117,24 +131,58 @@ async function main(): Promise<void> {
     cluster = await startCluster({ settings: { max_connections: '300', shared_buffers: '256MB', synchronous_commit: 'off' } });
     const password = cluster.password;
     await initialize({ port: cluster.primary.port, user: USER, password, db: 'app' }, 10);
-    const ports = await freePorts(variants.length + 1);
+    const extraPorts = (values.ini as string[]).filter((l) => l.includes('{port}')).length;
+    const ports = await freePorts(variants.length + 1 + extraPorts);
+    let nextExtra = variants.length + 1;
+    /** Each variant's own lines and files, and its HTTP port. */
+    const own = new Map<string, { text: string; http: number | null }>();
+    const ownOf = (label: string): { text: string; http: number | null } => {
+      const o = own.get(label) ?? { text: '', http: null };
+      own.set(label, o);
+      return o;
+    };
+    for (const line of values.ini as string[]) {
+      const colon = line.indexOf(':');
+      const o = ownOf(line.slice(0, colon));
+      let text = line.slice(colon + 1);
+      if (text.includes('{port}')) {
+        const port = ports[nextExtra++];
+        text = text.replaceAll('{port}', String(port));
+        if (/^\s*http_listen_port\s*=/.test(text)) o.http = port;
+      }
+      o.text = `${text}\n${o.text}`;
+    }
+    for (const spec of values['ini-file'] as string[]) {
+      const colon = spec.indexOf(':');
+      const o = ownOf(spec.slice(0, colon));
+      o.text += `\n${readFileSync(spec.slice(colon + 1), 'utf8')}`;
+    }
     const files = { 'userlist.txt': benchUserlist(USER, password) };
     const maxClientConn = Math.max(200, clients + 100);
     const ini = (port: number): string => benchIni({ port, serverPort: cluster!.primary.port, poolSize: Number(values['pool-size']), maxClientConn });
-    if (withBouncer) entries.push({ label: 'pgbouncer', pooler: await startBouncer(ini(ports[0]), files), fixed: [], open: [] });
+    if (withBouncer) entries.push({ label: 'pgbouncer', pooler: await startBouncer(ini(ports[0]), files), http: null, fixed: [], open: [] });
     for (let i = 0; i < variants.length; i++) {
-      const p = await startPgmux(ini(ports[i + 1]), files, { script: variants[i].bin, nodeArgs: [...(values['node-arg'] as string[]), ...variants[i].nodeArgs], stopWaitMs: 15000 });
-      entries.push({ label: variants[i].label, pooler: { name: 'pgmux', port: p.port, pid: p.pid, logs: () => p.logs(), stop: async () => void (await p.stop('SIGTERM')) }, fixed: [], open: [] });
+      const o = own.get(variants[i].label) ?? { text: '', http: null };
+      const p = await startPgmux(ini(ports[i + 1]) + o.text, files, { script: variants[i].bin, nodeArgs: [...(values['node-arg'] as string[]), ...variants[i].nodeArgs], stopWaitMs: 15000 });
+      entries.push({ label: variants[i].label, pooler: { name: 'pgmux', port: p.port, pid: p.pid, logs: () => p.logs(), stop: async () => void (await p.stop('SIGTERM')) }, http: o.http, fixed: [], open: [] });
     }
     const target = (e: Entry): Target => ({ port: e.pooler.port, user: USER, password, db: 'app' });
+    const run = async (e: Entry, args: string[]): Promise<Sample> => {
+      const scraping = values.scrape === true && e.http !== null ? scraper(e.http) : null;
+      try {
+        return await measure(e.pooler, target(e), args, seconds);
+      } finally {
+        await scraping?.stop();
+      }
+    };
     // Fill every pool before the first measured round.
     for (const e of entries) await runPgbench(target(e), [...workload.filter((a) => a !== '-C')], 3);
     for (let r = 0; r < rounds; r++) {
       const order = [...entries.slice(r % entries.length), ...entries.slice(0, r % entries.length)];
-      if (rate !== null) for (const e of order) e.fixed.push(await measure(e.pooler, target(e), [...workload, '-R', String(rate)], seconds));
+      if (rate !== null) for (const e of order) e.fixed.push(await run(e, [...workload, '-R', String(rate)]));
       for (const e of order) {
         const attached = r === 0 && values.attach !== undefined ? attach(values.attach, e) : null;
-        e.open.push(await measure(e.pooler, target(e), workload, seconds));
+        e.open.push(await run(e, workload));
         if (attached !== null) await attached();
       }
       progress(
@@ -144,23 +192,23 @@ async function main(): Promise<void> {
             .join('; '),
       );
     }
-    const ref = withBouncer ? entries[0] : null;
+    // Ratios to PgBouncer, or without it to the first variant.
+    const ref = entries[0];
     const out: string[] = [];
     out.push(`Run of ${machine.date}: ${machine.nproc} CPUs, node ${machine.node}, load average before ${loadBefore}, after ${loadAverage()}.`);
     out.push(`pgbench ${workload.join(' ')}, ${rounds} rounds of ${seconds} s, order rotating; pool_size ${values['pool-size']}, transaction mode, md5.`);
     out.push('');
     const head = ['pooler', 'CPU µs/txn (median, min–max)', 'user µs', 'tps (median)', 'machine busy % (median)'];
-    if (ref !== null) head.push('tps / PgBouncer (median, min–max)', 'CPU / PgBouncer (median)');
+    head.push(`tps / ${ref.label} (median, min–max)`, `CPU / ${ref.label} (median, min–max)`);
     if (rate !== null) head.push(`CPU µs/txn at -R ${rate}`);
     out.push(`| ${head.join(' | ')} |`);
     out.push(`|${head.map(() => '---').join('|')}|`);
     for (const e of entries) {
       const cpu = spread(e.open.map((s) => s.cpuUs));
       const row = [e.label, `${cpu.median.toFixed(1)} (${cpu.min.toFixed(1)}–${cpu.max.toFixed(1)})`, spread(e.open.map((s) => s.userUs)).median.toFixed(1), spread(e.open.map((s) => s.tps)).median.toFixed(0), spread(e.open.map((s) => s.busy)).median.toFixed(0)];
-      if (ref !== null) {
-        const t = spread(e.open.map((s, i) => s.tps / ref.open[i].tps));
-        row.push(`${t.median.toFixed(2)} (${t.min.toFixed(2)}–${t.max.toFixed(2)})`, spread(e.open.map((s, i) => s.cpuUs / ref.open[i].cpuUs)).median.toFixed(2));
-      }
+      const t = spread(e.open.map((s, i) => s.tps / ref.open[i].tps));
+      const c = spread(e.open.map((s, i) => s.cpuUs / ref.open[i].cpuUs));
+      row.push(`${t.median.toFixed(3)} (${t.min.toFixed(3)}–${t.max.toFixed(3)})`, `${c.median.toFixed(3)} (${c.min.toFixed(3)}–${c.max.toFixed(3)})`);
       if (rate !== null) {
         const f = spread(e.fixed.map((s) => s.cpuUs));
         row.push(`${f.median.toFixed(1)} (${f.min.toFixed(1)}–${f.max.toFixed(1)})`);

@@ -15,6 +15,7 @@ import { initialize, runPgbench, type Target } from './pgbench';
 import { benchUserlist, startMux, type Pooler } from './poolers';
 import { cpuTimes } from './procstat';
 import { otherLoadMeter } from './other-load';
+import { costOfScrapes, scraper } from './scrape';
 import { spread } from './stats';
 import { PoolStats } from '../lib/metrics/counters';
 import { Histogram, PoolMetrics } from '../lib/metrics/histogram';
@@ -31,6 +32,8 @@ interface Run {
   tps: number;
   /** pgmux CPU per transaction, µs. */
   cpuUs: number;
+  /** Its user time alone (JS, V8, libuv), µs per transaction. */
+  userUs: number;
   otherLoad: number;
 }
 
@@ -64,38 +67,6 @@ ${http === null ? '' : `http_listen_port = ${http}\n`}`;
 }
 
 const progress = (text: string): void => void process.stderr.write(`[bench metrics ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
-
-/**
- * GET /metrics every second until stopped; returns how many scrapes were answered and their
- * size. stop() ends the wait for the next one at once, so the round's measurements, taken right
- * after pgbench, do not include an idle second in which only other sessions run.
- */
-function scraper(http: number): { stop: () => Promise<{ scrapes: number; bytes: number }> } {
-  let scrapes = 0;
-  let bytes = 0;
-  let running = true;
-  let wake: () => void = () => undefined;
-  const loop = (async () => {
-    while (running) {
-      const started = Date.now();
-      const res = await fetch(`http://127.0.0.1:${http}/metrics`);
-      bytes = (await res.text()).length;
-      if (res.status === 200) scrapes++;
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, Math.max(0, 1000 - (Date.now() - started)));
-      });
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      wake();
-      await loop;
-      return { scrapes, bytes };
-    },
-  };
-}
 
 /** ns per call of `fn`, best of a few runs (the machine is shared). */
 function nsPer(n: number, fn: (i: number) => void): number {
@@ -215,7 +186,12 @@ async function main(): Promise<void> {
           const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
           const r = await runPgbench(target(p.port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds);
           const cpu1 = cpuTimes(p.pid);
-          round[side] = { tps: r.tps, cpuUs: ((cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / r.transactions) * 1e6, otherLoad: other() };
+          round[side] = {
+            tps: r.tps,
+            cpuUs: ((cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / r.transactions) * 1e6,
+            userUs: ((cpu1.user - cpu0.user) / r.transactions) * 1e6,
+            otherLoad: other(),
+          };
           const scraped = await scrape?.stop();
           if (scraped !== undefined) {
             scrapes += scraped.scrapes;
@@ -235,14 +211,15 @@ async function main(): Promise<void> {
       }
       results.push({ w, rounds: rs, redone, scrapes, bytes });
     }
+    const scrapeCost = scrapeOn ? await costOfScrapes((muxes.on as Pooler).pid, http) : null;
     out.push(
       `Run of ${machine.date}: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.postgres}, commit ${machine.commit}; load average before ${loadBefore}, after ${loadAverage()}.`,
       `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, order alternating (round 1: on first); pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
         `${scrapeOn ? '/metrics of the on side scraped every second during its runs' : 'no scrapes'}. ` +
         `A round in which other processes used more than ${values['max-other-load']}% of the machine was done again (at most ${rounds} times per workload).`,
       '',
-      `| workload | on tps (median) | off tps (median) | on / off (median, min–max) | target | pgmux CPU µs/txn on / off (median) | other load (max of rounds) | rounds redone | scrapes (size) |`,
-      '|---|---:|---:|---|---:|---|---:|---:|---:|',
+      `| workload | on tps (median) | off tps (median) | on / off (median, min–max) | target | pgmux CPU µs/txn on / off (median; user alone) | CPU on / off (median, min–max) | other load (max of rounds) | rounds redone | scrapes (size) |`,
+      '|---|---:|---:|---|---:|---|---|---:|---:|---:|',
     );
     for (const { w, rounds: rs, redone, scrapes, bytes } of results) {
       const ratio = spread(rs.map((r) => r.on.tps / r.off.tps));
@@ -250,10 +227,22 @@ async function main(): Promise<void> {
       const off = spread(rs.map((r) => r.off.tps));
       const cpuOn = spread(rs.map((r) => r.on.cpuUs));
       const cpuOff = spread(rs.map((r) => r.off.cpuUs));
+      const cpuRatio = spread(rs.map((r) => r.on.cpuUs / r.off.cpuUs));
+      const userOn = spread(rs.map((r) => r.on.userUs));
+      const userOff = spread(rs.map((r) => r.off.userUs));
       const other = Math.max(...rs.flatMap((r) => [r.on.otherLoad, r.off.otherLoad]));
       out.push(
         `| ${w.label} | ${on.median.toFixed(0)} | ${off.median.toFixed(0)} | ${ratio.median.toFixed(3)} (${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}) | ≥ ${TARGET} ${ratio.median >= TARGET ? 'met' : 'MISSED'} | ` +
-          `${cpuOn.median.toFixed(1)} / ${cpuOff.median.toFixed(1)} | ${(100 * other).toFixed(0)}% | ${redone} | ${scrapes} (${(bytes / 1024).toFixed(0)} KiB) |`,
+          `${cpuOn.median.toFixed(1)} / ${cpuOff.median.toFixed(1)} (${userOn.median.toFixed(1)} / ${userOff.median.toFixed(1)}) | ` +
+          `${cpuRatio.median.toFixed(3)} (${cpuRatio.min.toFixed(3)}–${cpuRatio.max.toFixed(3)}) | ${(100 * other).toFixed(0)}% | ${redone} | ${scrapes} (${(bytes / 1024).toFixed(0)} KiB) |`,
+      );
+    }
+    if (scrapeCost !== null) {
+      const tps = Math.min(...results.map((r) => spread(r.rounds.map((x) => x.on.tps)).median));
+      out.push(
+        '',
+        `One scrape (GET /metrics, ${(scrapeCost.bytes / 1024).toFixed(0)} KiB, measured after the rounds on the idle metrics-on pgmux: its CPU over ${scrapeCost.n} back-to-back scrapes): ` +
+          `${scrapeCost.msPerScrape.toFixed(2)} ms of CPU; at one scrape a second and ${tps.toFixed(0)} tps that is ${((scrapeCost.msPerScrape * 1000) / tps).toFixed(2)} µs per transaction.`,
       );
     }
     out.push('');

@@ -10,26 +10,30 @@
 // bench/rules.ts.
 
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { parseRule } from '../lib/config';
+import { parseRule, type RuleDef } from '../lib/config';
 import { bind, describe, execute, parse, query, sync } from '../lib/protocol/frontend';
-import { Classifier, literalsElided, loadParser, normalizedText } from '../lib/routing/classify';
+import { Classifier, IntegerLiterals, literalsElided, loadParser, normalizedText } from '../lib/routing/classify';
 import { ClientRules, type ClientOrigin, type RulesDatabase } from '../lib/rules/client-rules';
 import { RulesEngine } from '../lib/rules/engine';
+import { readBatch } from '../lib/rules/request';
 import { identityRules, statementRules } from './rules-sets';
 
 const STATEMENTS = 700_000;
 /** Distinct statement texts, as pgbench's select-only at scale 1 (aid = 1..100,000). */
 const DISTINCT = 100_000;
 
-function engineWith(text: string): RulesEngine {
-  const defs = text
+function defsOf(text: string): RuleDef[] {
+  return text
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l, i) => {
       const eq = l.indexOf('=');
       return parseRule(l.slice(0, eq).trim(), l.slice(eq + 1).trim(), `bench:${i + 1}`);
     });
-  return new RulesEngine(defs, { result_cache_size: 0, result_cache_max_answer: 0 }, { elided: literalsElided, normalized: normalizedText });
+}
+
+function engineWith(text: string): RulesEngine {
+  return new RulesEngine(defsOf(text), { result_cache_size: 0, result_cache_max_answer: 0 }, { elided: literalsElided, normalized: normalizedText, lastText: () => new IntegerLiterals() });
 }
 
 // pgbench's select-only at scale 1 picks one of 100,000 accounts: nearly every text is new.
@@ -97,8 +101,50 @@ async function scavenges(engine: RulesEngine, n: number, protocol: Protocol): Pr
   return count;
 }
 
+/** CPU ns per call of `fn` over `n` calls, median of 7 runs (process.cpuUsage, as run()). */
+function cpuNs(n: number, fn: (i: number) => unknown): number {
+  const runs: number[] = [];
+  let sink = 0;
+  for (let r = 0; r < 7; r++) {
+    const start = process.cpuUsage();
+    for (let i = 0; i < n; i++) if (fn(i) !== undefined) sink++;
+    const used = process.cpuUsage(start);
+    runs.push(((used.user + used.system) * 1000) / n);
+  }
+  if (sink < 0) process.stdout.write('');
+  return runs.sort((a, b) => a - b)[3];
+}
+
+/**
+ * `--parts`: what the simple protocol's per-statement work is made of with the 50 statement
+ * rules, each step alone on pgbench's texts (a new literal each time).
+ */
+function parts(): void {
+  const defs = defsOf(statementRules());
+  const anyRegex = new RegExp(defs.filter((d) => d.regex !== undefined).map((d) => `(?:${d.regex})`).join('|'), 'i');
+  const engine = engineWith(statementRules());
+  const texts = frames.map((f) => f.toString('utf8', 5, f.length - 1));
+  const names = { statementText: (): undefined => undefined };
+  for (const t of texts) engine.facts(t);
+  const n = 500_000;
+  const m = DISTINCT;
+  const rows: [string, number][] = [
+    ['decode the Query text (utf8 toString)', cpuNs(n, (i) => frames[i % m].toString('utf8', 5, frames[i % m].length - 1))],
+    ['readBatch (decode, statement objects)', cpuNs(n, (i) => readBatch(frames[i % m], names, false))],
+    ['one alternation of the 17 regex= (test)', cpuNs(n, (i) => anyRegex.test(texts[i % m]))],
+    ['literalsElided (lexer pass, key string)', cpuNs(n, (i) => literalsElided(texts[i % m]))],
+    ['engine.facts (elided key, then the facts cache)', cpuNs(n, (i) => engine.facts(texts[i % m]))],
+  ];
+  process.stdout.write('| step (simple protocol, 50 statement rules) | CPU ns per statement (median of 7) |\n|---|---:|\n');
+  for (const [what, ns] of rows) process.stdout.write(`| ${what} | ${ns.toFixed(0)} |\n`);
+}
+
 async function main(): Promise<void> {
   await loadParser();
+  if (process.argv.includes('--parts')) {
+    parts();
+    return;
+  }
   const sets: [string, string][] = [
     ['no rules', ''],
     ['50 rules for other clients', identityRules()],

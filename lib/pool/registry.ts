@@ -23,7 +23,7 @@ import type { Backend } from '../failover/backend';
 import { DatabaseHosts, type HostsOwner } from './database-hosts';
 import { RulesEngine } from '../rules/engine';
 import { ClientRules } from '../rules/client-rules';
-import { literalsElided, normalizedText } from '../routing/classify';
+import { IntegerLiterals, literalsElided, normalizedText } from '../routing/classify';
 import type { Connect } from '../connect';
 import { RulesDatabases, type RulesDatabasesOwner } from './rules-databases';
 import { QueryObserver } from '../metrics/observer';
@@ -95,7 +95,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
   ) {
     this.tracked = new TrackedParams(config.settings.track_extra_parameters);
     this.hosts = new DatabaseHosts(this);
-    this.rules = new RulesEngine(config.rules ?? [], config.settings, { elided: literalsElided, normalized: normalizedText });
+    this.rules = new RulesEngine(config.rules ?? [], config.settings, { elided: literalsElided, normalized: normalizedText, lastText: () => new IntegerLiterals() });
     this.rulesDatabases = new RulesDatabases(this);
   }
 

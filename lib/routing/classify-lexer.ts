@@ -8,7 +8,7 @@ import * as tokenizer from './classify-tokenizer';
 import type { Lexer, TokKind } from './classify-tokenizer';
 import { Pin, Rank, combine, stickySetting, verdict, type SessionRoute, type Verdict } from './classify-types';
 
-export { Lexer, literalsElided, normalizedText } from './classify-tokenizer';
+export { IntegerLiterals, Lexer, literalsElided, normalizedText } from './classify-tokenizer';
 
 // Local bindings: through the CommonJS exports object each use would be a property load.
 const Tok = tokenizer.Tok;

@@ -320,21 +320,147 @@ const ELIDING = new Lexer('');
  * it is (case, spacing, comments): texts equal under it are equal under normalizedText (they
  * differ only inside literals, which the lexer reads alike around), so it keys what is computed
  * per normalized text at the cost of one lexer pass and a few slices; a text with no literal is
- * its own key (no string made). Undefined when the text does not tokenize.
+ * its own key (no string made). Undefined when the text does not tokenize. With `integers`, the
+ * text's plain integer literals are noted there (IntegerLiterals).
  */
-export function literalsElided(sql: string): string | undefined {
+export function literalsElided(sql: string, integers?: IntegerLiterals): string | undefined {
   const lx = ELIDING.reset(sql);
+  integers?.begin(sql);
   let out = '';
   let from = 0;
   for (;;) {
     const k = lx.next();
     if (k === Tok.eof) return from === 0 ? sql : out + sql.slice(from);
-    if (k === Tok.error) return undefined;
+    if (k === Tok.error) {
+      integers?.forget();
+      return undefined;
+    }
     if (k === Tok.string || k === Tok.number) {
+      if (k === Tok.number) integers?.number(lx.start, lx.end);
       out += sql.slice(from, lx.start) + '\0';
       from = lx.end;
     }
   }
+}
+
+/** Integers noted per text; a change in a later one is not recognised (the text is lexed then). */
+const MAX_INTEGERS = 16;
+
+function isAsciiDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * One client's last keyed text and where its plain integer literals (digits only) are, so that
+ * its next text can be recognised without lexing it as that text with one integer replaced by
+ * other digits (pgbench's `... WHERE aid = 4711`, an ORM's lookups by id). Such a text has the
+ * same literalsElided key, because it lexes into the same tokens but that number: the two texts
+ * agree before the integer, so the lexer stands at the same token start there (a `.` or `$`
+ * just before a digit would have started the token earlier, and did not); a run of digits is a
+ * number token whatever its digits; and number() ended the old one at the same next character,
+ * which it did not take (no letter, digit, `_` or `.`, else the literal was not digits only), so
+ * it ends the new one there too. Everything after is the same text from the same state.
+ */
+export class IntegerLiterals {
+  /** The text described; '' for none (nothing follows it then). */
+  private text = '';
+  private count = 0;
+  /** [start, end) of each integer in `text`, in order. */
+  private readonly spans = new Int32Array(2 * MAX_INTEGERS);
+  /**
+   * The integer that changed last (-1: none yet), and the text before and after it, which stay
+   * the same while only it changes: the next text is checked against them with two native
+   * string comparisons instead of a character loop over the whole text.
+   */
+  private hot = -1;
+  private before = '';
+  private after = '';
+
+  /** literalsElided starts on `sql`. */
+  begin(sql: string): void {
+    this.text = sql;
+    this.count = 0;
+    this.hot = -1;
+  }
+
+  /** literalsElided met a number token at [start, end): kept if it is digits only. */
+  number(start: number, end: number): void {
+    if (this.count >= MAX_INTEGERS) return;
+    const sql = this.text;
+    for (let k = start; k < end; k++) if (!isAsciiDigit(sql.charCodeAt(k))) return;
+    this.spans[2 * this.count] = start;
+    this.spans[2 * this.count + 1] = end;
+    this.count++;
+  }
+
+  /** Describes no text (it did not tokenize, or was not lexed). */
+  forget(): void {
+    this.text = '';
+    this.count = 0;
+    this.hot = -1;
+  }
+
+  /**
+   * Whether `next` is the text described, or that text with one of its integers replaced by
+   * another non-empty run of digits; if so, `next` is the text described from now on.
+   */
+  follows(next: string): boolean {
+    const prev = this.text;
+    if (prev === '') return false;
+    if (prev === next) return true;
+    const n = prev.length;
+    const m = next.length;
+    const hot = this.hot;
+    if (hot >= 0) {
+      // next is before + digits + after, the integer at [a, end) in next.
+      const a = this.spans[2 * hot];
+      const end = this.spans[2 * hot + 1] + m - n;
+      if (end > a && digitsOnly(next, a, end) && next.slice(0, a) === this.before && next.slice(end) === this.after) {
+        this.moved(hot, end, m - n, next);
+        return true;
+      }
+    }
+    const lim = n < m ? n : m;
+    let p = 0;
+    while (p < lim && prev.charCodeAt(p) === next.charCodeAt(p)) p++;
+    let s = 0;
+    while (s < lim - p && prev.charCodeAt(n - 1 - s) === next.charCodeAt(m - 1 - s)) s++;
+    // prev[p, n - s) became next[p, m - s): that must lie within one integer [a, b) of prev.
+    const spans = this.spans;
+    for (let i = 0; i < this.count; i++) {
+      const a = spans[2 * i];
+      const b = spans[2 * i + 1];
+      if (a > p) return false;
+      if (n - s > b) continue;
+      // next is prev[0, a) + next[a, end) + prev[b, n): its integer is next[a, end).
+      const end = b + m - n;
+      if (end <= a || !digitsOnly(next, a, end)) return false;
+      this.hot = i;
+      this.before = next.slice(0, a);
+      this.after = next.slice(end);
+      this.moved(i, end, m - n, next);
+      return true;
+    }
+    return false;
+  }
+
+  /** Integer `i` of the text now ends at `end` in `next`, `shift` characters from where it did; those after it moved by as much. */
+  private moved(i: number, end: number, shift: number, next: string): void {
+    const spans = this.spans;
+    if (shift !== 0) {
+      spans[2 * i + 1] = end;
+      for (let j = i + 1; j < this.count; j++) {
+        spans[2 * j] += shift;
+        spans[2 * j + 1] += shift;
+      }
+    }
+    this.text = next;
+  }
+}
+
+function digitsOnly(s: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (!isAsciiDigit(s.charCodeAt(k))) return false;
+  return true;
 }
 
 export { Tok };

@@ -10,7 +10,7 @@ import { parserClassify } from './classify-parser';
 import { Pin, pinList, type Classification, type ClassifyOptions, type RouteHint, type Tier, type Verdict } from './classify-types';
 
 export { loadParser, parserLoaded } from './classify-parser';
-export { literalsElided, normalizedText } from './classify-lexer';
+export { IntegerLiterals, literalsElided, normalizedText } from './classify-lexer';
 export type {
   Classification,
   ClassifyOptions,

@@ -13,7 +13,7 @@ import * as refusals from '../protocol/refusals';
 import { parse as parseFrame, query as queryFrame } from '../protocol/frontend';
 import { bucketKey } from './buckets';
 import type { CacheCatalog } from './catalog';
-import type { RulesEngine } from './engine';
+import type { LastText, RulesEngine } from './engine';
 import { ALL, hasTimeWord, type StatementFacts, type Writes } from './facts';
 import { keepableAnswer, readBatch, type StatementTexts } from './request';
 import type { CacheCounters } from './result-cache';
@@ -146,14 +146,34 @@ export class ClientRules {
   private server: object | null = null;
   /** The statement match() asks the rules about, for the two questions they may ask back (made once: no closures per statement). */
   private matching: Matched | null = null;
-  private readonly verdictOfMatching = (): number => (this.classOf(this.matching as Matched).target === 'replica' ? READ_BIT : WRITE_BIT);
-  private readonly factsOfMatching = (): StatementFacts => this.engine.facts((this.matching as Matched).text);
-  /** The last statement matched and its answer (match()). */
-  private readonly last: { view: ClientView; inTransaction: boolean; text: string; actions: Actions } = {
+  private readonly verdictOfMatching = (): number => {
+    this.verdictAsked = true;
+    return this.classOf(this.matching as Matched).target === 'replica' ? READ_BIT : WRITE_BIT;
+  };
+  private readonly factsOfMatching = (): StatementFacts => {
+    this.factsAsked = true;
+    return this.factsOf((this.matching as Matched).text);
+  };
+  /** What the rules asked while matching the statement in `matching`. */
+  private verdictAsked = false;
+  private factsAsked = false;
+  /**
+   * The last text whose facts the rules asked for, and those facts: a text that differs from it
+   * only inside one integer literal (pgbench's next account) has them too, found without lexing
+   * it or looking its key up. Made at the first statement that needs facts.
+   */
+  private lastText: LastText | null = null;
+  private lastFacts: StatementFacts | null = null;
+  /**
+   * The last statement matched and its answer (match()); `byShape`: the answer came from its
+   * facts (`lastText` describes it) and its regex= verdicts alone, without the classifier's.
+   */
+  private readonly last: { view: ClientView; inTransaction: boolean; text: string; actions: Actions; byShape: boolean } = {
     view: NO_VIEW,
     inTransaction: false,
     text: '',
     actions: NO_ACTIONS,
+    byShape: false,
   };
 
   constructor(
@@ -202,21 +222,42 @@ export class ClientRules {
    * The actions for `m.text`; classifies it (into m.cls) only if a candidate rule asks for the
    * verdict. The same text as the last one (a driver parsing its statement again for each
    * execution) gets the same answer: matching depends on nothing else but the view and the
-   * transaction state.
+   * transaction state. So does a text that differs from the last one only in the digits of one
+   * integer literal (pgbench's next account), when that answer came from the last text's facts
+   * and regex= verdicts alone and no regex= can see a digit (RuleSet.digitBlind): it has the
+   * same facts (the same elided key), and every regex= says of it what it said of the last.
    */
   private match(m: Matched, inTransaction: boolean): Actions {
     const view = this.view;
     if (view.candidates.length === 0) return NO_ACTIONS;
     const text = m.text;
     const last = this.last;
-    if (last.view === view && last.inTransaction === inTransaction && last.text === text) return last.actions;
+    if (last.view === view && last.inTransaction === inTransaction) {
+      if (last.text === text) return last.actions;
+      if (last.byShape && this.engine.rules.digitBlind && (this.lastText as LastText).follows(text)) {
+        last.text = text;
+        this.engine.followed(this.lastFacts as StatementFacts);
+        return last.actions;
+      }
+    }
     this.matching = m;
+    this.verdictAsked = false;
+    this.factsAsked = false;
     const actions = this.engine.rules.match(view, text, this.verdictOfMatching, inTransaction, this.factsOfMatching);
     last.view = view;
     last.inTransaction = inTransaction;
     last.text = text;
     last.actions = actions;
+    last.byShape = this.factsAsked && !this.verdictAsked;
     return actions;
+  }
+
+  /** The facts of `text`, a statement the rules match. */
+  private factsOf(text: string): StatementFacts {
+    const last = (this.lastText ??= this.engine.lastText());
+    const known = this.lastFacts;
+    if (known !== null && last.follows(text)) return this.engine.followed(known);
+    return (this.lastFacts = this.engine.facts(text, last));
   }
 
   private classOf(m: Matched): StatementClass {

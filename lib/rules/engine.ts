@@ -2,8 +2,9 @@
 // rate buckets, the result cache, and the statement facts cache (by the text with its literals
 // elided, then by the classifier's normalized text, so one parse serves a statement shape
 // whatever its literals, and a text that differs from one seen before only in its literals costs
-// one lexer pass and one lookup). Built by the composition root; each client gets a ClientRules
-// over it (./client-rules).
+// one lexer pass and one lookup, or neither when it differs from the client's last text only in
+// one integer). Built by the composition root; each client gets a ClientRules over it
+// (./client-rules).
 
 import type { RuleDef } from '../config';
 import { Buckets } from './buckets';
@@ -21,11 +22,24 @@ export interface CacheSettings {
 /**
  * The classifier's literal-free forms of a text (lib/routing): `elided` keeps all but the literals
  * (cheap, fine-grained), `normalized` also drops comments, case and spacing. Texts equal under
- * `elided` are equal under `normalized`. Undefined when the text does not tokenize.
+ * `elided` are equal under `normalized`. Undefined when the text does not tokenize. `elided`
+ * given a client's LastText (made by `lastText()`) also notes the text there.
  */
 export interface StatementShapes {
-  elided(sql: string): string | undefined;
+  elided(sql: string, last?: LastText): string | undefined;
   normalized(sql: string): string | undefined;
+  lastText(): LastText;
+}
+
+/**
+ * A client's last text whose facts it asked for (lib/routing's IntegerLiterals): tells, without
+ * lexing, that a new text has the same elided key (it differs only inside one integer literal).
+ */
+export interface LastText {
+  /** `next` has the last text's elided key; it is the last text from now on. */
+  follows(next: string): boolean;
+  /** No last text. */
+  forget(): void;
 }
 
 /** Statement facts cached per literal-free text and per shape: entries and key characters per generation (./two-maps). */
@@ -51,8 +65,8 @@ export class RulesEngine {
   readonly buckets = new Buckets();
   /** Null while result_cache_size is 0. */
   readonly cache: ResultCache | null;
-  /** Facts computed (each a parse), and how many lookups the caches answered. */
-  readonly factStats = { parsed: 0, elidedHits: 0, normalizedHits: 0 };
+  /** Facts computed (each a parse), how many lookups the caches answered, and how many a client's last text did (followed()). */
+  readonly factStats = { parsed: 0, elidedHits: 0, normalizedHits: 0, followed: 0 };
   private readonly elided = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
   private readonly normalized = new TwoMaps<StatementFacts>(FACTS_ENTRIES, FACTS_CHARS);
 
@@ -74,11 +88,14 @@ export class RulesEngine {
     this.buckets.keepOnly(new Set(defs.map((d) => d.name)));
   }
 
-  /** The facts of `text`: from the caches, or parsed once. */
-  facts(text: string): StatementFacts {
-    if (text.length > MAX_FACTS_TEXT) return TOO_LONG;
+  /** The facts of `text`: from the caches, or parsed once. With `last`, `text` becomes its last text. */
+  facts(text: string, last?: LastText): StatementFacts {
+    if (text.length > MAX_FACTS_TEXT) {
+      last?.forget();
+      return TOO_LONG;
+    }
     // pgbench's `... WHERE aid = 12345` is a new text nearly every time, never a new key here.
-    const key = this.shapes.elided(text) ?? text;
+    const key = this.shapes.elided(text, last) ?? text;
     const hit = this.elided.get(key);
     if (hit !== undefined) {
       this.factStats.elidedHits++;
@@ -94,5 +111,16 @@ export class RulesEngine {
     }
     this.elided.set(key, f);
     return f;
+  }
+
+  /** Where a client keeps its last text for facts() (one per client that asks for facts). */
+  lastText(): LastText {
+    return this.shapes.lastText();
+  }
+
+  /** The facts of a text that follows a client's last text (LastText.follows): `known`, that text's. */
+  followed(known: StatementFacts): StatementFacts {
+    this.factStats.followed++;
+    return known;
   }
 }

@@ -110,6 +110,11 @@ export class RuleSet {
   readonly hasTimeout: boolean;
   readonly hasDeny: boolean;
   readonly hasRoute: boolean;
+  /**
+   * No regex= can consume a digit (digitBlind): what they say of a text holds for the texts that
+   * differ from it only in the digits of one integer literal (lib/rules/client-rules uses it).
+   */
+  readonly digitBlind: boolean;
 
   /** The rules whose kind= or fingerprint= needs the statement's facts. */
   private readonly factRules: readonly CompiledRule[];
@@ -130,6 +135,7 @@ export class RuleSet {
     this.hasTimeout = defs.some((d) => d.timeoutMs !== undefined);
     this.hasDeny = defs.some((d) => d.deny !== undefined);
     this.hasRoute = defs.some((d) => d.route !== undefined);
+    this.digitBlind = defs.every((d) => d.regex === undefined || digitBlind(d.regex));
   }
 
   get empty(): boolean {
@@ -304,6 +310,53 @@ function compile(def: RuleDef, index: number): CompiledRule {
     cache: def.cacheTtlMs === undefined ? undefined : { ttlMs: def.cacheTtlMs, rule: self },
   });
   return self;
+}
+
+/**
+ * Whether the regular expression `source` (compiled with the i flag only, as every regex= is)
+ * can never consume a digit, judged conservatively from its text: no character class, `.`,
+ * `\d \D \w \W \S`, `\p \P \u \x \c \k`, backreference or octal escape, and every literal digit
+ * comes right after a literal letter, `_` or such a digit (`audit_12`), with no quantifier,
+ * group or alternative between them. Such a regex says the same of a text in which one integer
+ * literal (digits whose neighbours are not letters, digits, `_` or `.`, lib/routing's
+ * IntegerLiterals) is replaced by another run of digits: no match can consume a digit of the run
+ * (the digit's pattern needs a letter, `_` or digit before it, which the run's first digit does
+ * not have, and inner digits would need the one before to be matched in the run too), so every
+ * match lies wholly before or after it, and the assertions it may make at the run's edges (`\b`,
+ * `\B`, `^`, `$`, lookarounds) see a digit there in both texts. Quantifier counts (`{2,5}`) are
+ * not literal digits.
+ */
+export function digitBlind(source: string): boolean {
+  // The element just before is a plain literal letter, `_`, or a digit allowed by one.
+  let afterWordChar = false;
+  let i = 0;
+  while (i < source.length) {
+    const c = source.charCodeAt(i);
+    if (c === 92) {
+      // \ and the next character: only escapes that match no digit.
+      const e = source.charAt(i + 1);
+      if (e === '' || 'dDwWSpPuxck0123456789'.includes(e)) return false;
+      afterWordChar = false;
+      i += 2;
+      continue;
+    }
+    if (c === 46 || c === 91) return false; // . [
+    if (c >= 48 && c <= 57) {
+      if (!afterWordChar) return false;
+      i++;
+      continue;
+    }
+    if (c === 123) {
+      // {n}, {n,} or {n,m} is a quantifier: its digits are counts.
+      const q = /^\{\d+(?:,\d*)?\}/.exec(source.slice(i));
+      i += q === null ? 1 : q[0].length;
+      afterWordChar = false;
+      continue;
+    }
+    afterWordChar = c === 95 || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+    i++;
+  }
+  return true;
 }
 
 /** A list of names, each exact or with `*` wildcards, as one predicate; null when absent. */

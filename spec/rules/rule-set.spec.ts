@@ -2,13 +2,13 @@
 // decided once per client, what it does per statement; first match wins unless continue=yes.
 // Table-style: each case is one behaviour.
 
-import { literalsElided, loadParser, normalizedText } from '../../lib/routing/classify';
+import { IntegerLiterals, literalsElided, loadParser, normalizedText } from '../../lib/routing/classify';
 import { RulesEngine } from '../../lib/rules/engine';
 import { ClientRules, DENY_MARKER, type RulesDatabase } from '../../lib/rules/client-rules';
 import { query } from '../../lib/protocol/frontend';
 import { parseRule } from '../../lib/config';
 import { statementFacts } from '../../lib/rules/facts';
-import { NO_ACTIONS, READ_BIT, RuleSet, WRITE_BIT, type ClientIdentity } from '../../lib/rules/rule-set';
+import { digitBlind, NO_ACTIONS, READ_BIT, RuleSet, WRITE_BIT, type ClientIdentity } from '../../lib/rules/rule-set';
 
 beforeAll(() => loadParser());
 
@@ -97,7 +97,7 @@ describe('RuleSet', () => {
 /** An engine as pgmux builds one: facts cached per text with its literals elided, then per normalized text. */
 function engine(...lines: string[]): RulesEngine {
   const defs = lines.map((l, i) => parseRule(`r${i + 1}`, l, `f:${i + 1}`));
-  return new RulesEngine(defs, { result_cache_size: 0, result_cache_max_answer: 0 }, { elided: literalsElided, normalized: normalizedText });
+  return new RulesEngine(defs, { result_cache_size: 0, result_cache_max_answer: 0 }, { elided: literalsElided, normalized: normalizedText, lastText: () => new IntegerLiterals() });
 }
 
 function matchedBy(e: RulesEngine, sql: string): string[] {
@@ -126,7 +126,7 @@ describe('matching per statement shape', () => {
     const e = engine('kind=drop deny=yes');
     for (let aid = 1; aid <= 50; aid++) expect(matchedBy(e, `SELECT abalance FROM pgbench_accounts WHERE aid = ${aid}`)).toEqual([]);
     expect(matchedBy(e, "select abalance from pgbench_accounts where aid = '7' -- x")).toEqual([]);
-    expect(e.factStats).toEqual({ parsed: 1, elidedHits: 49, normalizedHits: 1 });
+    expect(e.factStats).toEqual({ parsed: 1, elidedHits: 49, normalizedHits: 1, followed: 0 });
   });
 
   /** Texts that differ outside their literals are different statements, even in a quoted name. */
@@ -157,6 +157,110 @@ describe('matching per statement shape', () => {
     rules.ready(0x49, 0);
     expect(rules.inspects).toBe(true);
     expect(denied(0x49)).toBe(true);
+  });
+
+  /**
+   * A client's next text that differs from its last one only inside one integer literal gets
+   * the last one's facts without being lexed (pgbench's next account); any other difference,
+   * even only digits in a quoted name, is a text of its own.
+   */
+  it("gives a client's next text its last text's facts only when one integer literal differs", () => {
+    const fp2 = engine('kind=drop deny=yes').facts('SELECT * FROM "2" WHERE a = 1').fingerprint;
+    const e = engine(`kind=select fingerprint=${fp2} deny=yes`);
+    const db: RulesDatabase = { name: 'shop', domain: 'shop@h:5432', readYourWrites: 'off', classify: () => ({ target: 'replica', reason: 'read' }), catalog: () => null, catalogChanged: () => undefined };
+    const rules = new ClientRules(e, db, { id: 1, user: 'app', remote: '127.0.0.1:5000', params: new Map([['application_name', 'web']]), statementText: () => undefined });
+    const denied = (sql: string): boolean => {
+      const f = query(sql);
+      const out = rules.clientFrame(0x51, f, 0, f.length, { txStatus: 0x49 }, 0)?.includes(DENY_MARKER) === true;
+      rules.ready(0x49, 0);
+      return out;
+    };
+    expect(denied('SELECT * FROM "1" WHERE a = 1')).toBe(false);
+    expect(denied('SELECT * FROM "2" WHERE a = 1')).toBe(true);
+    expect(denied('SELECT * FROM "2" WHERE a = 17')).toBe(true);
+    expect(denied('SELECT * FROM "2" WHERE a = 5')).toBe(true);
+    expect(denied('SELECT * FROM "1" WHERE a = 5')).toBe(false);
+    expect(e.factStats).toEqual({ parsed: 2, elidedHits: 1, normalizedHits: 0, followed: 2 });
+  });
+
+  /** Whether a regex= can see the digits of an integer literal: only one that cannot keeps its answer across integers. */
+  it.each([
+    ['\\bfrom\\s+audit_12\\b', true],
+    ['pg_sleep', true],
+    ['^\\s*delete\\b', true],
+    ['x{2,3}y', true],
+    ['t0', true],
+    ['aid = 1\\d\\b', false],
+    ['a.b', false],
+    ['[a-z]+', false],
+    ['_?0', false],
+    ['\\s0', false],
+    ['(a)0', false],
+    ['a|0', false],
+    ['0', false],
+    ['\\w+', false],
+    ['(x)\\1', false],
+  ])('digitBlind(%s) is %s', (source, blind) => {
+    expect(digitBlind(source)).toBe(blind);
+  });
+
+  /**
+   * A client's texts that differ in one integer: a regex= that can see digits is tested on each
+   * (and the facts come from the last text); one that cannot keeps the last answer, and a text
+   * that differs elsewhere is matched afresh.
+   */
+  it.each([
+    ["regex='aid = 1\\d\\b' deny=yes", ['SELECT a FROM t WHERE aid = 5', 'SELECT a FROM t WHERE aid = 12', 'SELECT a FROM t WHERE aid = 120', 'SELECT a FROM t WHERE aid = 17'], [false, true, false, true], 1],
+    ["regex='from audit_1\\b' deny=yes", ['SELECT * FROM audit_1 WHERE a = 5', 'SELECT * FROM audit_1 WHERE a = 6', 'SELECT * FROM audit_2 WHERE a = 6', 'SELECT * FROM audit_2 WHERE a = 60'], [true, true, false, false], 1],
+  ])('%s over texts that differ in one integer', (rule, texts, denials, followed) => {
+    const e = engine(rule, 'kind=drop deny=yes');
+    const db: RulesDatabase = { name: 'shop', domain: 'shop@h:5432', readYourWrites: 'off', classify: () => ({ target: 'replica', reason: 'read' }), catalog: () => null, catalogChanged: () => undefined };
+    const rules = new ClientRules(e, db, { id: 1, user: 'app', remote: '127.0.0.1:5000', params: new Map([['application_name', 'web']]), statementText: () => undefined });
+    const denied = texts.map((sql) => {
+      const f = query(sql);
+      const out = rules.clientFrame(0x51, f, 0, f.length, { txStatus: 0x49 }, 0)?.includes(DENY_MARKER) === true;
+      rules.ready(0x49, 0);
+      return out;
+    });
+    expect(denied).toEqual(denials);
+    expect(e.factStats.followed).toBe(followed);
+    expect(e.factStats.parsed).toBe(1);
+  });
+
+  /** IntegerLiterals.follows: the next text lexes into the same tokens but one integer, or it is not recognised. */
+  it.each([
+    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = 7', true],
+    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = 4200', true],
+    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = 42', true],
+    ['SELECT a FROM t WHERE id = 42;', 'SELECT a FROM t WHERE id = 942;', true],
+    ['SELECT 1, 2', 'SELECT 1, 3', true],
+    ['SELECT 1, 2', 'SELECT 5, 3', false],
+    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = x', false],
+    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = 4.2', false],
+    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = ', false],
+    ['SELECT a FROM t WHERE id = 42', "SELECT a FROM t WHERE id = '42'", false],
+    ['SELECT * FROM t1 WHERE a = 1', 'SELECT * FROM t2 WHERE a = 1', false],
+    ['SELECT * FROM "1"', 'SELECT * FROM "2"', false],
+    ['SELECT $1 + 1', 'SELECT $2 + 1', false],
+    ['SELECT 1 /* 2 */', 'SELECT 1 /* 3 */', false],
+    ["SELECT '1'", "SELECT '2'", false],
+    ['SELECT .5', 'SELECT .6', false],
+    ['SELECT 1e5', 'SELECT 1e6', false],
+    ['SELECT 5 x', 'SELECT 0 x', true],
+    ["SELECT 'open", "SELECT 'open", false],
+  ])('IntegerLiterals: %s, then %s: %s', (prev, next, same) => {
+    const ints = new IntegerLiterals();
+    const key = literalsElided(prev, ints);
+    expect(ints.follows(next)).toBe(same);
+    if (same) expect(literalsElided(next)).toBe(key);
+  });
+
+  /** After a text that followed, the integers after the changed one are found where they moved to. */
+  it('follows a run of texts whose integers change length', () => {
+    const ints = new IntegerLiterals();
+    literalsElided('SELECT 1, 2, 3', ints);
+    for (const next of ['SELECT 100, 2, 3', 'SELECT 100, 2, 30000', 'SELECT 100, 7, 30000', 'SELECT 100, 7, 3']) expect(ints.follows(next)).toBe(true);
+    expect(ints.follows('SELECT 100, 7, 3 ')).toBe(false);
   });
 
   /** The rules' cheap key keeps all but literals, so texts equal under it are equal under the normalized text. */
