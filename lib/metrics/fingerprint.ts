@@ -82,11 +82,9 @@ export class FingerprintScanner {
 
   /**
    * Scans buf[start, end). With `out`, also pushes the display text's tokens (literals as `?`):
-   * only for a fingerprint seen for the first time. With `keep`, the text and where its plain
-   * integers are are kept there (LastQuery).
+   * only for a fingerprint seen for the first time.
    */
-  scan(buf: Buffer, start: number, end: number, out: string[] | null = null, keep: LastQuery | null = null): void {
-    keep?.begin(buf, start, end);
+  scan(buf: Buffer, start: number, end: number, out: string[] | null = null): void {
     if (end - start > SCAN_LIMIT) end = start + SCAN_LIMIT;
     let h1 = FNV_OFFSET;
     let h2 = MIX_SEED;
@@ -142,7 +140,6 @@ export class FingerprintScanner {
       } else if ((cls & 4) !== 0 || (c === 0x2e && i + 1 < end && (CLASS[buf[i + 1]] & 4) !== 0)) {
         i = skipNumber(buf, i, end);
         literal = true;
-        if (keep !== null && digitsOnly(buf, tokStart, i)) keep.integer(tokStart - start, i - start);
       } else if (c === 0x24) {
         i = this.dollar(buf, i, end);
         literal = i > tokStart + 1;
@@ -302,132 +299,6 @@ export class FingerprintScanner {
     }
     return end;
   }
-}
-
-/** Integers noted per kept text. */
-const MAX_INTEGERS = 16;
-/** Longer texts are not kept: they are scanned every time. */
-const KEEP_MAX = 2048;
-
-/**
- * One client's last Query text (a copy of its bytes) and where its plain integer literals
- * (digits only) are, so that its next text can be recognised without scanning it as that text
- * with one integer replaced by another run of digits (pgbench's next account). Such a text scans
- * into the same tokens but that literal, so it has the same fingerprint and kind: the two agree
- * before the integer, so the scanner stands at the same token start there (a `.` or `$` just
- * before a digit would have started the token earlier, and did not); a run of digits is a number
- * whatever its digits; skipNumber ended the old one before a byte it does not take (no letter,
- * digit, `_`, `$`, `.` or byte >= 0x80, else the literal was not digits only), where it ends the
- * new one too; the rest is the same bytes from the same state. (lib/routing's IntegerLiterals
- * makes the same argument for the lexer of the rules' statement key.)
- */
-export class LastQuery {
-  /** The text's bytes, in a buffer of its own; `length` -1 when no text is kept. */
-  private bytes: Buffer | null = null;
-  private length = -1;
-  private count = 0;
-  /** [start, end) of each integer, relative to the text's start, in order. */
-  private readonly spans = new Int32Array(2 * MAX_INTEGERS);
-  /** The integer that changed last (-1: none yet): the next text is checked at it first. */
-  private hot = -1;
-
-  /** scan() starts on buf[start, end): kept unless too long. */
-  begin(buf: Buffer, start: number, end: number): void {
-    const n = end - start;
-    this.count = 0;
-    this.hot = -1;
-    if (n > KEEP_MAX) {
-      this.length = -1;
-      return;
-    }
-    if (this.bytes === null || this.bytes.length < n) this.bytes = Buffer.allocUnsafeSlow(Math.max(64, n + (n >> 1)));
-    buf.copy(this.bytes, 0, start, end);
-    this.length = n;
-  }
-
-  /** scan() met a number of digits only at [start, end) of the text. */
-  integer(start: number, end: number): void {
-    if (this.count >= MAX_INTEGERS) return;
-    this.spans[2 * this.count] = start;
-    this.spans[2 * this.count + 1] = end;
-    this.count++;
-  }
-
-  /** Keeps no text. */
-  forget(): void {
-    this.length = -1;
-  }
-
-  /**
-   * Whether buf[start, end) is the kept text, or it with one of its integers replaced by another
-   * non-empty run of digits; if so, that is the kept text from now on.
-   */
-  follows(buf: Buffer, start: number, end: number): boolean {
-    const n = this.length;
-    const kept = this.bytes;
-    if (n < 0 || kept === null) return false;
-    const m = end - start;
-    if (m > KEEP_MAX || m > kept.length) return false;
-    const spans = this.spans;
-    const hot = this.hot;
-    if (hot >= 0) {
-      const a = spans[2 * hot];
-      const b = spans[2 * hot + 1];
-      const to = b + m - n;
-      if (to > a && digitsOnly(buf, start + a, start + to) && buf.compare(kept, 0, a, start, start + a) === 0 && sameBytes(buf, start + to, kept, b, n - b)) {
-        this.moved(hot, to, m - n, buf, start, end);
-        return true;
-      }
-    }
-    const lim = n < m ? n : m;
-    let p = 0;
-    while (p < lim && kept[p] === buf[start + p]) p++;
-    if (p === n && n === m) return true;
-    let s = 0;
-    while (s < lim - p && kept[n - 1 - s] === buf[end - 1 - s]) s++;
-    // kept[p, n - s) became buf[start + p, end - s): that must lie within one integer [a, b).
-    for (let i = 0; i < this.count; i++) {
-      const a = spans[2 * i];
-      const b = spans[2 * i + 1];
-      if (a > p) return false;
-      if (n - s > b) continue;
-      const to = b + m - n;
-      if (to <= a || !digitsOnly(buf, start + a, start + to)) return false;
-      this.hot = i;
-      this.moved(i, to, m - n, buf, start, end);
-      return true;
-    }
-    return false;
-  }
-
-  /** Integer `i` now ends at `to` in buf[start, end), `shift` bytes from where it did: the kept copy and the spans after it follow. */
-  private moved(i: number, to: number, shift: number, buf: Buffer, start: number, end: number): void {
-    const spans = this.spans;
-    const kept = this.bytes as Buffer;
-    const a = spans[2 * i];
-    // What is new is the integer and, when its length changed, where the rest now sits.
-    const copyEnd = shift === 0 ? to : end - start;
-    for (let k = a; k < copyEnd; k++) kept[k] = buf[start + k];
-    if (shift !== 0) {
-      spans[2 * i + 1] = to;
-      for (let j = i + 1; j < this.count; j++) {
-        spans[2 * j] += shift;
-        spans[2 * j + 1] += shift;
-      }
-    }
-    this.length = end - start;
-  }
-}
-
-function digitsOnly(buf: Buffer, from: number, to: number): boolean {
-  for (let k = from; k < to; k++) if ((CLASS[buf[k]] & 4) === 0) return false;
-  return true;
-}
-
-/** buf[at, at + n) equals kept[from, from + n). */
-function sameBytes(buf: Buffer, at: number, kept: Buffer, from: number, n: number): boolean {
-  for (let k = 0; k < n; k++) if (buf[at + k] !== kept[from + k]) return false;
-  return true;
 }
 
 /** 32-bit multiply-xorshift step, independent of FNV so that both hashes rarely collide together. */

@@ -8,7 +8,7 @@
 // starts a new series. Which fingerprints hold one is decided by rerank(), every few seconds,
 // with hysteresis so that two fingerprints of similar weight do not swap at every rerank.
 
-import { FingerprintScanner, type LastQuery } from './fingerprint';
+import { FingerprintScanner } from './fingerprint';
 import { Histogram, type StatementKind } from './histogram';
 
 /**
@@ -65,19 +65,11 @@ export class FingerprintTable {
 
   /** Trace id of the statement last looked up, or null (read right after lookup()). */
   traceId: string | null = null;
-  /**
-   * Changes whenever an entry is dropped (forgotten, or replaced after a collision): an entry
-   * remembered outside the table (a client's last statement) is the table's while it has not.
-   */
-  dropped = 0;
 
-  /**
-   * The fingerprint of the statement in buf[start, end): found by its hash, or made at first
-   * sight. With `keep`, the text is kept there (a client's LastQuery).
-   */
-  lookup(buf: Buffer, start: number, end: number, keep: LastQuery | null = null): FingerprintEntry {
+  /** The fingerprint of the statement in buf[start, end): found by its hash, or made at first sight. */
+  lookup(buf: Buffer, start: number, end: number): FingerprintEntry {
     const s = this.scanner;
-    s.scan(buf, start, end, null, keep);
+    s.scan(buf, start, end);
     this.traceId = s.traceAt < 0 ? null : buf.toString('latin1', s.traceAt, s.traceAt + 32);
     const found = this.entries.get(s.h1);
     if (found !== undefined && found.h2 === s.h2) return found;
@@ -88,10 +80,7 @@ export class FingerprintTable {
     s.scan(buf, start, end, tokens);
     const entry = new FingerprintEntry(h1, h2, displayText(tokens), kind);
     // A collision of the first hash replaces the older entry (its history is the price; 1 in 2^32).
-    if (found !== undefined) {
-      this.unrank(found);
-      this.dropped++;
-    }
+    if (found !== undefined) this.unrank(found);
     if (this.entries.size >= 2 * TRACKED) this.forget(this.byRecent());
     this.entries.set(h1, entry);
     if (this.ranked.size < this.k) this.rank(entry);
@@ -170,11 +159,7 @@ export class FingerprintTable {
 
   /** Past TRACKED, forgets the fingerprints with the least recent time (never one holding a histogram). */
   private forget(byRecent: readonly FingerprintEntry[]): void {
-    for (let i = TRACKED; i < byRecent.length; i++) {
-      if (byRecent[i].histogram !== null) continue;
-      this.entries.delete(byRecent[i].h1);
-      this.dropped++;
-    }
+    for (let i = TRACKED; i < byRecent.length; i++) if (byRecent[i].histogram === null) this.entries.delete(byRecent[i].h1);
   }
 
   private rank(entry: FingerprintEntry): void {

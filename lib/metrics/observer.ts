@@ -7,7 +7,6 @@
 
 import { log, type LogSubject } from '../log';
 import type { PoolStats } from './counters';
-import { LastQuery } from './fingerprint';
 import { FingerprintTable, type FingerprintEntry } from './fingerprints';
 import { KIND_NAMES, PoolMetrics, StatementKind } from './histogram';
 
@@ -99,30 +98,13 @@ export class RequestTags {
   /** The unnamed statement's fingerprint (a Bind of '' runs it). */
   private unnamed: FingerprintEntry | null = null;
   private named: Map<number, Named> | null = null;
-  /**
-   * The client's last Query text and its fingerprint (null when it carried a trace id, which is
-   * read from each text): a text that differs from it only in one integer literal has that
-   * fingerprint, found without scanning it (./fingerprint LastQuery). `lastDropped` is the
-   * table's `dropped` then: the entry is still the table's while it has not changed.
-   */
-  private lastQuery: LastQuery | null = null;
-  private lastEntry: FingerprintEntry | null = null;
-  private lastDropped = 0;
 
   constructor(private readonly observer: QueryObserver) {}
 
   /** A Query frame: buf[start] is 'Q'. */
   query(buf: Buffer, start: number, end: number): void {
     const table = this.observer.fingerprints;
-    const last = this.lastEntry;
-    if (last !== null && this.lastDropped === table.dropped && (this.lastQuery as LastQuery).follows(buf, start + 5, end - 1)) {
-      this.note(last, null);
-      return;
-    }
-    const entry = table.lookup(buf, start + 5, end - 1, (this.lastQuery ??= new LastQuery()));
-    this.lastEntry = table.traceId === null ? entry : null;
-    this.lastDropped = table.dropped;
-    this.note(entry, table.traceId);
+    this.note(table.lookup(buf, start + 5, end - 1), table.traceId);
   }
 
   /** A Parse frame: name, then the text. */

@@ -2,9 +2,7 @@
 // scanner (PostgreSQL's lexical rules on bytes), the top-K table, the histogram's buckets, and
 // the exposition's canonical `le` values.
 
-import { FingerprintScanner, LastQuery, SCAN_LIMIT } from '../../lib/metrics/fingerprint';
-import { QueryObserver, RequestTags } from '../../lib/metrics/observer';
-import { query } from '../../lib/protocol/frontend';
+import { FingerprintScanner, SCAN_LIMIT } from '../../lib/metrics/fingerprint';
 import { FingerprintTable, HALF_LIFE_MS, TRACKED } from '../../lib/metrics/fingerprints';
 import { Histogram, StatementKind } from '../../lib/metrics/histogram';
 import { canonical, Exposition, family, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/exposition';
@@ -105,81 +103,6 @@ describe('fingerprint scanner', () => {
   it('looks at the first SCAN_LIMIT bytes of a huge statement only', () => {
     const head = `INSERT INTO t VALUES ${'(1),'.repeat(SCAN_LIMIT / 4)}`;
     expect(same(`${head}(1)`, `${head}(1), (2), (3)`)).toBe(true);
-  });
-});
-
-describe('a client\'s last Query text (LastQuery)', () => {
-  /** Only a text that scans into the same tokens but one integer literal follows the last: any other change is scanned. */
-  it.each([
-    ['SELECT a FROM t WHERE id = 42;', 'SELECT a FROM t WHERE id = 7;', true],
-    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = 4200', true],
-    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = 42', true],
-    ['SELECT 1, 2', 'SELECT 1, 3', true],
-    ['SELECT 5 x', 'SELECT 0 x', true],
-    ['SELECT 1, 2', 'SELECT 5, 3', false],
-    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = x', false],
-    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = 4.2', false],
-    ['SELECT a FROM t WHERE id = 42', 'SELECT a FROM t WHERE id = ', false],
-    ['SELECT * FROM t1 WHERE a = 1', 'SELECT * FROM t2 WHERE a = 1', false],
-    ['SELECT * FROM "1"', 'SELECT * FROM "2"', false],
-    ['SELECT $1 + 1', 'SELECT $2 + 1', false],
-    ['SELECT 1 /* 2 */', 'SELECT 1 /* 3 */', false],
-    ["SELECT '1'", "SELECT '2'", false],
-    ['SELECT .5', 'SELECT .6', false],
-    ['SELECT 1e5', 'SELECT 1e6', false],
-    ['SELECT 0x1f', 'SELECT 0x2f', false],
-  ])('%s, then %s: %s', (prev, next, follows) => {
-    const keep = new LastQuery();
-    const a = Buffer.from(prev);
-    new FingerprintScanner().scan(a, 0, a.length, null, keep);
-    // The text is read where it sits in a bigger buffer, as in a client's chunk.
-    const b = Buffer.concat([Buffer.from('xx'), Buffer.from(next), Buffer.from('yy')]);
-    expect(keep.follows(b, 2, b.length - 2)).toBe(follows);
-    if (follows) expect(same(prev, next)).toBe(true);
-  });
-
-  /** A run of texts whose integers change length: each is found where it moved to, and what is kept is the last text. */
-  it('follows a run of texts whose integers change length', () => {
-    const keep = new LastQuery();
-    const first = Buffer.from('SELECT 1, 2, 3');
-    new FingerprintScanner().scan(first, 0, first.length, null, keep);
-    for (const next of ['SELECT 100, 2, 3', 'SELECT 100, 2, 30000', 'SELECT 100, 7, 30000', 'SELECT 100, 7, 3']) {
-      const b = Buffer.from(next);
-      expect(keep.follows(b, 0, b.length)).toBe(true);
-    }
-    const b = Buffer.from('SELECT 100, 7, 3');
-    expect(keep.follows(b, 0, b.length)).toBe(true);
-    const c = Buffer.from('SELECT 100, 7, 3 ');
-    expect(keep.follows(c, 0, c.length)).toBe(false);
-  });
-
-  /** A client's requests get the fingerprint a scan gives, whether the text followed the last one or not; a traced one keeps its trace id. */
-  it('tags each request with the fingerprint its text scans to', () => {
-    const observer = new QueryObserver();
-    observer.configure(true, 0, 20);
-    const tags = new RequestTags(observer);
-    const seen: string[] = [];
-    const where = { stats: { metrics: null } as never, replicaAddress: null, target: { backend: () => null } };
-    const client = { user: 'app', database: 'app', params: new Map<string, string>(), logPrefix: () => 'C-1' };
-    const texts = [
-      'SELECT a FROM t WHERE id = 1',
-      'SELECT a FROM t WHERE id = 22',
-      'SELECT a FROM u WHERE id = 22',
-      'SELECT a FROM u WHERE id = 3',
-      "SELECT a FROM u WHERE id = 3 /*traceparent='00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'*/",
-      "SELECT a FROM u WHERE id = 4 /*traceparent='00-0af7651916cd43dd8448eb211c80319d-b7ad6b7169203331-01'*/",
-      "SELECT a FROM u WHERE id = 55 /*traceparent='00-0af7651916cd43dd8448eb211c80319d-b7ad6b7169203331-01'*/",
-    ];
-    for (const sql of texts) {
-      const f = query(sql);
-      tags.query(f, 0, f.length);
-      const fp = new FingerprintTable(20).lookup(f, 5, f.length - 1);
-      seen.push(`${(tags as unknown as { current: { id: string } }).current.id === fp.id} ${String((tags as unknown as { traceId: string | null }).traceId)}`);
-      tags.ended(client, where, 100, 0, 100);
-    }
-    expect(seen).toEqual(['true null', 'true null', 'true null', 'true null', 'true 0af7651916cd43dd8448eb211c80319c', 'true 0af7651916cd43dd8448eb211c80319d', 'true 0af7651916cd43dd8448eb211c80319d']);
-    expect(observer.fingerprints.size).toBe(2);
-    expect(observer.fingerprints.top().map((e) => e.calls).sort()).toEqual([2, 5]);
   });
 });
 
