@@ -9,7 +9,6 @@
 // LoginAuth's (login-auth.ts), TLS is tls-upgrade.ts's. An idle client holds only what it needs
 // to be idle: the relay and the prepared-statement link wait for its first request.
 
-import type * as net from 'node:net';
 import { FrontendCode, TxStatus } from '../protocol/codes';
 import { SYNC } from '../protocol/frontend';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
@@ -33,7 +32,8 @@ import { RequestTags, TAG_FRAME_MAX, type QueryObserver } from '../metrics/obser
 import { PreparedLink } from '../prepared/link';
 import type { StatementRegistry } from '../prepared/statements';
 import { StartupPhase } from './startup-phase';
-import { listen, type SocketOwner } from './socket-events';
+import type { SocketOwner } from './socket-events';
+import { CLIENT_HIGH_WATER_MARK, type ClientSocket } from './client-socket';
 import { NO_PARAMS, ownParams, sessionParams } from './session-params';
 import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
@@ -45,7 +45,6 @@ import { ListenGlue, NOT_OURS, type ListenHost, type LocalAnswer } from '../sess
 import { PinWatch } from './pin-watch';
 import { replayFor, type SessionSettings } from '../session/settings';
 import { readSettingsBack, welcomeSettings } from './session-settings';
-import { writeDirect } from '../direct-write';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
@@ -148,8 +147,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   waitStart = 0;
   /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384") once the handshake is done, else ''. */
   tlsInfo = '';
-  /** Read by the admin console (SHOW CLIENTS addresses, SUSPEND); its TLS socket after an upgrade. */
-  socket: net.Socket;
+  /** The connection (./client-socket); read by the admin console too (SHOW CLIENTS addresses, SUSPEND). */
+  readonly socket: ClientSocket;
 
   /** The packets before login (states startup, auth, welcome); null from the welcome on. */
   private startup: StartupPhase | null;
@@ -184,7 +183,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private releaseAfterFeed = false;
 
   constructor(
-    socket: net.Socket,
+    socket: ClientSocket,
     private readonly ctx: ClientContext,
     readonly remote: string,
     turnedAway: ErrorFields | null = null,
@@ -193,8 +192,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.connectedAt = this.stateSince = clock.now;
     this.startup = new StartupPhase(this, ctx);
     this.socket = socket;
-    socket.setNoDelay(true);
-    listen(socket, this);
+    socket.setNoDelay();
+    socket.attach(this);
   }
 
   logPrefix(): string {
@@ -704,16 +703,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   sendToClient(bytes: Buffer): boolean {
     this.unanswered.answered();
     if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
-    const socket = this.socket;
-    return writeDirect(socket, bytes) < socket.writableHighWaterMark;
+    return this.socket.forward(bytes) < CLIENT_HIGH_WATER_MARK;
   }
 
   forward(bytes: Buffer): number {
     if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
-    // Below the stream (lib/direct-write): what the kernel did not take is still pending.
-    const socket = this.socket;
-    const pending = writeDirect(socket, bytes);
-    return pending < socket.writableHighWaterMark ? pending : -1;
+    // Below the stream (./client-socket): what the kernel did not take is still pending.
+    const pending = this.socket.forward(bytes);
+    return pending < CLIENT_HIGH_WATER_MARK ? pending : -1;
   }
 
   /** ServerPeer: a server's ErrorResponse as the client should see it (a rule's error in place of its marker's), or null. */
@@ -1108,6 +1105,6 @@ function isRuleMessage(type: number): boolean {
 /** How long a refused client may take to read its ErrorResponse and close before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
-function destroySocket(socket: net.Socket): void {
+function destroySocket(socket: ClientSocket): void {
   socket.destroy();
 }
