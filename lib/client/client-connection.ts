@@ -260,9 +260,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     else if (this.queued.full(this.ctx.settings.pkt_buf)) this.socket.pause();
   }
 
-  /** What an idle client never needed until now: the relay, the prepared-statement link, its rules. */
+  /** What an idle client never needed until now: the relay, the prepared-statement link, its rules, pins and LISTEN glue. */
   private firstRequest(): void {
     this.relay = new Relay(this, clientLimits(this.ctx.settings));
+    const pool = this.pool as Pool;
+    if (pool.settings.poolMode !== 'session') this.pinWatch = new PinWatch(pool.pins, this);
+    const hub = this.ctx.listenHubFor?.(pool) ?? null;
+    if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
     // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
@@ -463,10 +467,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (outcome.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = outcome.scramKeys;
     this.setState('welcome');
     this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
-    if (pool.settings.poolMode !== 'session') this.pinWatch = new PinWatch(pool.pins, this);
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
-    const hub = this.ctx.listenHubFor?.(pool) ?? null;
-    if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
     pool.clientLoggedIn(this);
   }
 
@@ -768,14 +769,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       return;
     }
     // Session state that cannot move keeps the server (lib/session/pins); in doubt it is asked first.
-    const kept = this.pinWatch !== null && this.pinWatch.keeps(server, this.releaseIfDone);
+    const kept = this.pinWatch !== null && this.pinWatch.keeps(server, this);
     // The transaction may have set something: learn what it left before the server goes. The
     // client has its ReadyForQuery already; the server stays linked until the answer is in, so
     // its next request cannot reach another server before its values are known.
     if (this.watchSets && (this.settings as SessionSettings).needsReadBack) {
       // A request sent before the answer waits for it, then is routed afresh (not run on this server just because it is still linked).
       if (!kept) this.heldForReadBack = [];
-      readSettingsBack(this.settings as SessionSettings, server, this.settingsReadBack);
+      readSettingsBack(this.settings as SessionSettings, server, this);
     } else if (!kept) this.unlink(true);
     // Still linked between transactions (pinned, or reading back): notifications that came during the result go now.
     if (this.server !== null) this.listenGlue?.session?.flush();
@@ -784,11 +785,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /**
    * A pin check's or a settings read-back's answer is in: the server goes back unless the
    * other answer is still to come, the client still needs it, or it sent something meanwhile.
+   * (PinWatch.keeps; a method, not a closure per client.)
    */
-  private readonly releaseIfDone = (server: ServerConnection): void => {
+  releaseIfDone(server: ServerConnection): void {
     if (this.server !== server || !this.restingOnServer() || server.hasInternalPending() || this.keptByPins()) return;
     this.unlink(true);
-  };
+  }
 
   /** Linked, between transactions (ReadyForQuery 'I'), nothing owed, no frame half-relayed. */
   private restingOnServer(): boolean {
@@ -802,8 +804,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     return pins !== undefined && (pins.holdsServer || pins.checking);
   }
 
-  /** The read-back is in (see releaseIfDone). */
-  private readonly settingsReadBack = (server: ServerConnection, error: ErrorFields | null): void => {
+  /** readSettingsBack: the read-back is in (see releaseIfDone). */
+  settingsReadBack(server: ServerConnection, error: ErrorFields | null): void {
     if (error !== null) log.warn(`reading back session settings failed: ${error.message}; closing that server`, this);
     this.releaseIfDone(server);
     const held = this.heldForReadBack;
@@ -812,7 +814,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.state === 'closed') return;
     this.socket.resume();
     for (const chunk of held) this.onData(chunk);
-  };
+  }
 
   /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */
   settingsRefused(error: ErrorFields): void {

@@ -19,11 +19,22 @@ export function welcomeSettings(
 ): SessionSettings {
   const initial = new Map(startupSettings);
   for (const [name, value] of startupParams) if (!serverParams.has(name)) initial.set(name.toLowerCase(), value);
+  return new SessionSettings(SettingValues.of(initial), reportedBy(serverParams, tracked));
+}
+
+/** One `reported` test per pool's server parameters, shared by its clients (not a closure per client). */
+const reportedTests = new WeakMap<ReadonlyMap<string, string>, { tracked: TrackedParams; reported: (name: string) => boolean }>();
+
+/** Whether PostgreSQL reports a parameter (../server/params follows those, not the session settings). */
+function reportedBy(serverParams: ReadonlyMap<string, string>, tracked: TrackedParams): (name: string) => boolean {
+  const known = reportedTests.get(serverParams);
+  if (known !== undefined && known.tracked === tracked) return known.reported;
   const reported = (name: string): boolean => {
     const canonical = tracked.lookup(name);
     return canonical !== undefined && serverParams.has(canonical);
   };
-  return new SessionSettings(SettingValues.of(initial), reported);
+  reportedTests.set(serverParams, { tracked, reported });
+  return reported;
 }
 
 /**
@@ -31,7 +42,7 @@ export function welcomeSettings(
  * server's record and the client's values both become the answer; `done` is told when it is in
  * (with the error, when the read failed: that server then serves no one again, its state unknown).
  */
-export function readSettingsBack(settings: SessionSettings, server: ServerConnection, done: (server: ServerConnection, error: ErrorFields | null) => void): void {
+export function readSettingsBack(settings: SessionSettings, server: ServerConnection, done: { settingsReadBack(server: ServerConnection, error: ErrorFields | null): void }): void {
   const back = settings.readBack();
   const reader: InternalReader = {
     row: (buf, start, end) => {
@@ -41,7 +52,7 @@ export function readSettingsBack(settings: SessionSettings, server: ServerConnec
     done: (srv, error) => {
       if (error !== null) srv.closeOnRelease = true;
       else srv.settings = back.finish();
-      done(srv, error);
+      done.settingsReadBack(srv, error);
     },
   };
   server.runInternal(back.sql, reader);
