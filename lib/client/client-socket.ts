@@ -45,7 +45,7 @@ const SOCKET = Symbol('pgmux.clientSocket');
 /** The part of an accepted libuv stream handle (TCPWrap, PipeWrap) used here. */
 interface ClientHandle extends StreamHandle {
   /** Called by node for each read (StreamBase's onread accessor). */
-  onread: ((this: ClientHandle) => void) | null;
+  onread: (this: ClientHandle) => void;
   readStart(): number;
   readStop(): number;
   useUserBuffer(buffer: Buffer): void;
@@ -98,6 +98,9 @@ function onRead(this: ClientHandle): void {
   if (nread > 0) (this[SOCKET] as ClientSocket).received(nread);
   else if (nread < 0) (this[SOCKET] as ClientSocket).readEnded(nread);
 }
+
+/** onread of a handle given away (detach) while still in this process: nothing is read for this module any more. */
+function ignoreRead(): void {}
 
 function onWriteDone(this: WriteReq, status: number): void {
   const socket = this.owner as ClientSocket;
@@ -301,14 +304,18 @@ export class ClientSocket {
 
   /**
    * The handle, for sending the connection to another process (process.send(message, handle):
-   * node sends a TCP handle as 'net.Native'); this object lets go of it. Null when it cannot go:
-   * TLS (its session state stays here), ending or closed, or writes still pending.
+   * node sends a TCP handle as 'net.Native'; spec/client/client-socket-detach.spec.ts); this
+   * object lets go of it and its owner hears nothing more. This process's copy stays open until
+   * the caller closes it. Only for another process: in this one the handle still reads into the
+   * shared buffer. Null when it cannot go: TLS (its session state stays here), ending or closed,
+   * the client's FIN already read, or writes still pending.
    */
   detach(): object | null {
     if (this.tls !== null || (this.state & (ENDING | CLOSED | EOF)) !== 0 || this.pending !== 0) return null;
     this.pause();
     this.state |= STREAMED | CLOSED;
-    this.handle.onread = null;
+    // onread takes only a function (node aborts on anything else): one that ignores the read.
+    this.handle.onread = ignoreRead;
     this.handle[SOCKET] = undefined;
     this.owner = null;
     return this.handle;
