@@ -264,7 +264,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private firstRequest(): void {
     this.relay = new Relay(this, clientLimits(this.ctx.settings));
     const pool = this.pool as Pool;
-    if (pool.settings.poolMode !== 'session') this.pinWatch = new PinWatch(pool.pins, this);
+    this.watchedPins();
     const hub = this.ctx.listenHubFor?.(pool) ?? null;
     if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
     // Made before any message reaches a server, so its queue sees every request owed.
@@ -272,6 +272,17 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
     this.rules = this.ctx.rulesFor?.(this, this.pool as Pool) ?? null;
     if (this.rules !== null && this.settings !== null && this.settings.values.values.size > 0) this.rules.sessionSettings();
+  }
+
+  /**
+   * The session pins' watch, made when first needed: at the first request, or at login for a
+   * routed client, whose router keeps its pins in the same account (lib/pool/registry routerFor).
+   * Null in session pooling (or before login).
+   */
+  watchedPins(): PinWatch | null {
+    const pool = this.pool;
+    if (this.pinWatch === null && pool !== null && pool.settings.poolMode !== 'session') this.pinWatch = new PinWatch(pool.pins, this);
+    return this.pinWatch;
   }
 
   /**
