@@ -3,7 +3,7 @@
 // one read and one write, and prints the process's CPU per hop. <write> is `stream`
 // (socket.write) or `direct` (lib/direct-write); <read> is `data` ('data' events), `onread`
 // (net's onread into a reused buffer, the bytes used in place) or `onread-copy` (each read
-// copied out first, as lib/client/socket-reader does). Run each a few times: one number is noise.
+// copied out first, as lib/client/client-socket does). Run each a few times: one number is noise.
 //
 // Not a test: numbers depend on the machine.
 
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       s.on('data', onBytes(toClient));
       return;
     }
-    // As lib/client/socket-reader's first version: the accepted handle wrapped again with onread.
+    // As the first version of client socket reading (lib/client/client-socket now holds the raw handle): the accepted handle wrapped again with onread.
     const wrapper = s as net.Socket & { _handle: object | null };
     const handle = wrapper._handle;
     wrapper._handle = null;

@@ -11,8 +11,10 @@ import { Level, log, type LevelValue } from './log';
 import { workerCount } from './workers/count';
 import { Supervisor } from './workers/supervisor';
 import { workerPlace } from './workers/worker';
+import { keepYoungGenerationSmall } from './young-generation';
 
 export async function main(argv: string[]): Promise<number> {
+  keepYoungGenerationSmall();
   const program = new Command()
     .name('pgmux')
     .description('PostgreSQL connection pooler and router, a PgBouncer drop-in (same ini file)')

@@ -1,25 +1,28 @@
-// Owns writing below the stream: a Buffer goes straight to the socket's libuv handle, which tries
+// Owns writing below the stream: a Buffer goes straight to a libuv stream handle, which tries
 // the write at once (uv_try_write), so the forwarding path pays neither Writable's per-write state
 // nor a request object, a callback and a next-tick per write. Only a write the kernel does not take
-// whole stays pending in libuv; the socket emits 'drain' when the last such write is done. Whoever writes to the same socket through write()
-// meanwhile is queued behind them by libuv, so order holds; when Writable itself holds bytes (a
-// write() still pending, a cork), this module goes through write() too.
+// whole stays pending in libuv. For a net.Socket (servers, TLS clients) the socket emits 'drain'
+// when the last such write is done; whoever writes to the same socket through write() meanwhile
+// is queued behind them by libuv, so order holds; when Writable itself holds bytes (a write()
+// still pending, a cork), this module goes through write() too. Plain clients have no net.Socket:
+// lib/client/client-socket writes to their handle through handleWrite.
 
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
 /** The part of a libuv stream handle (TCPWrap, PipeWrap) used here. */
-interface StreamHandle {
+export interface StreamHandle {
   writeBuffer(req: WriteReq, bytes: Buffer): number;
   readonly writeQueueSize: number;
 }
 
 /** node's WriteWrap: the request object a handle write needs (bound to C++ only when the write goes async). */
-interface WriteReq {
+export interface WriteReq {
   oncomplete: ((this: WriteReq, status: number) => void) | null;
   /** Keeps the bytes alive while libuv still points into them. */
   buffer: Buffer | null;
-  socket: net.Socket | null;
+  /** Whose write it is, for oncomplete. */
+  owner: object | null;
 }
 
 interface StreamWrapBinding {
@@ -45,13 +48,35 @@ const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding;
  */
 let spare: WriteReq = new WriteWrap();
 
-function onComplete(this: WriteReq, status: number): void {
-  const socket = this.socket as Wired;
+/**
+ * Writes `bytes` to a stream handle: 0 when the kernel took them all (`bytes` is no longer
+ * referenced), a negative errno when the write failed, or 1 when the rest is pending in libuv:
+ * `oncomplete` is then called on the request, whose `owner` is `owner`, once it is done.
+ */
+export function handleWrite(handle: StreamHandle, bytes: Buffer, owner: object, oncomplete: (this: WriteReq, status: number) => void): number {
+  const req = spare;
+  const err = handle.writeBuffer(req, bytes);
+  if (err !== 0) {
+    // The request may have been bound to the failed write: the next one gets a fresh one.
+    spare = new WriteWrap();
+    return err;
+  }
+  // Taken whole: nothing of this write is queued (an earlier pending one would have made it async).
+  if (streamBaseState[kLastWriteWasAsync] === 0) return 0;
+  spare = new WriteWrap();
+  req.buffer = bytes;
+  req.owner = owner;
+  req.oncomplete = oncomplete;
+  return 1;
+}
+
+function onSocketWriteDone(this: WriteReq, status: number): void {
+  const socket = this.owner as Wired;
   this.buffer = null;
-  this.socket = null;
+  this.owner = null;
   if (status < 0) {
     // The socket is failing: its owner hears it through 'error' and 'close'.
-    if (!socket.destroyed) socket.destroy(systemError(status));
+    if (!socket.destroyed) socket.destroy(systemError(status, 'write'));
     return;
   }
   // The last of this module's pending writes is done: 'drain', even if write()'s own are still
@@ -61,12 +86,13 @@ function onComplete(this: WriteReq, status: number): void {
   if (left === 0) socket.emit('drain');
 }
 
-function systemError(status: number): NodeJS.ErrnoException {
+/** An error as node's own socket code makes them (code, errno, syscall). */
+export function systemError(status: number, syscall: string): NodeJS.ErrnoException {
   const code = getSystemErrorName(status);
-  const err: NodeJS.ErrnoException = new Error(`write ${code}`);
+  const err: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
   err.code = code;
   err.errno = status;
-  err.syscall = 'write';
+  err.syscall = syscall;
   return err;
 }
 
@@ -82,18 +108,12 @@ export function writeDirect(socket: net.Socket, bytes: Buffer): number {
     // write() says 'drain' only after it returned false: report past the mark only then.
     return s.write(bytes) ? s.writableLength : Math.max(s.writableLength, s.writableHighWaterMark);
   }
-  const req = spare;
-  const err = handle.writeBuffer(req, bytes);
-  if (err !== 0) {
-    s.destroy(systemError(err));
+  const result = handleWrite(handle, bytes, s, onSocketWriteDone);
+  if (result === 0) return 0;
+  if (result < 0) {
+    s.destroy(systemError(result, 'write'));
     return 0;
   }
-  // Taken whole: nothing of this write is queued (an earlier pending one would have made it async).
-  if (streamBaseState[kLastWriteWasAsync] === 0) return 0;
-  spare = new WriteWrap();
-  req.buffer = bytes;
-  req.socket = s;
-  req.oncomplete = onComplete;
   s[PENDING] = (s[PENDING] ?? 0) + 1;
   return Math.max(1, handle.writeQueueSize);
 }

@@ -22,7 +22,7 @@ import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
 import { Observability } from './observability';
 import { Notifications } from './session/channels';
-import { acceptBelowStream, remoteOf } from './client/socket-reader';
+import { acceptClients, remoteOf, type ClientSocket } from './client/client-socket';
 import { LimitShare } from './workers/limits';
 import { WorkerLink } from './workers/worker';
 import { cancelRoute } from './workers/cancel-route';
@@ -123,7 +123,7 @@ export class Pgmux implements ConsoleHost {
 
   private listen(options: net.ListenOptions, label: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      // Connections come through acceptBelowStream (client/socket-reader), set up once it listens.
+      // Connections come through acceptClients (client/client-socket), set up once it listens.
       const server = net.createServer();
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EAFNOSUPPORT' && options.host === '::') {
@@ -136,7 +136,7 @@ export class Pgmux implements ConsoleHost {
       server.listen(options, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => log.error(`listener ${label}: ${err.message}`));
-        acceptBelowStream(server, (socket) => this.accept(socket));
+        acceptClients(server, (socket) => this.accept(socket));
         log.info(`listening on ${label}`);
         this.listeners.push(server);
         resolve();
@@ -144,12 +144,13 @@ export class Pgmux implements ConsoleHost {
     });
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: ClientSocket): void {
     // The client's connect time (client_login_timeout) is this reading.
     clock.tick();
-    const remote = remoteOf(socket);
+    const peer = socket.remoteEnd();
+    const remote = remoteOf(peer);
     const s = this.config.settings;
-    if (s.tcp_keepalive && socket.remoteAddress !== undefined) socket.setKeepAlive(true, s.tcp_keepidle * 1000);
+    if (s.tcp_keepalive && peer.address !== undefined) socket.setKeepAlive(s.tcp_keepidle * 1000);
     const registry = this.registry;
     if (registry.clients.size >= s.max_client_conn || this.shutdownMode !== 'none') {
       // Refused, but only after its first packets are answered (SSLRequest 'N' or 'S', a cancel

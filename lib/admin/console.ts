@@ -113,7 +113,7 @@ export class AdminConsole implements ConsoleGate, CommandHost, SessionHost {
       done(false);
       return;
     }
-    unixPeerUid(client.socket)
+    unixPeerUid(client.socket.fd)
       .then((uid) => {
         const own = uid !== undefined && uid === process.getuid?.();
         if (own) {

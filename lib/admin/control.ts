@@ -172,7 +172,7 @@ export class Control {
       case 'suspend':
         return (
           pools.every((p) => serversOf(p).every((s) => pendingBytes(s.socket) === 0)) &&
-          [...this.registry.clients].every((c) => pendingBytes(c.socket) === 0)
+          [...this.registry.clients].every((c) => c.socket.writableLength === 0)
         );
     }
   }

@@ -2,17 +2,17 @@
 // database "pgbouncer" asks the gate who may enter, and once in, the client hands its bytes to
 // a console session instead of a pool.
 
-import type * as net from 'node:net';
 import type { ErrorFields } from '../protocol/backend';
 import type { LogSubject } from '../log';
 import type { RequestTiming } from '../metrics/counters';
 import type { ClientConnection } from '../client/client-connection';
+import type { ClientSocket } from '../client/client-socket';
 
 /** The client side of a console session, as the console sees it (ClientConnection). */
 export interface ConsolePeer extends LogSubject {
   readonly id: number;
   readonly user: string;
-  readonly socket: net.Socket;
+  readonly socket: ClientSocket;
   readonly timing: RequestTiming;
   /** Tracked parameters from the startup packet (canonical names). */
   readonly params: ReadonlyMap<string, string>;

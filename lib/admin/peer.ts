@@ -36,9 +36,8 @@ function realUid(pid: string): number | undefined {
   }
 }
 
-/** The real uid of the process at the other end of a unix socket, when it can be found. */
-export function unixPeerUid(socket: net.Socket): Promise<number | undefined> {
-  const fd = socketFd(socket);
+/** The real uid of the process at the other end of the unix socket on `fd`, when it can be found. */
+export function unixPeerUid(fd: number | null): Promise<number | undefined> {
   const mine = fd === null ? undefined : inodeOf(fd);
   if (mine === undefined) return Promise.resolve(undefined);
   return new Promise((resolve) => {

@@ -2,7 +2,6 @@
 // (database, then user name), their clients and servers per state, databases, users, stats.
 // Built on demand for one SHOW; nothing here runs on the forwarding path.
 
-import type * as net from 'node:net';
 import { resolveDatabase, type Config, type DatabaseDef } from '../config';
 import type { Registry } from '../pool/registry';
 import type { Pool } from '../pool/pool';
@@ -130,10 +129,18 @@ function endpoint(address: string | undefined, port: number | undefined, unixPor
   return { addr: address.replace(/^::ffff:/, ''), port: port ?? 0 };
 }
 
-function sockEnds(socket: net.Socket, unixPort: number): Pick<SocketRow, 'addr' | 'port' | 'localAddr' | 'localPort' | 'sendAvail'> {
+/** The addresses of a connection's two ends (a server's net.Socket, a client's ClientSocket). */
+interface SocketEnds {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly localAddress?: string | undefined;
+  readonly localPort?: number | undefined;
+}
+
+function sockEnds(socket: SocketEnds, unixPort: number, pending: number): Pick<SocketRow, 'addr' | 'port' | 'localAddr' | 'localPort' | 'sendAvail'> {
   const remote = endpoint(socket.remoteAddress, socket.remotePort, unixPort);
   const local = endpoint(socket.localAddress, socket.localPort, unixPort);
-  return { addr: remote.addr, port: remote.port, localAddr: local.addr, localPort: local.port, sendAvail: pendingBytes(socket) };
+  return { addr: remote.addr, port: remote.port, localAddr: local.addr, localPort: local.port, sendAvail: pending };
 }
 
 export function clientRow(c: ClientConnection, state: string, listenPort: number): SocketRow {
@@ -143,7 +150,7 @@ export function clientRow(c: ClientConnection, state: string, listenPort: number
     user: c.user,
     database: c.database,
     state,
-    ...sockEnds(c.socket, listenPort),
+    ...sockEnds(c.socket, listenPort, c.socket.writableLength),
     connectTime: c.connectedAt,
     requestTime: c.timing.requestAt || c.connectedAt,
     waitUs: start === 0 ? 0 : nowUs() - start,
@@ -163,7 +170,7 @@ export function serverRow(s: ServerConnection, pool: Pool, state: string, linked
     user: pool.serverUser,
     database: pool.db.name,
     state,
-    ...sockEnds(s.socket, listenPort),
+    ...sockEnds(s.socket, listenPort, pendingBytes(s.socket)),
     port: s.socket.remotePort ?? s.address.port,
     connectTime: s.connectedAt,
     requestTime: s.lastUsed,
@@ -352,13 +359,13 @@ export function fdRows(inv: Inventory, listeners: readonly { fd: number | null; 
       if (c.pool !== p || c.state === 'startup' || c.state === 'auth') continue;
       const end = endpoint(c.socket.remoteAddress, c.socket.remotePort, port);
       const link = c.server === null ? 0 : (socketFd(c.server.socket) ?? 0);
-      rows.push({ fd: socketFd(c.socket), task: 'client', user: c.user, database: p.db.name, addr: end.addr, port: end.port, cancel: cancelKey(c.cancelKey.pid, c.cancelKey.secret), link, params: c.params });
+      rows.push({ fd: c.socket.fd, task: 'client', user: c.user, database: p.db.name, addr: end.addr, port: end.port, cancel: cancelKey(c.cancelKey.pid, c.cancelKey.secret), link, params: c.params });
     }
     for (const [, servers] of serverLists(p)) {
       for (const s of servers) {
         const peer = linked.get(s);
         const end = endpoint(s.socket.remoteAddress, s.socket.remotePort, s.address.port);
-        const link = peer === undefined ? 0 : (socketFd(peer.socket) ?? 0);
+        const link = peer === undefined ? 0 : (peer.socket.fd ?? 0);
         rows.push({ fd: socketFd(s.socket), task: 'server', user: p.serverUser, database: p.db.name, addr: end.addr, port: end.port, cancel: cancelKey(s.pid, s.secret), link, params: s.params });
       }
     }

@@ -194,14 +194,22 @@ export function handshakeProblem(socket: tls.TLSSocket, direct: boolean): string
   return null;
 }
 
+/** A client connection as the checks below see it (lib/client/client-socket). */
+export interface ClientEnd {
+  /** Undefined for a unix-socket client. */
+  readonly remoteAddress: string | undefined;
+  /** Its TLS socket once upgraded, else null. */
+  readonly tls: tls.TLSSocket | null;
+}
+
 /** Whether a client on `socket` must be refused for not using TLS (PgBouncer: never over a unix socket). */
-export function plainLoginRefused(socket: net.Socket): boolean {
-  return requiresTls(applied.client.mode) && !(socket instanceof tls.TLSSocket) && socket.remoteAddress !== undefined;
+export function plainLoginRefused(socket: ClientEnd): boolean {
+  return requiresTls(applied.client.mode) && socket.tls === null && socket.remoteAddress !== undefined;
 }
 
 /** Whether pgmux takes TLS on `socket`: configured, plain TCP so far (PgBouncer: never over a unix socket). */
-export function offersTls(socket: net.Socket): boolean {
-  return applied.client.context !== null && !(socket instanceof tls.TLSSocket) && socket.remoteAddress !== undefined;
+export function offersTls(socket: ClientEnd): boolean {
+  return applied.client.context !== null && socket.tls === null && socket.remoteAddress !== undefined;
 }
 
 function hasPeerCertificate(socket: tls.TLSSocket): boolean {
@@ -230,8 +238,9 @@ function peerVerifyError(socket: tls.TLSSocket): string | null {
  * null when it may: TLS, a certificate that verified against client_tls_ca_file, and a subject
  * CN equal to the user name (as PostgreSQL's cert method without a user map).
  */
-export function certLoginProblem(socket: net.Socket, user: string): string | null {
-  if (!(socket instanceof tls.TLSSocket)) return 'TLS connection required';
+export function certLoginProblem(end: ClientEnd, user: string): string | null {
+  const socket = end.tls;
+  if (socket === null) return 'TLS connection required';
   if (!hasPeerCertificate(socket)) return 'TLS client certificate required';
   const untrusted = peerVerifyError(socket);
   if (untrusted !== null) return `TLS client certificate not trusted: ${untrusted}`;

@@ -9,7 +9,6 @@
 // LoginAuth's (login-auth.ts), TLS is tls-upgrade.ts's. An idle client holds only what it needs
 // to be idle: the relay and the prepared-statement link wait for its first request.
 
-import type * as net from 'node:net';
 import { FrontendCode, TxStatus } from '../protocol/codes';
 import { SYNC } from '../protocol/frontend';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
@@ -33,7 +32,8 @@ import { RequestTags, TAG_FRAME_MAX, type QueryObserver } from '../metrics/obser
 import { PreparedLink } from '../prepared/link';
 import type { StatementRegistry } from '../prepared/statements';
 import { StartupPhase } from './startup-phase';
-import { listen, type SocketOwner } from './socket-events';
+import type { SocketOwner } from './socket-events';
+import { CLIENT_HIGH_WATER_MARK, type ClientSocket } from './client-socket';
 import { NO_PARAMS, ownParams, sessionParams } from './session-params';
 import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
@@ -46,7 +46,6 @@ import { PinWatch } from './pin-watch';
 import { replayFor, type SessionSettings } from '../session/settings';
 import { carriedSettings, readSettingsBack, welcomeSettings } from './session-settings';
 import type { SessionRoute } from '../routing/classify-types';
-import { pendingBytes, writeDirect } from '../direct-write';
 import { carriedStatements, internCarried, type CarriedSession } from './carried-session';
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
@@ -152,8 +151,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   waitStart = 0;
   /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384") once the handshake is done, else ''. */
   tlsInfo = '';
-  /** Read by the admin console (SHOW CLIENTS addresses, SUSPEND); its TLS socket after an upgrade. */
-  socket: net.Socket;
+  /** The connection (./client-socket); read by the admin console too (SHOW CLIENTS addresses, SUSPEND). */
+  readonly socket: ClientSocket;
 
   /** The packets before login (states startup, auth, welcome); null from the welcome on. */
   private startup: StartupPhase | null;
@@ -196,7 +195,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   private releaseAfterFeed = false;
 
   constructor(
-    socket: net.Socket,
+    socket: ClientSocket,
     private readonly ctx: ClientContext,
     readonly remote: string,
     turnedAway: ErrorFields | null = null,
@@ -205,8 +204,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.connectedAt = this.stateSince = clock.now;
     this.startup = new StartupPhase(this, ctx);
     this.socket = socket;
-    socket.setNoDelay(true);
-    listen(socket, this);
+    socket.setNoDelay();
+    socket.attach(this);
   }
 
   logPrefix(): string {
@@ -278,14 +277,29 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     else if (this.queued.full(this.ctx.settings.pkt_buf)) this.socket.pause();
   }
 
-  /** What an idle client never needed until now: the relay, the prepared-statement link, its rules. */
+  /** What an idle client never needed until now: the relay, the prepared-statement link, its rules, pins and LISTEN glue. */
   private firstRequest(): void {
     this.relay = new Relay(this, clientLimits(this.ctx.settings));
+    const pool = this.pool as Pool;
+    this.watchedPins();
+    const hub = this.ctx.listenHubFor?.(pool) ?? null;
+    if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
     // Made before any message reaches a server, so its queue sees every request owed.
     if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
     // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
     this.rules = this.ctx.rulesFor?.(this, this.pool as Pool) ?? null;
     if (this.rules !== null && this.settings !== null && this.settings.values.values.size > 0) this.rules.sessionSettings();
+  }
+
+  /**
+   * The session pins' watch, made when first needed: at the first request, or at login for a
+   * routed client, whose router keeps its pins in the same account (lib/pool/registry routerFor).
+   * Null in session pooling (or before login).
+   */
+  watchedPins(): PinWatch | null {
+    const pool = this.pool;
+    if (this.pinWatch === null && pool !== null && pool.settings.poolMode !== 'session') this.pinWatch = new PinWatch(pool.pins, this);
+    return this.pinWatch;
   }
 
   /**
@@ -487,11 +501,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.pool = pool;
     this.stats = pool.stats;
     this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
-    this.watchSets = pool.settings.poolMode !== 'session';
-    if (pool.settings.poolMode !== 'session') this.pinWatch = new PinWatch(pool.pins, this);
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
-    const hub = this.ctx.listenHubFor?.(pool) ?? null;
-    if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
   }
 
   private attachConsole(): void {
@@ -726,16 +736,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   sendToClient(bytes: Buffer): boolean {
     this.unanswered.answered();
     if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
-    const socket = this.socket;
-    return writeDirect(socket, bytes) < socket.writableHighWaterMark;
+    return this.socket.forward(bytes) < CLIENT_HIGH_WATER_MARK;
   }
 
   forward(bytes: Buffer): number {
     if (this.rules !== null && this.rules.capturing) this.rules.captured(bytes);
-    // Below the stream (lib/direct-write): what the kernel did not take is still pending.
-    const socket = this.socket;
-    const pending = writeDirect(socket, bytes);
-    return pending < socket.writableHighWaterMark ? pending : -1;
+    // Below the stream (./client-socket): what the kernel did not take is still pending.
+    const pending = this.socket.forward(bytes);
+    return pending < CLIENT_HIGH_WATER_MARK ? pending : -1;
   }
 
   /** ServerPeer: a server's ErrorResponse as the client should see it (a rule's error in place of its marker's), or null. */
@@ -800,14 +808,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       return;
     }
     // Session state that cannot move keeps the server (lib/session/pins); in doubt it is asked first.
-    const kept = this.pinWatch !== null && this.pinWatch.keeps(server, this.releaseIfDone);
+    const kept = this.pinWatch !== null && this.pinWatch.keeps(server, this);
     // The transaction may have set something: learn what it left before the server goes. The
     // client has its ReadyForQuery already; the server stays linked until the answer is in, so
     // its next request cannot reach another server before its values are known.
     if (this.watchSets && (this.settings as SessionSettings).needsReadBack) {
       // A request sent before the answer waits for it, then is routed afresh (not run on this server just because it is still linked).
       if (!kept) this.heldForReadBack = [];
-      readSettingsBack(this.settings as SessionSettings, server, this.settingsReadBack);
+      readSettingsBack(this.settings as SessionSettings, server, this);
     } else if (!kept) this.unlink(true);
     // Still linked between transactions (pinned, or reading back): notifications that came during the result go now.
     if (this.server !== null) this.listenGlue?.session?.flush();
@@ -816,11 +824,12 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /**
    * A pin check's or a settings read-back's answer is in: the server goes back unless the
    * other answer is still to come, the client still needs it, or it sent something meanwhile.
+   * (PinWatch.keeps; a method, not a closure per client.)
    */
-  private readonly releaseIfDone = (server: ServerConnection): void => {
+  releaseIfDone(server: ServerConnection): void {
     if (this.server !== server || !this.restingOnServer() || server.hasInternalPending() || this.keptByPins()) return;
     this.unlink(true);
-  };
+  }
 
   /** Linked, between transactions (ReadyForQuery 'I'), nothing owed, no frame half-relayed. */
   private restingOnServer(): boolean {
@@ -834,8 +843,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     return pins !== undefined && (pins.holdsServer || pins.checking);
   }
 
-  /** The read-back is in (see releaseIfDone). */
-  private readonly settingsReadBack = (server: ServerConnection, error: ErrorFields | null): void => {
+  /** readSettingsBack: the read-back is in (see releaseIfDone). */
+  settingsReadBack(server: ServerConnection, error: ErrorFields | null): void {
     if (error !== null) log.warn(`reading back session settings failed: ${error.message}; closing that server`, this);
     this.releaseIfDone(server);
     const held = this.heldForReadBack;
@@ -844,7 +853,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.state === 'closed') return;
     this.socket.resume();
     for (const chunk of held) this.onData(chunk);
-  };
+  }
 
   /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */
   settingsRefused(error: ErrorFields): void {
@@ -1150,7 +1159,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.atBoundary() &&
       (this.prepared === null || this.prepared.pending === 0) &&
       this.listenGlue?.waiting !== true &&
-      pendingBytes(this.socket) === 0
+      this.socket.writableLength === 0
     );
   }
 
@@ -1187,6 +1196,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.database = carried.database;
     this.startup = null;
     this.joinPool(pool);
+    this.watchSets = pool.settings.poolMode !== 'session';
     pool.clients.add(this);
     this.cancelKey = { ...carried.cancelKey };
     this.params = new Map(carried.params);
@@ -1201,8 +1211,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (carried.route.writePending) router.carriedWrite();
       }
     }
+    // What a first request would make (relay, prepared link, pins, LISTEN glue), made now when the session brings some of it.
+    if ((this.tracksPrepared && carried.statements.length > 0) || carried.listens !== null) this.firstRequest();
     if (this.tracksPrepared && carried.statements.length > 0) {
-      this.firstRequest();
       const names = (this.prepared as PreparedLink).names;
       // As a Parse pgmux answers without a server is recorded (answerParses).
       for (const s of carried.statements) {
@@ -1239,6 +1250,6 @@ function isRuleMessage(type: number): boolean {
 /** How long a refused client may take to read its ErrorResponse and close before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
-function destroySocket(socket: net.Socket): void {
+function destroySocket(socket: ClientSocket): void {
   socket.destroy();
 }

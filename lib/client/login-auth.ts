@@ -3,7 +3,7 @@
 // auth_user applies), the pool (taken only for users that exist), and the challenge/answer
 // exchange. The connection hears the outcome once, through `done`.
 
-import type * as net from 'node:net';
+import type { ClientSocket } from './client-socket';
 import type { ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import type { Secret } from '../auth/secret';
@@ -25,7 +25,7 @@ export interface LoginSubject extends LogSubject {
   /** On TLS (hba hostssl/hostnossl, cert). */
   readonly tls: boolean;
   /** Where challenges go; its peer address selects hba rules. */
-  readonly socket: net.Socket;
+  readonly socket: ClientSocket;
   /** Still logging in: false once it closed or timed out while a lookup was under way. */
   readonly inAuth: boolean;
 }

@@ -103,7 +103,7 @@ export class PinWatch {
    * in doubt the server is asked first; meanwhile it is kept, and `freed` hears when the answer
    * says the client no longer needs it.
    */
-  keeps(server: PinnedServer, freed: (server: ServerConnection) => void): boolean {
+  keeps(server: PinnedServer, freed: { releaseIfDone(server: ServerConnection): void }): boolean {
     this.refusalsOwed = 0;
     const sql = this.pins.checkAtIdle();
     if (sql !== null) {
@@ -113,7 +113,7 @@ export class PinWatch {
           answer = firstColumn(buf, start, end);
         },
         done: (srv, error) => {
-          if (this.checked(error === null ? answer : null)) freed(srv);
+          if (this.checked(error === null ? answer : null)) freed.releaseIfDone(srv);
         },
       });
     }

@@ -27,15 +27,22 @@ export function welcomeSettings(
  * values, and the parameters its pool's servers report (`reported`), which stay ../server/params'.
  */
 export function carriedSettings(values: Iterable<readonly [string, string]>, reported: readonly string[], tracked: TrackedParams): SessionSettings {
-  return new SessionSettings(SettingValues.of(new Map(values)), reportedBy(new Set(reported), tracked));
+  return new SessionSettings(SettingValues.of(new Map(values)), reportedBy(new Map(reported.map((name) => [name, ''])), tracked));
 }
 
-/** Whether PostgreSQL reports a parameter to clients of servers that reported `serverParams`. */
-function reportedBy(serverParams: { has(name: string): boolean }, tracked: TrackedParams): (name: string) => boolean {
-  return (name) => {
+/** One `reported` test per pool's server parameters, shared by its clients (not a closure per client). */
+const reportedTests = new WeakMap<ReadonlyMap<string, string>, { tracked: TrackedParams; reported: (name: string) => boolean }>();
+
+/** Whether PostgreSQL reports a parameter (../server/params follows those, not the session settings). */
+function reportedBy(serverParams: ReadonlyMap<string, string>, tracked: TrackedParams): (name: string) => boolean {
+  const known = reportedTests.get(serverParams);
+  if (known !== undefined && known.tracked === tracked) return known.reported;
+  const reported = (name: string): boolean => {
     const canonical = tracked.lookup(name);
     return canonical !== undefined && serverParams.has(canonical);
   };
+  reportedTests.set(serverParams, { tracked, reported });
+  return reported;
 }
 
 /**
@@ -43,7 +50,7 @@ function reportedBy(serverParams: { has(name: string): boolean }, tracked: Track
  * server's record and the client's values both become the answer; `done` is told when it is in
  * (with the error, when the read failed: that server then serves no one again, its state unknown).
  */
-export function readSettingsBack(settings: SessionSettings, server: ServerConnection, done: (server: ServerConnection, error: ErrorFields | null) => void): void {
+export function readSettingsBack(settings: SessionSettings, server: ServerConnection, done: { settingsReadBack(server: ServerConnection, error: ErrorFields | null): void }): void {
   const back = settings.readBack();
   const reader: InternalReader = {
     row: (buf, start, end) => {
@@ -53,7 +60,7 @@ export function readSettingsBack(settings: SessionSettings, server: ServerConnec
     done: (srv, error) => {
       if (error !== null) srv.closeOnRelease = true;
       else srv.settings = back.finish();
-      done(srv, error);
+      done.settingsReadBack(srv, error);
     },
   };
   server.runInternal(back.sql, reader);

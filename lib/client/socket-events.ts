@@ -1,6 +1,7 @@
-// Owns the listeners on a client's socket: one shared function per event for all clients, which
+// Owns the listeners on a TLS client's socket: one shared function per event for all clients, which
 // finds its connection through a symbol on the socket, so that a client carries no closures of
-// its own for them. A TLS upgrade moves them from the raw socket to the TLS one.
+// its own for them. A plain client has no socket object to listen on (./client-socket reports
+// to the same SocketOwner).
 
 import type * as net from 'node:net';
 import { clock } from '../pool/clock';
@@ -42,11 +43,6 @@ function onClose(this: Owned): void {
   (this[OWNER] as SocketOwner).onClose();
 }
 
-/** The connection `socket`'s events reach, if any (lib/client/socket-reader's reads go there too). */
-export function ownerOf(socket: net.Socket): SocketOwner | undefined {
-  return (socket as Owned)[OWNER];
-}
-
 /** Routes the socket's data, drain, error, end and close events to `owner`. */
 export function listen(socket: net.Socket, owner: SocketOwner): void {
   (socket as Owned)[OWNER] = owner;
@@ -55,15 +51,4 @@ export function listen(socket: net.Socket, owner: SocketOwner): void {
   socket.on('error', onError);
   socket.on('end', onEnd);
   socket.on('close', onClose);
-}
-
-/** Undoes listen(): the socket's events no longer reach its owner. */
-export function unlisten(socket: net.Socket): void {
-  socket.off('data', onData);
-  socket.off('drain', onDrain);
-  socket.off('error', onError);
-  socket.off('end', onEnd);
-  socket.off('close', onClose);
-  // Assigned rather than deleted: a delete would turn the socket into a slow dictionary object.
-  (socket as Owned)[OWNER] = undefined;
 }

@@ -4,7 +4,7 @@
 // console) and is then dropped with its framer and parameters, so that an idle client keeps
 // nothing of its login. What the client sent behind its login is handed back in order.
 
-import type * as net from 'node:net';
+import type { ClientSocket } from './client-socket';
 import { FrontendCode, StartupCode } from '../protocol/codes';
 import { Framer } from '../protocol/framer';
 import { decodeStartup } from '../protocol/frontend';
@@ -290,7 +290,7 @@ function startupRefusal(problem: 'no-user' | 'unsupported', name: string): Error
  * when it sent none), as PgBouncer's set_appname: "psql - 10.0.0.7:50432", IPv6 in brackets,
  * "unix:6432" over the unix socket. Only at login: a later SET is left as the client wrote it.
  */
-function addClientAddress(params: Map<string, string>, socket: net.Socket, listenPort: number): void {
+function addClientAddress(params: Map<string, string>, socket: ClientSocket, listenPort: number): void {
   const host = socket.remoteAddress;
   let details: string;
   if (host === undefined) details = `unix:${listenPort}`;

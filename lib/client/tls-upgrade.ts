@@ -2,18 +2,17 @@
 // PostgreSQL 17 direct ClientHello, the handshake and its checks (PgBouncer's sbuf_tls_accept).
 // The contexts and the checks themselves are lib/auth/tls's.
 
-import * as tls from 'node:tls';
-import type * as net from 'node:net';
 import type { ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import { log, type LogSubject } from '../log';
 import { acceptTls, activeTls, describeTls, handshakeProblem, offersTls, TLS_HANDSHAKE_RECORD } from '../auth/tls';
-import { listen, unlisten, type SocketOwner } from './socket-events';
+import { listen, type SocketOwner } from './socket-events';
+import type { ClientSocket } from './client-socket';
 
 /** The connection as its TLS upgrade sees it (ClientConnection). */
 export interface TlsClient extends SocketOwner, LogSubject {
-  /** Replaced by the TLS socket on upgrade. */
-  socket: net.Socket;
+  /** Speaks through its TLS socket after the upgrade. */
+  readonly socket: ClientSocket;
   /** Set once the handshake is done. */
   tlsInfo: string;
   fail(error: ErrorFields): void;
@@ -39,7 +38,7 @@ export function answerSslRequest(client: TlsClient, trailing: boolean): void {
     client.fail(refusals.protocolViolation('received unencrypted data after SSL request'));
     return;
   }
-  if (client.socket instanceof tls.TLSSocket) client.close('SSL req inside SSL');
+  if (client.socket.tls !== null) client.close('SSL req inside SSL');
   else if (offersTls(client.socket)) {
     client.socket.write(ACCEPT_TLS);
     upgradeToTls(client, null);
@@ -51,10 +50,8 @@ export function answerSslRequest(client: TlsClient, trailing: boolean): void {
  * ClientHello already read (head). The StartupMessage is then read from the TLS socket.
  */
 export function upgradeToTls(client: TlsClient, head: Buffer | null): void {
-  const raw = client.socket;
-  unlisten(raw);
-  const secure = acceptTls(raw, activeTls().client, head);
-  client.socket = secure;
+  const secure = acceptTls(client.socket.streamForTls(), activeTls().client, head);
+  client.socket.useTls(secure);
   secure.once('secure', () => {
     const problem = handshakeProblem(secure, head !== null);
     if (problem === null) {

@@ -249,7 +249,7 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
       this.replicaSets.set(db.name, set);
     }
     const replicaSet = set;
-    const pins = client.pinWatch?.pins ?? new ClientPins([]);
+    const pins = client.watchedPins()?.pins ?? new ClientPins([]);
     return new ClientRouter(replicaSet, client.id, client.user, pool, (i) => this.replicaPool(replicaSet, i, pool), () => client.reroute(), client.tracksPrepared, pins);
   }
 

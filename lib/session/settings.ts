@@ -92,7 +92,7 @@ export class SessionSettings {
   /** RESET ALL or DISCARD ALL ran in the transaction in progress. */
   private touchedAll = false;
   /** Named statements (Parse) that may set something, by name: their Bind runs them again. */
-  private readonly named = new Map<string, SettingEffect>();
+  private named: Map<string, SettingEffect> | null = null;
 
   constructor(
     startup: SettingValues,
@@ -104,7 +104,7 @@ export class SessionSettings {
 
   /** A named statement of this client may set something: its Binds must be looked at. */
   get hasNamedStatements(): boolean {
-    return this.named.size > 0;
+    return this.named !== null && this.named.size > 0;
   }
 
   /** A Query or Parse forwarded to a server: note what it may set. */
@@ -120,7 +120,7 @@ export class SessionSettings {
     const nul = buf.indexOf(0, pos);
     const stop = nul < 0 || nul >= end ? end : nul;
     if (!maySetBytes(buf, pos, stop)) {
-      if (name !== '' && this.named.size > 0) this.named.delete(name);
+      if (name !== '' && this.named !== null) this.named.delete(name);
       return;
     }
     this.observeText(buf.toString('utf8', pos, stop), name);
@@ -130,8 +130,8 @@ export class SessionSettings {
   observeText(sql: string, statementName: string): void {
     const effect = settingEffect(sql);
     if (statementName !== '') {
-      if (effect.all || effect.names.length > 0) this.named.set(statementName, effect);
-      else this.named.delete(statementName);
+      if (effect.all || effect.names.length > 0) (this.named ??= new Map()).set(statementName, effect);
+      else this.named?.delete(statementName);
     }
     this.note(effect);
   }
@@ -142,6 +142,7 @@ export class SessionSettings {
     if (portalEnd < 0 || portalEnd >= end) return;
     const nameEnd = buf.indexOf(0, portalEnd + 1);
     if (nameEnd < 0 || nameEnd >= end || nameEnd === portalEnd + 1) return;
+    if (this.named === null) return;
     const effect = this.named.get(buf.toString('utf8', portalEnd + 1, nameEnd));
     if (effect !== undefined) this.note(effect);
   }

@@ -4,11 +4,9 @@
 // session (lib/client/carried-session) to the main process, until none is left. On the new
 // worker: adopting what arrives as a logged-in idle client.
 
-import type * as net from 'node:net';
 import { ClientConnection } from '../client/client-connection';
 import type { CarriedSession } from '../client/carried-session';
-import { remoteOf, socketOfHandle } from '../client/socket-reader';
-import { unlisten } from '../client/socket-events';
+import { ClientSocket, remoteOf } from '../client/client-socket';
 import type { Registry } from '../pool/registry';
 import { Pool } from '../pool/pool';
 import { log } from '../log';
@@ -20,7 +18,6 @@ const REPORT_MS = 60_000;
 
 /** The OS handle (libuv TCP or pipe) under a client socket: what node sends to another process. */
 export interface ClientHandle {
-  readStop(): number;
   close(): void;
 }
 
@@ -35,22 +32,6 @@ export function staysBecause(client: ClientConnection): string | null {
   // The server session is the client's for its life: it cannot go to another process's pool.
   if (client.pool !== null && client.pool.settings.poolMode === 'session') return 'session pooling';
   return null;
-}
-
-/**
- * The handle under `socket`, no longer read here and no longer the socket's: destroying the
- * socket afterwards leaves the connection open for the process the handle goes to. The one place
- * that knows how a client holds its connection. Null when the socket has no handle (closed).
- */
-export function takeHandle(socket: net.Socket): ClientHandle | null {
-  const s = socket as net.Socket & { _handle: ClientHandle | null };
-  const handle = s._handle;
-  if (handle === null) return null;
-  unlisten(socket);
-  // Bytes the kernel holds from now on are read by the next process, not here.
-  handle.readStop();
-  s._handle = null;
-  return handle;
 }
 
 /** The old worker's side of a restart: every client that can move goes, each at rest. */
@@ -106,7 +87,8 @@ export class HandOver {
   private tryMove(client: ClientConnection): void {
     if (this.done || client.state === 'closed' || !client.atRest || staysBecause(client) !== null) return;
     const carried = client.carry();
-    const handle = takeHandle(client.socket);
+    // The one place that knows how a client holds its connection (lib/client/client-socket).
+    const handle = client.socket.detach() as ClientHandle | null;
     if (handle === null) return;
     client.handedOver();
     this.inFlight++;
@@ -142,8 +124,9 @@ export class HandOver {
 
 /** The new worker's side: a client the old worker of this index handed over joins this process. */
 export function adoptClient(registry: Registry, carried: CarriedSession, handle: object): void {
-  const socket = socketOfHandle(handle);
-  const client = new ClientConnection(socket, registry, remoteOf(socket));
+  // Node delivers a sent TCP or pipe handle as the raw libuv handle, as an accepted one is.
+  const socket = new ClientSocket(handle as ConstructorParameters<typeof ClientSocket>[0]);
+  const client = new ClientConnection(socket, registry, remoteOf(socket.remoteEnd()));
   registry.clients.add(client);
   const pool = registry.findPool(carried.database, carried.user);
   if (!(pool instanceof Pool)) {

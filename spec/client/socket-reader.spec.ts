@@ -1,4 +1,4 @@
-// Black-box spec of reading client sockets below the stream (issue 17, lib/client/socket-reader):
+// Black-box spec of reading client sockets below the stream (issue 17, lib/client/client-socket):
 // every plain client's reads land in one shared buffer, so whatever a client keeps past its read
 // (requests queued while it waits for a server, a big request relayed in pieces) must be its own
 // copy. With pg clients through a one-server pool, each waiting client's statement must come back
