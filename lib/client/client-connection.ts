@@ -501,6 +501,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.pool = pool;
     this.stats = pool.stats;
     this.tracksPrepared = pool.settings.poolMode !== 'session' && this.ctx.settings.max_prepared_statements > 0;
+    // Settings are followed in transaction and statement pooling (in session pooling the server is the client's).
+    this.watchSets = pool.settings.poolMode !== 'session';
     this.router = this.ctx.routerFor?.(this, pool) ?? null;
   }
 
@@ -1196,7 +1198,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.database = carried.database;
     this.startup = null;
     this.joinPool(pool);
-    this.watchSets = pool.settings.poolMode !== 'session';
     pool.clients.add(this);
     this.cancelKey = { ...carried.cancelKey };
     this.params = new Map(carried.params);
