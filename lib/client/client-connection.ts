@@ -927,13 +927,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     switch (loss.kind) {
       case 'check': {
         // 57P01 is also what pg_terminate_backend says, and a query an operator killed must not
-        // come back: it goes again only if the host itself is going away, as its probe tells.
+        // come back: it goes again only if the host itself went away (lib/failover/backend wentAway).
         this.setState('waiting');
         this.waitSince = clock.now;
         this.queued.restore(loss.chunks, loss.bytes);
-        backend.checkAlive((alive) => {
+        backend.wentAway((away) => {
           if (this.state !== 'waiting') return;
-          if (alive) this.refuseWith(loss.refused, `server terminated the connection: ${reason}`);
+          if (!away) this.refuseWith(loss.refused, `server terminated the connection: ${reason}`);
           else this.resend(this.queued.take(), loss.bytes, `${reason}; the server is shutting down`);
         });
         return;

@@ -60,6 +60,9 @@ export interface ProbeRelay {
   failed(backend: Backend, reason: string, auth: boolean): void;
 }
 
+/** Two server connections ended by the server this close together: their host went away (wentAway). */
+const ENDED_TOGETHER_MS = 2000;
+
 /** Settings a backend reads at every step, so a RELOAD applies at once. */
 export interface BackendSettings {
   /** replica_lag_poll_interval, ms. */
@@ -102,6 +105,9 @@ export class Backend implements MonitorHandler {
   private retryAt = 0;
   /** pollSoon() came while a probe was in flight: probe again as soon as it answers. */
   private again = false;
+  /** When the last two server connections to this host were ended by the server (serverEnded; -1: not yet). */
+  private endedLast = -1;
+  private endedBefore = -1;
   /** Waiting for the next probe's verdict on whether the host is still up (checkAlive). */
   private verdicts: ((alive: boolean) => void)[] = [];
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
@@ -156,6 +162,23 @@ export class Backend implements MonitorHandler {
     }
     this.verdicts.push(verdict);
     this.pollSoon();
+  }
+
+  /**
+   * Whether a connection that ended with FATAL 57P01 went with its host (a shutdown, even one
+   * followed at once by a restart in place) rather than alone (pg_terminate_backend, which must
+   * not bring the killed query back): the next probe found the host down, or another of its
+   * server connections was also ended by the server within ENDED_TOGETHER_MS (a shutdown ends
+   * every one of them at once; a probe alone would see a host restarted in 0.1 s as up).
+   */
+  wentAway(verdict: (away: boolean) => void): void {
+    this.checkAlive((alive) => verdict(!alive || (this.endedBefore >= 0 && this.now() - this.endedBefore <= ENDED_TOGETHER_MS)));
+  }
+
+  /** A server connection to this host was ended by the server (lib/pool/pool serverClosed). */
+  serverEnded(): void {
+    this.endedBefore = this.endedLast;
+    this.endedLast = this.now();
   }
 
   private settle(alive: boolean): void {
