@@ -31,7 +31,7 @@ function abortKinds(aborts: readonly PgbenchAbort[]): string {
 function idleCell(r: DrillResult): string {
   const v = r.verdict.idle;
   const counted = v.counted.length === 0 ? '0' : `${v.clientsWithErrors}/${v.clients} clients, ${v.counted.length} errors (${errorKinds(v.counted)})`;
-  return v.inFlight.length === 0 ? counted : `${counted}; in flight at the event: ${errorKinds(v.inFlight)}`;
+  return v.inFlight.length === 0 ? counted : `${counted}; in flight at the event (sent before the node was gone): ${errorKinds(v.inFlight)}`;
 }
 
 function pgbenchCell(r: DrillResult): string {
@@ -109,7 +109,7 @@ export function details(r: DrillResult): string {
   for (const step of r.timeline.steps) out.push(`- ${step}`);
   out.push('');
   out.push(`- idle clients: ${v.idle.inserts} writes, ${v.idle.selects} reads; ${v.writes.acknowledged} writes acknowledged.`);
-  const errorKey = (e: IdleError): string => `${v.idle.inFlight.includes(e) ? 'in flight at the event: ' : ''}${e.action} ${e.code}: ${e.message.split('\n')[0]}`;
+  const errorKey = (e: IdleError): string => `${v.idle.inFlight.includes(e) ? 'in flight at the event (sent before the node was gone): ' : ''}${e.action} ${e.code}: ${e.message.split('\n')[0]}`;
   const all = [...v.idle.counted, ...v.idle.inFlight];
   for (const [kind, n] of countBy(all, errorKey)) {
     // Client ports find these connections in the pooler's log.

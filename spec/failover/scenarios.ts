@@ -14,6 +14,12 @@ export interface EventTimeline {
   /** The node that went down, from the signal until it accepted connections again (`to` undefined: never back). */
   down: { node: PgNode; from: number; to?: number };
   /**
+   * When its postmaster had exited (pg_ctl stop returned). Between `at` and this its backends
+   * are stopped one by one, each at an interrupt: a statement sent in that window can be inside a
+   * backend when it is stopped, exactly as one sent before the signal.
+   */
+  gone: number;
+  /**
    * When the node that takes writes afterwards accepted them: the promoted standby's or the
    * restarted primary's "ready to accept connections" log line. For replica loss, when the
    * standby accepted (read-only) connections again.
@@ -92,13 +98,13 @@ function promotion(mode: 'fast' | 'immediate', pauseMs: number) {
     const log = stepLog(at);
     log.step(`primary: pg_ctl stop -m ${mode} (signal sent)`, at);
     await cluster.stopNode(primary, mode);
-    log.step('primary: postmaster exited');
+    const gone = log.step('primary: postmaster exited');
     await delay(pauseMs);
     const promoting = log.step('standby: pg_ctl promote');
     await cluster.promote(replica);
     const ready = log.step('standby: ready to accept connections (its log)', logged(cluster, replica, READY_RW, promoting - LOG_MS));
     const done = log.step('standby: out of recovery, commits');
-    return { at, down: { node: primary, from: at }, ready, done, steps: log.steps };
+    return { at, down: { node: primary, from: at }, gone, ready, done, steps: log.steps };
   };
 }
 
@@ -112,7 +118,7 @@ async function restartPrimary(cluster: Cluster): Promise<EventTimeline> {
   await cluster.startNode(primary);
   const ready = log.step('primary: ready to accept connections (its log)', logged(cluster, primary, READY_RW, down - LOG_MS));
   const done = log.step('primary: started');
-  return { at, down: { node: primary, from: at, to: ready }, ready, done, steps: log.steps };
+  return { at, down: { node: primary, from: at, to: ready }, gone: down, ready, done, steps: log.steps };
 }
 
 async function loseReplica(cluster: Cluster): Promise<EventTimeline> {
@@ -128,7 +134,7 @@ async function loseReplica(cluster: Cluster): Promise<EventTimeline> {
   const ready = log.step('standby: ready to accept read-only connections (its log)', logged(cluster, replica, READY_RO, stopped - LOG_MS));
   await cluster.awaitStreaming(replica);
   const done = log.step('standby: streaming again');
-  return { at, down: { node: replica, from: at, to: ready }, ready, done, steps: log.steps };
+  return { at, down: { node: replica, from: at, to: ready }, gone: stopped, ready, done, steps: log.steps };
 }
 
 const noIdleErrors: Target = {

@@ -14,7 +14,7 @@ const primary: PgNode = { name: 'primary', host: '127.0.0.1', port: 5432, dataDi
 const replica: PgNode = { name: 'replica', host: '127.0.0.1', port: 5433, dataDir: '/y', pid: 2, role: 'primary' };
 
 /** The event at T0 + 10 s; the new primary ready at T0 + 12 s; load from T0 to T0 + 20 s. */
-const timeline: EventTimeline = { at: T0 + 10000, down: { node: primary, from: T0 + 10000 }, ready: T0 + 12000, done: T0 + 12100, steps: [] };
+const timeline: EventTimeline = { at: T0 + 10000, down: { node: primary, from: T0 + 10000 }, gone: T0 + 10080, ready: T0 + 12000, done: T0 + 12100, steps: [] };
 
 function idle(o: { acked?: Record<string, number>; failed?: Record<string, Outcome>; errors?: IdleError[] } = {}): IdleResults {
   return {
@@ -102,11 +102,13 @@ describe('judge: errors the targets count', () => {
   /** A write sent before the event and answered after it cannot be replayed: not counted. */
   it('leaves out writes in flight at the event, counts every other error', () => {
     const inFlightWrite = err('insert', timeline.at - 5, timeline.at + 5);
+    // Sent after the signal but before the postmaster exited: its backend may have been stopped with it inside.
+    const whileStopping = err('insert', timeline.at + 10, timeline.at + 20);
     const inFlightRead = err('select', timeline.at - 5, timeline.at + 5);
-    const later = err('insert', timeline.at + 100, timeline.at + 200);
-    const v = judge(input({ idle: idle({ errors: [inFlightWrite, inFlightRead, later] }) }));
-    expect(v.idle.inFlight).toEqual([inFlightWrite]);
-    // A read outside a transaction may be sent elsewhere, so a failed one counts.
+    const later = err('insert', timeline.gone + 20, timeline.gone + 120);
+    const v = judge(input({ idle: idle({ errors: [inFlightWrite, whileStopping, inFlightRead, later] }) }));
+    expect(v.idle.inFlight).toEqual([inFlightWrite, whileStopping]);
+    // A read outside a transaction may be sent elsewhere, so a failed one counts; so does a write sent once the node was gone.
     expect(v.idle.counted).toEqual([inFlightRead, later]);
     expect(v.idle.clientsWithErrors).toBe(1);
   });

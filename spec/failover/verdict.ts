@@ -126,7 +126,11 @@ export interface JudgeInput {
 export function judge(i: JudgeInput): Verdict {
   const { idle, pgbench, final, timeline } = i;
   const at = timeline.at;
-  const inFlight = idle.errors.filter((e) => e.action === 'insert' && e.startedAt < at && e.endedAt >= at);
+  // A write in a backend when it was stopped may have committed (a synchronous commit cut short
+  // says "already committed locally"): its error is the right answer, not one pgmux could spare.
+  // Backends are stopped between the signal and the postmaster's exit, so a write sent until then
+  // may be one of them.
+  const inFlight = idle.errors.filter((e) => e.action === 'insert' && e.startedAt < timeline.gone && e.endedAt >= at);
   const counted = idle.errors.filter((e) => !inFlight.includes(e) && e.endedAt >= i.loadStart);
   const unknownOutcome = pgbench.aborts.filter((a) => a.command === '' || /^END\b|^COMMIT\b/i.test(a.command)).length;
   const acks = [...pgbench.commits, ...idle.acknowledged.values()].filter((t) => t >= i.loadStart && t <= i.loadEnd).sort((a, b) => a - b);
