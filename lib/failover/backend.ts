@@ -60,8 +60,9 @@ export interface ProbeRelay {
   failed(backend: Backend, reason: string, auth: boolean): void;
 }
 
-/** Two server connections ended by the server this close together: their host went away (wentAway). */
-const ENDED_TOGETHER_MS = 2000;
+/** A lost connection and another ended by the server from this long before its loss on: their host went away (wentAway). */
+const ENDED_TOGETHER_MS = 50;
+const ENDS_KEPT = 8;
 
 /** Settings a backend reads at every step, so a RELOAD applies at once. */
 export interface BackendSettings {
@@ -105,9 +106,8 @@ export class Backend implements MonitorHandler {
   private retryAt = 0;
   /** pollSoon() came while a probe was in flight: probe again as soon as it answers. */
   private again = false;
-  /** When the last two server connections to this host were ended by the server (serverEnded; -1: not yet). */
-  private endedLast = -1;
-  private endedBefore = -1;
+  /** When the last few server connections to this host were ended by the server (serverEnded), oldest first. */
+  private readonly ends: number[] = [];
   /** Waiting for the next probe's verdict on whether the host is still up (checkAlive). */
   private verdicts: ((alive: boolean) => void)[] = [];
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
@@ -167,18 +167,26 @@ export class Backend implements MonitorHandler {
   /**
    * Whether a connection that ended with FATAL 57P01 went with its host (a shutdown, even one
    * followed at once by a restart in place) rather than alone (pg_terminate_backend, which must
-   * not bring the killed query back): the next probe found the host down, or another of its
-   * server connections was also ended by the server within ENDED_TOGETHER_MS (a shutdown ends
-   * every one of them at once; a probe alone would see a host restarted in 0.1 s as up).
+   * not bring the killed query back): the next probe found the host down, or by the time it
+   * answered another of its server connections had been ended by the server too, from
+   * ENDED_TOGETHER_MS before the lost one's end on (a shutdown ends every one of them at once, and
+   * their ends are read together; an end a moment earlier was another event; a probe alone
+   * would see a host restarted in 0.1 s as up). Call it after the lost connection's own end.
    */
   wentAway(verdict: (away: boolean) => void): void {
-    this.checkAlive((alive) => verdict(!alive || (this.endedBefore >= 0 && this.now() - this.endedBefore <= ENDED_TOGETHER_MS)));
+    // From just before the lost connection's own end (the latest one now) on.
+    const since = (this.ends.length > 0 ? this.ends[this.ends.length - 1] : this.now()) - ENDED_TOGETHER_MS;
+    this.checkAlive((alive) => {
+      let together = 0;
+      for (const t of this.ends) if (t >= since) together++;
+      verdict(!alive || together >= 2);
+    });
   }
 
   /** A server connection to this host was ended by the server (lib/pool/pool serverClosed). */
   serverEnded(): void {
-    this.endedBefore = this.endedLast;
-    this.endedLast = this.now();
+    if (this.ends.length >= ENDS_KEPT) this.ends.shift();
+    this.ends.push(this.now());
   }
 
   private settle(alive: boolean): void {
