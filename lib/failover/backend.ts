@@ -60,9 +60,8 @@ export interface ProbeRelay {
   failed(backend: Backend, reason: string, auth: boolean): void;
 }
 
-/** A lost connection and another ended by the server from this long before its loss on: their host went away (wentAway). */
-const ENDED_TOGETHER_MS = 50;
-const ENDS_KEPT = 8;
+/** A connection lost with FATAL 57P01 this close to the probe's own loss went with its host (wentAway). */
+const PROBE_LOST_MS = 50;
 
 /** Settings a backend reads at every step, so a RELOAD applies at once. */
 export interface BackendSettings {
@@ -106,8 +105,8 @@ export class Backend implements MonitorHandler {
   private retryAt = 0;
   /** pollSoon() came while a probe was in flight: probe again as soon as it answers. */
   private again = false;
-  /** When the last few server connections to this host were ended by the server (serverEnded), oldest first. */
-  private readonly ends: number[] = [];
+  /** When the probe last lost its connection or could not make one (probeDown; -Infinity: never). */
+  private probeLostAt = -Infinity;
   /** Waiting for the next probe's verdict on whether the host is still up (checkAlive). */
   private verdicts: ((alive: boolean) => void)[] = [];
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
@@ -167,26 +166,14 @@ export class Backend implements MonitorHandler {
   /**
    * Whether a connection that ended with FATAL 57P01 went with its host (a shutdown, even one
    * followed at once by a restart in place) rather than alone (pg_terminate_backend, which must
-   * not bring the killed query back): the next probe found the host down, or by the time it
-   * answered another of its server connections had been ended by the server too, from
-   * ENDED_TOGETHER_MS before the lost one's end on (a shutdown ends every one of them at once, and
-   * their ends are read together; an end a moment earlier was another event; a probe alone
-   * would see a host restarted in 0.1 s as up). Call it after the lost connection's own end.
+   * not bring the killed query back): the next probe found the host down, or the probe's own
+   * connection was lost from PROBE_LOST_MS before the ask on (a shutdown ends it in the same moment; an operator's
+   * pg_terminate_backend of client sessions does not; a probe alone would see a host restarted in
+   * 0.1 s as up).
    */
   wentAway(verdict: (away: boolean) => void): void {
-    // From just before the lost connection's own end (the latest one now) on.
-    const since = (this.ends.length > 0 ? this.ends[this.ends.length - 1] : this.now()) - ENDED_TOGETHER_MS;
-    this.checkAlive((alive) => {
-      let together = 0;
-      for (const t of this.ends) if (t >= since) together++;
-      verdict(!alive || together >= 2);
-    });
-  }
-
-  /** A server connection to this host was ended by the server (lib/pool/pool serverClosed). */
-  serverEnded(): void {
-    if (this.ends.length >= ENDS_KEPT) this.ends.shift();
-    this.ends.push(this.now());
+    const asked = this.now();
+    this.checkAlive((alive) => verdict(!alive || this.probeLostAt >= asked - PROBE_LOST_MS));
   }
 
   private settle(alive: boolean): void {
@@ -459,6 +446,7 @@ export class Backend implements MonitorHandler {
   /** A probe connection failed (this process's, or the probing worker's). */
   private probeDown(reason: string, kind: FailureKind): void {
     const now = this.now();
+    this.probeLostAt = now;
     this.failures++;
     this.lastError = reason;
     this.note(this.breaker.failure(kind, now, reason));

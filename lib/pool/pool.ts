@@ -332,7 +332,6 @@ export class Pool implements ServerOwner {
     const was = this.stateSetRemove(server);
     if (was === null) return;
     if (byServer) {
-      if (was !== 'login') server.backend.serverEnded();
       // Refused, reset, shut down (57P01 while idle): the host's probe checks now.
       if (was === 'login') server.backend.serverFailed('network', reason);
       // Its idle siblings may be dying too (a shutdown ends every connection at once): none is
