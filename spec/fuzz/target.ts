@@ -94,7 +94,7 @@ export async function startTarget(): Promise<Target> {
       password: pw,
       alive: () => !exited,
       fds: () => readdirSync(`/proc/${mux.pid}/fd`).length,
-      describeFds: () => describeFds(mux.pid),
+      describeFds: () => describeFds(mux.pid, new Map([[port, 'pgmux'], [cluster.primary.port, 'postgres']])),
       async sockets() {
         const clients = (await console.query('SHOW CLIENTS')).rows.length;
         const servers = (await console.query('SHOW SERVERS')).rows.length;
@@ -145,8 +145,11 @@ function tcpSockets(): Map<string, string> {
   return out;
 }
 
-/** Counts of pgmux's open descriptors by what they are, e.g. "3x E->5432 (state 01), 2x anon_inode:[eventfd]". */
-export function describeFds(pid: number): string {
+/**
+ * Counts of pgmux's open descriptors by what they are, e.g. "3x E->postgres (state 01), 2x
+ * anon_inode:[eventfd]": a port in `names` by its name, any other above 32767 as E.
+ */
+export function describeFds(pid: number, names: ReadonlyMap<number, string> = new Map()): string {
   const tcp = tcpSockets();
   const kinds = new Map<string, number>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
@@ -158,7 +161,7 @@ export function describeFds(pid: number): string {
     }
     const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
     // Ephemeral ports (the kernel's, above 32767) differ per connection: one name for all of them.
-    const kind = inode === undefined ? target.replace(/\d+/g, 'N') : (tcp.get(inode)?.replace(/\d+/g, (p) => (Number(p) > 32767 && p.length <= 5 ? 'E' : p)) ?? 'socket (not tcp)');
+    const kind = inode === undefined ? target.replace(/\d+/g, 'N') : (tcp.get(inode)?.replace(/\d+/g, (p) => names.get(Number(p)) ?? (Number(p) > 32767 && p.length <= 5 ? 'E' : p)) ?? 'socket (not tcp)');
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
   return [...kinds].map(([k, n]) => `${n}x ${k}`).join(', ');

@@ -11,16 +11,8 @@ import { findPgBin } from '../support/pgbin';
 import { initializePgbench } from '../failover/pgbench-load';
 import { makePki, type Pki } from '../tls/support/pki';
 import { appClient, allWorkersUp, freePort, keyOf, sendCancel, startCluster, startPgmux, userlist, waitFor, workerPids, workersIni, type Cluster, type PgmuxProcess } from './helpers';
+import { isAlive as alive } from '../support/procs';
 
-/** Whether a process with this pid exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** How many lines of the log match `pattern` (a g regexp): the log keeps every earlier restart's too. */
 function count(mux: PgmuxProcess, pattern: RegExp): number {

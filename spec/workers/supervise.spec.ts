@@ -7,16 +7,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { makeTempDir, removeTempDir } from '../support/osuser';
 import { appClient, allWorkersUp, freePort, startCluster, startPgmux, userlist, waitFor, workerOf, workerPids, workersIni, type Cluster } from './helpers';
+import { isAlive as alive } from '../support/procs';
 
-/** Whether a process with this pid exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.each([2, 4])('workers = %i', (workers) => {
   let cluster: Cluster;
