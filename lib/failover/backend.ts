@@ -107,6 +107,8 @@ export class Backend implements MonitorHandler {
   private again = false;
   /** When the probe last lost its connection or could not make one (probeDown; -Infinity: never). */
   private probeLostAt = -Infinity;
+  /** When the probe that last answered was sent (answered; -Infinity: none yet). */
+  private answeredSentAt = -Infinity;
   /** Waiting for the next probe's verdict on whether the host is still up (checkAlive). */
   private verdicts: ((alive: boolean) => void)[] = [];
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
@@ -173,7 +175,12 @@ export class Backend implements MonitorHandler {
    */
   wentAway(verdict: (away: boolean) => void): void {
     const asked = this.now();
-    this.checkAlive((alive) => verdict(!alive || this.probeLostAt >= asked - PROBE_LOST_MS));
+    // An answer to a probe sent before the ask may predate the shutdown: one more probe decides.
+    const decide = (alive: boolean, again: boolean): void => {
+      if (alive && !again && this.answeredSentAt < asked) this.checkAlive((a) => decide(a, true));
+      else verdict(!alive || this.probeLostAt >= asked - PROBE_LOST_MS);
+    };
+    this.checkAlive((alive) => decide(alive, false));
   }
 
   private settle(alive: boolean): void {
@@ -437,6 +444,7 @@ export class Backend implements MonitorHandler {
   /** A probe answered (this process's, or the probing worker's). */
   private answered(row: MonitorRow, sentAt: number, rtt: number): void {
     this.record(row, rtt);
+    this.answeredSentAt = sentAt;
     this.nextPollAt = sentAt + this.pollIntervalMs();
     this.note(this.breaker.success());
     for (const w of [...this.watchers]) w.probed(this, sentAt);
