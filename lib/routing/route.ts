@@ -80,7 +80,6 @@ export const Reason = {
 /** Pin reasons as they read in a reason code. */
 const PIN_TEXT: Readonly<Record<PinReason, string>> = {
   set: 'primary: pinned by SET',
-  listen: 'primary: pinned by LISTEN',
   'temp-table': 'primary: pinned by temp table',
   'advisory-lock': 'primary: pinned by advisory lock',
   'with-hold-cursor': 'primary: pinned by WITH HOLD cursor',

@@ -3,7 +3,7 @@
 // - server pins (temp-table, advisory-lock, with-hold-cursor, prepared-xact): the client keeps
 //   the server it made them on until they are gone (lib/client/client-connection asks here at
 //   each ReadyForQuery 'I');
-// - route pins (set, listen): for a routed database, reads go to the primary (lib/routing/router
+// - route pins (set): for a routed database, reads go to the primary (lib/routing/router
 //   reads them here); the server goes back to the pool as usual.
 //
 // How a server pin is known, and why it is never counted. A statement that creates such state
@@ -17,26 +17,25 @@
 // check failed) the client stays pinned: correctness beats pool efficiency.
 
 /** Why a client is pinned. */
-export type PinReason = 'set' | 'listen' | 'temp-table' | 'advisory-lock' | 'with-hold-cursor' | 'prepared-xact';
+export type PinReason = 'set' | 'temp-table' | 'advisory-lock' | 'with-hold-cursor' | 'prepared-xact';
 
 /** Pin reasons as bits, so a verdict carries them without allocating. */
 export const Pin = {
   set: 1,
-  listen: 2,
-  tempTable: 4,
-  advisoryLock: 8,
-  withHoldCursor: 16,
-  preparedXact: 32,
+  tempTable: 2,
+  advisoryLock: 4,
+  withHoldCursor: 8,
+  preparedXact: 16,
 } as const;
-export const ALL_PINS = 63;
+export const ALL_PINS = 31;
 
 /** Every reason, in bit order (SHOW PINS rows, SHOW CLIENTS' pins column). */
-export const PIN_REASONS: readonly PinReason[] = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor', 'prepared-xact'];
+export const PIN_REASONS: readonly PinReason[] = ['set', 'temp-table', 'advisory-lock', 'with-hold-cursor', 'prepared-xact'];
 
 /** Reasons whose state lives on one server: the client keeps that server while it holds any. */
 export const SERVER_PINS = Pin.tempTable | Pin.advisoryLock | Pin.withHoldCursor | Pin.preparedXact;
 /** Reasons that only decide routing (the primary); the server is released between transactions. */
-export const ROUTE_PINS = Pin.set | Pin.listen;
+export const ROUTE_PINS = Pin.set;
 
 export function pinBit(reason: PinReason): number {
   return 1 << PIN_REASONS.indexOf(reason);
@@ -195,7 +194,7 @@ export class ClientPins {
     return out;
   }
 
-  /** Route pins (set, listen) from a forwarded statement's classification, applied as the classifier says. */
+  /** Route pins (set) from a forwarded statement's classification, applied as the classifier says. */
   route(pins: number, unpins: number): void {
     this.set((this.held & ~(unpins & ROUTE_PINS)) | (pins & ROUTE_PINS));
   }

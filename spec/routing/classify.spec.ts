@@ -18,7 +18,7 @@ interface Case {
 const R = 'replica' as const;
 const P = 'primary' as const;
 /** The pins DISCARD ALL releases: all but a prepared transaction's, which is not the session's. */
-const ALL_PINS = ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'] as const;
+const ALL_PINS = ['set', 'temp-table', 'advisory-lock', 'with-hold-cursor'] as const;
 
 const TOKENIZING: Case[] = [
   /** The common case must be settled by the lexer, or every new statement pays for the parser. */

@@ -397,7 +397,7 @@ const WRITES: CorpusEntry[] = [
   { sql: 'UNLISTEN *', label: P, reason: 'primary: UNLISTEN' },
   { sql: 'UNLISTEN orders_changed', label: P, reason: 'primary: UNLISTEN' },
   { sql: "NOTIFY orders_changed, 'hi'", label: P, reason: 'primary: NOTIFY', standbyRefuses: true },
-  { sql: 'DISCARD ALL', label: P, reason: 'primary: DISCARD', run: 'alone', sessionRoute: 'auto', unpins: ['set', 'listen', 'temp-table', 'advisory-lock', 'with-hold-cursor'] },
+  { sql: 'DISCARD ALL', label: P, reason: 'primary: DISCARD', run: 'alone', sessionRoute: 'auto', unpins: ['set', 'temp-table', 'advisory-lock', 'with-hold-cursor'] },
   { sql: 'DISCARD TEMP', label: P, unpins: ['temp-table'] },
   { sql: 'DECLARE c CURSOR WITH HOLD FOR SELECT * FROM accounts', label: P, reason: 'primary: DECLARE WITH HOLD', pins: ['with-hold-cursor'] },
   { sql: 'CLOSE ALL', label: P, reason: 'primary: cursor', unpins: ['with-hold-cursor'] },

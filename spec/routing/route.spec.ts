@@ -122,7 +122,7 @@ const CASES: Row[] = [
   /** Session state (a temp table) lives on the primary's connection only; a read of it elsewhere fails. */
   { name: 'a client pinned by a temp table reads from the primary, and the reason names the pin', ctx: c().pinned('temp-table'), want: 'primary: pinned by temp table' },
   /** The first pin's reason is reported, so SHOW ROUTE is stable when several pins hold. */
-  { name: 'with several pins the first one is named', ctx: c().pinned('listen', 'set'), want: 'primary: pinned by LISTEN' },
+  { name: 'with several pins the first one is named', ctx: c().pinned('advisory-lock', 'set'), want: 'primary: pinned by advisory lock' },
   /** A statement that creates session state must run where the session continues: the primary. */
   { name: 'a replica-classified statement that creates a pin still goes to the primary', ctx: c().stmt({ target: 'replica', reason: 'replica: plain select', tier: 'parser', pins: ['with-hold-cursor'] }), want: 'primary: pinned by WITH HOLD cursor' },
   /** A database without replicas must not wait or refuse: everything is the primary's. */
