@@ -12,7 +12,7 @@ import { buildTlsSetup, installTls } from './auth/tls';
 import * as refusals from './protocol/refusals';
 import { Registry } from './pool/registry';
 import { Janitor } from './pool/janitor';
-import { clock } from './pool/clock';
+import { clock } from './clock';
 import { ClientConnection } from './client/client-connection';
 import { log } from './log';
 import { AdminConsole, type ConsoleHost } from './admin/console';

@@ -13,7 +13,7 @@ import type { Registry } from '../pool/registry';
 import type { ClientConnection } from '../client/client-connection';
 import { PoolStats } from '../metrics/counters';
 import type { StatsPeriod } from '../metrics/stats-period';
-import { clock } from '../pool/clock';
+import { clock } from '../clock';
 import { log } from '../log';
 import { Control } from './control';
 import * as errors from './errors';
@@ -26,7 +26,7 @@ import { ROUTE } from './views';
 import { unixPeerUid } from './peer';
 import { ADMIN_NAME } from './rows';
 import { Session, type SessionHost } from './session';
-import type { ConsoleGate, ConsoleSession } from './gate';
+import type { ConsoleGate, ConsoleSession } from '../client/console-gate';
 
 /** What the console needs from pgmux (lib/pgmux.ts implements it). */
 export interface ConsoleHost {

@@ -10,7 +10,7 @@ import { decodeQuery } from '../protocol/frontend';
 import { backendKeyData, errorResponse, parameterStatus, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import * as errors from './errors';
-import type { ConsolePeer, ConsoleSession } from './gate';
+import type { ConsolePeer, ConsoleSession } from '../client/console-gate';
 import type { Reply } from './commands';
 
 /**

@@ -16,7 +16,7 @@
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
-import { clock } from '../pool/clock';
+import { clock } from '../clock';
 import { handleWrite, pendingBytes, systemError, writeDirect, type StreamHandle, type WriteReq } from '../direct-write';
 import type { SocketOwner } from './socket-events';
 

@@ -4,7 +4,7 @@
 // to the same SocketOwner).
 
 import type * as net from 'node:net';
-import { clock } from '../pool/clock';
+import { clock } from '../clock';
 
 /** What the socket's events reach (ClientConnection). */
 export interface SocketOwner {

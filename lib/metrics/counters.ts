@@ -13,13 +13,8 @@
 // - wait time: time clients spent queued for a server, or for the pool's first login.
 // Times are microseconds, read from the monotonic clock only at request start and end.
 
-import { clock } from '../pool/clock';
+import { clock, nowUs } from '../clock';
 import type { PoolMetrics } from './histogram';
-
-/** Microseconds on a monotonic clock (performance.now() is fractional milliseconds). */
-export function nowUs(): number {
-  return performance.now() * 1000;
-}
 
 /** One pool's counters since it was created (PgBouncer's PgStats). */
 export class PoolStats {

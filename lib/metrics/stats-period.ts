@@ -4,7 +4,8 @@
 //   LOG stats: 8 xacts/s, 12 queries/s, in 116 B/s, out 400 B/s, xact 157467 us, query 28118 us, wait 343595 us
 // (one line for all databases: 1.18 writes no per-database line).
 
-import { addStats, nowUs, ZERO, type PoolStats, type StatsSnapshot } from './counters';
+import { addStats, ZERO, type PoolStats, type StatsSnapshot } from './counters';
+import { nowUs } from '../clock';
 import { log } from '../log';
 
 const USEC = 1_000_000;

@@ -8,7 +8,7 @@ import type { Registry } from './registry';
 import type { Pool } from './pool';
 import type { ClientConnection } from '../client/client-connection';
 import type { ServerConnection } from '../server/server-connection';
-import { clock } from './clock';
+import { clock } from '../clock';
 
 /** How often the janitor sweeps: fine enough for second-granularity timeouts. */
 export const TICK_MS = 100;

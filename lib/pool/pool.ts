@@ -11,10 +11,10 @@ import type { Backend } from '../failover/backend';
 import type { ServerCredential } from '../auth/server-login';
 import * as refusals from '../protocol/refusals';
 import { Fifo } from './fifo';
-import { clock } from './clock';
+import { clock, nowUs } from '../clock';
 import { log } from '../log';
 import { SettingValues } from '../session/settings';
-import { nowUs, PoolStats } from '../metrics/counters';
+import { PoolStats } from '../metrics/counters';
 import { PinCounts } from '../session/pins';
 
 /** What the pool needs from a client. */

@@ -16,7 +16,7 @@ import type { ClientConnection, ClientContext } from '../client/client-connectio
 import { StatementRegistry } from '../prepared/statements';
 import { Pool, type PoolSettings, type SharedLimits } from './pool';
 import { log } from '../log';
-import { CLOSED_CONSOLE, type ConsoleGate } from '../admin/gate';
+import { CLOSED_CONSOLE, type ConsoleGate } from '../client/console-gate';
 import { ClientRouter, ReplicaSet, type CommitShare } from '../routing/router';
 import type { MonitorLogin } from '../routing/monitor';
 import type { Backend } from '../failover/backend';

@@ -13,8 +13,8 @@ import { decodeErrorFields, decodeParameterStatus, errorCode, isShutdownFatal, t
 import { query, startupMessage, terminate } from '../protocol/frontend';
 import { ServerLogin, type ServerCredential } from '../auth/server-login';
 import { log, type LogSubject } from '../log';
-import { clock } from '../pool/clock';
-import { DETACHED_STATS, nowUs, type PoolStats } from '../metrics/counters';
+import { clock, nowUs } from '../clock';
+import { DETACHED_STATS, type PoolStats } from '../metrics/counters';
 import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../prepared/link';
 import { ServerStatementCache } from '../prepared/statements';
 import type { ConnectEvents, PendingConnect } from '../connect';

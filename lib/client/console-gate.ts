@@ -5,8 +5,8 @@
 import type { ErrorFields } from '../protocol/backend';
 import type { LogSubject } from '../log';
 import type { RequestTiming } from '../metrics/counters';
-import type { ClientConnection } from '../client/client-connection';
-import type { ClientSocket } from '../client/client-socket';
+import type { ClientConnection } from './client-connection';
+import type { ClientSocket } from './client-socket';
 
 /** The client side of a console session, as the console sees it (ClientConnection). */
 export interface ConsolePeer extends LogSubject {
