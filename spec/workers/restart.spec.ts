@@ -157,6 +157,39 @@ describe('workers = 2: a session carried over', () => {
   });
 
   /**
+   * Catches, with psycopg 3 as applications use it: its server-side prepared statements (made
+   * after prepare_threshold executions, then only bound by name) or its SET lost in the move, or
+   * the connection cut. Python blocks SIGUSR1 and waits for it while the restart happens.
+   */
+  it('keeps a psycopg 3 connection, its prepared statements and settings', async () => {
+    const script = [
+      'import os, signal, sys, psycopg',
+      'signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])',
+      "conn = psycopg.connect(host='127.0.0.1', port=int(os.environ['PGMUX_PORT']), user='app', dbname='app', password=os.environ['PGPASSWORD'], autocommit=True)",
+      "conn.execute(\"SET statement_timeout = '4321ms'\")",
+      'def run(base):',
+      '    for i in range(8):',
+      "        assert conn.execute('SELECT %s::int + 1 AS n', (base + i,)).fetchone()[0] == base + i + 1",
+      'run(0)',
+      "print('READY', flush=True)",
+      'signal.sigwait([signal.SIGUSR1])',
+      'run(100)',
+      "print('timeout', conn.execute('SHOW statement_timeout').fetchone()[0], flush=True)",
+      "print('DONE', flush=True)",
+    ].join('\n');
+    const py = await Child.start('/usr/bin/python3', ['-c', script], { label: 'psycopg', env: { ...process.env, PGMUX_PORT: String(mux.port), PGPASSWORD: cluster.password }, emergencySignal: 'SIGKILL' });
+    try {
+      await py.waitForLog(/READY/, 20000);
+      await restart(mux, 2);
+      py.signal('SIGUSR1');
+      const exit = await py.exited;
+      expect({ code: exit.code, logs: py.logs() }).toMatchObject({ code: 0, logs: expect.stringMatching(/timeout 4321ms\s+DONE/) });
+    } finally {
+      await py.stop([{ signal: 'SIGKILL', waitMs: 5000 }]);
+    }
+  });
+
+  /**
    * Catches: a client moved (or cut) in the middle of its transaction; the old worker exiting
    * before the transaction ends; the transaction's work lost or split over two servers.
    */
