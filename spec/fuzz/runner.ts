@@ -96,7 +96,7 @@ export async function runFuzz(target: Target, opts: RunOptions): Promise<Tally> 
   const batch = opts.batch ?? 250;
   const from = opts.from ?? 0;
   const numbers = opts.only ?? Array.from({ length: opts.cases }, (_, i) => from + i);
-  const base = { ...(await target.sockets()), fds: target.fds() };
+  const base = { ...(await target.sockets()), fds: target.fds(), described: target.describeFds() };
   for (let start = 0; start < numbers.length && !tally.crashed; start += batch) {
     const end = Math.min(numbers.length, start + batch);
     let next = start;
@@ -144,7 +144,7 @@ export async function runFuzz(target: Target, opts: RunOptions): Promise<Tally> 
 }
 
 /** pgmux alive, the bystander unharmed, clients back to the baseline and no fd unexplained. */
-async function healthCheck(target: Target, base: { clients: number; servers: number; fds: number }, n: number): Promise<Failure[]> {
+async function healthCheck(target: Target, base: { clients: number; servers: number; fds: number; described: string }, n: number): Promise<Failure[]> {
   const run = (kind: FailureKind, detail: string): Failure => ({ family: 'run', n, kind, detail });
   if (!target.alive()) return [run('crash', `pgmux exited; its output ends: ${target.mux.logs().slice(-2000)}`)];
   const out: Failure[] = [];
@@ -161,7 +161,7 @@ async function healthCheck(target: Target, base: { clients: number; servers: num
   }
   if (now.clients !== base.clients) out.push(run('slot-leak', `SHOW CLIENTS lists ${now.clients} clients after the batch, ${base.clients} before the run`));
   if (fds > base.fds + (now.servers - base.servers)) {
-    out.push(run('fd-leak', `${fds} fds open; ${base.fds} at the start, plus ${now.servers - base.servers} server connections since; open now: ${target.describeFds()}`));
+    out.push(run('fd-leak', `${fds} fds open; ${base.fds} at the start, plus ${now.servers - base.servers} server connections since (SHOW SERVERS); open now: ${target.describeFds()}; open at the start: ${base.described}`));
   }
   return out;
 }
