@@ -19,6 +19,7 @@ import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../pre
 import { ServerStatementCache } from '../prepared/statements';
 import type { ConnectEvents, PendingConnect } from '../connect';
 import type { Backend } from '../failover/backend';
+import type { PostmasterRun } from '../failover/postmaster-runs';
 import type { BackendAddress } from '../failover/dialer';
 import { SettingValues, type Replay } from '../session/settings';
 import { writeDirect } from '../direct-write';
@@ -132,6 +133,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   lastUsed: number;
   /** Set by RECONNECT/lifetime: close instead of returning to idle. */
   closeOnRelease = false;
+  /** The run of the host's postmaster it logged in to (its backend tracks it); null before login. */
+  run: PostmasterRun | null = null;
   /** The pool's counters: bytes received after login count as SHOW STATS total_sent. */
   stats: PoolStats = DETACHED_STATS;
   /** Statements prepared on this server under pgmux's names (max_prepared_statements). */
