@@ -22,7 +22,7 @@ import type { Backend } from '../failover/backend';
 import type { PostmasterRun } from '../failover/postmaster-runs';
 import type { BackendAddress } from '../failover/dialer';
 import { SettingValues, type Replay } from '../session/settings';
-import { writeDirect } from '../direct-write';
+import { onWriteFailed, writeDirect } from '../direct-write';
 
 /** Responses after which a statement (or the transaction) may have committed: a request is not sent again after one. */
 const COMPLETES_STATEMENT = new Uint8Array(256);
@@ -181,6 +181,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private replaying = 0;
   private internalError: ErrorFields | null = null;
   private closed = false;
+  /** A write failed (writeFailed): nothing more is written, what the server sent is still read. */
+  private writeError: string | null = null;
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
     // Only a TLS socket emits 'data': the plain socket reads through onread (readBuffer).
@@ -238,6 +240,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.socket = socket;
     this.tlsInfo = tlsInfo;
     for (const [event, handler] of Object.entries(this.handlers)) socket.on(event, handler);
+    onWriteFailed(socket, (err) => this.writeFailed(err));
     socket.write(startupMessage(this.startupParams));
   }
 
@@ -267,14 +270,34 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   /** Forwards client bytes (below the stream, ../direct-write); false when the server's buffer is full (pause the client). */
   sendToServer(bytes: Buffer): boolean {
     const socket = this.socket;
+    if (this.writeError !== null) return true;
     return writeDirect(socket, bytes) < socket.writableHighWaterMark;
+  }
+
+  /** Bytes of pgmux's own after login (internal queries, a settings replay); dropped once a write failed. */
+  private sendOwn(bytes: Buffer): void {
+    if (this.writeError === null) writeDirect(this.socket, bytes);
+  }
+
+  /**
+   * A write failed with EPIPE or ECONNRESET: the server had closed the connection, and may have
+   * said why first (FATAL 57P01 of a shutdown or of pg_terminate_backend, which decides whether
+   * the linked client's request may go again; a pooled connection handed out in the moment a
+   * restart ends it fails so). As libpq does, what it sent is read to its end, and the
+   * socket's 'end' or 'error' closes it; nothing more is written. Reading that is paused, or any
+   * other write error, closes it now.
+   */
+  private writeFailed(err: NodeJS.ErrnoException): void {
+    if (this.closed || this.writeError !== null) return;
+    this.writeError = `server connection error: ${err.message}`;
+    if (this.socket.isPaused() || (err.code !== 'EPIPE' && err.code !== 'ECONNRESET')) this.close(this.writeError, false, true);
   }
 
   /** Runs SQL whose results no client sees (SET sync, reset, check); ahead of any client bytes. */
   runInternal(sql: string, reader: InternalReader | null = null): void {
     this.internalPending++;
     this.readers.push(reader);
-    this.socket.write(query(sql));
+    this.sendOwn(query(sql));
   }
 
   /**
@@ -284,7 +307,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   replay(replay: Replay, values: SettingValues): void {
     this.replaying += replay.statements;
     this.settings = values;
-    this.socket.write(replay.bytes);
+    this.sendOwn(replay.bytes);
   }
 
   hasInternalPending(): boolean {
