@@ -11,20 +11,20 @@ import { parseLsn, type Lsn } from '../routing/lsn';
 import { MonitorClient, type MonitorHandler, type MonitorLogin, type MonitorRow } from '../routing/monitor';
 import { CircuitBreaker, type BreakerTransition, type FailureKind } from './breaker';
 import { addressLabel, Dialer, type BackendAddress } from './dialer';
-import { PostmasterRuns, type PostmasterRun } from './postmaster-runs';
+import { POSTMASTER_START_SQL, PostmasterRuns, type PostmasterRun } from './postmaster-runs';
 
 /**
  * One question for every host. Its timeline is the one it writes on as a primary (the first 8
  * hex digits of its current WAL file's name), or the one it receives as a standby (shown only).
- * The postmaster's start time (as epoch seconds, whatever the session's TimeZone) changes with
- * every restart and with nothing else (lib/failover/postmaster-runs).
+ * The postmaster's start time changes with every restart and with nothing else
+ * (lib/failover/postmaster-runs).
  */
 export const PROBE_SQL =
   'SELECT pg_is_in_recovery(), ' +
   'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, ' +
   'extract(epoch FROM now() - pg_last_xact_replay_timestamp()), ' +
   "CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver) ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, " +
-  'extract(epoch FROM pg_postmaster_start_time())';
+  POSTMASTER_START_SQL;
 const PROBE_COLUMNS = 5;
 
 /** A probe unanswered this long (or this many intervals, if longer) counts as a failure. */
@@ -116,12 +116,10 @@ export class Backend implements MonitorHandler {
   private downForAuth = false;
   /** Waiting for a probe's verdict on whether the host is still up, each with when it asked (checkAlive). */
   private verdicts: Verdict[] = [];
-  /** extract(epoch FROM pg_postmaster_start_time()) as the last answered probe read it; null before one. */
+  /** The postmaster's start time as the last answered probe read it (POSTMASTER_START_SQL); null before one. */
   postmasterStart: string | null = null;
-  /** Which postmaster run the pooled connections are on (wentAway). */
+  /** Which run of the postmaster the pooled connections are on (wentAway). */
   private readonly runs = new PostmasterRuns();
-  /** A probe was asked for to learn the current run's start time, and has not answered yet. */
-  private learning = false;
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
   private urgentBy = 0;
   private stopped = false;
@@ -378,21 +376,11 @@ export class Backend implements MonitorHandler {
 
   // ---- passive signals from pools ----
 
-  /**
-   * A pooled connection logged in: the host answers. Returns the postmaster run it is on, whose
-   * start time one probe learns if nothing knows it yet (a single host has no steady probe).
-   */
+  /** A pooled connection logged in: the host answers. Returns the run of the postmaster it is on. */
   serverLoggedIn(): PostmasterRun {
     this.logins++;
     this.note(this.breaker.success());
-    const run = this.runs.join(this.now());
-    if (this.runs.unlearned && !this.learning) {
-      this.learning = true;
-      this.checkAlive(() => {
-        this.learning = false;
-      });
-    }
-    return run;
+    return this.runs.join();
   }
 
   /** A pooled connection of `run` closed; `byServer`: the server ended it (lib/failover/postmaster-runs). */
@@ -479,7 +467,7 @@ export class Backend implements MonitorHandler {
   /** A probe answered (this process's, or the probing worker's). */
   private answered(row: MonitorRow, sentAt: number, rtt: number): void {
     this.record(row, rtt);
-    this.runs.probed(this.postmasterStart, sentAt);
+    this.runs.probed(this.postmasterStart);
     this.nextPollAt = sentAt + this.pollIntervalMs();
     this.note(this.breaker.success());
     for (const w of [...this.watchers]) w.probed(this, sentAt);

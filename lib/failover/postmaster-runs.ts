@@ -4,35 +4,48 @@
 // that ended with FATAL 57P01 went with its host when the host's start time is no longer its
 // run's (lib/failover/backend.ts wentAway).
 //
-// A run's start time is learned from a probe sent after the run began, while the run is still
-// the current one: a restart ends every connection at once, so the connections of a run that
-// never lost one to the server are all on the postmaster that answered. When pgmux held no
-// connection to the host, or the server ended one (a restart, or a terminated session: from
-// inside they look alike), nothing says the next login reaches the same postmaster: it begins a
-// new run, learned afresh.
+// A run's first connection reads the start time itself (lib/server/postmaster-start), before it
+// serves anyone: exact, and no probe connection is needed. The connections that log in while the
+// run lasts are on the same postmaster, since a restart ends every connection at once. When pgmux
+// holds no connection to the host, or the server ended one (a restart, or a terminated session:
+// from inside they look alike), nothing says the next login reaches the same postmaster: it
+// begins a new run, which learns afresh.
+
+/** What the probe and a run's first connection select: the same text for the same postmaster. */
+export const POSTMASTER_START_SQL = 'extract(epoch FROM pg_catalog.pg_postmaster_start_time())';
 
 /** One run of a host's postmaster, as the pooled connections logged in during it know it. */
 export class PostmasterRun {
-  /** extract(epoch FROM pg_postmaster_start_time()) as the probe read it; null until learned. */
+  /** POSTMASTER_START_SQL's answer; null until learned. */
   startTime: string | null = null;
   /** Its pooled connections that are still open. */
   open = 0;
+  /** One of its connections is reading the start time. */
+  private learning = false;
 
-  constructor(
-    /** When its first connection logged in (performance.now() ms). */
-    readonly begunAt: number,
-  ) {}
+  /** Whether a connection just logged in should read the start time (then it must call learned()). */
+  claimLearning(): boolean {
+    if (this.startTime !== null || this.learning) return false;
+    this.learning = true;
+    return true;
+  }
+
+  /** The start time its connection read; null: the read failed (the next login tries again). */
+  learned(startTime: string | null): void {
+    this.learning = false;
+    if (this.startTime === null) this.startTime = startTime;
+  }
 }
 
 export class PostmasterRuns {
   /** The run new logins join; null: the next login begins one. */
   private current: PostmasterRun | null = null;
 
-  /** A pooled connection logged in at `now`: the run it belongs to. */
-  join(now: number): PostmasterRun {
+  /** A pooled connection logged in: the run it belongs to. */
+  join(): PostmasterRun {
     let run = this.current;
     if (run === null) {
-      run = new PostmasterRun(now);
+      run = new PostmasterRun();
       this.current = run;
     }
     run.open++;
@@ -45,17 +58,10 @@ export class PostmasterRuns {
     if (run === this.current && (byServer || run.open === 0)) this.current = null;
   }
 
-  /** Whether connections are open whose run's start time is not known yet. */
-  get unlearned(): boolean {
-    return this.current !== null && this.current.startTime === null;
-  }
-
-  /** A probe sent at `sentAt` answered: the host's postmaster started at `startTime`. */
-  probed(startTime: string | null, sentAt: number): void {
+  /** A probe answered: the host's postmaster started at `startTime`. */
+  probed(startTime: string | null): void {
     const run = this.current;
-    if (run === null || startTime === null || sentAt < run.begunAt) return;
-    if (run.startTime === null) run.startTime = startTime;
     // Restarted under connections whose end pgmux has not read yet: later logins begin a new run.
-    else if (run.startTime !== startTime) this.current = null;
+    if (run !== null && run.startTime !== null && startTime !== null && run.startTime !== startTime) this.current = null;
   }
 }

@@ -7,6 +7,7 @@
 import type { ErrorFields } from '../protocol/backend';
 import type { DatabaseDef, PoolMode } from '../config';
 import { ServerConnection, type ServerOwner, type ServerState } from '../server/server-connection';
+import { readPostmasterStart } from '../server/postmaster-start';
 import type { Backend } from '../failover/backend';
 import type { ServerCredential } from '../auth/server-login';
 import * as refusals from '../protocol/refusals';
@@ -263,16 +264,22 @@ export class Pool implements ServerOwner {
     if (server.state === 'login') {
       this.stats.metrics?.connect.observe(nowUs() - server.openedUs);
       this.lastLoginError = null;
-      server.run = server.backend.serverLoggedIn();
-      if (this.db.connectQuery) {
-        // connect_query runs once per server, before any client sees it; what it SETs is part
-        // of the welcome (PgBouncer waits for it too), else clients' syncs would undo it.
+      const run = server.backend.serverLoggedIn();
+      server.run = run;
+      // The first server of a run of the host's postmaster reads when it started, before it serves.
+      const learn = run.claimLearning();
+      if (!this.db.connectQuery) this.welcomeClients(server);
+      if (learn || this.db.connectQuery) {
         this.moveServer(server, 'used');
-        this.connectQuerying.add(server);
-        server.runInternal(this.db.connectQuery);
+        if (learn) readPostmasterStart(server, run);
+        if (this.db.connectQuery) {
+          // connect_query runs once per server, before any client sees it; what it SETs is part
+          // of the welcome (PgBouncer waits for it too), else clients' syncs would undo it.
+          this.connectQuerying.add(server);
+          server.runInternal(this.db.connectQuery);
+        }
         return;
       }
-      this.welcomeClients(server);
     } else if (server.state !== 'used' && server.state !== 'tested') {
       return; // a stray ReadyForQuery of an idle server
     } else {

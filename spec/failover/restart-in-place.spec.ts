@@ -94,11 +94,14 @@ async function pooledPids(): Promise<number[]> {
   return (r.rows as { pid: number }[]).map((row) => row.pid);
 }
 
-/** Waits until pgmux's probe has answered once: on a fresh pgmux, the one that learns which run of the postmaster its first logins are on. */
-async function probedOnce(): Promise<void> {
-  await waitFor('a probe to answer', async () => {
-    const rows = await consoleRows(pgmux.port, 'app', cluster.password, 'SHOW HOSTS');
-    return rows[0]?.last_probe_ms !== null && rows[0]?.last_probe_ms !== undefined;
+/**
+ * Waits until every server of the pool is idle (none logging in or running pgmux's own query):
+ * the first server of a run of the postmaster has read when it started.
+ */
+async function serversIdle(): Promise<void> {
+  await waitFor('every server to be idle', async () => {
+    const pools = await consoleRows(pgmux.port, 'app', cluster.password, 'SHOW POOLS');
+    return pools.every((p) => p.database !== 'app' || (Number(p.sv_used) === 0 && Number(p.sv_login) === 0 && Number(p.sv_idle) > 0));
   });
 }
 
@@ -146,7 +149,6 @@ beforeEach(async () => {
 
 afterEach(async () => {
   thaw();
-  if (process.env.SHOW_PGMUX_LOG) console.log(pgmux.logs());
   for (const s of sessions) await s.stop();
   for (const c of pgClients) await c.end().catch(() => undefined);
   sessions = [];
@@ -190,7 +192,7 @@ describe('a single host restarted in place (pg_ctl restart -m fast)', () => {
    */
   it('sends again the statements cut by the shutdown when the restart is over before pgmux looks', async () => {
     const clients = await idleClients('moment');
-    await probedOnce();
+    await serversIdle();
     await freeze();
     const answers = everyoneInserts(clients);
     // Every statement waits in pgmux's sockets before the shutdown's FATALs reach its servers.
@@ -247,7 +249,7 @@ describe('a single host whose session an operator terminates (pg_terminate_backe
   it('does not take a termination for a restart after a restart pgmux did not see', async () => {
     const client = await pgClient();
     await client.query('SELECT 1');
-    await probedOnce();
+    await serversIdle();
     await consoleRows(pgmux.port, 'app', cluster.password, 'RECONNECT app');
     await waitFor('pgmux to close its servers', async () => (await pooledPids()).length === 0);
     await cluster.restartNode(cluster.primary, 'fast');
