@@ -4,8 +4,8 @@
 // that ended with FATAL 57P01 went with its host when the host's start time is no longer its
 // run's (lib/failover/backend.ts wentAway).
 //
-// A run's first connection reads the start time itself (lib/server/postmaster-start), before it
-// serves anyone: exact, and no probe connection is needed. The connections that log in while the
+// A run's first connection reads the start time itself (lib/server/postmaster-start), ahead of
+// its first request: exact, and no probe connection is needed. The connections that log in while the
 // run lasts are on the same postmaster, since a restart ends every connection at once. When pgmux
 // holds no connection to the host, or the server ended one (a restart, or a terminated session:
 // from inside they look alike), nothing says the next login reaches the same postmaster: it

@@ -264,22 +264,19 @@ export class Pool implements ServerOwner {
     if (server.state === 'login') {
       this.stats.metrics?.connect.observe(nowUs() - server.openedUs);
       this.lastLoginError = null;
-      const run = server.backend.serverLoggedIn();
-      server.run = run;
-      // The first server of a run of the host's postmaster reads when it started, before it serves.
-      const learn = run.claimLearning();
-      if (!this.db.connectQuery) this.welcomeClients(server);
-      if (learn || this.db.connectQuery) {
+      server.run = server.backend.serverLoggedIn();
+      // The first server of a run of the host's postmaster reads when it started: pipelined
+      // ahead of whatever it serves first, so nobody waits and no other server is opened.
+      if (server.run.claimLearning()) readPostmasterStart(server, server.run);
+      if (this.db.connectQuery) {
+        // connect_query runs once per server, before any client sees it; what it SETs is part
+        // of the welcome (PgBouncer waits for it too), else clients' syncs would undo it.
         this.moveServer(server, 'used');
-        if (learn) readPostmasterStart(server, run);
-        if (this.db.connectQuery) {
-          // connect_query runs once per server, before any client sees it; what it SETs is part
-          // of the welcome (PgBouncer waits for it too), else clients' syncs would undo it.
-          this.connectQuerying.add(server);
-          server.runInternal(this.db.connectQuery);
-        }
+        this.connectQuerying.add(server);
+        server.runInternal(this.db.connectQuery);
         return;
       }
+      this.welcomeClients(server);
     } else if (server.state !== 'used' && server.state !== 'tested') {
       return; // a stray ReadyForQuery of an idle server
     } else {
