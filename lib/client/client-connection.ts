@@ -933,7 +933,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         lost.backend.wentAway(lost.run, (away) => {
           if (this.state !== 'waiting') return;
           if (!away) this.refuseWith(loss.refused, `server terminated the connection: ${reason}`);
-          else this.resend(this.queued.take(), loss.bytes, `${reason}; the server is shutting down`);
+          else this.resend(this.queued.take(), loss.bytes, `${reason}; the server shut down or restarted`);
         });
         return;
       }

@@ -48,8 +48,8 @@ async function pgIdle(name: string): Promise<Idle> {
   return { name, ask: async (sql) => String(Object.values((await c.query(sql)).rows[0] ?? {})[0]) };
 }
 
-async function lineIdle(name: string, start: typeof psqlSession): Promise<Idle> {
-  const s = await start({ port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
+async function lineIdle(name: string, open: typeof psqlSession): Promise<Idle> {
+  const s = await open({ port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
   sessions.push(s);
   return { name, ask: (sql) => s.ask(`${sql};`) };
 }
@@ -133,19 +133,18 @@ beforeAll(async () => {
   await cluster.query(cluster.primary, 'CREATE TABLE rip (who text); GRANT ALL ON rip TO app; CREATE SEQUENCE killed; GRANT ALL ON killed TO app');
 }, 90000);
 
-// A fresh pgmux for each case: what it learned of the server in one case is not the next one's.
-beforeEach(async () => {
+/** A fresh pgmux for each case (what it learned of the server in one case is not the next one's), with a PgBouncer config. */
+async function start(workers = 1): Promise<void> {
   const port = await freePort();
-  // A PgBouncer config (pgmux's own settings at their defaults).
   const ini =
     '[databases]\n' +
     `app = host=127.0.0.1 port=${cluster.primary.port} dbname=app\n` +
     '[pgbouncer]\n' +
     `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
     'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    'pool_mode = transaction\ndefault_pool_size = 10\n';
+    `pool_mode = transaction\ndefault_pool_size = 10\n${workers > 1 ? `workers = ${workers}\n` : ''}`;
   pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
-});
+}
 
 afterEach(async () => {
   thaw();
@@ -161,6 +160,8 @@ afterAll(async () => {
 });
 
 describe('a single host restarted in place (pg_ctl restart -m fast)', () => {
+  beforeEach(() => start());
+
   /** The common drill: idle clients' next statements, sent once the restart is over, all answered. */
   it('answers the statements idle clients send right after the restart, each run once', async () => {
     const clients = await idleClients('after');
@@ -205,6 +206,8 @@ describe('a single host restarted in place (pg_ctl restart -m fast)', () => {
 });
 
 describe('a single host whose session an operator terminates (pg_terminate_backend)', () => {
+  beforeEach(() => start());
+
   /** Starts a statement that takes nextval('killed') and then sleeps; resolves to the error it ends with. */
   async function killedStatement(c: Client): Promise<{ error: Promise<Error & { code?: string }>; pid: number }> {
     const error = c.query("SELECT nextval('killed'), pg_sleep(60)").then(
@@ -260,5 +263,25 @@ describe('a single host whose session an operator terminates (pg_terminate_backe
     expect(e.code).toBe('57P01');
     expect(await stillRunning()).toBe(0);
     expect(await killedValue()).toBe(before + 1);
+  });
+});
+
+describe('workers = 2: a single host restarted in place', () => {
+  /**
+   * As above, with two workers: the probe is worker 0's, and a worker that hears it (lib/workers/
+   * probe-share) decides on a probe sent after its ask, relayed with the postmaster's start time.
+   */
+  it('sends again the statements cut by the shutdown when the restart is over before pgmux looks', async () => {
+    await start(2);
+    await pgmux.waitForLog(/worker 1 up/);
+    const clients = await idleClients('moment2');
+    await serversIdle();
+    await freeze();
+    const answers = everyoneInserts(clients);
+    await waitFor('every statement to reach pgmux', () => unreadConnections(pgmux.port) === clients.length);
+    await cluster.restartNode(cluster.primary, 'fast');
+    thaw();
+    expect(await answers).toEqual(clients.map((c) => c.name));
+    expect(await rowsOf(clients.map((c) => c.name))).toEqual(once(clients.map((c) => c.name)));
   });
 });
