@@ -23,29 +23,38 @@ export class PostmasterRun {
   /** One of its connections is reading the start time. */
   private learning = false;
 
+  constructor(private readonly runs: PostmasterRuns) {}
+
   /** Whether a connection just logged in should read the start time (then it must call learned()). */
   claimLearning(): boolean {
-    if (this.startTime !== null || this.learning) return false;
+    if (this.startTime !== null || this.learning || this.runs.unreadable) return false;
     this.learning = true;
     return true;
   }
 
-  /** The start time its connection read; null: the read failed (the next login tries again). */
-  learned(startTime: string | null): void {
+  /**
+   * The start time its connection read; null: the read failed, and the next login tries again,
+   * unless `refused` (the server answered with an error, e.g. EXECUTE revoked from PUBLIC): then
+   * no run of this host asks again, and only the other signals tell a restart (wentAway).
+   */
+  learned(startTime: string | null, refused = false): void {
     this.learning = false;
     if (this.startTime === null) this.startTime = startTime;
+    if (refused) this.runs.unreadable = true;
   }
 }
 
 export class PostmasterRuns {
   /** The run new logins join; null: the next login begins one. */
   private current: PostmasterRun | null = null;
+  /** The host refused the start-time query: its runs do not learn it. */
+  unreadable = false;
 
   /** A pooled connection logged in: the run it belongs to. */
   join(): PostmasterRun {
     let run = this.current;
     if (run === null) {
-      run = new PostmasterRun();
+      run = new PostmasterRun(this);
       this.current = run;
     }
     run.open++;

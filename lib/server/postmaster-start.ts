@@ -4,6 +4,7 @@
 // probe connection to know it, and no client waits for it.
 
 import { POSTMASTER_START_SQL, type PostmasterRun } from '../failover/postmaster-runs';
+import { log } from '../log';
 import { decodeTextRow } from '../routing/monitor';
 import type { ServerConnection } from './server-connection';
 
@@ -13,9 +14,13 @@ const SQL = `SELECT ${POSTMASTER_START_SQL}`;
 export function readPostmasterStart(server: ServerConnection, run: PostmasterRun): void {
   let startTime: string | null = null;
   server.runInternal(SQL, {
+    unmetered: true,
     row: (buf, start, end) => {
       startTime = decodeTextRow(buf, start, end)?.[0] ?? null;
     },
-    done: (_server, error) => run.learned(error === null ? startTime : null),
+    done: (srv, error) => {
+      if (error !== null) log.warn(`cannot read the server's start time (${error.message}); a restart in place that cuts a statement is then told from a terminated session only by the health probe`, srv);
+      run.learned(error === null ? startTime : null, error !== null);
+    },
   });
 }

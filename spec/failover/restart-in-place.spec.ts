@@ -285,3 +285,23 @@ describe('workers = 2: a single host restarted in place', () => {
     expect(await rowsOf(clients.map((c) => c.name))).toEqual(once(clients.map((c) => c.name)));
   });
 });
+
+describe('a server where pg_postmaster_start_time() is not executable by the pool user', () => {
+  beforeEach(() => start());
+
+  /** A hardened server (EXECUTE revoked from PUBLIC): pgmux's own read fails once, and the pool serves as before, without a reconnect loop. */
+  it('serves clients and asks no more than once', async () => {
+    await cluster.query(cluster.primary, 'REVOKE EXECUTE ON FUNCTION pg_catalog.pg_postmaster_start_time() FROM PUBLIC');
+    try {
+      const client = await pgClient();
+      for (let i = 0; i < 3; i++) expect((await client.query(`SELECT ${i} AS v`)).rows).toEqual([{ v: i }]);
+      await serversIdle();
+      const pids = await pooledPids();
+      for (let i = 0; i < 3; i++) await client.query('SELECT 1');
+      expect(await pooledPids()).toEqual(pids);
+      expect(pgmux.logs().match(/cannot read the server's start time \(permission denied for function pg_postmaster_start_time\)/g)?.length).toBe(1);
+    } finally {
+      await cluster.query(cluster.primary, 'GRANT EXECUTE ON FUNCTION pg_catalog.pg_postmaster_start_time() TO PUBLIC');
+    }
+  });
+});
