@@ -98,6 +98,8 @@ export interface InternalReader {
   row(buf: Buffer, start: number, end: number): void;
   /** The query's ReadyForQuery came; `error` when it failed. Called once the frame has been handled. */
   done(server: ServerConnection, error: ErrorFields | null): void;
+  /** Its answer is pgmux's own bookkeeping, which PgBouncer never asks: not counted in SHOW STATS bytes. */
+  readonly unmetered?: boolean;
 }
 
 /** What the pool learns from a server. */
@@ -436,6 +438,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
         this.internalError = fields.kind === 'invalid' ? { severity: 'ERROR', code: '08P01', message: fields.reason } : fields;
       }
       const reader = this.readers[0];
+      if (reader?.unmetered === true) this.stats.serverBytes -= end - start;
       if (type === BackendCode.DataRow && reader != null) reader.row(buf, start, end);
       if (type === BackendCode.ReadyForQuery) {
         this.txStatus = buf[start + 5];
