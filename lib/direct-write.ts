@@ -31,10 +31,29 @@ interface StreamWrapBinding {
   kLastWriteWasAsync: number;
 }
 
-/** A socket as net.Socket has it: its handle (null once closed), whether it is TLS, and this module's writes still pending on it. */
-type Wired = net.Socket & { _handle: StreamHandle | null; encrypted?: boolean; [PENDING]?: number };
+/**
+ * A socket as net.Socket has it: its handle (null once closed), whether it is TLS, this module's
+ * writes still pending on it, and who hears a failed write instead of destroying it (onWriteFailed).
+ */
+type Wired = net.Socket & { _handle: StreamHandle | null; encrypted?: boolean; [PENDING]?: number; [WRITE_FAILED]?: (err: Error) => void };
 
 const PENDING = Symbol('pgmux.pendingDirectWrites');
+const WRITE_FAILED = Symbol('pgmux.onWriteFailed');
+
+/**
+ * A write of this module to `socket` that fails calls `handler` instead of destroying the socket:
+ * the peer may have said why it closed before the write failed (a server's FATAL), and reading
+ * goes on until its end, as libpq does. The handler stops writing and closes the socket in time.
+ */
+export function onWriteFailed(socket: net.Socket, handler: (err: Error) => void): void {
+  (socket as Wired)[WRITE_FAILED] = handler;
+}
+
+function writeFailed(socket: Wired, err: Error): void {
+  const handler = socket[WRITE_FAILED];
+  if (handler !== undefined) handler(err);
+  else socket.destroy(err);
+}
 
 // process.binding('stream_wrap') is the binding net.Socket itself writes through; it is on node's
 // allow list for process.binding, and node >= 20 is required (package.json engines).
@@ -75,8 +94,8 @@ function onSocketWriteDone(this: WriteReq, status: number): void {
   this.buffer = null;
   this.owner = null;
   if (status < 0) {
-    // The socket is failing: its owner hears it through 'error' and 'close'.
-    if (!socket.destroyed) socket.destroy(systemError(status, 'write'));
+    // The socket is failing: its owner hears it (onWriteFailed), or through 'error' and 'close'.
+    if (!socket.destroyed) writeFailed(socket, systemError(status, 'write'));
     return;
   }
   // The last of this module's pending writes is done: 'drain', even if write()'s own are still
@@ -111,7 +130,7 @@ export function writeDirect(socket: net.Socket, bytes: Buffer): number {
   const result = handleWrite(handle, bytes, s, onSocketWriteDone);
   if (result === 0) return 0;
   if (result < 0) {
-    s.destroy(systemError(result, 'write'));
+    writeFailed(s, systemError(result, 'write'));
     return 0;
   }
   s[PENDING] = (s[PENDING] ?? 0) + 1;

@@ -22,7 +22,6 @@ import type { HbaLogin } from '../auth/hba';
 import type { AuthQueryResult } from '../auth/auth-query';
 import { syncStatement, type TrackedParams } from '../server/params';
 import type { ServerConnection, ServerPeer } from '../server/server-connection';
-import type { Backend } from '../failover/backend';
 import type { Pool, PoolClient } from '../pool/pool';
 import { clock } from '../clock';
 import type { LoginOutcome, LoginSubject } from './login-auth';
@@ -914,7 +913,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * when that is safe (./resend); otherwise the client fails, as PostgreSQL would have closed the
    * session too.
    */
-  serverLost(reason: string, backend: Backend): void {
+  serverLost(reason: string, lost: ServerConnection): void {
     this.server = null;
     if (this.pinWatch !== null && this.pinWatch.pins.holdsServer) {
       // Its temp tables, locks and cursors went with the server: the session cannot go on elsewhere.
@@ -931,10 +930,10 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         this.setState('waiting');
         this.waitSince = clock.now;
         this.queued.restore(loss.chunks, loss.bytes);
-        backend.wentAway((away) => {
+        lost.backend.wentAway(lost.run, (away) => {
           if (this.state !== 'waiting') return;
           if (!away) this.refuseWith(loss.refused, `server terminated the connection: ${reason}`);
-          else this.resend(this.queued.take(), loss.bytes, `${reason}; the server is shutting down`);
+          else this.resend(this.queued.take(), loss.bytes, `${reason}; the server shut down or restarted`);
         });
         return;
       }

@@ -11,16 +11,21 @@ import { parseLsn, type Lsn } from '../routing/lsn';
 import { MonitorClient, type MonitorHandler, type MonitorLogin, type MonitorRow } from '../routing/monitor';
 import { CircuitBreaker, type BreakerTransition, type FailureKind } from './breaker';
 import { addressLabel, Dialer, type BackendAddress } from './dialer';
+import { POSTMASTER_START_SQL, PostmasterRuns, type PostmasterRun } from './postmaster-runs';
 
 /**
  * One question for every host. Its timeline is the one it writes on as a primary (the first 8
  * hex digits of its current WAL file's name), or the one it receives as a standby (shown only).
+ * The postmaster's start time changes with every restart and with nothing else
+ * (lib/failover/postmaster-runs).
  */
 export const PROBE_SQL =
   'SELECT pg_is_in_recovery(), ' +
   'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, ' +
   'extract(epoch FROM now() - pg_last_xact_replay_timestamp()), ' +
-  "CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver) ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END";
+  "CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver) ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, " +
+  POSTMASTER_START_SQL;
+const PROBE_COLUMNS = 5;
 
 /** A probe unanswered this long (or this many intervals, if longer) counts as a failure. */
 export const MIN_PROBE_TIMEOUT_MS = 2000;
@@ -107,10 +112,14 @@ export class Backend implements MonitorHandler {
   private again = false;
   /** When the probe last lost its connection or could not make one (probeDown; -Infinity: never). */
   private probeLostAt = -Infinity;
-  /** When the probe that last answered was sent (answered; -Infinity: none yet). */
-  private answeredSentAt = -Infinity;
-  /** Waiting for the next probe's verdict on whether the host is still up (checkAlive). */
-  private verdicts: ((alive: boolean) => void)[] = [];
+  /** The last probe failure was a refused login: it says nothing about whether the host is up. */
+  private downForAuth = false;
+  /** Waiting for a probe's verdict on whether the host is still up, each with when it asked (checkAlive). */
+  private verdicts: Verdict[] = [];
+  /** The postmaster's start time as the last answered probe read it (POSTMASTER_START_SQL); null before one. */
+  postmasterStart: string | null = null;
+  /** Which run of the postmaster the pooled connections are on (wentAway). */
+  private readonly runs = new PostmasterRuns();
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
   private urgentBy = 0;
   private stopped = false;
@@ -151,43 +160,48 @@ export class Backend implements MonitorHandler {
   }
 
   /**
-   * Calls `verdict` once after the next probe: true when it answered (the host is up), false
-   * when it could not connect, log in or get an answer (the host is going away). Used to tell a
-   * shutdown from one connection terminated by an operator, which look the same from inside.
+   * Calls `verdict` once, after the first probe sent after this call: true when it answered (the
+   * host is up), false when it could not connect, log in or get an answer (the host is going
+   * away). An answer to a probe already out may predate what the caller saw (a shutdown), so it
+   * does not count. Used to tell a shutdown from one connection terminated by an operator, which
+   * look the same from inside.
    */
   checkAlive(verdict: (alive: boolean) => void): void {
     // Not connected and already failing: nothing more to learn.
     if (this.monitor === null && this.failures > 0) {
-      verdict(false);
+      verdict(this.downForAuth);
       return;
     }
-    this.verdicts.push(verdict);
+    this.verdicts.push({ askedAt: this.now(), verdict });
     this.pollSoon();
   }
 
   /**
-   * Whether a connection that ended with FATAL 57P01 went with its host (a shutdown, even one
-   * followed at once by a restart in place) rather than alone (pg_terminate_backend, which must
-   * not bring the killed query back): the next probe found the host down, or the probe's own
-   * connection was lost from PROBE_LOST_MS before the ask on (a shutdown ends it in the same moment; an operator's
-   * pg_terminate_backend of client sessions does not; a probe alone would see a host restarted in
-   * 0.1 s as up).
+   * Whether a connection of `run` that ended with FATAL 57P01 went with its host (a shutdown,
+   * even one followed at once by a restart in place) rather than alone (pg_terminate_backend,
+   * which must not bring the killed query back). The next probe decides: the host is down, or it
+   * answers from another postmaster than the connection's (its start time changed: restarted,
+   * however fast), or the probe's own connection was lost from PROBE_LOST_MS before the ask on
+   * (a shutdown ends it in the same moment; an operator's pg_terminate_backend of client
+   * sessions does not). With the run's start time unknown (not learned yet), only the last two.
    */
-  wentAway(verdict: (away: boolean) => void): void {
+  wentAway(run: PostmasterRun | null, verdict: (away: boolean) => void): void {
     const asked = this.now();
-    // An answer to a probe sent before the ask may predate the shutdown: one more probe decides.
-    const decide = (alive: boolean, again: boolean): void => {
-      if (alive && !again && this.answeredSentAt < asked) this.checkAlive((a) => decide(a, true));
-      else verdict(!alive || this.probeLostAt >= asked - PROBE_LOST_MS);
-    };
-    this.checkAlive((alive) => decide(alive, false));
+    this.checkAlive((alive) => {
+      const was = run?.startTime ?? null;
+      const restarted = alive && was !== null && this.postmasterStart !== null && was !== this.postmasterStart;
+      verdict(!alive || restarted || this.probeLostAt >= asked - PROBE_LOST_MS);
+    });
   }
 
-  private settle(alive: boolean): void {
+  /** Verdicts asked at or before `sentAt` (a failure: all) get `alive`. */
+  private settle(alive: boolean, sentAt = Infinity): void {
     if (this.verdicts.length === 0) return;
-    const waiting = this.verdicts;
-    this.verdicts = [];
-    for (const v of waiting) v(alive);
+    const due: Verdict[] = [];
+    const later: Verdict[] = [];
+    for (const v of this.verdicts) (v.askedAt <= sentAt ? due : later).push(v);
+    this.verdicts = later;
+    for (const v of due) v.verdict(alive);
   }
 
   /** A way to log in for the probe; the first provider that has one is used at each connect. */
@@ -295,6 +309,8 @@ export class Backend implements MonitorHandler {
   heard(row: MonitorRow, sentAt: number, rttMs: number): void {
     if (!this.heardSomething()) return;
     this.answered(row, sentAt, rttMs);
+    // A verdict waits for a probe sent after its ask: ask for one.
+    if (this.verdicts.length > 0) this.pollSoon();
   }
 
   /** Hearing: the probing worker's probe connection failed. */
@@ -360,10 +376,16 @@ export class Backend implements MonitorHandler {
 
   // ---- passive signals from pools ----
 
-  /** A pooled connection logged in: the host answers. */
-  serverLoggedIn(): void {
+  /** A pooled connection logged in: the host answers. Returns the run of the postmaster it is on. */
+  serverLoggedIn(): PostmasterRun {
     this.logins++;
     this.note(this.breaker.success());
+    return this.runs.join();
+  }
+
+  /** A pooled connection of `run` closed; `byServer`: the server ended it (lib/failover/postmaster-runs). */
+  serverEnded(run: PostmasterRun, byServer: boolean): void {
+    this.runs.leave(run, byServer);
   }
 
   /** Whether the host has ever answered (a probe or a pooled login). */
@@ -417,14 +439,15 @@ export class Backend implements MonitorHandler {
     const sentAt = this.pollSentAt;
     this.pollSentAt = -1;
     const row = rows[0];
-    if (error !== null || row === undefined || row.length < 4) {
+    if (error !== null || row === undefined || row.length < PROBE_COLUMNS) {
       m.close(`probe failed: ${error ?? 'no row'}`);
       return;
     }
     const rtt = this.now() - sentAt;
     if (this.relay !== null && this.relay.probing) this.relay.answered(this, row, sentAt, rtt);
     this.answered(row, sentAt, rtt);
-    if (this.again && this.monitor === m && this.pollSentAt < 0) {
+    // pollSoon() came while this probe was out, or a verdict waits for one sent after its ask.
+    if ((this.again || this.verdicts.length > 0) && this.monitor === m && this.pollSentAt < 0) {
       this.again = false;
       this.poll(m, this.now());
     }
@@ -444,17 +467,18 @@ export class Backend implements MonitorHandler {
   /** A probe answered (this process's, or the probing worker's). */
   private answered(row: MonitorRow, sentAt: number, rtt: number): void {
     this.record(row, rtt);
-    this.answeredSentAt = sentAt;
+    this.runs.probed(this.postmasterStart);
     this.nextPollAt = sentAt + this.pollIntervalMs();
     this.note(this.breaker.success());
     for (const w of [...this.watchers]) w.probed(this, sentAt);
-    this.settle(true);
+    this.settle(true, sentAt);
   }
 
   /** A probe connection failed (this process's, or the probing worker's). */
   private probeDown(reason: string, kind: FailureKind): void {
     const now = this.now();
     this.probeLostAt = now;
+    this.downForAuth = kind === 'auth';
     this.failures++;
     this.lastError = reason;
     this.note(this.breaker.failure(kind, now, reason));
@@ -474,6 +498,7 @@ export class Backend implements MonitorHandler {
     this.replayAge = row[2] === null || row[2] === undefined ? null : Number(row[2]);
     const tl = row[3] === null || row[3] === undefined ? null : Number(row[3]);
     if (tl !== null && Number.isFinite(tl)) this.timeline = tl;
+    this.postmasterStart = row[4] ?? null;
     this.failures = 0;
     this.lastError = '';
     this.lastProbeAt = Date.now();
@@ -496,6 +521,12 @@ export class Backend implements MonitorHandler {
   private maxRetryDelay(): number {
     return this.urgentBy > 0 ? this.pollIntervalMs() * 2.5 : this.breaker.maxCooldownMs;
   }
+}
+
+/** Someone waiting for the first probe sent after `askedAt` (performance.now() ms). */
+interface Verdict {
+  readonly askedAt: number;
+  readonly verdict: (alive: boolean) => void;
 }
 
 /** A refused login is a bad password (or a missing role or database) unless the server was only not ready. */

@@ -7,6 +7,7 @@
 import type { ErrorFields } from '../protocol/backend';
 import type { DatabaseDef, PoolMode } from '../config';
 import { ServerConnection, type ServerOwner, type ServerState } from '../server/server-connection';
+import { readPostmasterStart } from '../server/postmaster-start';
 import type { Backend } from '../failover/backend';
 import type { ServerCredential } from '../auth/server-login';
 import * as refusals from '../protocol/refusals';
@@ -31,8 +32,8 @@ export interface PoolClient {
   welcome(params: ReadonlyMap<string, string>): void;
   /** Refuse the client with this error and close it. */
   fail(error: ErrorFields): void;
-  /** The linked server (on `backend`) died under the client. */
-  serverLost(reason: string, backend: Backend): void;
+  /** The linked server died under the client. */
+  serverLost(reason: string, server: ServerConnection): void;
 }
 
 /** Settings in force for one pool; recomputed on RELOAD. */
@@ -263,7 +264,10 @@ export class Pool implements ServerOwner {
     if (server.state === 'login') {
       this.stats.metrics?.connect.observe(nowUs() - server.openedUs);
       this.lastLoginError = null;
-      server.backend.serverLoggedIn();
+      server.run = server.backend.serverLoggedIn();
+      // The first server of a run of the host's postmaster reads when it started: pipelined
+      // ahead of whatever it serves first, so nobody waits and no other server is opened.
+      if (server.run.claimLearning()) readPostmasterStart(server, server.run);
       if (this.db.connectQuery) {
         // connect_query runs once per server, before any client sees it; what it SETs is part
         // of the welcome (PgBouncer waits for it too), else clients' syncs would undo it.
@@ -331,6 +335,7 @@ export class Pool implements ServerOwner {
     this.connectQuerying.delete(server);
     const was = this.stateSetRemove(server);
     if (was === null) return;
+    if (server.run !== null) server.backend.serverEnded(server.run, byServer);
     if (byServer) {
       // Refused, reset, shut down (57P01 while idle): the host's probe checks now.
       if (was === 'login') server.backend.serverFailed('network', reason);
@@ -350,7 +355,7 @@ export class Pool implements ServerOwner {
     if (was === 'active' && server.client !== null) {
       const client = server.client as unknown as PoolClient;
       server.client = null;
-      client.serverLost(reason, server.backend);
+      client.serverLost(reason, server);
     }
     log.debug(`closing server: ${reason}`, server);
     this.limits.slotFreed(this);

@@ -19,9 +19,10 @@ import { COMPLETION_TYPES, type PreparedLink, type PreparedServer } from '../pre
 import { ServerStatementCache } from '../prepared/statements';
 import type { ConnectEvents, PendingConnect } from '../connect';
 import type { Backend } from '../failover/backend';
+import type { PostmasterRun } from '../failover/postmaster-runs';
 import type { BackendAddress } from '../failover/dialer';
 import { SettingValues, type Replay } from '../session/settings';
-import { writeDirect } from '../direct-write';
+import { onWriteFailed, writeDirect } from '../direct-write';
 
 /** Responses after which a statement (or the transaction) may have committed: a request is not sent again after one. */
 const COMPLETES_STATEMENT = new Uint8Array(256);
@@ -97,6 +98,8 @@ export interface InternalReader {
   row(buf: Buffer, start: number, end: number): void;
   /** The query's ReadyForQuery came; `error` when it failed. Called once the frame has been handled. */
   done(server: ServerConnection, error: ErrorFields | null): void;
+  /** Its answer is pgmux's own bookkeeping, which PgBouncer never asks: not counted in SHOW STATS bytes. */
+  readonly unmetered?: boolean;
 }
 
 /** What the pool learns from a server. */
@@ -132,6 +135,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   lastUsed: number;
   /** Set by RECONNECT/lifetime: close instead of returning to idle. */
   closeOnRelease = false;
+  /** The run of the host's postmaster it logged in to (its backend tracks it); null before login. */
+  run: PostmasterRun | null = null;
   /** The pool's counters: bytes received after login count as SHOW STATS total_sent. */
   stats: PoolStats = DETACHED_STATS;
   /** Statements prepared on this server under pgmux's names (max_prepared_statements). */
@@ -178,6 +183,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private replaying = 0;
   private internalError: ErrorFields | null = null;
   private closed = false;
+  /** A write failed (writeFailed): nothing more is written, what the server sent is still read. */
+  private writeError: string | null = null;
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
     // Only a TLS socket emits 'data': the plain socket reads through onread (readBuffer).
@@ -235,6 +242,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.socket = socket;
     this.tlsInfo = tlsInfo;
     for (const [event, handler] of Object.entries(this.handlers)) socket.on(event, handler);
+    onWriteFailed(socket, (err) => this.writeFailed(err));
     socket.write(startupMessage(this.startupParams));
   }
 
@@ -264,14 +272,34 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   /** Forwards client bytes (below the stream, ../direct-write); false when the server's buffer is full (pause the client). */
   sendToServer(bytes: Buffer): boolean {
     const socket = this.socket;
+    if (this.writeError !== null) return true;
     return writeDirect(socket, bytes) < socket.writableHighWaterMark;
+  }
+
+  /** Bytes of pgmux's own after login (internal queries, a settings replay); dropped once a write failed. */
+  private sendOwn(bytes: Buffer): void {
+    if (this.writeError === null) writeDirect(this.socket, bytes);
+  }
+
+  /**
+   * A write failed with EPIPE or ECONNRESET: the server had closed the connection, and may have
+   * said why first (FATAL 57P01 of a shutdown or of pg_terminate_backend, which decides whether
+   * the linked client's request may go again; a pooled connection handed out in the moment a
+   * restart ends it fails so). As libpq does, what it sent is read to its end, and the
+   * socket's 'end' or 'error' closes it; nothing more is written. Reading that is paused, or any
+   * other write error, closes it now.
+   */
+  private writeFailed(err: NodeJS.ErrnoException): void {
+    if (this.closed || this.writeError !== null) return;
+    this.writeError = `server connection error: ${err.message}`;
+    if (this.socket.isPaused() || (err.code !== 'EPIPE' && err.code !== 'ECONNRESET')) this.close(this.writeError, false, true);
   }
 
   /** Runs SQL whose results no client sees (SET sync, reset, check); ahead of any client bytes. */
   runInternal(sql: string, reader: InternalReader | null = null): void {
     this.internalPending++;
     this.readers.push(reader);
-    this.socket.write(query(sql));
+    this.sendOwn(query(sql));
   }
 
   /**
@@ -281,7 +309,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   replay(replay: Replay, values: SettingValues): void {
     this.replaying += replay.statements;
     this.settings = values;
-    this.socket.write(replay.bytes);
+    this.sendOwn(replay.bytes);
   }
 
   hasInternalPending(): boolean {
@@ -410,6 +438,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
         this.internalError = fields.kind === 'invalid' ? { severity: 'ERROR', code: '08P01', message: fields.reason } : fields;
       }
       const reader = this.readers[0];
+      if (reader?.unmetered === true) this.stats.serverBytes -= end - start;
       if (type === BackendCode.DataRow && reader != null) reader.row(buf, start, end);
       if (type === BackendCode.ReadyForQuery) {
         this.txStatus = buf[start + 5];

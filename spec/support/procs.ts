@@ -76,3 +76,8 @@ export function processesMentioning(text: string): number[] {
     }
   });
 }
+
+/** Stopped by a signal (SIGSTOP): /proc shows state T until SIGCONT. */
+export function isStopped(pid: number): boolean {
+  return stat(pid)?.[0] === 'T';
+}
