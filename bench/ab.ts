@@ -176,7 +176,12 @@ async function main(): Promise<void> {
       }
     };
     // Fill every pool before the first measured round.
-    for (const e of entries) await runPgbench(target(e), [...workload.filter((a) => a !== '-C')], 3);
+    // Scraped as in the rounds (with --scrape): the first scrapes' JIT work is not the steady state.
+    for (const e of entries) {
+      const scraping = values.scrape === true && e.http !== null ? scraper(e.http) : null;
+      await runPgbench(target(e), [...workload.filter((a) => a !== '-C')], 3);
+      await scraping?.stop();
+    }
     for (let r = 0; r < rounds; r++) {
       const order = [...entries.slice(r % entries.length), ...entries.slice(0, r % entries.length)];
       if (rate !== null) for (const e of order) e.fixed.push(await run(e, [...workload, '-R', String(rate)]));
