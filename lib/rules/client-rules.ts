@@ -15,6 +15,7 @@ import { bucketKey } from './buckets';
 import type { CacheCatalog } from './catalog';
 import type { LastText, RulesEngine } from './engine';
 import { ALL, hasTimeWord, type StatementFacts, type Writes } from './facts';
+import { LastRequest } from './last-request';
 import { keepableAnswer, readBatch, type StatementTexts } from './request';
 import type { CacheCounters } from './result-cache';
 import { NO_ACTIONS, NO_VIEW, READ_BIT, WRITE_BIT, type Actions, type ClientIdentity, type ClientView, type CompiledRule } from './rule-set';
@@ -103,6 +104,9 @@ interface Matched {
   readonly actions: Actions;
 }
 
+/** A statement of a request like the client's last untouched one (admit's quick case): no rule, nothing to do. */
+const UNTOUCHED: Matched = Object.freeze({ text: '', cls: null, actions: NO_ACTIONS }) as Matched;
+
 /** Servers on which a client created session state the cache key cannot see (a temp table, SET of an untracked parameter). */
 const tainted = new WeakSet<object>();
 
@@ -166,15 +170,23 @@ export class ClientRules {
   private lastFacts: StatementFacts | null = null;
   /**
    * The last statement matched and its answer (match()); `byShape`: the answer came from its
-   * facts (`lastText` describes it) and its regex= verdicts alone, without the classifier's.
+   * facts (`lastText` describes it) and its regex= verdicts alone, without the classifier's;
+   * `classified`: the classifier's verdict was asked for it.
    */
-  private readonly last: { view: ClientView; inTransaction: boolean; text: string; actions: Actions; byShape: boolean } = {
+  private readonly last: { view: ClientView; inTransaction: boolean; text: string; actions: Actions; byShape: boolean; classified: boolean } = {
     view: NO_VIEW,
     inTransaction: false,
     text: '',
     actions: NO_ACTIONS,
     byShape: false,
+    classified: false,
   };
+  /**
+   * The client's last request of one statement that no rule touched, as bytes (./last-request),
+   * while the result cache is off: a request like it is let go without decoding or matching it.
+   * Made at the first such request.
+   */
+  private quick: LastRequest | null = null;
 
   constructor(
     private readonly engine: RulesEngine,
@@ -249,6 +261,7 @@ export class ClientRules {
     last.text = text;
     last.actions = actions;
     last.byShape = this.factsAsked && !this.verdictAsked;
+    last.classified = this.verdictAsked;
     return actions;
   }
 
@@ -274,7 +287,14 @@ export class ClientRules {
     this.refresh();
     clear(this.matched);
     this.route = null;
-    if (!this.inspects) return GO;
+    if (this.view.candidates.length === 0 && this.engine.cache === null) return GO;
+    // A request like the last one no rule touched (its statement the same bytes, or the same but
+    // the digits of one integer literal): untouched too. See keepUntouched for why.
+    const quick = this.quick;
+    if (quick !== null && quick.owner === this.view && pending.length === 1 && quick.follows(pending[0])) {
+      this.matched.push(UNTOUCHED);
+      return GO;
+    }
     const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
     const batch = readBatch(buf, this.origin, this.engine.cache !== null);
     let route: RouteOverride | null = null;
@@ -318,7 +338,30 @@ export class ClientRules {
       if (answer !== null) return answer;
     }
     this.route = route;
+    if (pending.length === 1 && batch.statements.length === 1 && this.matched.length === 1 && this.matched[0].actions === NO_ACTIONS) this.keepUntouched(buf, batch.statements[0].text);
     return GO;
+  }
+
+  /**
+   * `request`, of the one statement `text` that admit() just matched to no rule, becomes the
+   * client's last untouched request, unless the result cache is on (every request is looked up
+   * there) or the classifier's verdict decided (it may change with the catalog; matching asks it
+   * again). A later request whose statement is the same bytes has the same text, and so the same
+   * answer: matching depends on nothing else but the view and the transaction state, which is
+   * none at admission. When the answer came from the text's facts and regex= verdicts alone and
+   * no regex= can see a digit (RuleSet.digitBlind), so does a request whose statement differs
+   * only in the digits of one of the text's integer literals (as lexed, IntegerLiterals): the
+   * same argument as match()'s for such a text.
+   */
+  private keepUntouched(request: Buffer, text: string): void {
+    const last = this.last;
+    if (this.engine.cache !== null || last.text !== text || last.view !== this.view || last.inTransaction || last.classified) {
+      this.quick?.forget();
+      return;
+    }
+    const quick = (this.quick ??= new LastRequest());
+    const integers = last.byShape && this.engine.rules.digitBlind && this.lastText !== null ? this.lastText.integersOf(text, quick.spans) : 0;
+    quick.keep(request, text, integers, this.view);
   }
 
   /** The rules admit() matched for the one statement of the batch. */
@@ -433,6 +476,8 @@ export class ClientRules {
     this.server = server;
     if (this.capture !== null && this.capture.server === null) this.capture.server = server;
     let m = this.matched.shift();
+    // Matched at admission to no rule: nothing to do unless the cache tracks its writes.
+    if (m !== undefined && m.actions === NO_ACTIONS && this.engine.cache === null) return null;
     let name = '';
     let nameEnd = start + 5;
     if (type === FrontendCode.Parse) {
