@@ -104,9 +104,6 @@ interface Matched {
   readonly actions: Actions;
 }
 
-/** A statement of a request like the client's last untouched one (admit's quick case): no rule, nothing to do. */
-const UNTOUCHED: Matched = Object.freeze({ text: '', cls: null, actions: NO_ACTIONS }) as Matched;
-
 /** Servers on which a client created session state the cache key cannot see (a temp table, SET of an untracked parameter). */
 const tainted = new WeakSet<object>();
 
@@ -120,6 +117,11 @@ export class ClientRules {
   /** The route a rule gives the request admit() let go (the router reads it), else null. */
   route: RouteOverride | null = null;
   private view: ClientView = NO_VIEW;
+  /**
+   * Some rule may apply to this client, or the cache tracks its writes (`inspects`), as of the
+   * last refresh(): read per request without touching the view.
+   */
+  private inspecting = false;
   private viewVersion = -1;
   private appName: string | null = null;
   private paramsSeen: ReadonlyMap<string, string> | null = null;
@@ -182,11 +184,13 @@ export class ClientRules {
     classified: false,
   };
   /**
-   * The client's last request of one statement that no rule touched, as bytes (./last-request),
+   * The client's last request of one statement that no rule touched (./last-request),
    * while the result cache is off: a request like it is let go without decoding or matching it.
    * Made at the first such request.
    */
   private quick: LastRequest | null = null;
+  /** admit() let the request go as untouched (quick): its one statement needs nothing when forwarded. */
+  private untouched = false;
 
   constructor(
     private readonly engine: RulesEngine,
@@ -200,7 +204,7 @@ export class ClientRules {
   /** Query and Parse must be seen whole: some rule may apply to this client, or the cache tracks its writes. */
   get inspects(): boolean {
     this.refresh();
-    return this.view.candidates.length > 0 || this.engine.cache !== null;
+    return this.inspecting;
   }
 
   /** Binds of named statements must be seen: the cache tracks the writes they run. */
@@ -228,6 +232,7 @@ export class ClientRules {
     this.viewVersion = rules.version;
     const id: ClientIdentity = { user: this.origin.user, database: this.db.name, applicationName: app, address: this.address };
     this.view = rules.viewFor(id);
+    this.inspecting = this.view.candidates.length > 0 || this.engine.cache !== null;
   }
 
   /**
@@ -287,12 +292,13 @@ export class ClientRules {
     this.refresh();
     clear(this.matched);
     this.route = null;
-    if (this.view.candidates.length === 0 && this.engine.cache === null) return GO;
+    this.untouched = false;
+    if (!this.inspecting) return GO;
     // A request like the last one no rule touched (its statement the same bytes, or the same but
     // the digits of one integer literal): untouched too. See keepUntouched for why.
     const quick = this.quick;
     if (quick !== null && quick.owner === this.view && pending.length === 1 && quick.follows(pending[0])) {
-      this.matched.push(UNTOUCHED);
+      this.untouched = true;
       return GO;
     }
     const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
@@ -475,6 +481,11 @@ export class ClientRules {
   private statement(type: number, buf: Buffer, start: number, end: number, inTransaction: boolean, server: object, now: number): Buffer | null {
     this.server = server;
     if (this.capture !== null && this.capture.server === null) this.capture.server = server;
+    if (this.untouched) {
+      // Untouched at admission (admit's quick case, never while the cache is on): nothing to do.
+      this.untouched = false;
+      return null;
+    }
     let m = this.matched.shift();
     // Matched at admission to no rule: nothing to do unless the cache tracks its writes.
     if (m !== undefined && m.actions === NO_ACTIONS && this.engine.cache === null) return null;
@@ -579,6 +590,7 @@ export class ClientRules {
    */
   resent(): void {
     this.matched.length = 0;
+    this.untouched = false;
     this.denials.length = 0;
     this.deadline = 0;
     this.cancelled = false;
@@ -650,6 +662,7 @@ export class ClientRules {
   /** The request was answered by pgmux or dropped: nothing it matched is still to be forwarded. */
   requestDone(): void {
     this.matched.length = 0;
+    this.untouched = false;
     this.capture = null;
   }
 

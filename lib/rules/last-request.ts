@@ -1,9 +1,9 @@
-// Owns a client's last untouched request as bytes: the text of the one statement of a request no
-// rule touched, kept so that the client's next request whose statement is those bytes, or those
-// bytes with the digits of one integer literal changed (pgbench's next account), is known to be
-// untouched too without decoding it, reading it into statement objects or matching it. Which
+// Owns a client's last untouched request: the text of the one statement of a request no rule
+// touched, kept so that the client's next request whose statement is that text, or that text with
+// the digits of one integer literal changed (pgbench's next account), is known to be untouched too
+// from its bytes, without decoding it, reading it into statement objects or matching it. Which
 // requests qualify and why the answer carries over is ./client-rules' (admit); this module only
-// finds the statement in a request and compares bytes.
+// finds the statement in a request and compares its bytes with the kept text.
 
 import { FrontendCode } from '../protocol/codes';
 
@@ -12,15 +12,22 @@ const MAX_TEXT = 1024;
 /** Integer literals noted per text (lib/routing's IntegerLiterals notes as many). */
 export const MAX_INTEGERS = 16;
 
+/**
+ * What a request like the kept one costs is the memory it touches (per request, among 100
+ * clients, after the kernel and PostgreSQL have run on the same cores): the kept text is the
+ * decoded string itself (one object, no copy to keep up to date) and the integer that changed
+ * last is two fields of this object, so a request like the last one reads this object, that
+ * string and its own bytes, and writes nothing.
+ */
 export class LastRequest {
-  /** The text's bytes (ASCII only: byte offsets are the decoded text's character offsets). */
-  private bytes: Buffer | null = null;
-  private length = 0;
+  /** The kept text, ASCII only (byte offsets in a request are its character offsets); '' for none. */
+  private text = '';
   /** [start, end) of each integer literal of the text, from IntegerLiterals; none: only the same bytes follow. */
   readonly spans = new Int32Array(2 * MAX_INTEGERS);
   private count = 0;
-  /** The integer that changed last (-1: none yet): checked first. */
-  private hot = -1;
+  /** The integer found changed last, [hotStart, hotEnd) in the text; -1: none yet. */
+  private hotStart = -1;
+  private hotEnd = -1;
   /** What the answer was given under (the client's view of the rules); null when nothing is kept. */
   owner: object | null = null;
   /** Where found() saw the request's statement text. */
@@ -28,8 +35,8 @@ export class LastRequest {
   private textEnd = 0;
 
   /**
-   * Keeps the statement text of `request` (found by found(), decoded as `text`) with `count`
-   * integers already written to `spans`. Nothing is kept for a text that is not ASCII or too long.
+   * Keeps `text`, the statement text of `request` (decoded), with `count` integers already
+   * written to `spans`. Nothing is kept for a text that is not ASCII or too long.
    */
   keep(request: Buffer, text: string, count: number, owner: object): void {
     this.owner = null;
@@ -37,16 +44,11 @@ export class LastRequest {
     const start = this.textStart;
     const n = this.textEnd - start;
     if (n !== text.length || n > MAX_TEXT) return;
-    if (this.bytes === null || this.bytes.length < n) this.bytes = Buffer.allocUnsafe(Math.min(MAX_TEXT, Math.max(128, 2 * n)));
-    const bytes = this.bytes;
-    for (let k = 0; k < n; k++) {
-      const c = request[start + k];
-      if (c >= 0x80) return;
-      bytes[k] = c;
-    }
-    this.length = n;
+    for (let k = 0; k < n; k++) if (request[start + k] >= 0x80) return;
+    this.text = text;
     this.count = count;
-    this.hot = -1;
+    this.hotStart = -1;
+    this.hotEnd = -1;
     this.owner = owner;
   }
 
@@ -57,67 +59,39 @@ export class LastRequest {
   /**
    * Whether `request` is one statement (a Query, or a Parse with Binds of the unnamed statement,
    * Describe, Execute, Close, Flush, Sync), all messages complete, whose text is the kept text or
-   * that text with one of its integers replaced by another non-empty run of digits; if so, that
-   * text is the kept one from now on.
+   * that text with one of its integers replaced by another non-empty run of digits.
    */
   follows(request: Buffer): boolean {
     if (!this.found(request)) return false;
-    const p = this.bytes as Buffer;
-    const n = this.length;
     const s = this.textStart;
     const m = this.textEnd - s;
+    if (this.hotStart >= 0 && this.replaces(request, s, m, this.hotStart, this.hotEnd)) return true;
+    const text = this.text;
+    if (m === text.length && same(request, s, text, 0, m)) return true;
     const spans = this.spans;
-    const hot = this.hot;
-    if (hot >= 0) {
-      const a = spans[2 * hot];
-      const b = spans[2 * hot + 1];
-      const end = b + m - n;
-      if (end > a && digits(request, s + a, s + end) && same(request, s, p, 0, a) && same(request, s + end, p, b, n - b)) return this.moved(hot, request, s, end);
-    }
-    if (m === n && same(request, s, p, 0, n)) return true;
-    const lim = n < m ? n : m;
-    let q = 0;
-    while (q < lim && p[q] === request[s + q]) q++;
-    let t = 0;
-    while (t < lim - q && p[n - 1 - t] === request[s + m - 1 - t]) t++;
-    // p[q, n - t) became the request's [q, m - t): that must lie within one integer [a, b).
     for (let i = 0; i < this.count; i++) {
       const a = spans[2 * i];
       const b = spans[2 * i + 1];
-      if (a > q) return false;
-      if (n - t > b) continue;
-      const end = b + m - n;
-      if (end <= a || !digits(request, s + a, s + end)) return false;
-      this.hot = i;
-      return this.moved(i, request, s, end);
+      if (this.replaces(request, s, m, a, b)) {
+        this.hotStart = a;
+        this.hotEnd = b;
+        return true;
+      }
     }
     return false;
   }
 
-  /** Integer `i` is now the request's [a, end) (text offsets): the kept text becomes the request's. */
-  private moved(i: number, request: Buffer, s: number, end: number): boolean {
-    const spans = this.spans;
-    const a = spans[2 * i];
-    const b = spans[2 * i + 1];
-    const shift = end - b;
-    const p = this.bytes as Buffer;
-    const n = this.length;
-    if (shift !== 0) {
-      if (n + shift > p.length) {
-        // No room to keep it: the answer holds, the next request goes the usual way.
-        this.owner = null;
-        return true;
-      }
-      p.copyWithin(end, b, n);
-      spans[2 * i + 1] = end;
-      for (let j = i + 1; j < this.count; j++) {
-        spans[2 * j] += shift;
-        spans[2 * j + 1] += shift;
-      }
-      this.length = n + shift;
+  /** The request's text (at s, m long) is the kept text with its integer at [a, b) replaced by other digits. */
+  private replaces(request: Buffer, s: number, m: number, a: number, b: number): boolean {
+    const text = this.text;
+    const n = text.length;
+    const end = m - (n - b);
+    if (end <= a) return false;
+    for (let k = s + a; k < s + end; k++) {
+      const c = request[k];
+      if (c < 48 || c > 57) return false;
     }
-    for (let k = a; k < end; k++) p[k] = request[s + k];
-    return true;
+    return same(request, s, text, 0, a) && same(request, s + end, text, b, n - b);
   }
 
   /** Finds the one statement text of `request` (textStart, textEnd); false when it is not such a request. */
@@ -170,16 +144,8 @@ export class LastRequest {
   }
 }
 
-function digits(buf: Buffer, from: number, to: number): boolean {
-  for (let k = from; k < to; k++) {
-    const c = buf[k];
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/** buf[from, from + n) equals p[at, at + n). */
-function same(buf: Buffer, from: number, p: Buffer, at: number, n: number): boolean {
-  for (let k = 0; k < n; k++) if (buf[from + k] !== p[at + k]) return false;
+/** buf[from, from + n) are the character codes of text[at, at + n). */
+function same(buf: Buffer, from: number, text: string, at: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (buf[from + k] !== text.charCodeAt(at + k)) return false;
   return true;
 }
