@@ -131,6 +131,8 @@ export class ClientRules {
   private readonly scope: string | null;
   /** Statements admit() matched, in the order the relay will forward them. */
   private readonly matched: Matched[] = [];
+  /** admit() put statements in `matched` since it last emptied it (untouched requests leave the array alone). */
+  private matchedSome = false;
   /** Rules denied statements whose marker errors the server still owes, in order. */
   private readonly denials: CompiledRule[] = [];
   /** statement_timeout: when the running statement must be cancelled (clock ms), 0 when none. */
@@ -183,12 +185,6 @@ export class ClientRules {
     byShape: false,
     classified: false,
   };
-  /**
-   * The client's last request of one statement that no rule touched (./last-request),
-   * while the result cache is off: a request like it is let go without decoding or matching it.
-   * Made at the first such request.
-   */
-  private quick: LastRequest | null = null;
   /** admit() let the request go as untouched (quick): its one statement needs nothing when forwarded. */
   private untouched = false;
 
@@ -290,13 +286,16 @@ export class ClientRules {
    */
   admit(pending: readonly Buffer[], now: number): Admission {
     this.refresh();
-    clear(this.matched);
+    if (this.matchedSome) {
+      clear(this.matched);
+      this.matchedSome = false;
+    }
     this.route = null;
     this.untouched = false;
     if (!this.inspecting) return GO;
     // A request like the last one no rule touched (its statement the same bytes, or the same but
     // the digits of one integer literal): untouched too. See keepUntouched for why.
-    const quick = this.quick;
+    const quick = this.view.untouched;
     if (quick !== null && quick.owner === this.view && pending.length === 1 && quick.follows(pending[0])) {
       this.untouched = true;
       return GO;
@@ -313,7 +312,10 @@ export class ClientRules {
       const st = batch.statements[i];
       const m: { text: string; cls: StatementClass | null; actions: Actions } = { text: st.text, cls: null, actions: NO_ACTIONS };
       const actions = (m.actions = this.match(m, false));
-      if (st.type !== 'bind') this.matched.push(m);
+      if (st.type !== 'bind') {
+        this.matched.push(m);
+        this.matchedSome = true;
+      }
       if (actions === NO_ACTIONS && this.engine.cache === null) continue;
       if (actions.route !== undefined && route === null) route = { to: actions.route.to, rule: actions.route.rule.name };
       if (actions.deny !== undefined && deny === undefined) {
@@ -350,9 +352,9 @@ export class ClientRules {
 
   /**
    * `request`, of the one statement `text` that admit() just matched to no rule, becomes the
-   * client's last untouched request, unless the result cache is on (every request is looked up
-   * there) or the classifier's verdict decided (it may change with the catalog; matching asks it
-   * again). A later request whose statement is the same bytes has the same text, and so the same
+   * last untouched request of the clients with this view (RuleSet shares views), unless the
+   * result cache is on (every request is looked up there) or the classifier's verdict decided
+   * (it may change with the catalog; matching asks it again). A later request whose statement is the same bytes has the same text, and so the same
    * answer: matching depends on nothing else but the view and the transaction state, which is
    * none at admission. When the answer came from the text's facts and regex= verdicts alone and
    * no regex= can see a digit (RuleSet.digitBlind), so does a request whose statement differs
@@ -361,13 +363,11 @@ export class ClientRules {
    */
   private keepUntouched(request: Buffer, text: string): void {
     const last = this.last;
-    if (this.engine.cache !== null || last.text !== text || last.view !== this.view || last.inTransaction || last.classified) {
-      this.quick?.forget();
-      return;
-    }
-    const quick = (this.quick ??= new LastRequest());
+    const view = this.view;
+    if (this.engine.cache !== null || view === NO_VIEW || last.text !== text || last.view !== view || last.inTransaction || last.classified) return;
+    const quick = (view.untouched ??= new LastRequest());
     const integers = last.byShape && this.engine.rules.digitBlind && this.lastText !== null ? this.lastText.integersOf(text, quick.spans) : 0;
-    quick.keep(request, text, integers, this.view);
+    quick.keep(request, text, integers, view);
   }
 
   /** The rules admit() matched for the one statement of the batch. */
@@ -486,7 +486,7 @@ export class ClientRules {
       this.untouched = false;
       return null;
     }
-    let m = this.matched.shift();
+    let m = this.matchedSome ? this.matched.shift() : undefined;
     // Matched at admission to no rule: nothing to do unless the cache tracks its writes.
     if (m !== undefined && m.actions === NO_ACTIONS && this.engine.cache === null) return null;
     let name = '';

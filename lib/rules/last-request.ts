@@ -1,9 +1,10 @@
-// Owns a client's last untouched request: the text of the one statement of a request no rule
-// touched, kept so that the client's next request whose statement is that text, or that text with
-// the digits of one integer literal changed (pgbench's next account), is known to be untouched too
-// from its bytes, without decoding it, reading it into statement objects or matching it. Which
-// requests qualify and why the answer carries over is ./client-rules' (admit); this module only
-// finds the statement in a request and compares its bytes with the kept text.
+// Owns the last untouched request of the clients that share a view of the rules: the text of the
+// one statement of a request no rule touched, kept so that a next request whose statement is that
+// text, or that text with the digits of one integer literal changed (pgbench's next account), is
+// known to be untouched too from its bytes, without decoding it, reading it into statement
+// objects or matching it. Which requests qualify and why the answer carries over is
+// ./client-rules' (admit); this module only finds the statement in a request and compares its
+// bytes with the kept text.
 
 import { FrontendCode } from '../protocol/codes';
 
@@ -30,9 +31,11 @@ export class LastRequest {
   private hotEnd = -1;
   /** What the answer was given under (the client's view of the rules); null when nothing is kept. */
   owner: object | null = null;
-  /** Where found() saw the request's statement text. */
+  /** Where found() saw the request's statement text; textEnd is -1 until a Parse's is looked for (textEndIn). */
   private textStart = 0;
   private textEnd = 0;
+  /** The end of the message holding the text. */
+  private messageEnd = 0;
 
   /**
    * Keeps `text`, the statement text of `request` (decoded), with `count` integers already
@@ -42,7 +45,7 @@ export class LastRequest {
     this.owner = null;
     if (!this.found(request)) return;
     const start = this.textStart;
-    const n = this.textEnd - start;
+    const n = this.textEndIn(request) - start;
     if (n !== text.length || n > MAX_TEXT) return;
     for (let k = 0; k < n; k++) if (request[start + k] >= 0x80) return;
     this.text = text;
@@ -64,10 +67,19 @@ export class LastRequest {
   follows(request: Buffer): boolean {
     if (!this.found(request)) return false;
     const s = this.textStart;
-    const m = this.textEnd - s;
-    if (this.hotStart >= 0 && this.replaces(request, s, m, this.hotStart, this.hotEnd)) return true;
     const text = this.text;
-    if (m === text.length && same(request, s, text, 0, m)) return true;
+    const n = text.length;
+    if (this.textEnd < 0) {
+      // A Parse: its text is most often the kept one (a driver parsing its statement again per
+      // execution), told by the NUL where the kept text ends (the same bytes hold no NUL) without
+      // looking for it first.
+      if (s + n < this.messageEnd && request[s + n] === 0 && same(request, s, text, 0, n)) return true;
+      if (this.count === 0) return false;
+    }
+    const m = this.textEndIn(request) - s;
+    if (m < 0) return false;
+    if (this.hotStart >= 0 && this.replaces(request, s, m, this.hotStart, this.hotEnd)) return true;
+    if (m === n && same(request, s, text, 0, m)) return true;
     const spans = this.spans;
     for (let i = 0; i < this.count; i++) {
       const a = spans[2 * i];
@@ -94,6 +106,16 @@ export class LastRequest {
     return same(request, s, text, 0, a) && same(request, s + end, text, b, n - b);
   }
 
+  /** The end of the text found() found in `request` (a Parse's looked for now), or -1 when it has none. */
+  private textEndIn(request: Buffer): number {
+    if (this.textEnd >= 0) return this.textEnd;
+    const end = this.messageEnd;
+    let k = this.textStart;
+    while (k < end && request[k] !== 0) k++;
+    if (k >= end) return -1;
+    return (this.textEnd = k);
+  }
+
   /** Finds the one statement text of `request` (textStart, textEnd); false when it is not such a request. */
   private found(request: Buffer): boolean {
     const len = request.length;
@@ -116,13 +138,10 @@ export class LastRequest {
           if (found) return false;
           let k = body;
           while (k < end && request[k] !== 0) k++;
-          const text = k + 1;
-          k = text;
-          while (k < end && request[k] !== 0) k++;
-          if (k >= end) return false;
           found = true;
-          this.textStart = text;
-          this.textEnd = k;
+          this.textStart = k + 1;
+          this.textEnd = -1;
+          this.messageEnd = end;
           break;
         }
         case FrontendCode.Bind:

@@ -74,6 +74,8 @@ describe('LastRequest', () => {
     ['a Query cut short', simple('SELECT 1').subarray(0, 8)],
     ['a Bind of a named statement', Buffer.concat([parse('', 'SELECT 1'), bind({ statement: 's1' }), execute(), sync()])],
     ['two Parses', Buffer.concat([parse('', 'SELECT 1'), parse('', 'SELECT 1'), sync()])],
+    ['a Parse whose text has no NUL', Buffer.concat([Buffer.from([0x50, 0, 0, 0, 13, 0]), Buffer.from('SELECT 1', 'latin1')])],
+    ['a Parse of a longer text', extended('SELECT 1x')],
     ['a Query with a NUL inside', Buffer.concat([Buffer.from([0x51, 0, 0, 0, 14]), Buffer.from('SELECT 1\0\0', 'latin1')])],
   ])('does not take %s for the kept request', (_what, request) => {
     expect(kept('SELECT 1', simple).follows(request)).toBe(false);
