@@ -354,12 +354,13 @@ export class ClientRules {
    * `request`, of the one statement `text` that admit() just matched to no rule, becomes the
    * last untouched request of the clients with this view (RuleSet shares views), unless the
    * result cache is on (every request is looked up there) or the classifier's verdict decided
-   * (it may change with the catalog; matching asks it again). A later request whose statement is the same bytes has the same text, and so the same
-   * answer: matching depends on nothing else but the view and the transaction state, which is
-   * none at admission. When the answer came from the text's facts and regex= verdicts alone and
-   * no regex= can see a digit (RuleSet.digitBlind), so does a request whose statement differs
-   * only in the digits of one of the text's integer literals (as lexed, IntegerLiterals): the
-   * same argument as match()'s for such a text.
+   * (it may change with the catalog; matching asks it again). A later request whose statement
+   * is the same bytes has the same text, and so the same answer: matching depends on nothing
+   * else but the view and the transaction state, which is none at admission. When the answer
+   * came from the text's facts and regex= verdicts alone and no regex= can see a digit
+   * (RuleSet.digitBlind), so does a request whose statement differs only in the digits of one
+   * of the text's integer literals (as lexed, IntegerLiterals): the same argument as match()'s
+   * for such a text.
    */
   private keepUntouched(request: Buffer, text: string): void {
     const last = this.last;
