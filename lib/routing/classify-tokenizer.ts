@@ -393,6 +393,17 @@ export class IntegerLiterals {
     this.count++;
   }
 
+  /**
+   * When `text` is the text described: writes the [start, end) of its integers to `out` (room for
+   * MAX_INTEGERS) and returns how many; otherwise 0.
+   */
+  integersOf(text: string, out: Int32Array): number {
+    if (text === '' || this.text !== text) return 0;
+    const n = 2 * this.count;
+    for (let k = 0; k < n; k++) out[k] = this.spans[k];
+    return this.count;
+  }
+
   /** Describes no text (it did not tokenize, or was not lexed). */
   forget(): void {
     this.text = '';

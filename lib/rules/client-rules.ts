@@ -15,6 +15,7 @@ import { bucketKey } from './buckets';
 import type { CacheCatalog } from './catalog';
 import type { LastText, RulesEngine } from './engine';
 import { ALL, hasTimeWord, type StatementFacts, type Writes } from './facts';
+import { LastRequest } from './last-request';
 import { keepableAnswer, readBatch, type StatementTexts } from './request';
 import type { CacheCounters } from './result-cache';
 import { NO_ACTIONS, NO_VIEW, READ_BIT, WRITE_BIT, type Actions, type ClientIdentity, type ClientView, type CompiledRule } from './rule-set';
@@ -116,6 +117,11 @@ export class ClientRules {
   /** The route a rule gives the request admit() let go (the router reads it), else null. */
   route: RouteOverride | null = null;
   private view: ClientView = NO_VIEW;
+  /**
+   * Some rule may apply to this client, or the cache tracks its writes (`inspects`), as of the
+   * last refresh(): read per request without touching the view.
+   */
+  private inspecting = false;
   private viewVersion = -1;
   private appName: string | null = null;
   private paramsSeen: ReadonlyMap<string, string> | null = null;
@@ -125,6 +131,8 @@ export class ClientRules {
   private readonly scope: string | null;
   /** Statements admit() matched, in the order the relay will forward them. */
   private readonly matched: Matched[] = [];
+  /** admit() put statements in `matched` since it last emptied it (untouched requests leave the array alone). */
+  private matchedSome = false;
   /** Rules denied statements whose marker errors the server still owes, in order. */
   private readonly denials: CompiledRule[] = [];
   /** statement_timeout: when the running statement must be cancelled (clock ms), 0 when none. */
@@ -166,15 +174,19 @@ export class ClientRules {
   private lastFacts: StatementFacts | null = null;
   /**
    * The last statement matched and its answer (match()); `byShape`: the answer came from its
-   * facts (`lastText` describes it) and its regex= verdicts alone, without the classifier's.
+   * facts (`lastText` describes it) and its regex= verdicts alone, without the classifier's;
+   * `classified`: the classifier's verdict was asked for it.
    */
-  private readonly last: { view: ClientView; inTransaction: boolean; text: string; actions: Actions; byShape: boolean } = {
+  private readonly last: { view: ClientView; inTransaction: boolean; text: string; actions: Actions; byShape: boolean; classified: boolean } = {
     view: NO_VIEW,
     inTransaction: false,
     text: '',
     actions: NO_ACTIONS,
     byShape: false,
+    classified: false,
   };
+  /** admit() let the request go as untouched (quick): its one statement needs nothing when forwarded. */
+  private untouched = false;
 
   constructor(
     private readonly engine: RulesEngine,
@@ -188,7 +200,7 @@ export class ClientRules {
   /** Query and Parse must be seen whole: some rule may apply to this client, or the cache tracks its writes. */
   get inspects(): boolean {
     this.refresh();
-    return this.view.candidates.length > 0 || this.engine.cache !== null;
+    return this.inspecting;
   }
 
   /** Binds of named statements must be seen: the cache tracks the writes they run. */
@@ -216,6 +228,7 @@ export class ClientRules {
     this.viewVersion = rules.version;
     const id: ClientIdentity = { user: this.origin.user, database: this.db.name, applicationName: app, address: this.address };
     this.view = rules.viewFor(id);
+    this.inspecting = this.view.candidates.length > 0 || this.engine.cache !== null;
   }
 
   /**
@@ -249,6 +262,7 @@ export class ClientRules {
     last.text = text;
     last.actions = actions;
     last.byShape = this.factsAsked && !this.verdictAsked;
+    last.classified = this.verdictAsked;
     return actions;
   }
 
@@ -272,9 +286,20 @@ export class ClientRules {
    */
   admit(pending: readonly Buffer[], now: number): Admission {
     this.refresh();
-    clear(this.matched);
+    if (this.matchedSome) {
+      clear(this.matched);
+      this.matchedSome = false;
+    }
     this.route = null;
-    if (!this.inspects) return GO;
+    this.untouched = false;
+    if (!this.inspecting) return GO;
+    // A request like the last one no rule touched (its statement the same bytes, or the same but
+    // the digits of one integer literal): untouched too. See keepUntouched for why.
+    const quick = this.view.untouched;
+    if (quick !== null && quick.owner === this.view && pending.length === 1 && quick.follows(pending[0])) {
+      this.untouched = true;
+      return GO;
+    }
     const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
     const batch = readBatch(buf, this.origin, this.engine.cache !== null);
     let route: RouteOverride | null = null;
@@ -287,7 +312,10 @@ export class ClientRules {
       const st = batch.statements[i];
       const m: { text: string; cls: StatementClass | null; actions: Actions } = { text: st.text, cls: null, actions: NO_ACTIONS };
       const actions = (m.actions = this.match(m, false));
-      if (st.type !== 'bind') this.matched.push(m);
+      if (st.type !== 'bind') {
+        this.matched.push(m);
+        this.matchedSome = true;
+      }
       if (actions === NO_ACTIONS && this.engine.cache === null) continue;
       if (actions.route !== undefined && route === null) route = { to: actions.route.to, rule: actions.route.rule.name };
       if (actions.deny !== undefined && deny === undefined) {
@@ -318,7 +346,29 @@ export class ClientRules {
       if (answer !== null) return answer;
     }
     this.route = route;
+    if (pending.length === 1 && batch.statements.length === 1 && this.matched.length === 1 && this.matched[0].actions === NO_ACTIONS) this.keepUntouched(buf, batch.statements[0].text);
     return GO;
+  }
+
+  /**
+   * `request`, of the one statement `text` that admit() just matched to no rule, becomes the
+   * last untouched request of the clients with this view (RuleSet shares views), unless the
+   * result cache is on (every request is looked up there) or the classifier's verdict decided
+   * (it may change with the catalog; matching asks it again). A later request whose statement
+   * is the same bytes has the same text, and so the same answer: matching depends on nothing
+   * else but the view and the transaction state, which is none at admission. When the answer
+   * came from the text's facts and regex= verdicts alone and no regex= can see a digit
+   * (RuleSet.digitBlind), so does a request whose statement differs only in the digits of one
+   * of the text's integer literals (as lexed, IntegerLiterals): the same argument as match()'s
+   * for such a text.
+   */
+  private keepUntouched(request: Buffer, text: string): void {
+    const last = this.last;
+    const view = this.view;
+    if (this.engine.cache !== null || view === NO_VIEW || last.text !== text || last.view !== view || last.inTransaction || last.classified) return;
+    const quick = (view.untouched ??= new LastRequest());
+    const integers = last.byShape && this.engine.rules.digitBlind && this.lastText !== null ? this.lastText.integersOf(text, quick.spans) : 0;
+    quick.keep(request, text, integers, view);
   }
 
   /** The rules admit() matched for the one statement of the batch. */
@@ -432,7 +482,14 @@ export class ClientRules {
   private statement(type: number, buf: Buffer, start: number, end: number, inTransaction: boolean, server: object, now: number): Buffer | null {
     this.server = server;
     if (this.capture !== null && this.capture.server === null) this.capture.server = server;
-    let m = this.matched.shift();
+    if (this.untouched) {
+      // Untouched at admission (admit's quick case, never while the cache is on): nothing to do.
+      this.untouched = false;
+      return null;
+    }
+    let m = this.matchedSome ? this.matched.shift() : undefined;
+    // Matched at admission to no rule: nothing to do unless the cache tracks its writes.
+    if (m !== undefined && m.actions === NO_ACTIONS && this.engine.cache === null) return null;
     let name = '';
     let nameEnd = start + 5;
     if (type === FrontendCode.Parse) {
@@ -534,6 +591,7 @@ export class ClientRules {
    */
   resent(): void {
     this.matched.length = 0;
+    this.untouched = false;
     this.denials.length = 0;
     this.deadline = 0;
     this.cancelled = false;
@@ -605,6 +663,7 @@ export class ClientRules {
   /** The request was answered by pgmux or dropped: nothing it matched is still to be forwarded. */
   requestDone(): void {
     this.matched.length = 0;
+    this.untouched = false;
     this.capture = null;
   }
 

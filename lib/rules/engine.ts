@@ -40,6 +40,8 @@ export interface LastText {
   follows(next: string): boolean;
   /** No last text. */
   forget(): void;
+  /** When `text` is the last text: the [start, end) of its integer literals into `out` (room for 16), and how many; else 0. */
+  integersOf(text: string, out: Int32Array): number;
 }
 
 /** Statement facts cached per literal-free text and per shape: entries and key characters per generation (./two-maps). */

@@ -8,6 +8,7 @@
 
 import type { AddressDef, RateDef, RuleDef, RuleKind } from '../config';
 import { kindBit, type StatementFacts } from './facts';
+import type { LastRequest } from './last-request';
 
 /** What pgmux does to a statement, merged over the rules that matched (first match wins per action). */
 export interface Actions {
@@ -82,18 +83,28 @@ export interface ClientView {
   readonly memoizable: boolean;
   /** The actions per statement shape (facts object), outside and inside a transaction; made at first use. */
   shapes: [WeakMap<StatementFacts, Actions> | null, WeakMap<StatementFacts, Actions> | null];
+  /**
+   * The last request of one statement that no rule touched, for every client with this view
+   * (./client-rules keeps and reads it): shared, so that it stays in the CPU's cache while
+   * 100 clients take turns. Made at the first.
+   */
+  untouched: LastRequest | null;
 }
 
 export const NO_VIEW: ClientView = Object.freeze({
   candidates: Object.freeze([]) as readonly number[],
   memoizable: false,
   shapes: Object.freeze([null, null]) as ClientView['shapes'],
+  untouched: null,
 });
 
 /** The costly part of a statement's description, fetched only when a candidate rule needs it. */
 export type FactsOf = () => StatementFacts;
 
 let nextVersion = 1;
+
+/** Distinct views a RuleSet shares among its clients; clients past them get views of their own. */
+const MAX_SHARED_VIEWS = 1024;
 
 /** shapeHits() bits per rule: a command of the text is one of its kind= commands; its fingerprint= holds (or it has none). */
 const KIND_HIT = 1;
@@ -124,6 +135,8 @@ export class RuleSet {
    * regex= may look at literals, so it is tested on each text instead.
    */
   private readonly hits = new WeakMap<StatementFacts, Uint8Array>();
+  /** Views by their candidates: clients the same rules can apply to share one (and what it keeps). */
+  private readonly views = new Map<string, ClientView>();
 
   constructor(defs: readonly RuleDef[]) {
     this.rules = defs.map((d, i) => compile(d, i));
@@ -146,7 +159,14 @@ export class RuleSet {
   viewFor(id: ClientIdentity): ClientView {
     const candidates: number[] = [];
     for (const r of this.rules) if (r.matchesIdentity(id)) candidates.push(r.index);
-    return candidates.length === 0 ? NO_VIEW : this.view(candidates);
+    if (candidates.length === 0) return NO_VIEW;
+    const key = candidates.join(',');
+    let view = this.views.get(key);
+    if (view === undefined) {
+      view = this.view(candidates);
+      if (this.views.size < MAX_SHARED_VIEWS) this.views.set(key, view);
+    }
+    return view;
   }
 
   private view(candidates: readonly number[]): ClientView {
@@ -159,7 +179,7 @@ export class RuleSet {
       }
       if (r.regex === null) break;
     }
-    return { candidates, memoizable, shapes: [null, null] };
+    return { candidates, memoizable, shapes: [null, null], untouched: null };
   }
 
   /**
