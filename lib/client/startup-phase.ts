@@ -44,6 +44,11 @@ export class StartupPhase {
   settings: ReadonlyMap<string, string> = NO_PARAMS;
   /** Frames pipelined behind the login while the welcome waits for the pool's parameters. */
   private early: Buffer[] | null = null;
+  /**
+   * AuthenticationOk (after a SASLFinal) while the pool decides at once whether to welcome the
+   * client (ClientConnection.loggedIn): it then leaves in the welcome's one write. Else null.
+   */
+  loginAck: Buffer | null = null;
   /** The login is over (end()): bytes the framer still holds belong to the client's session. */
   private ended = false;
   /**
