@@ -204,7 +204,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.connectedAt = this.stateSince = clock.now;
     this.startup = new StartupPhase(this, ctx);
     this.socket = socket;
-    socket.setNoDelay();
     socket.attach(this);
   }
 
