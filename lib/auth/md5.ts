@@ -3,7 +3,7 @@
 // Stored:   'md5' + hex(md5(password || user))
 // Response: 'md5' + hex(md5(hex(md5(password || user)) || salt)), salt = 4 random bytes
 
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { randomBytes } from './random';
 import { isUsableSecret, parseSecret, type Md5Secret, type PlainSecret, type Secret } from './secret';
 import { safeEqual } from './scram-common';
@@ -43,7 +43,11 @@ function storedHashBytes(secret: PlainSecret | Md5Secret, user: string): Buffer 
 }
 
 function saltedResponse(stored: Buffer, salt: Buffer): string {
-  return 'md5' + createHash('md5').update(stored).update(salt).digest('hex');
+  const input = Buffer.allocUnsafe(stored.length + salt.length);
+  stored.copy(input, 0);
+  salt.copy(input, stored.length);
+  // One-shot: a Hash object per login costs three times as much (1.6 against 0.5 µs here).
+  return 'md5' + hash('md5', input, 'hex');
 }
 
 /**

@@ -179,8 +179,10 @@ export class StartupPhase {
       client.fail(refusals.protocolViolation(`malformed startup packet: ${msg.kind === 'invalid' ? msg.reason : msg.kind}`));
       return;
     }
-    const unknownOptions = [...msg.params.keys()].filter((k) => k.startsWith('_pq_.'));
-    if (msg.minor > 0 || unknownOptions.length > 0) {
+    let unknownOptions: string[] | null = null;
+    for (const k of msg.params.keys()) if (k.startsWith('_pq_.')) (unknownOptions ??= []).push(k);
+    if (msg.minor > 0 || unknownOptions !== null) {
+      unknownOptions ??= [];
       client.socket.write(negotiateProtocolVersion(0, unknownOptions));
       for (const k of unknownOptions) msg.params.delete(k);
     }
