@@ -22,7 +22,7 @@ import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
 import { Observability } from './observability';
 import { Notifications } from './session/channels';
-import { acceptClients, remoteOf, type ClientSocket } from './client/client-socket';
+import { acceptClients, remoteOf, type ClientListener, type ClientSocket, type ClientTcpOptions } from './client/client-socket';
 import { LimitShare } from './workers/limits';
 import { WorkerLink } from './workers/worker';
 import { cancelRoute } from './workers/cancel-route';
@@ -47,6 +47,8 @@ export class Pgmux implements ConsoleHost {
   readonly observability: Observability;
   private readonly janitor: Janitor;
   private readonly listeners: net.Server[] = [];
+  /** The listeners' client TCP options (tcp_keepalive, tcp_keepidle), set again at RELOAD. */
+  private readonly clientListeners: ClientListener[] = [];
   private unixSocketPath: string | null = null;
   private shutdownMode: 'none' | 'safe' | 'immediate' = 'none';
   private shutdownTimer: NodeJS.Timeout | null = null;
@@ -136,7 +138,7 @@ export class Pgmux implements ConsoleHost {
       server.listen(options, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => log.error(`listener ${label}: ${err.message}`));
-        acceptClients(server, (socket) => this.accept(socket));
+        this.clientListeners.push(acceptClients(server, (socket) => this.accept(socket), clientTcpOptions(this.config.settings)));
         log.info(`listening on ${label}`);
         this.listeners.push(server);
         resolve();
@@ -147,10 +149,8 @@ export class Pgmux implements ConsoleHost {
   private accept(socket: ClientSocket): void {
     // The client's connect time (client_login_timeout) is this reading.
     clock.tick();
-    const peer = socket.remoteEnd();
-    const remote = remoteOf(peer);
+    const remote = remoteOf(socket.remoteEnd());
     const s = this.config.settings;
-    if (s.tcp_keepalive && peer.address !== undefined) socket.setKeepAlive(s.tcp_keepidle * 1000);
     const registry = this.registry;
     if (registry.clients.size >= s.max_client_conn || this.shutdownMode !== 'none') {
       // Refused, but only after its first packets are answered (SSLRequest 'N' or 'S', a cancel
@@ -222,6 +222,8 @@ export class Pgmux implements ConsoleHost {
     this.config = next;
     this.registry.reload(next, secrets);
     this.registry.hba = hba;
+    const tcp = clientTcpOptions(next.settings);
+    for (const l of this.clientListeners) l.setTcpOptions(tcp);
     this.stats.start(next.settings.stats_period);
     void this.observability.reload(next.settings);
     return this.reloadTls(next);
@@ -320,6 +322,7 @@ export class Pgmux implements ConsoleHost {
   private closeListeners(): void {
     for (const l of this.listeners) l.close();
     this.listeners.length = 0;
+    this.clientListeners.length = 0;
   }
 
   private finish(): void {
@@ -346,6 +349,11 @@ export class Pgmux implements ConsoleHost {
 
 /** pgmux's version, from the package.json above this file (source or dist alike). */
 export const VERSION: string = readVersion();
+
+/** tcp_keepalive and tcp_keepidle as client connections get them. */
+function clientTcpOptions(s: Settings): ClientTcpOptions {
+  return { keepAlive: s.tcp_keepalive, keepIdleSeconds: s.tcp_keepidle };
+}
 
 function readVersion(): string {
   let dir = __dirname;

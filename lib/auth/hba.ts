@@ -383,7 +383,8 @@ function netMatches(net: HbaNet, client: { family: 4 | 6; bytes: Buffer }): bool
 
 /** The first rule that matches the login, or undefined (which means reject). */
 export function matchHba(table: HbaTable, login: HbaLogin): HbaRule | undefined {
-  const client = login.address === null ? null : clientBytes(login.address);
+  const address = login.address;
+  const client = address === null ? null : clientBytes(address);
   for (const rule of table.rules) {
     if (client === null) {
       if (rule.type !== 'local') continue;

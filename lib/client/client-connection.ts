@@ -14,7 +14,7 @@ import { SYNC } from '../protocol/frontend';
 import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { QueuedInput } from './queued-input';
 import { clientLimits, frameRefusal } from './client-limits';
-import { authenticationOk, backendKeyData, errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
+import { AUTHENTICATION_OK, errorResponse, READY_IDLE, welcomeFrames, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import { ADMIN_DATABASE, type Settings } from '../config';
 import type { Secret } from '../auth/secret';
@@ -203,7 +203,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.connectedAt = this.stateSince = clock.now;
     this.startup = new StartupPhase(this, ctx);
     this.socket = socket;
-    socket.setNoDelay();
     socket.attach(this);
   }
 
@@ -482,9 +481,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.fail(outcome.error);
       return;
     }
-    if (outcome.final !== null) this.socket.write(outcome.final);
-    this.socket.write(authenticationOk());
+    const ack = outcome.final === null ? AUTHENTICATION_OK : Buffer.concat([outcome.final, AUTHENTICATION_OK]);
     if (this.database === ADMIN_DATABASE) {
+      this.socket.write(ack);
       this.attachConsole();
       return;
     }
@@ -492,7 +491,20 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (outcome.scramKeys !== null && pool.scramKeys === null) pool.scramKeys = outcome.scramKeys;
     this.joinPool(pool);
     this.setState('welcome');
+    // Welcomed at once (the pool knows its server parameters): the ack goes out in the welcome's write.
+    (this.startup as StartupPhase).loginAck = ack;
     pool.clientLoggedIn(this);
+    // Not welcomed yet (the pool's first server is still logging in): the client hears now that it is in.
+    this.flushLoginAck();
+  }
+
+  /** Writes the AuthenticationOk (after SASLFinal) that loggedIn kept for the welcome, when it is still kept. */
+  private flushLoginAck(): void {
+    const startup = this.startup;
+    if (startup === null || startup.loginAck === null) return;
+    const ack = startup.loginAck;
+    startup.loginAck = null;
+    this.socket.write(ack);
   }
 
   /** What a client of `pool` holds from its login on (a login here, or a session carried from another process). */
@@ -530,7 +542,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.settings = welcomeSettings(serverParams, startup.settings, startup.params, this.ctx.tracked);
     this.router?.startupSettings(this.settings.values.values.keys());
     this.cancelKey = this.ctx.assignCancelKey(this);
-    this.socket.write(Buffer.concat([welcome.status, backendKeyData(this.cancelKey.pid, this.cancelKey.secret), READY_IDLE]));
+    this.socket.write(welcomeFrames(startup.loginAck, welcome.status, this.cancelKey.pid, this.cancelKey.secret));
+    startup.loginAck = null;
     this.setState('idle');
     // What the client pipelined behind its login is its first request; the login's state goes.
     this.startup = null;
@@ -1084,6 +1097,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (pool !== null) pool.stats.metrics?.pgmuxError(error.code);
     else this.ctx.observer?.loginError(error.code);
     if (this.ctx.settings.log_pooler_errors) log.warn(`pooler error: ${error.message}`, this);
+    // Refused by its pool right after authenticating: the AuthenticationOk comes first, as it always did.
+    this.flushLoginAck();
     if (error.severity === 'FATAL' || this.state !== 'active') {
       this.socket.write(errorResponse({ ...error, severity: 'FATAL' }));
       this.close(error.message, true);

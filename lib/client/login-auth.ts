@@ -67,7 +67,16 @@ export class LoginAuth {
    */
   start(): void {
     const s = this.subject;
-    const login = { address: s.socket.remoteAddress ?? null, tls: s.tls, database: s.database, user: s.user };
+    const socket = s.socket;
+    const login = {
+      // Asked of the socket (a getpeername system call) only when an hba rule needs it.
+      get address(): string | null {
+        return socket.remoteAddress ?? null;
+      },
+      tls: s.tls,
+      database: s.database,
+      user: s.user,
+    };
     const { authType, rule } = this.ctx.authTypeFor(login);
     this.authType = authType;
     if (rule !== null) log.debug(`hba: ${rule} matched, method ${authType}`, s);

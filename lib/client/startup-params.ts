@@ -29,7 +29,7 @@ export function decideStartup(
   const database = raw.get('database') || user;
   const params = new Map<string, string>();
   const settings = new Map<string, string>();
-  const ignore = new Set(ignored.map((s) => s.toLowerCase()));
+  const ignore = ignoredSet(ignored);
   for (const [name, value] of raw) {
     if (STRUCTURAL.has(name)) continue;
     if (name === 'options') {
@@ -53,4 +53,16 @@ export function decideStartup(
     return { ok: false, problem: 'unsupported', name };
   }
   return { ok: true, user, database, params, settings };
+}
+
+/** ignore_startup_parameters as a set of lower-case names, made once per setting value (not per login). */
+const ignoredSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function ignoredSet(ignored: readonly string[]): ReadonlySet<string> {
+  let set = ignoredSets.get(ignored);
+  if (set === undefined) {
+    set = new Set(ignored.map((s) => s.toLowerCase()));
+    ignoredSets.set(ignored, set);
+  }
+  return set;
 }

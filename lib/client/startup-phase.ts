@@ -44,6 +44,11 @@ export class StartupPhase {
   settings: ReadonlyMap<string, string> = NO_PARAMS;
   /** Frames pipelined behind the login while the welcome waits for the pool's parameters. */
   private early: Buffer[] | null = null;
+  /**
+   * AuthenticationOk (after a SASLFinal) while the pool decides at once whether to welcome the
+   * client (ClientConnection.loggedIn): it then leaves in the welcome's one write. Else null.
+   */
+  loginAck: Buffer | null = null;
   /** The login is over (end()): bytes the framer still holds belong to the client's session. */
   private ended = false;
   /**
@@ -174,8 +179,10 @@ export class StartupPhase {
       client.fail(refusals.protocolViolation(`malformed startup packet: ${msg.kind === 'invalid' ? msg.reason : msg.kind}`));
       return;
     }
-    const unknownOptions = [...msg.params.keys()].filter((k) => k.startsWith('_pq_.'));
-    if (msg.minor > 0 || unknownOptions.length > 0) {
+    let unknownOptions: string[] | null = null;
+    for (const k of msg.params.keys()) if (k.startsWith('_pq_.')) (unknownOptions ??= []).push(k);
+    if (msg.minor > 0 || unknownOptions !== null) {
+      unknownOptions ??= [];
       client.socket.write(negotiateProtocolVersion(0, unknownOptions));
       for (const k of unknownOptions) msg.params.delete(k);
     }

@@ -125,9 +125,10 @@ export class ClientRules {
   private viewVersion = -1;
   private appName: string | null = null;
   private paramsSeen: ReadonlyMap<string, string> | null = null;
-  /** The tracked parameters as part of a cache key, made when they change. */
-  private paramsKey = '';
-  private readonly address: readonly number[] | null;
+  /** The tracked parameters as part of a cache key, made when the cache first needs it after they change. */
+  private paramsKey: string | null = null;
+  /** The peer's address bytes, parsed when a rule set first has rules to match against this client (undefined before). */
+  private address: readonly number[] | null | undefined = undefined;
   private readonly scope: string | null;
   /** Statements admit() matched, in the order the relay will forward them. */
   private readonly matched: Matched[] = [];
@@ -193,7 +194,6 @@ export class ClientRules {
     private readonly db: RulesDatabase,
     private readonly origin: ClientOrigin,
   ) {
-    this.address = addressBytes(origin.remote);
     this.scope = scopeOf(db, origin);
   }
 
@@ -218,7 +218,7 @@ export class ClientRules {
     const params = this.origin.params;
     if (params !== this.paramsSeen) {
       this.paramsSeen = params;
-      this.paramsKey = paramsKey(params);
+      this.paramsKey = null;
       if ((params.get('application_name') ?? '') !== this.appName) this.viewVersion = -1;
     }
     const rules = this.engine.rules;
@@ -226,6 +226,12 @@ export class ClientRules {
     const app = params.get('application_name') ?? '';
     this.appName = app;
     this.viewVersion = rules.version;
+    // No rules loaded (the usual case): nothing to match, and nothing of the client's to parse for it (pgbench -C makes a client per transaction).
+    if (rules.rules.length === 0) {
+      this.view = NO_VIEW;
+      return;
+    }
+    if (this.address === undefined) this.address = addressBytes(this.origin.remote);
     const id: ClientIdentity = { user: this.origin.user, database: this.db.name, applicationName: app, address: this.address };
     this.view = rules.viewFor(id);
     this.inspecting = this.view.candidates.length > 0 || this.engine.cache !== null;
@@ -427,6 +433,7 @@ export class ClientRules {
     const counters = cache.countersOf(this.db.name);
     const reads = this.cacheableReads(text, counters);
     if (reads === null) return null;
+    this.paramsKey ??= paramsKey(this.paramsSeen ?? this.origin.params);
     const key = `${this.db.name}\u0000${this.origin.user}\u0000${this.paramsKey}\u0000${requestKey}`;
     const answer = cache.get(key, this.scope, Date.now(), counters);
     if (answer !== null) {

@@ -53,6 +53,14 @@ describe('verifyMd5', () => {
     for (const junk of ['', 'md5', answer + 'x', answer.toUpperCase()]) expect(verifyMd5(secret, 'alice', salt, junk)).toBe(false);
   });
 
+  it('checks each user against its own stored hash when one secret object serves several users, alternately (catches: the per-secret cache of md5(password || user) answering for the wrong user)', () => {
+    const shared = parseSecret('secret');
+    for (const user of ['alice', 'bob', 'alice', 'bob']) {
+      expect(verifyMd5(shared, user, salt, md5Response('secret', user, salt))).toBe(true);
+      expect(verifyMd5(shared, user, salt, md5Response('secret', user === 'alice' ? 'bob' : 'alice', salt))).toBe(false);
+    }
+  });
+
   it('never accepts a missing user, an empty password or a SCRAM secret', () => {
     expect(verifyMd5(undefined, 'alice', salt, answer)).toBe(false);
     expect(verifyMd5(parseSecret(''), 'alice', salt, md5Response('', 'alice', salt))).toBe(false);

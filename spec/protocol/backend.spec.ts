@@ -16,6 +16,7 @@ import {
   BIND_COMPLETE,
   backendKeyData,
   bindComplete,
+  welcomeFrames,
   CLOSE_COMPLETE,
   closeComplete,
   commandComplete,
@@ -233,6 +234,22 @@ describe('ParameterStatus, BackendKeyData, ReadyForQuery, NegotiateProtocolVersi
     expect(decodeOk(decodeBackendKeyData, f)).toEqual({ kind: 'backend-key', pid: 31337, secret: -2 });
     expectCutsInvalid(decodeBackendKeyData, f);
     expectInvalid(decodePlaced(decodeBackendKeyData, withTrailing(f, u8(0))));
+  });
+
+  it('welcomeFrames is the concatenation of its parts, with or without what goes before, and node-postgres reads it message by message', () => {
+    const status = Buffer.concat([parameterStatus('client_encoding', 'UTF8'), parameterStatus('TimeZone', 'UTC')]);
+    const sasl = authenticationSASLFinal(Buffer.from('v=abc'));
+    for (const before of [null, AUTHENTICATION_OK, Buffer.concat([sasl, AUTHENTICATION_OK])]) {
+      const f = welcomeFrames(before, status, 31337, -2);
+      expect(f).toEqual(Buffer.concat([...(before === null ? [] : [before]), status, backendKeyData(31337, -2), READY_IDLE]));
+      expect(pgRead(f).map((m) => m.name)).toEqual([
+        ...(before === null ? [] : before.length > AUTHENTICATION_OK.length ? ['authenticationSASLFinal', 'authenticationOk'] : ['authenticationOk']),
+        'parameterStatus',
+        'parameterStatus',
+        'backendKeyData',
+        'readyForQuery',
+      ]);
+    }
   });
 
   it('ReadyForQuery constants match each status and node-postgres reads them', () => {

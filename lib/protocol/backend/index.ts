@@ -28,6 +28,7 @@ export {
   readyForQueryStatus,
   type BackendKeyData,
   type NegotiateProtocolVersion,
+  welcomeFrames,
   type ParameterStatus,
 } from './session';
 export {

@@ -68,6 +68,26 @@ const READY_BY_STATUS: Readonly<Record<TxStatusByte, Buffer>> = {
   [TxStatus.Failed]: READY_FAILED,
 };
 
+/**
+ * A login's welcome as one buffer, so it leaves in one write (a write per message was a system
+ * call and a wake-up of the client each, under pgbench -C): `before` (AuthenticationOk, after a
+ * SASLFinal) when it has not gone yet, the ParameterStatus run `status`, BackendKeyData and
+ * ReadyForQuery 'I'.
+ */
+export function welcomeFrames(before: Buffer | null, status: Buffer, pid: number, secret: number): Buffer {
+  const head = before === null ? 0 : before.length;
+  const out = Buffer.allocUnsafe(head + status.length + HEADER_LENGTH + 8 + READY_IDLE.length);
+  let at = 0;
+  if (before !== null) at += before.copy(out, 0);
+  at += status.copy(out, at);
+  out[at] = BackendCode.BackendKeyData;
+  out.writeInt32BE(4 + 8, at + 1);
+  out.writeInt32BE(pid, at + 5);
+  out.writeInt32BE(secret, at + 9);
+  READY_IDLE.copy(out, at + HEADER_LENGTH + 8);
+  return out;
+}
+
 /** The prebuilt ReadyForQuery for a status byte (no allocation). */
 export function readyForQuery(status: TxStatusByte): Buffer {
   return READY_BY_STATUS[status];
