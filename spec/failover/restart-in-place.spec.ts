@@ -134,6 +134,23 @@ beforeAll(async () => {
 }, 90000);
 
 /** A fresh pgmux for each case (what it learned of the server in one case is not the next one's), with a PgBouncer config. */
+/**
+ * The idle clients' statements wait unread in a frozen pgmux while the primary restarts; once
+ * pgmux runs again every one must be answered, and have run exactly once.
+ */
+async function restartWhileFrozen(tag: string): Promise<void> {
+  const clients = await idleClients(tag);
+  await serversIdle();
+  await freeze();
+  const answers = everyoneInserts(clients);
+  // Every statement waits in pgmux's sockets before the shutdown's FATALs reach its servers.
+  await waitFor('every statement to reach pgmux', () => unreadConnections(pgmux.port) === clients.length);
+  await cluster.restartNode(cluster.primary, 'fast');
+  thaw();
+  expect(await answers).toEqual(clients.map((c) => c.name));
+  expect(await rowsOf(clients.map((c) => c.name))).toEqual(once(clients.map((c) => c.name)));
+}
+
 async function start(workers = 1): Promise<void> {
   const port = await freePort();
   const ini =
@@ -192,16 +209,7 @@ describe('a single host restarted in place (pg_ctl restart -m fast)', () => {
    * was cut by the restart, rolled back, and is sent again.
    */
   it('sends again the statements cut by the shutdown when the restart is over before pgmux looks', async () => {
-    const clients = await idleClients('moment');
-    await serversIdle();
-    await freeze();
-    const answers = everyoneInserts(clients);
-    // Every statement waits in pgmux's sockets before the shutdown's FATALs reach its servers.
-    await waitFor('every statement to reach pgmux', () => unreadConnections(pgmux.port) === clients.length);
-    await cluster.restartNode(cluster.primary, 'fast');
-    thaw();
-    expect(await answers).toEqual(clients.map((c) => c.name));
-    expect(await rowsOf(clients.map((c) => c.name))).toEqual(once(clients.map((c) => c.name)));
+    await restartWhileFrozen('moment');
   });
 });
 
@@ -274,15 +282,7 @@ describe('workers = 2: a single host restarted in place', () => {
   it('sends again the statements cut by the shutdown when the restart is over before pgmux looks', async () => {
     await start(2);
     await pgmux.waitForLog(/worker 1 up/);
-    const clients = await idleClients('moment2');
-    await serversIdle();
-    await freeze();
-    const answers = everyoneInserts(clients);
-    await waitFor('every statement to reach pgmux', () => unreadConnections(pgmux.port) === clients.length);
-    await cluster.restartNode(cluster.primary, 'fast');
-    thaw();
-    expect(await answers).toEqual(clients.map((c) => c.name));
-    expect(await rowsOf(clients.map((c) => c.name))).toEqual(once(clients.map((c) => c.name)));
+    await restartWhileFrozen('moment2');
   });
 });
 
