@@ -1,7 +1,9 @@
 // Owns reading V8 heap snapshots (node --heapsnapshot-signal) of pgmux: the live JS heap grown
 // per idle client between two snapshots, by object kind, so an RSS figure can be explained.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { closeAll, openIdleClients, type IdleTarget } from './idle';
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
@@ -63,4 +65,38 @@ export function heapMarkdown(g: HeapGrowth, clients: number): string {
     '|---:|---:|---|',
     ...g.rows.map((r) => `| ${r.bytes.toFixed(0)} | ${r.count.toFixed(2)} | \`${r.kind}\` |`),
   ].join('\n');
+}
+
+/**
+ * What pgmux's live heap gains per idle client, as markdown: one client, a snapshot, `count`
+ * more idle clients, another snapshot. `pid` is a pgmux started with
+ * `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>` and nothing in `dir` yet.
+ */
+export async function idleHeapGrowth(pid: number, dir: string, target: IdleTarget, count: number, rows?: number): Promise<string> {
+  const snapshot = async (n: number): Promise<string> => {
+    process.kill(pid, 'SIGUSR2');
+    // pgmux writes the snapshot on its main thread: wait for the file to appear, then for
+    // pgmux to answer a login again, which it can only do once the file is complete.
+    const deadline = Date.now() + 120000;
+    let files: string[] = [];
+    while ((files = readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).sort()).length < n) {
+      if (Date.now() > deadline) throw new Error(`pgmux wrote no heap snapshot into ${dir}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    closeAll(await openIdleClients(target, 1));
+    return join(dir, files[n - 1]);
+  };
+  const first = await openIdleClients(target, 1);
+  try {
+    const before = await snapshot(1);
+    const clients = await openIdleClients(target, count);
+    try {
+      const after = await snapshot(2);
+      return heapMarkdown(heapGrowth(before, after, count, rows), count);
+    } finally {
+      closeAll(clients);
+    }
+  } finally {
+    closeAll(first);
+  }
 }

@@ -8,15 +8,14 @@
 //
 // Not a test: numbers depend on the machine.
 
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../spec/support/cluster';
 import { startPgmux } from '../spec/support/pgmux';
 import { freePorts } from '../spec/support/ports';
-import { heapGrowth, heapMarkdown } from './heap';
-import { closeAll, openIdleClients } from './idle';
+import { idleHeapGrowth } from './heap';
 import { benchIni, benchUserlist } from './poolers';
 
 const USER = 'app';
@@ -38,30 +37,9 @@ async function main(): Promise<void> {
     const ini = benchIni({ port, serverPort: cluster.primary.port, poolSize: 20, maxClientConn: count + 100 });
     const p = await startPgmux(ini, { 'userlist.txt': benchUserlist(USER, cluster.password) }, { script: resolve(values.bin), nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`] });
     const target = { port, user: USER, password: cluster.password, db: 'app' };
-    const snapshot = async (n: number): Promise<string> => {
-      process.kill(p.pid, 'SIGUSR2');
-      // Written on pgmux's main thread: once it answers a login again, the file is complete.
-      const deadline = Date.now() + 120000;
-      let files: string[] = [];
-      while ((files = readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).sort()).length < n) {
-        if (Date.now() > deadline) throw new Error(`pgmux wrote no heap snapshot into ${dir}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      closeAll(await openIdleClients(target, 1));
-      return join(dir, files[n - 1]);
-    };
-    const first = await openIdleClients(target, 1);
     try {
-      const before = await snapshot(1);
-      const clients = await openIdleClients(target, count);
-      try {
-        const after = await snapshot(2);
-        process.stdout.write(`${heapMarkdown(heapGrowth(before, after, count, Number(values.rows)), count)}\n`);
-      } finally {
-        closeAll(clients);
-      }
+      process.stdout.write(`${await idleHeapGrowth(p.pid, dir, target, count, Number(values.rows))}\n`);
     } finally {
-      closeAll(first);
       await p.stop();
     }
   } finally {

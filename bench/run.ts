@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../spec/support/cluster';
 import { freePorts } from '../spec/support/ports';
-import { heapGrowth, heapMarkdown } from './heap';
+import { idleHeapGrowth } from './heap';
 import { closeAll, openIdleClients } from './idle';
 import { measureFloor } from './idle-floor';
 import { describeMachine, loadAverage, openFilesLimit } from './machine';
@@ -452,32 +452,11 @@ class Bench {
     try {
       const [port] = await freePorts(1);
       const p = await this.startPooler('pgmux', port, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`]);
-      const snapshot = async (n: number): Promise<string> => {
-        process.kill(p.pid, 'SIGUSR2');
-        // pgmux writes the snapshot on its main thread: wait for the file to appear, then for
-        // pgmux to answer a login again, which it can only do once the file is complete.
-        const deadline = Date.now() + 120000;
-        let files: string[] = [];
-        while ((files = readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).sort()).length < n) {
-          if (Date.now() > deadline) throw new Error(`pgmux wrote no heap snapshot into ${dir}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        closeAll(await openIdleClients(this.target(port), 1));
-        return join(dir, files[n - 1]);
-      };
-      const first = await openIdleClients(this.target(port), 1);
       try {
-        const before = await snapshot(1);
-        const clients = await openIdleClients(this.target(port), count);
-        try {
-          const after = await snapshot(2);
-          progress(`heap snapshots of pgmux with ${count} idle clients taken`);
-          return heapMarkdown(heapGrowth(before, after, count), count);
-        } finally {
-          closeAll(clients);
-        }
+        const markdown = await idleHeapGrowth(p.pid, dir, this.target(port), count);
+        progress(`heap snapshots of pgmux with ${count} idle clients taken`);
+        return markdown;
       } finally {
-        closeAll(first);
         await p.stop();
       }
     } finally {

@@ -1,11 +1,14 @@
-// Black-box spec of queries a client sends in the same write as its last login message, when
-// the pool already knows its server parameters, so that pgmux sends the welcome while it is
-// still reading that write (issue 3, "Startup": a client's first query behind its login).
+// Black-box spec of the end of a login when the pool already knows its server parameters:
+// queries a client sends in the same write as its last login message (pgmux sends the welcome
+// while it is still reading that write; issue 3, "Startup": a client's first query behind its
+// login), and how the welcome itself leaves: AuthenticationOk, the ParameterStatus run,
+// BackendKeyData and ReadyForQuery in one write (a write per message was a system call and a
+// wake-up of the client each, which pgbench -C pays at every connection).
 
 import { startCluster, type Cluster } from '../support/cluster';
 import type { PgmuxProcess } from '../support/pgmux';
 import { startMux } from './support/setup';
-import { RawClient, authRequest, md5Password, msg, rowsOf } from '../support/wire';
+import { RawClient, authRequest, md5Password, msg, rowsOf, type Frame } from '../support/wire';
 
 let cluster: Cluster;
 /** md5 auth. */
@@ -59,6 +62,52 @@ describe('a query in the same write as the last login message', () => {
       expect(rowsOf(frames)).toEqual([['100000']]);
     } finally {
       c.destroy();
+    }
+  });
+});
+
+/** The sizes of the chunks `c` reads from now on. */
+function chunkSizes(c: RawClient): number[] {
+  const sizes: number[] = [];
+  c.socket.on('data', (chunk: Buffer) => sizes.push(chunk.length));
+  return sizes;
+}
+
+const LOGINS = 20;
+
+describe('the welcome', () => {
+  it(`after an md5 password is read in one piece, AuthenticationOk through ReadyForQuery, in ${LOGINS} logins out of ${LOGINS} (catches: AuthenticationOk written apart from the rest)`, async () => {
+    for (let i = 0; i < LOGINS; i++) {
+      const c = await RawClient.open(mux.port);
+      try {
+        c.send(msg.startup({ user: 'app_md5', database: 'app' }));
+        const { code, data } = authRequest((await c.next()).body);
+        expect(code).toBe(5);
+        const sizes = chunkSizes(c);
+        c.send(msg.password(md5Password('app_md5', cluster.password, data.subarray(0, 4))));
+        const frames: Frame[] = await c.until('Z');
+        expect(frames[0].type).toBe('R');
+        expect(authRequest(frames[0].body).code).toBe(0);
+        expect(frames.map((f) => f.type).slice(-2)).toEqual(['K', 'Z']);
+        expect(sizes[0]).toBe(frames.reduce((n, f) => n + f.bytes.length, 0));
+      } finally {
+        c.destroy();
+      }
+    }
+  });
+
+  it('under trust is the one answer to the StartupMessage', async () => {
+    for (let i = 0; i < LOGINS; i++) {
+      const c = await RawClient.open(trusting.port);
+      try {
+        const sizes = chunkSizes(c);
+        c.send(msg.startup({ user: 'app_md5', database: 'app' }));
+        const frames = await c.until('Z');
+        expect(frames.map((f) => f.type)[0]).toBe('R');
+        expect(sizes[0]).toBe(frames.reduce((n, f) => n + f.bytes.length, 0));
+      } finally {
+        c.destroy();
+      }
     }
   });
 });
