@@ -7,6 +7,7 @@
 
 import { log } from '../log';
 import type { ErrorFields } from '../protocol/backend';
+import { SqlState } from '../protocol/codes';
 import { parseLsn, type Lsn } from '../routing/lsn';
 import { MonitorClient, type MonitorHandler, type MonitorLogin, type MonitorRow } from '../routing/monitor';
 import { CircuitBreaker, type BreakerTransition, type FailureKind } from './breaker';
@@ -61,8 +62,8 @@ export interface ProbeRelay {
   ask(backend: Backend, urgent: boolean): void;
   /** (probing) A probe of `backend`, sent at `sentAt` (this process's performance.now()), answered `row`. */
   answered(backend: Backend, row: MonitorRow, sentAt: number, rttMs: number): void;
-  /** (probing) The probe connection failed; `auth`: its login was refused. */
-  failed(backend: Backend, reason: string, auth: boolean): void;
+  /** (probing) The probe connection failed: could not connect or was lost (network), or its login was refused (auth, full). */
+  failed(backend: Backend, reason: string, kind: FailureKind): void;
 }
 
 /** A connection lost with FATAL 57P01 this close to the probe's own loss went with its host (wentAway). */
@@ -314,9 +315,9 @@ export class Backend implements MonitorHandler {
   }
 
   /** Hearing: the probing worker's probe connection failed. */
-  heardFailure(reason: string, auth: boolean): void {
+  heardFailure(reason: string, kind: FailureKind): void {
     if (!this.heardSomething()) return;
-    this.probeDown(reason, auth ? 'auth' : 'network');
+    this.probeFailed(reason, kind);
   }
 
   /** Probing for other workers: one of them needs the host probed (now, when `urgent`), whether or not this one does. */
@@ -460,8 +461,28 @@ export class Backend implements MonitorHandler {
     this.again = false;
     if (this.stopped) return;
     const kind = failureKind(m.loginError);
-    if (this.relay !== null && this.relay.probing) this.relay.failed(this, reason, kind === 'auth');
-    this.probeDown(reason, kind);
+    if (this.relay !== null && this.relay.probing) this.relay.failed(this, reason, kind);
+    this.probeFailed(reason, kind);
+  }
+
+  /** A probe connection failed (this process's, or the probing worker's). */
+  private probeFailed(reason: string, kind: FailureKind): void {
+    if (kind === 'full') this.probeRefusedFull(reason);
+    else this.probeDown(reason, kind);
+  }
+
+  /**
+   * The probe's login was refused with 53300 (too many connections): the host is up, only full.
+   * Nothing is lost or searched for, and a verdict waiting on the probe hears it is alive; the
+   * probe tries again at the next interval (a slot may have freed).
+   */
+  private probeRefusedFull(reason: string): void {
+    const now = this.now();
+    if (this.lastError !== reason) log.warn(`backend ${this.label}: probe refused: ${reason} (the host is up, only full: not counted as down)`);
+    this.lastError = reason;
+    this.note(this.breaker.failure('full', now, reason));
+    this.retryAt = now + this.pollIntervalMs();
+    this.settle(true);
   }
 
   /** A probe answered (this process's, or the probing worker's). */
@@ -474,7 +495,7 @@ export class Backend implements MonitorHandler {
     this.settle(true, sentAt);
   }
 
-  /** A probe connection failed (this process's, or the probing worker's). */
+  /** The probe could not reach the host, or its login was refused as unusable (auth): it counts as a failure. */
   private probeDown(reason: string, kind: FailureKind): void {
     const now = this.now();
     this.probeLostAt = now;
@@ -529,9 +550,13 @@ interface Verdict {
   readonly verdict: (alive: boolean) => void;
 }
 
-/** A refused login is a bad password (or a missing role or database) unless the server was only not ready. */
-function failureKind(loginError: ErrorFields | null): FailureKind {
+/**
+ * Why a login was refused: the host is full (53300: up, only out of connection slots), not ready
+ * (57P03: starting up, shutting down, in recovery: it will answer again, or is going away), or a
+ * bad password, a missing role or database (auth). No login error: the connection failed or was lost.
+ */
+export function failureKind(loginError: ErrorFields | null): FailureKind {
   if (loginError === null) return 'network';
-  // 57P03: starting up, shutting down, in recovery; 53300: too many connections. The host will answer again.
-  return loginError.code.startsWith('57') || loginError.code === '53300' ? 'network' : 'auth';
+  if (loginError.code === SqlState.TooManyConnections) return 'full';
+  return loginError.code.startsWith('57') ? 'network' : 'auth';
 }

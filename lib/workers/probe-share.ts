@@ -12,6 +12,7 @@
 
 import type { Backend, ProbeRelay } from '../failover/backend';
 import { addressKey, type Backends } from '../failover/backends';
+import type { FailureKind } from '../failover/breaker';
 import type { MonitorRow } from '../routing/monitor';
 import type { ToMain, ToWorker } from './messages';
 
@@ -48,8 +49,8 @@ export class ProbeShare implements ProbeRelay {
     this.send({ t: 'probed', host: addressKey(backend.address), row: [...row], sentAt: sentAt + this.origin.low, rttMs });
   }
 
-  failed(backend: Backend, reason: string, auth: boolean): void {
-    this.send({ t: 'probe-failed', host: addressKey(backend.address), reason, auth });
+  failed(backend: Backend, reason: string, kind: FailureKind): void {
+    this.send({ t: 'probe-failed', host: addressKey(backend.address), reason, kind });
   }
 
   /** A message for this module: true when handled. */
@@ -60,7 +61,7 @@ export class ProbeShare implements ProbeRelay {
         this.backends.find(msg.host)?.heard(msg.row, msg.sentAt - this.origin.high, msg.rttMs);
         return true;
       case 'probe-failed':
-        this.backends.find(msg.host)?.heardFailure(msg.reason, msg.auth);
+        this.backends.find(msg.host)?.heardFailure(msg.reason, msg.kind);
         return true;
       case 'probe-ask':
         if (this.probing) this.backends.find(msg.host)?.probeForOther(msg.urgent);
