@@ -3,15 +3,20 @@
 // timeline, round trip). The probe is one small connection that asks the same question every
 // replica_lag_poll_interval; pools report what they see too (passive signals). Databases that
 // name the host watch it (lib/failover/topology.ts); the host itself has no opinion on who is
-// the primary of what.
+// the primary of what. Whether a lost connection went with its host is lib/failover/went-away's
+// verdict; with workers > 1 the probe is shared (lib/failover/probe-relay).
 
 import { log } from '../log';
 import type { ErrorFields } from '../protocol/backend';
+import { SqlState } from '../protocol/codes';
 import { parseLsn, type Lsn } from '../routing/lsn';
 import { MonitorClient, type MonitorHandler, type MonitorLogin, type MonitorRow } from '../routing/monitor';
 import { CircuitBreaker, type BreakerTransition, type FailureKind } from './breaker';
 import { addressLabel, Dialer, type BackendAddress } from './dialer';
 import { POSTMASTER_START_SQL, PostmasterRuns, type PostmasterRun } from './postmaster-runs';
+import { ProbeHearing, type ProbeRelay } from './probe-relay';
+import { AliveVerdicts } from './went-away';
+
 
 /**
  * One question for every host. Its timeline is the one it writes on as a primary (the first 8
@@ -47,26 +52,6 @@ export interface BackendWatcher {
   /** The probe could not connect or log in, lost its connection, or went unanswered. */
   probeFailed(backend: Backend, reason: string): void;
 }
-
-/**
- * With workers > 1, one worker probes every host for all (lib/workers/probe-share): its answers
- * and failures reach the other workers' backends (heard, heardFailure), which ask it for a probe
- * where they would have probed themselves. A worker that hears nothing for a while probes on its
- * own until the shared probe speaks again.
- */
-export interface ProbeRelay {
-  /** This process probes for every worker; false: it hears another worker's probes. */
-  readonly probing: boolean;
-  /** (hearing) `backend` should be probed: at once (`urgent`), or at least once more. */
-  ask(backend: Backend, urgent: boolean): void;
-  /** (probing) A probe of `backend`, sent at `sentAt` (this process's performance.now()), answered `row`. */
-  answered(backend: Backend, row: MonitorRow, sentAt: number, rttMs: number): void;
-  /** (probing) The probe connection failed; `auth`: its login was refused. */
-  failed(backend: Backend, reason: string, auth: boolean): void;
-}
-
-/** A connection lost with FATAL 57P01 this close to the probe's own loss went with its host (wentAway). */
-const PROBE_LOST_MS = 50;
 
 /** Settings a backend reads at every step, so a RELOAD applies at once. */
 export interface BackendSettings {
@@ -110,12 +95,8 @@ export class Backend implements MonitorHandler {
   private retryAt = 0;
   /** pollSoon() came while a probe was in flight: probe again as soon as it answers. */
   private again = false;
-  /** When the probe last lost its connection or could not make one (probeDown; -Infinity: never). */
-  private probeLostAt = -Infinity;
-  /** The last probe failure was a refused login: it says nothing about whether the host is up. */
-  private downForAuth = false;
-  /** Waiting for a probe's verdict on whether the host is still up, each with when it asked (checkAlive). */
-  private verdicts: Verdict[] = [];
+  /** Waiting for a probe's verdict on whether the host is still up (checkAlive, wentAway). */
+  private readonly verdicts = new AliveVerdicts();
   /** The postmaster's start time as the last answered probe read it (POSTMASTER_START_SQL); null before one. */
   postmasterStart: string | null = null;
   /** Which run of the postmaster the pooled connections are on (wentAway). */
@@ -123,16 +104,8 @@ export class Backend implements MonitorHandler {
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
   private urgentBy = 0;
   private stopped = false;
-  /** Workers > 1: the probes are shared (ProbeRelay); null: this process probes its hosts itself. */
-  relay: ProbeRelay | null = null;
-  /** Hearing: probing on its own, as the shared probe went silent while this worker needed it. */
-  private ownProbe = false;
-  /** Hearing: when this worker began needing the host (-1: it does not), last asked, last heard. */
-  private neededSince = -1;
-  private askedAt = -1;
-  private heardAt = -1;
-  /** Hearing: an urgent ask is out and nothing was heard since (asks are coalesced). */
-  private urgentAsked = false;
+  /** Workers > 1: the probes are shared (lib/failover/probe-relay). */
+  private readonly shared = new ProbeHearing(this);
 
   constructor(
     readonly address: BackendAddress,
@@ -141,6 +114,15 @@ export class Backend implements MonitorHandler {
   ) {
     this.label = addressLabel(address);
     this.dialer = new Dialer(address, undefined, () => this.settings().connectTimeoutMs);
+  }
+
+  /** Workers > 1: the probes are shared (ProbeRelay); null: this process probes its hosts itself. */
+  get relay(): ProbeRelay | null {
+    return this.shared.relay;
+  }
+
+  set relay(relay: ProbeRelay | null) {
+    this.shared.relay = relay;
   }
 
   watch(watcher: BackendWatcher): () => void {
@@ -154,7 +136,7 @@ export class Backend implements MonitorHandler {
 
   /** Whether any watcher needs the host probed now (or a caller waits for a verdict). */
   get wanted(): boolean {
-    if (this.verdicts.length > 0) return true;
+    if (this.verdicts.waiting) return true;
     for (const w of this.watchers) if (w.probing) return true;
     return false;
   }
@@ -169,10 +151,10 @@ export class Backend implements MonitorHandler {
   checkAlive(verdict: (alive: boolean) => void): void {
     // Not connected and already failing: nothing more to learn.
     if (this.monitor === null && this.failures > 0) {
-      verdict(this.downForAuth);
+      verdict(this.verdicts.lastVerdict);
       return;
     }
-    this.verdicts.push({ askedAt: this.now(), verdict });
+    this.verdicts.ask(this.now(), verdict);
     this.pollSoon();
   }
 
@@ -187,21 +169,12 @@ export class Backend implements MonitorHandler {
    */
   wentAway(run: PostmasterRun | null, verdict: (away: boolean) => void): void {
     const asked = this.now();
-    this.checkAlive((alive) => {
-      const was = run?.startTime ?? null;
-      const restarted = alive && was !== null && this.postmasterStart !== null && was !== this.postmasterStart;
-      verdict(!alive || restarted || this.probeLostAt >= asked - PROBE_LOST_MS);
-    });
+    this.checkAlive((alive) => verdict(this.verdicts.wentAway(run, asked, alive, this.postmasterStart)));
   }
 
   /** Verdicts asked at or before `sentAt` (a failure: all) get `alive`. */
   private settle(alive: boolean, sentAt = Infinity): void {
-    if (this.verdicts.length === 0) return;
-    const due: Verdict[] = [];
-    const later: Verdict[] = [];
-    for (const v of this.verdicts) (v.askedAt <= sentAt ? due : later).push(v);
-    this.verdicts = later;
-    for (const v of due) v.verdict(alive);
+    this.verdicts.settle(alive, sentAt);
   }
 
   /** A way to log in for the probe; the first provider that has one is used at each connect. */
@@ -257,10 +230,10 @@ export class Backend implements MonitorHandler {
     if (!this.wanted) {
       // Probed only while someone needs it (a single-host database checking its primary).
       if (this.monitor !== null) this.quiet('no longer needed');
-      this.neededSince = -1;
+      this.shared.unneeded();
       return;
     }
-    if (this.hearing && this.listen(now)) return;
+    if (this.shared.hearing && this.listen(now)) return;
     const m = this.monitor;
     if (m === null) {
       if (now >= this.retryAt) this.connect(now);
@@ -273,35 +246,10 @@ export class Backend implements MonitorHandler {
     }
   }
 
-  /** Another worker's probe serves this one (ProbeRelay), unless it went silent. */
-  private get hearing(): boolean {
-    return this.relay !== null && !this.relay.probing && !this.ownProbe;
-  }
-
-  /**
-   * Hearing, and the host is needed: asks the probing worker to keep it probed (it may not need
-   * it itself). True while that serves; false when it has been silent too long: probe here.
-   */
+  /** Hearing, and the host is needed: true while the shared probe serves; false: probe here (lib/failover/probe-relay). */
   private listen(now: number): boolean {
-    const relay = this.relay as ProbeRelay;
-    const interval = this.pollIntervalMs();
-    if (this.neededSince < 0) {
-      this.neededSince = now;
-      // The first ask is urgent: a worker that just started hears the host at once.
-      this.askedAt = now;
-      relay.ask(this, true);
-      return true;
-    }
-    // Nothing heard for two intervals: the probing worker may not need the host itself; ask (again).
-    if (now - Math.max(this.heardAt, this.askedAt) >= 2 * interval) {
-      this.askedAt = now;
-      relay.ask(this, false);
-    }
-    // A failing host is retried with a growing delay: its failures show the prober is there.
-    const silent = now - Math.max(this.heardAt, this.neededSince);
-    if (this.failures > 0 || silent <= this.probeTimeoutMs() + 2 * interval) return true;
-    log.warn(`backend ${this.label}: no shared probe answer for ${Math.round(silent)} ms; this worker probes it itself until one comes`);
-    this.ownProbe = true;
+    if (this.shared.listen(now, { pollIntervalMs: this.pollIntervalMs(), probeTimeoutMs: this.probeTimeoutMs() }, this.failures > 0)) return true;
+    log.warn(`backend ${this.label}: no shared probe answer for ${Math.round(this.shared.silentFor(now))} ms; this worker probes it itself until one comes`);
     return false;
   }
 
@@ -310,13 +258,13 @@ export class Backend implements MonitorHandler {
     if (!this.heardSomething()) return;
     this.answered(row, sentAt, rttMs);
     // A verdict waits for a probe sent after its ask: ask for one.
-    if (this.verdicts.length > 0) this.pollSoon();
+    if (this.verdicts.waiting) this.pollSoon();
   }
 
   /** Hearing: the probing worker's probe connection failed. */
-  heardFailure(reason: string, auth: boolean): void {
+  heardFailure(reason: string, kind: FailureKind): void {
     if (!this.heardSomething()) return;
-    this.probeDown(reason, auth ? 'auth' : 'network');
+    this.probeFailed(reason, kind);
   }
 
   /** Probing for other workers: one of them needs the host probed (now, when `urgent`), whether or not this one does. */
@@ -327,11 +275,10 @@ export class Backend implements MonitorHandler {
   }
 
   private heardSomething(): boolean {
-    if (this.stopped || this.relay === null || this.relay.probing) return false;
-    this.heardAt = this.now();
-    this.urgentAsked = false;
-    if (this.ownProbe) {
-      this.ownProbe = false;
+    if (this.stopped) return false;
+    const { hears, wasOwn } = this.shared.heard(this.now());
+    if (!hears) return false;
+    if (wasOwn) {
       if (this.monitor !== null) log.info(`backend ${this.label}: the shared probe answers again; this worker's own probe stops`);
       this.quiet('the shared probe answers again');
     }
@@ -340,13 +287,8 @@ export class Backend implements MonitorHandler {
 
   /** Probe now instead of at the next interval (coalesced with one in flight). */
   pollSoon(): void {
-    if (this.hearing && !this.stopped) {
-      // Coalesced until something is heard (or an ask may have been lost with a worker).
-      const now = this.now();
-      if (this.urgentAsked && now - this.askedAt < this.probeTimeoutMs()) return;
-      this.urgentAsked = true;
-      this.askedAt = now;
-      (this.relay as ProbeRelay).ask(this, true);
+    if (this.shared.hearing && !this.stopped) {
+      this.shared.askNow(this.now(), this.probeTimeoutMs());
       return;
     }
     const m = this.monitor;
@@ -444,10 +386,10 @@ export class Backend implements MonitorHandler {
       return;
     }
     const rtt = this.now() - sentAt;
-    if (this.relay !== null && this.relay.probing) this.relay.answered(this, row, sentAt, rtt);
+    this.shared.sharing?.answered(this, row, sentAt, rtt);
     this.answered(row, sentAt, rtt);
     // pollSoon() came while this probe was out, or a verdict waits for one sent after its ask.
-    if ((this.again || this.verdicts.length > 0) && this.monitor === m && this.pollSentAt < 0) {
+    if ((this.again || this.verdicts.waiting) && this.monitor === m && this.pollSentAt < 0) {
       this.again = false;
       this.poll(m, this.now());
     }
@@ -460,8 +402,28 @@ export class Backend implements MonitorHandler {
     this.again = false;
     if (this.stopped) return;
     const kind = failureKind(m.loginError);
-    if (this.relay !== null && this.relay.probing) this.relay.failed(this, reason, kind === 'auth');
-    this.probeDown(reason, kind);
+    this.shared.sharing?.failed(this, reason, kind);
+    this.probeFailed(reason, kind);
+  }
+
+  /** A probe connection failed (this process's, or the probing worker's). */
+  private probeFailed(reason: string, kind: FailureKind): void {
+    if (kind === 'full') this.probeRefusedFull(reason);
+    else this.probeDown(reason, kind);
+  }
+
+  /**
+   * The probe's login was refused with 53300 (too many connections): the host is up, only full.
+   * Nothing is lost or searched for, and a verdict waiting on the probe hears it is alive; the
+   * probe tries again at the next interval (a slot may have freed).
+   */
+  private probeRefusedFull(reason: string): void {
+    const now = this.now();
+    if (this.lastError !== reason) log.warn(`backend ${this.label}: probe refused: ${reason} (the host is up, only full: not counted as down)`);
+    this.lastError = reason;
+    this.note(this.breaker.failure('full', now, reason));
+    this.retryAt = now + this.pollIntervalMs();
+    this.settle(true);
   }
 
   /** A probe answered (this process's, or the probing worker's). */
@@ -474,11 +436,10 @@ export class Backend implements MonitorHandler {
     this.settle(true, sentAt);
   }
 
-  /** A probe connection failed (this process's, or the probing worker's). */
+  /** The probe could not reach the host, or its login was refused as unusable (auth): it counts as a failure. */
   private probeDown(reason: string, kind: FailureKind): void {
     const now = this.now();
-    this.probeLostAt = now;
-    this.downForAuth = kind === 'auth';
+    this.verdicts.probeLost(now, kind === 'auth');
     this.failures++;
     this.lastError = reason;
     this.note(this.breaker.failure(kind, now, reason));
@@ -523,15 +484,13 @@ export class Backend implements MonitorHandler {
   }
 }
 
-/** Someone waiting for the first probe sent after `askedAt` (performance.now() ms). */
-interface Verdict {
-  readonly askedAt: number;
-  readonly verdict: (alive: boolean) => void;
-}
-
-/** A refused login is a bad password (or a missing role or database) unless the server was only not ready. */
-function failureKind(loginError: ErrorFields | null): FailureKind {
+/**
+ * Why a login was refused: the host is full (53300: up, only out of connection slots), not ready
+ * (57P03: starting up, shutting down, in recovery: it will answer again, or is going away), or a
+ * bad password, a missing role or database (auth). No login error: the connection failed or was lost.
+ */
+export function failureKind(loginError: ErrorFields | null): FailureKind {
   if (loginError === null) return 'network';
-  // 57P03: starting up, shutting down, in recovery; 53300: too many connections. The host will answer again.
-  return loginError.code.startsWith('57') || loginError.code === '53300' ? 'network' : 'auth';
+  if (loginError.code === SqlState.TooManyConnections) return 'full';
+  return loginError.code.startsWith('57') ? 'network' : 'auth';
 }

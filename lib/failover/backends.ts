@@ -2,7 +2,8 @@
 // and the one timer that steps their probes (and the topologies' failover clocks).
 
 import type { Settings } from '../config';
-import { Backend, type BackendSettings, type ProbeRelay } from './backend';
+import { Backend, type BackendSettings } from './backend';
+import type { ProbeRelay } from './probe-relay';
 import type { BackendAddress } from './dialer';
 
 /** How often backends and topologies are stepped: probes fall due on poll intervals within it. */

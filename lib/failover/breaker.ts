@@ -4,10 +4,11 @@
 // Failed logins are kept apart and counted: they belong to one user (a bad password of one must
 // not cut the host off for the others), and are retried only after server_login_retry, by the
 // pool and the probe alike, never in a loop. "In recovery" answers are counted but open nothing
-// (the host is healthy, only not the primary). A plain class with an injected clock: no timers,
+// (the host is healthy, only not the primary), and so are "too many connections" refusals (53300:
+// the host is up, only full). A plain class with an injected clock: no timers,
 // no sockets.
 
-export type FailureKind = 'network' | 'auth' | 'recovery';
+export type FailureKind = 'network' | 'auth' | 'recovery' | 'full';
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface BreakerOptions {
@@ -40,7 +41,7 @@ export class CircuitBreaker {
   /** Why it last opened ('' while it never has). */
   reason = '';
   /** Failures by kind since the last success (SHOW HOSTS). */
-  readonly counts: Record<FailureKind, number> = { network: 0, auth: 0, recovery: 0 };
+  readonly counts: Record<FailureKind, number> = { network: 0, auth: 0, recovery: 0, full: 0 };
   /** Times it opened, for the metrics. */
   opened = 0;
   /** When the open breaker lets one probe through (clock ms). */
@@ -86,17 +87,24 @@ export class CircuitBreaker {
     this.counts.network = 0;
     this.counts.auth = 0;
     this.counts.recovery = 0;
+    this.counts.full = 0;
     this.recent.length = 0;
     this.cooldown = this.opts.cooldownMs;
     if (this.state === 'closed') return null;
+    return this.close('probe succeeded');
+  }
+
+  private close(reason: string): BreakerTransition {
     const from = this.state;
     this.state = 'closed';
-    return { from, to: 'closed', reason: 'probe succeeded' };
+    return { from, to: 'closed', reason };
   }
 
   /** A failure of `kind` at `now`. Returns the transition, if any. */
   failure(kind: FailureKind, now: number, reason: string): BreakerTransition | null {
     this.counts[kind]++;
+    // A full host answered: a half-open probe refused so found it up, and nothing else counts.
+    if (kind === 'full') return this.state === 'half-open' ? this.close('the host answered (too many connections)') : null;
     if (kind !== 'network') return null;
     if (this.state === 'half-open') return this.open(now, Math.min(this.cooldown * 2, this.cap), reason);
     if (this.state === 'open') return null;

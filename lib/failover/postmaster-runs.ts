@@ -2,7 +2,7 @@
 // pg_postmaster_start_time(): it changes when the server restarts (even in place, faster than
 // any probe could notice the gap) and never when an operator terminates a session. A connection
 // that ended with FATAL 57P01 went with its host when the host's start time is no longer its
-// run's (lib/failover/backend.ts wentAway).
+// run's (lib/failover/went-away.ts).
 //
 // A run's first connection reads the start time itself (lib/server/postmaster-start), ahead of
 // its first request: exact, and no probe connection is needed. The connections that log in while the

@@ -54,7 +54,7 @@ const PRIMARY_STATES = ['up', 'searching', 'unavailable'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 const ROLES = ['unknown', 'primary', 'standby'] as const;
 const REPLICA_STATES = ['connecting', 'up', 'lagging', 'down', 'wrong-role'] as const;
-const FAILURE_KINDS = ['network', 'auth', 'recovery'] as const;
+const FAILURE_KINDS = ['network', 'auth', 'recovery', 'full'] as const;
 
 function table<T>(rows: readonly Row<T>[], items: () => Iterable<[Record<string, string>, T]>): Family[] {
   return rows.map(([name, type, help, get]) =>

@@ -8,7 +8,8 @@ import type { ErrorFields } from '../protocol/backend';
 import type { DatabaseDef, PoolMode } from '../config';
 import { ServerConnection, type ServerOwner, type ServerState } from '../server/server-connection';
 import { readPostmasterStart } from '../server/postmaster-start';
-import type { Backend } from '../failover/backend';
+import { failureKind, type Backend } from '../failover/backend';
+import { SqlState } from '../protocol/codes';
 import type { ServerCredential } from '../auth/server-login';
 import * as refusals from '../protocol/refusals';
 import { Fifo } from './fifo';
@@ -319,10 +320,9 @@ export class Pool implements ServerOwner {
     this.lastLoginFailure = clock.now;
     this.lastLoginError = error;
     log.warn(`server login failed: ${error.message}`, server);
-    // 57P03 (starting up, shutting down, in recovery) and too many connections pass; anything
-    // else (a bad password, a missing role) would fail again the same way.
-    const passing = error.code.startsWith('57') || error.code === '53300' || error.code === '08006';
-    server.backend.serverFailed(passing ? 'network' : 'auth', error.message);
+    // 57P03 (starting up, shutting down, in recovery) passes, and a full host (53300) is up;
+    // anything else (a bad password, a missing role) would fail again the same way.
+    server.backend.serverFailed(error.code === SqlState.ConnectionFailure ? 'network' : failureKind(error), error.message);
     this.target.trouble(server.backend);
     // While a failover holds requests, clients waiting for the welcome wait on with them.
     if (this.target.holding) return;

@@ -22,5 +22,7 @@ export function readPostmasterStart(server: ServerConnection, run: PostmasterRun
       if (error !== null) log.warn(`cannot read the server's start time (${error.message}); a restart in place that cuts a statement is then told from a terminated session only by the health probe`, srv);
       run.learned(error === null ? startTime : null, error !== null);
     },
+    // Closed first (RECONNECT of an idle server, say): the run's next login reads it instead.
+    lost: () => run.learned(null),
   });
 }

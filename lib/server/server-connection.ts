@@ -100,6 +100,8 @@ export interface InternalReader {
   done(server: ServerConnection, error: ErrorFields | null): void;
   /** Its answer is pgmux's own bookkeeping, which PgBouncer never asks: not counted in SHOW STATS bytes. */
   readonly unmetered?: boolean;
+  /** The connection closed before the answer ended (RECONNECT, server_lifetime, the server went away): `done` is never called. */
+  lost?(): void;
 }
 
 /** What the pool learns from a server. */
@@ -347,6 +349,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.closed = true;
     const wasState = this.state;
     this.state = 'closed';
+    // Internal queries still unanswered never end: whoever waits for one hears so.
+    for (const reader of this.readers.splice(0)) reader?.lost?.();
     if (this.dial !== null) {
       this.dial.abort();
       this.dial = null;

@@ -3,6 +3,7 @@
 // carry a client's socket handle beside the JSON.
 
 import type { CarriedSession } from '../client/carried-session';
+import type { FailureKind } from '../failover/breaker';
 
 /** Worker -> main. */
 export type ToMain =
@@ -31,7 +32,7 @@ export type ToMain =
   /** (probing worker) A probe of `host` answered; `sentAt` on the host's monotonic clock, ms. For every other worker. */
   | { t: 'probed'; host: string; row: (string | null)[]; sentAt: number; rttMs: number }
   /** (probing worker) The probe connection to `host` failed. For every other worker. */
-  | { t: 'probe-failed'; host: string; reason: string; auth: boolean }
+  | { t: 'probe-failed'; host: string; reason: string; kind: FailureKind }
   /** A restart: a client of this (old) worker, with its socket handle, for the new worker of the same index. */
   | { t: 'handover'; client: CarriedSession };
 

@@ -1,7 +1,7 @@
 // Owns one health and lag probe per host for the whole pgmux: worker 0 probes (a replacement
 // worker 0 takes over) and its every answer and failure goes through the main process to the
 // other workers' backends, which ask it for a probe where they would have probed themselves
-// (lib/failover/backend.ts, ProbeRelay). Each worker still feeds its own breakers from its own
+// (lib/failover/probe-relay.ts, ProbeRelay). Each worker still feeds its own breakers from its own
 // dials, and reacts to its own failures at once (it asks for a probe now).
 //
 // A probe's send time is a write fence's other half (lib/routing/writes.ts: a commit's position is
@@ -10,8 +10,10 @@
 // all processes), converted with each process's performance.now() origin, rounded to the safe
 // side (the probe looks sent earlier, never later).
 
-import type { Backend, ProbeRelay } from '../failover/backend';
+import type { Backend } from '../failover/backend';
+import type { ProbeRelay } from '../failover/probe-relay';
 import { addressKey, type Backends } from '../failover/backends';
+import type { FailureKind } from '../failover/breaker';
 import type { MonitorRow } from '../routing/monitor';
 import type { ToMain, ToWorker } from './messages';
 
@@ -48,8 +50,8 @@ export class ProbeShare implements ProbeRelay {
     this.send({ t: 'probed', host: addressKey(backend.address), row: [...row], sentAt: sentAt + this.origin.low, rttMs });
   }
 
-  failed(backend: Backend, reason: string, auth: boolean): void {
-    this.send({ t: 'probe-failed', host: addressKey(backend.address), reason, auth });
+  failed(backend: Backend, reason: string, kind: FailureKind): void {
+    this.send({ t: 'probe-failed', host: addressKey(backend.address), reason, kind });
   }
 
   /** A message for this module: true when handled. */
@@ -60,7 +62,7 @@ export class ProbeShare implements ProbeRelay {
         this.backends.find(msg.host)?.heard(msg.row, msg.sentAt - this.origin.high, msg.rttMs);
         return true;
       case 'probe-failed':
-        this.backends.find(msg.host)?.heardFailure(msg.reason, msg.auth);
+        this.backends.find(msg.host)?.heardFailure(msg.reason, msg.kind);
         return true;
       case 'probe-ask':
         if (this.probing) this.backends.find(msg.host)?.probeForOther(msg.urgent);

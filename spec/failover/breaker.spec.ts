@@ -1,7 +1,7 @@
 // The circuit breaker as a plain class with a hand-driven clock: closed -> open after repeated
 // network failures within the window -> half-open for one probe after the cooldown -> closed on
-// its success, open again for longer on its failure. Failed logins and "in recovery" answers are
-// counted apart and never open it.
+// its success, open again for longer on its failure. Failed logins, "in recovery" answers and
+// "too many connections" refusals are counted apart and never open it.
 
 import { CircuitBreaker } from '../../lib/failover/breaker';
 
@@ -25,6 +25,18 @@ describe('CircuitBreaker', () => {
     b.failure('network', 1, 'x');
     expect(b.failure('network', 20_000, 'x')).toBeNull();
     expect(b.state).toBe('closed');
+  });
+
+  /** 53300 (too many connections): the host answered, it is only full. */
+  it('never opens on "too many connections", and closes when the half-open probe is refused so', () => {
+    const b = new CircuitBreaker(OPTS);
+    for (const t of [0, 1, 2, 3]) expect(b.failure('full', t, 'too many connections')).toBeNull();
+    expect(b.state).toBe('closed');
+    expect(b.counts.full).toBe(4);
+    for (const t of [10, 11, 12]) b.failure('network', t, 'down');
+    expect(b.allows(300, true)).toBe(true);
+    expect(b.failure('full', 301, 'too many connections')).toEqual({ from: 'half-open', to: 'closed', reason: 'the host answered (too many connections)' });
+    expect(b.allows(302, false)).toBe(true);
   });
 
   /** Only the probe passes an open breaker, and only once per cooldown; pools never do. */
@@ -80,8 +92,8 @@ describe('CircuitBreaker', () => {
       expect(b.failure('recovery', t, 'in recovery')).toBeNull();
     }
     expect(b.state).toBe('closed');
-    expect(b.counts).toEqual({ network: 0, auth: 10, recovery: 10 });
+    expect(b.counts).toEqual({ network: 0, auth: 10, recovery: 10, full: 0 });
     b.success();
-    expect(b.counts).toEqual({ network: 0, auth: 0, recovery: 0 });
+    expect(b.counts).toEqual({ network: 0, auth: 0, recovery: 0, full: 0 });
   });
 });

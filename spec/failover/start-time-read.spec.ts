@@ -1,0 +1,114 @@
+// The start-time read of a run of the postmaster (lib/server/postmaster-start) rides on the run's
+// first pooled connection. When pgmux closes that connection before the answer comes (query_timeout,
+// RECONNECT, server_lifetime), the run must not stay "learning" forever: its next login reads it.
+// Without the start time, a restart in place faster than the probe cannot be told from an
+// operator's pg_terminate_backend, and a statement it cut is refused instead of sent again.
+//
+// The witness is a TCP tap in front of PostgreSQL that counts the start-time queries pgmux sends
+// and holds every answer on the connection that sent the first one.
+
+import * as net from 'node:net';
+import { Client } from 'pg';
+import { startCluster, type Cluster } from '../support/cluster';
+import { startPgmux, type PgmuxProcess } from '../support/pgmux';
+import { freePort } from '../support/ports';
+import { until } from '../routing/support';
+
+jest.setTimeout(60000);
+
+const MARK = Buffer.from('pg_postmaster_start_time');
+
+interface Tap {
+  port: number;
+  /** Start-time queries seen, one per connection that sent one. */
+  reads: number;
+  server: net.Server;
+  sockets: net.Socket[];
+}
+
+function startTap(target: number): Promise<Tap> {
+  return new Promise((resolve) => {
+    const tap: Tap = { port: 0, reads: 0, server: net.createServer(), sockets: [] };
+    let held = false;
+    tap.server.on('connection', (socket) => {
+      const upstream = net.connect({ host: '127.0.0.1', port: target });
+      tap.sockets.push(socket, upstream);
+      let holding = false;
+      socket.on('data', (chunk: Buffer) => {
+        if (chunk.includes(MARK)) {
+          tap.reads++;
+          if (!held) held = holding = true;
+        }
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        if (!holding) socket.write(chunk);
+      });
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+      socket.on('close', () => upstream.destroy());
+      upstream.on('close', () => socket.destroy());
+    });
+    tap.server.listen(0, '127.0.0.1', () => {
+      tap.port = (tap.server.address() as net.AddressInfo).port;
+      resolve(tap);
+    });
+  });
+}
+
+let cluster: Cluster;
+let tap: Tap;
+let pgmux: PgmuxProcess;
+const clients: Client[] = [];
+
+async function connect(): Promise<Client> {
+  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
+  c.on('error', () => undefined);
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  tap = await startTap(cluster.primary.port);
+  const port = await freePort();
+  const ini =
+    '[databases]\n' +
+    `app = host=127.0.0.1 port=${tap.port} dbname=app\n` +
+    '[pgbouncer]\n' +
+    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
+    'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
+    'pool_mode = transaction\ndefault_pool_size = 3\nquery_timeout = 1\n';
+  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+}, 60000);
+
+afterAll(async () => {
+  for (const c of clients) await c.end().catch(() => undefined);
+  await pgmux?.stop();
+  tap?.server.close();
+  for (const s of tap?.sockets ?? []) s.destroy();
+  await cluster?.stop();
+});
+
+describe('the start-time read', () => {
+  it('is read again by the run\'s next login when pgmux closed the connection reading it', async () => {
+    // A's request goes to the run's first server, behind the start-time read; the tap holds both answers.
+    const a = await connect();
+    const stuck = a.query('SELECT 1').then(
+      () => null,
+      (e: Error & { code?: string }) => e,
+    );
+    await until('the start-time read to be sent', async () => tap.reads === 1);
+    // B's transaction opens a second server of the same run, which stays open past what follows.
+    const b = await connect();
+    await b.query('BEGIN');
+    // query_timeout closes A's server (pgmux closes it: the run goes on with B's).
+    expect((await stuck)?.code).toBe('57014');
+    // C needs a third server: a login of the same run, which must read the start time again.
+    const c = await connect();
+    expect((await c.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
+    expect(tap.reads).toBe(2);
+    await b.query('COMMIT');
+  });
+});
