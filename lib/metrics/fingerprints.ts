@@ -26,14 +26,21 @@ export const HALF_LIFE_MS = 60_000;
 /** Bytes of kept texts (./same-text.ts) over all fingerprints; past it new fingerprints keep none. */
 export const SAMPLE_BUDGET = 1024 * 1024;
 
+// Where a fingerprint keeps its sums (FingerprintEntry.totals).
+const CALLS = 0;
+const TOTAL = 1;
+const RECENT = 2;
+const MAX = 3;
+
 export class FingerprintEntry {
   /** 16 hex digits: the label value on /metrics. */
   readonly id: string;
-  calls = 0;
-  /** Microseconds since pgmux started, and decayed (rerank) for the ranking. */
-  totalUs = 0;
-  recentUs = 0;
-  maxUs = 0;
+  /**
+   * Calls, microseconds since pgmux started, the same decayed (rerank) for the ranking, and the
+   * largest: in one array, because as number fields each would be a heap box of its own that
+   * every request of the fingerprint writes (./histogram.ts says the same of histograms).
+   */
+  readonly totals = new Float64Array(4);
   /** Its own histogram while among the top K, else null (observations go to "other"). */
   histogram: Histogram | null = null;
   /**
@@ -50,6 +57,28 @@ export class FingerprintEntry {
     readonly kind: StatementKind,
   ) {
     this.id = (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+  }
+
+  get calls(): number {
+    return this.totals[CALLS];
+  }
+
+  /** Microseconds since pgmux started. */
+  get totalUs(): number {
+    return this.totals[TOTAL];
+  }
+
+  /** Microseconds, decayed by rerank (half-life HALF_LIFE_MS). */
+  get recentUs(): number {
+    return this.totals[RECENT];
+  }
+
+  set recentUs(us: number) {
+    this.totals[RECENT] = us;
+  }
+
+  get maxUs(): number {
+    return this.totals[MAX];
   }
 }
 
@@ -132,18 +161,23 @@ export class FingerprintTable {
     entry.sample = null;
   }
 
-  /** One request of `entry` (null: none was seen, e.g. only Sync) took `us`. */
-  observe(entry: FingerprintEntry | null, us: number, traceId: string | null): void {
+  /**
+   * One request of `entry` (null: none was seen, e.g. only Sync) took `us`; `bucket` is its
+   * bucket among LATENCY_BOUNDS_US when the caller found it already, else -1.
+   */
+  observe(entry: FingerprintEntry | null, us: number, traceId: string | null, bucket = -1): void {
     let h = this.other;
     if (entry !== null) {
-      entry.calls++;
-      entry.totalUs += us;
-      entry.recentUs += us;
-      if (us > entry.maxUs) entry.maxUs = us;
+      const t = entry.totals;
+      t[CALLS]++;
+      t[TOTAL] += us;
+      t[RECENT] += us;
+      if (us > t[MAX]) t[MAX] = us;
       if (entry.histogram !== null) h = entry.histogram;
     }
-    if (traceId === null) h.observe(us);
-    else h.observeTraced(us, traceId);
+    if (traceId !== null) h.observeTraced(us, traceId);
+    else if (bucket >= 0) h.add(bucket, us);
+    else h.observe(us);
   }
 
   /** The fingerprints with a histogram now, most recent time first. */

@@ -26,18 +26,49 @@ export class Exemplars {
   }
 }
 
+// Where observe() keeps what it sums (Histogram.data).
+const SUM = 0;
+const COUNT = 1;
+const MAX = 2;
+const FIRST_BUCKET = 3;
+
 export class Histogram {
-  /** Observations per bucket, not cumulative; the last is +Inf. */
+  /**
+   * Everything observe() writes, in one array: the sum, the count and the largest, then the
+   * counts per bucket. Number fields of an object would each be a heap box of its own once they
+   * hold a fraction (a cache line each, scattered), and an observation on the forwarding path
+   * would touch them all: here it touches this object, the array and one or two of its lines.
+   */
+  private readonly data: Float64Array;
+  /** Observations per bucket, not cumulative; the last is +Inf (a view into data). */
   readonly counts: Float64Array;
-  /** Microseconds. */
-  sum = 0;
-  count = 0;
-  /** The largest observation, microseconds (the status page). */
-  max = 0;
   exemplars: Exemplars | null = null;
 
   constructor(readonly bounds: readonly number[] = LATENCY_BOUNDS_US) {
-    this.counts = new Float64Array(bounds.length + 1);
+    this.data = new Float64Array(FIRST_BUCKET + bounds.length + 1);
+    this.counts = this.data.subarray(FIRST_BUCKET);
+  }
+
+  /** Microseconds. */
+  get sum(): number {
+    return this.data[SUM];
+  }
+
+  get count(): number {
+    return this.data[COUNT];
+  }
+
+  set count(n: number) {
+    this.data[COUNT] = n;
+  }
+
+  /** The largest observation, microseconds (the status page). */
+  get max(): number {
+    return this.data[MAX];
+  }
+
+  set max(us: number) {
+    this.data[MAX] = us;
   }
 
   /** Counts `us` in its bucket; returns the bucket's index. */
@@ -47,20 +78,27 @@ export class Histogram {
     let i = 0;
     // Most observations fall in the first few buckets: a linear scan beats a binary search there.
     while (i < n && us > bounds[i]) i++;
-    this.counts[i]++;
-    this.sum += us;
-    this.count++;
-    if (us > this.max) this.max = us;
+    this.add(i, us);
     return i;
   }
 
-  /** observe(), keeping `traceId` as its bucket's exemplar. */
-  observeTraced(us: number, traceId: string): void {
+  /** Counts `us` in bucket `i`, which the caller found for the same bounds (observe() of another histogram). */
+  add(i: number, us: number): void {
+    const d = this.data;
+    d[FIRST_BUCKET + i]++;
+    d[SUM] += us;
+    d[COUNT]++;
+    if (us > d[MAX]) d[MAX] = us;
+  }
+
+  /** observe(), keeping `traceId` as its bucket's exemplar; returns the bucket's index. */
+  observeTraced(us: number, traceId: string): number {
     const i = this.observe(us);
     const ex = (this.exemplars ??= new Exemplars(this.counts.length));
     ex.traceIds[i] = traceId;
     ex.values[i] = us;
     ex.times[i] = Date.now() / 1000;
+    return i;
   }
 
   /** The value below which `q` (0..1) of the observations fall, by linear interpolation in its bucket (µs). */

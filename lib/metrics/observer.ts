@@ -157,16 +157,19 @@ export class RequestTags {
     const kind = this.kind;
     if (kind > this.xactKind) this.xactKind = kind;
     const m = where.stats.metrics;
+    // The bucket of `us` among the latency bounds, found once for the histograms that all get `us`.
+    let bucket = -1;
     if (m !== null) {
-      if (this.traceId === null) m.query.observe(us);
-      else m.query.observeTraced(us, this.traceId);
+      bucket = this.traceId === null ? m.query.observe(us) : m.query.observeTraced(us, this.traceId);
       m.queries[kind]++;
       if (xactUs >= 0) {
-        m.xact.observe(xactUs);
+        // A transaction of one request (autocommit) took as long as the request.
+        if (xactUs === us) m.xact.add(bucket, us);
+        else m.xact.observe(xactUs);
         m.xacts[this.xactKind]++;
       }
     }
-    if (observer.histograms) observer.fingerprints.observe(this.current, us, this.traceId);
+    if (observer.histograms) observer.fingerprints.observe(this.current, us, this.traceId, bucket);
     if (observer.slowUs > 0 && us >= observer.slowUs) slowQuery(client, where, this.current, us, waitUs, this.traceId);
     this.current = null;
     this.kind = StatementKind.other;
