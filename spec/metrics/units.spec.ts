@@ -204,6 +204,30 @@ describe('RequestTags', () => {
       expect({ counts: [...(got?.counts ?? [])], sum: got?.sum, count: got?.count, max: got?.max }).toEqual({ counts: [...w.counts], sum: w.sum, count: w.count, max: w.max });
     }
     expect(observer.fingerprints.top()[0]).toMatchObject({ calls: times.length, totalUs: want.query.sum, maxUs: 1e9 });
+    // Counts by kind: every request a read, every transaction too; nothing waited.
+    expect({ queries: [...stats.metrics.queries], xacts: [...stats.metrics.xacts], waits: stats.metrics.wait.count }).toEqual({
+      queries: [0, times.length, 0],
+      xacts: [0, times.length, 0],
+      waits: 0,
+    });
+  });
+
+  /** A pool's per-request histograms and counters share one array: none may write into another's part. */
+  it("keeps a pool's histograms and counters apart", () => {
+    const m = new PoolMetrics();
+    m.query.observe(150);
+    m.xact.observe(3000);
+    m.xact.observe(3000);
+    m.wait.observe(1e12);
+    m.queries[2]++;
+    m.xacts[0] += 5;
+    const seen = (h: Histogram): number[] => [...h.counts, h.sum, h.count, h.max];
+    const alone = (...us: number[]): number[] => {
+      const h = new Histogram();
+      for (const x of us) h.observe(x);
+      return seen(h);
+    };
+    expect([seen(m.query), seen(m.xact), seen(m.wait), [...m.queries], [...m.xacts]]).toEqual([alone(150), alone(3000, 3000), alone(1e12), [0, 0, 1], [5, 0, 0]]);
   });
 });
 
