@@ -35,7 +35,13 @@ interface StreamWrapBinding {
  * A socket as net.Socket has it: its handle (null once closed), whether it is TLS, this module's
  * writes still pending on it, and who hears a failed write instead of destroying it (onWriteFailed).
  */
-type Wired = net.Socket & { _handle: StreamHandle | null; encrypted?: boolean; [PENDING]?: number; [WRITE_FAILED]?: (err: Error) => void };
+type Wired = net.Socket & {
+  _handle: StreamHandle | null;
+  _writableState: { readonly length: number; readonly corked: number; readonly highWaterMark: number };
+  encrypted?: boolean;
+  [PENDING]?: number;
+  [WRITE_FAILED]?: (err: Error) => void;
+};
 
 const PENDING = Symbol('pgmux.pendingDirectWrites');
 const WRITE_FAILED = Symbol('pgmux.onWriteFailed');
@@ -123,7 +129,12 @@ export function systemError(status: number, syscall: string): NodeJS.ErrnoExcept
 export function writeDirect(socket: net.Socket, bytes: Buffer): number {
   const s = socket as Wired;
   const handle = s._handle;
-  if (handle === null || s.encrypted === true || s.connecting || s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed) {
+  // Fields, not the stream getters (writableLength, writableCorked, destroyed): those are shared
+  // by every stream in the process, and once the HTTP listener's sockets run through them their
+  // loads go megamorphic (perf of the metrics-on pgmux). A destroyed net.Socket has no handle
+  // (its _destroy drops it at once), so `handle === null` is the destroyed check.
+  const ws = s._writableState;
+  if (handle === null || s.encrypted === true || s.connecting || ws.length !== 0 || ws.corked !== 0) {
     // write() says 'drain' only after it returned false: report past the mark only then.
     return s.write(bytes) ? s.writableLength : Math.max(s.writableLength, s.writableHighWaterMark);
   }
@@ -135,6 +146,12 @@ export function writeDirect(socket: net.Socket, bytes: Buffer): number {
   }
   s[PENDING] = (s[PENDING] ?? 0) + 1;
   return Math.max(1, handle.writeQueueSize);
+}
+
+/** writeDirect(), then whether what is pending stays under the socket's high-water mark (false: pause the source). */
+export function writeDirectFits(socket: net.Socket, bytes: Buffer): boolean {
+  // The mark from the state's field, for the same reason as writeDirect's checks.
+  return writeDirect(socket, bytes) < (socket as Wired)._writableState.highWaterMark;
 }
 
 /** Bytes written to `socket` that the kernel has not taken yet: Writable's and libuv's. */

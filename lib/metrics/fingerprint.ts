@@ -11,6 +11,7 @@
 // but on bytes: every byte of a multi-byte UTF-8 character is >= 0x80, an identifier byte.
 
 import { StatementKind } from './histogram';
+import { MAX_INTEGERS } from './same-text';
 
 /** Bytes of a statement looked at; longer ones are fingerprinted by their start (bulk INSERTs). */
 export const SCAN_LIMIT = 16 * 1024;
@@ -74,6 +75,12 @@ export class FingerprintScanner {
   kind: StatementKind = StatementKind.other;
   /** Offset of the 32 hex digits of a traceparent's trace id in the scanned buffer, or -1. */
   traceAt = -1;
+  /**
+   * [start, end) of the first `integers` literals that are plain runs of digits, as offsets
+   * from the scan's start: what may change without changing the fingerprint (./same-text.ts).
+   */
+  readonly integerSpans = new Int32Array(2 * MAX_INTEGERS);
+  integers = 0;
 
   // Per-statement state while scanning.
   private first = 0;
@@ -90,6 +97,7 @@ export class FingerprintScanner {
     let h2 = MIX_SEED;
     this.kind = StatementKind.other;
     this.traceAt = -1;
+    this.integers = 0;
     this.startStatement();
     let lastLiteral = false;
     let pendingComma = false;
@@ -140,6 +148,11 @@ export class FingerprintScanner {
       } else if ((cls & 4) !== 0 || (c === 0x2e && i + 1 < end && (CLASS[buf[i + 1]] & 4) !== 0)) {
         i = skipNumber(buf, i, end);
         literal = true;
+        if (this.integers < MAX_INTEGERS && allDigits(buf, tokStart, i)) {
+          this.integerSpans[2 * this.integers] = tokStart - start;
+          this.integerSpans[2 * this.integers + 1] = i - start;
+          this.integers++;
+        }
       } else if (c === 0x24) {
         i = this.dollar(buf, i, end);
         literal = i > tokStart + 1;
@@ -333,6 +346,11 @@ function skipNumber(buf: Buffer, i: number, end: number): number {
     } else break;
   }
   return i;
+}
+
+function allDigits(buf: Buffer, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if ((CLASS[buf[k]] & 4) === 0) return false;
+  return true;
 }
 
 /**

@@ -8,8 +8,9 @@
 // starts a new series. Which fingerprints hold one is decided by rerank(), every few seconds,
 // with hysteresis so that two fingerprints of similar weight do not swap at every rerank.
 
-import { FingerprintScanner } from './fingerprint';
+import { FingerprintScanner, SCAN_LIMIT } from './fingerprint';
 import { Histogram, type StatementKind } from './histogram';
+import { SAMPLE_MAX, SameText } from './same-text';
 
 /**
  * Fingerprints remembered (with their totals) to rank them. Past it the ones with the least
@@ -22,17 +23,36 @@ const TEXT_MAX = 1000;
 const HYSTERESIS = 1.25;
 /** Recent time halves every this many milliseconds ("lately"). */
 export const HALF_LIFE_MS = 60_000;
+/**
+ * Memory for kept texts (./same-text.ts) over all fingerprints, each charged its length and
+ * SAMPLE_OVERHEAD; past it new fingerprints keep none.
+ */
+export const SAMPLE_BUDGET = 1024 * 1024;
+/** What a kept text costs beyond its bytes (its object, Buffer, ArrayBuffer and spans: 520 bytes of heap measured on node 20). */
+export const SAMPLE_OVERHEAD = 512;
+
+// Where a fingerprint keeps its sums (FingerprintEntry.totals).
+const CALLS = 0;
+const TOTAL = 1;
+const RECENT = 2;
+const MAX = 3;
 
 export class FingerprintEntry {
   /** 16 hex digits: the label value on /metrics. */
   readonly id: string;
-  calls = 0;
-  /** Microseconds since pgmux started, and decayed (rerank) for the ranking. */
-  totalUs = 0;
-  recentUs = 0;
-  maxUs = 0;
+  /**
+   * Calls, microseconds since pgmux started, the same decayed (rerank) for the ranking, and the
+   * largest: in one array, because as number fields each would be a heap box of its own that
+   * every request of the fingerprint writes (./histogram.ts says the same of histograms).
+   */
+  readonly totals = new Float64Array(4);
   /** Its own histogram while among the top K, else null (observations go to "other"). */
   histogram: Histogram | null = null;
+  /**
+   * A text that gave this fingerprint, to know the next one like it without scanning; null when
+   * none is kept, and from the moment the table forgets the entry (a client's last must not revive it).
+   */
+  sample: SameText | null = null;
 
   constructor(
     readonly h1: number,
@@ -42,6 +62,28 @@ export class FingerprintEntry {
     readonly kind: StatementKind,
   ) {
     this.id = (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+  }
+
+  get calls(): number {
+    return this.totals[CALLS];
+  }
+
+  /** Microseconds since pgmux started. */
+  get totalUs(): number {
+    return this.totals[TOTAL];
+  }
+
+  /** Microseconds, decayed by rerank (half-life HALF_LIFE_MS). */
+  get recentUs(): number {
+    return this.totals[RECENT];
+  }
+
+  set recentUs(us: number) {
+    this.totals[RECENT] = us;
+  }
+
+  get maxUs(): number {
+    return this.totals[MAX];
   }
 }
 
@@ -57,6 +99,7 @@ export class FingerprintTable {
   /** Fingerprints holding a histogram now. */
   private readonly ranked = new Set<FingerprintEntry>();
   private lastDecay = performance.now();
+  private sampleTotal = 0;
 
   constructor(
     /** metrics_fingerprints; setK() on RELOAD. */
@@ -66,13 +109,24 @@ export class FingerprintTable {
   /** Trace id of the statement last looked up, or null (read right after lookup()). */
   traceId: string | null = null;
 
-  /** The fingerprint of the statement in buf[start, end): found by its hash, or made at first sight. */
-  lookup(buf: Buffer, start: number, end: number): FingerprintEntry {
+  /**
+   * The fingerprint of the statement in buf[start, end): `last` (the client's previous one) when
+   * the text is like the one it keeps, else found by its hash, or made at first sight.
+   */
+  lookup(buf: Buffer, start: number, end: number, last: FingerprintEntry | null = null): FingerprintEntry {
+    const sample = last?.sample;
+    if (sample != null && end - start <= SCAN_LIMIT && sample.matches(buf, start, end)) {
+      this.traceId = null;
+      return last as FingerprintEntry;
+    }
     const s = this.scanner;
     s.scan(buf, start, end);
     this.traceId = s.traceAt < 0 ? null : buf.toString('latin1', s.traceAt, s.traceAt + 32);
     const found = this.entries.get(s.h1);
-    if (found !== undefined && found.h2 === s.h2) return found;
+    if (found !== undefined && found.h2 === s.h2) {
+      if (found.sample === null) this.keepSample(found, buf, start, end);
+      return found;
+    }
     const h1 = s.h1;
     const h2 = s.h2;
     const kind = s.kind;
@@ -80,25 +134,55 @@ export class FingerprintTable {
     s.scan(buf, start, end, tokens);
     const entry = new FingerprintEntry(h1, h2, displayText(tokens), kind);
     // A collision of the first hash replaces the older entry (its history is the price; 1 in 2^32).
-    if (found !== undefined) this.unrank(found);
+    if (found !== undefined) {
+      this.unrank(found);
+      this.dropSample(found);
+    }
     if (this.entries.size >= 2 * TRACKED) this.forget(this.byRecent());
     this.entries.set(h1, entry);
     if (this.ranked.size < this.k) this.rank(entry);
+    // The scanner's spans and trace are the display pass's, the same as the first pass's.
+    this.keepSample(entry, buf, start, end);
     return entry;
   }
 
-  /** One request of `entry` (null: none was seen, e.g. only Sync) took `us`. */
-  observe(entry: FingerprintEntry | null, us: number, traceId: string | null): void {
+  /** Memory of all kept texts now, as SAMPLE_BUDGET counts it. */
+  get sampleBytes(): number {
+    return this.sampleTotal;
+  }
+
+  /** Keeps buf[start, end), just scanned, as `entry`'s text when it can: short, no trace id, within the budget. */
+  private keepSample(entry: FingerprintEntry, buf: Buffer, start: number, end: number): void {
+    const s = this.scanner;
+    const n = end - start;
+    if (s.traceAt >= 0 || n > SAMPLE_MAX || this.sampleTotal + n + SAMPLE_OVERHEAD > SAMPLE_BUDGET) return;
+    entry.sample = new SameText(buf, start, end, s.integerSpans, s.integers);
+    this.sampleTotal += n + SAMPLE_OVERHEAD;
+  }
+
+  private dropSample(entry: FingerprintEntry): void {
+    if (entry.sample === null) return;
+    this.sampleTotal -= entry.sample.bytes.length + SAMPLE_OVERHEAD;
+    entry.sample = null;
+  }
+
+  /**
+   * One request of `entry` (null: none was seen, e.g. only Sync) took `us`; `bucket` is its
+   * bucket among LATENCY_BOUNDS_US when the caller found it already, else -1.
+   */
+  observe(entry: FingerprintEntry | null, us: number, traceId: string | null, bucket = -1): void {
     let h = this.other;
     if (entry !== null) {
-      entry.calls++;
-      entry.totalUs += us;
-      entry.recentUs += us;
-      if (us > entry.maxUs) entry.maxUs = us;
+      const t = entry.totals;
+      t[CALLS]++;
+      t[TOTAL] += us;
+      t[RECENT] += us;
+      if (us > t[MAX]) t[MAX] = us;
       if (entry.histogram !== null) h = entry.histogram;
     }
-    if (traceId === null) h.observe(us);
-    else h.observeTraced(us, traceId);
+    if (traceId !== null) h.observeTraced(us, traceId);
+    else if (bucket >= 0) h.add(bucket, us);
+    else h.observe(us);
   }
 
   /** The fingerprints with a histogram now, most recent time first. */
@@ -159,7 +243,12 @@ export class FingerprintTable {
 
   /** Past TRACKED, forgets the fingerprints with the least recent time (never one holding a histogram). */
   private forget(byRecent: readonly FingerprintEntry[]): void {
-    for (let i = TRACKED; i < byRecent.length; i++) if (byRecent[i].histogram === null) this.entries.delete(byRecent[i].h1);
+    for (let i = TRACKED; i < byRecent.length; i++) {
+      const e = byRecent[i];
+      if (e.histogram !== null) continue;
+      this.entries.delete(e.h1);
+      this.dropSample(e);
+    }
   }
 
   private rank(entry: FingerprintEntry): void {

@@ -26,18 +26,58 @@ export class Exemplars {
   }
 }
 
+// Where observe() keeps what it sums (Histogram.data).
+const SUM = 0;
+const COUNT = 1;
+const MAX = 2;
+const FIRST_BUCKET = 3;
+
+/** Numbers a histogram over `bounds` keeps in its array. */
+function histogramSize(bounds: readonly number[]): number {
+  return FIRST_BUCKET + bounds.length + 1;
+}
+
 export class Histogram {
-  /** Observations per bucket, not cumulative; the last is +Inf. */
+  /**
+   * Everything observe() writes, in one array: the sum, the count and the largest, then the
+   * counts per bucket. Number fields of an object would each be a heap box of its own once they
+   * hold a fraction (a cache line each, scattered), and an observation on the forwarding path
+   * would touch them all: here it touches this object, the array and one or two of its lines.
+   * The array may be shared: a pool's histograms of every request sit in one (PoolMetrics),
+   * this one's part starting at `at`.
+   */
+  private readonly data: Float64Array;
+  private readonly at: number;
+  /** Observations per bucket, not cumulative; the last is +Inf (a view into data). */
   readonly counts: Float64Array;
-  /** Microseconds. */
-  sum = 0;
-  count = 0;
-  /** The largest observation, microseconds (the status page). */
-  max = 0;
   exemplars: Exemplars | null = null;
 
-  constructor(readonly bounds: readonly number[] = LATENCY_BOUNDS_US) {
-    this.counts = new Float64Array(bounds.length + 1);
+  constructor(readonly bounds: readonly number[] = LATENCY_BOUNDS_US, data?: Float64Array, at = 0) {
+    this.data = data ?? new Float64Array(histogramSize(bounds));
+    this.at = at;
+    this.counts = this.data.subarray(at + FIRST_BUCKET, at + histogramSize(bounds));
+  }
+
+  /** Microseconds. */
+  get sum(): number {
+    return this.data[this.at + SUM];
+  }
+
+  get count(): number {
+    return this.data[this.at + COUNT];
+  }
+
+  set count(n: number) {
+    this.data[this.at + COUNT] = n;
+  }
+
+  /** The largest observation, microseconds (the status page). */
+  get max(): number {
+    return this.data[this.at + MAX];
+  }
+
+  set max(us: number) {
+    this.data[this.at + MAX] = us;
   }
 
   /** Counts `us` in its bucket; returns the bucket's index. */
@@ -47,20 +87,28 @@ export class Histogram {
     let i = 0;
     // Most observations fall in the first few buckets: a linear scan beats a binary search there.
     while (i < n && us > bounds[i]) i++;
-    this.counts[i]++;
-    this.sum += us;
-    this.count++;
-    if (us > this.max) this.max = us;
+    this.add(i, us);
     return i;
   }
 
-  /** observe(), keeping `traceId` as its bucket's exemplar. */
-  observeTraced(us: number, traceId: string): void {
+  /** Counts `us` in bucket `i`, which the caller found for the same bounds (observe() of another histogram). */
+  add(i: number, us: number): void {
+    const d = this.data;
+    const at = this.at;
+    d[at + FIRST_BUCKET + i]++;
+    d[at + SUM] += us;
+    d[at + COUNT]++;
+    if (us > d[at + MAX]) d[at + MAX] = us;
+  }
+
+  /** observe(), keeping `traceId` as its bucket's exemplar; returns the bucket's index. */
+  observeTraced(us: number, traceId: string): number {
     const i = this.observe(us);
     const ex = (this.exemplars ??= new Exemplars(this.counts.length));
     ex.traceIds[i] = traceId;
     ex.values[i] = us;
     ex.times[i] = Date.now() / 1000;
+    return i;
   }
 
   /** The value below which `q` (0..1) of the observations fall, by linear interpolation in its bucket (µs). */
@@ -91,17 +139,22 @@ export const KIND_NAMES: readonly string[] = ['other', 'read', 'write'];
  * the primary, or one replica host). Made when metrics are on; PoolStats.metrics is null otherwise.
  */
 export class PoolMetrics {
+  /**
+   * What every request writes (the query, transaction and wait histograms, the counts by kind)
+   * in one array, so that a request touches a few lines of it rather than six objects.
+   */
+  private readonly perRequest = new Float64Array(3 * histogramSize(LATENCY_BOUNDS_US) + 6);
   /** From a request's first byte to the ReadyForQuery answering it (waiting for a server included, as SHOW STATS query_time). */
-  readonly query = new Histogram();
+  readonly query = new Histogram(LATENCY_BOUNDS_US, this.perRequest, 0);
   /** From a transaction's first request to its ReadyForQuery 'I'. */
-  readonly xact = new Histogram();
+  readonly xact = new Histogram(LATENCY_BOUNDS_US, this.perRequest, histogramSize(LATENCY_BOUNDS_US));
   /** A client's wait for a server of this pool (0 when one was idle). */
-  readonly wait = new Histogram();
+  readonly wait = new Histogram(LATENCY_BOUNDS_US, this.perRequest, 2 * histogramSize(LATENCY_BOUNDS_US));
   /** Connect and login of a new server connection. */
   readonly connect = new Histogram();
-  /** Requests and transactions by StatementKind. */
-  readonly queries = new Float64Array(3);
-  readonly xacts = new Float64Array(3);
+  /** Requests and transactions by StatementKind (views into perRequest). */
+  readonly queries = this.perRequest.subarray(3 * histogramSize(LATENCY_BOUNDS_US), 3 * histogramSize(LATENCY_BOUNDS_US) + 3);
+  readonly xacts = this.perRequest.subarray(3 * histogramSize(LATENCY_BOUNDS_US) + 3);
   /** ErrorResponses sent to clients by SQLSTATE class: from the server, and pgmux's own. */
   readonly serverErrors = new Map<string, number>();
   readonly pgmuxErrors = new Map<string, number>();

@@ -3,7 +3,8 @@
 // now for this), and at its ReadyForQuery how long it took: into the linked pool's histograms,
 // the fingerprint's, the counters by kind, and the slow-query log. Everything here is a few
 // field writes per request; a statement text is hashed from the chunk's bytes without
-// decoding (./fingerprint.ts), and a named statement's fingerprint is remembered at its Parse.
+// decoding (./fingerprint.ts), unless it is like the text the client's last fingerprint keeps
+// (./same-text.ts), and a named statement's fingerprint is remembered at its Parse.
 
 import { log, type LogSubject } from '../log';
 import type { PoolStats } from './counters';
@@ -97,6 +98,8 @@ export class RequestTags {
   private traceId: string | null = null;
   /** The unnamed statement's fingerprint (a Bind of '' runs it). */
   private unnamed: FingerprintEntry | null = null;
+  /** The fingerprint of the last Query or Parse text: the next text is most often like its kept one (./same-text.ts). */
+  private last: FingerprintEntry | null = null;
   private named: Map<number, Named> | null = null;
 
   constructor(private readonly observer: QueryObserver) {}
@@ -104,7 +107,8 @@ export class RequestTags {
   /** A Query frame: buf[start] is 'Q'. */
   query(buf: Buffer, start: number, end: number): void {
     const table = this.observer.fingerprints;
-    this.note(table.lookup(buf, start + 5, end - 1), table.traceId);
+    const entry = (this.last = table.lookup(buf, start + 5, end - 1, this.last));
+    this.note(entry, table.traceId);
   }
 
   /** A Parse frame: name, then the text. */
@@ -114,7 +118,7 @@ export class RequestTags {
     if (nul < 0 || nul >= end) return;
     const sqlEnd = buf.indexOf(0, nul + 1);
     const table = this.observer.fingerprints;
-    const entry = table.lookup(buf, nul + 1, sqlEnd < 0 || sqlEnd >= end ? end : sqlEnd);
+    const entry = (this.last = table.lookup(buf, nul + 1, sqlEnd < 0 || sqlEnd >= end ? end : sqlEnd, this.last));
     if (nul === nameAt) this.unnamed = entry;
     else {
       const map = (this.named ??= new Map());
@@ -153,16 +157,19 @@ export class RequestTags {
     const kind = this.kind;
     if (kind > this.xactKind) this.xactKind = kind;
     const m = where.stats.metrics;
+    // The bucket of `us` among the latency bounds, found once for the histograms that all get `us`.
+    let bucket = -1;
     if (m !== null) {
-      if (this.traceId === null) m.query.observe(us);
-      else m.query.observeTraced(us, this.traceId);
+      bucket = this.traceId === null ? m.query.observe(us) : m.query.observeTraced(us, this.traceId);
       m.queries[kind]++;
       if (xactUs >= 0) {
-        m.xact.observe(xactUs);
+        // A transaction of one request (autocommit) took as long as the request.
+        if (xactUs === us) m.xact.add(bucket, us);
+        else m.xact.observe(xactUs);
         m.xacts[this.xactKind]++;
       }
     }
-    if (observer.histograms) observer.fingerprints.observe(this.current, us, this.traceId);
+    if (observer.histograms) observer.fingerprints.observe(this.current, us, this.traceId, bucket);
     if (observer.slowUs > 0 && us >= observer.slowUs) slowQuery(client, where, this.current, us, waitUs, this.traceId);
     this.current = null;
     this.kind = StatementKind.other;

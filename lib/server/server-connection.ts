@@ -22,7 +22,7 @@ import type { Backend } from '../failover/backend';
 import type { PostmasterRun } from '../failover/postmaster-runs';
 import type { BackendAddress } from '../failover/dialer';
 import { SettingValues, type Replay } from '../session/settings';
-import { onWriteFailed, writeDirect } from '../direct-write';
+import { onWriteFailed, writeDirect, writeDirectFits } from '../direct-write';
 
 /** Responses after which a statement (or the transaction) may have committed: a request is not sent again after one. */
 const COMPLETES_STATEMENT = new Uint8Array(256);
@@ -275,9 +275,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
 
   /** Forwards client bytes (below the stream, ../direct-write); false when the server's buffer is full (pause the client). */
   sendToServer(bytes: Buffer): boolean {
-    const socket = this.socket;
     if (this.writeError !== null) return true;
-    return writeDirect(socket, bytes) < socket.writableHighWaterMark;
+    return writeDirectFits(this.socket, bytes);
   }
 
   /** Bytes of pgmux's own after login (internal queries, a settings replay); dropped once a write failed. */

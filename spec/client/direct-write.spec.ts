@@ -90,4 +90,25 @@ describe('writeDirect', () => {
       server.close();
     }
   });
+
+  /**
+   * writeDirect tells a destroyed socket by its missing handle (not the shared `destroyed`
+   * getter, megamorphic once the HTTP listener runs): a destroyed socket must have none, and a
+   * write to it must go through write() (its error path), never to a closed handle.
+   */
+  it('leaves a destroyed socket to write(): nothing reaches the peer, nothing throws', async () => {
+    const { writer, reader, server } = await pair();
+    try {
+      writer.destroy();
+      expect((writer as unknown as { _handle: unknown })._handle).toBeNull();
+      let received = 0;
+      reader.on('data', (chunk: Buffer) => (received += chunk.length));
+      expect(() => writeDirect(writer, Buffer.from('late'))).not.toThrow();
+      await once(reader, 'close');
+      expect(received).toBe(0);
+    } finally {
+      reader.destroy();
+      server.close();
+    }
+  });
 });

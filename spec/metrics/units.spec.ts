@@ -4,7 +4,10 @@
 
 import { FingerprintScanner, SCAN_LIMIT } from '../../lib/metrics/fingerprint';
 import { FingerprintTable, HALF_LIFE_MS, TRACKED } from '../../lib/metrics/fingerprints';
-import { Histogram, StatementKind } from '../../lib/metrics/histogram';
+import { Histogram, LATENCY_BOUNDS_US, PoolMetrics, StatementKind } from '../../lib/metrics/histogram';
+import { PoolStats } from '../../lib/metrics/counters';
+import { QueryObserver, RequestTags, type Destination, type TaggedClient } from '../../lib/metrics/observer';
+import { query as queryFrame } from '../../lib/protocol/frontend';
 import { canonical, Exposition, family, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/exposition';
 import { parseExposition } from '../support/prometheus';
 
@@ -165,6 +168,66 @@ describe('FingerprintTable', () => {
     for (const x of ['a', 'b', 'c']) t.observe(lookup(t, `SELECT ${x}`), x === 'b' ? 10 : 1, null);
     t.setK(1);
     expect(t.top().map((e) => e.text)).toEqual(['select b']);
+  });
+});
+
+describe('RequestTags', () => {
+  /**
+   * The request's bucket is found once and shared by the histograms that all get the same time
+   * (pool query, a one-request transaction, the fingerprint's): each must still count exactly
+   * what its own observe() would, on bounds and between them, and a transaction of several
+   * requests its own time.
+   */
+  it('counts every request in the same bucket of each histogram as observing it alone would', () => {
+    const observer = new QueryObserver();
+    observer.configure(true, 0, 5);
+    observer.stop();
+    const tags = new RequestTags(observer);
+    const stats = new PoolStats();
+    stats.metrics = new PoolMetrics();
+    const where: Destination = { stats, replicaAddress: null, target: { backend: () => null } };
+    const client: TaggedClient = { user: 'app', database: 'app', params: new Map(), logPrefix: () => 'C-1' };
+    const want = { query: new Histogram(), xact: new Histogram(), fingerprint: new Histogram() };
+    const times = [...LATENCY_BOUNDS_US, ...LATENCY_BOUNDS_US.map((b) => b + 0.5), 0, 1e9];
+    for (const [i, us] of times.entries()) {
+      const f = queryFrame(`SELECT abalance FROM pgbench_accounts WHERE aid = ${i + 1}`);
+      tags.query(f, 0, f.length);
+      // Every third request ends a longer transaction; the others are a transaction each.
+      const xactUs = i % 3 === 0 ? us * 3 + 7 : us;
+      tags.ended(client, where, us, 0, xactUs);
+      want.query.observe(us);
+      want.xact.observe(xactUs);
+      want.fingerprint.observe(us);
+    }
+    const fp = observer.fingerprints.top()[0]?.histogram;
+    for (const [got, w] of [[stats.metrics.query, want.query], [stats.metrics.xact, want.xact], [fp, want.fingerprint]] as const) {
+      expect({ counts: [...(got?.counts ?? [])], sum: got?.sum, count: got?.count, max: got?.max }).toEqual({ counts: [...w.counts], sum: w.sum, count: w.count, max: w.max });
+    }
+    expect(observer.fingerprints.top()[0]).toMatchObject({ calls: times.length, totalUs: want.query.sum, maxUs: 1e9 });
+    // Counts by kind: every request a read, every transaction too; nothing waited.
+    expect({ queries: [...stats.metrics.queries], xacts: [...stats.metrics.xacts], waits: stats.metrics.wait.count }).toEqual({
+      queries: [0, times.length, 0],
+      xacts: [0, times.length, 0],
+      waits: 0,
+    });
+  });
+
+  /** A pool's per-request histograms and counters share one array: none may write into another's part. */
+  it("keeps a pool's histograms and counters apart", () => {
+    const m = new PoolMetrics();
+    m.query.observe(150);
+    m.xact.observe(3000);
+    m.xact.observe(3000);
+    m.wait.observe(1e12);
+    m.queries[2]++;
+    m.xacts[0] += 5;
+    const seen = (h: Histogram): number[] => [...h.counts, h.sum, h.count, h.max];
+    const alone = (...us: number[]): number[] => {
+      const h = new Histogram();
+      for (const x of us) h.observe(x);
+      return seen(h);
+    };
+    expect([seen(m.query), seen(m.xact), seen(m.wait), [...m.queries], [...m.xacts]]).toEqual([alone(150), alone(3000, 3000), alone(1e12), [0, 0, 1], [5, 0, 0]]);
   });
 });
 
