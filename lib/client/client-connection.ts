@@ -33,7 +33,7 @@ import type { StatementRegistry } from '../prepared/statements';
 import { StartupPhase } from './startup-phase';
 import type { SocketOwner } from './socket-events';
 import { CLIENT_HIGH_WATER_MARK, type ClientSocket } from './client-socket';
-import { NO_PARAMS, ownParams, sessionParams } from './session-params';
+import { NO_PARAMS, sessionParams } from './session-params';
 import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
@@ -519,7 +519,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   private attachConsole(): void {
     const startup = this.startup as StartupPhase;
-    // The startup packet's map was made for this client alone (./session-params ownParams).
+    // The startup packet's map was made for this client alone.
     this.params = startup.params;
     const session = this.ctx.console.open(this);
     if (!isSession(session)) {
@@ -557,8 +557,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.server = server;
     server.client = this;
     server.resume();
-    const sync = syncStatement(this.params, server.params, this.ctx.tracked);
-    if (sync !== '') server.runInternal(sync);
+    // Skipped when this server was last brought in line with this very map (see syncedParams).
+    const tracked = this.ctx.tracked;
+    if (server.syncedParams !== this.params || server.syncedTracked !== tracked) {
+      const sync = syncStatement(this.params, server.params, tracked);
+      if (sync !== '') server.runInternal(sync);
+      server.syncedParams = this.params;
+      server.syncedTracked = tracked;
+    }
     const settings = this.settings;
     if (settings !== null) {
       const replay = replayFor(settings.values, server.settings);
@@ -772,7 +778,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const canonical = this.ctx.tracked.lookup(name);
     // Usually the value the client already has (a SET pgmux sent to sync the server): no copy then.
     if (canonical === undefined || this.params.get(canonical) === value) return;
-    const own = ownParams(this.params);
+    // A new map, never a change in place: servers remember the map they were synced with (link).
+    const own = new Map(this.params);
     own.set(canonical, value);
     this.params = own;
   }
