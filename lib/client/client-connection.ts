@@ -1,5 +1,7 @@
-// Owns one client connection: its state, the welcome, the client half of the forwarding path,
-// and when the linked server may go back to its pool.
+// Owns one client connection: its state, the welcome, what the server's answers mean for the
+// client (owed ReadyForQuery, LISTEN answers, lost servers), and when the linked server may go
+// back to its pool. What the client sends while linked is framed and looked at by
+// client-requests.ts.
 //
 // States: startup -> auth -> welcome (waiting for the pool's server parameters) -> idle <->
 // waiting (queued for a server) <-> active (linked) -> closed. `state` is written only by
@@ -7,40 +9,36 @@
 // session (lib/admin) gets its bytes instead of a pool.
 // The packets before login are StartupPhase's (startup-phase.ts), who the client is is
 // LoginAuth's (login-auth.ts), TLS is tls-upgrade.ts's. An idle client holds only what it needs
-// to be idle: the relay and the prepared-statement link wait for its first request.
+// to be idle: the request path and the prepared-statement link wait for its first request.
 
 import { FrontendCode, TxStatus } from '../protocol/codes';
 import { SYNC } from '../protocol/frontend';
-import { Action, Relay, type RelayHandler } from '../protocol/relay';
 import { QueuedInput } from './queued-input';
+import type { ClientContext } from './client-context';
+import { ClientRequests } from './client-requests';
 import { clientLimits, frameRefusal } from './client-limits';
 import { AUTHENTICATION_OK, errorResponse, READY_IDLE, welcomeFrames, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
-import { ADMIN_DATABASE, type Settings } from '../config';
-import type { Secret } from '../auth/secret';
-import type { HbaLogin } from '../auth/hba';
-import type { AuthQueryResult } from '../auth/auth-query';
-import { syncStatement, type TrackedParams } from '../server/params';
+import { ADMIN_DATABASE } from '../config';
+import { syncStatement } from '../server/params';
 import type { ServerConnection, ServerPeer } from '../server/server-connection';
 import type { Pool, PoolClient } from '../pool/pool';
 import { clock } from '../clock';
 import type { LoginOutcome, LoginSubject } from './login-auth';
-import { isSession, type ConsoleGate, type ConsoleSession } from './console-gate';
+import { isSession, type ConsoleSession } from './console-gate';
 import { DETACHED_STATS, RequestTiming, type PoolStats } from '../metrics/counters';
-import { RequestTags, TAG_FRAME_MAX, type QueryObserver } from '../metrics/observer';
+import { RequestTags } from '../metrics/observer';
 import { PreparedLink } from '../prepared/link';
-import type { StatementRegistry } from '../prepared/statements';
 import { StartupPhase } from './startup-phase';
 import type { SocketOwner } from './socket-events';
 import { CLIENT_HIGH_WATER_MARK, type ClientSocket } from './client-socket';
-import { NO_PARAMS, ownParams, sessionParams } from './session-params';
+import { NO_PARAMS, sessionParams } from './session-params';
 import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
 import { UnansweredRequest } from './resend';
 import type { ClientRules } from '../rules/client-rules';
-import type { ChannelHub } from '../session/channels';
-import { ListenGlue, NOT_OURS, type ListenHost, type LocalAnswer } from '../session/listen-glue';
+import { ListenGlue, type ListenHost, type LocalAnswer } from '../session/listen-glue';
 import { PinWatch } from './pin-watch';
 import { replayFor, type SessionSettings } from '../session/settings';
 import { carriedSettings, readSettingsBack, welcomeSettings } from './session-settings';
@@ -49,44 +47,9 @@ import { carriedStatements, internCarried, type CarriedSession } from './carried
 
 export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 'active' | 'console' | 'closed';
 
-/** What a client needs from the rest of pgmux (the registry implements it). */
-export interface ClientContext {
-  readonly settings: Settings;
-  readonly tracked: TrackedParams;
-  /** The pool for this database and user, or the refusal to send. */
-  findPool(database: string, user: string): Pool | ErrorFields;
-  /** Why a login to this database is refused (unknown, disabled), or null. */
-  databaseRefusal(database: string): ErrorFields | null;
-  userSecret(user: string): Secret | undefined;
-  /** auth_type, or under hba the matching rule's method ('reject' when none) and its file:line. */
-  authTypeFor(login: HbaLogin): { authType: string; rule: string | null };
-  /** auth_query's answer for a user missing from auth_file; null when no auth_user applies. */
-  queryUserSecret(database: string, user: string): Promise<AuthQueryResult> | null;
-  /** Issues this client's BackendKeyData key; cancel requests look it up. */
-  assignCancelKey(client: ClientConnection): { pid: number; secret: number };
-  cancel(pid: number, secret: number): void;
-  /** A client went idle (state 'idle'); set while a restart hands clients over (lib/workers/handover). */
-  readonly wentIdle?: ((client: ClientConnection) => void) | null;
-  /** A turned-away client is let in after all (the admin console): it counts from now on. */
-  admitOverLimit(client: ClientConnection): void;
-  clientClosed(client: ClientConnection): void;
-  /** The shared prepared-statement registry (max_prepared_statements > 0). */
-  readonly statements: StatementRegistry;
-  /** The admin console: who may log in to database "pgbouncer", and their sessions. */
-  readonly console: ConsoleGate;
-  /** Read/write splitting for this client of `pool`, or null (no replicas, session pooling). */
-  routerFor?(client: ClientConnection, pool: Pool): ClientRouter | null;
-  /** The [rules] and the result cache as this client of `pool` meets them (lib/rules), or null. */
-  rulesFor?(client: ClientConnection, pool: Pool): ClientRules | null;
-  /** Per-request metrics and the slow-query log (lib/metrics/observer); absent in specs that need none. */
-  readonly observer?: QueryObserver;
-  /** LISTEN/NOTIFY for clients of `pool` through its listener connection (lib/session/channels); null in session pooling. */
-  listenHubFor?(pool: Pool): ChannelHub | null;
-}
-
 let nextClientId = 1;
 
-export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, LogSubject, LoginSubject, SocketOwner, TlsClient, ListenHost {
+export class ClientConnection implements ServerPeer, PoolClient, LogSubject, LoginSubject, SocketOwner, TlsClient, ListenHost {
   readonly id = nextClientId++;
   state: ClientState = 'startup';
   /** When the current state was entered (clock.now), for the janitor's timeouts. */
@@ -107,8 +70,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   pinWatch: PinWatch | null = null;
   /** What the [rules] and the result cache do to this client's statements (lib/rules); made at its first request. */
   rules: ClientRules | null = null;
-  /** A Query or Parse the rules replaced (a denied statement's marker), written by afterFrame. */
-  private ruleFrame: Buffer | null = null;
   server: ServerConnection | null = null;
   /**
    * Tracked session parameters as this client believes them to be. Clients welcomed with the
@@ -118,7 +79,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   /** Every other session setting (SET, set_config, startup options) and the transaction's changes to them (lib/session/settings); null before the welcome. */
   settings: SessionSettings | null = null;
   /** Transaction or statement pooling: statements are watched for SET, which follows the client (lib/session/settings). */
-  private watchSets = false;
+  watchSets = false;
   cancelKey = { pid: 0, secret: 0 };
   /** ReadyForQuery messages the server still owes for this client's Sync/Query/FunctionCall. */
   owed = 0;
@@ -136,16 +97,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * and max_prepared_statements > 0). Its `prepared` link is made at its first request.
    */
   tracksPrepared = false;
-  /** The last inspected frame left prepared-statement work for afterFrame. */
-  private preparedWork = false;
   /** The admin console session, for a client of database "pgbouncer". */
   console: ConsoleSession | null = null;
   /** The pool's SHOW STATS counters (a throwaway set until the pool is known). */
-  private stats: PoolStats = DETACHED_STATS;
+  stats: PoolStats = DETACHED_STATS;
   /** When the running query and transaction began (SHOW STATS times, SHOW CLIENTS wait). */
   readonly timing = new RequestTiming();
   /** The statements of the running request, while metrics or the slow-query log are on; else null. */
-  private tags: RequestTags | null = null;
+  tags: RequestTags | null = null;
   /** PoolClient: nowUs() while queued (SHOW STATS wait_time), else 0. */
   waitStart = 0;
   /** The TLS session ("TLSv1.3/TLS_AES_256_GCM_SHA384") once the handshake is done, else ''. */
@@ -155,8 +114,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   /** The packets before login (states startup, auth, welcome); null from the welcome on. */
   private startup: StartupPhase | null;
-  /** The forwarding path's framing, made at the first request (an idle client never had one). */
-  private relay: Relay | null = null;
+  /** The client half of the forwarding path (./client-requests), made at the first request (an idle client never had one). */
+  private requests: ClientRequests | null = null;
   /**
    * Accepted over max_client_conn or while shutting down: its StartupMessage gets this refusal
    * (lib/pgmux accept). Null for a client that counts.
@@ -164,10 +123,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   turnedAway: ErrorFields | null;
   /** What the client sent while no server was linked. */
   private readonly queued = new QueuedInput();
-  /** What goes to `gatherFor` while the current chunk is fed (gather), else null. */
-  private gathered: Buffer[] | null = null;
-  private gatherFor: ServerConnection | null = null;
-  private terminating = false;
   /**
    * The request since this server was linked, while no byte of its answer has come back: sent
    * again if the server dies unanswered in a way that proves it did not commit (./resend).
@@ -179,7 +134,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
    * LISTEN, UNLISTEN and pg_listening_channels() answered by pgmux in transaction and statement
    * pooling (lib/session/listen-glue); null in session pooling, where the server LISTENs itself.
    */
-  private listenGlue: ListenGlue | null = null;
+  listenGlue: ListenGlue | null = null;
   /** Chunks the client sent while its server reads back its settings (settingsReadBack), else null. */
   private heldForReadBack: Buffer[] | null = null;
   /**
@@ -195,7 +150,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   constructor(
     socket: ClientSocket,
-    private readonly ctx: ClientContext,
+    readonly ctx: ClientContext,
     readonly remote: string,
     turnedAway: ErrorFields | null = null,
   ) {
@@ -230,7 +185,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
           this.close('client close request');
           return;
         }
-        if (this.relay === null) this.firstRequest();
+        if (this.requests === null) this.firstRequest();
         if (this.listenGlue !== null && this.listenGlue.idleChunk(chunk)) return;
         if (this.prepared !== null && this.answerParses(chunk)) return;
         this.queued.begin(chunk);
@@ -275,9 +230,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     else if (this.queued.full(this.ctx.settings.pkt_buf)) this.socket.pause();
   }
 
-  /** What an idle client never needed until now: the relay, the prepared-statement link, its rules, pins and LISTEN glue. */
+  /** What an idle client never needed until now: the request path, the prepared-statement link, its rules, pins and LISTEN glue. */
   private firstRequest(): void {
-    this.relay = new Relay(this, clientLimits(this.ctx.settings));
+    this.requests = new ClientRequests(this, clientLimits(this.ctx.settings));
     const pool = this.pool as Pool;
     this.watchedPins();
     const hub = this.ctx.listenHubFor?.(pool) ?? null;
@@ -422,37 +377,13 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   /** Between messages: nothing of a started one is outstanding (true before the first request). */
   private atBoundary(): boolean {
-    return this.relay === null || this.relay.atBoundary();
+    return this.requests === null || this.requests.atBoundary();
   }
 
   private feedRelay(chunk: Buffer): void {
-    const err = (this.relay as Relay).feed(chunk);
-    if (this.gathered !== null) this.sendGathered();
+    const err = (this.requests as ClientRequests).feed(chunk);
     if (err !== null) this.fail(frameRefusal(err.type, err.reason, this.ctx.settings));
     else if (this.releaseAfterFeed) this.releaseAnsweredHere();
-  }
-
-  /**
-   * A rewritten frame (a Bind under the server's statement name, an injected Parse) is one
-   * buffer, the rest of the chunk another run: gathered until the chunk is done, they leave as
-   * one buffer in one write (pgbench -M prepared: Bind, then Execute+Sync), which costs less
-   * than a corked socket's writev of the pieces. They are sent before feed returns, while the
-   * chunk they slice is still the one read.
-   */
-  private gather(): void {
-    if (this.gathered !== null || this.server === null) return;
-    this.gathered = [];
-    this.gatherFor = this.server;
-  }
-
-  private sendGathered(): void {
-    const parts = this.gathered as Buffer[];
-    const server = this.gatherFor as ServerConnection;
-    this.gathered = null;
-    this.gatherFor = null;
-    // Unlinked while the chunk was fed (a refusal): what was meant for that server goes nowhere.
-    if (parts.length === 0 || server !== this.server) return;
-    if (!server.sendToServer(parts.length === 1 ? parts[0] : Buffer.concat(parts))) this.socket.pause();
   }
 
   // ---- login ----
@@ -519,7 +450,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
   private attachConsole(): void {
     const startup = this.startup as StartupPhase;
-    // The startup packet's map was made for this client alone (./session-params ownParams).
+    // The startup packet's map was made for this client alone.
     this.params = startup.params;
     const session = this.ctx.console.open(this);
     if (!isSession(session)) {
@@ -557,8 +488,14 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.server = server;
     server.client = this;
     server.resume();
-    const sync = syncStatement(this.params, server.params, this.ctx.tracked);
-    if (sync !== '') server.runInternal(sync);
+    // Skipped when this server was last brought in line with this very map (see syncedParams).
+    const tracked = this.ctx.tracked;
+    if (server.syncedParams !== this.params || server.syncedTracked !== tracked) {
+      const sync = syncStatement(this.params, server.params, tracked);
+      if (sync !== '') server.runInternal(sync);
+      server.syncedParams = this.params;
+      server.syncedTracked = tracked;
+    }
     const settings = this.settings;
     if (settings !== null) {
       const replay = replayFor(settings.values, server.settings);
@@ -574,175 +511,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       if (this.state !== 'active') return;
     }
     this.socket.resume();
-  }
-
-  // RelayHandler (client -> server)
-
-  onHeader(type: number, length: number): number {
-    // A message while none of this client's queries runs starts one (SHOW STATS).
-    if (this.timing.queryStart === 0 && type !== FrontendCode.Terminate) this.beginRequest();
-    switch (type) {
-      case FrontendCode.Query:
-      case FrontendCode.Sync:
-      case FrontendCode.FunctionCall:
-        if (this.owed === 0) this.requestSince = clock.now;
-        this.owed++;
-        this.unsynced = 0;
-        // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
-        // routed client's statements are classified for its session pins and writes; the rules see
-        // statements; metrics fingerprint them (not a huge one that would have to be assembled for that alone).
-        if (type === FrontendCode.Query && (this.watchSets || this.prepared !== null || this.pinWatch !== null || this.router !== null || this.listenGlue !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
-          return Action.Inspect;
-        }
-        this.prepared?.noteForwarded(type);
-        return Action.Forward;
-      case FrontendCode.CopyData:
-      case FrontendCode.CopyDone:
-      case FrontendCode.CopyFail:
-        return Action.Forward;
-      case FrontendCode.Parse:
-      case FrontendCode.Bind:
-        this.unsynced++;
-        // Statement names are rewritten per server when prepared statements are tracked; the
-        // rules see statements (and, while the result cache runs, the Binds that execute them);
-        // metrics learn which statement runs.
-        if (this.prepared !== null || (this.tags !== null && length <= TAG_FRAME_MAX)) return Action.Inspect;
-        // A COMMIT through the extended protocol decides a transaction's LISTENs.
-        if (type === FrontendCode.Parse && this.listenGlue?.watchesParse === true) return Action.Inspect;
-        // Session pins: a Parse's text may pin; a Bind of a named statement whose text pins does.
-        if (this.pinWatch !== null && (type === FrontendCode.Parse || this.pinWatch.pins.tracksNamed)) return Action.Inspect;
-        // SET follows the client: Parses are looked at, and Binds of a named statement that sets something.
-        if (this.watchSets && (type === FrontendCode.Parse || (this.settings as SessionSettings).hasNamedStatements)) return Action.Inspect;
-        if (this.rules === null) return Action.Forward;
-        return (type === FrontendCode.Parse ? this.rules.inspects : this.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
-      case FrontendCode.Describe:
-      case FrontendCode.Close:
-        this.unsynced++;
-        return this.prepared !== null ? Action.Inspect : Action.Forward;
-      case FrontendCode.Execute:
-        this.unsynced++;
-        // A batch pgmux may run again after a stale plan keeps its Execute's bytes, and a SQL
-        // DEALLOCATE's Execute gets its tag replaced (lib/prepared/link).
-        if (this.prepared?.inspectsExecute === true) return Action.Inspect;
-        this.prepared?.noteForwarded(type);
-        return Action.Forward;
-      case FrontendCode.Flush:
-        this.unsynced++;
-        return Action.Forward;
-      default:
-        // Terminate: the relay refuses every type no client may send at its header (lib/protocol/limits).
-        return Action.Inspect;
-    }
-  }
-
-  onFrame(type: number, buf: Buffer, start: number, end: number): number {
-    if (this.watchSets) {
-      const settings = this.settings as SessionSettings;
-      if (type === FrontendCode.Query || type === FrontendCode.Parse) settings.observe(type, buf, start, end);
-      else if (type === FrontendCode.Bind && settings.hasNamedStatements) settings.observeBind(buf, start, end);
-    }
-    const tags = this.tags;
-    if (tags !== null) {
-      if (type === FrontendCode.Query) tags.query(buf, start, end);
-      else if (type === FrontendCode.Parse) tags.parse(buf, start, end);
-      else if (type === FrontendCode.Bind) tags.bind(buf, start, end);
-    }
-    const server = this.server;
-    if (this.listenGlue !== null && server !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
-      const verdict = this.listenGlue.linkedFrame(type, buf, start, end, server.txStatus, this.owed);
-      if (verdict !== NOT_OURS) return verdict;
-    }
-    if (this.rules !== null && isRuleMessage(type) && server !== null) {
-      // statement_timeout, the cache's writes; a denied statement goes on as the rules' marker.
-      const replaced = this.rules.clientFrame(type, buf, start, end, server, clock.now);
-      if (replaced !== null) return this.replaceFrame(type, replaced);
-    }
-    if (this.pinWatch !== null && isRuleMessage(type) && server !== null) {
-      // Session pins are recorded (or refused over max_pinned_clients_per_pool) before the statement goes.
-      const refused = this.pinWatch.frame(type, buf, start, end, this.ctx.settings.max_pinned_clients_per_pool, (this.pool as Pool).pins);
-      if (refused !== null) return this.replaceFrame(type, refused);
-    }
-    if (this.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
-      this.observeStatement(type, buf, start, end);
-      if (this.prepared === null) return Action.Forward;
-    }
-    if (this.prepared !== null && this.server !== null && isStatementMessage(type)) {
-      const verdict = this.prepared.onClientFrame(type, buf, start, end, this.server);
-      if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
-      return verdict;
-    }
-    if (type !== FrontendCode.Terminate) return Action.Forward;
-    // Terminate (see onHeader): close once what came before it has gone out.
-    this.terminating = true;
-    return Action.Swallow | Action.Notify;
-  }
-
-  afterFrame(): boolean {
-    const glue = this.listenGlue;
-    if (glue !== null && glue.answer !== null) {
-      this.answeredHere(glue.takeAnswer());
-      return false;
-    }
-    const ruleFrame = this.ruleFrame;
-    if (ruleFrame !== null) {
-      this.ruleFrame = null;
-      this.gather();
-      this.write(ruleFrame);
-      return false;
-    }
-    if (this.preparedWork) {
-      this.preparedWork = false;
-      const link = this.prepared as PreparedLink;
-      const replacement = link.takeReplacement();
-      if (replacement !== null) {
-        this.gather();
-        this.write(replacement);
-      }
-      const fakes = link.takeFakes();
-      if (fakes !== null) this.socket.write(fakes);
-      return false;
-    }
-    if (this.terminating) this.close('client close request');
-    return true;
-  }
-
-  /**
-   * A denied statement goes on as the rules' marker (lib/rules/client-rules DENY_MARKER): through
-   * the prepared-statement link like any Parse, or written in the original's place by afterFrame.
-   */
-  private replaceFrame(type: number, frame: Buffer): number {
-    if (this.router !== null) this.observeStatement(type, frame, 0, frame.length);
-    const server = this.server;
-    if (this.prepared !== null && server !== null) {
-      const verdict = this.prepared.onClientFrame(type, frame, 0, frame.length, server);
-      if ((verdict & Action.Notify) !== 0) this.preparedWork = true;
-      if ((verdict & Action.Swallow) !== 0) return verdict;
-    }
-    this.ruleFrame = frame;
-    return Action.Swallow | Action.Notify;
-  }
-
-  /** Tells the router about a forwarded Query or Parse (session pins, writes, named statements). */
-  private observeStatement(type: number, buf: Buffer, start: number, end: number): void {
-    let pos = start + 5;
-    let name: string | null = null;
-    if (type === FrontendCode.Parse) {
-      const nul = buf.indexOf(0, pos);
-      if (nul < 0 || nul >= end) return;
-      name = buf.toString('utf8', pos, nul);
-      pos = nul + 1;
-    }
-    const nul = buf.indexOf(0, pos);
-    const target = (this.router as ClientRouter).observe(buf.toString('utf8', pos, nul < 0 || nul >= end ? end : nul), name);
-    if (target === 'primary') this.tags?.routedToPrimary();
-  }
-
-  write(bytes: Buffer): void {
-    const server = this.server;
-    if (server === null) return;
-    this.stats.clientBytes += bytes.length;
-    if (this.gathered !== null) this.gathered.push(bytes);
-    else if (!server.sendToServer(bytes)) this.socket.pause();
   }
 
   // ServerPeer (server -> client)
@@ -772,7 +540,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     const canonical = this.ctx.tracked.lookup(name);
     // Usually the value the client already has (a SET pgmux sent to sync the server): no copy then.
     if (canonical === undefined || this.params.get(canonical) === value) return;
-    const own = ownParams(this.params);
+    // A new map, never a change in place: servers remember the map they were synced with (link).
+    const own = new Map(this.params);
     own.set(canonical, value);
     this.params = own;
   }
@@ -808,7 +577,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
       this.fail(refusals.statementModeTransaction());
       return;
     }
-    if (this.owed > 0 || this.unsynced > 0 || !(this.relay as Relay).atBoundary()) {
+    if (this.owed > 0 || this.unsynced > 0 || !(this.requests as ClientRequests).atBoundary()) {
       this.pinWatch?.ready();
       return;
     }
@@ -986,7 +755,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     this.unsynced = 0;
     this.prepared?.reset();
     this.rules?.resent();
-    this.relay = new Relay(this, clientLimits(this.ctx.settings));
+    this.requests = new ClientRequests(this, clientLimits(this.ctx.settings));
     this.queued.restore([...chunks], bytes);
     this.setState('waiting');
     this.waitSince = clock.now;
@@ -996,7 +765,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   // ---- answered by pgmux while linked; notifications (lib/session/listen-glue) ----
 
   /** A request pgmux answered itself while linked (a LISTEN in a transaction): as the server's ReadyForQuery would be. */
-  private answeredHere(answer: LocalAnswer): void {
+  /** Also ./client-requests', for a LISTEN it answers in the middle of a chunk. */
+  answeredHere(answer: LocalAnswer): void {
     this.unanswered.answered();
     this.socket.write(answer.bytes);
     this.owed = Math.max(0, this.owed - answer.count);
@@ -1069,7 +839,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.releaseAfterFeed) this.releaseAnsweredHere();
   }
 
-  /** ListenHost: through the relay like the client's own, so it is owed and counted as one. */
+  /** ListenHost: through the request path like the client's own, so it is owed and counted as one. */
   sendSync(): void {
     if (this.state === 'active') this.feedRelay(SYNC);
   }
@@ -1145,7 +915,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
   }
 
   /** A request begins: timed for SHOW STATS, and tagged while metrics or the slow-query log are on. */
-  private beginRequest(): void {
+  beginRequest(): void {
     this.timing.begin(this.stats);
     const observer = this.ctx.observer;
     if (observer !== undefined && observer.active !== (this.tags !== null)) this.tags = observer.active ? new RequestTags(observer) : null;
@@ -1226,7 +996,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (carried.route.writePending) router.carriedWrite();
       }
     }
-    // What a first request would make (relay, prepared link, pins, LISTEN glue), made now when the session brings some of it.
+    // What a first request would make (request path, prepared link, pins, LISTEN glue), made now when the session brings some of it.
     if ((this.tracksPrepared && carried.statements.length > 0) || carried.listens !== null) this.firstRequest();
     if (this.tracksPrepared && carried.statements.length > 0) {
       const names = (this.prepared as PreparedLink).names;
@@ -1245,22 +1015,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
 
 /** close()'s reason for a client handed to another process (not logged as a disconnection: it is not one). */
 const HANDED_OVER = 'handed over to another process';
-
-function isStatementMessage(type: number): boolean {
-  return (
-    type === FrontendCode.Parse ||
-    type === FrontendCode.Bind ||
-    type === FrontendCode.Describe ||
-    type === FrontendCode.Close ||
-    type === FrontendCode.Query ||
-    type === FrontendCode.Execute
-  );
-}
-
-/** Messages the rules look at: statements, and the Binds that run named ones. */
-function isRuleMessage(type: number): boolean {
-  return type === FrontendCode.Query || type === FrontendCode.Parse || type === FrontendCode.Bind;
-}
 
 /** How long a refused client may take to read its ErrorResponse and close before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;

@@ -11,7 +11,7 @@ import { certLoginProblem } from '../auth/tls';
 import type { Pool } from '../pool/pool';
 import { log, type LogSubject } from '../log';
 import { ClientAuth, type AuthStep } from './authenticate';
-import type { ClientContext } from './client-connection';
+import type { ClientContext } from './client-context';
 
 export type LoginOutcome =
   /** Authenticated. `pool` is null for the admin console; `final` (SASLFinal) goes out first. */

@@ -1,7 +1,8 @@
 // Owns the tracked session parameters a client is welcomed with, shared between clients: all
 // clients of a pool that sent the same startup parameters get one map (and one run of
-// ParameterStatus bytes) instead of a copy each, until one of them changes a value, which
-// first gives that client a copy of its own (ownParams).
+// ParameterStatus bytes) instead of a copy each. No client map is ever changed in place: a
+// changed value gives the client a new map (lib/client parameterReported), so a server may
+// remember which map it was last synced with.
 
 import { parameterStatus } from '../protocol/backend';
 import type { TrackedParams } from '../server/params';
@@ -13,12 +14,8 @@ export interface SessionWelcome {
   readonly status: Buffer;
 }
 
-/** Maps handed to more than one client: ownParams copies them before a change. */
-const shared = new WeakSet<ReadonlyMap<string, string>>();
-
 /** No parameters (a client before its welcome). */
 export const NO_PARAMS: ReadonlyMap<string, string> = new Map();
-shared.add(NO_PARAMS);
 
 /** Distinct startup parameter sets kept per pool; past it the cache starts over. */
 const MAX_VARIANTS = 64;
@@ -47,7 +44,6 @@ export function sessionParams(serverParams: ReadonlyMap<string, string>, startup
     welcome = build(serverParams, startup, tracked);
     if (cache.byStartup.size >= MAX_VARIANTS) cache.byStartup.clear();
     cache.byStartup.set(key, welcome);
-    shared.add(welcome.params);
   }
   return welcome;
 }
@@ -70,10 +66,4 @@ function build(serverParams: ReadonlyMap<string, string>, startup: ReadonlyMap<s
     }
   }
   return { params, status: Buffer.concat(out) };
-}
-
-/** `params` if this client alone holds it, else a copy of it: a map the caller may change. */
-export function ownParams(params: ReadonlyMap<string, string>): Map<string, string> {
-  // Every map that is not shared was made for one client as a Map (build, a startup packet's).
-  return shared.has(params) ? new Map(params) : (params as Map<string, string>);
 }

@@ -19,7 +19,8 @@ import { log } from '../log';
 import { LoginAuth, TRUSTED, type LoginOutcome } from './login-auth';
 import { decideStartup } from './startup-params';
 import { answerSslRequest, isDirectTls, NO_ENCRYPTION, upgradeToTls } from './tls-upgrade';
-import type { ClientConnection, ClientContext } from './client-connection';
+import type { ClientConnection } from './client-connection';
+import type { ClientContext } from './client-context';
 import { clientLimits, frameRefusal } from './client-limits';
 
 /**

@@ -15,7 +15,7 @@ import { FrontendCode, HEADER_LENGTH, TxStatus, type TxStatusByte } from '../pro
 import { Action } from '../protocol/relay';
 import { errorResponse, READY_IDLE, type ErrorFields } from '../protocol/backend';
 import type { ChannelHub, ListenSession, NotificationSink } from './channels';
-import { firstKeyword, Keyword, listenScript, type ListenStatement } from './listen-statements';
+import { firstKeyword, Keyword, listenScript, mayBeListen, type ListenStatement } from './listen-statements';
 import { answerListenStatements, type ListenAnswer } from './listen-answers';
 import { extendedListenBatch, type ExtendedListen } from './listen-extended';
 import { decodeParse } from '../protocol/frontend';
@@ -102,6 +102,16 @@ export class ListenGlue {
     return this.deferred.length > 0 || this.held !== null;
   }
 
+  /**
+   * No LISTEN so far: nothing listens, no statement is a named LISTEN, no answer is deferred.
+   * Such a client's statements matter here only if they are a LISTEN or UNLISTEN (a COMMIT, a
+   * SELECT of pg_listening_channels() or a DISCARD ALL only once it listens), which their first
+   * letter rules out for nearly all of them (mayBeListen).
+   */
+  private get neverListened(): boolean {
+    return this.session === null && this.named === null && this.deferred.length === 0;
+  }
+
   /** Parse frames are looked at: the open transaction LISTENed (its COMMIT is watched), or a named statement is a LISTEN. */
   get watchesParse(): boolean {
     return this.named !== null || (this.session !== null && this.session.inTransaction);
@@ -120,6 +130,7 @@ export class ListenGlue {
     const first = chunk[0];
     if (first === FrontendCode.Parse || first === FrontendCode.Bind) return this.idleExtended(chunk);
     if (first !== FrontendCode.Query || chunk.length < HEADER_LENGTH + 1 || chunk.readInt32BE(1) + 1 !== chunk.length) return false;
+    if (this.neverListened && !mayBeListen(FrontendCode.Query, chunk, 0, chunk.length)) return false;
     const statements = this.statements(firstKeyword(FrontendCode.Query, chunk, 0, chunk.length), chunk, 0, chunk.length);
     if (statements === null) return false;
     if (statements.length === 1 && statements[0].kind === 'discard-all') {
@@ -264,6 +275,7 @@ export class ListenGlue {
    * with `answer` set for the client connection to send.
    */
   linkedFrame(type: number, buf: Buffer, start: number, end: number, status: number, owed: number): number {
+    if (this.neverListened && !mayBeListen(type, buf, start, end)) return NOT_OURS;
     if (type === FrontendCode.Parse) this.noteParse(buf, start, end);
     const keyword = firstKeyword(type, buf, start, end);
     if (keyword === Keyword.Other) return NOT_OURS;

@@ -69,6 +69,24 @@ export function firstKeyword(type: number, buf: Buffer, start: number, end: numb
   return Keyword.Other;
 }
 
+/**
+ * Whether the Query or Parse frame at `start` may be a LISTEN or UNLISTEN: its text starts (after
+ * whitespace and comments) with an l or a u. The one question for a client that never listened,
+ * asked of every statement it sends.
+ */
+export function mayBeListen(type: number, buf: Buffer, start: number, end: number): boolean {
+  let pos = start + HEADER_LENGTH;
+  if (type === FrontendCode.Parse) {
+    const nul = buf.indexOf(0, pos);
+    if (nul < 0 || nul >= end) return false;
+    pos = nul + 1;
+  }
+  pos = skipSpace(buf, pos, end);
+  if (pos >= end) return false;
+  const c = buf[pos] | 0x20;
+  return c === 0x6c || c === 0x75;
+}
+
 function followedBy(buf: Buffer, pos: number, end: number, word: string): boolean {
   pos = skipSpace(buf, pos, end);
   if (pos + word.length > end) return false;

@@ -117,7 +117,8 @@ export class SessionSettings {
       name = buf.toString('utf8', pos, nul);
       pos = nul + 1;
     }
-    const nul = buf.indexOf(0, pos);
+    // A Query's text ends at the frame's final NUL (no native indexOf call for it); a Parse's at the NUL before its parameter types.
+    const nul = type === FrontendCode.Query && buf[end - 1] === 0 ? end - 1 : buf.indexOf(0, pos);
     const stop = nul < 0 || nul >= end ? end : nul;
     if (!maySetBytes(buf, pos, stop)) {
       if (name !== '' && this.named !== null) this.named.delete(name);
