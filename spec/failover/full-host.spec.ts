@@ -3,41 +3,25 @@
 // failover_timeout (then 08006 "no primary", which misleads). As through PgBouncer, a request
 // waits for a server until a slot frees (or query_wait_timeout).
 
-import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { PgmuxProcess } from '../support/pgmux';
+import { AppClients, startSingleHost } from './single-host-pgmux';
 import { consoleRows } from '../support/console';
 
 jest.setTimeout(60000);
 
 let cluster: Cluster;
 let pgmux: PgmuxProcess;
-const clients: Client[] = [];
-
-async function connect(port: number): Promise<Client> {
-  const c = new Client({ host: '127.0.0.1', port, user: 'app', password: cluster.password, database: 'app' });
-  c.on('error', () => undefined);
-  await c.connect();
-  clients.push(c);
-  return c;
-}
+const clients = new AppClients(() => cluster);
+const connect = (port: number) => clients.connect(port);
 
 beforeAll(async () => {
   cluster = await startCluster();
-  const port = await freePort();
-  const ini =
-    '[databases]\n' +
-    `app = host=127.0.0.1 port=${cluster.primary.port} dbname=app\n` +
-    '[pgbouncer]\n' +
-    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-    'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    'pool_mode = transaction\ndefault_pool_size = 1\nreplica_lag_poll_interval = 0.05\nfailover_timeout = 20\nserver_login_retry = 0.1\n';
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+  pgmux = await startSingleHost(cluster, 'default_pool_size = 1\nreplica_lag_poll_interval = 0.05\nfailover_timeout = 20\nserver_login_retry = 0.1\n');
 }, 60000);
 
 afterAll(async () => {
-  for (const c of clients) await c.end().catch(() => undefined);
+  await clients.endAll();
   await pgmux?.stop();
   await cluster?.stop();
 });

@@ -10,21 +10,21 @@
 // Drivers: node-postgres, psql and psycopg 3, each with its default settings.
 
 import { readFileSync } from 'node:fs';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { consoleRows } from '../support/console';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { PgmuxProcess } from '../support/pgmux';
 import { isStopped, processTree } from '../support/procs';
 import { waitFor } from '../support/wait';
 import { MONITOR_APPLICATION_NAME } from '../../lib/routing/monitor';
 import { psqlSession, psycopgSession, type LineSession } from './line-sessions';
+import { AppClients, startSingleHost } from './single-host-pgmux';
 
 jest.setTimeout(90000);
 
 let cluster: Cluster;
 let pgmux: PgmuxProcess;
-let pgClients: Client[] = [];
+const pgClients = new AppClients(() => cluster);
 let sessions: LineSession[] = [];
 /** Processes of pgmux that freeze() stopped and thaw() must continue, even when a spec fails. */
 let frozen: number[] = [];
@@ -35,13 +35,7 @@ interface Idle {
   ask(sql: string): Promise<string>;
 }
 
-async function pgClient(): Promise<Client> {
-  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
-  c.on('error', () => undefined);
-  await c.connect();
-  pgClients.push(c);
-  return c;
-}
+const pgClient = (): Promise<Client> => pgClients.connect(pgmux.port);
 
 async function pgIdle(name: string): Promise<Idle> {
   const c = await pgClient();
@@ -152,23 +146,14 @@ async function restartWhileFrozen(tag: string): Promise<void> {
 }
 
 async function start(workers = 1): Promise<void> {
-  const port = await freePort();
-  const ini =
-    '[databases]\n' +
-    `app = host=127.0.0.1 port=${cluster.primary.port} dbname=app\n` +
-    '[pgbouncer]\n' +
-    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-    'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    `pool_mode = transaction\ndefault_pool_size = 10\n${workers > 1 ? `workers = ${workers}\n` : ''}`;
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+  pgmux = await startSingleHost(cluster, `default_pool_size = 10\n${workers > 1 ? `workers = ${workers}\n` : ''}`);
 }
 
 afterEach(async () => {
   thaw();
   for (const s of sessions) await s.stop();
-  for (const c of pgClients) await c.end().catch(() => undefined);
+  await pgClients.endAll();
   sessions = [];
-  pgClients = [];
   await pgmux?.stop();
 });
 

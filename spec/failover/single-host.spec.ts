@@ -4,10 +4,9 @@
 // never sent again (it may have committed), a query an operator terminated that is not run again,
 // and a host that turns out to be read-only (demoted) taking no more requests.
 
-import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { PgmuxProcess } from '../support/pgmux';
+import { AppClients, startSingleHost } from './single-host-pgmux';
 import { until } from '../routing/support';
 import { MONITOR_APPLICATION_NAME } from '../../lib/routing/monitor';
 
@@ -15,15 +14,8 @@ jest.setTimeout(60000);
 
 let cluster: Cluster;
 let pgmux: PgmuxProcess;
-const clients: Client[] = [];
-
-async function connect(): Promise<Client> {
-  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
-  c.on('error', () => undefined);
-  await c.connect();
-  clients.push(c);
-  return c;
-}
+const clients = new AppClients(() => cluster);
+const connect = () => clients.connect(pgmux.port);
 
 async function probes(): Promise<number> {
   const r = await cluster.query(cluster.primary, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = '${MONITOR_APPLICATION_NAME}'`);
@@ -38,19 +30,11 @@ async function rows(who: string): Promise<number> {
 beforeAll(async () => {
   cluster = await startCluster();
   await cluster.query(cluster.primary, 'CREATE TABLE sh (who text); GRANT ALL ON sh TO app');
-  const port = await freePort();
-  const ini =
-    '[databases]\n' +
-    `app = host=127.0.0.1 port=${cluster.primary.port} dbname=app\n` +
-    '[pgbouncer]\n' +
-    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-    'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    'pool_mode = transaction\ndefault_pool_size = 4\nreplica_lag_poll_interval = 0.05\nfailover_timeout = 20\n';
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+  pgmux = await startSingleHost(cluster, 'default_pool_size = 4\nreplica_lag_poll_interval = 0.05\nfailover_timeout = 20\n');
 }, 60000);
 
 afterAll(async () => {
-  for (const c of clients) await c.end().catch(() => undefined);
+  await clients.endAll();
   await pgmux?.stop();
   await cluster?.stop();
 });

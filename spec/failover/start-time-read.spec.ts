@@ -8,10 +8,9 @@
 // and holds every answer on the connection that sent the first one.
 
 import * as net from 'node:net';
-import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { PgmuxProcess } from '../support/pgmux';
+import { AppClients, startSingleHost } from './single-host-pgmux';
 import { until } from '../routing/support';
 
 jest.setTimeout(60000);
@@ -59,32 +58,17 @@ function startTap(target: number): Promise<Tap> {
 let cluster: Cluster;
 let tap: Tap;
 let pgmux: PgmuxProcess;
-const clients: Client[] = [];
-
-async function connect(): Promise<Client> {
-  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
-  c.on('error', () => undefined);
-  await c.connect();
-  clients.push(c);
-  return c;
-}
+const clients = new AppClients(() => cluster);
+const connect = () => clients.connect(pgmux.port);
 
 beforeAll(async () => {
   cluster = await startCluster();
   tap = await startTap(cluster.primary.port);
-  const port = await freePort();
-  const ini =
-    '[databases]\n' +
-    `app = host=127.0.0.1 port=${tap.port} dbname=app\n` +
-    '[pgbouncer]\n' +
-    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-    'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    'pool_mode = transaction\ndefault_pool_size = 3\nquery_timeout = 1\n';
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+  pgmux = await startSingleHost(cluster, 'default_pool_size = 3\nquery_timeout = 1\n', tap.port);
 }, 60000);
 
 afterAll(async () => {
-  for (const c of clients) await c.end().catch(() => undefined);
+  await clients.endAll();
   await pgmux?.stop();
   tap?.server.close();
   for (const s of tap?.sockets ?? []) s.destroy();
