@@ -869,6 +869,11 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     for (const chunk of held) this.onData(chunk);
   }
 
+  /** ServerPeer: see lib/prepared/link (a statement prepared afresh returns other columns). */
+  statementColumnsChanged(name: string): void {
+    this.fail(refusals.statementColumnsChanged(name));
+  }
+
   /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */
   settingsRefused(error: ErrorFields): void {
     this.fail(refusals.settingNotRestored(error));

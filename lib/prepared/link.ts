@@ -23,6 +23,15 @@
 // statement (./rerun keeps its frames). Otherwise the error reaches the client, and the server's
 // copy is marked stale so that the client's next try (or its driver's own re-prepare) gets a
 // fresh one. A batch runs again at most once.
+//
+// A statement prepared again on a server that lacked it (pgmux's injected Parse) is planned
+// afresh there, so after DDL it may return other columns than the client was told when it
+// described it, with no error from the server: a client that decodes rows by the columns it
+// was told (asyncpg, pgJDBC, postgres.js) would misread them. So a Bind that needs the injected
+// Parse also gets a Describe of the statement, swallowed and compared with what the client was
+// told (./result-shape). If the columns differ and nothing in the batch tells the client the new
+// ones, the rows must not reach it: the session ends with PostgreSQL's "cached plan must not
+// change result type" (its driver connects again and prepares afresh).
 
 import { BackendCode, FrontendCode, TxStatus } from '../protocol/codes';
 import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
@@ -36,6 +45,7 @@ import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 import { localParses, type LocalParses } from './unlinked-parse';
 import { ExtendedDeallocate, mayBeDeallocate } from './sql-extended';
 import { completes, Fate, Kind, ranInBatch, unnamedKind } from './requests';
+import { resultShape } from './result-shape';
 
 /** Client name of an injected Close of a stale copy: skipped, it leaves the copy stale. */
 const STALE_CLOSE = '\u0000stale';
@@ -96,6 +106,14 @@ export class PreparedLink {
   private skipParamDesc = false;
   /** SQL DEALLOCATE through the extended protocol; made at the first unnamed Parse that may be one. */
   private extended: ExtendedDeallocate | null = null;
+  /** The columns (./result-shape) the client was last told each statement returns; made at the first. */
+  private told: Map<Statement, number> | null = null;
+  /**
+   * Set when a statement prepared again on the linked server returns other columns than the
+   * client was told, and nothing tells it the new ones: its client name. The session must end
+   * before any row reaches the client (lib/server reads it after each response it hands here).
+   */
+  shapeChanged: string | null = null;
   /** Counters for SHOW PREPARED / specs: Parses injected because a server lacked a statement. */
   static injectedParses = 0;
   /** Batches and SQL EXECUTEs run again after a stale plan. */
@@ -195,6 +213,7 @@ export class PreparedLink {
     const unnamed = unnamedKind(type, buf, start, end);
     if (unnamed === Kind.Parse) return this.onUnnamedParse(buf, start, end, server);
     if (unnamed === Kind.Bind && this.extended !== null) this.extended.onUnnamedBind(buf, start, end);
+    if (unnamed === Kind.DescribePortal) return this.describePortal(buf, start, end);
     if (unnamed !== 0) return this.forward(unnamed, buf, start, end);
     switch (type) {
       case FrontendCode.Parse:
@@ -214,7 +233,11 @@ export class PreparedLink {
         }
         if (stmt === undefined || stmt.parse === null) return this.forward(Kind.Bind, buf, start, end);
         if (!this.holdTried) this.startHold();
-        this.ensurePrepared(stmt, stmt.parse, server);
+        if (this.ensurePrepared(stmt, stmt.parse, server) && this.told !== null && this.told.has(stmt)) {
+          // Prepared afresh: what does it return now? (Swallowed; checked in onServerResponse.)
+          this.send(describe('S', stmt.serverName));
+          this.push(Kind.DescribeStatement, Fate.Swallow, stmt, msg.statement);
+        }
         this.send(bindWithStatement(buf, start, end, msg, stmt.serverNameZ));
         this.push(Kind.Bind, Fate.Forward, stmt, msg.statement);
         return Action.Swallow | Action.Notify;
@@ -244,6 +267,7 @@ export class PreparedLink {
         // Only the client's name goes; the server keeps the statement for others.
         const stmt = this.names.get(msg.name) ?? null;
         this.names.delete(msg.name);
+        if (stmt !== null) this.told?.delete(stmt);
         this.push(Kind.Close, Fate.Fake, stmt, msg.name);
         return Action.Swallow | Action.Notify;
       }
@@ -329,18 +353,32 @@ export class PreparedLink {
     return Action.Swallow | Action.Notify;
   }
 
-  /** Prepares `stmt` on the server ahead of a Bind/Describe if it is not there yet. */
-  private ensurePrepared(stmt: Statement, parse: Buffer, server: PreparedServer): void {
+  /** Prepares `stmt` on the server ahead of a Bind/Describe if it is not there yet; true when it did. */
+  private ensurePrepared(stmt: Statement, parse: Buffer, server: PreparedServer): boolean {
     stmt.uses++;
     if (server.statements.has(stmt)) {
       PreparedLink.cacheHits++;
-      return;
+      return false;
     }
     PreparedLink.cacheMisses++;
     PreparedLink.injectedParses++;
     this.addToServer(stmt, server);
     this.send(parse);
     this.push(Kind.Parse, Fate.Swallow, stmt, null);
+    return true;
+  }
+
+  /**
+   * A Describe of a portal, forwarded. Right after a Bind of a named statement (libpq, pgJDBC:
+   * Bind, Describe, Execute) it tells the client that statement's columns: noted with it.
+   */
+  private describePortal(buf: Buffer, start: number, end: number): number {
+    const last = this.kinds.length - 1;
+    const bound = last >= this.head && this.kinds[last] === Kind.Bind ? this.stmts[last] : null;
+    if (bound === null) return this.forward(Kind.DescribePortal, buf, start, end);
+    if (this.hold !== null) this.keep(buf.subarray(start, end));
+    this.push(Kind.DescribePortal, Fate.Forward, bound, null);
+    return Action.Forward;
   }
 
   private addToServer(stmt: Statement, server: PreparedServer): void {
@@ -471,6 +509,10 @@ export class PreparedLink {
     // The Execute of a SQL DEALLOCATE's no-op (./sql-extended): DEALLOCATE's tag instead.
     if (kind === Kind.Execute && this.rewrites[this.head] !== null) return this.rewrittenExecute(type);
     const fate = this.fates[this.head];
+    if (kind === Kind.DescribeStatement || kind === Kind.DescribePortal) {
+      const described = this.stmts[this.head];
+      if (described !== null) this.noteColumns(kind, fate, described, type, buf, start, end);
+    }
     // A server parsed it: a client's later Parse of the same may be answered without one.
     if (kind === Kind.Parse) {
       const parsed = this.stmts[this.head];
@@ -504,14 +546,37 @@ export class PreparedLink {
     if (tag === DISCARD_ALL || tag === DEALLOCATE_ALL) {
       server.statements.clear();
       this.names.clear();
+      this.told = null;
     }
   }
 
   /** A ParameterDescription: swallowed once after a Describe of a statement runs again. */
   private paramDescription(): number {
+    // An injected Describe checking a statement prepared afresh: its answer is pgmux's alone.
+    if (this.head < this.kinds.length && this.kinds[this.head] === Kind.DescribeStatement && this.fates[this.head] === Fate.Swallow) return Action.Swallow;
     if (!this.skipParamDesc) return Action.Forward;
     this.skipParamDesc = false;
     return Action.Swallow;
+  }
+
+  /**
+   * The columns a Describe answered (RowDescription or NoData). A client's own Describe (of the
+   * statement, or of the portal right after its Bind) records what it was told; pgmux's check of
+   * a statement prepared afresh compares with that, and sets shapeChanged when it differs.
+   */
+  private noteColumns(kind: number, fate: number, stmt: Statement, type: number, buf: Buffer, start: number, end: number): void {
+    const shape = resultShape(type, buf, start, end);
+    const told = (this.told ??= new Map());
+    if (fate !== Fate.Swallow) {
+      told.set(stmt, shape);
+      return;
+    }
+    if (kind !== Kind.DescribeStatement || told.get(stmt) === shape) return;
+    // The client hears the new columns itself before any row (Bind, Describe of its portal).
+    const next = this.head + 1;
+    if (this.kinds[next] === Kind.Bind && this.kinds[next + 1] === Kind.DescribePortal) return;
+    told.delete(stmt);
+    this.shapeChanged = this.clientNames[this.head];
   }
 
   /**

@@ -180,6 +180,21 @@ export const settingNotRestored = (server: ErrorFields): ErrorFields => ({
   hint: 'The request did not run. Reconnect and set a valid value, or RESET the setting.',
 });
 
+/**
+ * A client's prepared statement, prepared again by pgmux on another server connection (one that
+ * lacked it), now returns other columns than the client was told when it described it: DDL
+ * changed a table under it. PostgreSQL's own SQLSTATE and words for a stale plan, so drivers
+ * recognise it; FATAL, because the statement may have run and its rows must not be misread:
+ * the driver connects again and prepares it afresh.
+ */
+export const statementColumnsChanged = (name: string): ErrorFields => ({
+  severity: 'FATAL',
+  code: SqlState.FeatureNotSupported,
+  message: 'cached plan must not change result type',
+  detail: `Prepared statement "${name}" was prepared again on another server connection, where it now returns other columns than this session was told.`,
+  hint: 'Reconnect: the statement is then prepared afresh and described again.',
+});
+
 /** The linked server connection closed or failed under the client. */
 export const serverConnLost = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'server conn crashed?');
 
