@@ -594,6 +594,8 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         if (type === FrontendCode.Query && (this.watchSets || this.prepared !== null || this.pinWatch !== null || this.router !== null || this.listenGlue !== null || this.rules?.inspects === true || (this.tags !== null && length <= TAG_FRAME_MAX))) {
           return Action.Inspect;
         }
+        // Held back behind a Bind whose statement pgmux checks (lib/prepared/link withholding).
+        if (this.prepared?.withholding === true) return Action.Inspect;
         this.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.CopyData:
@@ -628,7 +630,7 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
         return Action.Forward;
       case FrontendCode.Flush:
         this.unsynced++;
-        return Action.Forward;
+        return this.prepared?.withholding === true ? Action.Inspect : Action.Forward;
       default:
         // Terminate: the relay refuses every type no client may send at its header (lib/protocol/limits).
         return Action.Inspect;
@@ -665,6 +667,9 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
       this.observeStatement(type, buf, start, end);
       if (this.prepared === null) return Action.Forward;
+    }
+    if (this.prepared !== null && this.prepared.withholding && (type === FrontendCode.Sync || type === FrontendCode.Flush || type === FrontendCode.FunctionCall)) {
+      return this.prepared.withholdFrame(type, buf, start, end);
     }
     if (this.prepared !== null && this.server !== null && isStatementMessage(type)) {
       const verdict = this.prepared.onClientFrame(type, buf, start, end, this.server);
@@ -867,11 +872,6 @@ export class ClientConnection implements RelayHandler, ServerPeer, PoolClient, L
     if (this.state === 'closed') return;
     this.socket.resume();
     for (const chunk of held) this.onData(chunk);
-  }
-
-  /** ServerPeer: see lib/prepared/link (a statement prepared afresh returns other columns). */
-  statementColumnsChanged(name: string): void {
-    this.fail(refusals.statementColumnsChanged(name));
   }
 
   /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */

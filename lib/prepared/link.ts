@@ -28,10 +28,12 @@
 // afresh there, so after DDL it may return other columns than the client was told when it
 // described it, with no error from the server: a client that decodes rows by the columns it
 // was told (asyncpg, pgJDBC, postgres.js) would misread them. So a Bind that needs the injected
-// Parse also gets a Describe of the statement, swallowed and compared with what the client was
-// told (./result-shape). If the columns differ and nothing in the batch tells the client the new
-// ones, the rows must not reach it: the session ends with PostgreSQL's "cached plan must not
-// change result type" (its driver connects again and prepares afresh).
+// Parse, of a statement whose columns the client was told, goes to the server only after a
+// Describe of the fresh copy has answered (Parse, Describe, Flush first; the Bind and what
+// follows it are withheld meanwhile). Same columns (./result-shape), or the batch describes the
+// Bind's portal itself (libpq): the withheld frames go on. Else the Bind goes to a name no
+// server holds, and its 26000 becomes PostgreSQL's "cached plan must not change result type",
+// which drivers heal by preparing the statement again, as against PostgreSQL itself.
 
 import { BackendCode, FrontendCode, TxStatus } from '../protocol/codes';
 import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
@@ -39,7 +41,7 @@ import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
 import { lexScript, mayBeSqlPrepared } from './sql-lexer';
-import { duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
+import { columnsChangedError, duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 import { localParses, type LocalParses } from './unlinked-parse';
@@ -109,11 +111,14 @@ export class PreparedLink {
   /** The columns (./result-shape) the client was last told each statement returns; made at the first. */
   private told: Map<Statement, number> | null = null;
   /**
-   * Set when a statement prepared again on the linked server returns other columns than the
-   * client was told, and nothing tells it the new ones: its client name. The session must end
-   * before any row reaches the client (lib/server reads it after each response it hands here).
+   * While a fresh copy's columns are checked: the client's frames from the checked Bind on,
+   * as they would go to the server, held back until the Describe answers (the Bind first, and
+   * its stand-in if the columns changed); else null.
    */
-  shapeChanged: string | null = null;
+  private withheld: Buffer[] | null = null;
+  private standIn: Buffer | null = null;
+  /** Queue index of the checked Bind. */
+  private checkedBind = 0;
   /** Counters for SHOW PREPARED / specs: Parses injected because a server lacked a statement. */
   static injectedParses = 0;
   /** Batches and SQL EXECUTEs run again after a stale plan. */
@@ -138,7 +143,19 @@ export class PreparedLink {
    * the Execute may be the one of a SQL DEALLOCATE (./sql-extended).
    */
   get inspectsExecute(): boolean {
-    return this.hold !== null || (this.extended !== null && this.extended.awaitsExecute);
+    return this.hold !== null || this.withheld !== null || (this.extended !== null && this.extended.awaitsExecute);
+  }
+
+  /** Every client frame must come here (withholdFrame for those onClientFrame does not take): see `withheld`. */
+  get withholding(): boolean {
+    return this.withheld !== null;
+  }
+
+  /** Sync, Flush or FunctionCall while withholding: queued as usual, held back with the rest. */
+  withholdFrame(type: number, buf: Buffer, start: number, end: number): number {
+    this.noteForwarded(type);
+    (this.withheld as Buffer[]).push(buf.subarray(start, end));
+    return Action.Swallow;
   }
 
   /**
@@ -160,6 +177,8 @@ export class PreparedLink {
     this.holdTried = false;
     this.ranBeforeDrain = false;
     this.skipParamDesc = false;
+    this.withheld = null;
+    this.standIn = null;
     // The unnamed statement it tracked was the dead server's; the resent batch parses it again.
     this.extended = null;
   }
@@ -233,10 +252,14 @@ export class PreparedLink {
         }
         if (stmt === undefined || stmt.parse === null) return this.forward(Kind.Bind, buf, start, end);
         if (!this.holdTried) this.startHold();
-        if (this.ensurePrepared(stmt, stmt.parse, server) && this.told !== null && this.told.has(stmt)) {
-          // Prepared afresh: what does it return now? (Swallowed; checked in onServerResponse.)
+        if (this.ensurePrepared(stmt, stmt.parse, server) && this.withheld === null && this.told !== null && this.told.has(stmt)) {
+          // Prepared afresh: what does it return now? The Bind waits for the answer (onServerResponse).
           this.send(describe('S', stmt.serverName));
           this.push(Kind.DescribeStatement, Fate.Swallow, stmt, msg.statement);
+          this.replacement.push(FLUSH);
+          this.withheld = [];
+          this.standIn = bindRenamed(buf, end, msg, MISSING_STATEMENT);
+          this.checkedBind = this.kinds.length;
         }
         this.send(bindWithStatement(buf, start, end, msg, stmt.serverNameZ));
         this.push(Kind.Bind, Fate.Forward, stmt, msg.statement);
@@ -348,7 +371,7 @@ export class PreparedLink {
       PreparedLink.injectedParses++;
       PreparedLink.cacheMisses++;
     }
-    this.replacement.push(query(plan.text));
+    (this.withheld ?? this.replacement).push(query(plan.text));
     this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);
     return Action.Swallow | Action.Notify;
   }
@@ -378,7 +401,7 @@ export class PreparedLink {
     if (bound === null) return this.forward(Kind.DescribePortal, buf, start, end);
     if (this.hold !== null) this.keep(buf.subarray(start, end));
     this.push(Kind.DescribePortal, Fate.Forward, bound, null);
-    return Action.Forward;
+    return this.pass(buf, start, end);
   }
 
   private addToServer(stmt: Statement, server: PreparedServer): void {
@@ -401,12 +424,20 @@ export class PreparedLink {
   private forward(kind: number, buf: Buffer, start: number, end: number, rewrite: SqlRewrite | null = null): number {
     if (this.hold !== null) this.keep(buf.subarray(start, end));
     this.push(kind, Fate.Forward, null, null, rewrite);
-    return Action.Forward;
+    return this.pass(buf, start, end);
   }
 
-  /** Bytes sent to the server for the request pushed next. */
+  /** A client frame going to the server as it is: now, or held back while withholding. */
+  private pass(buf: Buffer, start: number, end: number): number {
+    if (this.withheld === null) return Action.Forward;
+    // A view: client chunks are never reused (./rerun says why).
+    this.withheld.push(buf.subarray(start, end));
+    return Action.Swallow;
+  }
+
+  /** Bytes sent to the server for the request pushed next (held back while withholding). */
   private send(frame: Buffer): void {
-    this.replacement.push(frame);
+    (this.withheld ?? this.replacement).push(frame);
     if (this.hold !== null) this.keep(frame);
   }
 
@@ -458,6 +489,8 @@ export class PreparedLink {
     if (type === BackendCode.CommandComplete) this.noteDiscard(buf, start, end, server);
     if (this.head >= this.kinds.length) return Action.Forward;
     const kind = this.kinds[this.head];
+    // The injected Parse (or an eviction) failed: the server skips to the withheld Sync.
+    if (type === BackendCode.ErrorResponse && this.withheld !== null) this.release(server, false);
     if (type === BackendCode.ErrorResponse) {
       const rewrite = this.rewrites[this.head];
       const stmt = this.stmts[this.head];
@@ -511,7 +544,7 @@ export class PreparedLink {
     const fate = this.fates[this.head];
     if (kind === Kind.DescribeStatement || kind === Kind.DescribePortal) {
       const described = this.stmts[this.head];
-      if (described !== null) this.noteColumns(kind, fate, described, type, buf, start, end);
+      if (described !== null) this.noteColumns(kind, fate, described, type, buf, start, end, server);
     }
     // A server parsed it: a client's later Parse of the same may be answered without one.
     if (kind === Kind.Parse) {
@@ -562,21 +595,35 @@ export class PreparedLink {
   /**
    * The columns a Describe answered (RowDescription or NoData). A client's own Describe (of the
    * statement, or of the portal right after its Bind) records what it was told; pgmux's check of
-   * a statement prepared afresh compares with that, and sets shapeChanged when it differs.
+   * a statement prepared afresh compares with that and lets the withheld Bind go, or its stand-in.
    */
-  private noteColumns(kind: number, fate: number, stmt: Statement, type: number, buf: Buffer, start: number, end: number): void {
+  private noteColumns(kind: number, fate: number, stmt: Statement, type: number, buf: Buffer, start: number, end: number, server: PreparedServer): void {
     const shape = resultShape(type, buf, start, end);
     const told = (this.told ??= new Map());
     if (fate !== Fate.Swallow) {
       told.set(stmt, shape);
       return;
     }
-    if (kind !== Kind.DescribeStatement || told.get(stmt) === shape) return;
-    // The client hears the new columns itself before any row (Bind, Describe of its portal).
-    const next = this.head + 1;
-    if (this.kinds[next] === Kind.Bind && this.kinds[next + 1] === Kind.DescribePortal) return;
-    told.delete(stmt);
-    this.shapeChanged = this.clientNames[this.head];
+    if (kind !== Kind.DescribeStatement || this.withheld === null) return;
+    const bind = this.checkedBind;
+    // Same columns, or the client hears the new ones itself before any row (Describe of the Bind's portal).
+    const same = told.get(stmt) === shape || this.kinds[bind + 1] === Kind.DescribePortal;
+    if (!same) {
+      // The Bind fails as it would against PostgreSQL: stale plan, transaction aborted, skip to Sync.
+      this.stmts[bind] = null;
+      this.rewrites[bind] = columnsChangedError();
+      told.delete(stmt);
+    }
+    this.release(server, !same);
+  }
+
+  /** Sends what was withheld while a fresh copy's columns were checked (the Bind's stand-in first when `failing`). */
+  private release(server: PreparedServer, failing: boolean): void {
+    const frames = this.withheld as Buffer[];
+    if (failing) frames[0] = this.standIn as Buffer;
+    this.withheld = null;
+    this.standIn = null;
+    if (frames.length > 0) server.sendToServer(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   }
 
   /**

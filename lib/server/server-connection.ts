@@ -90,11 +90,6 @@ export interface ServerPeer {
    * the server skips the request; the client must hear why, and the server cannot serve again.
    */
   settingsRefused(error: ErrorFields): void;
-  /**
-   * The client's statement `name`, prepared again on this server, now returns other columns than
-   * the client was told (lib/prepared/link): the session ends before any of its rows go out.
-   */
-  statementColumnsChanged(name: string): void;
 }
 
 /** Reads the answer of an internal query (runInternal): its rows, then its end. */
@@ -493,15 +488,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       this.stats.metrics?.serverError(buf, start, end);
       return this.clientError(client, buf, start, end);
     }
-    if (client !== null) {
-      const link = client.prepared;
-      if (link === null) return Action.Forward;
-      const verdict = link.onServerResponse(type, buf, start, end, this);
-      // A statement prepared afresh here returns other columns than the client was told: no
-      // row of it may reach the client (lib/prepared/link), so the session ends now.
-      if (link.shapeChanged !== null) client.statementColumnsChanged(link.shapeChanged);
-      return verdict;
-    }
+    if (client !== null) return client.prepared !== null ? client.prepared.onServerResponse(type, buf, start, end, this) : Action.Forward;
     // An ErrorResponse while no client is linked: the server is telling us it is going away
     // (terminated, shut down). Drop it now, not at the socket's close a tick later, so that a
     // request arriving meanwhile is not handed a dying server.
