@@ -23,8 +23,6 @@ export interface ClientContext {
   readonly tracked: TrackedParams;
   /** The pool for this database and user, or the refusal to send. */
   findPool(database: string, user: string): Pool | ErrorFields;
-  /** Why a login to this database is refused (unknown, disabled), or null. */
-  databaseRefusal(database: string): ErrorFields | null;
   userSecret(user: string): Secret | undefined;
   /** auth_type, or under hba the matching rule's method ('reject' when none) and its file:line. */
   authTypeFor(login: HbaLogin): { authType: string; rule: string | null };

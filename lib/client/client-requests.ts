@@ -64,6 +64,8 @@ export class ClientRequests implements RelayHandler {
         if (type === FrontendCode.Query && (this.client.watchSets || this.client.prepared !== null || this.client.pinWatch !== null || this.client.router !== null || this.client.listenGlue !== null || this.client.rules?.inspects === true || (this.client.tags !== null && length <= TAG_FRAME_MAX))) {
           return Action.Inspect;
         }
+        // Held back behind a Bind whose statement pgmux checks (lib/prepared/link withholding).
+        if (this.client.prepared?.withholding === true) return Action.Inspect;
         this.client.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.CopyData:
@@ -98,7 +100,7 @@ export class ClientRequests implements RelayHandler {
         return Action.Forward;
       case FrontendCode.Flush:
         this.client.unsynced++;
-        return Action.Forward;
+        return this.client.prepared?.withholding === true ? Action.Inspect : Action.Forward;
       default:
         // Terminate: the relay refuses every type no client may send at its header (lib/protocol/limits).
         return Action.Inspect;
@@ -135,6 +137,9 @@ export class ClientRequests implements RelayHandler {
     if (this.client.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
       this.observeStatement(type, buf, start, end);
       if (this.client.prepared === null) return Action.Forward;
+    }
+    if (this.client.prepared !== null && this.client.prepared.withholding && (type === FrontendCode.Sync || type === FrontendCode.Flush || type === FrontendCode.FunctionCall)) {
+      return this.client.prepared.withholdFrame(type, buf, start, end);
     }
     if (this.client.prepared !== null && this.client.server !== null && isStatementMessage(type)) {
       const verdict = this.client.prepared.onClientFrame(type, buf, start, end, this.client.server);

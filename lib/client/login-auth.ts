@@ -1,7 +1,9 @@
 // Owns how one client proves who it is, after its StartupMessage: the method (auth_type, or
 // under hba the first matching rule's), the user's secret (auth_file, else auth_query when an
 // auth_user applies), the pool (taken only for users that exist), and the challenge/answer
-// exchange. The connection hears the outcome once, through `done`.
+// exchange. The connection hears the outcome once, through `done`. A database that does not
+// exist (or is disabled) is refused only after the password was proven, as PgBouncer 1.18 and
+// PostgreSQL do, so that a client without it cannot probe database names.
 
 import type { ClientSocket } from './client-socket';
 import type { ErrorFields } from '../protocol/backend';
@@ -37,6 +39,8 @@ export class LoginAuth {
   private authType = '';
   private auth: ClientAuth | null = null;
   private pool: Pool | null = null;
+  /** The database's refusal (no such database, disabled), told once the client has authenticated. */
+  private refusal: ErrorFields | null = null;
   /** A password check running off the event loop; settles once its outcome was handled. */
   private check: Promise<void> | null = null;
 
@@ -118,11 +122,8 @@ export class LoginAuth {
   private challenge(secret: Secret | undefined): void {
     if (!this.forConsole && (secret !== undefined || this.authType === 'any')) {
       const pool = this.ctx.findPool(this.subject.database, this.subject.user);
-      if (!(pool instanceof Object && 'clientLoggedIn' in pool)) {
-        this.done({ kind: 'refused', error: pool as ErrorFields });
-        return;
-      }
-      this.pool = pool;
+      if (pool instanceof Object && 'clientLoggedIn' in pool) this.pool = pool;
+      else this.refusal = pool as ErrorFields;
     }
     this.step(this.begin(secret));
   }
@@ -169,8 +170,9 @@ export class LoginAuth {
           return;
         }
         if (this.pool === null) {
-          // Cannot happen: only a user with a secret (or auth_type any) gets past a challenge.
-          this.done({ kind: 'refused', error: refusals.authFailed(s.user) });
+          // The database's refusal, now that the client proved who it is. (Without one this
+          // cannot happen: only a user with a secret, or auth_type any, gets past a challenge.)
+          this.done({ kind: 'refused', error: this.refusal ?? refusals.authFailed(s.user) });
           return;
         }
         // Looked up again: the database may have been disabled, or (made from '*' and idle) dropped, meanwhile.

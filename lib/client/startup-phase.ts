@@ -214,11 +214,9 @@ export class StartupPhase {
       this.openConsole();
       return;
     }
-    const refusal = this.ctx.databaseRefusal(client.database);
-    if (refusal !== null) {
-      client.fail(refusal);
-      return;
-    }
+    // An unknown or disabled database is refused only once the client has proven who it is
+    // (lib/client/login-auth), as PgBouncer 1.18 and PostgreSQL do: before that, a client
+    // without the password would learn which databases exist.
     client.setState('auth');
     this.startLogin(false);
   }

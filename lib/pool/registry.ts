@@ -209,7 +209,8 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
 
   // ---- ClientContext ----
 
-  databaseRefusal(database: string): ErrorFields | null {
+  /** Why a login to this database is refused (unknown, disabled), or null. */
+  private databaseRefusal(database: string): ErrorFields | null {
     const db = this.databaseDef(database);
     if (db === undefined) return refusals.noSuchDatabase(database);
     if (this.disabledDbs.has(db.name)) return refusals.databaseDisabled(db.name);

@@ -23,6 +23,17 @@
 // statement (./rerun keeps its frames). Otherwise the error reaches the client, and the server's
 // copy is marked stale so that the client's next try (or its driver's own re-prepare) gets a
 // fresh one. A batch runs again at most once.
+//
+// A statement prepared again on a server that lacked it (pgmux's injected Parse) is planned
+// afresh there, so after DDL it may return other columns than the client was told when it
+// described it, with no error from the server: a client that decodes rows by the columns it
+// was told (asyncpg, pgJDBC, postgres.js) would misread them. So a Bind that needs the injected
+// Parse, of a statement whose columns the client was told, goes to the server only after a
+// Describe of the fresh copy has answered (Parse, Describe, Flush first; the Bind and what
+// follows it are withheld meanwhile). Same columns (./result-shape), or the batch describes the
+// Bind's portal itself (libpq): the withheld frames go on. Else the Bind goes to a name no
+// server holds, and its 26000 becomes PostgreSQL's "cached plan must not change result type",
+// which drivers heal by preparing the statement again, as against PostgreSQL itself.
 
 import { BackendCode, FrontendCode, TxStatus } from '../protocol/codes';
 import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
@@ -30,12 +41,13 @@ import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
 import { lexScript, mayBeSqlPrepared } from './sql-lexer';
-import { duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
+import { columnsChangedError, duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 import { localParses, type LocalParses } from './unlinked-parse';
 import { ExtendedDeallocate, mayBeDeallocate } from './sql-extended';
 import { completes, Fate, Kind, ranInBatch, unnamedKind } from './requests';
+import { resultShape } from './result-shape';
 
 /** Client name of an injected Close of a stale copy: skipped, it leaves the copy stale. */
 const STALE_CLOSE = '\u0000stale';
@@ -96,6 +108,17 @@ export class PreparedLink {
   private skipParamDesc = false;
   /** SQL DEALLOCATE through the extended protocol; made at the first unnamed Parse that may be one. */
   private extended: ExtendedDeallocate | null = null;
+  /** The columns (./result-shape) the client was last told each statement returns; made at the first. */
+  private told: Map<Statement, number> | null = null;
+  /**
+   * While a fresh copy's columns are checked: the client's frames from the checked Bind on,
+   * as they would go to the server, held back until the Describe answers (the Bind first, and
+   * its stand-in if the columns changed); else null.
+   */
+  private withheld: Buffer[] | null = null;
+  private standIn: Buffer | null = null;
+  /** Queue index of the checked Bind. */
+  private checkedBind = 0;
   /** Counters for SHOW PREPARED / specs: Parses injected because a server lacked a statement. */
   static injectedParses = 0;
   /** Batches and SQL EXECUTEs run again after a stale plan. */
@@ -120,7 +143,19 @@ export class PreparedLink {
    * the Execute may be the one of a SQL DEALLOCATE (./sql-extended).
    */
   get inspectsExecute(): boolean {
-    return this.hold !== null || (this.extended !== null && this.extended.awaitsExecute);
+    return this.hold !== null || this.withheld !== null || (this.extended !== null && this.extended.awaitsExecute);
+  }
+
+  /** Every client frame must come here (withholdFrame for those onClientFrame does not take): see `withheld`. */
+  get withholding(): boolean {
+    return this.withheld !== null;
+  }
+
+  /** Sync, Flush or FunctionCall while withholding: queued as usual, held back with the rest. */
+  withholdFrame(type: number, buf: Buffer, start: number, end: number): number {
+    this.noteForwarded(type);
+    (this.withheld as Buffer[]).push(buf.subarray(start, end));
+    return Action.Swallow;
   }
 
   /**
@@ -142,6 +177,8 @@ export class PreparedLink {
     this.holdTried = false;
     this.ranBeforeDrain = false;
     this.skipParamDesc = false;
+    this.withheld = null;
+    this.standIn = null;
     // The unnamed statement it tracked was the dead server's; the resent batch parses it again.
     this.extended = null;
   }
@@ -195,6 +232,7 @@ export class PreparedLink {
     const unnamed = unnamedKind(type, buf, start, end);
     if (unnamed === Kind.Parse) return this.onUnnamedParse(buf, start, end, server);
     if (unnamed === Kind.Bind && this.extended !== null) this.extended.onUnnamedBind(buf, start, end);
+    if (unnamed === Kind.DescribePortal) return this.describePortal(buf, start, end);
     if (unnamed !== 0) return this.forward(unnamed, buf, start, end);
     switch (type) {
       case FrontendCode.Parse:
@@ -214,7 +252,15 @@ export class PreparedLink {
         }
         if (stmt === undefined || stmt.parse === null) return this.forward(Kind.Bind, buf, start, end);
         if (!this.holdTried) this.startHold();
-        this.ensurePrepared(stmt, stmt.parse, server);
+        if (this.ensurePrepared(stmt, stmt.parse, server) && this.withheld === null && this.told !== null && this.told.has(stmt)) {
+          // Prepared afresh: what does it return now? The Bind waits for the answer (onServerResponse).
+          this.send(describe('S', stmt.serverName));
+          this.push(Kind.DescribeStatement, Fate.Swallow, stmt, msg.statement);
+          this.replacement.push(FLUSH);
+          this.withheld = [];
+          this.standIn = bindRenamed(buf, end, msg, MISSING_STATEMENT);
+          this.checkedBind = this.kinds.length;
+        }
         this.send(bindWithStatement(buf, start, end, msg, stmt.serverNameZ));
         this.push(Kind.Bind, Fate.Forward, stmt, msg.statement);
         return Action.Swallow | Action.Notify;
@@ -244,6 +290,7 @@ export class PreparedLink {
         // Only the client's name goes; the server keeps the statement for others.
         const stmt = this.names.get(msg.name) ?? null;
         this.names.delete(msg.name);
+        if (stmt !== null) this.told?.delete(stmt);
         this.push(Kind.Close, Fate.Fake, stmt, msg.name);
         return Action.Swallow | Action.Notify;
       }
@@ -324,23 +371,37 @@ export class PreparedLink {
       PreparedLink.injectedParses++;
       PreparedLink.cacheMisses++;
     }
-    this.replacement.push(query(plan.text));
+    (this.withheld ?? this.replacement).push(query(plan.text));
     this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);
     return Action.Swallow | Action.Notify;
   }
 
-  /** Prepares `stmt` on the server ahead of a Bind/Describe if it is not there yet. */
-  private ensurePrepared(stmt: Statement, parse: Buffer, server: PreparedServer): void {
+  /** Prepares `stmt` on the server ahead of a Bind/Describe if it is not there yet; true when it did. */
+  private ensurePrepared(stmt: Statement, parse: Buffer, server: PreparedServer): boolean {
     stmt.uses++;
     if (server.statements.has(stmt)) {
       PreparedLink.cacheHits++;
-      return;
+      return false;
     }
     PreparedLink.cacheMisses++;
     PreparedLink.injectedParses++;
     this.addToServer(stmt, server);
     this.send(parse);
     this.push(Kind.Parse, Fate.Swallow, stmt, null);
+    return true;
+  }
+
+  /**
+   * A Describe of a portal, forwarded. Right after a Bind of a named statement (libpq, pgJDBC:
+   * Bind, Describe, Execute) it tells the client that statement's columns: noted with it.
+   */
+  private describePortal(buf: Buffer, start: number, end: number): number {
+    const last = this.kinds.length - 1;
+    const bound = last >= this.head && this.kinds[last] === Kind.Bind ? this.stmts[last] : null;
+    if (bound === null) return this.forward(Kind.DescribePortal, buf, start, end);
+    if (this.hold !== null) this.keep(buf.subarray(start, end));
+    this.push(Kind.DescribePortal, Fate.Forward, bound, null);
+    return this.pass(buf, start, end);
   }
 
   private addToServer(stmt: Statement, server: PreparedServer): void {
@@ -363,12 +424,20 @@ export class PreparedLink {
   private forward(kind: number, buf: Buffer, start: number, end: number, rewrite: SqlRewrite | null = null): number {
     if (this.hold !== null) this.keep(buf.subarray(start, end));
     this.push(kind, Fate.Forward, null, null, rewrite);
-    return Action.Forward;
+    return this.pass(buf, start, end);
   }
 
-  /** Bytes sent to the server for the request pushed next. */
+  /** A client frame going to the server as it is: now, or held back while withholding. */
+  private pass(buf: Buffer, start: number, end: number): number {
+    if (this.withheld === null) return Action.Forward;
+    // A view: client chunks are never reused (./rerun says why).
+    this.withheld.push(buf.subarray(start, end));
+    return Action.Swallow;
+  }
+
+  /** Bytes sent to the server for the request pushed next (held back while withholding). */
   private send(frame: Buffer): void {
-    this.replacement.push(frame);
+    (this.withheld ?? this.replacement).push(frame);
     if (this.hold !== null) this.keep(frame);
   }
 
@@ -420,6 +489,8 @@ export class PreparedLink {
     if (type === BackendCode.CommandComplete) this.noteDiscard(buf, start, end, server);
     if (this.head >= this.kinds.length) return Action.Forward;
     const kind = this.kinds[this.head];
+    // The injected Parse (or an eviction) failed: the server skips to the withheld Sync.
+    if (type === BackendCode.ErrorResponse && this.withheld !== null) this.release(server, false);
     if (type === BackendCode.ErrorResponse) {
       const rewrite = this.rewrites[this.head];
       const stmt = this.stmts[this.head];
@@ -471,6 +542,10 @@ export class PreparedLink {
     // The Execute of a SQL DEALLOCATE's no-op (./sql-extended): DEALLOCATE's tag instead.
     if (kind === Kind.Execute && this.rewrites[this.head] !== null) return this.rewrittenExecute(type);
     const fate = this.fates[this.head];
+    if (kind === Kind.DescribeStatement || kind === Kind.DescribePortal) {
+      const described = this.stmts[this.head];
+      if (described !== null) this.noteColumns(kind, fate, described, type, buf, start, end, server);
+    }
     // A server parsed it: a client's later Parse of the same may be answered without one.
     if (kind === Kind.Parse) {
       const parsed = this.stmts[this.head];
@@ -504,14 +579,51 @@ export class PreparedLink {
     if (tag === DISCARD_ALL || tag === DEALLOCATE_ALL) {
       server.statements.clear();
       this.names.clear();
+      this.told = null;
     }
   }
 
   /** A ParameterDescription: swallowed once after a Describe of a statement runs again. */
   private paramDescription(): number {
+    // An injected Describe checking a statement prepared afresh: its answer is pgmux's alone.
+    if (this.head < this.kinds.length && this.kinds[this.head] === Kind.DescribeStatement && this.fates[this.head] === Fate.Swallow) return Action.Swallow;
     if (!this.skipParamDesc) return Action.Forward;
     this.skipParamDesc = false;
     return Action.Swallow;
+  }
+
+  /**
+   * The columns a Describe answered (RowDescription or NoData). A client's own Describe (of the
+   * statement, or of the portal right after its Bind) records what it was told; pgmux's check of
+   * a statement prepared afresh compares with that and lets the withheld Bind go, or its stand-in.
+   */
+  private noteColumns(kind: number, fate: number, stmt: Statement, type: number, buf: Buffer, start: number, end: number, server: PreparedServer): void {
+    const shape = resultShape(type, buf, start, end);
+    const told = (this.told ??= new Map());
+    if (fate !== Fate.Swallow) {
+      told.set(stmt, shape);
+      return;
+    }
+    if (kind !== Kind.DescribeStatement || this.withheld === null) return;
+    const bind = this.checkedBind;
+    // Same columns, or the client hears the new ones itself before any row (Describe of the Bind's portal).
+    const same = told.get(stmt) === shape || this.kinds[bind + 1] === Kind.DescribePortal;
+    if (!same) {
+      // The Bind fails as it would against PostgreSQL: stale plan, transaction aborted, skip to Sync.
+      this.stmts[bind] = null;
+      this.rewrites[bind] = columnsChangedError();
+      told.delete(stmt);
+    }
+    this.release(server, !same);
+  }
+
+  /** Sends what was withheld while a fresh copy's columns were checked (the Bind's stand-in first when `failing`). */
+  private release(server: PreparedServer, failing: boolean): void {
+    const frames = this.withheld as Buffer[];
+    if (failing) frames[0] = this.standIn as Buffer;
+    this.withheld = null;
+    this.standIn = null;
+    if (frames.length > 0) server.sendToServer(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   }
 
   /**

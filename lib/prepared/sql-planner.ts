@@ -29,6 +29,7 @@
 // The SqlRewrite returned with each plan (./sql-rewrite) treats the server's responses.
 
 import { commandComplete, errorResponse } from '../protocol/backend';
+import * as refusals from '../protocol/refusals';
 import type { SqlCommand, SqlStatement } from './sql-lexer';
 import { PositionShift, SqlRewrite, type Part, type ShiftPiece, type ExecuteAgain } from './sql-rewrite';
 import type { ServerStatementCache, Statement, StatementRegistry } from './statements';
@@ -216,6 +217,15 @@ export const MISSING_STATEMENT = 'pgmux__none';
 /** A Bind/Describe of a pgmux server name the client never prepared: PostgreSQL's 26000 for it. */
 export function missingStatementError(name: string): SqlRewrite {
   return failing('26000', `prepared statement "${name}" does not exist`);
+}
+
+/**
+ * A Bind of a statement prepared afresh on a server where it returns other columns than the
+ * client was told (./link): sent to the failing stand-in, whose 26000 becomes PostgreSQL's own
+ * stale-plan error (lib/protocol/refusals).
+ */
+export function columnsChangedError(): SqlRewrite {
+  return new SqlRewrite([{ evicted: null, prepared: null, own: true, error: errorResponse(refusals.statementColumnsChanged()) }], null);
 }
 
 function failing(code: string, message: string): SqlRewrite {

@@ -287,3 +287,19 @@ export const pinnedClientsLimit = (limit: number, reasons: string): ErrorFields 
     `pgmux: max_pinned_clients_per_pool (${limit}) reached: this statement would keep a server for this client alone (${reasons}); retry later, or raise max_pinned_clients_per_pool`,
     'In transaction pooling, session advisory locks, temporary tables, WITH HOLD cursors and prepared transactions keep their server until they are released.',
   );
+
+// ---- prepared statements ----
+
+/**
+ * A client's prepared statement that pgmux prepared again on a server that lacked it now
+ * returns other columns than the client was told when it described it (DDL changed a table
+ * under it; lib/prepared/link). PostgreSQL's own error for a stale plan, routine field
+ * included: drivers recognise it by that (pgJDBC, asyncpg) and prepare the statement again.
+ * ERROR: the request did not run (pgmux held it back), and the session goes on.
+ */
+export const statementColumnsChanged = (): ErrorFields => ({
+  severity: 'ERROR',
+  code: SqlState.FeatureNotSupported,
+  message: 'cached plan must not change result type',
+  routine: 'RevalidateCachedQuery',
+});

@@ -175,6 +175,24 @@ describe('auth_type = scram-sha-256', () => {
   });
 });
 
+describe('a database that does not exist', () => {
+  // Found by the "hostile" round: pgmux said "no such database" right after the StartupMessage,
+  // before any password, so anyone could probe which databases it serves. PgBouncer 1.18 (a fake
+  // database) and PostgreSQL authenticate first and name the database only to a client that did.
+  it('is named only after the password was proven: a wrong password or an unknown user gets 28P01, the right one 3D000 (catches: database names revealed before authentication)', async () => {
+    for (const m of [mux.md5, mux.scram]) {
+      await expect(whoAmI(m, 'app', 'wrong', 'nosuchdb')).rejects.toMatchObject(passwordFailed('app'));
+      await expect(whoAmI(m, 'nobody', cluster.password, 'nosuchdb')).rejects.toMatchObject(passwordFailed('nobody'));
+      await expect(whoAmI(m, 'app', cluster.password, 'nosuchdb')).rejects.toMatchObject({ code: '3D000', message: 'no such database: nosuchdb' });
+    }
+  });
+
+  it('under trust, a user missing from auth_file gets "trust" authentication failed, a listed one 3D000 (catches: the database checked before the user)', async () => {
+    await expect(whoAmI(mux.trust, 'nobody', undefined, 'nosuchdb')).rejects.toMatchObject({ code: '28000', message: '"trust" authentication failed' });
+    await expect(whoAmI(mux.trust, 'app', undefined, 'nosuchdb')).rejects.toMatchObject({ code: '3D000', message: 'no such database: nosuchdb' });
+  });
+});
+
 describe('server login errors reach the waiting client with the server message', () => {
   it('a [databases] line naming a database that does not exist gives PostgreSQL 3D000 text (catches: a generic or no error)', async () => {
     await expect(whoAmI(mux.md5, 'app', cluster.password, 'nodb')).rejects.toMatchObject({

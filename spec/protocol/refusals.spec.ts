@@ -42,6 +42,7 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
   idleTransactionTimeout: { args: [], code: '25P03', message: 'idle transaction timeout' },
   queryTimeout: { args: [], code: '57014', message: 'query timeout' },
   statementModeTransaction: { args: [], code: '08P01', message: 'transaction blocks not allowed in statement pooling mode' },
+  statementColumnsChanged: { args: [], code: '0A000', message: 'cached plan must not change result type', severity: 'ERROR' },
   serverConnLost: { args: [], code: '08006', message: 'server conn crashed?' },
   serverConnectTimeout: { args: [], code: '08006', message: 'connect timeout' },
   noPrimary: {
