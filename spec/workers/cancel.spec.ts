@@ -7,9 +7,10 @@
 import type { Client } from 'pg';
 import { absorbLeftoverCancel, appClient, allWorkersUp, freePort, keyOf, sendCancel, startCluster, startPgmux, userlist, waitFor, workerOf, workersIni, type Cluster, type PgmuxProcess } from './helpers';
 
-/** Resolves once a backend runs a statement containing `marker`. */
-async function running(cluster: Cluster, marker: string): Promise<void> {
+/** Resolves once a backend runs a statement containing `marker`, or `ended()` says it is over already. */
+async function running(cluster: Cluster, marker: string, ended: () => boolean): Promise<void> {
   await waitFor(`a backend running ${marker}`, async () => {
+    if (ended()) return true;
     const r = await cluster.query(cluster.primary, `SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%${marker}%' AND pid <> pg_backend_pid()`);
     return r.rows.length > 0;
   });
@@ -59,18 +60,37 @@ describe.each([2, 4])('workers = %i', (workers) => {
     const before = passedOn(mux);
     const forwardedBefore = forwarded(mux);
     let same = 0;
+    let sent = 0;
+    let leftovers = 0;
     try {
       for (let round = 0; round < 4 * workers; round++) {
-        const marker = `cancel_${workers}_${round}`;
+        const marker = `cancel_${workers}_${round}_${leftovers}`;
         const started = Date.now();
-        const sleeping = client.query(`SELECT pg_sleep(30) /* ${marker} */`);
-        await running(cluster, marker);
+        let ended = false;
+        const sleeping = client.query(`SELECT pg_sleep(30) /* ${marker} */`).then(
+          () => null,
+          (e: Error & { code?: string }) => e,
+        );
+        void sleeping.then(() => (ended = true));
+        await running(cluster, marker, () => ended);
+        if (ended) {
+          // Cancelled before pgmux was sent a cancel for it: the second of PostgreSQL's two
+          // signals for the last round's cancel, landing late on the server this statement got
+          // (absorbLeftoverCancel may have run on another server of the pool). Not pgmux's: every
+          // cancel it forwards is counted below. The round runs again, a few times at most.
+          expect(await sleeping).toMatchObject({ code: '57014' });
+          expect(++leftovers).toBeLessThan(4);
+          round--;
+          continue;
+        }
         const beforeRound = passedOn(mux);
         await sendCancel(mux.port, keyOf(client).pid, keyOf(client).secret);
-        await expect(sleeping).rejects.toMatchObject({ code: '57014' });
+        sent++;
+        expect(await sleeping).toMatchObject({ code: '57014' });
         expect(Date.now() - started).toBeLessThan(10000);
-        // The holding worker logs after the receiving one passed it on (one pipe keeps their order).
-        await waitFor('the cancel logged', () => forwarded(mux) === forwardedBefore + round + 1);
+        // The holding worker logs after the receiving one passed it on (one pipe keeps their
+        // order); one log line per cancel sent, so a cancel forwarded twice never matches.
+        await waitFor('the cancel logged', () => forwarded(mux) === forwardedBefore + sent);
         if (passedOn(mux) === beforeRound) same++;
         await absorbLeftoverCancel(client);
       }
