@@ -93,6 +93,13 @@ export class Janitor {
     for (const server of [...pool.idle]) {
       if (this.expired(server, now, s.serverLifetime, s.serverIdleTimeout, pool)) server.close('server idle or lifetime timeout', true);
     }
+    // A pool_size lowered by RELOAD or SET: idle servers over pool_size + reserve_pool close, the
+    // least recently used first (PgBouncer's check_pool_size); busy ones follow once released.
+    let over = pool.serverCount - pool.login.size - (s.poolSize + s.reservePool);
+    while (over > 0 && pool.idle.length > 0) {
+      (pool.idle[0] as ServerConnection).close('too many servers in the pool', true);
+      over--;
+    }
     const head = pool.waiting.peek();
     if (head !== undefined && s.reservePool > 0 && now - head.waitSince > s.reservePoolTimeout * 1000) {
       pool.launch(true);

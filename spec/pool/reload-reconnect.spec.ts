@@ -205,6 +205,31 @@ describe('SIGHUP / RELOAD with a changed [databases] line (as PgBouncer 1.18)', 
     expect(got).toEqual({ samePid: true, stillAlive: true });
   });
 
+  it('a lowered pool_size closes the servers over it once they are idle, keeping the one in a transaction, and the pool stays at the new size (catches: servers over a lowered pool_size kept and handed out until server_idle_timeout)', async () => {
+    const pw = `user=app password=${cluster.password}`;
+    const got = await sideBySide({ d: `dbname=app ${pw} pool_size=3` }, async (p) => {
+      const cs = [await connect(p, 'd'), await connect(p, 'd'), await connect(p, 'd')];
+      // Three servers: all in a transaction at once, then two idle.
+      for (const c of cs) await c.query('BEGIN');
+      const pids = await Promise.all(cs.map(pidOf));
+      await cs[1]?.query('COMMIT');
+      await cs[2]?.query('COMMIT');
+      p.rewrite({ d: `dbname=app ${pw} pool_size=1` });
+      await reload(p);
+      const shrunk = await eventually(async () => (await Promise.all(pids.map(alive))).filter(Boolean).length === 1);
+      const txServerKept = await alive(pids[0] as string);
+      await cs[0]?.query('COMMIT');
+      // Two clients at once on a pool of one: the second waits for the first's server.
+      await cs[1]?.query('BEGIN');
+      const second = cs[2]?.query('SELECT pg_backend_pid() AS v');
+      const firstPid = await pidOf(cs[1] as Client);
+      await cs[1]?.query('COMMIT');
+      const secondPid = String(((await second) as { rows: { v: unknown }[] }).rows[0]?.v);
+      return { shrunk, txServerKept, oneServer: firstPid === secondPid && firstPid === pids[0] };
+    });
+    expect(got).toEqual({ shrunk: true, txServerKept: true, oneServer: true });
+  });
+
   it('a new connect_query retires the servers too, and the new ones run it (catches: servers that never ran the new connect_query)', async () => {
     const pw = `user=app password=${cluster.password}`;
     const flag = "SELECT current_setting('pgmux_spec.flag', true) AS v";
