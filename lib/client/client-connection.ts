@@ -20,7 +20,7 @@ import { clientLimits, frameRefusal } from './client-limits';
 import { AUTHENTICATION_OK, errorResponse, READY_IDLE, welcomeFrames, type ErrorFields } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import { ADMIN_DATABASE } from '../config';
-import { syncStatement } from '../server/params';
+import { syncParams } from '../server/params';
 import type { ServerConnection, ServerPeer } from '../server/server-connection';
 import type { Pool, PoolClient } from '../pool/pool';
 import { clock } from '../clock';
@@ -491,8 +491,8 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
     // Skipped when this server was last brought in line with this very map (see syncedParams).
     const tracked = this.ctx.tracked;
     if (server.syncedParams !== this.params || server.syncedTracked !== tracked) {
-      const sync = syncStatement(this.params, server.params, tracked);
-      if (sync !== '') server.runInternal(sync);
+      const sync = syncParams(this.params, server.params, tracked);
+      if (sync !== null) server.replay(sync);
       server.syncedParams = this.params;
       server.syncedTracked = tracked;
     }
@@ -536,14 +536,17 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
     return this.rules === null ? null : this.rules.rewriteError(buf, start, end);
   }
 
-  parameterReported(name: string, value: string): void {
+  parameterReported(name: string, value: string): boolean {
     const canonical = this.ctx.tracked.lookup(name);
-    // Usually the value the client already has (a SET pgmux sent to sync the server): no copy then.
-    if (canonical === undefined || this.params.get(canonical) === value) return;
+    if (canonical === undefined) return false;
+    // Usually the value the client already has (pgmux's sync of the server, reported at the
+    // client's ReadyForQuery): no copy then, and the report is not the client's.
+    if (this.params.get(canonical) === value) return true;
     // A new map, never a change in place: servers remember the map they were synced with (link).
     const own = new Map(this.params);
     own.set(canonical, value);
     this.params = own;
+    return false;
   }
 
   readyForQuery(status: number): void {

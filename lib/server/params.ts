@@ -1,5 +1,7 @@
 // Owns session-parameter tracking: which parameters follow a client from server to server, and
-// the SET that brings a server in line with a client before the client's next statement.
+// the set_config that brings a server in line with a client before the client's next statement.
+
+import { setInOwnTransaction, type Replay } from '../session/settings';
 
 /** Parameters always tracked, in PostgreSQL's canonical spelling (as ParameterStatus names them). */
 const ALWAYS_TRACKED = [
@@ -14,7 +16,7 @@ const ALWAYS_TRACKED = [
 /** Parameter names are case-insensitive in startup packets and SET; this maps to one spelling. */
 export class TrackedParams {
   private readonly canonical = new Map<string, string>();
-  /** The canonical names as an array: syncStatement walks it on every link (no iterator). */
+  /** The canonical names as an array: syncParams walks it on every link (no iterator). */
   readonly list: readonly string[];
 
   constructor(extra: readonly string[]) {
@@ -31,15 +33,16 @@ export class TrackedParams {
   }
 }
 
-/** Quotes a value as a SQL string literal (standard_conforming_strings on or off alike). */
-export function quoteLiteral(value: string): string {
-  if (value.includes('\\')) return `E'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
 /**
- * The SET statements that make `server` match `client` for every tracked parameter the client
- * has a value for, or '' when they already match. Only differences are sent.
+ * What makes `server` match `client` for every tracked parameter the client has a value for, or
+ * null when they already match. Only differences are sent.
+ *
+ * It goes in front of the client's request in the same write, as a settings replay does
+ * (../session/settings replayFor): set_config in its own transaction, with no Sync, so that a
+ * value the server refuses (a startup TimeZone typo, a client_encoding it does not know) makes
+ * PostgreSQL skip the client's request, and the client is told why (its session cannot go on
+ * with a parameter other than the one it was welcomed with), as PostgreSQL would have refused
+ * that login. PgBouncer 1.18 closes such a client with "invalid server parameter".
  *
  * A tracked parameter PostgreSQL does not report (absent from the server's ParameterStatus set,
  * e.g. search_path before PostgreSQL 18) is not this function's: ../session/settings follows it
@@ -50,11 +53,11 @@ export function quoteLiteral(value: string): string {
  * value is ''; a pool value from connect_query or the database line is in the client's map
  * from its welcome (../pool/pool welcomeClients), so it is never overwritten with ''.
  */
-export function syncStatement(client: ReadonlyMap<string, string>, server: ReadonlyMap<string, string>, tracked: TrackedParams): string {
+export function syncParams(client: ReadonlyMap<string, string>, server: ReadonlyMap<string, string>, tracked: TrackedParams): Replay | null {
   // Runs before every transaction a client starts on a server, and usually finds nothing to
   // do: a plain loop over the tracked names (a client's keys are canonical tracked names, see
   // ../client/startup-params), nothing allocated until a difference shows up.
-  let sets = '';
+  let changed: [string, string][] | null = null;
   const names = tracked.list;
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
@@ -63,17 +66,8 @@ export function syncStatement(client: ReadonlyMap<string, string>, server: Reado
     const value = client.get(name);
     if (value === undefined) continue;
     if (current === value) continue;
-    // SET x = 'a, b' makes one element of a list setting; set_config parses the text as a list.
-    sets += LIST_QUOTE.has(name.toLowerCase())
-      ? `SELECT pg_catalog.set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, false);`
-      : `SET ${quoteIdent(name)} = ${quoteLiteral(value)};`;
+    // set_config parses a list setting's text as a list (SET x = 'a, b' would make one element).
+    (changed ??= []).push([name, value]);
   }
-  return sets;
-}
-
-/** PostgreSQL's GUC_LIST_QUOTE settings: their value is a list, as search_path = a, "b c". */
-const LIST_QUOTE = new Set(['search_path', 'temp_tablespaces', 'local_preload_libraries', 'session_preload_libraries']);
-
-function quoteIdent(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+  return changed === null ? null : setInOwnTransaction([], changed);
 }

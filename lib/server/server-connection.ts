@@ -59,8 +59,13 @@ export interface ServerPeer {
    * buffer is full (pause the server).
    */
   forward(bytes: Buffer): number;
-  /** The server reported a parameter while linked to this client. */
-  parameterReported(name: string, value: string): void;
+  /**
+   * The server reported a parameter while linked to this client. True when the client already
+   * has that value of a tracked parameter: the report echoes pgmux's own sync (PostgreSQL
+   * reports it at the client's ReadyForQuery), which PostgreSQL itself would never send this
+   * client, so it is not forwarded.
+   */
+  parameterReported(name: string, value: string): boolean;
   /** A ReadyForQuery for one of this client's requests has been forwarded. */
   readyForQuery(status: number): void;
   /** False when a ReadyForQuery with this status must be swallowed (readyForQuery then refuses). */
@@ -149,7 +154,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
    * The client parameter map (never changed in place: lib/client parameterReported replaces it)
    * and tracked set this server's parameters were last brought in line with, while no
    * ParameterStatus has changed them since: a link of a client with that same map needs no
-   * syncStatement (its twelve map lookups were a tenth of pgmux's own time per transaction at
+   * syncParams (its twelve map lookups were a tenth of pgmux's own time per transaction at
    * the link). Null when unknown.
    */
   syncedParams: object | null = null;
@@ -315,12 +320,13 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   }
 
   /**
-   * Sends a settings replay (lib/session/settings replayFor) ahead of the linked client's
-   * request; from now on the server has the client's values.
+   * Sends a settings replay (lib/session/settings replayFor) or a parameter sync (./params
+   * syncParams) ahead of the linked client's request; from now on the server has the client's
+   * `values` (a replay's), or its reported parameters.
    */
-  replay(replay: Replay, values: SettingValues): void {
+  replay(replay: Replay, values?: SettingValues): void {
     this.replaying += replay.statements;
-    this.settings = values;
+    if (values !== undefined) this.settings = values;
     this.sendOwn(replay.bytes);
   }
 
@@ -437,12 +443,13 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
     if (type === BackendCode.ParameterStatus) {
       const p = decodeParameterStatus(buf, start, end);
-      if (p.kind !== 'invalid') {
-        if (this.params.get(p.name) !== p.value) this.syncedParams = null;
-        this.params.set(p.name, p.value);
-        if (this.internalPending === 0 && this.replaying === 0) this.client?.parameterReported(p.name, p.value);
+      if (this.internalPending > 0 || this.replaying > 0) {
+        if (p.kind !== 'invalid') this.paramReported(p.name, p.value);
+        return Action.Swallow;
       }
-      return this.internalPending > 0 || this.replaying > 0 ? Action.Swallow : Action.Forward;
+      if (p.kind === 'invalid') return Action.Forward;
+      this.paramReported(p.name, p.value);
+      return this.client?.parameterReported(p.name, p.value) === true ? Action.Swallow : Action.Forward;
     }
     const linked = this.client;
     if (this.awaiting && !this.completedSome && linked !== null && isShutdownWord(type, buf, start, end)) {
@@ -511,6 +518,11 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     log.warn(`server sent an error while idle: ${fields.kind === 'invalid' ? fields.reason : fields.message}`, this);
     this.close('server sent an error while idle', false, true);
     return Action.Swallow;
+  }
+
+  private paramReported(name: string, value: string): void {
+    if (this.params.get(name) !== value) this.syncedParams = null;
+    this.params.set(name, value);
   }
 
   /**

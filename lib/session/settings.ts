@@ -207,26 +207,34 @@ export class SessionSettings {
  */
 export function replayFor(client: SettingValues, server: SettingValues): Replay | null {
   if (client.equals(server)) return null;
-  const parts: Buffer[] = [run('BEGIN')];
-  let statements = 2;
+  const resets: string[] = [];
   for (const name of server.values.keys()) {
-    if (client.values.has(name)) continue;
-    parts.push(run(`RESET ${quoteName(name)}`));
-    statements++;
+    if (!client.values.has(name)) resets.push(`RESET ${quoteName(name)}`);
   }
+  const changed: [string, string][] = [];
+  for (const [name, value] of client.values) {
+    if (server.values.get(name) !== value) changed.push([name, value]);
+  }
+  return setInOwnTransaction(resets, changed);
+}
+
+/**
+ * `resets`, then set_config of each (name, value), as extended-protocol messages with no Sync
+ * inside BEGIN ... COMMIT: what replayFor sends, and what ../server/params sends to bring a
+ * server's reported parameters in line with a client, for the same reasons (see replayFor).
+ */
+export function setInOwnTransaction(resets: readonly string[], values: readonly (readonly [string, string])[]): Replay {
+  const parts: Buffer[] = [run('BEGIN')];
+  for (const reset of resets) parts.push(run(reset));
   const params: string[] = [];
   let select = '';
-  for (const [name, value] of client.values) {
-    if (server.values.get(name) === value) continue;
+  for (const [name, value] of values) {
     select += `${select === '' ? 'SELECT ' : ', '}pg_catalog.set_config($${params.length + 1}, $${params.length + 2}, false)`;
     params.push(name, value);
   }
-  if (select !== '') {
-    parts.push(run(select, params));
-    statements++;
-  }
+  if (select !== '') parts.push(run(select, params));
   parts.push(run('COMMIT'));
-  return { bytes: Buffer.concat(parts), statements };
+  return { bytes: Buffer.concat(parts), statements: parts.length };
 }
 
 /** Parse, Bind and Execute of the unnamed statement. */

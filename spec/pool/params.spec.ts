@@ -14,13 +14,14 @@
 // SET does (lib/session/settings, spec/session/settings.spec.ts).
 
 import postgres from 'postgres';
-import type { Client } from 'pg';
+import { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
 import { createRoles, Observer, outcome, pidOf, runPgmux, type Running } from './support';
+import { msg, RawClient, rowsOf } from '../support/wire';
 
 jest.setTimeout(20000);
 
-const ROLES = ['p_set', 'p_start', 'p_extra', 'p_strict'];
+const ROLES = ['p_set', 'p_start', 'p_extra', 'p_strict', 'p_badtz'];
 
 const TRACKED = ['TimeZone', 'DateStyle', 'IntervalStyle', 'application_name', 'client_encoding', 'standard_conforming_strings'] as const;
 
@@ -43,7 +44,7 @@ beforeAll(async () => {
   await createRoles(cluster, ROLES);
   await cluster.query(
     cluster.primary,
-    "CREATE SCHEMA sp_schema; CREATE TABLE sp_schema.sp_t (v text); INSERT INTO sp_schema.sp_t VALUES ('from sp_schema')",
+    "CREATE SCHEMA sp_schema; CREATE TABLE sp_schema.sp_t (v text); INSERT INTO sp_schema.sp_t VALUES ('from sp_schema'); CREATE TABLE sp_schema.sp_badtz (v text)",
     'app',
   );
   obs = await Observer.open(cluster);
@@ -131,6 +132,44 @@ describe('startup parameters', () => {
     expect(first.rows[0]).toMatchObject({ app: 'startup-app', wm: '7MB' });
     expect(second.rows[0]).toMatchObject({ app: 'startup-app', wm: '7MB' });
     expect(second.rows[0]!.pid).not.toBe(first.rows[0]!.pid);
+  });
+
+  it('a startup value the server refuses (a TimeZone typo) fails the first request with PostgreSQL\'s own error, and the request does not run, as PostgreSQL refuses that login (catches the request run silently in the server\'s TimeZone, the client told it had its own)', async () => {
+    const options = '-c TimeZone=Mars/Olympus';
+    const words = 'invalid value for parameter "TimeZone": "Mars/Olympus"';
+    // PostgreSQL itself: the login is refused with these words.
+    const direct = new Client({ host: cluster.primary.host, port: cluster.primary.port, user: 'p_badtz', password: cluster.password, database: 'app', options });
+    direct.on('error', () => undefined);
+    const refused = await outcome(direct.connect());
+    await direct.end().catch(() => undefined);
+    expect(refused.ok ? null : { code: refused.error.code, message: refused.error.message }).toEqual({ code: '22023', message: words });
+
+    run = await runPgmux(cluster, { roles: ['p_badtz'] });
+    const c = await run.connect('p_badtz', { options });
+    const first = await outcome(c.query("INSERT INTO sp_schema.sp_badtz SELECT now()::text"));
+    expect(first.ok ? null : { code: first.error.code, message: first.error.message }).toEqual({
+      code: '22023',
+      message: expect.stringContaining(words) as unknown as string,
+    });
+    const written = await cluster.query(cluster.primary, 'SELECT count(*)::int AS n FROM sp_schema.sp_badtz', 'app');
+    expect(written.rows[0]).toEqual({ n: 0 });
+    // The same values on a good connection still work: the pool is unharmed.
+    const other = await run.connect('p_badtz');
+    expect((await other.query<{ v: number }>('SELECT 1 AS v')).rows[0]).toEqual({ v: 1 });
+  });
+
+  it('a client gets no ParameterStatus for the values it was welcomed with when pgmux brings a server in line (catches the echo of pgmux\'s own sync, which PostgreSQL never sends, reaching the client)', async () => {
+    run = await runPgmux(cluster, { roles: ['p_badtz'] });
+    const raw = await RawClient.open(run.port);
+    try {
+      // The pool's server has application_name '' and UTC; this client's differ, so its first request syncs the server.
+      await raw.login(msg.startup({ user: 'p_badtz', database: 'app', application_name: 'echo-app', TimeZone: 'Asia/Tokyo' }), 'p_badtz', cluster.password);
+      const frames = await raw.roundTrip(msg.query("SELECT current_setting('application_name') || ' ' || current_setting('TimeZone')"));
+      expect(frames.map((f) => f.type)).toEqual(['T', 'D', 'C', 'Z']);
+      expect(rowsOf(frames)).toEqual([['echo-app Asia/Tokyo']]);
+    } finally {
+      raw.destroy();
+    }
   });
 
   it("refuses startup parameters neither tracked nor ignored, with PgBouncer's message (catches options or search_path silently dropped)", async () => {
