@@ -23,6 +23,7 @@ import type { PostmasterRun } from '../failover/postmaster-runs';
 import type { BackendAddress } from '../failover/dialer';
 import { SettingValues, type Replay } from '../session/settings';
 import { onWriteFailed, writeDirect, writeDirectFits } from '../direct-write';
+import { readBelow, startReading, stopReading, type HandleReader, type ReadHandle } from '../handle-read';
 
 /** Responses after which a statement (or the transaction) may have committed: a request is not sent again after one. */
 const COMPLETES_STATEMENT = new Uint8Array(256);
@@ -121,7 +122,7 @@ export interface ServerOwner {
 
 let nextServerId = 1;
 
-export class ServerConnection implements RelayHandler, LogSubject, PreparedServer, ConnectEvents {
+export class ServerConnection implements RelayHandler, LogSubject, PreparedServer, ConnectEvents, HandleReader {
   readonly id = nextServerId++;
   state: ServerState = 'login';
   /** Parameters this server currently has (from login, then ParameterStatus). */
@@ -181,6 +182,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
    */
   private readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   private readKept = false;
+  /**
+   * The plain socket's handle once connected: its reads come to received() and readEnded()
+   * (../handle-read), not through node's onStreamRead, which the HTTP listener's sockets share
+   * (issue 13). Null before that, for a TLS socket (which emits 'data'), and once closed.
+   */
+  private readHandle: ReadHandle | null = null;
   private login: ServerLogin | null;
   private loginFramer: Framer | null;
   private readonly relay: Relay;
@@ -200,7 +207,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private paused = false;
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
-    // Only a TLS socket emits 'data': the plain socket reads through onread (readBuffer).
+    // Only a TLS socket emits 'data' and 'end': a plain one is read below the stream (received, readEnded).
     data: (chunk: Buffer) => {
       clock.tick();
       this.onData(chunk);
@@ -255,6 +262,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.socket = socket;
     this.tlsInfo = tlsInfo;
     for (const [event, handler] of Object.entries(this.handlers)) socket.on(event, handler);
+    // Plain: read below the stream from now on, into the buffer net's onread set up (readBuffer).
+    const handle = tlsInfo === '' ? (socket as net.Socket & { _handle: ReadHandle | null })._handle : null;
+    if (handle !== null) {
+      readBelow(handle, this, null);
+      this.readHandle = handle;
+    }
     onWriteFailed(socket, (err) => this.writeFailed(err));
     socket.write(startupMessage(this.startupParams));
   }
@@ -304,7 +317,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private writeFailed(err: NodeJS.ErrnoException): void {
     if (this.closed || this.writeError !== null) return;
     this.writeError = `server connection error: ${err.message}`;
-    if (this.socket.isPaused() || (err.code !== 'EPIPE' && err.code !== 'ECONNRESET')) this.close(this.writeError, false, true);
+    if (this.paused || (err.code !== 'EPIPE' && err.code !== 'ECONNRESET')) this.close(this.writeError, false, true);
   }
 
   /** Runs SQL whose results no client sees (SET sync, reset, check); ahead of any client bytes. */
@@ -337,7 +350,8 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
 
   pause(): void {
     this.paused = true;
-    this.socket.pause();
+    if (this.readHandle !== null) stopReading(this.readHandle);
+    else this.socket.pause();
   }
 
   /**
@@ -348,7 +362,30 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.socket.resume();
+    if (this.readHandle === null) {
+      this.socket.resume();
+      return;
+    }
+    const err = startReading(this.readHandle);
+    // Told after the caller's turn, as net.Socket does: the caller is in the middle of a link or release.
+    if (err !== null) process.nextTick(() => this.close(`server connection error: ${err.message}`, false, true));
+  }
+
+  /** HandleReader: `length` bytes of the server's are at the start of readBuffer. */
+  received(length: number): Buffer | undefined {
+    // Closed (politely, and the server still talks): nobody is listening any more.
+    if (this.closed) return undefined;
+    // A release, an idle spell, a wait that begins here: stamped with this reading.
+    clock.tick();
+    this.onData(this.readBuffer.subarray(0, length));
+    return this.readKept ? this.nextReadBuffer() : undefined;
+  }
+
+  /** HandleReader: the server's FIN (`err` null) or a read error; libuv reads no more. */
+  readEnded(err: NodeJS.ErrnoException | null): void {
+    // After a polite close (Terminate sent) this is the server's answer: the socket can go.
+    if (this.closed) this.socket.destroy();
+    else this.close(err === null ? 'server closed the connection' : `server connection error: ${err.message}`, false, true);
   }
 
   /** Ends the connection politely (Terminate) or at once; the owner hears serverClosed once. */
@@ -362,8 +399,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     if (this.dial !== null) {
       this.dial.abort();
       this.dial = null;
-    } else if (polite && wasState !== 'login' && !this.socket.destroyed) this.socket.end(terminate());
-    else this.socket.destroy();
+    } else if (polite && wasState !== 'login' && !this.socket.destroyed) {
+      // The server's FIN answers the Terminate: a paused read must see it (readEnded then destroys a plain socket).
+      this.resume();
+      this.socket.end(terminate());
+    } else this.socket.destroy();
+    this.readHandle = null;
     this.owner.serverClosed(this, reason, byServer);
   }
 
