@@ -1,8 +1,9 @@
 // Owns a client's connection below net.Socket: the libuv handle node accepted (TCP, or a pipe for
 // a unix-socket client) is held as it is, so a client costs its handle and this small object, not
 // a net.Socket with its Readable and Writable state and listener table. Reading (into one buffer
-// shared by every plain client), writing (straight to the handle, ../direct-write), half-close,
-// close and errors are all here, and reach the connection through SocketOwner.
+// shared by every plain client, through ../handle-read), writing (straight to the handle,
+// ../direct-write), half-close, close and errors are all here, and reach the connection through
+// SocketOwner.
 //
 // What a client gets from a read is a copy of the bytes, never a view of the shared buffer: a
 // client keeps chunks past its read (queued while waiting for a server, a request kept for a
@@ -18,6 +19,7 @@ import type * as tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
 import { clock } from '../clock';
 import { handleWrite, pendingBytes, systemError, writeDirect, type StreamHandle, type WriteReq } from '../direct-write';
+import { letGo, readBelow, startReading, stopReading, type HandleReader, type ReadHandle } from '../handle-read';
 import type { SocketOwner } from './socket-events';
 
 /** What node reads at once by default. */
@@ -48,12 +50,7 @@ export function remoteOf(peer: Address): string {
 const SOCKET = Symbol('pgmux.clientSocket');
 
 /** The part of an accepted libuv stream handle (TCPWrap, PipeWrap) used here. */
-interface ClientHandle extends StreamHandle {
-  /** Called by node for each read (StreamBase's onread accessor). */
-  onread: (this: ClientHandle) => void;
-  readStart(): number;
-  readStop(): number;
-  useUserBuffer(buffer: Buffer): void;
+interface ClientHandle extends StreamHandle, ReadHandle {
   shutdown(req: ShutdownReq): number;
   close(done: (this: ClientHandle) => void): void;
   readonly bytesRead: number;
@@ -68,20 +65,17 @@ interface ClientHandle extends StreamHandle {
 
 interface StreamWrapBinding {
   ShutdownWrap: new () => ShutdownReq;
-  streamBaseState: Int32Array;
-  kReadBytesOrError: number;
 }
 
 interface UvBinding {
-  UV_EOF: number;
   UV_ENOTCONN: number;
 }
 
-// The bindings net.Socket itself reads and shuts down through; both are on node's allow list for
+// The bindings net.Socket itself shuts down through; both are on node's allow list for
 // process.binding, and node >= 20 is required (package.json engines).
 const internal = process as unknown as { binding(name: 'stream_wrap'): StreamWrapBinding; binding(name: 'uv'): UvBinding };
-const { ShutdownWrap, streamBaseState, kReadBytesOrError } = internal.binding('stream_wrap');
-const { UV_EOF, UV_ENOTCONN } = internal.binding('uv');
+const { ShutdownWrap } = internal.binding('stream_wrap');
+const { UV_ENOTCONN } = internal.binding('uv');
 
 // States, as bits.
 /** readStart was called and not undone. */
@@ -96,16 +90,6 @@ const ENDED = 8;
 const CLOSED = 16;
 /** The handle belongs to a net.Socket now (TLS): reads, writes and close go through `tls`. */
 const STREAMED = 32;
-
-/** node calls this for every read of every plain client (`this` is the handle). */
-function onRead(this: ClientHandle): void {
-  const nread = streamBaseState[kReadBytesOrError];
-  if (nread > 0) (this[SOCKET] as ClientSocket).received(nread);
-  else if (nread < 0) (this[SOCKET] as ClientSocket).readEnded(nread);
-}
-
-/** onread of a handle given away (detach) while still in this process: nothing is read for this module any more. */
-function ignoreRead(): void {}
 
 function onWriteDone(this: WriteReq, status: number): void {
   const socket = this.owner as ClientSocket;
@@ -128,7 +112,7 @@ function failSocket(socket: ClientSocket, err: NodeJS.ErrnoException): void {
   socket.fail(err);
 }
 
-export class ClientSocket {
+export class ClientSocket implements HandleReader {
   /** Where its events go; null until attach. */
   private owner: SocketOwner | null = null;
   /** The TLSSocket it speaks through after an upgrade, else null. */
@@ -139,8 +123,7 @@ export class ClientSocket {
 
   constructor(private readonly handle: ClientHandle) {
     handle[SOCKET] = this;
-    handle.onread = onRead;
-    handle.useUserBuffer(shared);
+    readBelow(handle, this, shared);
   }
 
   /** Starts reading; `owner` hears everything from now on. */
@@ -155,7 +138,7 @@ export class ClientSocket {
     if (this.tls !== null) this.tls.pause();
     else if ((this.state & READING) !== 0) {
       this.state &= ~READING;
-      this.handle.readStop();
+      stopReading(this.handle);
     }
   }
 
@@ -166,25 +149,26 @@ export class ClientSocket {
     }
     if ((this.state & (READING | EOF | CLOSED | STREAMED)) !== 0 || this.owner === null) return;
     this.state |= READING;
-    const err = this.handle.readStart();
-    if (err !== 0) process.nextTick(failSocket, this, systemError(err, 'read'));
+    const err = startReading(this.handle);
+    if (err !== null) process.nextTick(failSocket, this, err);
   }
 
-  /** onRead: `length` bytes are in the shared buffer. */
-  received(length: number): void {
+  /** HandleReader: `length` bytes are in the shared buffer, which the next read reuses. */
+  received(length: number): undefined {
     // Ending or closed: what the client still sends is not for anyone (its connection is closed).
-    if ((this.state & (ENDING | CLOSED)) !== 0) return;
+    if ((this.state & (ENDING | CLOSED)) !== 0) return undefined;
     // What this read starts (a wait, a request, an idle spell) is stamped with this reading.
     clock.tick();
     const chunk = Buffer.allocUnsafe(length);
     shared.copy(chunk, 0, 0, length);
     (this.owner as SocketOwner).onData(chunk);
+    return undefined;
   }
 
-  /** onRead: the client's FIN (UV_EOF), or a read error. libuv stops reading either way. */
-  readEnded(status: number): void {
+  /** HandleReader: the client's FIN (`err` null), or a read error. libuv stops reading either way. */
+  readEnded(err: NodeJS.ErrnoException | null): void {
     this.state = (this.state | EOF) & ~READING;
-    if (status !== UV_EOF) this.fail(systemError(status, 'read'));
+    if (err !== null) this.fail(err);
     // Both FINs are out: nothing more can happen on this connection.
     else if ((this.state & ENDED) !== 0) this.destroy();
     else if ((this.state & (ENDING | CLOSED)) === 0) (this.owner as SocketOwner).onEnd();
@@ -319,8 +303,7 @@ export class ClientSocket {
     if (this.tls !== null || (this.state & (ENDING | CLOSED | EOF)) !== 0 || this.pending !== 0) return null;
     this.pause();
     this.state |= STREAMED | CLOSED;
-    // onread takes only a function (node aborts on anything else): one that ignores the read.
-    this.handle.onread = ignoreRead;
+    letGo(this.handle);
     this.handle[SOCKET] = undefined;
     this.owner = null;
     return this.handle;

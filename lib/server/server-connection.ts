@@ -1,5 +1,6 @@
-// Owns one connection from pgmux to a PostgreSQL server: connecting, login, the server half of
-// the forwarding path, internal queries (parameter sync, reset, health check) and closing.
+// Owns one connection from pgmux to a PostgreSQL server: connecting, login, reading it (below the
+// stream when plain, ../handle-read), the server half of the forwarding path, sending internal
+// queries (parameter sync, reset, health check; their answers are ./internal-queries') and closing.
 //
 // The pool decides where a server belongs; this class reports what happened through ServerOwner
 // and forwards the server's bytes to whichever client is linked (ServerPeer).
@@ -23,6 +24,8 @@ import type { PostmasterRun } from '../failover/postmaster-runs';
 import type { BackendAddress } from '../failover/dialer';
 import { SettingValues, type Replay } from '../session/settings';
 import { onWriteFailed, writeDirect, writeDirectFits } from '../direct-write';
+import { readBelow, startReading, stopReading, type HandleReader, type ReadHandle } from '../handle-read';
+import { InternalQueries } from './internal-queries';
 
 /** Responses after which a statement (or the transaction) may have committed: a request is not sent again after one. */
 const COMPLETES_STATEMENT = new Uint8Array(256);
@@ -126,7 +129,7 @@ export interface ServerOwner {
 
 let nextServerId = 1;
 
-export class ServerConnection implements RelayHandler, LogSubject, PreparedServer, ConnectEvents {
+export class ServerConnection implements RelayHandler, LogSubject, PreparedServer, ConnectEvents, HandleReader {
   readonly id = nextServerId++;
   state: ServerState = 'login';
   /** Parameters this server currently has (from login, then ParameterStatus). */
@@ -186,18 +189,17 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
    */
   private readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   private readKept = false;
+  /**
+   * The plain socket's handle once connected: its reads come to received() and readEnded()
+   * (../handle-read), not through node's onStreamRead, which the HTTP listener's sockets share
+   * (issue 13). Null before that, for a TLS socket (which emits 'data'), and once closed.
+   */
+  private readHandle: ReadHandle | null = null;
   private login: ServerLogin | null;
   private loginFramer: Framer | null;
   private readonly relay: Relay;
-  /** ReadyForQuery messages still to be swallowed for internal queries sent ahead of clients. */
-  private internalPending = 0;
-  /** Readers of the internal queries in flight, oldest first (null: nothing reads that one). */
-  private readonly readers: (InternalReader | null)[] = [];
-  /** A reader whose query just ended: told in afterFrame. */
-  private readerDone: InternalReader | null = null;
-  /** Statements of a settings replay still to complete (they have no ReadyForQuery: no Sync). */
-  private replaying = 0;
-  private internalError: ErrorFields | null = null;
+  /** pgmux's own queries on this server (sync, reset, checks, replays) and their answers' readers. */
+  private readonly internal = new InternalQueries();
   private closed = false;
   /** A write failed (writeFailed): nothing more is written, what the server sent is still read. */
   private writeError: string | null = null;
@@ -205,7 +207,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private paused = false;
   /** The socket events handled here, kept so that a TLS upgrade can move them to the TLS socket. */
   private readonly handlers = {
-    // Only a TLS socket emits 'data': the plain socket reads through onread (readBuffer).
+    // Only a TLS socket emits 'data' and 'end': a plain one is read below the stream (received, readEnded).
     data: (chunk: Buffer) => {
       clock.tick();
       this.onData(chunk);
@@ -260,6 +262,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.socket = socket;
     this.tlsInfo = tlsInfo;
     for (const [event, handler] of Object.entries(this.handlers)) socket.on(event, handler);
+    // Plain: read below the stream from now on, into the buffer net's onread set up (readBuffer).
+    const handle = tlsInfo === '' ? (socket as net.Socket & { _handle: ReadHandle | null })._handle : null;
+    if (handle !== null) {
+      readBelow(handle, this, null);
+      this.readHandle = handle;
+    }
     onWriteFailed(socket, (err) => this.writeFailed(err));
     socket.write(startupMessage(this.startupParams));
   }
@@ -309,13 +317,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   private writeFailed(err: NodeJS.ErrnoException): void {
     if (this.closed || this.writeError !== null) return;
     this.writeError = `server connection error: ${err.message}`;
-    if (this.socket.isPaused() || (err.code !== 'EPIPE' && err.code !== 'ECONNRESET')) this.close(this.writeError, false, true);
+    if (this.paused || (err.code !== 'EPIPE' && err.code !== 'ECONNRESET')) this.close(this.writeError, false, true);
   }
 
   /** Runs SQL whose results no client sees (SET sync, reset, check); ahead of any client bytes. */
   runInternal(sql: string, reader: InternalReader | null = null): void {
-    this.internalPending++;
-    this.readers.push(reader);
+    this.internal.sent(reader);
     this.sendOwn(query(sql));
   }
 
@@ -325,25 +332,24 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
    * `values` (a replay's), or its reported parameters.
    */
   replay(replay: Replay, values?: SettingValues): void {
-    this.replaying += replay.statements;
+    this.internal.replaySent(replay.statements);
     if (values !== undefined) this.settings = values;
     this.sendOwn(replay.bytes);
   }
 
   hasInternalPending(): boolean {
-    return this.internalPending > 0;
+    return this.internal.pending > 0;
   }
 
   /** The error of the last internal query, if it failed (read by the pool for logging). */
   takeInternalError(): ErrorFields | null {
-    const e = this.internalError;
-    this.internalError = null;
-    return e;
+    return this.internal.takeError();
   }
 
   pause(): void {
     this.paused = true;
-    this.socket.pause();
+    if (this.readHandle !== null) stopReading(this.readHandle);
+    else this.socket.pause();
   }
 
   /**
@@ -354,7 +360,30 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.socket.resume();
+    if (this.readHandle === null) {
+      this.socket.resume();
+      return;
+    }
+    const err = startReading(this.readHandle);
+    // Told after the caller's turn, as net.Socket does: the caller is in the middle of a link or release.
+    if (err !== null) process.nextTick(() => this.close(`server connection error: ${err.message}`, false, true));
+  }
+
+  /** HandleReader: `length` bytes of the server's are at the start of readBuffer. */
+  received(length: number): Buffer | undefined {
+    // Closed (politely, and the server still talks): nobody is listening any more.
+    if (this.closed) return undefined;
+    // A release, an idle spell, a wait that begins here: stamped with this reading.
+    clock.tick();
+    this.onData(this.readBuffer.subarray(0, length));
+    return this.readKept ? this.nextReadBuffer() : undefined;
+  }
+
+  /** HandleReader: the server's FIN (`err` null) or a read error; libuv reads no more. */
+  readEnded(err: NodeJS.ErrnoException | null): void {
+    // After a polite close (Terminate sent) this is the server's answer: the socket can go.
+    if (this.closed) this.socket.destroy();
+    else this.close(err === null ? 'server closed the connection' : `server connection error: ${err.message}`, false, true);
   }
 
   /** Ends the connection politely (Terminate) or at once; the owner hears serverClosed once. */
@@ -363,13 +392,16 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.closed = true;
     const wasState = this.state;
     this.state = 'closed';
-    // Internal queries still unanswered never end: whoever waits for one hears so.
-    for (const reader of this.readers.splice(0)) reader?.lost?.();
+    this.internal.lost();
     if (this.dial !== null) {
       this.dial.abort();
       this.dial = null;
-    } else if (polite && wasState !== 'login' && !this.socket.destroyed) this.socket.end(terminate());
-    else this.socket.destroy();
+    } else if (polite && wasState !== 'login' && !this.socket.destroyed) {
+      // The server's FIN answers the Terminate: a paused read must see it (readEnded then destroys a plain socket).
+      this.resume();
+      this.socket.end(terminate());
+    } else this.socket.destroy();
+    this.readHandle = null;
     this.owner.serverClosed(this, reason, byServer);
   }
 
@@ -430,7 +462,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   }
 
   onHeader(type: number): number {
-    if (this.internalPending > 0 || this.replaying > 0) return Action.Inspect;
+    if (this.internal.busy()) return Action.Inspect;
     if (this.awaiting && COMPLETES_STATEMENT[type] === 1) this.completedSome = true;
     if (IS_COMPLETION[type] === 1 && this.client?.prepared != null) return Action.Inspect;
     if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
@@ -443,7 +475,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
     if (type === BackendCode.ParameterStatus) {
       const p = decodeParameterStatus(buf, start, end);
-      if (this.internalPending > 0 || this.replaying > 0) {
+      if (this.internal.busy()) {
         if (p.kind !== 'invalid') this.paramReported(p.name, p.value);
         return Action.Swallow;
       }
@@ -459,32 +491,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       linked.refusedByShutdown(Buffer.from(buf.subarray(start, end)), type === BackendCode.ErrorResponse);
       return Action.Swallow | Action.Discard;
     }
-    if (this.internalPending === 0 && this.replaying > 0) return this.replayFrame(type, buf, start, end);
+    const internal = this.internal;
+    if (internal.pending === 0 && internal.replaying > 0) return internal.replayFrame(this, type, buf, start, end);
     // "cannot execute ... in a read-only transaction": the client gets it; the failover layer
     // checks whether the host is still the primary (a demoted one says so forever).
     if (type === BackendCode.ErrorResponse && errorCode(buf, start, end) === ServerSqlState.ReadOnlySqlTransaction) this.owner.serverReadOnly(this);
-    if (this.internalPending > 0) {
-      if (type === BackendCode.ErrorResponse) {
-        const fields = decodeErrorFields(buf, start, end);
-        this.internalError = fields.kind === 'invalid' ? { severity: 'ERROR', code: '08P01', message: fields.reason } : fields;
-        // Maybe a parameter sync that failed: the next link syncs again.
-        this.syncedParams = null;
-      }
-      const reader = this.readers[0];
-      if (reader?.unmetered === true) this.stats.serverBytes -= end - start;
-      if (type === BackendCode.DataRow && reader != null) reader.row(buf, start, end);
-      if (type === BackendCode.ReadyForQuery) {
-        this.txStatus = buf[start + 5];
-        this.internalPending--;
-        this.readers.shift();
-        if (reader != null) {
-          this.readerDone = reader;
-          return Action.Swallow | Action.Notify;
-        }
-        if (this.internalPending === 0 && this.client === null) return Action.Swallow | Action.Notify;
-      }
-      return Action.Swallow;
-    }
+    if (internal.pending > 0) return internal.frame(this, type, buf, start, end);
     if (type === BackendCode.NoticeResponse) {
       // An immediate shutdown's or a crash's warning to an idle server: its end follows, but
       // maybe not in this read; it must not be handed out meanwhile.
@@ -525,26 +537,6 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.params.set(name, value);
   }
 
-  /**
-   * A frame answering a settings replay (no ReadyForQuery ends it: it has no Sync). Each of its
-   * statements ends in CommandComplete; an ErrorResponse means the server now skips the client's
-   * request, so the client is told and this server serves no one again.
-   */
-  private replayFrame(type: number, buf: Buffer, start: number, end: number): number {
-    if (type === BackendCode.CommandComplete) {
-      this.replaying--;
-      return Action.Swallow;
-    }
-    if (type !== BackendCode.ErrorResponse) return Action.Swallow;
-    this.replaying = 0;
-    this.closeOnRelease = true;
-    const fields = decodeErrorFields(buf, start, end);
-    const error: ErrorFields = fields.kind === 'invalid' ? { severity: 'ERROR', code: '08P01', message: fields.reason } : fields;
-    log.warn(`a session setting could not be replayed: ${error.message}`, this);
-    this.client?.settingsRefused(error);
-    return Action.Swallow;
-  }
-
   /** An error answering the linked client: the prepared-statement queue sees it, then the client may have it rewritten. */
   private clientError(client: ServerPeer, buf: Buffer, start: number, end: number): number {
     const verdict = client.prepared !== null ? client.prepared.onServerResponse(BackendCode.ErrorResponse, buf, start, end, this) : Action.Forward;
@@ -556,15 +548,13 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   }
 
   afterFrame(): boolean {
-    const reader = this.readerDone;
+    const reader = this.internal.takeDone();
     if (reader !== null) {
-      this.readerDone = null;
       const linked = this.client !== null;
-      const error = this.internalError;
-      this.internalError = null;
+      const error = this.internal.takeError();
       reader.done(this, error);
       // An unlinked server's last internal query: the pool hears it is done, as below.
-      if (linked || this.internalPending > 0 || this.closed) return false;
+      if (linked || this.internal.pending > 0 || this.closed) return false;
       if (error !== null) {
         this.close('internal query failed', true);
         return false;
