@@ -22,7 +22,7 @@ import type { PoolStats } from './metrics/counters';
 import { loadParser } from './routing/classify';
 import { Observability } from './observability';
 import { Notifications } from './session/channels';
-import { acceptClients, remoteOf, type ClientListener, type ClientSocket, type ClientTcpOptions } from './client/client-socket';
+import { acceptClients, type ClientListener, type ClientSocket, type ClientTcpOptions } from './client/client-socket';
 import { LimitShare } from './workers/limits';
 import { WorkerLink } from './workers/worker';
 import { cancelRoute } from './workers/cancel-route';
@@ -149,7 +149,6 @@ export class Pgmux implements ConsoleHost {
   private accept(socket: ClientSocket): void {
     // The client's connect time (client_login_timeout) is this reading.
     clock.tick();
-    const remote = remoteOf(socket.remoteEnd());
     const s = this.config.settings;
     const registry = this.registry;
     if (registry.clients.size >= s.max_client_conn || this.shutdownMode !== 'none') {
@@ -158,10 +157,10 @@ export class Pgmux implements ConsoleHost {
       // sslmode=prefer prints as it is (PgBouncer's order). Counted toward nothing meanwhile, and
       // closed by the janitor if it has not gone within a second (turnedAway).
       const refusal = this.shutdownMode !== 'none' ? refusals.adminShutdown() : refusals.tooManyConnections();
-      registry.turnedAway.add(new ClientConnection(socket, registry, remote, refusal));
+      registry.turnedAway.add(new ClientConnection(socket, registry, null, refusal));
       return;
     }
-    const client = new ClientConnection(socket, registry, remote);
+    const client = new ClientConnection(socket, registry);
     registry.clients.add(client);
     this.console.control.acceptWhileSuspended(client);
   }

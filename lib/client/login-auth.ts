@@ -11,6 +11,7 @@ import * as refusals from '../protocol/refusals';
 import type { Secret } from '../auth/secret';
 import { certLoginProblem } from '../auth/tls';
 import type { Pool } from '../pool/pool';
+import type { HbaLogin } from '../auth/hba';
 import { log, type LogSubject } from '../log';
 import { ClientAuth, type AuthStep } from './authenticate';
 import type { ClientContext } from './client-context';
@@ -71,17 +72,7 @@ export class LoginAuth {
    */
   start(): void {
     const s = this.subject;
-    const socket = s.socket;
-    const login = {
-      // Asked of the socket (a getpeername system call) only when an hba rule needs it.
-      get address(): string | null {
-        return socket.remoteAddress ?? null;
-      },
-      tls: s.tls,
-      database: s.database,
-      user: s.user,
-    };
-    const { authType, rule } = this.ctx.authTypeFor(login);
+    const { authType, rule } = this.ctx.authTypeFor(new HbaQuestion(s));
     this.authType = authType;
     if (rule !== null) log.debug(`hba: ${rule} matched, method ${authType}`, s);
     if (authType === 'reject') {
@@ -185,5 +176,26 @@ export class LoginAuth {
         return;
       }
     }
+  }
+}
+
+/**
+ * What the hba rules are asked about a login. A class, not an object literal: a literal with a
+ * getter defines its accessor afresh at every login (2 % of pgmux's user CPU under pgbench -C).
+ */
+class HbaQuestion implements HbaLogin {
+  readonly tls: boolean;
+  readonly database: string;
+  readonly user: string;
+
+  constructor(private readonly subject: LoginSubject) {
+    this.tls = subject.tls;
+    this.database = subject.database;
+    this.user = subject.user;
+  }
+
+  /** Asked of the socket (a getpeername system call) only when an hba rule needs it. */
+  get address(): string | null {
+    return this.subject.socket.remoteAddress ?? null;
   }
 }

@@ -130,8 +130,8 @@ export class UnansweredRequest {
   private bytes = 0;
   /** The router placed the request as a read, and the client has sent nothing since. */
   private readOnly = false;
-  /** The request only begins a transaction: it may go again however its server died. */
-  private harmless = false;
+  /** The client sent more after the request went (keep): only what was placed is known to be a read or a lone BEGIN. */
+  private grew = false;
   /** The server's first answer was a shutdown's word: the frame, swallowed; else null. */
   private refused: Buffer | null = null;
   /** ...and it was a FATAL (nothing committed), not an immediate shutdown's WARNING. */
@@ -147,18 +147,19 @@ export class UnansweredRequest {
   /**
    * The request just handed to a server (the queued array itself, no copy). `placedReadOnly`:
    * the router placed it as a read; `sessionPooling`: a lost server is a lost session, never resent.
+   * Whether it may go again (resendable) is decided only if its server is lost unanswered: every
+   * request paid for that scan, and almost all are answered.
    */
   begin(queued: readonly Buffer[], placedReadOnly: boolean, sessionPooling: boolean): void {
     this.refused = null;
     this.readOnly = placedReadOnly;
+    this.grew = false;
     let bytes = 0;
     for (const c of queued) bytes += c.length;
-    const kind = bytes === 0 || bytes > RESEND_LIMIT || sessionPooling ? 'no' : resendable(queued);
-    if (kind === 'no') {
+    if (bytes === 0 || bytes > RESEND_LIMIT || sessionPooling) {
       this.chunks = null;
       return;
     }
-    this.harmless = kind === 'harmless';
     this.chunks = queued as Buffer[];
     this.bytes = bytes;
   }
@@ -170,8 +171,8 @@ export class UnansweredRequest {
     this.bytes += chunk.length;
     // Only the request the router classified is known to be a read, or seen to be a BEGIN.
     this.readOnly = false;
-    this.harmless = false;
-    if (this.bytes > RESEND_LIMIT || resendable([chunk]) === 'no') this.chunks = null;
+    this.grew = true;
+    if (this.bytes > RESEND_LIMIT) this.chunks = null;
     else chunks.push(chunk);
   }
 
@@ -197,9 +198,11 @@ export class UnansweredRequest {
     const refused = this.refused;
     this.chunks = null;
     this.refused = null;
-    const again = chunks !== null && this.resends < MAX_RESENDS && atBoundary;
-    if (again && refused !== null && this.refusedFatal) return { kind: 'check', chunks, bytes: this.bytes, refused };
-    if (again && (this.readOnly || this.harmless)) return { kind: 'resend', chunks, bytes: this.bytes };
+    if (chunks === null || this.resends >= MAX_RESENDS || !atBoundary) return { kind: 'fail', refused };
+    const kind = resendable(chunks);
+    if (kind === 'no') return { kind: 'fail', refused };
+    if (refused !== null && this.refusedFatal) return { kind: 'check', chunks, bytes: this.bytes, refused };
+    if (this.readOnly || (kind === 'harmless' && !this.grew)) return { kind: 'resend', chunks, bytes: this.bytes };
     return { kind: 'fail', refused };
   }
 

@@ -17,9 +17,10 @@ export function welcomeSettings(
   startupParams: ReadonlyMap<string, string>,
   tracked: TrackedParams,
 ): SessionSettings {
-  const initial = new Map(startupSettings);
-  for (const [name, value] of startupParams) if (!serverParams.has(name)) initial.set(name.toLowerCase(), value);
-  return new SessionSettings(SettingValues.of(initial), reportedBy(serverParams, tracked));
+  // Usually nothing: no `options`, every tracked parameter reported (no Map made for that, per login).
+  let initial: Map<string, string> | null = startupSettings.size > 0 ? new Map(startupSettings) : null;
+  for (const [name, value] of startupParams) if (!serverParams.has(name)) (initial ??= new Map()).set(name.toLowerCase(), value);
+  return new SessionSettings(initial === null ? SettingValues.EMPTY : SettingValues.of(initial), reportedBy(serverParams, tracked));
 }
 
 /**
