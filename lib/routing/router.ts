@@ -131,6 +131,7 @@ export class ReplicaSet {
       sameZone,
     );
     this.unsubscribe = this.tracker.on((event) => {
+      if (event.kind === 'primary-replaced') this.writes.rebase(event.since);
       if (event.kind !== 'replica-state') return;
       const h = all[event.index];
       log.info(`host ${h.host ?? settings.unix_socket_dir}:${h.port} of ${db.name} for reads: ${event.from} -> ${event.to} (${event.reason})`);
