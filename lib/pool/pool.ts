@@ -206,6 +206,11 @@ export class Pool implements ServerOwner {
     this.welcomeWaiting.clear();
   }
 
+  /** A queued client's request was answered without a server (cancelled): it waits no more. */
+  withdraw(client: PoolClient): void {
+    this.waiting.remove(client);
+  }
+
   /** A client left: forget it wherever it was waiting. */
   clientGone(client: PoolClient): void {
     this.clients.delete(client);
