@@ -121,6 +121,17 @@ export class Topology implements BackendWatcher, Ticking {
     return this.state === 'searching';
   }
 
+  /**
+   * Where a lookup that only reads catalogs (auth_query's secret) goes: the primary, and while
+   * there is none (a failover) a standby that answered its last probe, so that logins do not
+   * wait for the promotion nor fail against the dead host; else the first host.
+   */
+  get catalogHost(): Backend {
+    if (this.primary !== null) return this.primary;
+    for (const b of this.backends) if (b.role === 'standby' && b.probes > 0 && b.failures === 0) return b;
+    return this.backends[0];
+  }
+
   /** The error requests get at once while unavailable; null otherwise. */
   refusal(): ErrorFields | null {
     return this.state === 'unavailable' ? this.searchError() : null;

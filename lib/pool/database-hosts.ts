@@ -125,10 +125,9 @@ export class DatabaseHosts implements TopologyEvents {
     };
   }
 
-  /** The dialer for one-off connections to `db`'s primary (auth_query). */
+  /** The dialer for auth_query's one-off connections: `db`'s primary, or a standby during a failover (Topology.catalogHost). */
   primaryConnect(db: DatabaseDef): Connect {
-    const t = this.topology(db);
-    return (t.primary ?? t.backends[0]).dialer.connect;
+    return this.topology(db).catalogHost.dialer.connect;
   }
 
   /**
