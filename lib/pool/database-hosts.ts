@@ -120,7 +120,7 @@ export class DatabaseHosts implements TopologyEvents {
     return {
       tracker: t.tracker,
       hosts: t.opts.hosts,
-      connectPrimary: (): Connect => (t.primary ?? t.backends[0]).dialer.connect,
+      connectPrimary: (): Connect => t.catalogHost.dialer.connect,
       latency: (i: number) => t.backends[i].rttMs,
     };
   }

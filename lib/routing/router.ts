@@ -48,7 +48,7 @@ export interface HostsFeed {
   readonly tracker: LagTracker;
   /** Every host of the database, in the tracker's index order. */
   readonly hosts: readonly HostEntry[];
-  /** Dials the current primary (or, while there is none, the first host). */
+  /** Dials the current primary (or, while there is none, a standby that answers: catalog reads only). */
   connectPrimary(): Connect;
   /** Moving average of host `index`'s probe round trips, ms; null while unknown. */
   latency(index: number): number | null;
