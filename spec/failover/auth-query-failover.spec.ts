@@ -1,8 +1,9 @@
-// Logins during a failover with auth_query: a user missing from auth_file is looked up on a
+// Logins during a failover. With auth_query, a user missing from auth_file is looked up on a
 // server, and while the primary is gone that lookup must not go to the dead host (every new
 // login refused until the promotion). It reads pg_shadow, which a standby has too: the login
 // succeeds, its reads are served by the standby at once, and its writes wait for the new primary
-// as every other held request does.
+// as every other held request does. A user whose pool never logged in to the primary (its first
+// login since pgmux started) must not wait for the promotion for its welcome either.
 
 import { Client } from 'pg';
 import { startCluster, type Cluster, type PgNode } from '../support/cluster';
@@ -54,7 +55,7 @@ beforeAll(async () => {
     'auth_type = md5\nauth_file = userlist.txt\nadmin_users = app\nauth_user = postgres\n' +
     'pool_mode = transaction\ndefault_pool_size = 4\nreplica_lag_poll_interval = 0.05\n' +
     'failover_timeout = 60\nquery_wait_timeout = 120\n';
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n"postgres" "${cluster.password}"\n` });
+  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n"app_plain" "${cluster.password}"\n"postgres" "${cluster.password}"\n` });
   await until('both hosts probed', async () => (await standbyRow()).state === 'up');
 }, 120000);
 
@@ -65,7 +66,7 @@ afterAll(async () => {
 });
 
 describe('a login that needs auth_query while the primary is gone', () => {
-  it('is looked up on the standby: the login succeeds, reads are served, writes wait for the promotion', async () => {
+  it('is looked up on the standby: the login succeeds, reads are served, writes wait for the promotion; a new user is welcomed too', async () => {
     const first = await connectQueried();
     expect((await first.query("INSERT INTO aq (who) VALUES ('before') RETURNING inet_server_port() AS p")).rows[0].p).toBe(primary.port);
 
@@ -83,6 +84,19 @@ describe('a login that needs auth_query while the primary is gone', () => {
     expect(read).toEqual({ n: 1, p: standby.port });
     expect(loginAndReadMs).toBeLessThan(3000);
     expect((await standbyRow()).primary_state).toBe('searching');
+
+    // app_plain (in auth_file) never logged in: its pool has no parameters from the primary. Its
+    // welcome uses those another pool of the database learned, and it reads at once.
+    const t1 = Date.now();
+    const fresh = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app_plain', password: cluster.password, database: 'app' });
+    fresh.on('error', () => undefined);
+    clients.push(fresh);
+    const freshRead = await Promise.race([
+      fresh.connect().then(() => fresh.query('SELECT count(*)::int AS n, inet_server_port() AS p FROM aq')),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no welcome within 10 s: the login waits for the promotion')), 10000)),
+    ]);
+    expect(freshRead.rows[0]).toEqual({ n: 1, p: standby.port });
+    expect(Date.now() - t1).toBeLessThan(3000);
 
     const write = during.query("INSERT INTO aq (who) VALUES ('during') RETURNING inet_server_port() AS p");
     await until('the write to be held', async () => Number((await standbyRow()).held) === 1);
