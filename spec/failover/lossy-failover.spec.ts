@@ -133,6 +133,9 @@ describe('a failover onto a standby that was behind (writes lost)', () => {
     await until('the rebuilt standby to be probed', async () => (await hostRow(oldPrimary)).role === 'standby', 60000);
     // It is in rotation: not judged by the old timeline's positions.
     await until('the rebuilt standby to take reads', async () => (await hostRow(oldPrimary)).state === 'up');
+    // SHOW HOSTS does not show the timeline it wrote on as the old primary (the probe user cannot
+    // see a standby's received_tli: unknown, or the new one).
+    expect([null, 2]).toContain((await hostRow(oldPrimary)).timeline);
 
     // A new client's write then read: the read goes to the standby once it has replayed the
     // write, well within read_your_writes_timeout, not after it on the primary.

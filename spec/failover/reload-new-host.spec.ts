@@ -41,7 +41,8 @@ async function hostRow(): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ replica: true });
+  // Synchronous: the write acknowledged before the immediate stop is on the promoted standby.
+  cluster = await startCluster({ replica: true, synchronous: true });
   primary = cluster.primary;
   if (cluster.replica === undefined) throw new Error('no replica');
   standby = cluster.replica;
