@@ -2,7 +2,8 @@
 // driver's statement timeout) gets PostgreSQL's 57014 at once, the session goes on, and the
 // request never runs (before, the cancel was dropped for want of a server, and the write ran on
 // the new primary after the promotion, long after the user gave up on it). A held client that
-// disconnects leaves nothing behind in SHOW CLIENTS / SHOW POOLS.
+// disconnects leaves nothing behind in SHOW CLIENTS / SHOW POOLS. With workers = 2 the cancel may
+// reach another worker than the client's, and SHOW HOSTS counts the requests every worker holds.
 
 import { connect as netConnect } from 'node:net';
 import { Client } from 'pg';
@@ -18,7 +19,7 @@ let cluster: Cluster;
 let pgmux: PgmuxProcess;
 let primary: PgNode;
 let standby: PgNode;
-const clients: Client[] = [];
+let clients: Client[] = [];
 
 async function connect(): Promise<Client> {
   const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
@@ -64,37 +65,50 @@ async function outcome(q: Promise<unknown>, since: () => number): Promise<{ code
   }
 }
 
-beforeAll(async () => {
-  cluster = await startCluster({ replica: true });
-  primary = cluster.primary;
-  if (cluster.replica === undefined) throw new Error('no replica');
-  standby = cluster.replica;
-  await cluster.query(primary, 'CREATE TABLE ch (who text NOT NULL); GRANT ALL ON ch TO app');
-  await cluster.waitForReplay();
-  const port = await freePort();
-  const ini =
-    '[databases]\n' +
-    `app = host=127.0.0.1,127.0.0.1 port=${primary.port},${standby.port} dbname=app\n` +
-    '[pgbouncer]\n' +
-    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-    'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    'pool_mode = transaction\ndefault_pool_size = 4\nreplica_lag_poll_interval = 0.05\n' +
-    'failover_timeout = 60\nquery_wait_timeout = 120\n';
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
-  await until('both hosts probed', async () => (await standbyRow()).state === 'up');
-}, 120000);
+describe.each([1, 2])('a cancel for a request held during a failover (workers = %i)', (workers) => {
+  beforeAll(async () => {
+    cluster = await startCluster({ replica: true });
+    primary = cluster.primary;
+    if (cluster.replica === undefined) throw new Error('no replica');
+    standby = cluster.replica;
+    await cluster.query(primary, 'CREATE TABLE ch (who text NOT NULL); GRANT ALL ON ch TO app');
+    await cluster.waitForReplay();
+    const port = await freePort();
+    const ini =
+      '[databases]\n' +
+      `app = host=127.0.0.1,127.0.0.1 port=${primary.port},${standby.port} dbname=app\n` +
+      '[pgbouncer]\n' +
+      `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
+      'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
+      'pool_mode = transaction\ndefault_pool_size = 4\nreplica_lag_poll_interval = 0.05\n' +
+      `failover_timeout = 60\nquery_wait_timeout = 120\n${workers > 1 ? `workers = ${workers}\n` : ''}`;
+    pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+    await until('both hosts probed', async () => (await standbyRow()).state === 'up');
+  }, 120000);
 
-afterAll(async () => {
-  for (const c of clients) await c.end().catch(() => undefined);
-  await pgmux?.stop();
-  await cluster?.stop();
-});
+  afterAll(async () => {
+    for (const c of clients) await c.end().catch(() => undefined);
+    clients = [];
+    await pgmux?.stop();
+    await cluster?.stop();
+  });
 
-describe('a cancel for a request held during a failover', () => {
+  /** The worker serving `c` (SHOW CLIENTS lists every worker's clients with a `worker` column); 0 with one process. */
+  async function workerOf(c: Client): Promise<number> {
+    const port = (c as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort;
+    const row = (await admin('SHOW CLIENTS')).find((r) => Number(r.port) === port);
+    return row === undefined || row.worker === undefined ? 0 : Number(row.worker);
+  }
+
   it('answers 57014 at once, the session goes on, and the request never runs; a held client that leaves is forgotten', async () => {
     const simple = await connect();
     const extended = await connect();
-    const leaving = await connect();
+    let leaving = await connect();
+    // With workers: the held clients on both workers, so that SHOW HOSTS must count both workers' holds.
+    for (let i = 0; workers > 1 && (await workerOf(leaving)) === (await workerOf(simple)); i++) {
+      if (i === 20) throw new Error('20 connections all went to one worker');
+      leaving = await connect();
+    }
     const baseClients = (await admin('SHOW CLIENTS')).length;
 
     await cluster.stopNode(primary, 'fast');
