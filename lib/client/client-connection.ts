@@ -731,7 +731,8 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
         this.waitSince = clock.now;
         this.queued.restore(loss.chunks, loss.bytes);
         lost.backend.wentAway(lost.run, (away) => {
-          if (this.state !== 'waiting') return;
+          // Cancelled meanwhile (cancelWaiting), maybe with a new request waiting now: not this one.
+          if (this.state !== 'waiting' || this.queued.all !== loss.chunks) return;
           if (!away) this.refuseWith(loss.refused, `server terminated the connection: ${reason}`);
           else this.resend(this.queued.take(), loss.bytes, `${reason}; the server shut down or restarted`);
         });
