@@ -37,6 +37,7 @@ import type { ClientRouter } from '../routing/router';
 import { log, type LogSubject } from '../log';
 import type { TlsClient } from './tls-upgrade';
 import { UnansweredRequest } from './resend';
+import { canceledWhileWaiting } from './cancel-waiting';
 import type { ClientRules } from '../rules/client-rules';
 import { ListenGlue, type ListenHost, type LocalAnswer } from '../session/listen-glue';
 import { PinWatch } from './pin-watch';
@@ -348,6 +349,23 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
   /** RulesOrigin: the text of one of this client's named statements (for a Bind), when pgmux tracks them. */
   statementText(name: string): string | undefined {
     return this.prepared?.names.get(name)?.sql;
+  }
+
+  /**
+   * A CancelRequest while the request waits for a server: answered 57014 here, since it never ran
+   * (lib/client/cancel-waiting), and the session goes on. False when there is no such request.
+   */
+  cancelWaiting(): boolean {
+    if (this.state !== 'waiting' || this.server !== null) return false;
+    const answer = canceledWhileWaiting(this.queued.all);
+    if (answer === null) return false;
+    (this.linkedPool ?? this.pool)?.withdraw(this);
+    this.queued.take();
+    this.socket.write(answer);
+    this.timing.end(this.stats, true);
+    this.setState('idle');
+    this.socket.resume();
+    return true;
   }
 
   /** The janitor: the running statement passed a rule's statement_timeout; cancel it on its server. */
@@ -734,7 +752,8 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
         this.waitSince = clock.now;
         this.queued.restore(loss.chunks, loss.bytes);
         lost.backend.wentAway(lost.run, (away) => {
-          if (this.state !== 'waiting') return;
+          // Cancelled meanwhile (cancelWaiting), maybe with a new request waiting now: not this one.
+          if (this.state !== 'waiting' || this.queued.all !== loss.chunks) return;
           if (!away) this.refuseWith(loss.refused, `server terminated the connection: ${reason}`);
           else this.resend(this.queued.take(), loss.bytes, `${reason}; the server shut down or restarted`);
         });

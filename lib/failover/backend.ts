@@ -458,7 +458,10 @@ export class Backend implements MonitorHandler {
     this.lsn = row[1] === null || row[1] === undefined ? null : (parseLsn(row[1]) ?? null);
     this.replayAge = row[2] === null || row[2] === undefined ? null : Number(row[2]);
     const tl = row[3] === null || row[3] === undefined ? null : Number(row[3]);
+    // A standby's received_tli is NULL to a probe user without pg_read_all_stats: unknown then,
+    // not the timeline it last wrote on as a primary (a rebuilt old primary would show its old one).
     if (tl !== null && Number.isFinite(tl)) this.timeline = tl;
+    else if (inRecovery) this.timeline = null;
     this.postmasterStart = row[4] ?? null;
     this.failures = 0;
     this.lastError = '';

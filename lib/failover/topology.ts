@@ -121,6 +121,17 @@ export class Topology implements BackendWatcher, Ticking {
     return this.state === 'searching';
   }
 
+  /**
+   * Where a lookup that only reads catalogs (auth_query's secret) goes: the primary, and while
+   * there is none (a failover) a standby that answered its last probe, so that logins do not
+   * wait for the promotion nor fail against the dead host; else the first host.
+   */
+  get catalogHost(): Backend {
+    if (this.primary !== null) return this.primary;
+    for (const b of this.backends) if (b.role === 'standby' && b.probes > 0 && b.failures === 0) return b;
+    return this.backends[0];
+  }
+
   /** The error requests get at once while unavailable; null otherwise. */
   refusal(): ErrorFields | null {
     return this.state === 'unavailable' ? this.searchError() : null;
@@ -145,8 +156,10 @@ export class Topology implements BackendWatcher, Ticking {
     const i = this.backends.indexOf(b);
     if (i < 0 || this.stopped) return;
     this.checking = false;
-    if (b.role === 'primary') this.consider(b);
-    else if (b === this.primary) this.lose(b, 'it is in recovery (pg_is_in_recovery() is true)');
+    if (b.role === 'primary') {
+      // Replaced: before this probe's sample, whose position is the new primary's first (fences resolve with it).
+      if (this.consider(b)) this.tracker.primaryReplaced(sentAt);
+    } else if (b === this.primary) this.lose(b, 'it is in recovery (pg_is_in_recovery() is true)');
     const isPrimary = b === this.primary;
     this.tracker.sampled(i, { inRecovery: b.role !== 'primary', lsn: b.lsn, replayAge: b.replayAge }, sentAt, isPrimary);
   }
@@ -189,12 +202,20 @@ export class Topology implements BackendWatcher, Ticking {
 
   // ---- deciding ----
 
-  /** `b` answers as a primary: accept it, or fence it. */
-  private consider(b: Backend): void {
+  /**
+   * `b` answers as a primary: accept it, or fence it. True when it replaced an earlier primary
+   * (another host, or a newer timeline): positions read on the old one no longer apply.
+   */
+  private consider(b: Backend): boolean {
     const tl = b.timeline ?? 0;
     if (b === this.primary) {
-      if (tl > this.timeline) this.timeline = tl;
-      return;
+      if (tl > this.timeline) {
+        // Promoted in place of itself (a restored backup, a standby pgmux had taken for the primary).
+        const replaced = this.timeline !== 0;
+        this.timeline = tl;
+        return replaced;
+      }
+      return false;
     }
     const current = this.primary;
     if (current !== null) {
@@ -203,12 +224,20 @@ export class Topology implements BackendWatcher, Ticking {
       if (tl > this.timeline) {
         log.warn(`database ${this.name}: ${b.label} is a primary on timeline ${tl}, newer than ${current.label}'s ${this.timeline}: ${current.label} is fenced`);
         this.accept(b, current);
-      } else this.fence(b, tl);
-      return;
+        return true;
+      }
+      this.fence(b, tl);
+      return false;
     }
-    const restart = b === this.lastPrimary && tl >= this.timeline;
-    if (this.timeline === 0 || tl > this.timeline || restart) this.accept(b, this.lastPrimary);
-    else this.fence(b, tl);
+    const previous = this.lastPrimary;
+    const restart = b === previous && tl >= this.timeline;
+    if (this.timeline === 0 || tl > this.timeline || restart) {
+      const replaced = previous !== null && (previous !== b || tl > this.timeline);
+      this.accept(b, previous);
+      return replaced;
+    }
+    this.fence(b, tl);
+    return false;
   }
 
   private accept(b: Backend, previous: Backend | null): void {

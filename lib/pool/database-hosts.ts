@@ -26,7 +26,23 @@ export interface HostsOwner {
 
 /** A pool's target that follows its database's primary through failovers. */
 class PrimaryTarget implements PoolTarget {
-  constructor(public topology: Topology) {}
+  constructor(
+    public topology: Topology,
+    private readonly pools: () => Iterable<Pool>,
+  ) {}
+
+  /**
+   * A client of a new (database, user) pair logs in during a failover: its pool has never logged
+   * in to the primary, and there is none to log in to now. The parameters another user's pool of
+   * the database learned from it serve its welcome (PgBouncer keeps one welcome per database
+   * always); its reads then go to a standby at once instead of its login waiting for the
+   * promotion. A default its own login would have differently (ALTER ROLE ... SET) is not in
+   * that welcome, as in PgBouncer.
+   */
+  borrowedParams(): ReadonlyMap<string, string> | null {
+    for (const pool of this.pools()) if (pool.serverParams !== null && pool.replicaAddress === null && pool.target === this) return pool.serverParams;
+    return null;
+  }
 
   backend(): Backend | null {
     return this.topology.primary;
@@ -70,6 +86,10 @@ class HostTarget implements PoolTarget {
     /* replica pools never hold */
   }
 
+  borrowedParams(): null {
+    return null;
+  }
+
   trouble(backend: Backend): void {
     this.topology.serverTrouble(backend);
   }
@@ -103,7 +123,7 @@ export class DatabaseHosts implements TopologyEvents {
   primaryTarget(db: DatabaseDef): PoolTarget {
     let target = this.targets.get(db.name);
     if (target === undefined) {
-      target = new PrimaryTarget(this.topology(db));
+      target = new PrimaryTarget(this.topology(db), () => this.owner.pools.values());
       this.targets.set(db.name, target);
     }
     return target;
@@ -120,15 +140,14 @@ export class DatabaseHosts implements TopologyEvents {
     return {
       tracker: t.tracker,
       hosts: t.opts.hosts,
-      connectPrimary: (): Connect => (t.primary ?? t.backends[0]).dialer.connect,
+      connectPrimary: (): Connect => t.catalogHost.dialer.connect,
       latency: (i: number) => t.backends[i].rttMs,
     };
   }
 
-  /** The dialer for one-off connections to `db`'s primary (auth_query). */
+  /** The dialer for auth_query's one-off connections: `db`'s primary, or a standby during a failover (Topology.catalogHost). */
   primaryConnect(db: DatabaseDef): Connect {
-    const t = this.topology(db);
-    return (t.primary ?? t.backends[0]).dialer.connect;
+    return this.topology(db).catalogHost.dialer.connect;
   }
 
   /**

@@ -73,6 +73,11 @@ export interface PoolTarget {
   heldOne(): void;
   /** A server of `backend` closed under the pool or was refused: the failover layer looks at once. */
   trouble(backend: Backend): void;
+  /**
+   * While holding: server parameters another pool of the database learned from its primary, for
+   * the welcome of a client whose pool has none yet (there is no primary to log in to); null if none.
+   */
+  borrowedParams(): ReadonlyMap<string, string> | null;
 }
 
 /** Limits shared between pools (max_db_connections, max_user_connections). */
@@ -165,8 +170,10 @@ export class Pool implements ServerOwner {
       client.fail(refusals.serverLoginRetry());
       return;
     }
-    if (this.serverParams !== null) {
-      client.welcome(this.serverParams);
+    // During a failover a new pool borrows another pool's parameters (lib/pool/database-hosts).
+    const params = this.serverParams ?? (this.target.holding ? this.target.borrowedParams() : null);
+    if (params !== null) {
+      client.welcome(params);
       return;
     }
     this.welcomeWaiting.add(client);
@@ -204,6 +211,11 @@ export class Pool implements ServerOwner {
     while (this.waiting.size > 0) queued.push(this.waiting.shift() as PoolClient);
     for (const client of [...queued, ...this.welcomeWaiting]) client.fail(error);
     this.welcomeWaiting.clear();
+  }
+
+  /** A queued client's request was answered without a server (cancelled): it waits no more. */
+  withdraw(client: PoolClient): void {
+    this.waiting.remove(client);
   }
 
   /** A client left: forget it wherever it was waiting. */

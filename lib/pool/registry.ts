@@ -438,7 +438,11 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
     const client = this.cancelKeys.get(issuedSecret(secret, this.keyIssuer));
     if (client === undefined || client.cancelKey.pid !== pid) return;
     const server = client.server;
-    if (server === null) return;
+    if (server === null) {
+      // Its request may wait for a server (a failover, a full pool): it is taken back, never run.
+      if (client.cancelWaiting()) log.info('cancel request for a request still waiting for a server: answered 57014, it did not run', client);
+      return;
+    }
     const packet = cancelRequest(server.pid, server.secret);
     // Through the host's dialer, so server_tls_sslmode applies to cancels as to everything else.
     server.backend.dialer.connect({

@@ -156,6 +156,14 @@ export const clientIdleTimeout = (): ErrorFields => fatal(SqlState.IdleSessionTi
 export const idleTransactionTimeout = (): ErrorFields =>
   fatal(SqlState.IdleInTransactionTimeout, 'idle transaction timeout');
 
+/**
+ * A CancelRequest came while the client's request waited for a server (held through a failover,
+ * queued for a full pool): it never reached a server, so it did not run. PostgreSQL's text for a
+ * cancelled statement, so drivers treat it as one; the session goes on.
+ */
+export const canceledWhileWaiting = (): ErrorFields =>
+  error(SqlState.QueryCanceled, 'canceling statement due to user request', 'pgmux had not sent it to a server yet: it did not run');
+
 /** A query ran longer than query_timeout (pgmux then closes the server too). PostgreSQL's query_canceled code. */
 export const queryTimeout = (): ErrorFields => fatal(SqlState.QueryCanceled, 'query timeout');
 

@@ -63,7 +63,13 @@ export type TrackerEvent =
   | { readonly kind: 'replica-state'; readonly index: number; readonly from: ReplicaState; readonly to: ReplicaState; readonly reason: string }
   | { readonly kind: 'replica-sample'; readonly index: number }
   | { readonly kind: 'primary-state'; readonly from: PrimaryState; readonly to: PrimaryState; readonly reason: string }
-  | { readonly kind: 'primary-sample' };
+  | { readonly kind: 'primary-sample' }
+  /**
+   * Another host (or the same on a new timeline) became the primary: positions of the old one say
+   * nothing about the new one. Every write made before it that survived is at or before what a
+   * probe sent after `since` (tracker clock) reads on the new primary.
+   */
+  | { readonly kind: 'primary-replaced'; readonly since: number };
 
 export type TrackerListener = (event: TrackerEvent) => void;
 
@@ -217,6 +223,22 @@ export class LagTracker {
   primaryGone(reason: string): void {
     this.setPrimaryState('down', reason);
     this.wakeAll();
+  }
+
+  /**
+   * The failover layer accepted a new primary (another host, or a newer timeline) on a probe sent
+   * at `sentAt`. Its positions may be BEHIND the old primary's (an asynchronous standby promoted
+   * with writes lost): the old positions are forgotten, so a commit's fence resolves with the new
+   * primary's next position and replicas are measured against it, instead of waiting until the
+   * new timeline writes past the old one (reads after every write paying read_your_writes_timeout,
+   * its standbys out of rotation as "lagging").
+   */
+  primaryReplaced(sentAt: number): void {
+    const p = this.primaryStatus;
+    p.lsn = null;
+    p.sentAt = 0;
+    this.history.length = 0;
+    this.emit({ kind: 'primary-replaced', since: sentAt });
   }
 
   private primarySampled(inRecovery: boolean, lsn: Lsn | null, sentAt: number, now: number): void {

@@ -48,7 +48,7 @@ export interface HostsFeed {
   readonly tracker: LagTracker;
   /** Every host of the database, in the tracker's index order. */
   readonly hosts: readonly HostEntry[];
-  /** Dials the current primary (or, while there is none, the first host). */
+  /** Dials the current primary (or, while there is none, a standby that answers: catalog reads only). */
   connectPrimary(): Connect;
   /** Moving average of host `index`'s probe round trips, ms; null while unknown. */
   latency(index: number): number | null;
@@ -131,6 +131,7 @@ export class ReplicaSet {
       sameZone,
     );
     this.unsubscribe = this.tracker.on((event) => {
+      if (event.kind === 'primary-replaced') this.writes.rebase(event.since);
       if (event.kind !== 'replica-state') return;
       const h = all[event.index];
       log.info(`host ${h.host ?? settings.unix_socket_dir}:${h.port} of ${db.name} for reads: ${event.from} -> ${event.to} (${event.reason})`);

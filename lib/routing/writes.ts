@@ -133,6 +133,26 @@ export class WriteScopes {
     return floor === null || own > floor ? own : floor;
   }
 
+  /**
+   * A new primary was accepted (lib/routing/lag-tracker primaryReplaced): positions remembered on
+   * the old timeline may be past anything the new one will have for a long while (writes lost with
+   * the old primary). Every scope that wrote waits instead for the new primary's position read by
+   * the probe sent at `since` (or a later one), which is at or past every write that survived.
+   * O(scopes), once per failover.
+   */
+  rebase(since: number): void {
+    // Fences resolve with a probe sent strictly after them: just before `since`.
+    const at = Math.max(0, since - 0.001);
+    const fenced = (e: Entry): void => {
+      if (e.lsn === null && e.fence < 0) return;
+      e.lsn = null;
+      e.fence = Math.max(e.fence, at);
+    };
+    for (const e of this.entries.values()) fenced(e);
+    for (const e of this.keys.values()) fenced(e);
+    fenced(this.floor);
+  }
+
   /** Keys held now (SHOW KEYS and specs). */
   get keyCount(): number {
     return this.keys.size;

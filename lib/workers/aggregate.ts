@@ -2,7 +2,7 @@
 // a view as it would alone (RowDescription, DataRows, CommandComplete); this module reads those
 // frames back into cells and either sums rows that share a key (POOLS, STATS, DATABASES...) or
 // lists every worker's rows with a `worker` column at the end (CLIENTS, SERVERS, SOCKETS, FDS).
-// Views about state every worker holds alike (CONFIG, VERSION, HOSTS...) stay the local answer.
+// Views about state every worker holds alike (CONFIG, VERSION, REPLICAS...) stay the local answer.
 // Not a hot path: admin queries only.
 
 import { commandComplete, dataRow, rowDescription, type FieldDescription } from '../protocol/backend';
@@ -19,6 +19,8 @@ interface Summed {
   readonly weighted?: Readonly<Record<string, string>>;
   /** Rows (by their key) whose numbers are the largest rather than the sum (SHOW TOTALS' averages). */
   readonly maxRows?: readonly string[];
+  /** Text and `first` columns are the asking worker's own, not the first worker's (SHOW HOSTS: its view of the hosts). */
+  readonly local?: boolean;
 }
 
 interface Listed {
@@ -38,6 +40,9 @@ export const MERGES: Readonly<Record<string, Merge>> = {
   users: { kind: 'sum', key: ['name'] },
   lists: { kind: 'sum', key: ['list'] },
   mem: { kind: 'sum', key: ['name'] },
+  // The requests held for a failover and the connections dialled are each worker's own: summed.
+  // What the probes found stays the asking worker's own view (every worker hears the probes).
+  hosts: { kind: 'sum', key: ['database', 'host', 'port'], first: ['failures', 'last_probe_ms', 'probe_rtt_ms', 'timeline', 'lag_bytes', 'lag_seconds'], local: true },
   clients: { kind: 'list' },
   servers: { kind: 'list' },
   sockets: { kind: 'list' },
@@ -64,7 +69,10 @@ export function mergeOf(arg: string): Merge | undefined {
  */
 export function mergeAnswers(merge: Merge, parts: readonly { worker: number; frames: readonly Buffer[] }[], local: Buffer[]): Buffer[] {
   const tables: { worker: number; table: Table }[] = [];
-  for (const p of [...parts].sort((a, b) => a.worker - b.worker)) {
+  const ordered = [...parts].sort((a, b) => a.worker - b.worker);
+  // Stable: the asking worker's answer first, the others in worker order.
+  if (merge.kind === 'sum' && merge.local === true) ordered.sort((a, b) => Number(b.frames === local) - Number(a.frames === local));
+  for (const p of ordered) {
     const table = readTable(p.frames);
     if (table === null) return local;
     tables.push({ worker: p.worker, table });

@@ -41,6 +41,7 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
   clientIdleTimeout: { args: [], code: '57P05', message: 'client_idle_timeout' },
   idleTransactionTimeout: { args: [], code: '25P03', message: 'idle transaction timeout' },
   queryTimeout: { args: [], code: '57014', message: 'query timeout' },
+  canceledWhileWaiting: { args: [], code: '57014', message: 'canceling statement due to user request', severity: 'ERROR' },
   statementModeTransaction: { args: [], code: '08P01', message: 'transaction blocks not allowed in statement pooling mode' },
   statementColumnsChanged: { args: [], code: '0A000', message: 'cached plan must not change result type', severity: 'ERROR' },
   serverConnLost: { args: [], code: '08006', message: 'server conn crashed?' },

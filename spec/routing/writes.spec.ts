@@ -45,6 +45,28 @@ describe('WriteScopes', () => {
     expect(alone.writeLsn(database, polled(50, 40n))).toBeNull();
   });
 
+  /**
+   * A failover that lost writes: the new primary's timeline is behind positions remembered on the
+   * old one. A scope that wrote waits for the new primary's position from the probe that accepted
+   * it (all that survived), not for the lost position, which no host would reach for a long while.
+   */
+  it('waits for the new primary after a failover, not for a position lost with the old one', () => {
+    const w = new WriteScopes(10, -1);
+    const keyed = 'k\u0000alice';
+    w.wrote('c\u00001', 9000n);
+    w.committed('c\u00002', 100);
+    w.wrote(keyed, 9000n);
+    w.committed('c\u00003', 300);
+    w.rebase(200);
+    expect(w.writeLsn('c\u00001', polled(199, 500n))).toBe('pending');
+    expect(w.writeLsn('c\u00001', polled(200, 500n))).toBe(500n);
+    expect(w.writeLsn('c\u00002', polled(200, 500n))).toBe(500n);
+    expect(w.writeLsn(keyed, polled(200, 500n))).toBe(500n);
+    // A fence later than the failover still waits for a poll after it.
+    expect(w.writeLsn('c\u00003', polled(200, 500n))).toBe('pending');
+    expect(w.writeLsn('c\u00004', polled(200, 500n))).toBeNull();
+  });
+
   /** No write, nothing to wait for. */
   it('has no write for an unknown scope or mode off', () => {
     const w = new WriteScopes();
