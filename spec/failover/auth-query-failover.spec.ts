@@ -6,9 +6,9 @@
 // login since pgmux started) must not wait for the promotion for its welcome either.
 
 import { Client } from 'pg';
-import { startCluster, type Cluster, type PgNode } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { Cluster, PgNode } from '../support/cluster';
+import { startPair, startTwoHosts } from './two-host-pgmux';
+import type { PgmuxProcess } from '../support/pgmux';
 import { consoleRows } from '../support/console';
 import { until } from '../routing/support';
 
@@ -40,22 +40,12 @@ async function standbyRow(): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ replica: true });
-  primary = cluster.primary;
-  if (cluster.replica === undefined) throw new Error('no replica');
-  standby = cluster.replica;
-  await cluster.query(primary, 'CREATE TABLE aq (who text NOT NULL); GRANT ALL ON aq TO app');
-  await cluster.waitForReplay();
-  const port = await freePort();
-  const ini =
-    '[databases]\n' +
-    `app = host=127.0.0.1,127.0.0.1 port=${primary.port},${standby.port} dbname=app\n` +
-    '[pgbouncer]\n' +
-    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-    'auth_type = md5\nauth_file = userlist.txt\nadmin_users = app\nauth_user = postgres\n' +
-    'pool_mode = transaction\ndefault_pool_size = 4\nreplica_lag_poll_interval = 0.05\n' +
-    'failover_timeout = 60\nquery_wait_timeout = 120\n';
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n"app_plain" "${cluster.password}"\n"postgres" "${cluster.password}"\n` });
+  const pair = await startPair('CREATE TABLE aq (who text NOT NULL); GRANT ALL ON aq TO app');
+  ({ cluster, primary, standby } = pair);
+  pgmux = await startTwoHosts(pair, 'auth_user = postgres\nfailover_timeout = 60\nquery_wait_timeout = 120\n', {
+    auth: 'md5',
+    userlist: `"app" "${cluster.password}"\n"app_plain" "${cluster.password}"\n"postgres" "${cluster.password}"\n`,
+  });
   await until('both hosts probed', async () => (await standbyRow()).state === 'up');
 }, 120000);
 

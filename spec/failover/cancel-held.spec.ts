@@ -7,9 +7,10 @@
 
 import { connect as netConnect } from 'node:net';
 import { Client } from 'pg';
-import { startCluster, type Cluster, type PgNode } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { Cluster, PgNode } from '../support/cluster';
+import { startPair, startTwoHosts } from './two-host-pgmux';
+import type { PgmuxProcess } from '../support/pgmux';
+import { AppClients } from './single-host-pgmux';
 import { consoleRows } from '../support/console';
 import { until } from '../routing/support';
 
@@ -19,14 +20,10 @@ let cluster: Cluster;
 let pgmux: PgmuxProcess;
 let primary: PgNode;
 let standby: PgNode;
-let clients: Client[] = [];
+const clients = new AppClients(() => cluster);
 
-async function connect(): Promise<Client> {
-  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
-  c.on('error', () => undefined);
-  await c.connect();
-  clients.push(c);
-  return c;
+function connect(): Promise<Client> {
+  return clients.connect(pgmux.port);
 }
 
 function admin(sql: string): Promise<Record<string, unknown>[]> {
@@ -67,28 +64,14 @@ async function outcome(q: Promise<unknown>, since: () => number): Promise<{ code
 
 describe.each([1, 2])('a cancel for a request held during a failover (workers = %i)', (workers) => {
   beforeAll(async () => {
-    cluster = await startCluster({ replica: true });
-    primary = cluster.primary;
-    if (cluster.replica === undefined) throw new Error('no replica');
-    standby = cluster.replica;
-    await cluster.query(primary, 'CREATE TABLE ch (who text NOT NULL); GRANT ALL ON ch TO app');
-    await cluster.waitForReplay();
-    const port = await freePort();
-    const ini =
-      '[databases]\n' +
-      `app = host=127.0.0.1,127.0.0.1 port=${primary.port},${standby.port} dbname=app\n` +
-      '[pgbouncer]\n' +
-      `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-      'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-      'pool_mode = transaction\ndefault_pool_size = 4\nreplica_lag_poll_interval = 0.05\n' +
-      `failover_timeout = 60\nquery_wait_timeout = 120\n${workers > 1 ? `workers = ${workers}\n` : ''}`;
-    pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+    const pair = await startPair('CREATE TABLE ch (who text NOT NULL); GRANT ALL ON ch TO app');
+    ({ cluster, primary, standby } = pair);
+    pgmux = await startTwoHosts(pair, `failover_timeout = 60\nquery_wait_timeout = 120\n${workers > 1 ? `workers = ${workers}\n` : ''}`);
     await until('both hosts probed', async () => (await standbyRow()).state === 'up');
   }, 120000);
 
   afterAll(async () => {
-    for (const c of clients) await c.end().catch(() => undefined);
-    clients = [];
+    await clients.endAll();
     await pgmux?.stop();
     await cluster?.stop();
   });

@@ -5,9 +5,9 @@
 // and a restart in place. Each step waits on what PostgreSQL or pgmux reports, never a fixed time.
 
 import { Client } from 'pg';
-import { startCluster, type Cluster, type PgNode } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { Cluster, PgNode } from '../support/cluster';
+import { startPair, startTwoHosts } from './two-host-pgmux';
+import type { PgmuxProcess } from '../support/pgmux';
 import { consoleRows } from '../support/console';
 import { run } from '../support/child';
 import { findPgBin } from '../support/pgbin';
@@ -58,22 +58,9 @@ async function promote(node: PgNode): Promise<void> {
 const WHERE = `current_setting('in_hot_standby') AS hs, inet_server_port() AS p`;
 
 beforeAll(async () => {
-  cluster = await startCluster({ replica: true });
-  primary = cluster.primary;
-  if (cluster.replica === undefined) throw new Error('no replica');
-  standby = cluster.replica;
-  await cluster.query(primary, 'CREATE TABLE fo (who text NOT NULL, at timestamptz DEFAULT clock_timestamp()); GRANT ALL ON fo TO app');
-  await cluster.waitForReplay();
-  const port = await freePort();
-  const ini =
-    '[databases]\n' +
-    `app = host=127.0.0.1,127.0.0.1 port=${primary.port},${standby.port} dbname=app\n` +
-    '[pgbouncer]\n' +
-    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-    'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    'pool_mode = transaction\ndefault_pool_size = 4\nreplica_lag_poll_interval = 0.05\n' +
-    `failover_timeout = ${FAILOVER_TIMEOUT_S}\nquery_wait_timeout = 60\n`;
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+  const pair = await startPair('CREATE TABLE fo (who text NOT NULL, at timestamptz DEFAULT clock_timestamp()); GRANT ALL ON fo TO app');
+  ({ cluster, primary, standby } = pair);
+  pgmux = await startTwoHosts(pair, `failover_timeout = ${FAILOVER_TIMEOUT_S}\nquery_wait_timeout = 60\n`);
 }, 120000);
 
 afterAll(async () => {

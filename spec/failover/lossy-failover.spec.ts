@@ -9,9 +9,10 @@
 import { appendFileSync, chmodSync, chownSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { startCluster, type Cluster, type PgNode } from '../support/cluster';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePort } from '../support/ports';
+import type { Cluster, PgNode } from '../support/cluster';
+import { startPair, startTwoHosts } from './two-host-pgmux';
+import type { PgmuxProcess } from '../support/pgmux';
+import { AppClients } from './single-host-pgmux';
 import { consoleRows } from '../support/console';
 import { run } from '../support/child';
 import { findPgBin } from '../support/pgbin';
@@ -27,14 +28,10 @@ let cluster: Cluster;
 let pgmux: PgmuxProcess;
 let oldPrimary: PgNode;
 let standby: PgNode;
-const clients: Client[] = [];
+const clients = new AppClients(() => cluster);
 
-async function connect(): Promise<Client> {
-  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
-  c.on('error', () => undefined);
-  await c.connect();
-  clients.push(c);
-  return c;
+function connect(): Promise<Client> {
+  return clients.connect(pgmux.port);
 }
 
 async function hostRow(node: PgNode): Promise<Record<string, unknown>> {
@@ -74,27 +71,14 @@ async function rebuildAsStandby(node: PgNode, upstream: PgNode): Promise<void> {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ replica: true });
-  oldPrimary = cluster.primary;
-  if (cluster.replica === undefined) throw new Error('no replica');
-  standby = cluster.replica;
-  await cluster.query(oldPrimary, 'CREATE TABLE lossy (v text NOT NULL); GRANT ALL ON lossy TO app');
-  await cluster.waitForReplay();
-  const port = await freePort();
-  const ini =
-    '[databases]\n' +
-    `app = host=127.0.0.1,127.0.0.1 port=${oldPrimary.port},${standby.port} dbname=app\n` +
-    '[pgbouncer]\n' +
-    `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-    'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    'pool_mode = transaction\ndefault_pool_size = 4\nreplica_lag_poll_interval = 0.05\n' +
-    `failover_timeout = 60\nquery_wait_timeout = 120\nread_your_writes_timeout = ${RYW_TIMEOUT_S}\n`;
-  pgmux = await startPgmux(ini, { 'userlist.txt': `"app" "${cluster.password}"\n` });
+  const pair = await startPair('CREATE TABLE lossy (v text NOT NULL); GRANT ALL ON lossy TO app');
+  ({ cluster, primary: oldPrimary, standby } = pair);
+  pgmux = await startTwoHosts(pair, `failover_timeout = 60\nquery_wait_timeout = 120\nread_your_writes_timeout = ${RYW_TIMEOUT_S}\n`);
   await until('both hosts probed', async () => (await hostRow(oldPrimary)).role === 'primary' && (await hostRow(standby)).state === 'up');
 }, 120000);
 
 afterAll(async () => {
-  for (const c of clients) await c.end().catch(() => undefined);
+  await clients.endAll();
   await pgmux?.stop();
   await cluster?.stop();
 });

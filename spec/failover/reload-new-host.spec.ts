@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { startCluster, type Cluster, type PgNode } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
+import { AppClients } from './single-host-pgmux';
 import { freePort } from '../support/ports';
 import { consoleRows } from '../support/console';
 import { until } from '../routing/support';
@@ -20,14 +21,10 @@ let pgmux: PgmuxProcess;
 let primary: PgNode;
 let standby: PgNode;
 let iniFor: (host: PgNode) => string;
-const clients: Client[] = [];
+const clients = new AppClients(() => cluster);
 
-async function connect(): Promise<Client> {
-  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: 'app' });
-  c.on('error', () => undefined);
-  await c.connect();
-  clients.push(c);
-  return c;
+function connect(): Promise<Client> {
+  return clients.connect(pgmux.port);
 }
 
 function admin(sql: string): Promise<Record<string, unknown>[]> {
@@ -60,7 +57,7 @@ beforeAll(async () => {
 }, 120000);
 
 afterAll(async () => {
-  for (const c of clients) await c.end().catch(() => undefined);
+  await clients.endAll();
   await pgmux?.stop();
   await cluster?.stop();
 });

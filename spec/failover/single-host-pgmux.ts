@@ -1,6 +1,6 @@
 // Owns what the single-host failover specs share: a pgmux in front of one host (the primary, or a
 // tap in front of it) with user app's scram login and transaction pooling, and the node-postgres
-// clients a spec opens, each ended after it.
+// clients a spec opens, each ended after it (the two-host specs, ./two-host-pgmux, open theirs here too).
 
 import { Client } from 'pg';
 import type { Cluster } from '../support/cluster';
