@@ -27,8 +27,11 @@ import { assertPortFree, freePorts } from './ports';
 export { findPgBin } from './pgbin';
 
 export interface PgNode {
-  /** Which node this was at startCluster(): 'primary' or 'replica' (never changes; `role` does). */
-  name: 'primary' | 'replica';
+  /**
+   * Which node this was when made: 'primary' or 'replica' at startCluster(), 'standby-N' for the
+   * Nth addStandby() (never changes; `role` does).
+   */
+  name: 'primary' | 'replica' | `standby-${number}`;
   host: string;
   port: number;
   dataDir: string;
@@ -76,6 +79,11 @@ export interface Cluster {
    * to the postmaster's PID) and resolves once the postmaster has exited.
    */
   stopNode(node: PgNode, mode?: StopMode): Promise<void>;
+  /**
+   * One more asynchronous streaming standby of the primary, made as the replica is (its own port
+   * and cluster_name standby-N); resolves once it streams. stop() stops it too.
+   */
+  addStandby(): Promise<PgNode>;
   /** Starts a stopped node in place (same data dir and port); resolves once it accepts connections. */
   startNode(node: PgNode): Promise<void>;
   /** stopNode(node, mode) then startNode(node). */
@@ -200,8 +208,11 @@ class RunningCluster implements Cluster {
     this.server = { origin: install.origin, binDir: install.binDir };
   }
 
-  addNode(dataDir: string, port: number, role: PgNode['role']): PgNode {
-    const node: PgNode = { name: role, host: HOST, port, dataDir, pid: -1, role };
+  /** Standbys made by addStandby(), in order. */
+  private readonly extra: PgNode[] = [];
+
+  addNode(dataDir: string, port: number, role: PgNode['role'], name: PgNode['name'] = role): PgNode {
+    const node: PgNode = { name, host: HOST, port, dataDir, pid: -1, role };
     this.state.set(node, { history: '' });
     return node;
   }
@@ -270,6 +281,32 @@ class RunningCluster implements Cluster {
           ]
         : [{ signal: 'SIGQUIT' as const, waitMs: 5000 }];
     await child.stop([...steps, { signal: 'SIGKILL', waitMs: 5000 }]);
+  }
+
+  /**
+   * A standby cloned from the primary (cloneReplica), with its own port and cluster_name written
+   * after the copied postgresql.conf (later lines win), started and streaming.
+   */
+  async makeStandby(name: PgNode['name'], port: number): Promise<PgNode> {
+    const node = this.addNode(join(this.dir, name), port, 'replica', name);
+    await cloneReplica(this, node);
+    appendFileSync(
+      join(node.dataDir, 'postgresql.conf'),
+      '\n# --- standby overrides ---\n' +
+        // The primary sets synchronous_standby_names only after the first replica's copy
+        // (makeSynchronous); cleared here too, so a promoted standby never waits for one not there.
+        confLines({ port: String(port), cluster_name: name, synchronous_standby_names: '' }),
+    );
+    await this.launch(node);
+    return node;
+  }
+
+  async addStandby(): Promise<PgNode> {
+    const [port] = await freePorts(1);
+    const node = await this.makeStandby(`standby-${this.extra.length + 2}`, port);
+    this.extra.push(node);
+    await this.awaitStreaming(node);
+    return node;
   }
 
   async startNode(node: PgNode): Promise<void> {
@@ -370,8 +407,8 @@ class RunningCluster implements Cluster {
     if (this.stopped) return;
     this.stopped = true;
     const errors: unknown[] = [];
-    // Replica first: a fast-stopping primary waits for its walsenders to drain.
-    for (const node of [this.replica, this.primary]) {
+    // Standbys first: a fast-stopping primary waits for its walsenders to drain.
+    for (const node of [...this.extra, this.replica, this.primary]) {
       if (!node) continue;
       await this.stopNode(node).catch((e: unknown) => errors.push(e));
     }
@@ -382,7 +419,7 @@ class RunningCluster implements Cluster {
   /** Stops everything at once, for a failed start: no clean shutdown needed. */
   async abort(): Promise<void> {
     this.stopped = true;
-    for (const node of [this.replica, this.primary]) {
+    for (const node of [...this.extra, this.replica, this.primary]) {
       if (node) await this.stopNode(node, 'immediate').catch(() => undefined);
     }
     removeTempDir(this.dir);
@@ -497,18 +534,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await createRoles(cluster);
 
     if (opts.replica) {
-      const replica = cluster.addNode(join(dir, 'replica'), replicaPort, 'replica');
-      await cloneReplica(cluster, replica);
-      // The copied postgresql.conf is the primary's; later lines win.
-      appendFileSync(
-        join(replica.dataDir, 'postgresql.conf'),
-        '\n# --- replica overrides ---\n' +
-          // The primary sets synchronous_standby_names only after this copy (makeSynchronous);
-          // cleared here too, so a promoted replica never waits for a standby that is not there.
-          confLines({ port: String(replicaPort), cluster_name: REPLICA_NAME, synchronous_standby_names: '' }),
-      );
+      const replica = await cluster.makeStandby(REPLICA_NAME, replicaPort);
       cluster.replica = replica;
-      await cluster.launch(replica);
       // Only now, with the replica copied and streaming: set earlier, every commit of the
       // setup would wait for a standby not yet there, and the replica would copy the setting.
       if (opts.synchronous) await cluster.makeSynchronous();

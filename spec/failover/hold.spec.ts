@@ -6,7 +6,7 @@
 
 import { Client } from 'pg';
 import type { Cluster, PgNode } from '../support/cluster';
-import { startPair, startTwoHosts } from './two-host-pgmux';
+import { startPair, startTwoHosts, WHERE } from './two-host-pgmux';
 import type { PgmuxProcess } from '../support/pgmux';
 import { consoleRows } from '../support/console';
 import { run } from '../support/child';
@@ -53,9 +53,6 @@ async function promote(node: PgNode): Promise<void> {
   if (r.code !== 0) throw new Error(`pg_ctl promote failed: ${r.stderr}${r.stdout}`);
   node.role = 'primary';
 }
-
-/** Where a statement ran: in_hot_standby and the server's port. */
-const WHERE = `current_setting('in_hot_standby') AS hs, inet_server_port() AS p`;
 
 beforeAll(async () => {
   const pair = await startPair('CREATE TABLE fo (who text NOT NULL, at timestamptz DEFAULT clock_timestamp()); GRANT ALL ON fo TO app');
