@@ -161,7 +161,8 @@ async function healthCheck(target: Target, base: { clients: number; servers: num
   }
   if (now.clients !== base.clients) out.push(run('slot-leak', `SHOW CLIENTS lists ${now.clients} clients after the batch, ${base.clients} before the run`));
   if (fds > base.fds + (now.servers - base.servers)) {
-    out.push(run('fd-leak', `${fds} fds open; ${base.fds} at the start, plus ${now.servers - base.servers} server connections since (SHOW SERVERS); open now: ${target.describeFds()}; open at the start: ${base.described}`));
+    const unlisted = await target.unlisted();
+    out.push(run('fd-leak', `${fds} fds open; ${base.fds} at the start, plus ${now.servers - base.servers} server connections since (SHOW SERVERS); open now: ${target.describeFds()}; open at the start: ${base.described}${unlisted === '' ? '' : `; connections to PostgreSQL not in SHOW SERVERS: ${unlisted}`}`));
   }
   return out;
 }

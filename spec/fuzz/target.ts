@@ -27,6 +27,12 @@ export interface Target {
   /** Client and server connections pgmux lists (SHOW CLIENTS, SHOW SERVERS). */
   sockets(): Promise<{ clients: number; servers: number }>;
   /**
+   * pgmux's connections to PostgreSQL that SHOW SERVERS does not list, each as PostgreSQL sees
+   * it (pg_stat_activity by client port: application_name tells the health probe and the LISTEN
+   * listener from a pooled server pgmux lost track of); empty when there are none.
+   */
+  unlisted(): Promise<string>;
+  /**
    * The bystander, inside one open transaction for the whole run on the pool "busy" (whose only
    * server it holds), adds a row and counts its rows: an error or a wrong count means it was harmed.
    */
@@ -100,6 +106,19 @@ export async function startTarget(): Promise<Target> {
         const servers = (await console.query('SHOW SERVERS')).rows.length;
         return { clients, servers };
       },
+      async unlisted() {
+        const listed = new Set((await console.query('SHOW SERVERS')).rows.map((r: Record<string, unknown>) => Number(r.local_port)));
+        const ports = tcpOf(mux.pid)
+          .filter((t) => t.remote === cluster.primary.port && !listed.has(t.local))
+          .map((t) => t.local);
+        if (ports.length === 0) return '';
+        const r = await cluster.query(
+          cluster.primary,
+          `SELECT client_port, pid, application_name, usename, datname, state, backend_start, state_change, query FROM pg_stat_activity WHERE client_port IN (${ports.join(',')})`,
+        );
+        const seen = new Map(r.rows.map((row) => [Number(row.client_port), row]));
+        return ports.map((p) => `port ${p}: ${seen.has(p) ? JSON.stringify(seen.get(p)) : 'not in pg_stat_activity'}`).join('; ');
+      },
       async checkBystander() {
         try {
           rows++;
@@ -125,9 +144,34 @@ export async function startTarget(): Promise<Target> {
   }
 }
 
-/** TCP socket inodes of the machine -> "local port->remote port (state)", from /proc/net/tcp{,6}. */
-function tcpSockets(): Map<string, string> {
-  const out = new Map<string, string>();
+interface TcpSocket {
+  local: number;
+  remote: number;
+  /** /proc/net/tcp's st, hex: 01 ESTABLISHED, 06 TIME_WAIT, 08 CLOSE_WAIT... */
+  state: string;
+}
+
+/** The TCP sockets among `pid`'s open descriptors. */
+function tcpOf(pid: number): TcpSocket[] {
+  const tcp = tcpSockets();
+  const out: TcpSocket[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    const t = inode === undefined ? undefined : tcp.get(inode);
+    if (t !== undefined) out.push(t);
+  }
+  return out;
+}
+
+/** TCP socket inodes of the machine -> local port, remote port and state, from /proc/net/tcp{,6}. */
+function tcpSockets(): Map<string, TcpSocket> {
+  const out = new Map<string, TcpSocket>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';
     try {
@@ -139,7 +183,7 @@ function tcpSockets(): Map<string, string> {
       const f = line.trim().split(/\s+/);
       if (f.length < 10) continue;
       const port = (addr: string): number => parseInt(addr.slice(addr.lastIndexOf(':') + 1), 16);
-      out.set(f[9]!, `${port(f[1]!)}->${port(f[2]!)} (state ${f[3]})`);
+      out.set(f[9]!, { local: port(f[1]!), remote: port(f[2]!), state: f[3]! });
     }
   }
   return out;
@@ -161,7 +205,9 @@ export function describeFds(pid: number, names: ReadonlyMap<number, string> = ne
     }
     const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
     // Ephemeral ports (the kernel's, above 32767) differ per connection: one name for all of them.
-    const kind = inode === undefined ? target.replace(/\d+/g, 'N') : (tcp.get(inode)?.replace(/\d+/g, (p) => names.get(Number(p)) ?? (Number(p) > 32767 && p.length <= 5 ? 'E' : p)) ?? 'socket (not tcp)');
+    const t = inode === undefined ? undefined : tcp.get(inode);
+    const tcpKind = t === undefined ? 'socket (not tcp)' : `${t.local}->${t.remote} (state ${t.state})`.replace(/\d+/g, (p) => names.get(Number(p)) ?? (Number(p) > 32767 && p.length <= 5 ? 'E' : p));
+    const kind = inode === undefined ? target.replace(/\d+/g, 'N') : tcpKind;
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
   return [...kinds].map(([k, n]) => `${n}x ${k}`).join(', ');
