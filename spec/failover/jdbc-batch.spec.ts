@@ -4,7 +4,9 @@
 // transaction. The primary stops (fast) and the standby is promoted PROMOTE_AFTER_MS later.
 // Every batch must be whole or absent on the new primary: an acknowledged batch exactly once with
 // all its rows, a failed one absent or (a commit whose answer was lost) whole, never in part,
-// never twice; and the driver's errors are clear (a SQLSTATE and a message).
+// never twice; and the driver's errors are clear (a SQLSTATE and a message). Then the server of
+// a transaction that has run its batch and not yet committed goes away (a restart in place of the
+// new primary): its COMMIT must fail, never succeed on another server with the batch gone.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -54,24 +56,9 @@ afterAll(async () => {
 it(`pgJDBC executeBatch of ${ROWS} inserts through a fast stop and promotion: every batch whole once or absent, errors clear`, async () => {
   await until('the primary found', async () => hostRow(await hostRows(pgmux, cluster.password), primary).state === 'primary');
   const stopFile = join(dir, 'stop');
-  const java = spawn('java', ['-cp', `${dir}:${JDBC_JAR}`, 'BatchDrill'], {
-    env: { ...process.env, PGMUX_PORT: String(pgmux.port), PGMUX_USER: 'app', PGMUX_PASSWORD: cluster.password, ROWS: String(ROWS), STOP: stopFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const outcomes: Outcome[] = [];
-  let stderr = '';
-  let pending = '';
-  java.stdout.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      const m = /^(ok|err) (\d+) (.*)$/.exec(line);
-      if (m !== null) outcomes.push({ ok: m[1] === 'ok', batch: Number(m[2]), detail: m[3]!, at: Date.now() });
-    }
-  });
-  java.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => java.on('exit', (code) => resolve(code)));
+  const java = startDrill({ STOP: stopFile });
+  const outcomes = java.outcomes;
+  const exited = java.exited;
   try {
     await until('10 batches before the stop', async () => outcomes.filter((o) => o.ok).length >= 10, 60000);
     const stoppingAt = Date.now();
@@ -111,7 +98,58 @@ it(`pgJDBC executeBatch of ${ROWS} inserts through a fast stop and promotion: ev
     const ran = new Set(outcomes.map((o) => o.batch));
     expect([...stored.keys()].filter((b) => !ran.has(b))).toEqual([]);
   } finally {
-    if (java.exitCode === null) java.kill('SIGKILL');
-    if (stderr !== '') process.stdout.write(`BatchDrill stderr: ${stderr}\n`);
+    java.end();
   }
 });
+
+it('fails the COMMIT of a batch whose server went away after executeBatch (a restart in place): the batch is not there, and the driver says so', async () => {
+  const go = join(dir, 'go');
+  const java = startDrill({ STOP: join(dir, 'stop'), GO: go, BATCH: '1000' });
+  try {
+    await until('the batch executed, its transaction open', async () => java.executed.includes(1000), 60000);
+    await cluster.restartNode(standby, 'fast');
+    writeFileSync(go, '');
+    expect(await java.exited).toBe(0);
+    process.stdout.write(`jdbc commit after restart: ${JSON.stringify(java.outcomes)}\n`);
+    expect(java.outcomes).toHaveLength(1);
+    expect(java.outcomes[0]).toMatchObject({ batch: 1000, ok: false });
+    expect(java.outcomes[0]!.detail).toMatch(/^[0-9A-Z]{5} \S/);
+    expect((await cluster.query(standby, 'SELECT count(*)::int AS n FROM jb WHERE batch = 1000')).rows[0]?.n).toBe(0);
+  } finally {
+    java.end();
+  }
+});
+
+/** BatchDrill running through pgmux with `env` added: its outcomes and "executed" lines as they come. */
+function startDrill(env: Record<string, string>): { outcomes: Outcome[]; executed: number[]; exited: Promise<number | null>; end(): void } {
+  const java = spawn('java', ['-cp', `${dir}:${JDBC_JAR}`, 'BatchDrill'], {
+    env: { ...process.env, PGMUX_PORT: String(pgmux.port), PGMUX_USER: 'app', PGMUX_PASSWORD: cluster.password, ROWS: String(ROWS), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const outcomes: Outcome[] = [];
+  const executed: number[] = [];
+  let stderr = '';
+  let pending = '';
+  java.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^(ok|err) (\d+) (.*)$/.exec(line);
+      if (m !== null) outcomes.push({ ok: m[1] === 'ok', batch: Number(m[2]), detail: m[3]!, at: Date.now() });
+      const e = /^executed (\d+)$/.exec(line);
+      if (e !== null) executed.push(Number(e[1]));
+    }
+  });
+  java.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => java.on('exit', (code) => resolve(code)));
+  return {
+    outcomes,
+    executed,
+    exited,
+    end() {
+      if (java.exitCode === null) java.kill('SIGKILL');
+      if (stderr !== '') process.stdout.write(`BatchDrill stderr: ${stderr}\n`);
+    },
+  };
+}

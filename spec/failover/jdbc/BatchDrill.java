@@ -5,6 +5,10 @@
 //   ok <batch> <counts summed>       the batch (and its commit) was acknowledged
 //   err <batch> <SQLSTATE> <message> the driver reported an error (the batch may not be half done)
 // After an error the connection is replaced when it is no longer usable.
+//
+// With GO set: one batch only, in an explicit transaction; after executeBatch it prints
+// "executed <batch>" and waits for the file GO before commit(), so the spec can take the server
+// away between the batch and its COMMIT.
 
 import java.io.File;
 import java.sql.*;
@@ -18,6 +22,10 @@ public class BatchDrill {
         int rows = Integer.parseInt(env.get("ROWS"));
         File stop = new File(env.get("STOP"));
         Connection c = DriverManager.getConnection(url, user, password);
+        if (env.get("GO") != null) {
+            commitLater(c, rows, Integer.parseInt(env.get("BATCH")), new File(env.get("GO")));
+            return;
+        }
         for (int batch = 0; !stop.exists(); batch++) {
             boolean auto = batch % 2 == 0;
             try {
@@ -53,5 +61,27 @@ public class BatchDrill {
             System.out.flush();
         }
         c.close();
+    }
+
+    static void commitLater(Connection c, int rows, int batch, File go) throws Exception {
+        c.setAutoCommit(false);
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO jb (batch, seq, auto) VALUES (?, ?, false)")) {
+            for (int i = 0; i < rows; i++) {
+                ps.setInt(1, batch);
+                ps.setInt(2, i);
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+        System.out.println("executed " + batch);
+        System.out.flush();
+        while (!go.exists()) Thread.sleep(10);
+        try {
+            c.commit();
+            System.out.println("ok " + batch + " " + rows);
+        } catch (SQLException e) {
+            System.out.println("err " + batch + " " + e.getSQLState() + " " + e.getMessage().replace('\n', ' '));
+        }
+        System.out.flush();
     }
 }
