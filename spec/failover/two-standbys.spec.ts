@@ -3,7 +3,9 @@
 // following the dead primary, then re-pointed at A as a failover manager would. Writes held
 // while there is no primary run once on A; reads go on, on the standbys, with no error; SHOW
 // HOSTS shows the roles as they are; and the old primary, back on its old timeline, gets
-// nothing (no write, no pooled connection). Every step waits on what PostgreSQL or pgmux reports.
+// nothing (no write, no pooled connection). While B still follows the dead primary it serves reads
+// only until it is max_replica_lag behind the new primary's writes. Every step waits on what
+// PostgreSQL or pgmux reports.
 
 import type { Client } from 'pg';
 import type { Cluster, PgNode } from '../support/cluster';
@@ -14,6 +16,9 @@ import { AppClients } from './single-host-pgmux';
 import { hostRow, hostRows, startPair, startTwoHosts, WHERE } from './two-host-pgmux';
 
 jest.setTimeout(120000);
+
+/** max_replica_lag's time part: how long B may serve reads while it replays nothing of A's. */
+const MAX_LAG_S = 5;
 
 let cluster: Cluster;
 let pgmux: PgmuxProcess;
@@ -57,7 +62,7 @@ beforeAll(async () => {
   ({ cluster, primary } = pair);
   a = pair.standby;
   b = pair.more[0]!;
-  pgmux = await startTwoHosts(pair, 'failover_timeout = 20\nquery_wait_timeout = 60\n');
+  pgmux = await startTwoHosts(pair, `failover_timeout = 20\nquery_wait_timeout = 60\nmax_replica_lag = 64MB,${MAX_LAG_S}s\n`);
 }, 180000);
 
 afterAll(async () => {
@@ -121,6 +126,25 @@ describe('a primary and two standbys', () => {
       { who: 'held', n: 1 },
       { who: 'setup', n: 1 },
     ]);
+  });
+
+  it(`B, still following the dead primary, leaves rotation once it is ${MAX_LAG_S} s behind the new primary's writes; reads go on with no error`, async () => {
+    const writer = await connect();
+    const reader = new Reader(await connect());
+    reader.start();
+    const since = Date.now();
+    // A keeps writing; B replays none of it.
+    await until('B out of rotation', async () => {
+      await writer.query("INSERT INTO two VALUES ('tick')");
+      return hostRow(await hosts(), b).state !== 'up';
+    }, 30000);
+    const outAt = Date.now();
+    await until('reads on A once B is out', async () => reader.reads.some((r) => r.at > outAt && r.port === a.port));
+    await reader.stop();
+    process.stdout.write(`two standbys: B (following nothing) out of rotation ${outAt - since} ms after the drill's first write; state ${String(hostRow(await hosts(), b).state)}\n`);
+    expect(reader.reads.filter((r) => r.error !== null)).toEqual([]);
+    expect(reader.reads.filter((r) => r.at > outAt && r.port === b.port)).toEqual([]);
+    await writer.query("DELETE FROM two WHERE who = 'tick'");
   });
 
   it('B, re-pointed at the new primary, streams its timeline and serves reads that see the new writes', async () => {
