@@ -28,7 +28,7 @@ const clients = new AppClients(() => cluster);
 const connect = (): Promise<Client> => clients.connect(pgmux.port);
 const hosts = (): Promise<Record<string, unknown>[]> => hostRows(pgmux, cluster.password);
 
-/** GET /readyz every 50 ms until stopped: when, and what it said. */
+/** GET /readyz every 50 ms until stopped: what it said, and when the answer came (it reflects pgmux's state before then). */
 class Readiness {
   readonly samples: { at: number; status: number; body: string }[] = [];
   private stopped = false;
@@ -37,9 +37,9 @@ class Readiness {
   start(): void {
     this.done = (async () => {
       while (!this.stopped) {
-        const at = Date.now();
         const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
-        this.samples.push({ at, status: res.status, body: await res.text() });
+        const body = await res.text();
+        this.samples.push({ at: Date.now(), status: res.status, body });
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
