@@ -208,8 +208,8 @@ class RunningCluster implements Cluster {
     this.server = { origin: install.origin, binDir: install.binDir };
   }
 
-  /** Standbys made by addStandby(), in order. */
-  private readonly extra: PgNode[] = [];
+  /** Every standby made (the replica, then addStandby()'s), each from before its first start: stop() and abort() stop them. */
+  private readonly standbys: PgNode[] = [];
 
   addNode(dataDir: string, port: number, role: PgNode['role'], name: PgNode['name'] = role): PgNode {
     const node: PgNode = { name, host: HOST, port, dataDir, pid: -1, role };
@@ -289,6 +289,7 @@ class RunningCluster implements Cluster {
    */
   async makeStandby(name: PgNode['name'], port: number): Promise<PgNode> {
     const node = this.addNode(join(this.dir, name), port, 'replica', name);
+    this.standbys.push(node);
     await cloneReplica(this, node);
     appendFileSync(
       join(node.dataDir, 'postgresql.conf'),
@@ -303,8 +304,7 @@ class RunningCluster implements Cluster {
 
   async addStandby(): Promise<PgNode> {
     const [port] = await freePorts(1);
-    const node = await this.makeStandby(`standby-${this.extra.length + 2}`, port);
-    this.extra.push(node);
+    const node = await this.makeStandby(`standby-${this.standbys.length + 1}`, port);
     await this.awaitStreaming(node);
     return node;
   }
@@ -408,8 +408,7 @@ class RunningCluster implements Cluster {
     this.stopped = true;
     const errors: unknown[] = [];
     // Standbys first: a fast-stopping primary waits for its walsenders to drain.
-    for (const node of [...this.extra, this.replica, this.primary]) {
-      if (!node) continue;
+    for (const node of [...this.standbys, this.primary]) {
       await this.stopNode(node).catch((e: unknown) => errors.push(e));
     }
     removeTempDir(this.dir);
@@ -419,8 +418,8 @@ class RunningCluster implements Cluster {
   /** Stops everything at once, for a failed start: no clean shutdown needed. */
   async abort(): Promise<void> {
     this.stopped = true;
-    for (const node of [...this.extra, this.replica, this.primary]) {
-      if (node) await this.stopNode(node, 'immediate').catch(() => undefined);
+    for (const node of [...this.standbys, this.primary]) {
+      await this.stopNode(node, 'immediate').catch(() => undefined);
     }
     removeTempDir(this.dir);
   }
