@@ -152,7 +152,7 @@ export class PinWatch {
     if (pins.gids.size > 0) {
       log.warn(`client left with prepared transactions not finished through it: ${[...pins.gids].join(', ')}; they stay prepared until COMMIT PREPARED or ROLLBACK PREPARED`, this.subject);
     }
-    pins.gids.clear();
+    pins.forgetGids();
     if (reset) log.info(`client left holding session state (${describePins(pins.mask) || 'being checked'}); its server is reset`, this.subject);
     pins.clear();
     return reset;

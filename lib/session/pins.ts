@@ -115,6 +115,8 @@ export function preparedGid(sql: string): string | null {
   return m === null ? null : m[1].replace(/''/g, "'");
 }
 
+const NO_GIDS: ReadonlySet<string> = new Set();
+
 /** One client's pins. */
 export class ClientPins {
   /** Reasons held now (bits of Pin). */
@@ -129,7 +131,7 @@ export class ClientPins {
    */
   private sinceCheck = 0;
   /** Global transaction ids this client prepared and has not seen finished (prepared-xact). */
-  readonly gids = new Set<string>();
+  private gidSet: Set<string> | null = null;
   /** Named statements whose text creates server pins: a Bind of one pins as its Parse did. */
   private named: Map<string, number> | null = null;
 
@@ -137,6 +139,16 @@ export class ClientPins {
     /** Where this client's pins are counted: its pool's, and its routed database's when routed. */
     private readonly counts: PinCounts[],
   ) {}
+
+  /** The gids of its prepared transactions (made at the first: most clients never prepare one). */
+  get gids(): ReadonlySet<string> {
+    return this.gidSet ?? NO_GIDS;
+  }
+
+  /** The client left: its prepared transactions are no longer followed. */
+  forgetGids(): void {
+    this.gidSet = null;
+  }
 
   /** Reasons held now, as bits. */
   get mask(): number {
@@ -166,7 +178,7 @@ export class ClientPins {
     if (mask === 0) return;
     if ((mask & Pin.preparedXact) !== 0 && sql !== null) {
       const gid = preparedGid(sql);
-      if (gid !== null) this.gids.add(gid);
+      if (gid !== null) (this.gidSet ??= new Set()).add(gid);
     }
     this.doubt = true;
     if (this.checking) this.sinceCheck |= mask;
@@ -214,7 +226,7 @@ export class ClientPins {
     for (const r of answer.split(',')) if (r !== '') found |= pinBit(r as PinReason);
     found |= this.sinceCheck;
     this.sinceCheck = 0;
-    if ((found & Pin.preparedXact) === 0) this.gids.clear();
+    if ((found & Pin.preparedXact) === 0) this.gidSet = null;
     this.set((this.held & ROUTE_PINS) | (found & SERVER_PINS));
   }
 
