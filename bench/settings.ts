@@ -19,6 +19,7 @@ import { otherLoadMeter } from './other-load';
 import { spread } from './stats';
 import { SessionSettings, SettingValues, replayFor } from '../lib/session/settings';
 import { FrontendCode } from '../lib/protocol/codes';
+import { Scan, StatementText } from '../lib/session/statement-scan';
 import { query as queryFrame } from '../lib/protocol/frontend';
 
 const USER = 'app';
@@ -87,9 +88,11 @@ function micro(): string[] {
   const b = SettingValues.of(new Map(options));
   const n = 1_000_000;
   let sink = 0;
+  const text = new StatementText();
   const observe = nsPer(n, (i) => {
     const f = frames[i & 4095];
-    a.observe(FrontendCode.Query, f, 0, f.length);
+    text.read(FrontendCode.Query, f, 0, f.length, Scan.MaySet);
+    a.observe(f, text);
   });
   const replay = nsPer(n, () => {
     if (replayFor(a.values, b) !== null) sink++;

@@ -50,6 +50,9 @@ export type ClientState = 'startup' | 'auth' | 'welcome' | 'idle' | 'waiting' | 
 
 let nextClientId = 1;
 
+/** Before the welcome: no key (one shared object, not one per accepted connection). */
+const NO_CANCEL_KEY = Object.freeze({ pid: 0, secret: 0 });
+
 export class ClientConnection implements ServerPeer, PoolClient, LogSubject, LoginSubject, SocketOwner, TlsClient, ListenHost {
   readonly id = nextClientId++;
   state: ClientState = 'startup';
@@ -81,7 +84,7 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
   settings: SessionSettings | null = null;
   /** Transaction or statement pooling: statements are watched for SET, which follows the client (lib/session/settings). */
   watchSets = false;
-  cancelKey = { pid: 0, secret: 0 };
+  cancelKey: { pid: number; secret: number } = NO_CANCEL_KEY;
   /** ReadyForQuery messages the server still owes for this client's Sync/Query/FunctionCall. */
   owed = 0;
   /** Messages sent since the last Sync or Query: the server is mid extended-protocol batch. */

@@ -16,6 +16,7 @@ import type { PreparedLink } from '../prepared/link';
 import type { ClientRouter } from '../routing/router';
 import type { SessionSettings } from '../session/settings';
 import { NOT_OURS } from '../session/listen-glue';
+import { Scan, StatementText } from '../session/statement-scan';
 import type { ClientConnection } from './client-connection';
 
 export class ClientRequests implements RelayHandler {
@@ -28,6 +29,8 @@ export class ClientRequests implements RelayHandler {
   /** What goes to `gatherFor` while the current chunk is fed (gather), else null. */
   private gathered: Buffer[] | null = null;
   private gatherFor: ServerConnection | null = null;
+  /** The current Query or Parse frame's text as the session's watchers read it (refilled per frame). */
+  private readonly text = new StatementText();
 
   constructor(
     private readonly client: ClientConnection,
@@ -108,30 +111,42 @@ export class ClientRequests implements RelayHandler {
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {
-    if (this.client.watchSets) {
-      const settings = this.client.settings as SessionSettings;
-      if (type === FrontendCode.Query || type === FrontendCode.Parse) settings.observe(type, buf, start, end);
+    const client = this.client;
+    const isStatement = type === FrontendCode.Query || type === FrontendCode.Parse;
+    // The SET, LISTEN and pin watchers share one read of the statement text (lib/session/statement-scan).
+    const text = this.text;
+    if (isStatement && (client.watchSets || client.pinWatch !== null || client.listenGlue !== null)) {
+      let want = client.watchSets ? Scan.MaySet : 0;
+      if (client.listenGlue !== null) want |= Scan.MayListen;
+      if (client.pinWatch !== null) want |= client.pinWatch.wants;
+      text.read(type, buf, start, end, want);
+    }
+    if (client.watchSets) {
+      const settings = client.settings as SessionSettings;
+      if (isStatement) settings.observe(buf, text);
       else if (type === FrontendCode.Bind && settings.hasNamedStatements) settings.observeBind(buf, start, end);
     }
-    const tags = this.client.tags;
+    const tags = client.tags;
     if (tags !== null) {
       if (type === FrontendCode.Query) tags.query(buf, start, end);
       else if (type === FrontendCode.Parse) tags.parse(buf, start, end);
       else if (type === FrontendCode.Bind) tags.bind(buf, start, end);
     }
-    const server = this.client.server;
-    if (this.client.listenGlue !== null && server !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {
-      const verdict = this.client.listenGlue.linkedFrame(type, buf, start, end, server.txStatus, this.client.owed);
+    const server = client.server;
+    if (client.listenGlue !== null && server !== null && isStatement) {
+      const verdict = client.listenGlue.linkedFrame(type, buf, start, end, server.txStatus, client.owed, text.valid && (text.scan & Scan.MayListen) !== 0);
       if (verdict !== NOT_OURS) return verdict;
     }
-    if (this.client.rules !== null && isRuleMessage(type) && server !== null) {
+    if (client.rules !== null && isRuleMessage(type) && server !== null) {
       // statement_timeout, the cache's writes; a denied statement goes on as the rules' marker.
-      const replaced = this.client.rules.clientFrame(type, buf, start, end, server, clock.now);
+      const replaced = client.rules.clientFrame(type, buf, start, end, server, clock.now);
       if (replaced !== null) return this.replaceFrame(type, replaced);
     }
-    if (this.client.pinWatch !== null && isRuleMessage(type) && server !== null) {
+    if (client.pinWatch !== null && server !== null && (isStatement || type === FrontendCode.Bind)) {
       // Session pins are recorded (or refused over max_pinned_clients_per_pool) before the statement goes.
-      const refused = this.client.pinWatch.frame(type, buf, start, end, this.client.ctx.settings.max_pinned_clients_per_pool, (this.client.pool as Pool).pins);
+      const limit = client.ctx.settings.max_pinned_clients_per_pool;
+      const counts = (client.pool as Pool).pins;
+      const refused = isStatement ? client.pinWatch.statement(type, buf, text, limit, counts) : client.pinWatch.bind(buf, start, end, limit, counts);
       if (refused !== null) return this.replaceFrame(type, refused);
     }
     if (this.client.router !== null && (type === FrontendCode.Query || type === FrontendCode.Parse)) {

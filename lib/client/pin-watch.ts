@@ -9,8 +9,9 @@ import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
 import { decodeErrorFields, errorResponse } from '../protocol/backend';
 import { parse, query } from '../protocol/frontend';
 import * as refusals from '../protocol/refusals';
-import { ClientPins, describePins, mayRelease, type PinCounts } from '../session/pins';
-import { serverPinsOf, serverPinsOfText } from '../routing/pin-detector';
+import { ClientPins, describePins, type PinCounts } from '../session/pins';
+import { serverPinsOfText } from '../routing/pin-detector';
+import { Scan, type StatementText } from '../session/statement-scan';
 import { log, type LogSubject } from '../log';
 import type { InternalReader, ServerConnection } from '../server/server-connection';
 
@@ -38,36 +39,43 @@ export class PinWatch {
   }
 
   /**
-   * A Query, Parse or Bind about to be forwarded. Records the server pins it creates, or that it
-   * may release some; returns the frame to send instead when it would pin a client over
-   * `limit` (0: no limit) while `counts` already holds that many.
+   * A Bind about to be forwarded: a Bind of a named statement whose text pins pins as it does.
+   * Returns the frame to send instead when it would pin a client over `limit` (never: see creates).
    */
-  frame(type: number, buf: Buffer, start: number, end: number, limit: number, counts: PinCounts): Buffer | null {
+  bind(buf: Buffer, start: number, end: number, limit: number, counts: PinCounts): Buffer | null {
     const pins = this.pins;
-    let from = start + HEADER_LENGTH;
-    let name: string | null = null;
-    if (type === FrontendCode.Bind) {
-      if (!pins.tracksNamed) return null;
-      const portalEnd = buf.indexOf(0, from);
-      if (portalEnd < 0 || portalEnd >= end) return null;
-      const nameEnd = buf.indexOf(0, portalEnd + 1);
-      if (nameEnd < 0 || nameEnd >= end) return null;
-      return this.creates(pins.namedPins(buf.toString('utf8', portalEnd + 1, nameEnd)), null, limit, counts, type, '');
+    if (!pins.tracksNamed) return null;
+    const portalEnd = buf.indexOf(0, start + HEADER_LENGTH);
+    if (portalEnd < 0 || portalEnd >= end) return null;
+    const nameEnd = buf.indexOf(0, portalEnd + 1);
+    if (nameEnd < 0 || nameEnd >= end) return null;
+    return this.creates(pins.namedPins(buf.toString('utf8', portalEnd + 1, nameEnd)), null, limit, counts, FrontendCode.Bind, '');
+  }
+
+  /** The bits of lib/session/statement-scan a statement's scan must ask for, for statement(). */
+  get wants(): number {
+    return this.pins.holdsServer ? Scan.MayPin | Scan.MayRelease : Scan.MayPin;
+  }
+
+  /**
+   * A Query or Parse about to be forwarded, read by the client's watchers (asked for `wants`).
+   * Records the server pins it creates, or that it may release some; returns the frame to send
+   * instead when it would pin a client over `limit` (0: no limit) while `counts` already holds that many.
+   */
+  statement(type: number, buf: Buffer, text: StatementText, limit: number, counts: PinCounts): Buffer | null {
+    if (!text.valid) return null;
+    const pins = this.pins;
+    if (pins.holdsServer && (text.scan & Scan.MayRelease) !== 0) pins.mayHaveReleased();
+    const name = text.name;
+    if ((text.scan & Scan.MayPin) === 0) {
+      if (type === FrontendCode.Parse && name !== '') pins.parsed(name, 0);
+      return null;
     }
-    if (type === FrontendCode.Parse) {
-      const nul = buf.indexOf(0, from);
-      if (nul < 0 || nul >= end) return null;
-      name = buf.toString('utf8', from, nul);
-      from = nul + 1;
-    }
-    // A Query's text is the whole frame but its final NUL; a Parse's runs to the NUL before its parameter types.
-    let stop = type === FrontendCode.Query && buf[end - 1] === 0 ? end - 1 : buf.indexOf(0, from);
-    if (stop < 0 || stop >= end) stop = end;
-    if (pins.holdsServer && mayRelease(buf, from, stop)) pins.mayHaveReleased();
-    const mask = serverPinsOf(buf, from, stop);
-    if (name !== null && name !== '') pins.parsed(name, mask);
+    const sql = buf.toString('utf8', text.from, text.stop);
+    const mask = serverPinsOfText(sql);
+    if (type === FrontendCode.Parse && name !== '') pins.parsed(name, mask);
     if (mask === 0) return null;
-    return this.creates(mask, buf.toString('utf8', from, stop), limit, counts, type, name ?? '');
+    return this.creates(mask, sql, limit, counts, type, name);
   }
 
   /** Named statements pgmux answered Parse for itself (no server linked): a later Bind of one pins as its text does. */
@@ -144,7 +152,7 @@ export class PinWatch {
     if (pins.gids.size > 0) {
       log.warn(`client left with prepared transactions not finished through it: ${[...pins.gids].join(', ')}; they stay prepared until COMMIT PREPARED or ROLLBACK PREPARED`, this.subject);
     }
-    pins.gids.clear();
+    pins.forgetGids();
     if (reset) log.info(`client left holding session state (${describePins(pins.mask) || 'being checked'}); its server is reset`, this.subject);
     pins.clear();
     return reset;

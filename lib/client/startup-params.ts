@@ -12,9 +12,11 @@ export type StartupDecision =
       database: string;
       params: Map<string, string>;
       /** `options` switches for parameters other than the tracked ones (lib/session/settings replays them). */
-      settings: Map<string, string>;
+      settings: ReadonlyMap<string, string>;
     }
   | { ok: false; problem: 'no-user' | 'unsupported'; name: string };
+
+const NO_SETTINGS: ReadonlyMap<string, string> = new Map();
 
 /** Parameters that are not settings and never reach a server from the startup packet. */
 const STRUCTURAL = new Set(['user', 'database']);
@@ -28,7 +30,8 @@ export function decideStartup(
   if (user === undefined || user === '') return { ok: false, problem: 'no-user', name: 'user' };
   const database = raw.get('database') || user;
   const params = new Map<string, string>();
-  const settings = new Map<string, string>();
+  // Made only when `options` sets something: most logins have none.
+  let settings: Map<string, string> | null = null;
   const ignore = ignoredSet(ignored);
   for (const [name, value] of raw) {
     if (STRUCTURAL.has(name)) continue;
@@ -39,7 +42,7 @@ export function decideStartup(
         for (const [setting, v] of switches) {
           const canonical = tracked.lookup(setting);
           if (canonical !== undefined) params.set(canonical, v);
-          else settings.set(setting, v);
+          else (settings ??= new Map()).set(setting, v);
         }
         continue;
       }
@@ -52,7 +55,7 @@ export function decideStartup(
     if (ignore.has(name.toLowerCase())) continue;
     return { ok: false, problem: 'unsupported', name };
   }
-  return { ok: true, user, database, params, settings };
+  return { ok: true, user, database, params, settings: settings ?? NO_SETTINGS };
 }
 
 /** ignore_startup_parameters as a set of lower-case names, made once per setting value (not per login). */

@@ -271,11 +271,12 @@ export class ListenGlue {
 
   /**
    * A whole Query or Parse frame of the linked client (`status` is its transaction's, `owed` the
-   * ReadyForQuery count including this frame's). NOT_OURS, or the relay verdict: Swallow | Notify
-   * with `answer` set for the client connection to send.
+   * ReadyForQuery count including this frame's, `mayListen` its scan's MayListen of
+   * lib/session/statement-scan, which mayBeListen asks). NOT_OURS, or the relay verdict:
+   * Swallow | Notify with `answer` set for the client connection to send.
    */
-  linkedFrame(type: number, buf: Buffer, start: number, end: number, status: number, owed: number): number {
-    if (this.neverListened && !mayBeListen(type, buf, start, end)) return NOT_OURS;
+  linkedFrame(type: number, buf: Buffer, start: number, end: number, status: number, owed: number, mayListen: boolean): number {
+    if (this.neverListened && !mayListen) return NOT_OURS;
     if (type === FrontendCode.Parse) this.noteParse(buf, start, end);
     const keyword = firstKeyword(type, buf, start, end);
     if (keyword === Keyword.Other) return NOT_OURS;

@@ -8,6 +8,7 @@
 // whose answers are cached by text.
 
 import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
+import { Scan, scanStatement } from './statement-scan';
 
 /** The first keyword of a statement text, as far as LISTEN handling cares. */
 export const Keyword = {
@@ -81,10 +82,7 @@ export function mayBeListen(type: number, buf: Buffer, start: number, end: numbe
     if (nul < 0 || nul >= end) return false;
     pos = nul + 1;
   }
-  pos = skipSpace(buf, pos, end);
-  if (pos >= end) return false;
-  const c = buf[pos] | 0x20;
-  return c === 0x6c || c === 0x75;
+  return scanStatement(buf, pos, end, Scan.MayListen) !== 0;
 }
 
 function followedBy(buf: Buffer, pos: number, end: number, word: string): boolean {

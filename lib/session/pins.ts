@@ -16,6 +16,8 @@
 // what remains (checkSql) and keeps the pins the answer names. When the answer is missing (the
 // check failed) the client stays pinned: correctness beats pool efficiency.
 
+import { Scan, scanStatement } from './statement-scan';
+
 /** Why a client is pinned. */
 export type PinReason = 'set' | 'temp-table' | 'advisory-lock' | 'with-hold-cursor' | 'prepared-xact';
 
@@ -80,7 +82,7 @@ export class PinCounts {
  * the client pinned until it leaves.
  */
 export function mayRelease(buf: Buffer, from: number, stop: number): boolean {
-  return containsWord(buf, from, stop, RELEASE_WORDS);
+  return scanStatement(buf, from, stop, Scan.MayRelease) !== 0;
 }
 
 /**
@@ -89,48 +91,7 @@ export function mayRelease(buf: Buffer, from: number, stop: number): boolean {
  * Texts that pass are classified (and cached by text) by lib/routing/pin-detector.
  */
 export function mayPin(buf: Buffer, from: number, stop: number): boolean {
-  return containsWord(buf, from, stop, PIN_WORDS);
-}
-
-/** Lower-case ASCII words (letters only) by their first letter, for containsWord. */
-interface WordTable {
-  /** 1 for a byte that (lower-cased) starts a word: the scan's only test for most bytes. */
-  readonly first: Uint8Array;
-  /** The words by first letter: a dense array, every entry an array (no holes to deoptimize on). */
-  readonly words: readonly (readonly Buffer[])[];
-}
-
-function wordTable(list: readonly string[]): WordTable {
-  const first = new Uint8Array(256);
-  const words: Buffer[][] = Array.from({ length: 256 }, () => []);
-  for (const w of list) {
-    const c = w.charCodeAt(0);
-    // Both cases of the letter: the scan looks bytes up as they are.
-    first[c] = first[c & ~0x20] = 1;
-    words[c].push(Buffer.from(w, 'latin1'));
-  }
-  return { first, words };
-}
-
-const PIN_WORDS = wordTable(['temp', 'advisory', 'hold', 'prepare']);
-const RELEASE_WORDS = wordTable(['drop', 'discard', 'close', 'unlock', 'prepared']);
-
-/** Whether buf[from..stop) contains one of the table's words, ASCII case-insensitively. */
-function containsWord(buf: Buffer, from: number, stop: number, table: WordTable): boolean {
-  const first = table.first;
-  for (let i = from; i < stop; i++) {
-    if (first[buf[i]] === 0) continue;
-    const words = table.words[buf[i] | 0x20];
-    for (let j = 0; j < words.length; j++) {
-      const w = words[j];
-      const n = w.length;
-      if (i + n > stop) continue;
-      let k = 1;
-      while (k < n && (buf[i + k] | 0x20) === w[k]) k++;
-      if (k === n) return true;
-    }
-  }
-  return false;
+  return scanStatement(buf, from, stop, Scan.MayPin) !== 0;
 }
 
 /** The check's SQL: which server pins remain on this session, as a comma list of reasons in one row. */
@@ -154,6 +115,8 @@ export function preparedGid(sql: string): string | null {
   return m === null ? null : m[1].replace(/''/g, "'");
 }
 
+const NO_GIDS: ReadonlySet<string> = new Set();
+
 /** One client's pins. */
 export class ClientPins {
   /** Reasons held now (bits of Pin). */
@@ -168,7 +131,7 @@ export class ClientPins {
    */
   private sinceCheck = 0;
   /** Global transaction ids this client prepared and has not seen finished (prepared-xact). */
-  readonly gids = new Set<string>();
+  private gidSet: Set<string> | null = null;
   /** Named statements whose text creates server pins: a Bind of one pins as its Parse did. */
   private named: Map<string, number> | null = null;
 
@@ -176,6 +139,16 @@ export class ClientPins {
     /** Where this client's pins are counted: its pool's, and its routed database's when routed. */
     private readonly counts: PinCounts[],
   ) {}
+
+  /** The gids of its prepared transactions (made at the first: most clients never prepare one). */
+  get gids(): ReadonlySet<string> {
+    return this.gidSet ?? NO_GIDS;
+  }
+
+  /** The client left: its prepared transactions are no longer followed. */
+  forgetGids(): void {
+    this.gidSet = null;
+  }
 
   /** Reasons held now, as bits. */
   get mask(): number {
@@ -205,7 +178,7 @@ export class ClientPins {
     if (mask === 0) return;
     if ((mask & Pin.preparedXact) !== 0 && sql !== null) {
       const gid = preparedGid(sql);
-      if (gid !== null) this.gids.add(gid);
+      if (gid !== null) (this.gidSet ??= new Set()).add(gid);
     }
     this.doubt = true;
     if (this.checking) this.sinceCheck |= mask;
@@ -253,7 +226,7 @@ export class ClientPins {
     for (const r of answer.split(',')) if (r !== '') found |= pinBit(r as PinReason);
     found |= this.sinceCheck;
     this.sinceCheck = 0;
-    if ((found & Pin.preparedXact) === 0) this.gids.clear();
+    if ((found & Pin.preparedXact) === 0) this.gidSet = null;
     this.set((this.held & ROUTE_PINS) | (found & SERVER_PINS));
   }
 

@@ -13,8 +13,8 @@
 import { parse } from '../protocol/frontend/parse';
 import { bind } from '../protocol/frontend/bind';
 import { execute } from '../protocol/frontend/execute';
-import { FrontendCode } from '../protocol/codes';
-import { maySetBytes, settingEffect, type SettingEffect } from './setting-statements';
+import { settingEffect, type SettingEffect } from './setting-statements';
+import { Scan, type StatementText } from './statement-scan';
 
 /**
  * Session values that differ from a server's login defaults: name (lower case) -> value. Never
@@ -107,24 +107,14 @@ export class SessionSettings {
     return this.named !== null && this.named.size > 0;
   }
 
-  /** A Query or Parse forwarded to a server: note what it may set. */
-  observe(type: number, buf: Buffer, start: number, end: number): void {
-    let pos = start + 5;
-    let name = '';
-    if (type === FrontendCode.Parse) {
-      const nul = buf.indexOf(0, pos);
-      if (nul < 0 || nul >= end) return;
-      name = buf.toString('utf8', pos, nul);
-      pos = nul + 1;
-    }
-    // A Query's text ends at the frame's final NUL (no native indexOf call for it); a Parse's at the NUL before its parameter types.
-    const nul = type === FrontendCode.Query && buf[end - 1] === 0 ? end - 1 : buf.indexOf(0, pos);
-    const stop = nul < 0 || nul >= end ? end : nul;
-    if (!maySetBytes(buf, pos, stop)) {
-      if (name !== '' && this.named !== null) this.named.delete(name);
+  /** A Query or Parse forwarded to a server, read by the client's watchers (lib/session/statement-scan, MaySet asked): note what it may set. */
+  observe(buf: Buffer, text: StatementText): void {
+    if (!text.valid) return;
+    if ((text.scan & Scan.MaySet) === 0) {
+      if (text.name !== '' && this.named !== null) this.named.delete(text.name);
       return;
     }
-    this.observeText(buf.toString('utf8', pos, stop), name);
+    this.observeText(buf.toString('utf8', text.from, text.stop), text.name);
   }
 
   /** A statement text the client prepared or ran (also a Parse pgmux answered itself). */

@@ -23,7 +23,13 @@ export function authenticationCleartext(): Buffer {
 
 /** AuthenticationMD5Password with the 4-byte salt the client must hash with. */
 export function authenticationMD5(salt: Buffer): Buffer {
-  return new Writer(13).int32(AuthCode.MD5Password).bytes(salt.subarray(0, 4)).finish(BackendCode.Authentication);
+  // Written in place: one per md5 login, and a Writer with a view of the salt cost three objects more.
+  const out = Buffer.allocUnsafe(13);
+  out[0] = BackendCode.Authentication;
+  out.writeInt32BE(12, 1);
+  out.writeInt32BE(AuthCode.MD5Password, 5);
+  for (let i = 0; i < 4; i++) out[9 + i] = salt[i];
+  return out;
 }
 
 /** AuthenticationSASL listing the mechanisms offered, in order of preference. */
