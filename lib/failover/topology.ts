@@ -178,11 +178,14 @@ export class Topology implements BackendWatcher, Ticking {
   probed(b: Backend, sentAt: number): void {
     const i = this.backends.indexOf(b);
     if (i < 0 || this.stopped) return;
+    // A single host's first sight (probed only to learn that it answers, see `probing`) judges
+    // nothing: a database on a standby serves its reads as before; a pool's trouble makes it judge.
+    const firstSight = this.backends.length === 1 && this.state === 'up' && !this.checking && b.probes === 1 && b.logins === 0;
     this.checking = false;
     if (b.role === 'primary') {
       // Replaced: before this probe's sample, whose position is the new primary's first (fences resolve with it).
       if (this.consider(b)) this.tracker.primaryReplaced(sentAt);
-    } else if (b === this.primary) this.lose(b, 'it is in recovery (pg_is_in_recovery() is true)');
+    } else if (b === this.primary && !firstSight) this.lose(b, 'it is in recovery (pg_is_in_recovery() is true)');
     const isPrimary = b === this.primary;
     this.tracker.sampled(i, { inRecovery: b.role !== 'primary', lsn: b.lsn, replayAge: b.replayAge }, sentAt, isPrimary);
   }

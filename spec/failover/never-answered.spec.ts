@@ -3,9 +3,12 @@
 // database names a loopback port where nothing listens. An orchestrator must not route traffic to
 // a pooler that cannot reach any primary: GET /readyz is 503 naming both databases and why, SHOW
 // HOSTS and /metrics say the hosts failed (not "primary"), and once the server starts /readyz
-// stops naming it with no client having come (the dead port keeps it 503).
+// stops naming it with no client having come (the dead port keeps it 503). A single-host
+// database on a standby (read-only, as for reports) is ready and serves its reads: finding out
+// that a host answers is not judging its role.
 
-import { startCluster, type Cluster } from '../support/cluster';
+import { Client } from 'pg';
+import { startCluster, type Cluster, type PgNode } from '../support/cluster';
 import { startPgmux, type PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
 import { consoleRows } from '../support/console';
@@ -18,6 +21,7 @@ let cluster: Cluster;
 let pgmux: PgmuxProcess;
 let httpPort: number;
 let deadPort: number;
+let replica: PgNode;
 const clients = new AppClients(() => cluster);
 
 async function readyz(): Promise<{ status: number; body: string }> {
@@ -31,6 +35,21 @@ async function metric(name: string, labels: string): Promise<number | null> {
   return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
+/** A query through pgmux to database `db`: its rows, or the error it raised. */
+async function through(db: string, sql: string): Promise<{ rows?: Record<string, unknown>[]; code?: string; message?: string }> {
+  const c = new Client({ host: '127.0.0.1', port: pgmux.port, user: 'app', password: cluster.password, database: db });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return { rows: (await c.query(sql)).rows };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    return { code: e.code, message: e.message };
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
 const hosts = (): Promise<Record<string, unknown>[]> => consoleRows(pgmux.port, 'app', cluster.password, 'SHOW HOSTS');
 
 function ini(port: number): string {
@@ -38,15 +57,18 @@ function ini(port: number): string {
     '[databases]\n' +
     `app = host=127.0.0.1 port=${cluster.primary.port} dbname=app\n` +
     `gone = host=127.0.0.1 port=${deadPort} dbname=app\n` +
+    `ro = host=127.0.0.1 port=${replica.port} dbname=app\n` +
     '[pgbouncer]\n' +
     `listen_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
     'auth_type = scram-sha-256\nauth_file = userlist.txt\nadmin_users = app\n' +
-    `pool_mode = transaction\nreplica_lag_poll_interval = 0.1\nfailover_timeout = 5\nhttp_listen_port = ${httpPort}\n`
+    `pool_mode = transaction\nreplica_lag_poll_interval = 0.1\nfailover_timeout = 30\nhttp_listen_port = ${httpPort}\n`
   );
 }
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  cluster = await startCluster({ replica: true });
+  if (cluster.replica === undefined) throw new Error('no replica');
+  replica = cluster.replica;
   await cluster.stopNode(cluster.primary, 'fast');
   httpPort = await freePort();
   deadPort = await freePort();
@@ -78,8 +100,16 @@ describe('a single host that has never answered', () => {
       expect(Number(row?.failures)).toBeGreaterThan(0);
       expect(String(row?.reason)).not.toMatch(/^primary on timeline/);
     }
+    expect(body).not.toContain('database ro ');
     expect(await metric('pgmux_backend_probe_failures', `host="127.0.0.1:${deadPort}"`)).toBeGreaterThan(0);
     expect(await metric('pgmux_backend_failures', `host="127.0.0.1:${cluster.primary.port}",kind="network"`)).toBeGreaterThan(0);
+  });
+
+  it('serves reads of a single-host database on a standby at once, and keeps it ready', async () => {
+    expect(await through('ro', 'SELECT pg_is_in_recovery() AS r')).toEqual({ rows: [{ r: true }] });
+    expect((await readyz()).body).not.toContain('database ro ');
+    const row = (await hosts()).find((h) => h.database === 'ro');
+    expect(row?.primary_state).toBe('up');
   });
 
   it('turns ready for a database once its server starts, with no client having come', async () => {
