@@ -2,7 +2,8 @@
 // runs while the primary gets a fast stop and the standby is promoted; node-postgres and
 // psycopg 3 clients prepared their statements on the old primary before. After the promotion
 // every one of them runs its statements on the new primary (pgmux prepares them there: the
-// clients send only Bind/Execute) with no 26000 "prepared statement does not exist", and
+// clients send only Bind/Execute) with no 26000 "prepared statement does not exist"; statements
+// first named while pgmux holds requests (no primary) run there once it is promoted; and
 // pgbench loses no client beyond those whose transaction was on the primary when it stopped
 // (at most default_pool_size: the servers that were linked then).
 
@@ -74,8 +75,18 @@ describe('named prepared statements through a failover', () => {
     await load.running(60000);
     const stopAt = Date.now();
     await cluster.stopNode(primary, 'fast');
+    await until('pgmux to search', async () => hostRow(await hosts(), standby).primary_state === 'searching');
+    // Sent while there is no primary, so held: a statement the client names for the first time
+    // (Parse, Bind, Execute), from a connection that has one prepared already and from a new one.
+    const fresh = await clients.connect(pgmux.port);
+    const held = Promise.all([
+      pg.query({ name: 'pf_held', text: 'INSERT INTO pf VALUES ($1) RETURNING inet_server_port() AS p', values: ['pg-held'] }),
+      fresh.query({ name: 'pf_fresh', text: 'INSERT INTO pf VALUES ($1) RETURNING inet_server_port() AS p', values: ['pg-fresh'] }),
+    ]);
     await cluster.promote(standby);
     const promotedAt = Date.now();
+    expect((await held).map((r) => Number(r.rows[0]?.p))).toEqual([standby.port, standby.port]);
+    expect(await namedInsert(fresh, 'pg-fresh-after')).toBe(standby.port);
 
     // The statements the clients hold, only Bound now, run on the new primary.
     expect(await namedInsert(pg, 'pg-after')).toBe(standby.port);
@@ -95,6 +106,9 @@ describe('named prepared statements through a failover', () => {
     expect(Object.fromEntries(rows.rows.map((r) => [r.who, r.n]))).toEqual({
       'pg-after': 1,
       'pg-before': 2,
+      'pg-fresh': 1,
+      'pg-fresh-after': 1,
+      'pg-held': 1,
       'psy-always-after': 1,
       'psy-always-before': 1,
       'psy-threshold-after': 3,
