@@ -112,4 +112,35 @@ describe('a transaction open when the primary stops', () => {
     expect(raised[0]).toMatchObject({ code: '57P01', severity: 'FATAL' });
     for (const e of raised.slice(1)) expect(e.code === undefined || (e.code === '08P01' && e.severity === 'FATAL' && e.message === 'server conn crashed?')).toBe(true);
   });
+
+  /**
+   * An immediate stop sends no FATAL: the client gets pgmux's FATAL 08006 alone. The host comes
+   * back in place (same timeline): the partial row is gone, and the next transaction waited for it.
+   */
+  it('at an immediate stop ends with FATAL 08006, is not applied, and the next transaction waits for the restart', async () => {
+    await cluster.startNode(standby);
+    await until('the new primary back', async () => hostRow(await hosts(), standby).state === 'primary', 30000);
+    const { c, raised, ended } = await watched(pgmux.port);
+    expect(await attempt(c, 'BEGIN')).toMatchObject({ ok: true });
+    expect(await attempt(c, "INSERT INTO mt VALUES ('immediate-partial') RETURNING inet_server_port() AS p")).toMatchObject({ ok: true, port: standby.port });
+    await cluster.stopNode(standby, 'immediate');
+    await ended;
+    console.log(`pgmux, immediate stop: raised on the idle-in-transaction client: ${shown(raised)}`);
+    expect(raised[0]).toMatchObject({ code: '08006', severity: 'FATAL', message: 'server conn crashed?' });
+
+    await until('pgmux to search', async () => hostRow(await hosts(), standby).primary_state === 'searching');
+    const again = await clients.connect(pgmux.port);
+    const next = (async () => [
+      await attempt(again, 'BEGIN'),
+      await attempt(again, "INSERT INTO mt VALUES ('after-restart') RETURNING inet_server_port() AS p"),
+      await attempt(again, 'COMMIT'),
+    ])();
+    await cluster.startNode(standby);
+    const [begin, insert, done] = await next;
+    expect(begin).toMatchObject({ ok: true });
+    expect(insert).toMatchObject({ ok: true, port: standby.port });
+    expect(done).toMatchObject({ ok: true, command: 'COMMIT' });
+    const rows = await cluster.query(standby, 'SELECT who, count(*)::int AS n FROM mt GROUP BY who ORDER BY who');
+    expect(Object.fromEntries(rows.rows.map((r) => [r.who, r.n]))).toEqual({ 'after-restart': 1, next: 1 });
+  });
 });
