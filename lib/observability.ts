@@ -149,9 +149,9 @@ export class Observability implements HttpHost {
   notReady(): string[] {
     const why: string[] = [];
     if (this.pooler.shuttingDown) why.push('shutting down');
-    for (const [name, t] of this.pooler.registry.hosts.topologies) {
-      // Searching is ready: requests wait for the new primary within failover_timeout.
-      if (t.state === 'unavailable') why.push(`database ${name} has no primary (failover_timeout passed; hosts ${t.backends.map((b) => b.label).join(', ')})`);
+    for (const t of this.pooler.registry.hosts.topologies.values()) {
+      const reason = t.notReady();
+      if (reason !== null) why.push(reason);
     }
     return why;
   }

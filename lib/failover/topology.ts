@@ -111,9 +111,32 @@ export class Topology implements BackendWatcher, Ticking {
     return this.opts.name;
   }
 
-  /** BackendWatcher: several hosts are always probed; a single one only while in doubt. */
+  /**
+   * BackendWatcher: several hosts are always probed; a single one only while in doubt, and until
+   * it has answered once (a probe or a pooled login): until then nothing says it is reachable, and
+   * readiness must not take it for granted (one connection at start, closed after the answer).
+   */
   get probing(): boolean {
-    return this.backends.length > 1 || this.state !== 'up' || this.checking;
+    return this.backends.length > 1 || this.state !== 'up' || this.checking || !this.backends[0].seenWorking;
+  }
+
+  /**
+   * Why pgmux is not ready for this database (GET /readyz), or null: no primary past
+   * failover_timeout, or a single host that has never answered and whose probe fails (its state
+   * stays 'up': clients still dial it and get its own error, as with PgBouncer). A search within
+   * failover_timeout is ready: requests wait for the new primary.
+   */
+  notReady(): string | null {
+    if (this.state === 'unavailable') return `database ${this.name} has no primary (failover_timeout passed; hosts ${this.hostList()})`;
+    const b = this.neverAnswered();
+    return b === null ? null : `database ${this.name} has no reachable primary: ${b.label} has never answered (${b.lastError})`;
+  }
+
+  /** A single host that has never answered, whose last probe failed; null otherwise. */
+  private neverAnswered(): Backend | null {
+    if (this.backends.length !== 1 || this.state !== 'up') return null;
+    const b = this.backends[0];
+    return !b.seenWorking && b.failures > 0 ? b : null;
   }
 
   /** Whether new transactions for the primary must wait now. */
@@ -155,11 +178,14 @@ export class Topology implements BackendWatcher, Ticking {
   probed(b: Backend, sentAt: number): void {
     const i = this.backends.indexOf(b);
     if (i < 0 || this.stopped) return;
+    // A single host's first sight (probed only to learn that it answers, see `probing`) judges
+    // nothing: a database on a standby serves its reads as before; a pool's trouble makes it judge.
+    const firstSight = this.backends.length === 1 && this.state === 'up' && !this.checking && b.probes === 1 && b.logins === 0;
     this.checking = false;
     if (b.role === 'primary') {
       // Replaced: before this probe's sample, whose position is the new primary's first (fences resolve with it).
       if (this.consider(b)) this.tracker.primaryReplaced(sentAt);
-    } else if (b === this.primary) this.lose(b, 'it is in recovery (pg_is_in_recovery() is true)');
+    } else if (b === this.primary && !firstSight) this.lose(b, 'it is in recovery (pg_is_in_recovery() is true)');
     const isPrimary = b === this.primary;
     this.tracker.sampled(i, { inRecovery: b.role !== 'primary', lsn: b.lsn, replayAge: b.replayAge }, sentAt, isPrimary);
   }
@@ -169,7 +195,9 @@ export class Topology implements BackendWatcher, Ticking {
     if (i < 0 || this.stopped) return;
     const wasPrimary = b === this.primary;
     this.checking = false;
-    if (wasPrimary) this.lose(b, reason);
+    // A single host that never answered is not lost (nothing was): its clients keep failing on
+    // their own dials, as in PgBouncer, rather than waiting for it as for a failover.
+    if (wasPrimary && this.neverAnswered() === null) this.lose(b, reason);
     this.tracker.failed(i, b.failures, reason, wasPrimary);
   }
 

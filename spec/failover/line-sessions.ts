@@ -25,15 +25,18 @@ export interface Target {
 
 /**
  * psycopg 3 with its defaults (not autocommit: each statement runs in the transaction psycopg
- * opens, then commit()): one line in, "ok <value>" or "error <sqlstate> <message>" out.
+ * opens, then commit()): one line in, "ok <value>" or "error <sqlstate> <message>" out. argv[2]
+ * "always": every statement as a named prepared one (prepare=True); else psycopg's default
+ * (prepared from its prepare_threshold-th execution on, 5).
  */
 const PSYCOPG_SESSION = `
 import sys, psycopg
 conn = psycopg.connect(sys.argv[1])
+prepare = True if sys.argv[2] == "always" else None
 print("ok connected", flush=True)
 for line in sys.stdin:
     try:
-        value = conn.execute(line).fetchone()[0]
+        value = conn.execute(line, prepare=prepare).fetchone()[0]
         conn.commit()
         print("ok", value, flush=True)
     except Exception as e:
@@ -147,10 +150,10 @@ export async function psqlSession(t: Target): Promise<LineSession> {
   return s;
 }
 
-/** A psycopg 3 connection (default settings) in a python3 process. */
-export async function psycopgSession(t: Target): Promise<LineSession> {
+/** A psycopg 3 connection (default settings, or every statement prepared) in a python3 process. */
+export async function psycopgSession(t: Target, prepare: 'default' | 'always' = 'default'): Promise<LineSession> {
   const dsn = `host=127.0.0.1 port=${t.port} user=${t.user} password=${t.password} dbname=${t.database}`;
-  const proc = spawn('/usr/bin/python3', ['-c', PSYCOPG_SESSION, dsn], { env: cleanEnv({}), stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn('/usr/bin/python3', ['-c', PSYCOPG_SESSION, dsn, prepare], { env: cleanEnv({}), stdio: ['pipe', 'pipe', 'pipe'] });
   const s = new Session('psycopg', proc, (out) => {
     const nl = out.indexOf('\n');
     if (nl < 0) return undefined;

@@ -97,16 +97,17 @@ function shortCommand(command: string): string {
 }
 
 /**
- * Starts `pgbench -n -b tpcb-like -c clients -R rate -T seconds -l` against the pooler. The
+ * Starts `pgbench -n -b tpcb-like -c clients -R rate -T seconds -M mode -l` against the pooler
+ * (-M simple unless `mode` says prepared: named statements, each Parse once per client). The
  * default -j (one thread). Resolves once the process runs; pgbench connects its clients itself.
  */
-export async function startPgbench(t: PgbenchTarget, o: { clients: number; rate: number; seconds: number }): Promise<PgbenchLoad> {
+export async function startPgbench(t: PgbenchTarget, o: { clients: number; rate: number; seconds: number; mode?: 'simple' | 'prepared' }): Promise<PgbenchLoad> {
   const commands = await scriptCommands(TPCB_SCRIPT);
   const dir = makeTempDir('pgmux-drill-pgbench-');
   const args = [
     '-h', '127.0.0.1', '-p', String(t.port), '-U', t.user, '-n',
     '-b', TPCB_SCRIPT, '-c', String(o.clients), '-R', String(o.rate), '-T', String(o.seconds),
-    '-l', `--log-prefix=${join(dir, 'tx')}`, '-P', '1', t.database,
+    '-M', o.mode ?? 'simple', '-l', `--log-prefix=${join(dir, 'tx')}`, '-P', '1', t.database,
   ];
   let child: Child;
   try {
