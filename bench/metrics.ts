@@ -1,7 +1,8 @@
-// Owns the metrics overhead benchmark (`node dist/bench/metrics.js [--quick] [--clients 10]`, issue 13): one
+// Owns the metrics overhead benchmark (`node dist/bench/metrics.js [--quick] [--clients 10] [--concurrent]`, issue 13): one
 // PostgreSQL, two pgmux processes with the same config but for the HTTP listener, `on` (metrics,
 // histograms, fingerprints, scraped every second during its runs) and `off`; pgbench select-only
-// at 10 and 100 clients through each in alternating rounds, reported as per-round ratios on /
+// at 10 and 100 clients through each in alternating rounds (or, --concurrent, through both at
+// once: on a machine others share, the only way both sides see the same load), reported as per-round ratios on /
 // off, with how busy the shared machine was. Before that, a micro-measurement of what one
 // request's observation costs in-process (no sockets).
 //
@@ -138,6 +139,11 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'string' },
       /** Only the workloads with this many clients (10 or 100); both by default. */
       clients: { type: 'string' },
+      /**
+       * Both sides at once in each round (a pgbench each, started together) instead of one after
+       * the other: what other processes on a shared machine do then falls on both alike.
+       */
+      concurrent: { type: 'boolean', default: false },
     },
   });
   const out: string[] = micro();
@@ -153,6 +159,7 @@ async function main(): Promise<void> {
   const maxOther = Number(values['max-other-load']) / 100;
   const rate = values.rate === undefined ? [] : ['-R', values.rate];
   const scrapeOn = values['no-scrape'] !== true && values.control !== true;
+  const concurrent = values.concurrent === true;
   const loadBefore = loadAverage();
   const machine = describeMachine();
   let cluster: Cluster | undefined;
@@ -195,7 +202,30 @@ async function main(): Promise<void> {
       while (rs.length < rounds) {
         const order: Side[] = rs.length % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
         const round: Partial<Round> = { first: order[0] };
-        for (const side of order) {
+        if (concurrent) {
+          // One meter for both: the load that is not ours is the same for the two sides.
+          const other = otherLoadMeter(pids, cluster.primary.pid);
+          const cpu0 = { on: cpuTimes((muxes.on as Pooler).pid), off: cpuTimes((muxes.off as Pooler).pid) };
+          const scrape = scrapeOn ? scraper(http) : null;
+          const runs = await Promise.all(order.map((side) => runPgbench(target((muxes[side] as Pooler).port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds)));
+          const load = other();
+          order.forEach((side, i) => {
+            const r = runs[i];
+            const cpu1 = cpuTimes((muxes[side] as Pooler).pid);
+            round[side] = {
+              tps: r.tps,
+              cpuUs: ((cpu1.user + cpu1.sys - cpu0[side].user - cpu0[side].sys) / r.transactions) * 1e6,
+              userUs: ((cpu1.user - cpu0[side].user) / r.transactions) * 1e6,
+              otherLoad: load,
+            };
+          });
+          const scraped = await scrape?.stop();
+          if (scraped !== undefined) {
+            scrapes += scraped.scrapes;
+            bytes = scraped.bytes;
+          }
+        }
+        for (const side of concurrent ? [] : order) {
           const p = muxes[side] as Pooler;
           const other = otherLoadMeter(pids, cluster.primary.pid);
           const cpu0 = cpuTimes(p.pid);
