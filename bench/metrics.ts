@@ -152,6 +152,10 @@ async function main(): Promise<void> {
        * With --concurrent: the two processes trade sides every round (RELOAD turns the HTTP
        * listener on in one and off in the other), so that a difference between the processes
        * themselves (start order, ports, where the scheduler puts them) falls on both sides alike.
+       * The price: each round then measures a process whose metrics were just switched on (new
+       * histograms, tags made at each client's next request, code optimized while they were off);
+       * in the runs of 8 December the first rounds after a trade were the costliest, so its
+       * ratios are an upper bound of the steady state that fixed roles measure.
        */
       swap: { type: 'boolean', default: false },
     },
