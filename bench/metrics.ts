@@ -1,7 +1,9 @@
-// Owns the metrics overhead benchmark (`node dist/bench/metrics.js [--quick] [--clients 10]`, issue 13): one
+// Owns the metrics overhead benchmark (`node dist/bench/metrics.js [--quick] [--clients 10] [--concurrent [--swap]] [--rate N]`, issue 13): one
 // PostgreSQL, two pgmux processes with the same config but for the HTTP listener, `on` (metrics,
 // histograms, fingerprints, scraped every second during its runs) and `off`; pgbench select-only
-// at 10 and 100 clients through each in alternating rounds, reported as per-round ratios on /
+// at 10 and 100 clients through each in alternating rounds (or, --concurrent, through both at
+// once: on a machine others share, the only way both sides see the same load; --swap also has
+// the two processes trade sides every round), reported as per-round ratios on /
 // off, with how busy the shared machine was. Before that, a micro-measurement of what one
 // request's observation costs in-process (no sockets).
 //
@@ -12,7 +14,10 @@ import { startCluster, type Cluster } from '../spec/support/cluster';
 import { freePorts } from '../spec/support/ports';
 import { describeMachine, loadAverage } from './machine';
 import { initialize, runPgbench, type Target } from './pgbench';
-import { benchUserlist, startMux, type Pooler } from './poolers';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startPgmux, type PgmuxProcess } from '../spec/support/pgmux';
+import { benchUserlist, type Pooler } from './poolers';
 import { cpuTimes } from './procstat';
 import { otherLoadMeter } from './other-load';
 import { costOfScrapes, scraper } from './scrape';
@@ -138,6 +143,21 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'string' },
       /** Only the workloads with this many clients (10 or 100); both by default. */
       clients: { type: 'string' },
+      /**
+       * Both sides at once in each round (a pgbench each, started together) instead of one after
+       * the other: what other processes on a shared machine do then falls on both alike.
+       */
+      concurrent: { type: 'boolean', default: false },
+      /**
+       * With --concurrent: the two processes trade sides every round (RELOAD turns the HTTP
+       * listener on in one and off in the other), so that a difference between the processes
+       * themselves (start order, ports, where the scheduler puts them) falls on both sides alike.
+       * The price: each round then measures a process whose metrics were just switched on (new
+       * histograms, tags made at each client's next request, code optimized while they were off);
+       * in the runs of 8 December the first rounds after a trade were the costliest, so its
+       * ratios are an upper bound of the steady state that fixed roles measure.
+       */
+      swap: { type: 'boolean', default: false },
     },
   });
   const out: string[] = micro();
@@ -153,10 +173,15 @@ async function main(): Promise<void> {
   const maxOther = Number(values['max-other-load']) / 100;
   const rate = values.rate === undefined ? [] : ['-R', values.rate];
   const scrapeOn = values['no-scrape'] !== true && values.control !== true;
+  const swap = values.swap === true;
+  const concurrent = values.concurrent === true || swap;
   const loadBefore = loadAverage();
   const machine = describeMachine();
   let cluster: Cluster | undefined;
   const muxes: Partial<Record<Side, Pooler>> = {};
+  /** The processes behind the sides (they trade places with --swap), and each one's config. */
+  const procs: Partial<Record<Side, PgmuxProcess>> = {};
+  const inis = new Map<PgmuxProcess, (http: number | null) => string>();
   const stop = async (): Promise<void> => {
     for (const p of Object.values(muxes)) await p?.stop().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
@@ -172,17 +197,39 @@ async function main(): Promise<void> {
     const files = { 'userlist.txt': benchUserlist(USER, password) };
     const profDir = values['cpu-prof'];
     const profArgs = (side: Side): string[] => (profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=pgmux-${side}.cpuprofile`]);
-    muxes.on = await startMux(ini(onPort, cluster.primary.port, poolSize, values.control === true ? null : http), files, profArgs('on'));
-    muxes.off = await startMux(ini(offPort, cluster.primary.port, poolSize, null), files, profArgs('off'));
-    const pids = [muxes.on.pid, muxes.off.pid];
+    const serverPort = cluster.primary.port;
+    const start = async (side: Side, port: number, withHttp: boolean): Promise<void> => {
+      const p = await startPgmux(ini(port, serverPort, poolSize, withHttp ? http : null), files, { nodeArgs: profArgs(side), stopWaitMs: 15000 });
+      procs[side] = p;
+      inis.set(p, (h) => ini(port, serverPort, poolSize, h));
+      muxes[side] = { name: 'pgmux', port: p.port, pid: p.pid, logs: () => p.logs(), stop: async () => void (await p.stop('SIGTERM')) };
+    };
+    await start('on', onPort, values.control !== true);
+    await start('off', offPort, false);
+    const pids = [(muxes.on as Pooler).pid, (muxes.off as Pooler).pid];
+    /** --swap: the side `on`'s process turns its listener off, the other's on, and they trade names. */
+    const trade = async (): Promise<void> => {
+      const [a, b] = [procs.on as PgmuxProcess, procs.off as PgmuxProcess];
+      if (values.control !== true) {
+        await reconfigure(a, (inis.get(a) as (h: number | null) => string)(null));
+        await until(async () => !(await answers(http)));
+        await reconfigure(b, (inis.get(b) as (h: number | null) => string)(http));
+        await until(() => answers(http));
+      }
+      [procs.on, procs.off] = [b, a];
+      [muxes.on, muxes.off] = [muxes.off, muxes.on];
+    };
     // Warm-up, scraped like the rounds: the first scrapes compile the exposition code and
     // re-optimize the stream code the HTTP sockets share, once per process; that is not the
     // steady-state cost the rounds measure.
-    for (const side of ['on', 'off'] as const) {
-      const p = muxes[side] as Pooler;
-      const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
-      await runPgbench(target(p.port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 2);
-      await scrape?.stop();
+    for (const turn of swap ? [0, 1] : [0]) {
+      if (turn === 1) await trade();
+      for (const side of ['on', 'off'] as const) {
+        const p = muxes[side] as Pooler;
+        const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
+        await runPgbench(target(p.port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 2);
+        await scrape?.stop();
+      }
     }
     const results: { w: (typeof WORKLOADS)[number]; rounds: Round[]; redone: number; scrapes: number; bytes: number }[] = [];
     const workloads = values.clients === undefined ? WORKLOADS : WORKLOADS.filter((w) => w.clients === Number(values.clients));
@@ -195,7 +242,31 @@ async function main(): Promise<void> {
       while (rs.length < rounds) {
         const order: Side[] = rs.length % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
         const round: Partial<Round> = { first: order[0] };
-        for (const side of order) {
+        if (swap) await trade();
+        if (concurrent) {
+          // One meter for both: the load that is not ours is the same for the two sides.
+          const other = otherLoadMeter(pids, cluster.primary.pid);
+          const cpu0 = { on: cpuTimes((muxes.on as Pooler).pid), off: cpuTimes((muxes.off as Pooler).pid) };
+          const scrape = scrapeOn ? scraper(http) : null;
+          const runs = await Promise.all(order.map((side) => runPgbench(target((muxes[side] as Pooler).port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds)));
+          const load = other();
+          order.forEach((side, i) => {
+            const r = runs[i];
+            const cpu1 = cpuTimes((muxes[side] as Pooler).pid);
+            round[side] = {
+              tps: r.tps,
+              cpuUs: ((cpu1.user + cpu1.sys - cpu0[side].user - cpu0[side].sys) / r.transactions) * 1e6,
+              userUs: ((cpu1.user - cpu0[side].user) / r.transactions) * 1e6,
+              otherLoad: load,
+            };
+          });
+          const scraped = await scrape?.stop();
+          if (scraped !== undefined) {
+            scrapes += scraped.scrapes;
+            bytes = scraped.bytes;
+          }
+        }
+        for (const side of concurrent ? [] : order) {
           const p = muxes[side] as Pooler;
           const other = otherLoadMeter(pids, cluster.primary.pid);
           const cpu0 = cpuTimes(p.pid);
@@ -230,7 +301,7 @@ async function main(): Promise<void> {
     const scrapeCost = scrapeOn ? await costOfScrapes((muxes.on as Pooler).pid, http) : null;
     out.push(
       `Run of ${machine.date}: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.postgres}, commit ${machine.commit}; load average before ${loadBefore}, after ${loadAverage()}.`,
-      `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, order alternating (round 1: on first); pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
+      `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, ${concurrent ? 'both sides at once (a pgbench each, started together)' : 'order alternating (round 1: on first)'}${swap ? ', the two processes trading sides every round (RELOAD)' : ''}; pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
         `${scrapeOn ? '/metrics of the on side scraped every second during its runs' : 'no scrapes'}. ` +
         `A round in which other processes used more than ${values['max-other-load']}% of the machine was done again (at most ${rounds} times per workload).`,
       '',
@@ -270,6 +341,35 @@ async function main(): Promise<void> {
     process.stdout.write(out.join('\n') + '\n');
   } finally {
     await stop();
+  }
+}
+
+/** Writes `text` as `p`'s config and has it reloaded (SIGHUP); resolves once it says so. */
+async function reconfigure(p: PgmuxProcess, text: string): Promise<void> {
+  const reloads = (): number => (p.logs().match(/config reloaded/g) ?? []).length;
+  const before = reloads();
+  writeFileSync(join(p.dir, 'pgmux.ini'), text);
+  process.kill(p.pid, 'SIGHUP');
+  await until(() => reloads() > before);
+}
+
+/** Whether GET /metrics on `http` answers 200. */
+async function answers(http: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${http}/metrics`);
+    await res.text();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `cond` every 20 ms for up to 10 s. */
+async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a reload');
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

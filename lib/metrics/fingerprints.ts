@@ -28,24 +28,27 @@ export const HALF_LIFE_MS = 60_000;
  * SAMPLE_OVERHEAD; past it new fingerprints keep none.
  */
 export const SAMPLE_BUDGET = 1024 * 1024;
-/** What a kept text costs beyond its bytes (its object, Buffer, ArrayBuffer and spans: 520 bytes of heap measured on node 20). */
+/** What a kept text costs beyond its bytes (its object, the packed words' Int32Array and ArrayBuffer, spans: 460 bytes of heap measured on node 20). */
 export const SAMPLE_OVERHEAD = 512;
 
-// Where a fingerprint keeps its sums (FingerprintEntry.totals).
+// Where a fingerprint keeps its sums (FingerprintEntry.totals): what every request writes, then
+// what only rerank() writes (recent time is derived from the total, see recentUs).
 const CALLS = 0;
 const TOTAL = 1;
-const RECENT = 2;
-const MAX = 3;
+const MAX = 2;
+const RECENT_AT_DECAY = 3;
+const TOTAL_AT_DECAY = 4;
 
 export class FingerprintEntry {
   /** 16 hex digits: the label value on /metrics. */
   readonly id: string;
   /**
-   * Calls, microseconds since pgmux started, the same decayed (rerank) for the ranking, and the
-   * largest: in one array, because as number fields each would be a heap box of its own that
-   * every request of the fingerprint writes (./histogram.ts says the same of histograms).
+   * Calls, microseconds since pgmux started and the largest, then the recent time and the total
+   * at the last decay (rerank): in one array, because as number fields each would be a heap box
+   * of its own that every request of the fingerprint writes (./histogram.ts says the same of
+   * histograms).
    */
-  readonly totals = new Float64Array(4);
+  readonly totals = new Float64Array(5);
   /** Its own histogram while among the top K, else null (observations go to "other"). */
   histogram: Histogram | null = null;
   /**
@@ -73,13 +76,20 @@ export class FingerprintEntry {
     return this.totals[TOTAL];
   }
 
-  /** Microseconds, decayed by rerank (half-life HALF_LIFE_MS). */
+  /**
+   * Microseconds, decayed by rerank (half-life HALF_LIFE_MS): what it was at the last decay plus
+   * the time added since, so that a request adds to the total only.
+   */
   get recentUs(): number {
-    return this.totals[RECENT];
+    const t = this.totals;
+    return t[RECENT_AT_DECAY] + (t[TOTAL] - t[TOTAL_AT_DECAY]);
   }
 
-  set recentUs(us: number) {
-    this.totals[RECENT] = us;
+  /** Recent time is multiplied by `factor` (rerank). */
+  decay(factor: number): void {
+    const t = this.totals;
+    t[RECENT_AT_DECAY] = this.recentUs * factor;
+    t[TOTAL_AT_DECAY] = t[TOTAL];
   }
 
   get maxUs(): number {
@@ -162,7 +172,7 @@ export class FingerprintTable {
 
   private dropSample(entry: FingerprintEntry): void {
     if (entry.sample === null) return;
-    this.sampleTotal -= entry.sample.bytes.length + SAMPLE_OVERHEAD;
+    this.sampleTotal -= entry.sample.length + SAMPLE_OVERHEAD;
     entry.sample = null;
   }
 
@@ -176,7 +186,6 @@ export class FingerprintTable {
       const t = entry.totals;
       t[CALLS]++;
       t[TOTAL] += us;
-      t[RECENT] += us;
       if (us > t[MAX]) t[MAX] = us;
       if (entry.histogram !== null) h = entry.histogram;
     }
@@ -213,7 +222,7 @@ export class FingerprintTable {
   rerank(now = performance.now()): void {
     const factor = Math.pow(0.5, (now - this.lastDecay) / HALF_LIFE_MS);
     this.lastDecay = now;
-    for (const e of this.entries.values()) e.recentUs *= factor;
+    for (const e of this.entries.values()) e.decay(factor);
     const all = this.byRecent();
     this.forget(all);
     const wanted = all.slice(0, this.k);

@@ -1,7 +1,8 @@
 // Owns the histograms the forwarding path fills: fixed bucket bounds in microseconds, plain
 // counts in a Float64Array, a sum, and for an observation that carries a trace id the latest
-// exemplar of its bucket. observe() is a few comparisons and three additions: no labels, no
-// allocation. The exposition (./families.ts) turns them into Prometheus buckets at scrape time.
+// exemplar of its bucket. observe() is a few comparisons, two additions and a maximum: no labels,
+// no allocation. Whatever can be derived is left to the reader (the count is the buckets' sum):
+// the exposition (./families-*.ts) turns them into Prometheus buckets at scrape time.
 
 /**
  * Upper bounds of the latency buckets, microseconds: 0.1 ms to 10 s. A pooled query on a LAN
@@ -28,9 +29,8 @@ export class Exemplars {
 
 // Where observe() keeps what it sums (Histogram.data).
 const SUM = 0;
-const COUNT = 1;
-const MAX = 2;
-const FIRST_BUCKET = 3;
+const MAX = 1;
+const FIRST_BUCKET = 2;
 
 /** Numbers a histogram over `bounds` keeps in its array. */
 function histogramSize(bounds: readonly number[]): number {
@@ -39,8 +39,8 @@ function histogramSize(bounds: readonly number[]): number {
 
 export class Histogram {
   /**
-   * Everything observe() writes, in one array: the sum, the count and the largest, then the
-   * counts per bucket. Number fields of an object would each be a heap box of its own once they
+   * Everything observe() writes, in one array: the sum and the largest, then the counts per
+   * bucket. Number fields of an object would each be a heap box of its own once they
    * hold a fraction (a cache line each, scattered), and an observation on the forwarding path
    * would touch them all: here it touches this object, the array and one or two of its lines.
    * The array may be shared: a pool's histograms of every request sit in one (PoolMetrics),
@@ -63,12 +63,12 @@ export class Histogram {
     return this.data[this.at + SUM];
   }
 
+  /** Observations in all (summed here, at scrape time, rather than counted by every observation). */
   get count(): number {
-    return this.data[this.at + COUNT];
-  }
-
-  set count(n: number) {
-    this.data[this.at + COUNT] = n;
+    const counts = this.counts;
+    let n = 0;
+    for (let i = 0; i < counts.length; i++) n += counts[i];
+    return n;
   }
 
   /** The largest observation, microseconds (the status page). */
@@ -97,7 +97,6 @@ export class Histogram {
     const at = this.at;
     d[at + FIRST_BUCKET + i]++;
     d[at + SUM] += us;
-    d[at + COUNT]++;
     if (us > d[at + MAX]) d[at + MAX] = us;
   }
 
@@ -113,8 +112,9 @@ export class Histogram {
 
   /** The value below which `q` (0..1) of the observations fall, by linear interpolation in its bucket (µs). */
   quantile(q: number): number {
-    if (this.count === 0) return 0;
-    const rank = q * this.count;
+    const count = this.count;
+    if (count === 0) return 0;
+    const rank = q * count;
     let seen = 0;
     for (let i = 0; i < this.counts.length; i++) {
       const c = this.counts[i];

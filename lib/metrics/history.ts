@@ -72,13 +72,9 @@ export class History {
     if (this.lastAt !== 0) {
       const seconds = Math.max((now - this.lastAt) / 1000, 0.001);
       const h = this.interval;
-      h.count = 0;
       h.max = 0;
-      for (let i = 0; i < buckets.length; i++) {
-        // A pool that went away takes its counts with it: never a negative interval.
-        h.counts[i] = Math.max(0, buckets[i] - this.lastBuckets[i]);
-        h.count += h.counts[i];
-      }
+      // A pool that went away takes its counts with it: never a negative interval.
+      for (let i = 0; i < buckets.length; i++) h.counts[i] = Math.max(0, buckets[i] - this.lastBuckets[i]);
       this.points.push({
         t: now,
         qps: Math.max(0, queries - this.lastQueries) / seconds,

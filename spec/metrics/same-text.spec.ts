@@ -45,6 +45,8 @@ const CORPUS = [
   "INSERT INTO t VALUES (1, 'a'), (2, 'b'); SELECT 3",
   'SELECT x FROM t WHERE a = -5 AND b = 6::int AND c=7',
   `SELECT 1 /*traceparent='00-${TRACE}-00f067aa0ba902b7-01'*/`,
+  // Bytes >= 0x80 (UTF-8): the kept text is compared four bytes to a word, the top one's sign included.
+  "SELECT 'héllo wörld ✓' AS \"ünïcode\" FROM t WHERE id = 42",
 ];
 
 describe('same text as the last one, or one integer changed', () => {

@@ -171,6 +171,43 @@ describe('FingerprintTable', () => {
   });
 });
 
+describe('QueryObserver', () => {
+  /**
+   * With the HTTP listener off (and no slow-query log) nothing is measured: clients get no
+   * tags (active is what each request checks), pools no histograms, refused logins are not
+   * counted; turned on by RELOAD and off again, pools gain their histograms and lose them.
+   */
+  it('measures nothing while the HTTP listener is off, and follows RELOAD', () => {
+    const observer = new QueryObserver();
+    const stats = new PoolStats();
+    const state = (): { active: boolean; histograms: boolean; metrics: boolean; loginErrors: number } => ({
+      active: observer.active,
+      histograms: observer.histograms,
+      metrics: stats.metrics !== null,
+      loginErrors: [...observer.loginErrors.values()].reduce((a, b) => a + b, 0),
+    });
+    try {
+      observer.configure(false, 0, 20);
+      observer.attach(stats);
+      observer.loginError('28P01');
+      expect(state()).toEqual({ active: false, histograms: false, metrics: false, loginErrors: 0 });
+      observer.configure(true, 0, 20);
+      observer.attach(stats);
+      observer.loginError('28P01');
+      expect(state()).toEqual({ active: true, histograms: true, metrics: true, loginErrors: 1 });
+      observer.configure(false, 0, 20);
+      observer.attach(stats);
+      expect(state()).toEqual({ active: false, histograms: false, metrics: false, loginErrors: 1 });
+      // The slow-query log alone tags requests (to name the statement) but keeps no histograms.
+      observer.configure(false, 0.5, 20);
+      observer.attach(stats);
+      expect(state()).toEqual({ active: true, histograms: false, metrics: false, loginErrors: 1 });
+    } finally {
+      observer.stop();
+    }
+  });
+});
+
 describe('RequestTags', () => {
   /**
    * The request's bucket is found once and shared by the histograms that all get the same time
