@@ -86,7 +86,11 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
   owed = 0;
   /** Messages sent since the last Sync or Query: the server is mid extended-protocol batch. */
   unsynced = 0;
-  /** When the last request went out with nothing owed before it (query_timeout). */
+  /**
+   * When the request under way began: its first message (a Query, or the first extended-protocol
+   * message after the last Sync) sent with nothing owed before it (query_timeout; PgBouncer's
+   * query_start, which a batch never ended by Sync also starts).
+   */
   requestSince = 0;
   /** When the last ReadyForQuery reached this client (idle_transaction_timeout). */
   readySince = 0;
