@@ -64,7 +64,7 @@ export function mayBeSqlPreparedText(buf: Buffer, i: number, stop: number): bool
 }
 
 /** Starts with EXPLAIN or CREATE and has "execute" (any case) after it: only those are lexed for a wrapped EXECUTE. */
-function wrapsExecute(buf: Buffer, i: number, stop: number): boolean {
+export function wrapsExecute(buf: Buffer, i: number, stop: number): boolean {
   while (i < stop && (buf[i] === 0x20 || (buf[i] >= 0x09 && buf[i] <= 0x0d))) i++;
   const word = WRAPPERS.find((w) => wordIs(buf, i, stop, w));
   if (word === undefined) return false;

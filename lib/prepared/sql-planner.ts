@@ -47,6 +47,8 @@ export interface SqlPlan {
   readonly rewrite: SqlRewrite;
   /** The server lacked a statement the client executes: pgmux prepares it first. */
   readonly injected: boolean;
+  /** The text is one statement (nothing put before the client's): a Parse can carry it. */
+  readonly single: boolean;
 }
 
 /** One client statement as the server runs it: its text and the parts (statements) of that text. */
@@ -71,7 +73,7 @@ export function planSql(
   cache: ServerStatementCache,
 ): SqlPlan {
   const p = planStatement(sql, cmd, names, registry, cache);
-  return { text: p.text, rewrite: new SqlRewrite(p.parts, shiftOf(p.text, sql, p.pieces), p.again), injected: p.injected };
+  return { text: p.text, rewrite: new SqlRewrite(p.parts, shiftOf(p.text, sql, p.pieces), p.again), injected: p.injected, single: p.parts.length === 1 };
 }
 
 /**
@@ -112,7 +114,7 @@ export function planScript(
     }
     clientAt = st.to + 1;
   }
-  return { text, rewrite: new SqlRewrite(parts, shiftOf(text, sql, pieces)), injected };
+  return { text, rewrite: new SqlRewrite(parts, shiftOf(text, sql, pieces)), injected, single: false };
 }
 
 function shiftOf(text: string, sql: string, pieces: ShiftPiece[]): PositionShift | null {
