@@ -74,11 +74,13 @@ describe('BEGIN in statement pooling mode', () => {
     expect(await answer(mux.port, [query('BEGIN')])).toEqual(expected);
   });
 
-  it('START TRANSACTION after a statement that ran: that statement\'s answer, then only the FATAL (catches: the refusal dropping answers already due)', async () => {
+  it('START TRANSACTION pipelined after a statement: that statement\'s answer, then only the FATAL (catches: the refusal dropping answers already due)', async () => {
     const bytes = [query('SELECT 1'), query('START TRANSACTION READ ONLY')];
-    const expected = await answer(bouncer.port, bytes);
-    expect(expected).toEqual(['T', 'D', 'C', 'Z', REFUSAL]);
-    expect(await answer(mux.port, bytes)).toEqual(expected);
+    // PgBouncer ends with the same FATAL, but when both answers come in one read from the
+    // server it drops the SELECT's too (it disconnects before writing what it holds): not
+    // compared, pgmux always delivers an answer that is complete.
+    expect((await answer(bouncer.port, bytes)).pop()).toBe(REFUSAL);
+    for (let i = 0; i < 5; i++) expect(await answer(mux.port, bytes)).toEqual(['T', 'D', 'C', 'Z', REFUSAL]);
   });
 
   it('BEGIN through the extended protocol gets only the FATAL too (catches: ParseComplete, BindComplete and the tag before the refusal)', async () => {
