@@ -89,10 +89,16 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
   owed = 0;
   /** Messages sent since the last Sync or Query: the server is mid extended-protocol batch. */
   unsynced = 0;
-  /** When the last request went out with nothing owed before it (query_timeout). */
+  /**
+   * When the request under way began: its first message (a Query, or the first extended-protocol
+   * message after the last Sync) sent with nothing owed before it (query_timeout; PgBouncer's
+   * query_start, which a batch never ended by Sync also starts).
+   */
   requestSince = 0;
   /** When the last ReadyForQuery reached this client (idle_transaction_timeout). */
   readySince = 0;
+  /** A server has answered this client (a ReadyForQuery), or it was carried here from another worker: its settings were applied before. */
+  private served = false;
   closeReason = '';
   /** Named prepared statements across servers (transaction/statement mode); null = pass through. */
   prepared: PreparedLink | null = null;
@@ -589,6 +595,7 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
   }
 
   readyForQuery(status: number): void {
+    this.served = true;
     if (this.owed > 0) this.owed--;
     // A held ReadyForQuery that turns out not to end the transaction here goes out in its place.
     const holding = this.readyHeld && this.owed === 0 && this.unsynced === 0 && this.server !== null && this.atBoundary();
@@ -680,9 +687,12 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
     for (const chunk of held) this.onData(chunk);
   }
 
-  /** ServerPeer: a replayed setting failed; the server skips this client's request, so the session cannot go on. */
+  /**
+   * ServerPeer: a replayed setting failed; the server skips this client's request, so the session
+   * cannot go on. Before any server answered this client, the settings were its startup packet's.
+   */
   settingsRefused(error: ErrorFields): void {
-    this.fail(refusals.settingNotRestored(error));
+    this.fail(this.served ? refusals.settingNotRestored(error) : refusals.startupSettingRefused(error));
   }
 
   /**
@@ -1021,6 +1031,7 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
    * the caller registers). Its prepared statements are prepared on servers here as they are used.
    */
   adopt(carried: CarriedSession, pool: Pool): void {
+    this.served = true;
     this.user = carried.user;
     this.database = carried.database;
     this.startup = null;

@@ -58,7 +58,7 @@ export class ClientRequests implements RelayHandler {
       case FrontendCode.Query:
       case FrontendCode.Sync:
       case FrontendCode.FunctionCall:
-        if (this.client.owed === 0) this.client.requestSince = clock.now;
+        if (this.client.owed === 0 && this.client.unsynced === 0) this.client.requestSince = clock.now;
         this.client.owed++;
         this.client.unsynced = 0;
         // SQL-level PREPARE/EXECUTE/DEALLOCATE are rewritten per server (lib/prepared/sql-planner); a
@@ -77,7 +77,7 @@ export class ClientRequests implements RelayHandler {
         return Action.Forward;
       case FrontendCode.Parse:
       case FrontendCode.Bind:
-        this.client.unsynced++;
+        this.startUnsynced();
         // Statement names are rewritten per server when prepared statements are tracked; the
         // rules see statements (and, while the result cache runs, the Binds that execute them);
         // metrics learn which statement runs.
@@ -92,22 +92,29 @@ export class ClientRequests implements RelayHandler {
         return (type === FrontendCode.Parse ? this.client.rules.inspects : this.client.rules.inspectsBinds) ? Action.Inspect : Action.Forward;
       case FrontendCode.Describe:
       case FrontendCode.Close:
-        this.client.unsynced++;
+        this.startUnsynced();
         return this.client.prepared !== null ? Action.Inspect : Action.Forward;
       case FrontendCode.Execute:
-        this.client.unsynced++;
+        this.startUnsynced();
         // A batch pgmux may run again after a stale plan keeps its Execute's bytes, and a SQL
         // DEALLOCATE's Execute gets its tag replaced (lib/prepared/link).
         if (this.client.prepared?.inspectsExecute === true) return Action.Inspect;
         this.client.prepared?.noteForwarded(type);
         return Action.Forward;
       case FrontendCode.Flush:
-        this.client.unsynced++;
+        this.startUnsynced();
         return this.client.prepared?.withholding === true ? Action.Inspect : Action.Forward;
       default:
         // Terminate: the relay refuses every type no client may send at its header (lib/protocol/limits).
         return Action.Inspect;
     }
+  }
+
+  /** One more extended-protocol message before Sync; the first with nothing owed starts the request's query_timeout clock. */
+  private startUnsynced(): void {
+    const client = this.client;
+    if (client.owed === 0 && client.unsynced === 0) client.requestSince = clock.now;
+    client.unsynced++;
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): number {

@@ -66,10 +66,14 @@ export class Janitor {
       case 'active': {
         const server = client.server;
         if (server === null) return;
-        if (client.owed > 0) {
-          if (since(s.query_timeout, client.requestSince)) client.fail(refusals.queryTimeout());
+        // A request is under way from its first message, Sync or not: a Parse, Bind, Execute
+        // never followed by Sync holds the server as long as a running query does (PgBouncer
+        // times it out alike).
+        if ((client.owed > 0 || client.unsynced > 0) && since(s.query_timeout, client.requestSince)) {
+          client.fail(refusals.queryTimeout());
+        } else if (client.owed > 0) {
           // A [rules] statement_timeout passed: cancel the statement, the client gets PostgreSQL's 57014.
-          else if (client.rules !== null && client.rules.timedOut(now)) client.cancelStatement();
+          if (client.rules !== null && client.rules.timedOut(now)) client.cancelStatement();
         } else if (server.txStatus !== TxStatus.Idle && since(s.idle_transaction_timeout, client.readySince)) {
           client.fail(refusals.idleTransactionTimeout());
         }

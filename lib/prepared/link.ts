@@ -45,7 +45,7 @@ import { columnsChangedError, duplicateStatementError, missingStatementError, MI
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 import { localParses, type LocalParses } from './unlinked-parse';
-import { ExtendedDeallocate, mayBeDeallocate } from './sql-extended';
+import { ExtendedSql, mayBeSqlPreparedParse } from './sql-extended';
 import { completes, Fate, Kind, ranInBatch, unnamedKind } from './requests';
 import { resultShape } from './result-shape';
 
@@ -107,7 +107,7 @@ export class PreparedLink {
   /** A re-run Describe of a statement: its ParameterDescription reached the client the first time. */
   private skipParamDesc = false;
   /** SQL DEALLOCATE through the extended protocol; made at the first unnamed Parse that may be one. */
-  private extended: ExtendedDeallocate | null = null;
+  private extended: ExtendedSql | null = null;
   /** The columns (./result-shape) the client was last told each statement returns; made at the first. */
   private told: Map<Statement, number> | null = null;
   /**
@@ -302,11 +302,15 @@ export class PreparedLink {
     }
   }
 
-  /** An unnamed Parse: forwarded, unless it is a SQL DEALLOCATE of a client's statement (./sql-extended). */
+  /** An unnamed Parse: forwarded, unless it is a SQL PREPARE, EXECUTE or DEALLOCATE of a client's statement (./sql-extended). */
   private onUnnamedParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
     // Most unnamed Parses are not one, and most clients never send one: a byte check says so.
-    if (this.extended === null && !mayBeDeallocate(buf, start, end)) return this.forward(Kind.Parse, buf, start, end);
-    const plan = (this.extended ??= new ExtendedDeallocate()).onUnnamedParse(buf, start, end, this.names, this.registry, server.statements);
+    if (!mayBeSqlPreparedParse(buf, start, end)) {
+      this.extended?.replaced();
+      return this.forward(Kind.Parse, buf, start, end);
+    }
+    const ahead = (stmt: ParsedStatement): void => void this.ensurePrepared(stmt, stmt.parse, server);
+    const plan = (this.extended ??= new ExtendedSql()).onUnnamedParse(buf, start, end, this.names, this.registry, server.statements, ahead);
     if (plan === null) return this.forward(Kind.Parse, buf, start, end);
     this.send(parse('', plan.text));
     this.push(Kind.Parse, Fate.Forward, null, null, plan.rewrite);

@@ -1,6 +1,7 @@
 // Owns recognising SQL-level prepared statements in a simple Query: `PREPARE name [(types)]
-// AS stmt`, `EXECUTE name [(args)]` and `DEALLOCATE [PREPARE] name | ALL`, alone or among other
-// statements; the byte check every Query pays (mayBeSqlPrepared), then the lexer that splits the
+// AS stmt`, `EXECUTE name [(args)]` (also wrapped: `EXPLAIN [options] EXECUTE ..` and
+// `CREATE [TEMP | UNLOGGED] TABLE .. AS EXECUTE ..`) and `DEALLOCATE [PREPARE] name | ALL`, alone
+// or among other statements; the byte check every Query pays (mayBeSqlPrepared), then the lexer that splits the
 // Query into statements and reads names, types and bodies (lexScript).
 //
 // What the server runs instead is planned by ./sql-planner; its responses are rewritten by
@@ -8,27 +9,35 @@
 
 import { HEADER_LENGTH } from '../protocol/codes';
 
-/** A recognised statement. Indexes are into the Query's text (EXECUTE's end: its `;` or the text's end). */
+/**
+ * A recognised statement. Indexes are into the Query's text (EXECUTE's end: its `;` or the
+ * text's end; `wrap`: the EXPLAIN or CREATE TABLE AS text before the EXECUTE keyword, '' alone).
+ */
 export type SqlCommand =
   | { readonly kind: 'prepare'; readonly name: string; readonly types: string | null; readonly body: string; readonly bodyStart: number }
-  | { readonly kind: 'execute'; readonly name: string; readonly nameEnd: number; readonly end: number }
+  | { readonly kind: 'execute'; readonly name: string; readonly nameEnd: number; readonly end: number; readonly wrap: string; readonly wrapStart: number }
   | { readonly kind: 'deallocate'; readonly name: string | null }
   | { readonly kind: 'unsupported'; readonly reason: string };
 
 // ---- the first keyword, on the frame's bytes (every Query pays this) ----
 
 const KEYWORDS = ['prepare', 'execute', 'deallocate'].map((w) => Buffer.from(w, 'latin1'));
+/** Statements that may wrap an EXECUTE: EXPLAIN, CREATE TABLE AS. */
+const WRAPPERS = ['explain', 'create'].map((w) => Buffer.from(w, 'latin1'));
+const EXECUTE = KEYWORDS[1];
 
 /**
  * Whether a Query frame may hold PREPARE, EXECUTE or DEALLOCATE: a byte check, no decoding.
- * It starts with one of them, or with a comment (the lexer looks past it), or it has a `;`
- * with more after it (any statement of several may be one).
+ * It starts with one of them, or with a comment (the lexer looks past it), or with EXPLAIN or
+ * CREATE and has the word EXECUTE further on, or it has a `;` with more after it (any statement
+ * of several may be one).
  */
 export function mayBeSqlPrepared(buf: Buffer, start: number, end: number): boolean {
   // The text runs from the header to the NUL ending the frame.
   const from = start + HEADER_LENGTH;
   const stop = end - 1;
   if (mayBeSqlPreparedText(buf, from, stop)) return true;
+  if (wrapsExecute(buf, from, stop)) return true;
   const semi = buf.indexOf(0x3b, from);
   if (semi < 0 || semi >= stop) return false;
   for (let i = semi + 1; i < stop; i++) {
@@ -52,6 +61,23 @@ export function mayBeSqlPreparedText(buf: Buffer, i: number, stop: number): bool
     return i + n === stop || !isIdentByte(buf[i + n]);
   }
   return false;
+}
+
+/** Starts with EXPLAIN or CREATE and has "execute" (any case) after it: only those are lexed for a wrapped EXECUTE. */
+export function wrapsExecute(buf: Buffer, i: number, stop: number): boolean {
+  while (i < stop && (buf[i] === 0x20 || (buf[i] >= 0x09 && buf[i] <= 0x0d))) i++;
+  const word = WRAPPERS.find((w) => wordIs(buf, i, stop, w));
+  if (word === undefined) return false;
+  for (let j = i + word.length; j + EXECUTE.length <= stop; j++) if (wordIs(buf, j, stop, EXECUTE)) return true;
+  return false;
+}
+
+/** buf[i..) starts with `word` (ASCII, any case) not followed by an identifier byte. */
+function wordIs(buf: Buffer, i: number, stop: number, word: Buffer): boolean {
+  const n = word.length;
+  if (i + n > stop) return false;
+  for (let k = 0; k < n; k++) if ((buf[i + k] | 0x20) !== word[k]) return false;
+  return i + n === stop || !isIdentByte(buf[i + n]);
 }
 
 function isIdentByte(c: number): boolean {
@@ -233,9 +259,13 @@ function lexCommand(s: string, i: number): Lexed {
     case 'prepare':
       return lexPrepare(s, skipFill(s, first.end));
     case 'execute':
-      return lexExecute(s, skipFill(s, first.end));
+      return lexExecute(s, skipFill(s, first.end), i, i);
     case 'deallocate':
       return lexDeallocate(s, skipFill(s, first.end));
+    case 'explain':
+      return lexExplain(s, skipFill(s, first.end), i);
+    case 'create':
+      return lexCreateTableAs(s, skipFill(s, first.end), i);
     default:
       return null;
   }
@@ -269,13 +299,62 @@ function lexPrepare(s: string, i: number): Lexed {
   return { cmd: { kind: 'prepare', name: id.name, types, body, bodyStart }, end };
 }
 
-function lexExecute(s: string, i: number): Lexed {
+/** The name after EXECUTE (at i); the statement began at `from`, the EXECUTE keyword at `keyword`. */
+function lexExecute(s: string, i: number, from: number, keyword: number): Lexed {
   const id = nameAt(s, i);
   if (id === 'unicode') return unsupported(s, i, UNICODE);
   if (id === null) return null;
   const end = statementEnd(s, id.end);
   if (end < 0) return null;
-  return { cmd: { kind: 'execute', name: id.name, nameEnd: id.end, end }, end };
+  return { cmd: { kind: 'execute', name: id.name, nameEnd: id.end, end, wrap: s.slice(from, keyword), wrapStart: from }, end };
+}
+
+/** An EXECUTE keyword at i, in a statement that began at `from` with what wraps it; else not ours. */
+function wrappedExecute(s: string, i: number, from: number): Lexed {
+  const w = wordAt(s, i);
+  return w === null || w.word !== 'execute' ? null : lexExecute(s, skipFill(s, w.end), from, i);
+}
+
+const EXPLAIN_WORDS = new Set(['analyze', 'analyse', 'verbose']);
+
+/** `EXPLAIN (options) EXECUTE ..` or `EXPLAIN [ANALYZE] [VERBOSE] EXECUTE ..`; i is past EXPLAIN. */
+function lexExplain(s: string, i: number, from: number): Lexed {
+  if (s.charCodeAt(i) === 0x28) {
+    const close = matchParen(s, i);
+    if (close < 0) return null;
+    i = skipFill(s, close + 1);
+  } else {
+    for (let w = wordAt(s, i); w !== null && EXPLAIN_WORDS.has(w.word); w = wordAt(s, i)) i = skipFill(s, w.end);
+  }
+  return wrappedExecute(s, i, from);
+}
+
+const CREATE_TABLE_PREFIX = new Set(['global', 'local', 'temp', 'temporary', 'unlogged']);
+
+/**
+ * `CREATE [GLOBAL | LOCAL] [TEMP | TEMPORARY | UNLOGGED] TABLE .. AS EXECUTE ..`; i is past
+ * CREATE. The first `AS` outside parentheses ends the table's part (column names, WITH (..),
+ * ON COMMIT, TABLESPACE hold none); anything but EXECUTE after it is not ours.
+ */
+function lexCreateTableAs(s: string, i: number, from: number): Lexed {
+  let w = wordAt(s, i);
+  while (w !== null && CREATE_TABLE_PREFIX.has(w.word)) {
+    i = skipFill(s, w.end);
+    w = wordAt(s, i);
+  }
+  if (w === null || w.word !== 'table') return null;
+  let depth = 0;
+  for (i = w.end; i >= 0 && i < s.length; i = skipToken(s, i)) {
+    const c = s.charCodeAt(i);
+    if (c === 0x3b) return null;
+    if (c === 0x28) depth++;
+    else if (c === 0x29) depth--;
+    else if (depth === 0) {
+      const as = wordAt(s, i);
+      if (as !== null && as.word === 'as') return wrappedExecute(s, skipFill(s, as.end), from);
+    }
+  }
+  return null;
 }
 
 function lexDeallocate(s: string, i: number): Lexed {

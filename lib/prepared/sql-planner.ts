@@ -12,6 +12,8 @@
 //   PREPARE foo .. (server has it)      UNLISTEN pgmux__none (a no-op)       tag made PREPARE
 //   EXECUTE foo(..) (server has it)     EXECUTE pgmux_N(..)                  its results
 //   EXECUTE foo(..) (server lacks it)   PREPARE pgmux_N .. ; EXECUTE ..      first tag swallowed
+//   EXPLAIN .. EXECUTE foo(..), CREATE  the same, the wrapping text kept      its results
+//     TABLE .. AS EXECUTE foo(..)
 //   DEALLOCATE foo | ALL                UNLISTEN pgmux__none                 tag made DEALLOCATE [ALL]
 //   PREPARE foo .. (foo is taken)       PREPARE pgmux_N .. AS body (fails)   42P05 naming foo
 //   unknown name, a form pgmux cannot   DEALLOCATE pgmux__none (fails)       its 26000 replaced by
@@ -45,6 +47,8 @@ export interface SqlPlan {
   readonly rewrite: SqlRewrite;
   /** The server lacked a statement the client executes: pgmux prepares it first. */
   readonly injected: boolean;
+  /** The text is one statement (nothing put before the client's): a Parse can carry it. */
+  readonly single: boolean;
 }
 
 /** One client statement as the server runs it: its text and the parts (statements) of that text. */
@@ -69,7 +73,7 @@ export function planSql(
   cache: ServerStatementCache,
 ): SqlPlan {
   const p = planStatement(sql, cmd, names, registry, cache);
-  return { text: p.text, rewrite: new SqlRewrite(p.parts, shiftOf(p.text, sql, p.pieces), p.again), injected: p.injected };
+  return { text: p.text, rewrite: new SqlRewrite(p.parts, shiftOf(p.text, sql, p.pieces), p.again), injected: p.injected, single: p.parts.length === 1 };
 }
 
 /**
@@ -110,7 +114,7 @@ export function planScript(
     }
     clientAt = st.to + 1;
   }
-  return { text, rewrite: new SqlRewrite(parts, shiftOf(text, sql, pieces)), injected };
+  return { text, rewrite: new SqlRewrite(parts, shiftOf(text, sql, pieces)), injected, single: false };
 }
 
 function shiftOf(text: string, sql: string, pieces: ShiftPiece[]): PositionShift | null {
@@ -147,17 +151,20 @@ function planStatement(
         return standIn('0A000', `prepared statement "${cmd.name}" has parameter types given as OIDs, which SQL EXECUTE cannot prepare again under transaction pooling; execute it with Bind`);
       }
       stmt.uses++;
-      const execute = `EXECUTE ${stmt.serverName}`;
       const injected = !cache.has(stmt);
       const stale = injected && cache.takeStale(stmt);
       const evicted = injected ? cache.add(stmt) : null;
-      const before = injected ? `${staleSql(stale, stmt)}${evictSql(evicted)}${stmt.prepareSql};\n${execute}` : execute;
+      const ahead = injected ? `${staleSql(stale, stmt)}${evictSql(evicted)}${stmt.prepareSql};\n` : '';
+      // What wraps the EXECUTE (EXPLAIN .., CREATE TABLE .. AS) is the client's text, as it wrote it.
+      const before = `${ahead}${cmd.wrap}EXECUTE ${stmt.serverName}`;
       const text = before + sql.slice(cmd.nameEnd, cmd.end);
       const named = { rename: stmt, clientName: cmd.name };
       const own: Part = { evicted: null, prepared: null, own: true, ...named };
       const parts = injected ? withStale(stale, stmt, withEviction(evicted, { evicted: null, prepared: stmt, ...named }, own)) : [own];
       const again = injected ? null : { sql, cmd, stmt };
-      return { text, parts, pieces: [{ serverFrom: before.length, serverTo: text.length, clientFrom: cmd.nameEnd }], injected, again };
+      const pieces: ShiftPiece[] = [{ serverFrom: before.length, serverTo: text.length, clientFrom: cmd.nameEnd }];
+      if (cmd.wrap !== '') pieces.unshift({ serverFrom: ahead.length, serverTo: ahead.length + cmd.wrap.length, clientFrom: cmd.wrapStart });
+      return { text, parts, pieces, injected, again };
     }
     case 'deallocate': {
       if (cmd.name === null) {

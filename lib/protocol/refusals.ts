@@ -188,6 +188,18 @@ export const settingNotRestored = (server: ErrorFields): ErrorFields => ({
   hint: 'The request did not run. Reconnect and set a valid value, or RESET the setting.',
 });
 
+/**
+ * A setting from the client's startup packet (options=-c .., PGOPTIONS, a driver's parameter)
+ * failed on the first server that applied it: PostgreSQL would have refused the connection
+ * itself, but pgmux's welcome does not wait for a server. The server's SQLSTATE and words.
+ */
+export const startupSettingRefused = (server: ErrorFields): ErrorFields => ({
+  severity: 'FATAL',
+  code: server.code,
+  message: `pgmux: a setting from this connection's startup packet could not be applied on the server: ${server.message}`,
+  hint: 'The request did not run. Connect again with a valid value (the options connection parameter, PGOPTIONS).',
+});
+
 /** The linked server connection closed or failed under the client. */
 export const serverConnLost = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'server conn crashed?');
 

@@ -514,7 +514,9 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       // Swallowed when it ends a failed try that pgmux runs again (lib/prepared/link): still owed.
       if (client.prepared !== null && (client.prepared.onServerResponse(type, buf, start, end, this) & Action.Swallow) !== 0) return Action.Swallow;
       this.readyPending = true;
-      if (!client.acceptsReady(this.txStatus)) return Action.Swallow | Action.Notify;
+      // Refused (statement mode, a transaction left open): what of this answer is not yet written
+      // goes too, so the client sees only the refusal, as through PgBouncer, not BEGIN's tag first.
+      if (!client.acceptsReady(this.txStatus)) return Action.Swallow | Action.Discard | Action.Notify;
       // Held (swallowed here, sent by the client later) until the other workers know its commit.
       return (client.holdsReady(this.txStatus) ? Action.Swallow : Action.Forward) | Action.Notify;
     }

@@ -31,7 +31,12 @@ describe('the byte check every Query pays', () => {
     ['-- a comment first\nEXECUTE a', true],
     ['/* a comment */ PREPARE a AS SELECT 1', true],
     ['SELECT 1', false],
-    ['EXPLAIN EXECUTE a', false],
+    ['EXPLAIN EXECUTE a', true],
+    ['explain (analyze) ExEcUtE a(1)', true],
+    ['CREATE TABLE t AS EXECUTE a', true],
+    ['EXPLAIN SELECT 1', false],
+    ['CREATE TABLE t (a int)', false],
+    ['EXPLAIN SELECT executed FROM t', false],
     ['END', false],
     ['DELETE FROM t', false],
     ['preparex', false],
@@ -84,8 +89,24 @@ describe('lexSql', () => {
   });
 
   it('reads EXECUTE with its name and where the arguments start (catches: arguments lost in the rewrite)', () => {
-    expect(lexSql('EXECUTE foo(1, \'x)\')')).toEqual({ kind: 'execute', name: 'foo', nameEnd: 11, end: 20 });
-    expect(lexSql('execute "Foo";')).toEqual({ kind: 'execute', name: 'Foo', nameEnd: 13, end: 13 });
+    expect(lexSql('EXECUTE foo(1, \'x)\')')).toEqual({ kind: 'execute', name: 'foo', nameEnd: 11, end: 20, wrap: '', wrapStart: 0 });
+    expect(lexSql('execute "Foo";')).toEqual({ kind: 'execute', name: 'Foo', nameEnd: 13, end: 13, wrap: '', wrapStart: 0 });
+  });
+
+  it('reads EXECUTE wrapped in EXPLAIN or CREATE TABLE AS, with the text before it (catches: the client\'s name sent raw inside EXPLAIN EXECUTE, 26000 on every server)', () => {
+    expect(lexSql('EXPLAIN EXECUTE foo(1)')).toEqual({ kind: 'execute', name: 'foo', nameEnd: 19, end: 22, wrap: 'EXPLAIN ', wrapStart: 0 });
+    expect(lexSql('explain analyze verbose execute foo')).toMatchObject({ name: 'foo', wrap: 'explain analyze verbose ' });
+    expect(lexSql('EXPLAIN (ANALYZE, FORMAT JSON) /* c */ EXECUTE foo')).toMatchObject({ name: 'foo', wrap: 'EXPLAIN (ANALYZE, FORMAT JSON) /* c */ ' });
+    const sql = "SELECT 1; CREATE TEMP TABLE t (a, b) WITH (fillfactor = 70) AS EXECUTE foo('x') WITH NO DATA";
+    const script = lexScript(sql);
+    expect(script?.[1].cmd).toEqual({ kind: 'execute', name: 'foo', nameEnd: sql.indexOf("('x')"), end: sql.length, wrap: 'CREATE TEMP TABLE t (a, b) WITH (fillfactor = 70) AS ', wrapStart: 10 });
+    // Not an EXECUTE of a statement: the server's own (or its syntax error).
+    expect(lexSql('EXPLAIN SELECT 1')).toBeNull();
+    expect(lexSql('EXPLAIN (ANALYZE) SELECT execute FROM t')).toBeNull();
+    expect(lexSql('CREATE TABLE t AS SELECT 1')).toBeNull();
+    expect(lexSql('CREATE VIEW v AS SELECT 1')).toBeNull();
+    expect(lexSql('CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql')).toBeNull();
+    expect(lexSql('CREATE TABLE t (a text DEFAULT \'as execute x\')')).toBeNull();
   });
 
   it('reads every DEALLOCATE form (catches: DEALLOCATE PREPARE x or ALL mistaken for a name)', () => {

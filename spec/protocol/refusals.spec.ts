@@ -70,6 +70,11 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
     code: '42704',
     message: 'pgmux: a setting of this session could not be applied on the server it moved to: role "gone" does not exist',
   },
+  startupSettingRefused: {
+    args: [{ severity: 'FATAL', code: '22023', message: 'invalid value for parameter "statement_timeout": "bogus"' }],
+    code: '22023',
+    message: 'pgmux: a setting from this connection\'s startup packet could not be applied on the server: invalid value for parameter "statement_timeout": "bogus"',
+  },
   ruleStatementTimeout: { args: ['slow', 5000], code: '57014', message: 'canceling statement due to statement timeout', severity: 'ERROR' },
   listenerUnavailable: {
     args: ['shop', 'connection refused'],
@@ -118,7 +123,7 @@ describe('refusals', () => {
     expect(r).toMatchObject({ severity, code, message });
     expect(r.code).toMatch(/^[0-9A-Z]{5}$/);
     // A server's code (a login's, a replayed setting's), or a deny rule's own: data, not pgmux's table.
-    if (name !== 'serverLoginFailed' && name !== 'ruleDenied' && name !== 'settingNotRestored') expect(knownCodes.has(r.code)).toBe(true);
+    if (name !== 'serverLoginFailed' && name !== 'ruleDenied' && name !== 'settingNotRestored' && name !== 'startupSettingRefused') expect(knownCodes.has(r.code)).toBe(true);
     // Returns a fresh object: a caller adding a detail must not change the next refusal.
     expect(call(name, args)).not.toBe(r);
   });
