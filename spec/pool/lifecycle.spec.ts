@@ -114,7 +114,12 @@ describe('server_connect_timeout', () => {
     if (!r.ok) expect(r.error.message).toMatch(/connect timeout/);
     expect(took).toBeGreaterThanOrEqual(500);
     expect(took).toBeLessThan(5000);
-    await waitFor('pgmux to close the unanswered connection', () => fake!.conns.length === 1 && fake!.conns[0]!.closedAt !== undefined);
+    // Besides the pool's login, the fake server sees pgmux's health probe (a single host that has
+    // never answered is probed until it does), which gives up after its own connect timeout: every
+    // socket open when the client was refused must be closed, none left hanging.
+    const opened = fake.conns.slice();
+    expect(opened.length).toBeGreaterThanOrEqual(1);
+    await waitFor('pgmux to close the unanswered connections', () => opened.every((c) => c.closedAt !== undefined));
   });
 });
 
