@@ -155,9 +155,14 @@ export class Topology implements BackendWatcher, Ticking {
     return this.backends[0];
   }
 
-  /** The error requests get at once while unavailable; null otherwise. */
+  /** The error requests get at once (unavailable, or a never-reached single host); null otherwise. */
   refusal(): ErrorFields | null {
-    return this.state === 'unavailable' ? this.searchError() : null;
+    if (this.state === 'unavailable') return this.searchError();
+    // A single host never reached, whose breaker the probe's failures opened: no pool dials it,
+    // so a waiting client would hear nothing until client_login_timeout. It gets the probe's
+    // reason at once, as PgBouncer's check_fast_fail refuses while server logins fail.
+    const b = this.neverAnswered();
+    return b !== null && !b.dialable ? refusals.hostUnreachable(b.label, b.lastError) : null;
   }
 
   /** Milliseconds the current search has lasted; 0 when a primary is up. */

@@ -23,6 +23,7 @@ type Row<T> = readonly [name: string, type: FamilyType, help: string, get: (x: T
 
 /** Per database (label `database`). */
 const TOPOLOGY: readonly Row<Topology>[] = [
+  ['pgmux_database_ready', 'gauge', 'Whether /readyz counts the database ready (1), or not (0: no primary past failover_timeout, or its single host has never answered)', (t) => (t.notReady() === null ? 1 : 0)],
   ['pgmux_database_timeline', 'gauge', 'Timeline of the accepted primary (0 before one was seen)', (t) => t.timeline],
   ['pgmux_database_primary_losses_total', 'counter', 'Times the primary was lost (probe failed, or it went into recovery)', (t) => t.losses],
   ['pgmux_database_failovers_total', 'counter', 'Times another host became the primary', (t) => t.failovers],

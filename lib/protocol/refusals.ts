@@ -203,7 +203,6 @@ export const startupSettingRefused = (server: ErrorFields): ErrorFields => ({
 /** The linked server connection closed or failed under the client. */
 export const serverConnLost = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'server conn crashed?');
 
-/** A new server connection did not complete within server_connect_timeout. */
 /**
  * failover_timeout passed while the database had no primary (lost, none found among its hosts).
  * 08006 as for a lost server: drivers and pools treat the 08 class as "connect again later".
@@ -214,6 +213,17 @@ export const noPrimary = (db: string, seconds: number, tried: readonly string[])
     `no primary for database "${db}" after ${seconds} s (failover_timeout): tried ${tried.join(', ')}; none accepted writes on a timeline at least as new as the last primary's`,
   );
 
+/**
+ * A database's single host has not answered since pgmux started, and its circuit breaker is
+ * open, so no pool dials it: the client gets the probe's own reason (a refused connect, a
+ * certificate that does not verify) at once instead of waiting for client_login_timeout.
+ */
+export const hostUnreachable = (host: string, reason: string): ErrorFields => ({
+  ...fatal(SqlState.ConnectionFailure, reason),
+  detail: `pgmux has not reached ${host} since it started; it keeps trying in the background.`,
+});
+
+/** A new server connection did not complete within server_connect_timeout. */
 export const serverConnectTimeout = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'connect timeout');
 
 /** The pool's last server login failed and server_login_retry has not passed yet. */

@@ -14,6 +14,7 @@ import { freePort } from '../support/ports';
 import { consoleRows } from '../support/console';
 import { until } from '../routing/support';
 import { AppClients } from './single-host-pgmux';
+import { samples, scrape } from '../support/prometheus';
 
 jest.setTimeout(90000);
 
@@ -29,10 +30,9 @@ async function readyz(): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
-async function metric(name: string, labels: string): Promise<number | null> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
+async function metric(name: string, labels: Record<string, string>): Promise<number | null> {
+  const found = samples((await scrape(httpPort)).families, name, labels);
+  return found.length === 0 ? null : found[0]!.value;
 }
 
 /** A query through pgmux to database `db`: its rows, or the error it raised. */
@@ -101,8 +101,11 @@ describe('a single host that has never answered', () => {
       expect(String(row?.reason)).not.toMatch(/^primary on timeline/);
     }
     expect(body).not.toContain('database ro ');
-    expect(await metric('pgmux_backend_probe_failures', `host="127.0.0.1:${deadPort}"`)).toBeGreaterThan(0);
-    expect(await metric('pgmux_backend_failures', `host="127.0.0.1:${cluster.primary.port}",kind="network"`)).toBeGreaterThan(0);
+    expect(await metric('pgmux_backend_probe_failures', { host: `127.0.0.1:${deadPort}` })).toBeGreaterThan(0);
+    expect(await metric('pgmux_backend_failures', { host: `127.0.0.1:${cluster.primary.port}`, kind: 'network' })).toBeGreaterThan(0);
+    expect(await metric('pgmux_database_ready', { database: 'app' })).toBe(0);
+    expect(await metric('pgmux_database_ready', { database: 'gone' })).toBe(0);
+    expect(await metric('pgmux_database_ready', { database: 'ro' })).toBe(1);
   });
 
   it('serves reads of a single-host database on a standby at once, and keeps it ready', async () => {
@@ -112,12 +115,22 @@ describe('a single host that has never answered', () => {
     expect(row?.primary_state).toBe('up');
   });
 
+  it("refuses a client at once with the probe's reason once the host's breaker is open, instead of leaving it waiting", async () => {
+    await until('the breaker of the dead port to open', async () => (await hosts()).some((h) => Number(h.port) === deadPort && h.breaker === 'open'), 30000);
+    const since = Date.now();
+    const r = await through('gone', 'SELECT 1');
+    expect(r.code).toBe('08006');
+    expect(r.message).toMatch(/connection refused|ECONNREFUSED/);
+    expect(Date.now() - since).toBeLessThan(2000);
+  });
+
   it('turns ready for a database once its server starts, with no client having come', async () => {
     await cluster.startNode(cluster.primary);
     await until('/readyz to stop naming database app', async () => !(await readyz()).body.includes('database app '), 30000);
     const r = await readyz();
     expect(r.status).toBe(503);
     expect(r.body).toContain('database gone ');
+    expect(await metric('pgmux_database_ready', { database: 'app' })).toBe(1);
     const row = (await hosts()).find((h) => Number(h.port) === cluster.primary.port);
     expect(Number(row?.failures)).toBe(0);
     // Clients are served as ever.

@@ -46,6 +46,7 @@ const EXPECTED: Record<Name, { args: unknown[]; code: string; message: string; s
   statementColumnsChanged: { args: [], code: '0A000', message: 'cached plan must not change result type', severity: 'ERROR' },
   serverConnLost: { args: [], code: '08006', message: 'server conn crashed?' },
   serverConnectTimeout: { args: [], code: '08006', message: 'connect timeout' },
+  hostUnreachable: { args: ['127.0.0.1:5432', 'connect ECONNREFUSED 127.0.0.1:5432'], code: '08006', message: 'connect ECONNREFUSED 127.0.0.1:5432' },
   noPrimary: {
     args: ['app', 30, ['10.0.0.1:5432', '10.0.0.2:5432']],
     code: '08006',
