@@ -39,9 +39,9 @@
 // server holds, and its 26000 becomes PostgreSQL's "cached plan must not change result type",
 // which drivers heal by preparing the statement again, as against PostgreSQL itself.
 
-import { BackendCode, FrontendCode, TxStatus } from '../protocol/codes';
+import { BackendCode, FrontendCode, ServerSqlState, TxStatus } from '../protocol/codes';
 import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
-import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
+import { CLOSE_COMPLETE, errorCode, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
 import { lexScript, mayBeSqlPrepared } from './sql-lexer';
@@ -522,7 +522,7 @@ export class PreparedLink {
       // A replaced error goes out through takeFakes, after what was forwarded before it.
       if (swap !== null) this.out = swap;
       const verdict = swap === null ? Action.Forward : Action.Swallow | Action.Notify;
-      if (kind !== Kind.Query && kind !== Kind.Sync) this.skipToSync(server);
+      if (kind !== Kind.Query && kind !== Kind.Sync) this.skipToSync(server, kind === Kind.Parse && stmt !== null && errorCode(buf, start, end) === ServerSqlState.DuplicatePreparedStatement);
       // After the undo above, which may restore() a statement whose eviction was skipped.
       if (stale !== null) server.statements.markStale(stale);
       return kind === Kind.Query || kind === Kind.Sync ? verdict : verdict | this.notifyIfFake();
@@ -748,13 +748,19 @@ export class PreparedLink {
    * head stood for left nothing prepared, and the statement is no longer known to be good (its
    * next Parse goes to a server, which says why). With no Sync queued yet, what the client sends
    * until it comes is skipped as well (`skipping`).
+   *
+   * `held`: the head is a Parse under pgmux's server-side name that the server refused with
+   * 42P05, so it holds the statement although pgmux had it as not (its Close was skipped in an
+   * earlier batch, while this one was already on the wire). Recorded as held again, or every
+   * later client's Parse of it there would be refused the same way.
    */
-  private skipToSync(server: PreparedServer): void {
+  private skipToSync(server: PreparedServer, held: boolean): void {
     const stmt = this.stmts[this.head];
-    if (stmt !== null && this.kinds[this.head] === Kind.Parse) stmt.good = false;
+    if (stmt !== null && this.kinds[this.head] === Kind.Parse && !held) stmt.good = false;
     const end = this.syncAt();
     if (end === this.kinds.length) this.skipping = true;
     this.undo(end, server);
+    if (held && stmt !== null) server.statements.restore(stmt);
     for (let n = end - this.head; n > 0; n--) this.shift();
   }
 
