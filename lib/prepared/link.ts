@@ -10,10 +10,11 @@
 // that a statement both prepared and evicted in the skipped part ends as it was before it. When
 // the client has not sent that Sync yet (a pipeline flushed, psycopg's), everything it sends up
 // to the Sync is skipped too: pgmux is `skipping` till the ReadyForQuery, answers none of it
-// itself, starts no column check, and undoes whatever is still queued when the ReadyForQuery comes. SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are
-// planned by ./sql-planner and ride the same queue, as does a SQL DEALLOCATE sent through the
-// extended protocol (./sql-extended). The request kinds are ./requests'. Parses of statements
-// known to be good from a client no server is linked to are answered by ./unlinked-parse.
+// itself, starts no column check, and undoes whatever is still queued when the ReadyForQuery
+// comes. SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are planned by ./sql-planner and
+// ride the same queue, as does a SQL DEALLOCATE sent through the extended protocol
+// (./sql-extended). The request kinds are ./requests'. Parses of statements known to be good
+// from a client no server is linked to are answered by ./unlinked-parse.
 //
 // A Parse of a name the client already holds gets PostgreSQL's own answer from the server: it
 // goes under the old statement's server-side name, so the server analyses it, then fails with
