@@ -5,11 +5,16 @@
 //
 // The queue is PgBouncer's outstanding_requests / PgDog's ProtocolState: one entry per client
 // message that gets a response, each with an action. After an ErrorResponse in the extended
-// protocol the server skips to Sync, so the skipped entries are dropped (and what they would
-// have prepared is forgotten). SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are
-// planned by ./sql-planner and ride the same queue, as does a SQL DEALLOCATE sent through the
-// extended protocol (./sql-extended). The request kinds are ./requests'. Parses of statements
-// known to be good from a client no server is linked to are answered by ./unlinked-parse.
+// protocol the server skips to Sync, so the skipped entries are dropped: what they would have
+// prepared is forgotten, and what they would have closed is held again, undone newest first so
+// that a statement both prepared and evicted in the skipped part ends as it was before it. When
+// the client has not sent that Sync yet (a pipeline flushed, psycopg's), everything it sends up
+// to the Sync is skipped too: pgmux is `skipping` till the ReadyForQuery, answers none of it
+// itself, starts no column check, and undoes whatever is still queued when the ReadyForQuery
+// comes. SQL-level PREPARE/EXECUTE/DEALLOCATE in a simple Query are planned by ./sql-planner and
+// ride the same queue, as does a SQL DEALLOCATE sent through the extended protocol
+// (./sql-extended). The request kinds are ./requests'. Parses of statements known to be good
+// from a client no server is linked to are answered by ./unlinked-parse.
 //
 // A Parse of a name the client already holds gets PostgreSQL's own answer from the server: it
 // goes under the old statement's server-side name, so the server analyses it, then fails with
@@ -35,9 +40,9 @@
 // server holds, and its 26000 becomes PostgreSQL's "cached plan must not change result type",
 // which drivers heal by preparing the statement again, as against PostgreSQL itself.
 
-import { BackendCode, FrontendCode, TxStatus } from '../protocol/codes';
+import { BackendCode, FrontendCode, ServerSqlState, TxStatus } from '../protocol/codes';
 import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
-import { CLOSE_COMPLETE, PARSE_COMPLETE } from '../protocol/backend';
+import { CLOSE_COMPLETE, errorCode, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
 import { lexScript, mayBeSqlPrepared } from './sql-lexer';
@@ -106,6 +111,11 @@ export class PreparedLink {
   private ranBeforeDrain = false;
   /** A re-run Describe of a statement: its ParameterDescription reached the client the first time. */
   private skipParamDesc = false;
+  /**
+   * An error made the server skip to a Sync the client has not sent yet: what the client sends
+   * until then is skipped too (the ReadyForQuery ends it and undoes what is still queued).
+   */
+  private skipping = false;
   /** SQL DEALLOCATE through the extended protocol; made at the first unnamed Parse that may be one. */
   private extended: ExtendedSql | null = null;
   /** The columns (./result-shape) the client was last told each statement returns; made at the first. */
@@ -179,6 +189,7 @@ export class PreparedLink {
     this.skipParamDesc = false;
     this.withheld = null;
     this.standIn = null;
+    this.skipping = false;
     // The unnamed statement it tracked was the dead server's; the resent batch parses it again.
     this.extended = null;
   }
@@ -252,7 +263,8 @@ export class PreparedLink {
         }
         if (stmt === undefined || stmt.parse === null) return this.forward(Kind.Bind, buf, start, end);
         if (!this.holdTried) this.startHold();
-        if (this.ensurePrepared(stmt, stmt.parse, server) && this.withheld === null && this.told !== null && this.told.has(stmt)) {
+        // Not while skipping: the server would never answer the check, and the withheld Sync never go.
+        if (this.ensurePrepared(stmt, stmt.parse, server) && this.withheld === null && !this.skipping && this.told !== null && this.told.has(stmt)) {
           // Prepared afresh: what does it return now? The Bind waits for the answer (onServerResponse).
           this.send(describe('S', stmt.serverName));
           this.push(Kind.DescribeStatement, Fate.Swallow, stmt, msg.statement);
@@ -478,7 +490,8 @@ export class PreparedLink {
       out = [this.out];
       this.out = null;
     }
-    while (this.head < this.kinds.length && this.fates[this.head] === Fate.Fake) {
+    // While skipping, the server ignores the client's requests: so must pgmux's answers.
+    while (!this.skipping && this.head < this.kinds.length && this.fates[this.head] === Fate.Fake) {
       (out ??= []).push(this.kinds[this.head] === Kind.Parse ? PARSE_COMPLETE : CLOSE_COMPLETE);
       this.shift();
     }
@@ -510,16 +523,17 @@ export class PreparedLink {
       // A replaced error goes out through takeFakes, after what was forwarded before it.
       if (swap !== null) this.out = swap;
       const verdict = swap === null ? Action.Forward : Action.Swallow | Action.Notify;
-      if (kind !== Kind.Query && kind !== Kind.Sync) {
-        this.fail(server);
-        this.skipToSync(server);
-      }
+      if (kind !== Kind.Query && kind !== Kind.Sync) this.skipToSync(server, kind === Kind.Parse && stmt !== null && errorCode(buf, start, end) === ServerSqlState.DuplicatePreparedStatement);
       // After the undo above, which may restore() a statement whose eviction was skipped.
       if (stale !== null) server.statements.markStale(stale);
       return kind === Kind.Query || kind === Kind.Sync ? verdict : verdict | this.notifyIfFake();
     }
     if (type === BackendCode.ReadyForQuery) {
-      // Everything up to the Sync/Query that this answers is done (or was skipped).
+      // Everything up to the Sync/Query that this answers is done, or was skipped: a request
+      // still queued before it got no answer, so the server skipped it (sent while `skipping`).
+      this.skipping = false;
+      const end = this.syncAt();
+      this.undo(end, server);
       let fate: number = Fate.Forward;
       while (this.head < this.kinds.length) {
         const k = this.kinds[this.head];
@@ -731,22 +745,43 @@ export class PreparedLink {
   }
 
   /**
-   * The head request failed: a Parse it stood for left nothing prepared, and the statement is
-   * no longer known to be good (its next Parse goes to a server, which says why).
+   * The head request failed and the server ignores everything up to Sync: so do we. A Parse the
+   * head stood for left nothing prepared, and the statement is no longer known to be good (its
+   * next Parse goes to a server, which says why). With no Sync queued yet, what the client sends
+   * until it comes is skipped as well (`skipping`).
+   *
+   * `held`: the head is a Parse under pgmux's server-side name that the server refused with
+   * 42P05, so it holds the statement although pgmux had it as not (its Close was skipped in an
+   * earlier batch, while this one was already on the wire). Recorded as held again, or every
+   * later client's Parse of it there would be refused the same way.
    */
-  private fail(server: PreparedServer): void {
+  private skipToSync(server: PreparedServer, held: boolean): void {
     const stmt = this.stmts[this.head];
-    if (stmt !== null && this.kinds[this.head] === Kind.Parse) stmt.good = false;
-    this.forget(this.head, server);
-    this.shift();
+    if (stmt !== null && this.kinds[this.head] === Kind.Parse && !held) stmt.good = false;
+    const end = this.syncAt();
+    if (end === this.kinds.length) this.skipping = true;
+    this.undo(end, server);
+    if (held && stmt !== null) server.statements.restore(stmt);
+    for (let n = end - this.head; n > 0; n--) this.shift();
   }
 
-  /** After an error the server ignores everything up to Sync: so do we. */
-  private skipToSync(server: PreparedServer): void {
-    while (this.head < this.kinds.length && this.kinds[this.head] !== Kind.Sync && this.kinds[this.head] !== Kind.Query) {
-      this.forget(this.head, server);
-      this.shift();
-    }
+  /** Queue index of the first Sync/Query from the head on; the queue's length when there is none. */
+  private syncAt(): number {
+    let i = this.head;
+    while (i < this.kinds.length && this.kinds[i] !== Kind.Sync && this.kinds[i] !== Kind.Query) i++;
+    return i;
+  }
+
+  /**
+   * Undoes what the requests from the head to `end` (skipped by the server) did to the records,
+   * newest first: each record was changed when its request was sent, in queue order, so undoing
+   * in reverse gives back the state before them. In queue order, an injected Parse of X followed
+   * by a Close evicting X (a later Parse pushed X out) would first remove X (already gone), then
+   * restore it: recorded as held on a server that never prepared it, and another client's Parse
+   * of X answered by pgmux, its Bind failing with 26000.
+   */
+  private undo(end: number, server: PreparedServer): void {
+    for (let i = end - 1; i >= this.head; i--) this.forget(i, server);
   }
 
   private forget(i: number, server: PreparedServer): void {

@@ -125,6 +125,8 @@ export const ServerSqlState = {
   AdminShutdown: '57P01',
   /** Another backend crashed: every connection ends (a WARNING first). */
   CrashShutdown: '57P02',
+  /** A Parse under a name the server holds (lib/prepared: pgmux's record of that server was wrong). */
+  DuplicatePreparedStatement: '42P05',
 } as const;
 
 /** Length of a typed message header: type byte + int32 length. */
