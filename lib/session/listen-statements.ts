@@ -8,7 +8,7 @@
 // whose answers are cached by text.
 
 import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
-import { Scan, scanStatement } from './statement-scan';
+import { Scan, scanStatement, skipSpace } from './statement-scan';
 
 /** The first keyword of a statement text, as far as LISTEN handling cares. */
 export const Keyword = {
@@ -92,29 +92,6 @@ function followedBy(buf: Buffer, pos: number, end: number, word: string): boolea
   return !isIdentChar(pos + word.length < end ? buf[pos + word.length] : 0);
 }
 
-/** Past whitespace, `-- ...` and (nested) `/* ... *\/` comments. */
-function skipSpace(buf: Buffer, pos: number, end: number): number {
-  while (pos < end) {
-    const c = buf[pos];
-    if (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d || c === 0x0c) pos++;
-    else if (c === 0x2d && buf[pos + 1] === 0x2d) {
-      while (pos < end && buf[pos] !== 0x0a) pos++;
-    } else if (c === 0x2f && buf[pos + 1] === 0x2a) {
-      let depth = 1;
-      pos += 2;
-      while (pos < end && depth > 0) {
-        if (buf[pos] === 0x2f && buf[pos + 1] === 0x2a) {
-          depth++;
-          pos += 2;
-        } else if (buf[pos] === 0x2a && buf[pos + 1] === 0x2f) {
-          depth--;
-          pos += 2;
-        } else pos++;
-      }
-    } else break;
-  }
-  return pos;
-}
 
 function isIdentChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24 || c >= 0x80;

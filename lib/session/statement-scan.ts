@@ -159,9 +159,16 @@ function settingWordAt(buf: Buffer, i: number, end: number): boolean {
  * skips them: which then decides). Its blanks are PostgreSQL's before 16 (no vertical tab).
  */
 function listenLetterAt(buf: Buffer, pos: number, end: number): boolean {
+  const at = skipSpace(buf, pos, end);
+  if (at >= end) return false;
+  const c = buf[at];
+  return c === 0x6c || c === 0x4c || c === 0x75 || c === 0x55;
+}
+
+/** Past whitespace, `-- ...` and (nested) `/* ... *\/` comments. */
+export function skipSpace(buf: Buffer, pos: number, end: number): number {
   while (pos < end) {
     const c = buf[pos];
-    if (c === 0x6c || c === 0x4c || c === 0x75 || c === 0x55) return true;
     if (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d || c === 0x0c) pos++;
     else if (c === 0x2d && buf[pos + 1] === 0x2d) {
       while (pos < end && buf[pos] !== 0x0a) pos++;
@@ -177,9 +184,9 @@ function listenLetterAt(buf: Buffer, pos: number, end: number): boolean {
           pos += 2;
         } else pos++;
       }
-    } else return false;
+    } else break;
   }
-  return false;
+  return pos;
 }
 
 function skipBlanks(buf: Buffer, i: number, end: number): number {
