@@ -6,10 +6,9 @@
 // behind a NAT that never resets) held its server forever and every other client of the pool
 // (pool_size = 1 here) waited for query_wait_timeout.
 
-import { startCluster, type Cluster } from '../support/cluster';
-import { startPgBouncer, type PgBouncerProcess } from '../support/pgbouncer';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePorts } from '../support/ports';
+import type { PgBouncerProcess } from '../support/pgbouncer';
+import type { PgmuxProcess } from '../support/pgmux';
+import { startSideBySide, type SideBySide } from '../support/side-by-side';
 import { RawClient, errorFields, type Frame } from '../support/wire';
 import { cstr, frame, i16, i32 } from '../support/bytes';
 
@@ -37,22 +36,17 @@ logfile = pooler.log
 }
 
 describe('query_timeout for a request without Sync', () => {
-  let cluster: Cluster;
+  let both: SideBySide | undefined;
   let bouncer: PgBouncerProcess;
   let mux: PgmuxProcess;
 
   beforeAll(async () => {
-    cluster = await startCluster();
-    const [bouncerPort, muxPort] = await freePorts(2);
-    const files = { 'userlist.txt': `"app" "${cluster.password}"\n` };
-    bouncer = await startPgBouncer(ini(bouncerPort, cluster.primary.port), files);
-    mux = await startPgmux(ini(muxPort, cluster.primary.port), files);
+    both = await startSideBySide(ini);
+    ({ bouncer, mux } = both);
   });
 
   afterAll(async () => {
-    await mux?.stop();
-    await bouncer?.stop();
-    await cluster?.stop();
+    await both?.stop();
   });
 
   /** What a client that stops before Sync gets, how long after, and what the next client's query gets on the pool's one server. */

@@ -5,10 +5,9 @@
 // ParseComplete and BindComplete) first, so a driver saw its BEGIN succeed, then the connection
 // end. The same bytes go to both poolers; the frames each client reads up to the close must match.
 
-import { startCluster, type Cluster } from '../support/cluster';
-import { startPgBouncer, type PgBouncerProcess } from '../support/pgbouncer';
-import { startPgmux, type PgmuxProcess } from '../support/pgmux';
-import { freePorts } from '../support/ports';
+import type { PgBouncerProcess } from '../support/pgbouncer';
+import type { PgmuxProcess } from '../support/pgmux';
+import { startSideBySide, type SideBySide } from '../support/side-by-side';
 import { RawClient, errorFields } from '../support/wire';
 import { cstr, frame, i16, i32 } from '../support/bytes';
 
@@ -36,22 +35,17 @@ const extended = (sql: string): Buffer[] => [
 ];
 
 describe('BEGIN in statement pooling mode', () => {
-  let cluster: Cluster;
+  let both: SideBySide | undefined;
   let bouncer: PgBouncerProcess;
   let mux: PgmuxProcess;
 
   beforeAll(async () => {
-    cluster = await startCluster();
-    const [bouncerPort, muxPort] = await freePorts(2);
-    const files = { 'userlist.txt': `"app" "${cluster.password}"\n` };
-    bouncer = await startPgBouncer(ini(bouncerPort, cluster.primary.port), files);
-    mux = await startPgmux(ini(muxPort, cluster.primary.port), files);
+    both = await startSideBySide(ini);
+    ({ bouncer, mux } = both);
   });
 
   afterAll(async () => {
-    await mux?.stop();
-    await bouncer?.stop();
-    await cluster?.stop();
+    await both?.stop();
   });
 
   /** The frames a client reads after sending `bytes`, through the close: type letters, and an error's severity, code and message. */
