@@ -155,16 +155,23 @@ interface TcpSocket {
 function tcpOf(pid: number): TcpSocket[] {
   const tcp = tcpSockets();
   const out: TcpSocket[] = [];
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      continue;
-    }
+  for (const target of fdTargets(pid)) {
     const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
     const t = inode === undefined ? undefined : tcp.get(inode);
     if (t !== undefined) out.push(t);
+  }
+  return out;
+}
+
+/** What each of `pid`'s open descriptors points at (`socket:[inode]`, a path...); one closed meanwhile is left out. */
+function fdTargets(pid: number): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.push(readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      continue;
+    }
   }
   return out;
 }
@@ -196,13 +203,7 @@ function tcpSockets(): Map<string, TcpSocket> {
 export function describeFds(pid: number, names: ReadonlyMap<number, string> = new Map()): string {
   const tcp = tcpSockets();
   const kinds = new Map<string, number>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      continue;
-    }
+  for (const target of fdTargets(pid)) {
     const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
     // Ephemeral ports (the kernel's, above 32767) differ per connection: one name for all of them.
     const t = inode === undefined ? undefined : tcp.get(inode);
