@@ -594,7 +594,8 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
     return false;
   }
 
-  readyForQuery(status: number): void {
+  /** ServerPeer: true when the server goes back to the pool once the chunk is relayed (released). */
+  readyForQuery(status: number): boolean {
     this.served = true;
     if (this.owed > 0) this.owed--;
     // A held ReadyForQuery that turns out not to end the transaction here goes out in its place.
@@ -621,23 +622,23 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
     }
     this.readySince = clock.now;
     const server = this.server;
-    if (server === null) return;
+    if (server === null) return false;
     if (!this.acceptsReady(status)) {
       this.fail(refusals.statementModeTransaction());
-      return;
+      return false;
     }
     if (this.owed > 0 || this.unsynced > 0 || !(this.requests as ClientRequests).atBoundary()) {
       this.pinWatch?.ready();
-      return;
+      return false;
     }
     if (holding) {
       this.heldForCommit = [];
       (this.router as ClientRouter).transactionEnded(this.commitShared);
     } else if (status === TxStatus.Idle) this.router?.transactionEnded();
-    if ((this.pool as Pool).settings.poolMode === 'session') return;
+    if ((this.pool as Pool).settings.poolMode === 'session') return false;
     if (status !== TxStatus.Idle) {
       this.pinWatch?.ready();
-      return;
+      return false;
     }
     // Session state that cannot move keeps the server (lib/session/pins); in doubt it is asked first.
     const kept = this.pinWatch !== null && this.pinWatch.keeps(server, this);
@@ -648,9 +649,19 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
       // A request sent before the answer waits for it, then is routed afresh (not run on this server just because it is still linked).
       if (!kept) this.heldForReadBack = [];
       readSettingsBack(this.settings as SessionSettings, server, this);
-    } else if (!kept) this.unlink(true);
+    } else if (!kept) return true;
     // Still linked between transactions (pinned, or reading back): notifications that came during the result go now.
     if (this.server !== null) this.listenGlue?.session?.flush();
+    return false;
+  }
+
+  /**
+   * ServerPeer: the chunk whose ReadyForQuery let the server go (readyForQuery said true) has
+   * been relayed; it goes back now unless the client or the server moved on meanwhile.
+   */
+  released(server: ServerConnection): void {
+    if (this.server !== server || !this.restingOnServer()) return;
+    this.unlink(true);
   }
 
   /**

@@ -69,8 +69,13 @@ export interface ServerPeer {
    * client, so it is not forwarded.
    */
   parameterReported(name: string, value: string): boolean;
-  /** A ReadyForQuery for one of this client's requests has been forwarded. */
-  readyForQuery(status: number): void;
+  /**
+   * A ReadyForQuery for one of this client's requests has been forwarded. True when the server
+   * may go back to its pool: released() is called once the chunk being relayed is done.
+   */
+  readyForQuery(status: number): boolean;
+  /** The chunk whose ReadyForQuery let the server go has been relayed: give it back (unless something changed since). */
+  released(server: ServerConnection): void;
   /** False when a ReadyForQuery with this status must be swallowed (readyForQuery then refuses). */
   acceptsReady(status: number): boolean;
   /**
@@ -164,6 +169,12 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
   syncedTracked: object | null = null;
   /** The frame just inspected was a ReadyForQuery for the linked client (afterFrame tells it). */
   private readyPending = false;
+  /**
+   * That ReadyForQuery lets the server go back to its pool: the linked client releases it after
+   * the chunk (onData), never in the middle of relaying it, so the next client is not linked
+   * (and its request written here) while this one's answer is still being read.
+   */
+  private releaseDue = false;
   /** An error swallowed for the client's rewriteError(): sent in its place by afterFrame. */
   private rewritten: Buffer | null = null;
   /**
@@ -417,7 +428,10 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     }
     this.stats.serverBytes += chunk.length;
     const err = this.relay.feed(chunk);
+    const due = this.releaseDue;
+    this.releaseDue = false;
     if (err !== null) this.close(`bad message from server: ${err.reason}`);
+    else if (due) this.client?.released(this);
   }
 
   private onLoginFrame(type: number, buf: Buffer, start: number, end: number): void {
@@ -576,7 +590,7 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
       if (fakes !== null) client.sendToClient(fakes);
       if (this.readyPending) {
         this.readyPending = false;
-        client.readyForQuery(this.txStatus);
+        if (client.readyForQuery(this.txStatus)) this.releaseDue = true;
       }
       return false;
     }
