@@ -553,9 +553,11 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
     if (this.unanswered.kept) server.awaitAnswer();
     for (const chunk of queued) {
       this.feedRelay(chunk);
-      if (this.state !== 'active') return;
+      if (this.state !== 'active') break;
     }
-    this.socket.resume();
+    // What routing read of the batch when it placed it (observed as it went) is let go.
+    this.router?.placedFed();
+    if (this.state === 'active') this.socket.resume();
   }
 
   // ServerPeer (server -> client)

@@ -221,16 +221,7 @@ export class ClientRequests implements RelayHandler {
 
   /** Tells the router about a forwarded Query or Parse (session pins, writes, named statements). */
   private observeStatement(type: number, buf: Buffer, start: number, end: number): void {
-    let pos = start + 5;
-    let name: string | null = null;
-    if (type === FrontendCode.Parse) {
-      const nul = buf.indexOf(0, pos);
-      if (nul < 0 || nul >= end) return;
-      name = buf.toString('utf8', pos, nul);
-      pos = nul + 1;
-    }
-    const nul = buf.indexOf(0, pos);
-    const target = (this.client.router as ClientRouter).observe(buf.toString('utf8', pos, nul < 0 || nul >= end ? end : nul), name);
+    const target = (this.client.router as ClientRouter).observeFrame(type, buf, start, end);
     if (target === 'primary') this.client.tags?.routedToPrimary();
   }
 

@@ -261,6 +261,15 @@ export class ClientRouter implements PollWaiter {
   sessionKey: string | null = null;
   /** Keys the transaction in progress carried (read_your_writes = key): its commit is theirs too. */
   private txKeys: string[] | null = null;
+  /**
+   * The Query and Parse frames of the batch place() read last (when it came in one chunk), in
+   * order: observeFrame takes each as the batch is forwarded, instead of decoding and classifying
+   * it a second time. The first `placedCount` are in use, from `placedNext` on not yet taken;
+   * the objects are reused from batch to batch. Let go once the batch is fed (placedFed).
+   */
+  private readonly placed: PlacedStatement[] = [];
+  private placedCount = 0;
+  private placedNext = 0;
 
   constructor(
     readonly set: ReplicaSet,
@@ -374,7 +383,41 @@ export class ClientRouter implements PollWaiter {
    * route and pins follow it, and on the primary it may make the transaction a write.
    */
   observe(sql: string, statementName: string | null): Target {
-    const c = this.set.classifier.classify(withoutKey(sql));
+    return this.observeClassified(sql, statementName, this.set.classifier.classify(withoutKey(sql)));
+  }
+
+  /**
+   * A forwarded Query or Parse frame (buf[start] is its type byte), observed as observe() does:
+   * one that place() read already is taken from there, the rest are decoded here.
+   */
+  observeFrame(type: number, buf: Buffer, start: number, end: number): Target | null {
+    for (let i = this.placedNext; i < this.placedCount; i++) {
+      const p = this.placed[i];
+      // The very frame place() read: the same chunk, the same offset.
+      if (p.buf !== buf || p.at !== start) continue;
+      this.placedNext = i + 1;
+      return this.observeClassified(p.text, p.name, p.classification ?? this.set.classifier.classify(withoutKey(p.text)));
+    }
+    let pos = start + 5;
+    let name: string | null = null;
+    if (type === FrontendCode.Parse) {
+      const nul = buf.indexOf(0, pos);
+      if (nul < 0 || nul >= end) return null;
+      name = buf.toString('utf8', pos, nul);
+      pos = nul + 1;
+    }
+    const nul = buf.indexOf(0, pos);
+    return this.observe(buf.toString('utf8', pos, nul < 0 || nul >= end ? end : nul), name);
+  }
+
+  /** The batch place() read has been fed to the server: what it kept of it goes. */
+  placedFed(): void {
+    for (let i = 0; i < this.placedCount; i++) this.placed[i].buf = null;
+    this.placedCount = 0;
+    this.placedNext = 0;
+  }
+
+  private observeClassified(sql: string, statementName: string | null, c: Classification): Target {
     if (statementName !== null && statementName !== '') this.prepared.parsed(statementName, c);
     // What it PREPAREs and DEALLOCATEs is recorded; an EXECUTE of a read is no write.
     const resolved = this.prepared.resolve(c);
@@ -463,13 +506,27 @@ export class ClientRouter implements PollWaiter {
     if (c.sessionKey !== undefined) this.sessionKey = c.sessionKey;
   }
 
+  private keepPlaced(buf: Buffer, at: number, text: string, name: string | null, c: Classification | null): void {
+    let p = this.placed[this.placedCount];
+    if (p === undefined) this.placed.push((p = new PlacedStatement()));
+    this.placedCount++;
+    p.buf = buf;
+    p.at = at;
+    p.text = text;
+    p.name = name;
+    p.classification = c;
+  }
+
   /**
    * The combined classification of every message in `pending`: the first one that needs the
    * primary, else the first statement's. Pins of the batch are returned, not kept: they are kept
    * when the statement is forwarded (observe).
    */
   private scan(pending: readonly Buffer[]): { statement: Classification; pins: PinReason[]; key: string | null } {
-    const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+    this.placedFed();
+    // A batch in several chunks is read from a copy: observeFrame could not know its frames again.
+    const keeps = pending.length === 1;
+    const buf = keeps ? pending[0] : Buffer.concat(pending);
     let pos = 0;
     let first: Classification | null = null;
     let primary: Classification | null = null;
@@ -500,7 +557,10 @@ export class ClientRouter implements PollWaiter {
           const sql = cstring(buf, body, end);
           key ??= statementKey(sql.text);
           // SQL-level PREPARE is re-prepared per server only when statements are tracked.
-          note(!this.tracksStatements && SQL_PREPARE.test(sql.text) ? NAMED_UNTRACKED : this.prepared.resolve(this.set.classifier.classify(withoutKey(sql.text)), batch));
+          const untracked = !this.tracksStatements && SQL_PREPARE.test(sql.text);
+          const c = untracked ? null : this.set.classifier.classify(withoutKey(sql.text));
+          if (keeps) this.keepPlaced(buf, pos, sql.text, null, c);
+          note(c === null ? NAMED_UNTRACKED : this.prepared.resolve(c, batch));
           break;
         }
         case FrontendCode.Parse: {
@@ -509,6 +569,7 @@ export class ClientRouter implements PollWaiter {
           const sql = cstring(buf, name.next, end);
           key ??= statementKey(sql.text);
           const c = this.set.classifier.classify(withoutKey(sql.text));
+          if (keeps) this.keepPlaced(buf, pos, sql.text, name.text, c);
           batch.set(name.text, c);
           note(name.text !== '' && !this.tracksStatements ? NAMED_UNTRACKED : c);
           break;
@@ -537,6 +598,19 @@ export class ClientRouter implements PollWaiter {
     if (extended && !synced) return { statement: NOT_CLASSIFIED, pins, key };
     return { statement: primary ?? first ?? NOT_CLASSIFIED, pins, key };
   }
+}
+
+/** A Query or Parse of the batch place() read (ClientRouter.placed). */
+class PlacedStatement {
+  /** The chunk it lay in; null once the batch was fed. */
+  buf: Buffer | null = null;
+  /** Where its frame began in `buf` (its type byte). */
+  at = 0;
+  text = '';
+  /** A Parse's statement name ('' unnamed); null for a Query. */
+  name: string | null = null;
+  /** How the classifier read it; null when place() did not ask (observeFrame then does). */
+  classification: Classification | null = null;
 }
 
 /** The later of two writes route() must wait for ('pending' when either is unresolved). */
