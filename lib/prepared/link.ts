@@ -3,8 +3,8 @@
 // Parse where the linked server lacks the statement, and the queue of responses the server
 // owes, so that injected responses are swallowed and synthesized ones come out in order.
 //
-// The queue is PgBouncer's outstanding_requests / PgDog's ProtocolState: one entry per client
-// message that gets a response, each with an action. After an ErrorResponse in the extended
+// The queue (./response-queue) is PgBouncer's outstanding_requests / PgDog's ProtocolState: one
+// entry per client message that gets a response, each with an action. After an ErrorResponse in the extended
 // protocol the server skips to Sync, so the skipped entries are dropped: what they would have
 // prepared is forgotten, and what they would have closed is held again, undone newest first so
 // that a statement both prepared and evicted in the skipped part ends as it was before it. When
@@ -51,7 +51,8 @@ import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 import { localParses, type LocalParses } from './unlinked-parse';
 import { ExtendedSql, mayBeSqlPreparedParse } from './sql-extended';
-import { completes, Fate, Kind, ranInBatch, unnamedKind } from './requests';
+import { completes, Fate, Kind, unnamedKind } from './requests';
+import { ResponseQueue } from './response-queue';
 import { resultShape } from './result-shape';
 
 /** Client name of an injected Close of a stale copy: skipped, it leaves the copy stale. */
@@ -90,13 +91,8 @@ export interface PreparedServer {
 export class PreparedLink {
   /** The client's statement names. */
   readonly names = new Map<string, Statement>();
-  private kinds: number[] = [];
-  private fates: number[] = [];
-  private stmts: (Statement | null)[] = [];
-  private clientNames: (string | null)[] = [];
-  /** How a rewritten request's responses are treated (./sql-rewrite); null for most. */
-  private rewrites: (SqlRewrite | null)[] = [];
-  private head = 0;
+  /** The responses the linked server owes this client's requests (./response-queue). */
+  private readonly queue = new ResponseQueue();
   /** Bytes replacing a swallowed server response (a rewritten tag or error), sent by takeFakes. */
   private out: Buffer | null = null;
   /** Bytes to send to the server in place of the frame just swallowed (written by afterFrame). */
@@ -145,7 +141,7 @@ export class PreparedLink {
   constructor(private readonly registry: StatementRegistry) {}
 
   get pending(): number {
-    return this.kinds.length - this.head;
+    return this.queue.pending;
   }
 
   /**
@@ -173,14 +169,7 @@ export class PreparedLink {
    * to another server from scratch (lib/client/resend): nothing queued will be answered.
    */
   reset(): void {
-    while (this.kinds.length > 0) {
-      this.kinds.pop();
-      this.fates.pop();
-      this.stmts.pop();
-      this.clientNames.pop();
-      this.rewrites.pop();
-    }
-    this.head = 0;
+    this.queue.clear();
     this.out = null;
     this.replacement = [];
     this.hold = null;
@@ -271,7 +260,7 @@ export class PreparedLink {
           this.replacement.push(FLUSH);
           this.withheld = [];
           this.standIn = bindRenamed(buf, end, msg, MISSING_STATEMENT);
-          this.checkedBind = this.kinds.length;
+          this.checkedBind = this.queue.length;
         }
         this.send(bindWithStatement(buf, start, end, msg, stmt.serverNameZ));
         this.push(Kind.Bind, Fate.Forward, stmt, msg.statement);
@@ -412,8 +401,8 @@ export class PreparedLink {
    * Bind, Describe, Execute) it tells the client that statement's columns: noted with it.
    */
   private describePortal(buf: Buffer, start: number, end: number): number {
-    const last = this.kinds.length - 1;
-    const bound = last >= this.head && this.kinds[last] === Kind.Bind ? this.stmts[last] : null;
+    const last = this.queue.length - 1;
+    const bound = last >= this.queue.head && this.queue.kindAt(last) === Kind.Bind ? this.queue.at(last).stmt : null;
     if (bound === null) return this.forward(Kind.DescribePortal, buf, start, end);
     if (this.hold !== null) this.keep(buf.subarray(start, end));
     this.push(Kind.DescribePortal, Fate.Forward, bound, null);
@@ -460,7 +449,7 @@ export class PreparedLink {
   /** Keeps a frame of the held batch for the request pushed next; a pipelined batch or too many bytes end the hold. */
   private keep(frame: Buffer): void {
     const hold = this.hold as HeldBatch;
-    if (hold.synced || !hold.keep(this.kinds.length, frame)) this.hold = null;
+    if (hold.synced || !hold.keep(this.queue.length, frame)) this.hold = null;
   }
 
   private startHold(): void {
@@ -491,8 +480,8 @@ export class PreparedLink {
       this.out = null;
     }
     // While skipping, the server ignores the client's requests: so must pgmux's answers.
-    while (!this.skipping && this.head < this.kinds.length && this.fates[this.head] === Fate.Fake) {
-      (out ??= []).push(this.kinds[this.head] === Kind.Parse ? PARSE_COMPLETE : CLOSE_COMPLETE);
+    while (!this.skipping && this.queue.head < this.queue.length && this.queue.at(this.queue.head).fate === Fate.Fake) {
+      (out ??= []).push(this.queue.kindAt(this.queue.head) === Kind.Parse ? PARSE_COMPLETE : CLOSE_COMPLETE);
       this.shift();
     }
     return out === null ? null : out.length === 1 ? out[0] : Buffer.concat(out);
@@ -504,13 +493,14 @@ export class PreparedLink {
   onServerResponse(type: number, buf: Buffer, start: number, end: number, server: PreparedServer): number {
     if (type === BackendCode.ParameterDescription) return this.paramDescription();
     if (type === BackendCode.CommandComplete) this.noteDiscard(buf, start, end, server);
-    if (this.head >= this.kinds.length) return Action.Forward;
-    const kind = this.kinds[this.head];
+    if (this.queue.head >= this.queue.length) return Action.Forward;
+    const req = this.queue.at(this.queue.head);
+    const kind = req.kind;
     // The injected Parse (or an eviction) failed: the server skips to the withheld Sync.
     if (type === BackendCode.ErrorResponse && this.withheld !== null) this.release(server, false);
     if (type === BackendCode.ErrorResponse) {
-      const rewrite = this.rewrites[this.head];
-      const stmt = this.stmts[this.head];
+      const rewrite = req.rewrite;
+      const stmt = req.stmt;
       const stale = (stmt !== null || rewrite !== null) && isStalePlan(buf, start, end) ? this.staleRequest(kind, stmt, rewrite, server) : null;
       if (stale === RERUN) return Action.Swallow;
       // "bind message supplies 2 parameters, but prepared statement "pgmux_3" requires 1": the client's name.
@@ -518,7 +508,7 @@ export class PreparedLink {
         rewrite !== null
           ? rewrite.failed(buf, start, end, server.statements, this.names)
           : stmt !== null && (kind === Kind.Bind || kind === Kind.DescribeStatement || kind === Kind.Duplicate)
-            ? patchError(buf, start, end, undefined, stmt, this.clientNames[this.head] as string)
+            ? patchError(buf, start, end, undefined, stmt, req.clientName as string)
             : null;
       // A replaced error goes out through takeFakes, after what was forwarded before it.
       if (swap !== null) this.out = swap;
@@ -535,9 +525,8 @@ export class PreparedLink {
       const end = this.syncAt();
       this.undo(end, server);
       let fate: number = Fate.Forward;
-      while (this.head < this.kinds.length) {
-        const k = this.kinds[this.head];
-        const f = this.fates[this.head];
+      while (this.queue.head < this.queue.length) {
+        const { kind: k, fate: f } = this.queue.at(this.queue.head);
         this.shift();
         if (k === Kind.Sync || k === Kind.Query) {
           fate = f;
@@ -549,7 +538,7 @@ export class PreparedLink {
       return Action.Forward | this.notifyIfFake();
     }
     if (kind === Kind.Query) {
-      const rewrite = this.rewrites[this.head];
+      const rewrite = req.rewrite;
       if (rewrite === null || type !== BackendCode.CommandComplete) return Action.Forward;
       const fate = rewrite.commandComplete();
       if (typeof fate === 'number') return fate;
@@ -558,26 +547,26 @@ export class PreparedLink {
     }
     if (!completes(kind, type)) return Action.Forward;
     // The Execute of a SQL DEALLOCATE's no-op (./sql-extended): DEALLOCATE's tag instead.
-    if (kind === Kind.Execute && this.rewrites[this.head] !== null) return this.rewrittenExecute(type);
-    const fate = this.fates[this.head];
+    if (kind === Kind.Execute && req.rewrite !== null) return this.rewrittenExecute(type);
+    const fate = req.fate;
     if (kind === Kind.DescribeStatement || kind === Kind.DescribePortal) {
-      const described = this.stmts[this.head];
+      const described = req.stmt;
       if (described !== null) this.noteColumns(kind, fate, described, type, buf, start, end, server);
     }
     // A server parsed it: a client's later Parse of the same may be answered without one.
     if (kind === Kind.Parse) {
-      const parsed = this.stmts[this.head];
+      const parsed = req.stmt;
       if (parsed !== null) parsed.good = true;
     }
     // A duplicate's Parse succeeded: the cache was wrong (the server lacked the statement), and
     // the server's copy now holds the client's new text; the next use closes and prepares it again.
-    if (kind === Kind.Duplicate) server.statements.markStale(this.stmts[this.head] as Statement);
+    if (kind === Kind.Duplicate) server.statements.markStale(req.stmt as Statement);
     this.shift();
     return (fate === Fate.Swallow ? Action.Swallow : Action.Forward) | this.notifyIfFake();
   }
 
   private rewrittenExecute(type: number): number {
-    const rewrite = this.rewrites[this.head] as SqlRewrite;
+    const rewrite = this.queue.at(this.queue.head).rewrite as SqlRewrite;
     this.shift();
     const fate = type === BackendCode.CommandComplete ? rewrite.commandComplete() : Action.Forward;
     if (typeof fate === 'number') return fate | this.notifyIfFake();
@@ -604,7 +593,7 @@ export class PreparedLink {
   /** A ParameterDescription: swallowed once after a Describe of a statement runs again. */
   private paramDescription(): number {
     // An injected Describe checking a statement prepared afresh: its answer is pgmux's alone.
-    if (this.head < this.kinds.length && this.kinds[this.head] === Kind.DescribeStatement && this.fates[this.head] === Fate.Swallow) return Action.Swallow;
+    if (this.queue.head < this.queue.length && this.queue.kindAt(this.queue.head) === Kind.DescribeStatement && this.queue.at(this.queue.head).fate === Fate.Swallow) return Action.Swallow;
     if (!this.skipParamDesc) return Action.Forward;
     this.skipParamDesc = false;
     return Action.Swallow;
@@ -625,11 +614,11 @@ export class PreparedLink {
     if (kind !== Kind.DescribeStatement || this.withheld === null) return;
     const bind = this.checkedBind;
     // Same columns, or the client hears the new ones itself before any row (Describe of the Bind's portal).
-    const same = told.get(stmt) === shape || this.kinds[bind + 1] === Kind.DescribePortal;
+    const same = told.get(stmt) === shape || this.queue.kindAt(bind + 1) === Kind.DescribePortal;
     if (!same) {
       // The Bind fails as it would against PostgreSQL: stale plan, transaction aborted, skip to Sync.
-      this.stmts[bind] = null;
-      this.rewrites[bind] = columnsChangedError();
+      this.queue.at(bind).stmt = null;
+      this.queue.at(bind).rewrite = columnsChangedError();
       told.delete(stmt);
     }
     this.release(server, !same);
@@ -667,8 +656,8 @@ export class PreparedLink {
   private rerun(kind: number, stmt: ParsedStatement, server: PreparedServer): boolean {
     const hold = this.hold;
     if (hold === null || server.txStatus !== TxStatus.Idle) return false;
-    const head = this.head;
-    const name = this.clientNames[head];
+    const head = this.queue.head;
+    const name = this.queue.at(head).clientName;
     // Earlier requests of the batch: a completed Bind's portal would be gone after the abort.
     let parsedHere = false;
     for (let i = head - 1; ; i--) {
@@ -676,14 +665,14 @@ export class PreparedLink {
         if (this.ranBeforeDrain) return false;
         break;
       }
-      const k = this.kinds[i];
+      const k = this.queue.kindAt(i);
       if (k === Kind.Sync || k === Kind.Query) break;
       if (k === Kind.Bind || k === Kind.Execute || k === Kind.DescribePortal) return false;
-      if (k === Kind.Parse && this.clientNames[i] === name) parsedHere = true;
+      if (k === Kind.Parse && this.queue.at(i).clientName === name) parsedHere = true;
     }
-    const last = this.kinds.length - 1;
+    const last = this.queue.length - 1;
     for (let i = head + 1; i <= last; i++) {
-      const k = this.kinds[i];
+      const k = this.queue.kindAt(i);
       if (k === Kind.Query || (k === Kind.Sync && i !== last)) return false;
     }
     const frames = hold.from(head);
@@ -691,18 +680,16 @@ export class PreparedLink {
     // A client that described the statement in an earlier batch may decode rows by the old
     // columns (postgres.js, pgJDBC do): it must get the error, which their drivers heal.
     if (kind === Kind.Bind && !parsedHere && !this.describedAfter(hold, head, last, stmt)) return false;
-    const synced = this.kinds[last] === Kind.Sync;
+    const synced = this.queue.kindAt(last) === Kind.Sync;
     // At most once per batch: the hold goes, and holdTried keeps another from starting before its Sync.
     this.hold = null;
     this.skipParamDesc = kind === Kind.DescribeStatement;
     server.statements.refresh(stmt);
     PreparedLink.reruns++;
     // Answers to come: the ReadyForQuery ending the skip, the Close and the Parse, then the batch's own.
-    this.kinds.splice(head, 0, Kind.Sync, Kind.Close, Kind.Parse);
-    this.fates.splice(head, 0, Fate.Swallow, Fate.Swallow, Fate.Swallow);
-    this.stmts.splice(head, 0, null, null, stmt);
-    this.clientNames.splice(head, 0, null, null, null);
-    this.rewrites.splice(head, 0, null, null, null);
+    this.queue.insert(head, Kind.Sync, Fate.Swallow, null, null, null);
+    this.queue.insert(head + 1, Kind.Close, Fate.Swallow, null, null, null);
+    this.queue.insert(head + 2, Kind.Parse, Fate.Swallow, stmt, null, null);
     // Unsynced (Describe then Flush), pgmux ends the skip itself and flushes what runs again.
     const out = synced ? [close('S', stmt.serverName), stmt.parse, ...frames] : [SYNC, close('S', stmt.serverName), stmt.parse, ...frames, FLUSH];
     server.sendToServer(Buffer.concat(out));
@@ -713,9 +700,9 @@ export class PreparedLink {
   private describedAfter(hold: HeldBatch, head: number, last: number, stmt: Statement): boolean {
     const portal = bindPortal(hold.frameAt(head) as Buffer);
     for (let i = head + 1; i <= last; i++) {
-      const k = this.kinds[i];
+      const k = this.queue.kindAt(i);
       if (k === Kind.Execute || k === Kind.Bind) return false;
-      if (k === Kind.DescribeStatement && this.stmts[i] === stmt) return true;
+      if (k === Kind.DescribeStatement && this.queue.at(i).stmt === stmt) return true;
       if (k !== Kind.DescribePortal) continue;
       const frame = hold.frameAt(i);
       if (frame !== null && describedPortal(frame) === portal) return true;
@@ -729,11 +716,11 @@ export class PreparedLink {
    * tells the client the new columns).
    */
   private rerunSql(again: ExecuteAgain, server: PreparedServer): boolean {
-    if (server.txStatus !== TxStatus.Idle || this.head !== this.kinds.length - 1) return false;
+    if (server.txStatus !== TxStatus.Idle || this.queue.head !== this.queue.length - 1) return false;
     server.statements.markStale(again.stmt);
     // Prepares first, so its own rewrite is never rerunnable: at most one re-run.
     const plan = planSql(again.sql, again.cmd, this.names, this.registry, server.statements);
-    this.fates[this.head] = Fate.Swallow;
+    this.queue.at(this.queue.head).fate = Fate.Swallow;
     PreparedLink.reruns++;
     this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);
     server.sendToServer(query(plan.text));
@@ -741,7 +728,7 @@ export class PreparedLink {
   }
 
   private notifyIfFake(): number {
-    return this.head < this.kinds.length && this.fates[this.head] === Fate.Fake ? Action.Notify : 0;
+    return this.queue.head < this.queue.length && this.queue.at(this.queue.head).fate === Fate.Fake ? Action.Notify : 0;
   }
 
   /**
@@ -756,20 +743,18 @@ export class PreparedLink {
    * later client's Parse of it there would be refused the same way.
    */
   private skipToSync(server: PreparedServer, held: boolean): void {
-    const stmt = this.stmts[this.head];
-    if (stmt !== null && this.kinds[this.head] === Kind.Parse && !held) stmt.good = false;
+    const stmt = this.queue.at(this.queue.head).stmt;
+    if (stmt !== null && this.queue.kindAt(this.queue.head) === Kind.Parse && !held) stmt.good = false;
     const end = this.syncAt();
-    if (end === this.kinds.length) this.skipping = true;
+    if (end === this.queue.length) this.skipping = true;
     this.undo(end, server);
     if (held && stmt !== null) server.statements.restore(stmt);
-    for (let n = end - this.head; n > 0; n--) this.shift();
+    for (let n = end - this.queue.head; n > 0; n--) this.shift();
   }
 
   /** Queue index of the first Sync/Query from the head on; the queue's length when there is none. */
   private syncAt(): number {
-    let i = this.head;
-    while (i < this.kinds.length && this.kinds[i] !== Kind.Sync && this.kinds[i] !== Kind.Query) i++;
-    return i;
+    return this.queue.syncAt();
   }
 
   /**
@@ -781,61 +766,45 @@ export class PreparedLink {
    * of X answered by pgmux, its Bind failing with 26000.
    */
   private undo(end: number, server: PreparedServer): void {
-    for (let i = end - 1; i >= this.head; i--) this.forget(i, server);
+    for (let i = end - 1; i >= this.queue.head; i--) this.forget(i, server);
   }
 
   private forget(i: number, server: PreparedServer): void {
     // A SQL DEALLOCATE's Parse or Execute (./sql-extended) that did not run: its name comes back.
-    this.rewrites[i]?.undo(server.statements, this.names);
-    const stmt = this.stmts[i];
+    this.queue.at(i).rewrite?.undo(server.statements, this.names);
+    const stmt = this.queue.at(i).stmt;
     if (stmt === null) return;
-    if (this.kinds[i] === Kind.Close) {
+    if (this.queue.kindAt(i) === Kind.Close) {
       // A skipped Close closed nothing: an eviction leaves the statement on the server, and
       // the client's own Close leaves its name (as PostgreSQL would).
-      const name = this.clientNames[i];
+      const name = this.queue.at(i).clientName;
       if (name === null) server.statements.restore(stmt);
       else if (name === STALE_CLOSE) server.statements.restoreStale(stmt);
       else if (!this.names.has(name)) this.names.set(name, stmt);
       return;
     }
-    if (this.kinds[i] !== Kind.Parse) return;
-    if (this.fates[i] !== Fate.Fake) server.statements.remove(stmt);
-    const name = this.clientNames[i];
+    if (this.queue.kindAt(i) !== Kind.Parse) return;
+    if (this.queue.at(i).fate !== Fate.Fake) server.statements.remove(stmt);
+    const name = this.queue.at(i).clientName;
     if (name !== null && this.names.get(name) === stmt) this.names.delete(name);
   }
 
   private push(kind: number, fate: number, stmt: Statement | null, clientName: string | null, rewrite: SqlRewrite | null = null): void {
-    this.kinds.push(kind);
-    this.fates.push(fate);
-    this.stmts.push(stmt);
-    this.clientNames.push(clientName);
-    this.rewrites.push(rewrite);
+    this.queue.push(kind, fate, stmt, clientName, rewrite);
   }
 
   private shift(): void {
-    this.stmts[this.head] = null;
-    this.rewrites[this.head] = null;
-    this.head++;
-    if (this.head === this.kinds.length) {
-      // Emptied before the batch's Sync (Describe then Flush): remember whether anything of it ran.
-      const last = this.kinds[this.head - 1];
-      if (last === Kind.Sync || last === Kind.Query) this.ranBeforeDrain = false;
-      else if (!this.ranBeforeDrain) this.ranBeforeDrain = ranInBatch(this.kinds, this.head - 1);
-      if (this.hold !== null) {
-        if (this.hold.synced) this.hold = null;
-        else this.hold.drained();
-      }
-      // pop() rather than `length = 0`: with the one to four entries of a usual batch it stays
-      // inline, where setting length is a runtime call, once per transaction on the hot path.
-      for (let n = this.head; n > 0; n--) {
-        this.kinds.pop();
-        this.fates.pop();
-        this.stmts.pop();
-        this.clientNames.pop();
-        this.rewrites.pop();
-      }
-      this.head = 0;
+    const queue = this.queue;
+    if (!queue.shift()) return;
+    // Emptied before the batch's Sync (Describe then Flush): remember whether anything of it ran.
+    const last = queue.kindAt(queue.head - 1);
+    if (last === Kind.Sync || last === Kind.Query) this.ranBeforeDrain = false;
+    else if (!this.ranBeforeDrain) this.ranBeforeDrain = queue.ranInBatch(queue.head - 1);
+    if (this.hold !== null) {
+      if (this.hold.synced) this.hold = null;
+      else this.hold.drained();
     }
+    queue.clear();
   }
 }
 

@@ -38,16 +38,6 @@ export function unnamedKind(type: number, buf: Buffer, start: number, end: numbe
   }
 }
 
-/** Whether the batch ending at kinds[i] (back to the previous Sync/Query) bound, described a portal or executed. */
-export function ranInBatch(kinds: readonly number[], i: number): boolean {
-  for (; i >= 0; i--) {
-    const k = kinds[i];
-    if (k === Kind.Sync || k === Kind.Query) return false;
-    if (k === Kind.Bind || k === Kind.Execute || k === Kind.DescribePortal) return true;
-  }
-  return false;
-}
-
 export function completes(kind: number, type: number): boolean {
   switch (kind) {
     case Kind.Parse:
