@@ -4,7 +4,8 @@
 // owes, so that injected responses are swallowed and synthesized ones come out in order.
 //
 // The queue (./response-queue) is PgBouncer's outstanding_requests / PgDog's ProtocolState: one
-// entry per client message that gets a response, each with an action. After an ErrorResponse in the extended
+// entry per client message that gets a response, each with an action; plain answers are taken
+// at their header (inspects), the rest seen whole (onServerResponse). After an ErrorResponse in the extended
 // protocol the server skips to Sync, so the skipped entries are dropped: what they would have
 // prepared is forgotten, and what they would have closed is held again, undone newest first so
 // that a statement both prepared and evicted in the skipped part ends as it was before it. When
@@ -488,6 +489,31 @@ export class PreparedLink {
   }
 
   // ---- server -> client ----
+
+  /**
+   * A completion-type response's header (`length` as in the frame): false when it is the plain
+   * answer of the head request or of none, taken here without the frame being looked at; true when
+   * onServerResponse must see it whole. Plain: forwarded, of none of pgmux's statements, not
+   * rewritten, no synthesized answer right behind it, and no error, ReadyForQuery, column check
+   * or DISCARD ALL / DEALLOCATE ALL tag (its length says) among what it may be. Most of the
+   * extended protocol (pgbench -M extended: ParseComplete, BindComplete, RowDescription,
+   * CommandComplete) is that.
+   */
+  inspects(type: number, length: number): boolean {
+    if (type === BackendCode.ErrorResponse || type === BackendCode.ReadyForQuery || type === BackendCode.ParameterDescription) return true;
+    // The tags noteDiscard looks for: 4 + 'DISCARD ALL' + NUL, 4 + 'DEALLOCATE ALL' + NUL.
+    if (type === BackendCode.CommandComplete && (length === DISCARD_ALL.length + 5 || length === DEALLOCATE_ALL.length + 5)) return true;
+    const queue = this.queue;
+    if (queue.head >= queue.length) return false;
+    if (this.withheld !== null) return true;
+    const req = queue.at(queue.head);
+    if (req.fate !== Fate.Forward || req.stmt !== null || req.rewrite !== null) return true;
+    if (!completes(req.kind, type)) return false;
+    // Synthesized answers follow it: onServerResponse sends them after it.
+    if (queue.head + 1 < queue.length && queue.at(queue.head + 1).fate === Fate.Fake) return true;
+    this.shift();
+    return false;
+  }
 
   /** A completion-type response from the server. Returns Forward or Swallow, | Notify when fakes follow. */
   onServerResponse(type: number, buf: Buffer, start: number, end: number, server: PreparedServer): number {

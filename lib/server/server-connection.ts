@@ -475,10 +475,11 @@ export class ServerConnection implements RelayHandler, LogSubject, PreparedServe
     this.completedSome = false;
   }
 
-  onHeader(type: number): number {
+  onHeader(type: number, length: number): number {
     if (this.internal.busy()) return Action.Inspect;
     if (this.awaiting && COMPLETES_STATEMENT[type] === 1) this.completedSome = true;
-    if (IS_COMPLETION[type] === 1 && this.client?.prepared != null) return Action.Inspect;
+    // The prepared-statement queue takes a plain answer at its header (PreparedLink.inspects).
+    if (IS_COMPLETION[type] === 1 && this.client?.prepared != null && this.client.prepared.inspects(type, length)) return Action.Inspect;
     if (type === BackendCode.ReadyForQuery || type === BackendCode.ParameterStatus) return Action.Inspect;
     // Errors are rare: each is looked at whole (a shutdown's FATAL, or one while idle); so is a
     // notice that may be an immediate shutdown's before the request's answer has begun.
