@@ -398,7 +398,8 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
         this.fail(refusals.partialStartupPacket());
         return;
       }
-    } else if (this.state === 'active' && !this.atBoundary()) {
+    } else if ((this.state === 'active' && !this.atBoundary()) || (this.state === 'waiting' && !this.queued.atBoundary())) {
+      // Cut short while linked, or while it waited for a server (its headers were checked as they came: whileQueued).
       this.fail(refusals.protocolViolation('truncated message: the client closed the connection in the middle of a message'));
       return;
     }

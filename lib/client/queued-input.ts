@@ -38,6 +38,11 @@ export class QueuedInput {
     return this.bytes >= pktBuf;
   }
 
+  /** Between messages: no frame of the checked bytes is half sent (true when none were checked). */
+  atBoundary(): boolean {
+    return this.check === null || this.check.atBoundary();
+  }
+
   /** Checks the headers in `chunk` (the next bytes of the stretch); why one is refused, or null. */
   checkHeaders(chunk: Buffer, limits: FrameLimits): RelayError | null {
     return (this.check ??= headerCheck(limits)).feed(chunk);
