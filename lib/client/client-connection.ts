@@ -1,7 +1,8 @@
 // Owns one client connection: its state, the welcome, what the server's answers mean for the
 // client (owed ReadyForQuery, LISTEN answers, lost servers), and when the linked server may go
-// back to its pool. What the client sends while linked is framed and looked at by
-// client-requests.ts.
+// back to its pool: readyForQuery decides, released() gives it back once the server's chunk has
+// been relayed (never in the middle of it). What the client sends while linked is framed and
+// looked at by client-requests.ts.
 //
 // States: startup -> auth -> welcome (waiting for the pool's server parameters) -> idle <->
 // waiting (queued for a server) <-> active (linked) -> closed. `state` is written only by
