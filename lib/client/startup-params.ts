@@ -1,6 +1,8 @@
 // Owns the rules for a client's StartupMessage parameters: which are remembered and replayed on
-// servers, which are ignored (ignore_startup_parameters), and which refuse the login, as PgBouncer;
-// and `options`, whose `-c name=value` switches count as the session's settings, as in PostgreSQL.
+// servers (tracked), which are ignored (ignore_startup_parameters, as PgBouncer), and which are
+// the session's settings: `options`' `-c name=value` switches and every other parameter, as
+// PostgreSQL reads a startup packet (a parameter is a `-c` switch there). `replication` and an
+// `options` holding another switch refuse the login, as PgBouncer.
 
 import type { TrackedParams } from '../server/params';
 import { parseStartupOptions } from '../session/settings';
@@ -11,14 +13,14 @@ export type StartupDecision =
       user: string;
       database: string;
       params: Map<string, string>;
-      /** `options` switches for parameters other than the tracked ones (lib/session/settings replays them). */
+      /** Settings other than the tracked ones, from `options` switches and bare parameters (lib/session/settings replays them). */
       settings: ReadonlyMap<string, string>;
     }
   | { ok: false; problem: 'no-user' | 'unsupported'; name: string };
 
 const NO_SETTINGS: ReadonlyMap<string, string> = new Map();
 
-/** Parameters that are not settings and never reach a server from the startup packet. */
+/** Parameters that are not settings and never reach a server from the startup packet (`options` is read first). */
 const STRUCTURAL = new Set(['user', 'database']);
 
 export function decideStartup(
@@ -30,30 +32,35 @@ export function decideStartup(
   if (user === undefined || user === '') return { ok: false, problem: 'no-user', name: 'user' };
   const database = raw.get('database') || user;
   const params = new Map<string, string>();
-  // Made only when `options` sets something: most logins have none.
+  // Made only when something is set: most logins set nothing.
   let settings: Map<string, string> | null = null;
   const ignore = ignoredSet(ignored);
-  for (const [name, value] of raw) {
-    if (STRUCTURAL.has(name)) continue;
-    if (name === 'options') {
-      // -c switches apply as PostgreSQL applies them; anything else (-d 5, -e) is refused unless ignored.
-      const switches = parseStartupOptions(value);
-      if (switches !== null) {
-        for (const [setting, v] of switches) {
-          const canonical = tracked.lookup(setting);
-          if (canonical !== undefined) params.set(canonical, v);
-          else (settings ??= new Map()).set(setting, v);
-        }
-        continue;
+  // `options` first, as PostgreSQL applies it before the other parameters, which win over its switches.
+  const options = raw.get('options');
+  if (options !== undefined) {
+    // -c switches apply as PostgreSQL applies them; anything else (-d 5, -e) is refused unless ignored.
+    const switches = parseStartupOptions(options);
+    if (switches !== null) {
+      for (const [setting, v] of switches) {
+        const canonical = tracked.lookup(setting);
+        if (canonical !== undefined) params.set(canonical, v);
+        else (settings ??= new Map()).set(setting, v);
       }
-    }
+    } else if (!ignore.has('options')) return { ok: false, problem: 'unsupported', name: 'options' };
+  }
+  for (const [name, value] of raw) {
+    if (STRUCTURAL.has(name) || name === 'options') continue;
     const canonical = tracked.lookup(name);
     if (canonical !== undefined) {
       params.set(canonical, value);
       continue;
     }
     if (ignore.has(name.toLowerCase())) continue;
-    return { ok: false, problem: 'unsupported', name };
+    if (name === 'replication') return { ok: false, problem: 'unsupported', name };
+    // Any other parameter is a setting, as `-c name=value` (PostgreSQL's name matching: any case,
+    // no '-' for '_'). One the server refuses (unknown, bad value) fails the client's first
+    // request with PostgreSQL's SQLSTATE and words (refusals.startupSettingRefused).
+    (settings ??= new Map()).set(name.toLowerCase(), value);
   }
   return { ok: true, user, database, params, settings: settings ?? NO_SETTINGS };
 }

@@ -94,7 +94,10 @@ export const adminForcedDisconnect = (): ErrorFields => fatal(SqlState.AdminShut
 /** Login to the admin console by a user in neither admin_users nor stats_users. */
 export const adminNotAllowed = (): ErrorFields => fatal(SqlState.InvalidAuthorizationSpecification, 'not allowed');
 
-/** A startup parameter neither tracked nor in ignore_startup_parameters. */
+/**
+ * A startup `options` holding a switch other than `-c` (`-e`), not in ignore_startup_parameters:
+ * PgBouncer 1.18's text, which it sends for any parameter it neither tracks nor ignores.
+ */
 export const unsupportedStartupParameter = (name: string): ErrorFields =>
   fatal(SqlState.ProtocolViolation, `unsupported startup parameter: ${name}`);
 
@@ -197,7 +200,7 @@ export const startupSettingRefused = (server: ErrorFields): ErrorFields => ({
   severity: 'FATAL',
   code: server.code,
   message: `pgmux: a setting from this connection's startup packet could not be applied on the server: ${server.message}`,
-  hint: 'The request did not run. Connect again with a valid value (the options connection parameter, PGOPTIONS).',
+  hint: 'The request did not run. Connect again with a valid value (the startup parameter of that name, or the options connection parameter, PGOPTIONS).',
 });
 
 /** The linked server connection closed or failed under the client. */

@@ -464,7 +464,7 @@ export class ClientRouter implements PollWaiter {
   }
 
   /**
-   * The client's session settings from its startup packet (`options=-c`), which no statement
+   * The client's session settings from its startup packet (`options=-c`, other parameters), which no statement
    * shows the classifier: one that must keep it on the primary (stickySetting, e.g.
    * default_transaction_isolation) pins it as its SET would have.
    */

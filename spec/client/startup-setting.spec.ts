@@ -58,7 +58,7 @@ describe('a startup-packet setting the server refuses', () => {
       severity: 'FATAL',
       code: direct.code,
       message: `pgmux: a setting from this connection's startup packet could not be applied on the server: ${direct.message}`,
-      hint: 'The request did not run. Connect again with a valid value (the options connection parameter, PGOPTIONS).',
+      hint: 'The request did not run. Connect again with a valid value (the startup parameter of that name, or the options connection parameter, PGOPTIONS).',
     });
   });
 });

@@ -150,11 +150,17 @@ describe('SSLRequest and GSSENCRequest', () => {
 });
 
 describe('startup parameters', () => {
-  it("an unsupported one is refused with PgBouncer's text, FATAL 08P01 (catches: silently dropped or forwarded parameters)", async () => {
+  it('one that is a PostgreSQL setting is applied as the session\'s, as PostgreSQL applies it (catches: refused as PgBouncer 1.18 does, silently dropped, or forwarded unread)', async () => {
     const conn = await RawClient.open(mux.port);
-    conn.send(msg.startup({ user: 'app', database: 'app', extra_float_digits: '2' }));
-    const { fields } = await conn.refusal({ sole: true });
-    expect(fields).toMatchObject({ S: 'FATAL', C: '08P01', M: 'unsupported startup parameter: extra_float_digits' });
+    try {
+      await conn.login(msg.startup({ user: 'app', database: 'app', extra_float_digits: '2' }), 'app', cluster.password);
+      conn.send(msg.query('SHOW extra_float_digits'));
+      const frames = await conn.until('Z');
+      const row = frames.find((f) => f.type === 'D');
+      expect(row?.body.toString('utf8', 6)).toBe('2');
+    } finally {
+      conn.destroy();
+    }
   });
 
   it('node-postgres with an `options` that is not only -c switches is refused by default (catches: options passed to a shared server unread)', async () => {
@@ -171,6 +177,10 @@ describe('startup parameters', () => {
       const frames = await conn.until('Z');
       const row = frames.find((f) => f.type === 'D');
       expect(row?.body.toString('utf8', 6)).toBe('on');
+      // Ignored, not applied: extra_float_digits stays at PostgreSQL's default.
+      conn.send(msg.query('SHOW extra_float_digits'));
+      const digits = (await conn.until('Z')).find((f) => f.type === 'D');
+      expect(digits?.body.toString('utf8', 6)).toBe('1');
     } finally {
       conn.destroy();
     }
