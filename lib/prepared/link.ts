@@ -44,7 +44,7 @@ import { BackendCode, FrontendCode, ServerSqlState, TxStatus } from '../protocol
 import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
 import { CLOSE_COMPLETE, errorCode, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
-import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
+import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry, Statements } from './statements';
 import { lexScript, mayBeSqlPrepared } from './sql-lexer';
 import { columnsChangedError, duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
@@ -142,7 +142,16 @@ export class PreparedLink {
   /** Stale copies (a table's columns changed) closed and prepared again. */
   static reprepares = 0;
 
-  constructor(private readonly registry: StatementRegistry) {}
+  constructor(
+    private readonly registry: StatementRegistry,
+    /** The client's session search_path ('' when it set none): statements are shared per search_path (./statements scoped). */
+    private readonly searchPath: () => string = () => '',
+  ) {}
+
+  /** The registry as this client's search_path sees it, at the Parse being handled. */
+  private get statements(): Statements {
+    return this.registry.scoped(this.searchPath());
+  }
 
   get pending(): number {
     return this.kinds.length - this.head;
@@ -202,7 +211,7 @@ export class PreparedLink {
    * returned for pgmux to send (./unlinked-parse); else null, and the chunk goes to a server.
    */
   answerUnlinked(chunk: Buffer, maxLength: number): LocalParses | null {
-    const local = localParses(chunk, this.names, this.registry, maxLength);
+    const local = localParses(chunk, this.names, this.statements, maxLength);
     if (local === null) return null;
     for (let i = 0; i < local.names.length; i++) {
       const stmt = local.statements[i];
@@ -322,7 +331,7 @@ export class PreparedLink {
       return this.forward(Kind.Parse, buf, start, end);
     }
     const ahead = (stmt: ParsedStatement): void => void this.ensurePrepared(stmt, stmt.parse, server);
-    const plan = (this.extended ??= new ExtendedSql()).onUnnamedParse(buf, start, end, this.names, this.registry, server.statements, ahead);
+    const plan = (this.extended ??= new ExtendedSql()).onUnnamedParse(buf, start, end, this.names, this.statements, server.statements, ahead);
     if (plan === null) return this.forward(Kind.Parse, buf, start, end);
     this.send(parse('', plan.text));
     this.push(Kind.Parse, Fate.Forward, null, null, plan.rewrite);
@@ -334,7 +343,7 @@ export class PreparedLink {
     if (msg.kind !== 'parse' || msg.name === '') return this.forward(Kind.Parse, buf, start, end);
     const taken = this.names.get(msg.name);
     if (taken !== undefined) return this.duplicate(msg.name, msg.sql, msg.paramTypes, taken, server);
-    const stmt = this.registry.intern(msg.sql, msg.paramTypes);
+    const stmt = this.statements.intern(msg.sql, msg.paramTypes);
     stmt.uses++;
     this.names.set(msg.name, stmt);
     if (server.statements.has(stmt)) {
@@ -382,7 +391,7 @@ export class PreparedLink {
     const msg = decodeQuery(buf, start, end);
     const script = msg.kind === 'query' ? lexScript(msg.sql) : null;
     if (msg.kind !== 'query' || script === null) return this.forward(Kind.Query, buf, start, end);
-    const plan = planScript(msg.sql, script, this.names, this.registry, server.statements);
+    const plan = planScript(msg.sql, script, this.names, this.statements, server.statements);
     if (plan.injected) {
       PreparedLink.injectedParses++;
       PreparedLink.cacheMisses++;
@@ -732,7 +741,7 @@ export class PreparedLink {
     if (server.txStatus !== TxStatus.Idle || this.head !== this.kinds.length - 1) return false;
     server.statements.markStale(again.stmt);
     // Prepares first, so its own rewrite is never rerunnable: at most one re-run.
-    const plan = planSql(again.sql, again.cmd, this.names, this.registry, server.statements);
+    const plan = planSql(again.sql, again.cmd, this.names, this.statements, server.statements);
     this.fates[this.head] = Fate.Swallow;
     PreparedLink.reruns++;
     this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);

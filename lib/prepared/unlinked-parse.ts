@@ -27,7 +27,7 @@
 import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
 import { decodeParse } from '../protocol/frontend';
 import { PARSE_COMPLETE, READY_IDLE } from '../protocol/backend';
-import type { ParsedStatement, Statement, StatementRegistry } from './statements';
+import type { ParsedStatement, Statement, Statements } from './statements';
 
 /** More Parses than this in one chunk go to a server (an answer is built per Parse). */
 const MAX_PARSES = 64;
@@ -46,7 +46,7 @@ export interface LocalParses {
  * not hold, then one Sync or Flush ending the chunk. Null when any of that is not so. Changes
  * nothing: the caller records the names.
  */
-export function localParses(chunk: Buffer, held: ReadonlyMap<string, Statement>, registry: StatementRegistry, maxLength: number): LocalParses | null {
+export function localParses(chunk: Buffer, held: ReadonlyMap<string, Statement>, registry: Statements, maxLength: number): LocalParses | null {
   // The cheap tests first: the usual request is not a Parse, or a Parse of the unnamed statement.
   if (chunk.length < HEADER_LENGTH * 2 || chunk[0] !== FrontendCode.Parse || chunk[HEADER_LENGTH] === 0) return null;
   const names: string[] = [];
