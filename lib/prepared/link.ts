@@ -41,7 +41,7 @@
 // which drivers heal by preparing the statement again, as against PostgreSQL itself.
 
 import { BackendCode, FrontendCode, ServerSqlState, TxStatus } from '../protocol/codes';
-import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
+import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, notUtf8, parse, query, SYNC } from '../protocol/frontend';
 import { CLOSE_COMPLETE, errorCode, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry, Statements } from './statements';
@@ -307,7 +307,8 @@ export class PreparedLink {
       }
       case FrontendCode.Close: {
         const msg = decodeClose(buf, start, end);
-        if (msg.kind !== 'close' || msg.target === 'P' || msg.name === '') return this.forward(Kind.Close, buf, start, end);
+        // A name that is not UTF-8 was never recorded (onParse): the server answers it (22021).
+        if (msg.kind !== 'close' || msg.target === 'P' || msg.name === '' || notUtf8(msg.name)) return this.forward(Kind.Close, buf, start, end);
         // Only the client's name goes; the server keeps the statement for others.
         const stmt = this.names.get(msg.name) ?? null;
         this.names.delete(msg.name);
@@ -341,6 +342,8 @@ export class PreparedLink {
   private onParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
     const msg = decodeParse(buf, start, end);
     if (msg.kind !== 'parse' || msg.name === '') return this.forward(Kind.Parse, buf, start, end);
+    // As sent, unrecorded: its Binds then are unknown names, forwarded as sent too (PgBouncer's pass-through).
+    if (notUtf8(msg.name)) return this.forward(Kind.Parse, buf, start, end);
     const taken = this.names.get(msg.name);
     if (taken !== undefined) return this.duplicate(msg.name, msg.sql, msg.paramTypes, taken, server);
     const stmt = this.statements.intern(msg.sql, msg.paramTypes);
