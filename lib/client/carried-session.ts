@@ -2,7 +2,7 @@
 // process (a restart, lib/workers/handover): plain data that crosses the IPC channel as JSON next
 // to the socket's handle, and turning it back into the pieces a ClientConnection holds.
 
-import type { StatementRegistry, Statement } from '../prepared/statements';
+import type { Statements, Statement } from '../prepared/statements';
 import type { CarriedListens } from '../session/listen-glue';
 
 export type { CarriedListens };
@@ -48,6 +48,6 @@ export function carriedStatements(names: ReadonlyMap<string, Statement>): Carrie
 }
 
 /** A carried statement as this process's registry holds it (a new server-side name if it did not). */
-export function internCarried(registry: StatementRegistry, s: CarriedStatement): Statement {
+export function internCarried(registry: Statements, s: CarriedStatement): Statement {
   return s.sqlTypes === null ? registry.intern(s.sql, s.paramTypes) : registry.internSql(s.sql, s.sqlTypes);
 }

@@ -267,10 +267,15 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
     const hub = this.ctx.listenHubFor?.(pool) ?? null;
     if (hub !== null) this.listenGlue = new ListenGlue(hub, this);
     // Made before any message reaches a server, so its queue sees every request owed.
-    if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements);
+    if (this.tracksPrepared) this.prepared = new PreparedLink(this.ctx.statements, () => this.searchPath());
     // Always made (even with no rules loaded): a RELOAD that adds rules reaches this client too.
     this.rules = this.ctx.rulesFor?.(this, this.pool as Pool) ?? null;
     if (this.rules !== null && this.settings !== null && this.settings.values.values.size > 0) this.rules.sessionSettings();
+  }
+
+  /** The session's search_path as pgmux follows it ('' when the client set none): its statements are shared per value (lib/prepared/statements). */
+  private searchPath(): string {
+    return this.settings?.values.values.get('search_path') ?? this.params.get('search_path') ?? '';
   }
 
   /**
@@ -1071,7 +1076,7 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
       const names = (this.prepared as PreparedLink).names;
       // As a Parse pgmux answers without a server is recorded (answerParses).
       for (const s of carried.statements) {
-        names.set(s.name, internCarried(this.ctx.statements, s));
+        names.set(s.name, internCarried(this.ctx.statements.scoped(this.searchPath()), s));
         router?.observe(s.sql, s.name);
         this.pinWatch?.parsedUnlinked(s.name, s.sql);
         settings.observeText(s.sql, s.name);

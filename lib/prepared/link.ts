@@ -42,10 +42,10 @@
 // which drivers heal by preparing the statement again, as against PostgreSQL itself.
 
 import { BackendCode, FrontendCode, ServerSqlState, TxStatus } from '../protocol/codes';
-import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, parse, query, SYNC } from '../protocol/frontend';
+import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, notUtf8, parse, query, SYNC } from '../protocol/frontend';
 import { CLOSE_COMPLETE, errorCode, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
-import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry } from './statements';
+import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry, Statements } from './statements';
 import { lexScript, mayBeSqlPrepared } from './sql-lexer';
 import { columnsChangedError, duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
@@ -139,7 +139,16 @@ export class PreparedLink {
   /** Stale copies (a table's columns changed) closed and prepared again. */
   static reprepares = 0;
 
-  constructor(private readonly registry: StatementRegistry) {}
+  constructor(
+    private readonly registry: StatementRegistry,
+    /** The client's session search_path ('' when it set none): statements are shared per search_path (./statements scoped). */
+    private readonly searchPath: () => string = () => '',
+  ) {}
+
+  /** The registry as this client's search_path sees it, at the Parse being handled. */
+  private get statements(): Statements {
+    return this.registry.scoped(this.searchPath());
+  }
 
   get pending(): number {
     return this.queue.pending;
@@ -192,7 +201,7 @@ export class PreparedLink {
    * returned for pgmux to send (./unlinked-parse); else null, and the chunk goes to a server.
    */
   answerUnlinked(chunk: Buffer, maxLength: number): LocalParses | null {
-    const local = localParses(chunk, this.names, this.registry, maxLength);
+    const local = localParses(chunk, this.names, this.statements, maxLength);
     if (local === null) return null;
     for (let i = 0; i < local.names.length; i++) {
       const stmt = local.statements[i];
@@ -288,7 +297,8 @@ export class PreparedLink {
       }
       case FrontendCode.Close: {
         const msg = decodeClose(buf, start, end);
-        if (msg.kind !== 'close' || msg.target === 'P' || msg.name === '') return this.forward(Kind.Close, buf, start, end);
+        // A name that is not UTF-8 was never recorded (onParse): the server answers it (22021).
+        if (msg.kind !== 'close' || msg.target === 'P' || msg.name === '' || notUtf8(msg.name)) return this.forward(Kind.Close, buf, start, end);
         // Only the client's name goes; the server keeps the statement for others.
         const stmt = this.names.get(msg.name) ?? null;
         this.names.delete(msg.name);
@@ -312,7 +322,7 @@ export class PreparedLink {
       return this.forward(Kind.Parse, buf, start, end);
     }
     const ahead = (stmt: ParsedStatement): void => void this.ensurePrepared(stmt, stmt.parse, server);
-    const plan = (this.extended ??= new ExtendedSql()).onUnnamedParse(buf, start, end, this.names, this.registry, server.statements, ahead);
+    const plan = (this.extended ??= new ExtendedSql()).onUnnamedParse(buf, start, end, this.names, this.statements, server.statements, ahead);
     if (plan === null) return this.forward(Kind.Parse, buf, start, end);
     this.send(parse('', plan.text));
     this.push(Kind.Parse, Fate.Forward, null, null, plan.rewrite);
@@ -322,9 +332,11 @@ export class PreparedLink {
   private onParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
     const msg = decodeParse(buf, start, end);
     if (msg.kind !== 'parse' || msg.name === '') return this.forward(Kind.Parse, buf, start, end);
+    // As sent, unrecorded: its Binds then are unknown names, forwarded as sent too (PgBouncer's pass-through).
+    if (notUtf8(msg.name)) return this.forward(Kind.Parse, buf, start, end);
     const taken = this.names.get(msg.name);
     if (taken !== undefined) return this.duplicate(msg.name, msg.sql, msg.paramTypes, taken, server);
-    const stmt = this.registry.intern(msg.sql, msg.paramTypes);
+    const stmt = this.statements.intern(msg.sql, msg.paramTypes);
     stmt.uses++;
     this.names.set(msg.name, stmt);
     if (server.statements.has(stmt)) {
@@ -372,7 +384,7 @@ export class PreparedLink {
     const msg = decodeQuery(buf, start, end);
     const script = msg.kind === 'query' ? lexScript(msg.sql) : null;
     if (msg.kind !== 'query' || script === null) return this.forward(Kind.Query, buf, start, end);
-    const plan = planScript(msg.sql, script, this.names, this.registry, server.statements);
+    const plan = planScript(msg.sql, script, this.names, this.statements, server.statements);
     if (plan.injected) {
       PreparedLink.injectedParses++;
       PreparedLink.cacheMisses++;
@@ -745,7 +757,7 @@ export class PreparedLink {
     if (server.txStatus !== TxStatus.Idle || this.queue.head !== this.queue.length - 1) return false;
     server.statements.markStale(again.stmt);
     // Prepares first, so its own rewrite is never rerunnable: at most one re-run.
-    const plan = planSql(again.sql, again.cmd, this.names, this.registry, server.statements);
+    const plan = planSql(again.sql, again.cmd, this.names, this.statements, server.statements);
     this.queue.at(this.queue.head).fate = Fate.Swallow;
     PreparedLink.reruns++;
     this.push(Kind.Query, Fate.Forward, null, null, plan.rewrite);

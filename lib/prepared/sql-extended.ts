@@ -28,7 +28,7 @@ import { decodeParse } from '../protocol/frontend';
 import { lexSql, mayBeSqlPreparedText, wrapsExecute, type SqlCommand } from './sql-lexer';
 import { planSql, type SqlPlan } from './sql-planner';
 import type { SqlRewrite } from './sql-rewrite';
-import type { ServerStatementCache, Statement, StatementRegistry } from './statements';
+import type { ServerStatementCache, Statement, Statements } from './statements';
 
 /** A byte check on an unnamed Parse (buf[start] is its type byte): its text may be PREPARE, EXECUTE or DEALLOCATE. */
 export function mayBeSqlPreparedParse(buf: Buffer, start: number, end: number): boolean {
@@ -69,7 +69,7 @@ export class ExtendedSql {
    */
   onUnnamedParse(
     buf: Buffer, start: number, end: number,
-    names: Map<string, Statement>, registry: StatementRegistry, cache: ServerStatementCache, ahead: PrepareAhead,
+    names: Map<string, Statement>, registry: Statements, cache: ServerStatementCache, ahead: PrepareAhead,
   ): SqlPlan | null {
     this.unnamed = null;
     const msg = decodeParse(buf, start, end);
@@ -118,7 +118,7 @@ export class ExtendedSql {
  * and the statement planned again (now held, it is one statement). A statement only SQL can
  * prepare (a type list) cannot go ahead so: a clear 0A000.
  */
-function planOne(sql: string, cmd: SqlCommand, names: Map<string, Statement>, registry: StatementRegistry, cache: ServerStatementCache, ahead: PrepareAhead): SqlPlan {
+function planOne(sql: string, cmd: SqlCommand, names: Map<string, Statement>, registry: Statements, cache: ServerStatementCache, ahead: PrepareAhead): SqlPlan {
   const plan = planSql(sql, cmd, names, registry, cache);
   if (plan.single || cmd.kind === 'unsupported' || cmd.kind === 'deallocate') return plan;
   plan.rewrite.undo(cache, names);

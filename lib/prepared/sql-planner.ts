@@ -34,7 +34,7 @@ import { commandComplete, errorResponse } from '../protocol/backend';
 import * as refusals from '../protocol/refusals';
 import type { SqlCommand, SqlStatement } from './sql-lexer';
 import { PositionShift, SqlRewrite, type Part, type ShiftPiece, type ExecuteAgain } from './sql-rewrite';
-import type { ServerStatementCache, Statement, StatementRegistry } from './statements';
+import type { ServerStatementCache, Statement, Statements } from './statements';
 
 /** Succeeds with one CommandComplete and no other effect; fails with 25P02 in an aborted transaction. */
 const NO_OP = 'UNLISTEN pgmux__none';
@@ -69,7 +69,7 @@ export function planSql(
   sql: string,
   cmd: SqlCommand,
   names: Map<string, Statement>,
-  registry: StatementRegistry,
+  registry: Statements,
   cache: ServerStatementCache,
 ): SqlPlan {
   const p = planStatement(sql, cmd, names, registry, cache);
@@ -88,7 +88,7 @@ export function planScript(
   sql: string,
   statements: readonly SqlStatement[],
   names: Map<string, Statement>,
-  registry: StatementRegistry,
+  registry: Statements,
   cache: ServerStatementCache,
 ): SqlPlan {
   if (statements.length === 1 && statements[0].cmd !== null) return planSql(sql, statements[0].cmd, names, registry, cache);
@@ -125,7 +125,7 @@ function planStatement(
   sql: string,
   cmd: SqlCommand,
   names: Map<string, Statement>,
-  registry: StatementRegistry,
+  registry: Statements,
   cache: ServerStatementCache,
 ): StatementPlan {
   switch (cmd.kind) {

@@ -1,6 +1,6 @@
 // Owns the pgmux-wide registry of prepared statements: one server-side name per distinct
-// (query text, parameter types), shared by every client that prepares the same thing, and each
-// server's bounded cache of which statements it holds.
+// (search_path, query text, parameter types), shared by every client that prepares the same
+// thing, and each server's bounded cache of which statements it holds.
 
 import { parse } from '../protocol/frontend';
 
@@ -36,10 +36,24 @@ export interface Statement {
 /** A statement a protocol-level Parse can prepare. */
 export type ParsedStatement = Statement & { readonly parse: Buffer };
 
-/** Interns statements by text and parameter types; bounded, oldest forgotten first. */
-export class StatementRegistry {
+/** The registry as the clients of one search_path see it (StatementRegistry.scoped). */
+export interface Statements {
+  intern(sql: string, paramTypes: readonly number[]): ParsedStatement;
+  /** The statement a Parse of this text and these types would intern, if the registry holds it; interns nothing. */
+  find(sql: string, paramTypes: readonly number[]): ParsedStatement | undefined;
+  /** A SQL-level `PREPARE name (types) AS sql`: types are names, so only SQL can prepare it. */
+  internSql(sql: string, types: string): Statement;
+}
+
+/**
+ * Interns statements by search_path, text and parameter types; bounded, oldest forgotten first.
+ * Itself the view of clients that never set search_path.
+ */
+export class StatementRegistry implements Statements {
   private readonly byKey = new Map<string, Statement>();
   private next = 1;
+  /** One view per search_path clients have set, made at its first Parse. */
+  private readonly views = new Map<string, Statements>();
 
   constructor(private readonly limit = 10000) {}
 
@@ -47,9 +61,38 @@ export class StatementRegistry {
     return this.byKey.size;
   }
 
+  /**
+   * The statements of clients whose session search_path is `searchPath` ('' for the server's
+   * own). PostgreSQL resolves a statement's names, and fixes its result columns, at its first
+   * Parse, with the search_path of then; shared by text alone, a statement first prepared by a
+   * client of one schema would be a client of another's too, and PostgreSQL answers that client
+   * 0A000 `cached plan must not change result type` where its tables differ (schema-per-tenant
+   * during a migration), or the unlinked-Parse answer would vouch for a text that does not
+   * parse in its schema.
+   */
+  scoped(searchPath: string): Statements {
+    if (searchPath === '') return this;
+    let view = this.views.get(searchPath);
+    if (view === undefined) {
+      if (this.views.size >= this.limit) this.views.clear();
+      // Three NULs never occur in an unscoped key (at most two: internSql's), nor in a search_path.
+      const prefix = `${searchPath}\u0000\u0000\u0000`;
+      view = {
+        intern: (sql, paramTypes) => this.internKey(prefix + parsedKey(sql, paramTypes), sql, paramTypes),
+        find: (sql, paramTypes) => this.byKey.get(prefix + parsedKey(sql, paramTypes)) as ParsedStatement | undefined,
+        internSql: (sql, types) => this.internSqlKey(`${prefix}${sql}\u0000\u0000${types}`, sql, types),
+      };
+      this.views.set(searchPath, view);
+    }
+    return view;
+  }
+
   intern(sql: string, paramTypes: readonly number[]): ParsedStatement {
-    const key = parsedKey(sql, paramTypes);
-    // Keys with at most one NUL are interned here only, always with a Parse.
+    return this.internKey(parsedKey(sql, paramTypes), sql, paramTypes);
+  }
+
+  private internKey(key: string, sql: string, paramTypes: readonly number[]): ParsedStatement {
+    // Keys whose statement part has at most one NUL are interned here only, always with a Parse.
     const found = this.byKey.get(key) as ParsedStatement | undefined;
     if (found !== undefined) return found;
     const serverName = `pgmux_${(this.next++).toString(36)}`;
@@ -60,15 +103,16 @@ export class StatementRegistry {
     return stmt;
   }
 
-  /** The statement a Parse of this text and these types would intern, if the registry holds it; interns nothing. */
   find(sql: string, paramTypes: readonly number[]): ParsedStatement | undefined {
     return this.byKey.get(parsedKey(sql, paramTypes)) as ParsedStatement | undefined;
   }
 
-  /** A SQL-level `PREPARE name (types) AS sql`: types are names, so only SQL can prepare it. */
   internSql(sql: string, types: string): Statement {
     // Two NULs: a protocol key has at most one, followed by digits.
-    const key = `${sql}\u0000\u0000${types}`;
+    return this.internSqlKey(`${sql}\u0000\u0000${types}`, sql, types);
+  }
+
+  private internSqlKey(key: string, sql: string, types: string): Statement {
     const stmt = this.byKey.get(key);
     if (stmt !== undefined) return stmt;
     const serverName = `pgmux_${(this.next++).toString(36)}`;

@@ -25,9 +25,9 @@
 // seen succeed, or anything else in the chunk, and the chunk goes to a server as usual.
 
 import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
-import { decodeParse } from '../protocol/frontend';
+import { decodeParse, notUtf8 } from '../protocol/frontend';
 import { PARSE_COMPLETE, READY_IDLE } from '../protocol/backend';
-import type { ParsedStatement, Statement, StatementRegistry } from './statements';
+import type { ParsedStatement, Statement, Statements } from './statements';
 
 /** More Parses than this in one chunk go to a server (an answer is built per Parse). */
 const MAX_PARSES = 64;
@@ -46,7 +46,7 @@ export interface LocalParses {
  * not hold, then one Sync or Flush ending the chunk. Null when any of that is not so. Changes
  * nothing: the caller records the names.
  */
-export function localParses(chunk: Buffer, held: ReadonlyMap<string, Statement>, registry: StatementRegistry, maxLength: number): LocalParses | null {
+export function localParses(chunk: Buffer, held: ReadonlyMap<string, Statement>, registry: Statements, maxLength: number): LocalParses | null {
   // The cheap tests first: the usual request is not a Parse, or a Parse of the unnamed statement.
   if (chunk.length < HEADER_LENGTH * 2 || chunk[0] !== FrontendCode.Parse || chunk[HEADER_LENGTH] === 0) return null;
   const names: string[] = [];
@@ -68,7 +68,7 @@ export function localParses(chunk: Buffer, held: ReadonlyMap<string, Statement>,
     }
     if (type !== FrontendCode.Parse || chunk[pos + HEADER_LENGTH] === 0 || names.length === MAX_PARSES) return null;
     const msg = decodeParse(chunk, pos, end);
-    if (msg.kind !== 'parse' || msg.name === '' || held.has(msg.name) || names.includes(msg.name)) return null;
+    if (msg.kind !== 'parse' || msg.name === '' || notUtf8(msg.name) || held.has(msg.name) || names.includes(msg.name)) return null;
     const stmt = registry.find(msg.sql, msg.paramTypes);
     if (stmt === undefined || !stmt.good) return null;
     names.push(msg.name);

@@ -1,7 +1,7 @@
 // Owns the public surface of lib/protocol/frontend: messages clients send (decoded by pgmux) and
 // the same messages built by pgmux when it is the client of a server.
 
-export { invalid, Reader, typedFrameError, type Invalid } from './reader';
+export { invalid, notUtf8, Reader, typedFrameError, type Invalid } from './reader';
 export {
   cancelRequest,
   decodeStartup,

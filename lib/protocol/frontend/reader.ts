@@ -88,7 +88,7 @@ export class Reader {
     return n;
   }
 
-  /** A NUL-terminated UTF-8 string; the NUL must lie before `end`. */
+  /** A NUL-terminated UTF-8 string; the NUL must lie before `end`. Bytes that are not UTF-8 become U+FFFD (see notUtf8). */
   cstring(): string | undefined {
     // The empty name (unnamed portal or statement) is the usual one: no search, no decoding.
     if (this.pos < this.end && this.buf[this.pos] === 0) {
@@ -117,4 +117,13 @@ export class Reader {
     this.pos = this.end;
     return b;
   }
+}
+
+/**
+ * A string cstring() decoded held bytes that are not UTF-8 (or a U+FFFD of its own): it is not
+ * the client's name, and two such names may have decoded alike. PostgreSQL refuses such a name
+ * from a UTF8 client with 22021; pgmux sends it to the server as it came.
+ */
+export function notUtf8(s: string): boolean {
+  return s.includes('\uFFFD');
 }
