@@ -21,7 +21,7 @@ import { benchUserlist, type Pooler } from './poolers';
 import { cpuTimes } from './procstat';
 import { otherLoadMeter } from './other-load';
 import { costOfScrapes, scraper } from './scrape';
-import { spread } from './stats';
+import { medianInterval, spread } from './stats';
 import { PoolStats } from '../lib/metrics/counters';
 import { Histogram, PoolMetrics } from '../lib/metrics/histogram';
 import { QueryObserver, RequestTags, type Destination, type TaggedClient } from '../lib/metrics/observer';
@@ -137,6 +137,11 @@ async function main(): Promise<void> {
       rate: { type: 'string' },
       /** Scrape the metrics-on pgmux every second (default) or not. */
       'no-scrape': { type: 'boolean', default: false },
+      /**
+       * Milliseconds between scrapes (1000 by default). Shorter multiplies whatever a scrape costs
+       * the rounds (CPU, a blocked event loop, garbage), to see it above the noise and divide it back.
+       */
+      'scrape-every': { type: 'string', default: '1000' },
       /** A control run: both sides with metrics off, to see the bias of the setup itself. */
       control: { type: 'boolean', default: false },
       /** Write a V8 CPU profile of each pgmux into this directory (node --cpu-prof), summarised at the end. */
@@ -152,12 +157,14 @@ async function main(): Promise<void> {
        * With --concurrent: the two processes trade sides every round (RELOAD turns the HTTP
        * listener on in one and off in the other), so that a difference between the processes
        * themselves (start order, ports, where the scheduler puts them) falls on both sides alike.
-       * The price: each round then measures a process whose metrics were just switched on (new
-       * histograms, tags made at each client's next request, code optimized while they were off);
-       * in the runs of 8 December the first rounds after a trade were the costliest, so its
-       * ratios are an upper bound of the steady state that fixed roles measure.
+       * A process whose metrics were just switched on is not in its steady state (new histograms,
+       * tags made at each client's next request, code optimized while they were off: in the runs
+       * of 8 December the first seconds after a trade were the costliest), so after each trade
+       * both sides run --settle seconds of the round's workload, scraped, unmeasured.
        */
       swap: { type: 'boolean', default: false },
+      /** With --swap: seconds of unmeasured load after each trade (0: measure at once, as before 8 December 02:45). */
+      settle: { type: 'string', default: '3' },
     },
   });
   const out: string[] = micro();
@@ -174,6 +181,8 @@ async function main(): Promise<void> {
   const rate = values.rate === undefined ? [] : ['-R', values.rate];
   const scrapeOn = values['no-scrape'] !== true && values.control !== true;
   const swap = values.swap === true;
+  const scrapeEvery = Number(values['scrape-every']);
+  const settle = Number(values.settle);
   const concurrent = values.concurrent === true || swap;
   const loadBefore = loadAverage();
   const machine = describeMachine();
@@ -226,7 +235,7 @@ async function main(): Promise<void> {
       if (turn === 1) await trade();
       for (const side of ['on', 'off'] as const) {
         const p = muxes[side] as Pooler;
-        const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
+        const scrape = side === 'on' && scrapeOn ? scraper(http, scrapeEvery) : null;
         await runPgbench(target(p.port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 2);
         await scrape?.stop();
       }
@@ -242,12 +251,19 @@ async function main(): Promise<void> {
       while (rs.length < rounds) {
         const order: Side[] = rs.length % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
         const round: Partial<Round> = { first: order[0] };
-        if (swap) await trade();
+        if (swap) {
+          await trade();
+          if (settle > 0) {
+            const scrape = scrapeOn ? scraper(http, scrapeEvery) : null;
+            await Promise.all((['on', 'off'] as const).map((side) => runPgbench(target((muxes[side] as Pooler).port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], settle)));
+            await scrape?.stop();
+          }
+        }
         if (concurrent) {
           // One meter for both: the load that is not ours is the same for the two sides.
           const other = otherLoadMeter(pids, cluster.primary.pid);
           const cpu0 = { on: cpuTimes((muxes.on as Pooler).pid), off: cpuTimes((muxes.off as Pooler).pid) };
-          const scrape = scrapeOn ? scraper(http) : null;
+          const scrape = scrapeOn ? scraper(http, scrapeEvery) : null;
           const runs = await Promise.all(order.map((side) => runPgbench(target((muxes[side] as Pooler).port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds)));
           const load = other();
           order.forEach((side, i) => {
@@ -270,7 +286,7 @@ async function main(): Promise<void> {
           const p = muxes[side] as Pooler;
           const other = otherLoadMeter(pids, cluster.primary.pid);
           const cpu0 = cpuTimes(p.pid);
-          const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
+          const scrape = side === 'on' && scrapeOn ? scraper(http, scrapeEvery) : null;
           const r = await runPgbench(target(p.port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds);
           const cpu1 = cpuTimes(p.pid);
           round[side] = {
@@ -301,15 +317,17 @@ async function main(): Promise<void> {
     const scrapeCost = scrapeOn ? await costOfScrapes((muxes.on as Pooler).pid, http) : null;
     out.push(
       `Run of ${machine.date}: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.postgres}, commit ${machine.commit}; load average before ${loadBefore}, after ${loadAverage()}.`,
-      `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, ${concurrent ? 'both sides at once (a pgbench each, started together)' : 'order alternating (round 1: on first)'}${swap ? ', the two processes trading sides every round (RELOAD)' : ''}; pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
-        `${scrapeOn ? '/metrics of the on side scraped every second during its runs' : 'no scrapes'}. ` +
+      `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, ${concurrent ? 'both sides at once (a pgbench each, started together)' : 'order alternating (round 1: on first)'}${swap ? `, the two processes trading sides every round (RELOAD${settle > 0 ? `, then ${settle} s of the workload on both, unmeasured` : ''})` : ''}; pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
+        `${scrapeOn ? `/metrics of the on side scraped ${scrapeEvery === 1000 ? 'every second' : `every ${scrapeEvery} ms`} during its runs` : 'no scrapes'}. ` +
         `A round in which other processes used more than ${values['max-other-load']}% of the machine was done again (at most ${rounds} times per workload).`,
       '',
-      `| workload | on tps (median) | off tps (median) | on / off (median, min–max) | target | pgmux CPU µs/txn on / off (median; user alone) | CPU on / off (median, min–max) | other load (max of rounds) | rounds redone | scrapes (size) |`,
-      '|---|---:|---:|---|---:|---|---|---:|---:|---:|',
+      `| workload | on tps (median) | off tps (median) | on / off (median, min–max) | interval of the median | target | pgmux CPU µs/txn on / off (median; user alone) | CPU on / off (median, min–max) | other load (max of rounds) | rounds redone | scrapes (size) |`,
+      '|---|---:|---:|---|---|---:|---|---|---:|---:|---:|',
     );
     for (const { w, rounds: rs, redone, scrapes, bytes } of results) {
       const ratio = spread(rs.map((r) => r.on.tps / r.off.tps));
+      // Read the verdict against this: with a round-to-round spread of ±15 % a median of a few rounds moves by several per cent.
+      const interval = medianInterval(rs.map((r) => r.on.tps / r.off.tps));
       const on = spread(rs.map((r) => r.on.tps));
       const off = spread(rs.map((r) => r.off.tps));
       const cpuOn = spread(rs.map((r) => r.on.cpuUs));
@@ -319,7 +337,7 @@ async function main(): Promise<void> {
       const userOff = spread(rs.map((r) => r.off.userUs));
       const other = Math.max(...rs.flatMap((r) => [r.on.otherLoad, r.off.otherLoad]));
       out.push(
-        `| ${w.label} | ${on.median.toFixed(0)} | ${off.median.toFixed(0)} | ${ratio.median.toFixed(3)} (${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}) | ≥ ${TARGET} ${ratio.median >= TARGET ? 'met' : 'MISSED'} | ` +
+        `| ${w.label} | ${on.median.toFixed(0)} | ${off.median.toFixed(0)} | ${ratio.median.toFixed(3)} (${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}) | ${interval.low.toFixed(3)}–${interval.high.toFixed(3)} (${(100 * interval.confidence).toFixed(0)} %) | ≥ ${TARGET} ${ratio.median >= TARGET ? 'met' : 'MISSED'} | ` +
           `${cpuOn.median.toFixed(1)} / ${cpuOff.median.toFixed(1)} (${userOn.median.toFixed(1)} / ${userOff.median.toFixed(1)}) | ` +
           `${cpuRatio.median.toFixed(3)} (${cpuRatio.min.toFixed(3)}–${cpuRatio.max.toFixed(3)}) | ${(100 * other).toFixed(0)}% | ${redone} | ${scrapes} (${(bytes / 1024).toFixed(0)} KiB) |`,
       );

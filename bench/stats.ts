@@ -23,3 +23,29 @@ export function percentile(sorted: readonly number[], p: number): number {
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
+
+/**
+ * A distribution-free interval for the median of `values` (order statistics; the binomial
+ * distribution of how many rounds fall below the true median): the narrowest [x(k), x(n+1-k)]
+ * that holds the median with at least `confidence`. With 6 rounds at 95 % it is min–max; with
+ * 12, the 3rd to the 10th. A round-to-round spread of ±15 % on a shared machine puts a median of
+ * a few rounds this far from the truth, which is what a verdict on it has to be read against.
+ */
+export function medianInterval(values: readonly number[], confidence = 0.95): { low: number; high: number; confidence: number } {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const n = v.length;
+  if (n === 0) return { low: NaN, high: NaN, confidence: 0 };
+  // P(x(k) <= median <= x(n+1-k)) = 1 - 2 P(Binomial(n, 1/2) <= k - 1).
+  const below = (k: number): number => {
+    let p = 0;
+    let c = 1;
+    for (let i = 0; i <= k; i++) {
+      p += c;
+      c = (c * (n - i)) / (i + 1);
+    }
+    return p / 2 ** n;
+  };
+  let k = 1;
+  while (k + 1 <= (n + 1) / 2 && 1 - 2 * below(k) >= confidence) k++;
+  return { low: v[k - 1], high: v[n - k], confidence: 1 - 2 * below(k - 1) };
+}
