@@ -26,6 +26,11 @@ import { PoolStats } from '../lib/metrics/counters';
 import { Histogram, PoolMetrics } from '../lib/metrics/histogram';
 import { QueryObserver, RequestTags, type Destination, type TaggedClient } from '../lib/metrics/observer';
 import { query as queryFrame } from '../lib/protocol/frontend';
+import { Exposition } from '../lib/metrics/exposition';
+import { ConsoleRows, pgbouncerFamilies } from '../lib/metrics/families-pgbouncer';
+import { requestFamilies, type PoolView } from '../lib/metrics/families-pgmux';
+import { ProcessSampler, processFamilies } from '../lib/metrics/families-process';
+import type { DatabaseRow, DbStatsRow, PoolRow } from '../lib/admin/views';
 
 const USER = 'app';
 const THREADS = 2;
@@ -111,6 +116,7 @@ function micro(): string[] {
     tags.query(f, 0, f.length);
     tags.ended(client, where, 300 + (i & 255), 0, 300 + (i & 255));
   });
+  const scrape = scrapeMicro();
   return [
     `In-process CPU time, best of 7 runs of ${n.toLocaleString('en')} (\`node dist/bench/metrics.js --micro\`):`,
     '',
@@ -120,7 +126,90 @@ function micro(): string[] {
     `| fingerprint of pgbench's SELECT from the frame's bytes (scan + table lookup) | ${lookup.toFixed(0)} |`,
     `| a whole request: fingerprint, then at its end pool query + transaction histograms, counters by kind, fingerprint histogram | ${request.toFixed(0)} |`,
     '',
+    `One exposition like the benchmark's (${(scrape.bytes / 1024).toFixed(0)} KiB: one pool, ${scrape.fingerprints} fingerprints, the exporter's and node's families), ` +
+      `rendered in process (no HTTP), wall time, median of ${scrape.runs}: ${scrape.coldUs.toFixed(0)} µs after evicting the CPU caches, ${scrape.hotUs.toFixed(0)} µs back to back.`,
+    '',
   ];
+}
+
+/**
+ * An exposition of the benchmark's shape (one pool with histograms, the top fingerprints, the
+ * exporter's families over console rows, node's), rendered cold and hot: wall time in this
+ * otherwise idle process, medians of many runs so that preemption by other processes drops out.
+ */
+function scrapeMicro(): { bytes: number; fingerprints: number; runs: number; coldUs: number; hotUs: number } {
+  const observer = new QueryObserver();
+  observer.configure(true, 0, 20);
+  const tags = new RequestTags(observer);
+  const stats = new PoolStats();
+  stats.metrics = new PoolMetrics();
+  const where: Destination = { stats, replicaAddress: null, target: { backend: () => null } };
+  const client: TaggedClient = { user: 'app', database: 'app', params: new Map(), logPrefix: () => 'C-1' };
+  const texts = Array.from({ length: 20 }, (_, k) => `SELECT c${k} FROM t${k} WHERE id = `);
+  for (let i = 0; i < 200_000; i++) {
+    const f = queryFrame(`${texts[i % texts.length]}${i};`);
+    tags.query(f, 0, f.length);
+    tags.ended(client, where, 100 + (i % 5000), i % 7, 100 + (i % 5000));
+  }
+  observer.fingerprints.rerank();
+  observer.stop();
+  const pool: PoolView = { db: { name: 'app' }, user: 'app', replicaAddress: null, stats };
+  const snapshot = stats.snapshot();
+  const poolRow = { database: 'app', user: 'app', clActive: 20, clWaiting: 80, svActive: 20, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxwaitUs: 1500, poolMode: 'transaction' } as PoolRow;
+  const dbRow = { name: 'app', host: '127.0.0.1', port: 5432, database: 'app', forceUser: null, poolSize: 20, minPoolSize: 0, reservePool: 0, poolMode: null, maxConnections: 0, currentConnections: 20, paused: false, disabled: false } as DatabaseRow;
+  const rows = new ConsoleRows({
+    version: 'PgBouncer 1.18.0 (pgmux)',
+    pools: () => [poolRow],
+    databases: () => [dbRow, { ...dbRow, name: 'pgbouncer', host: null, poolSize: 2, currentConnections: 0 }],
+    lists: () => ['databases', 'users', 'pools', 'free_clients', 'used_clients', 'login_clients', 'free_servers', 'used_servers', 'dns_names', 'dns_zones', 'dns_queries'].map((name, i) => ({ name, value: i })),
+    stats: () => [{ database: 'app', total: snapshot, avg: snapshot } as unknown as DbStatsRow],
+    clientCounts: () => [
+      { database: 'app', user: 'app', applicationName: 'pgbench', state: 'active', count: 20 },
+      { database: 'app', user: 'app', applicationName: 'pgbench', state: 'waiting', count: 80 },
+    ],
+    maxClientConn: 300,
+    maxUserConnections: 0,
+  });
+  const sampler = new ProcessSampler();
+  sampler.start();
+  const exposition = new Exposition(
+    [
+      ...pgbouncerFamilies(rows),
+      ...requestFamilies({ pools: () => [pool], fingerprints: observer.fingerprints, loginErrors: new Map(), prepared: () => ({ hits: 0, misses: 0, evictions: 0, reprepares: 0, reruns: 0, statements: 0 }) }),
+      ...processFamilies(sampler),
+    ],
+    () => {
+      rows.startScrape();
+      sampler.startScrape();
+    },
+  );
+  const runs = 400;
+  const whole: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    evictCaches();
+    const t0 = performance.now();
+    exposition.render(false);
+    whole.push((performance.now() - t0) * 1000);
+  }
+  const hot: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    exposition.render(false);
+    hot.push((performance.now() - t0) * 1000);
+  }
+  sampler.stop();
+  const bytes = exposition.render(false).body.length;
+  return { bytes, fingerprints: observer.fingerprints.top().length, runs, coldUs: spread(whole).median, hotUs: spread(hot).median };
+}
+
+/**
+ * Under load a scrape finds its code and data out of the CPU caches: the relays ran for a second
+ * since the last one. Reading a buffer larger than the caches between renders does the same here.
+ */
+const THRASH = Buffer.alloc(32 * 1024 * 1024, 1);
+let thrashSum = 0;
+function evictCaches(): void {
+  for (let i = 0; i < THRASH.length; i += 64) thrashSum += THRASH[i];
 }
 
 async function main(): Promise<void> {
