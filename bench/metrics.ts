@@ -21,7 +21,7 @@ import { benchUserlist, type Pooler } from './poolers';
 import { cpuTimes } from './procstat';
 import { otherLoadMeter } from './other-load';
 import { costOfScrapes, scraper } from './scrape';
-import { medianInterval, spread } from './stats';
+import { fitAtZero, medianInterval, spread } from './stats';
 import { PoolStats } from '../lib/metrics/counters';
 import { Histogram, PoolMetrics } from '../lib/metrics/histogram';
 import { QueryObserver, RequestTags, type Destination, type TaggedClient } from '../lib/metrics/observer';
@@ -430,6 +430,23 @@ async function main(): Promise<void> {
           `${cpuOn.median.toFixed(1)} / ${cpuOff.median.toFixed(1)} (${userOn.median.toFixed(1)} / ${userOff.median.toFixed(1)}) | ` +
           `${cpuRatio.median.toFixed(3)} (${cpuRatio.min.toFixed(3)}–${cpuRatio.max.toFixed(3)}) | ${(100 * other).toFixed(0)}% | ${redone} | ${scrapes} (${(bytes / 1024).toFixed(0)} KiB) |`,
       );
+    }
+    if (!concurrent) {
+      // Sequential rounds: the two sides of a round met different foreign load. On 8 December that
+      // difference explained most of the spread of the ratios (R² 0.9 in one run), so the ratio is
+      // also read where the difference is zero: the intercept of log(on/off) against it.
+      out.push('');
+      for (const { w, rounds: rs } of results) {
+        const fit = fitAtZero(
+          rs.map((r) => 100 * (r.on.otherLoad - r.off.otherLoad)),
+          rs.map((r) => Math.log(r.on.tps / r.off.tps)),
+        );
+        if (fit === null) continue;
+        out.push(
+          `${w.label}: on / off at equal foreign load (least squares of log(on/off) on the rounds' other-load difference): ${Math.exp(fit.a).toFixed(3)} ` +
+            `(±${(100 * 1.96 * fit.se).toFixed(1)} % at 95 %), ${(100 * fit.b).toFixed(2)} % per point of difference, R² ${fit.r2.toFixed(2)}.`,
+        );
+      }
     }
     if (scrapeCost !== null) {
       const tps = Math.min(...results.map((r) => spread(r.rounds.map((x) => x.on.tps)).median));

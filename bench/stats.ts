@@ -49,3 +49,31 @@ export function medianInterval(values: readonly number[], confidence = 0.95): { 
   while (k + 1 <= (n + 1) / 2 && 1 - 2 * below(k) >= confidence) k++;
   return { low: v[k - 1], high: v[n - k], confidence: 1 - 2 * below(k - 1) };
 }
+
+/**
+ * Least squares y = a + b·x: the intercept a (y where x is 0) with its standard error, the
+ * slope b, and R². Used to read per-round ratios at equal foreign load (x: the difference in the
+ * shared machine's other load between the two sides of a round). null with fewer than 3 points
+ * or no spread in x.
+ */
+export function fitAtZero(xs: readonly number[], ys: readonly number[]): { a: number; se: number; b: number; r2: number } | null {
+  const n = xs.length;
+  if (n < 3 || ys.length !== n) return null;
+  const mx = xs.reduce((s, x) => s + x, 0) / n;
+  const my = ys.reduce((s, y) => s + y, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (xs[i] - mx) ** 2;
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    syy += (ys[i] - my) ** 2;
+  }
+  if (sxx === 0) return null;
+  const b = sxy / sxx;
+  const a = my - b * mx;
+  let residual = 0;
+  for (let i = 0; i < n; i++) residual += (ys[i] - a - b * xs[i]) ** 2;
+  const s2 = residual / (n - 2);
+  return { a, se: Math.sqrt(s2 * (1 / n + (mx * mx) / sxx)), b, r2: syy === 0 ? 0 : 1 - residual / syy };
+}
