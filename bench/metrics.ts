@@ -21,7 +21,7 @@ import { benchUserlist, type Pooler } from './poolers';
 import { cpuTimes } from './procstat';
 import { otherLoadMeter } from './other-load';
 import { costOfScrapes, scraper } from './scrape';
-import { fitAtZero, medianInterval, spread } from './stats';
+import { fitAtZero, medianInterval, spread, t95 } from './stats';
 import { PoolStats } from '../lib/metrics/counters';
 import { Histogram, PoolMetrics } from '../lib/metrics/histogram';
 import { QueryObserver, RequestTags, type Destination, type TaggedClient } from '../lib/metrics/observer';
@@ -444,7 +444,7 @@ async function main(): Promise<void> {
         if (fit === null) continue;
         out.push(
           `${w.label}: on / off at equal foreign load (least squares of log(on/off) on the rounds' other-load difference): ${Math.exp(fit.a).toFixed(3)} ` +
-            `(±${(100 * 1.96 * fit.se).toFixed(1)} % at 95 %), ${(100 * fit.b).toFixed(2)} % per point of difference, R² ${fit.r2.toFixed(2)}.`,
+            `(±${(100 * t95(fit.df) * fit.se).toFixed(1)} % at 95 %), ${(100 * fit.b).toFixed(2)} % per point of difference, R² ${fit.r2.toFixed(2)}.`,
         );
       }
     }

@@ -56,7 +56,7 @@ export function medianInterval(values: readonly number[], confidence = 0.95): { 
  * shared machine's other load between the two sides of a round). null with fewer than 3 points
  * or no spread in x.
  */
-export function fitAtZero(xs: readonly number[], ys: readonly number[]): { a: number; se: number; b: number; r2: number } | null {
+export function fitAtZero(xs: readonly number[], ys: readonly number[]): { a: number; se: number; df: number; b: number; r2: number } | null {
   const n = xs.length;
   if (n < 3 || ys.length !== n) return null;
   const mx = xs.reduce((s, x) => s + x, 0) / n;
@@ -75,5 +75,12 @@ export function fitAtZero(xs: readonly number[], ys: readonly number[]): { a: nu
   let residual = 0;
   for (let i = 0; i < n; i++) residual += (ys[i] - a - b * xs[i]) ** 2;
   const s2 = residual / (n - 2);
-  return { a, se: Math.sqrt(s2 * (1 / n + (mx * mx) / sxx)), b, r2: syy === 0 ? 0 : 1 - residual / syy };
+  return { a, se: Math.sqrt(s2 * (1 / n + (mx * mx) / sxx)), df: n - 2, b, r2: syy === 0 ? 0 : 1 - residual / syy };
+}
+
+/** Two-sided 95 % quantile of Student's t with `df` degrees of freedom (a fit of a few rounds needs it, not 1.96). */
+export function t95(df: number): number {
+  const table = [NaN, 12.71, 4.3, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.2, 2.18, 2.16, 2.14, 2.13, 2.12, 2.11, 2.1, 2.09, 2.09];
+  if (df < 1) return NaN;
+  return df < table.length ? table[df] : df < 30 ? 2.06 : 1.96;
 }
