@@ -21,11 +21,16 @@ import { benchUserlist, type Pooler } from './poolers';
 import { cpuTimes } from './procstat';
 import { otherLoadMeter } from './other-load';
 import { costOfScrapes, scraper } from './scrape';
-import { spread } from './stats';
+import { fitAtZero, medianInterval, spread, t95 } from './stats';
 import { PoolStats } from '../lib/metrics/counters';
 import { Histogram, PoolMetrics } from '../lib/metrics/histogram';
 import { QueryObserver, RequestTags, type Destination, type TaggedClient } from '../lib/metrics/observer';
 import { query as queryFrame } from '../lib/protocol/frontend';
+import { Exposition } from '../lib/metrics/exposition';
+import { ConsoleRows, pgbouncerFamilies } from '../lib/metrics/families-pgbouncer';
+import { requestFamilies, type PoolView } from '../lib/metrics/families-pgmux';
+import { ProcessSampler, processFamilies } from '../lib/metrics/families-process';
+import type { DatabaseRow, DbStatsRow, PoolRow } from '../lib/admin/views';
 
 const USER = 'app';
 const THREADS = 2;
@@ -111,6 +116,7 @@ function micro(): string[] {
     tags.query(f, 0, f.length);
     tags.ended(client, where, 300 + (i & 255), 0, 300 + (i & 255));
   });
+  const scrape = scrapeMicro();
   return [
     `In-process CPU time, best of 7 runs of ${n.toLocaleString('en')} (\`node dist/bench/metrics.js --micro\`):`,
     '',
@@ -120,7 +126,90 @@ function micro(): string[] {
     `| fingerprint of pgbench's SELECT from the frame's bytes (scan + table lookup) | ${lookup.toFixed(0)} |`,
     `| a whole request: fingerprint, then at its end pool query + transaction histograms, counters by kind, fingerprint histogram | ${request.toFixed(0)} |`,
     '',
+    `One exposition like the benchmark's (${(scrape.bytes / 1024).toFixed(0)} KiB: one pool, ${scrape.fingerprints} fingerprints, the exporter's and node's families), ` +
+      `rendered in process (no HTTP), wall time, median of ${scrape.runs}: ${scrape.coldUs.toFixed(0)} µs after evicting the CPU caches, ${scrape.hotUs.toFixed(0)} µs back to back.`,
+    '',
   ];
+}
+
+/**
+ * An exposition of the benchmark's shape (one pool with histograms, the top fingerprints, the
+ * exporter's families over console rows, node's), rendered cold and hot: wall time in this
+ * otherwise idle process, medians of many runs so that preemption by other processes drops out.
+ */
+function scrapeMicro(): { bytes: number; fingerprints: number; runs: number; coldUs: number; hotUs: number } {
+  const observer = new QueryObserver();
+  observer.configure(true, 0, 20);
+  const tags = new RequestTags(observer);
+  const stats = new PoolStats();
+  stats.metrics = new PoolMetrics();
+  const where: Destination = { stats, replicaAddress: null, target: { backend: () => null } };
+  const client: TaggedClient = { user: 'app', database: 'app', params: new Map(), logPrefix: () => 'C-1' };
+  const texts = Array.from({ length: 20 }, (_, k) => `SELECT c${k} FROM t${k} WHERE id = `);
+  for (let i = 0; i < 200_000; i++) {
+    const f = queryFrame(`${texts[i % texts.length]}${i};`);
+    tags.query(f, 0, f.length);
+    tags.ended(client, where, 100 + (i % 5000), i % 7, 100 + (i % 5000));
+  }
+  observer.fingerprints.rerank();
+  observer.stop();
+  const pool: PoolView = { db: { name: 'app' }, user: 'app', replicaAddress: null, stats };
+  const snapshot = stats.snapshot();
+  const poolRow = { database: 'app', user: 'app', clActive: 20, clWaiting: 80, svActive: 20, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxwaitUs: 1500, poolMode: 'transaction' } as PoolRow;
+  const dbRow = { name: 'app', host: '127.0.0.1', port: 5432, database: 'app', forceUser: null, poolSize: 20, minPoolSize: 0, reservePool: 0, poolMode: null, maxConnections: 0, currentConnections: 20, paused: false, disabled: false } as DatabaseRow;
+  const rows = new ConsoleRows({
+    version: 'PgBouncer 1.18.0 (pgmux)',
+    pools: () => [poolRow],
+    databases: () => [dbRow, { ...dbRow, name: 'pgbouncer', host: null, poolSize: 2, currentConnections: 0 }],
+    lists: () => ['databases', 'users', 'pools', 'free_clients', 'used_clients', 'login_clients', 'free_servers', 'used_servers', 'dns_names', 'dns_zones', 'dns_queries'].map((name, i) => ({ name, value: i })),
+    stats: () => [{ database: 'app', total: snapshot, avg: snapshot } as unknown as DbStatsRow],
+    clientCounts: () => [
+      { database: 'app', user: 'app', applicationName: 'pgbench', state: 'active', count: 20 },
+      { database: 'app', user: 'app', applicationName: 'pgbench', state: 'waiting', count: 80 },
+    ],
+    maxClientConn: 300,
+    maxUserConnections: 0,
+  });
+  const sampler = new ProcessSampler();
+  sampler.start();
+  const exposition = new Exposition(
+    [
+      ...pgbouncerFamilies(rows),
+      ...requestFamilies({ pools: () => [pool], fingerprints: observer.fingerprints, loginErrors: new Map(), prepared: () => ({ hits: 0, misses: 0, evictions: 0, reprepares: 0, reruns: 0, statements: 0 }) }),
+      ...processFamilies(sampler),
+    ],
+    () => {
+      rows.startScrape();
+      sampler.startScrape();
+    },
+  );
+  const runs = 400;
+  const whole: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    evictCaches();
+    const t0 = performance.now();
+    exposition.render(false);
+    whole.push((performance.now() - t0) * 1000);
+  }
+  const hot: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    exposition.render(false);
+    hot.push((performance.now() - t0) * 1000);
+  }
+  sampler.stop();
+  const bytes = exposition.render(false).body.length;
+  return { bytes, fingerprints: observer.fingerprints.top().length, runs, coldUs: spread(whole).median, hotUs: spread(hot).median };
+}
+
+/**
+ * Under load a scrape finds its code and data out of the CPU caches: the relays ran for a second
+ * since the last one. Reading a buffer larger than the caches between renders does the same here.
+ */
+const THRASH = Buffer.alloc(32 * 1024 * 1024, 1);
+let thrashSum = 0;
+function evictCaches(): void {
+  for (let i = 0; i < THRASH.length; i += 64) thrashSum += THRASH[i];
 }
 
 async function main(): Promise<void> {
@@ -137,6 +226,11 @@ async function main(): Promise<void> {
       rate: { type: 'string' },
       /** Scrape the metrics-on pgmux every second (default) or not. */
       'no-scrape': { type: 'boolean', default: false },
+      /**
+       * Milliseconds between scrapes (1000 by default). Shorter multiplies whatever a scrape costs
+       * the rounds (CPU, a blocked event loop, garbage), to see it above the noise and divide it back.
+       */
+      'scrape-every': { type: 'string', default: '1000' },
       /** A control run: both sides with metrics off, to see the bias of the setup itself. */
       control: { type: 'boolean', default: false },
       /** Write a V8 CPU profile of each pgmux into this directory (node --cpu-prof), summarised at the end. */
@@ -152,12 +246,14 @@ async function main(): Promise<void> {
        * With --concurrent: the two processes trade sides every round (RELOAD turns the HTTP
        * listener on in one and off in the other), so that a difference between the processes
        * themselves (start order, ports, where the scheduler puts them) falls on both sides alike.
-       * The price: each round then measures a process whose metrics were just switched on (new
-       * histograms, tags made at each client's next request, code optimized while they were off);
-       * in the runs of 8 December the first rounds after a trade were the costliest, so its
-       * ratios are an upper bound of the steady state that fixed roles measure.
+       * A process whose metrics were just switched on is not in its steady state (new histograms,
+       * tags made at each client's next request, code optimized while they were off: in the runs
+       * of 8 December the first seconds after a trade were the costliest), so after each trade
+       * both sides run --settle seconds of the round's workload, scraped, unmeasured.
        */
       swap: { type: 'boolean', default: false },
+      /** With --swap: seconds of unmeasured load after each trade (0: measure at once, as before 8 December 02:45). */
+      settle: { type: 'string', default: '3' },
     },
   });
   const out: string[] = micro();
@@ -174,6 +270,8 @@ async function main(): Promise<void> {
   const rate = values.rate === undefined ? [] : ['-R', values.rate];
   const scrapeOn = values['no-scrape'] !== true && values.control !== true;
   const swap = values.swap === true;
+  const scrapeEvery = Number(values['scrape-every']);
+  const settle = Number(values.settle);
   const concurrent = values.concurrent === true || swap;
   const loadBefore = loadAverage();
   const machine = describeMachine();
@@ -226,7 +324,7 @@ async function main(): Promise<void> {
       if (turn === 1) await trade();
       for (const side of ['on', 'off'] as const) {
         const p = muxes[side] as Pooler;
-        const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
+        const scrape = side === 'on' && scrapeOn ? scraper(http, scrapeEvery) : null;
         await runPgbench(target(p.port), ['-S', '-c', String(poolSize), '-j', String(THREADS)], 2);
         await scrape?.stop();
       }
@@ -242,12 +340,19 @@ async function main(): Promise<void> {
       while (rs.length < rounds) {
         const order: Side[] = rs.length % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
         const round: Partial<Round> = { first: order[0] };
-        if (swap) await trade();
+        if (swap) {
+          await trade();
+          if (settle > 0) {
+            const scrape = scrapeOn ? scraper(http, scrapeEvery) : null;
+            await Promise.all((['on', 'off'] as const).map((side) => runPgbench(target((muxes[side] as Pooler).port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], settle)));
+            await scrape?.stop();
+          }
+        }
         if (concurrent) {
           // One meter for both: the load that is not ours is the same for the two sides.
           const other = otherLoadMeter(pids, cluster.primary.pid);
           const cpu0 = { on: cpuTimes((muxes.on as Pooler).pid), off: cpuTimes((muxes.off as Pooler).pid) };
-          const scrape = scrapeOn ? scraper(http) : null;
+          const scrape = scrapeOn ? scraper(http, scrapeEvery) : null;
           const runs = await Promise.all(order.map((side) => runPgbench(target((muxes[side] as Pooler).port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds)));
           const load = other();
           order.forEach((side, i) => {
@@ -270,7 +375,7 @@ async function main(): Promise<void> {
           const p = muxes[side] as Pooler;
           const other = otherLoadMeter(pids, cluster.primary.pid);
           const cpu0 = cpuTimes(p.pid);
-          const scrape = side === 'on' && scrapeOn ? scraper(http) : null;
+          const scrape = side === 'on' && scrapeOn ? scraper(http, scrapeEvery) : null;
           const r = await runPgbench(target(p.port), [...w.args, ...rate, '-c', String(w.clients), '-j', String(THREADS)], seconds);
           const cpu1 = cpuTimes(p.pid);
           round[side] = {
@@ -301,15 +406,17 @@ async function main(): Promise<void> {
     const scrapeCost = scrapeOn ? await costOfScrapes((muxes.on as Pooler).pid, http) : null;
     out.push(
       `Run of ${machine.date}: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.postgres}, commit ${machine.commit}; load average before ${loadBefore}, after ${loadAverage()}.`,
-      `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, ${concurrent ? 'both sides at once (a pgbench each, started together)' : 'order alternating (round 1: on first)'}${swap ? ', the two processes trading sides every round (RELOAD)' : ''}; pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
-        `${scrapeOn ? '/metrics of the on side scraped every second during its runs' : 'no scrapes'}. ` +
+      `${values.control === true ? 'CONTROL RUN: both sides have metrics off. ' : ''}${rounds} rounds of ${seconds} s per side, ${concurrent ? 'both sides at once (a pgbench each, started together)' : 'order alternating (round 1: on first)'}${swap ? `, the two processes trading sides every round (RELOAD${settle > 0 ? `, then ${settle} s of the workload on both, unmeasured` : ''})` : ''}; pgbench -j ${THREADS}${rate.length > 0 ? ` -R ${values.rate}` : ''}, scale ${scale}, default_pool_size ${poolSize}, transaction mode; ` +
+        `${scrapeOn ? `/metrics of the on side scraped ${scrapeEvery === 1000 ? 'every second' : `every ${scrapeEvery} ms`} during its runs` : 'no scrapes'}. ` +
         `A round in which other processes used more than ${values['max-other-load']}% of the machine was done again (at most ${rounds} times per workload).`,
       '',
-      `| workload | on tps (median) | off tps (median) | on / off (median, min–max) | target | pgmux CPU µs/txn on / off (median; user alone) | CPU on / off (median, min–max) | other load (max of rounds) | rounds redone | scrapes (size) |`,
-      '|---|---:|---:|---|---:|---|---|---:|---:|---:|',
+      `| workload | on tps (median) | off tps (median) | on / off (median, min–max) | interval of the median | target | pgmux CPU µs/txn on / off (median; user alone) | CPU on / off (median, min–max) | other load (max of rounds) | rounds redone | scrapes (size) |`,
+      '|---|---:|---:|---|---|---:|---|---|---:|---:|---:|',
     );
     for (const { w, rounds: rs, redone, scrapes, bytes } of results) {
       const ratio = spread(rs.map((r) => r.on.tps / r.off.tps));
+      // Read the verdict against this: with a round-to-round spread of ±15 % a median of a few rounds moves by several per cent.
+      const interval = medianInterval(rs.map((r) => r.on.tps / r.off.tps));
       const on = spread(rs.map((r) => r.on.tps));
       const off = spread(rs.map((r) => r.off.tps));
       const cpuOn = spread(rs.map((r) => r.on.cpuUs));
@@ -319,10 +426,27 @@ async function main(): Promise<void> {
       const userOff = spread(rs.map((r) => r.off.userUs));
       const other = Math.max(...rs.flatMap((r) => [r.on.otherLoad, r.off.otherLoad]));
       out.push(
-        `| ${w.label} | ${on.median.toFixed(0)} | ${off.median.toFixed(0)} | ${ratio.median.toFixed(3)} (${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}) | ≥ ${TARGET} ${ratio.median >= TARGET ? 'met' : 'MISSED'} | ` +
+        `| ${w.label} | ${on.median.toFixed(0)} | ${off.median.toFixed(0)} | ${ratio.median.toFixed(3)} (${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)}) | ${interval.low.toFixed(3)}–${interval.high.toFixed(3)} (${(100 * interval.confidence).toFixed(0)} %) | ≥ ${TARGET} ${ratio.median >= TARGET ? 'met' : 'MISSED'} | ` +
           `${cpuOn.median.toFixed(1)} / ${cpuOff.median.toFixed(1)} (${userOn.median.toFixed(1)} / ${userOff.median.toFixed(1)}) | ` +
           `${cpuRatio.median.toFixed(3)} (${cpuRatio.min.toFixed(3)}–${cpuRatio.max.toFixed(3)}) | ${(100 * other).toFixed(0)}% | ${redone} | ${scrapes} (${(bytes / 1024).toFixed(0)} KiB) |`,
       );
+    }
+    if (!concurrent) {
+      // Sequential rounds: the two sides of a round met different foreign load. On 8 December that
+      // difference explained most of the spread of the ratios (R² 0.9 in one run), so the ratio is
+      // also read where the difference is zero: the intercept of log(on/off) against it.
+      out.push('');
+      for (const { w, rounds: rs } of results) {
+        const fit = fitAtZero(
+          rs.map((r) => 100 * (r.on.otherLoad - r.off.otherLoad)),
+          rs.map((r) => Math.log(r.on.tps / r.off.tps)),
+        );
+        if (fit === null) continue;
+        out.push(
+          `${w.label}: on / off at equal foreign load (least squares of log(on/off) on the rounds' other-load difference): ${Math.exp(fit.a).toFixed(3)} ` +
+            `(±${(100 * t95(fit.df) * fit.se).toFixed(1)} % at 95 %), ${(100 * fit.b).toFixed(2)} % per point of difference, R² ${fit.r2.toFixed(2)}.`,
+        );
+      }
     }
     if (scrapeCost !== null) {
       const tps = Math.min(...results.map((r) => spread(r.rounds.map((x) => x.on.tps)).median));

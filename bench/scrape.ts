@@ -4,11 +4,12 @@
 import { cpuTimes } from './procstat';
 
 /**
- * GET /metrics every second until stopped; returns how many scrapes were answered and their
- * size. stop() ends the wait for the next one at once, so the round's measurements, taken right
- * after pgbench, do not include an idle second in which only other sessions run.
+ * GET /metrics every `everyMs` (a second, as Prometheus is usually set up) until stopped; returns
+ * how many scrapes were answered and their size. stop() ends the wait for the next one at once,
+ * so the round's measurements, taken right after pgbench, do not include an idle second in which
+ * only other sessions run.
  */
-export function scraper(http: number): { stop: () => Promise<{ scrapes: number; bytes: number }> } {
+export function scraper(http: number, everyMs = 1000): { stop: () => Promise<{ scrapes: number; bytes: number }> } {
   let scrapes = 0;
   let bytes = 0;
   let running = true;
@@ -21,7 +22,7 @@ export function scraper(http: number): { stop: () => Promise<{ scrapes: number; 
       if (res.status === 200) scrapes++;
       await new Promise<void>((r) => {
         wake = r;
-        setTimeout(r, Math.max(0, 1000 - (Date.now() - started)));
+        setTimeout(r, Math.max(0, everyMs - (Date.now() - started)));
       });
     }
   })();
