@@ -29,7 +29,8 @@ const NOT_LOADED = verdict('primary', 'primary: parser not loaded', { cacheable:
 const TOO_LONG = verdict('primary', 'primary: too long to parse');
 /** A literal can make the text unparsable (a bad escape, PostgreSQL 16's `1_`), so not by normalized text. */
 const UNPARSABLE = verdict('primary', 'primary: unparsable', { literalSensitive: true });
-const TOO_DEEP = verdict('primary', 'primary: nested too deep to walk', { literalSensitive: true });
+// Its pins are unknown: it may pin anything, so the client keeps its server until the server, asked, says none remain.
+const TOO_DEEP = verdict('primary', 'primary: nested too deep to walk', { literalSensitive: true, pins: ALL_PINS });
 const EMPTY = verdict('replica', 'replica: empty');
 
 /** The strings of a name list such as FuncCall.funcname: `[{ String: { sval } }, …]`. */

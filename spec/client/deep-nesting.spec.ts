@@ -30,7 +30,11 @@ beforeAll(async () => {
   mux = await startMux(cluster, {
     // replicas= turns the router's classifier on; a [rules] line turns the statement facts on.
     rules: ['no_drop = kind=drop deny=yes'],
-    databases: [`routed = host=127.0.0.1 port=${cluster.primary.port} dbname=app replicas=127.0.0.1:${replica.port}`],
+    databases: [
+      `routed = host=127.0.0.1 port=${cluster.primary.port} dbname=app replicas=127.0.0.1:${replica.port}`,
+      // One server: the next client of `one` gets the server the last one used.
+      `one = host=127.0.0.1 port=${cluster.primary.port} dbname=app pool_size=1`,
+    ],
   });
   bystander = await pgClient(mux.port, 'app', cluster.password);
   await bystander.query('BEGIN');
@@ -89,6 +93,26 @@ describe('a statement nested thousands deep gets an answer and leaves pgmux up',
     expect(isAlive(mux.pid)).toBe(true);
     const r = await bystander.query('SELECT count(*)::int AS n FROM bystander');
     expect(r.rows).toEqual([{ n: 1 }]);
+  });
+
+  it("keeps a temp table made by a deep statement to its client, and gone for the next (catches: a walk given up on dropping the statement's pins)", async () => {
+    // abs(abs(...)) 3000 deep: PostgreSQL runs it; pgmux's classifier cannot walk it.
+    const deepValue = 'abs('.repeat(3000) + '1' + ')'.repeat(3000);
+    const maker = await RawClient.login(mux.port, 'app', cluster.password, 'one');
+    const made = await maker.roundTrip(msg.query(`CREATE TEMP TABLE deep_tt AS SELECT ${deepValue} AS v`));
+    expect(made.map((f) => f.type)).toEqual(['C', 'Z']);
+    const seen = await maker.roundTrip(msg.query('SELECT v FROM deep_tt'));
+    expect(seen.map((f) => f.type)).toEqual(['T', 'D', 'C', 'Z']);
+    await maker.close();
+    // The next client of the one server must not find it (DISCARD ALL ran after its pinned client left).
+    const next = await RawClient.login(mux.port, 'app', cluster.password, 'one');
+    try {
+      const r = await next.roundTrip(msg.query("SELECT to_regclass('pg_temp.deep_tt') IS NULL AS gone"));
+      const row = r.find((f) => f.type === 'D');
+      expect(row?.body.subarray(6).toString()).toBe('t');
+    } finally {
+      next.destroy();
+    }
   });
 
   it('leaves the bystander able to COMMIT and pgmux serving new clients, with no uncaught error logged', async () => {
