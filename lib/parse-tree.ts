@@ -30,3 +30,18 @@ export function nodeOf(v: unknown): [string, Obj] | undefined {
   }
   return undefined;
 }
+
+/**
+ * `walk()`, or `tooDeep` when it runs out of stack. PostgreSQL's grammar accepts expressions
+ * nested thousands deep (`ARRAY[ARRAY[...]]`, `f(f(...))`), and a recursive walk of such a tree
+ * throws RangeError; uncaught, one client's statement would take the whole process down. Only
+ * that error is caught: `tooDeep` is the caller's safe answer; any other error is a bug and goes on.
+ */
+export function withinStack<T>(walk: () => T, tooDeep: T): T {
+  try {
+    return walk();
+  } catch (err) {
+    if (err instanceof RangeError && err.message.includes('call stack')) return tooDeep;
+    throw err;
+  }
+}

@@ -71,7 +71,9 @@ export class HttpListener {
 
   private open(host: string, port: number, label: string): Promise<http.Server> {
     return new Promise((resolve, reject) => {
-      const server = http.createServer((req, res) => this.handle(req, res));
+      // node checks headersTimeout and requestTimeout only every connectionsCheckingInterval
+      // (30 s by default): a client dripping header bytes held its socket ~40 s, not 10.
+      const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => this.handle(req, res));
       // A scrape is one request; slow clients must not hold sockets forever.
       server.headersTimeout = 10_000;
       server.requestTimeout = 30_000;

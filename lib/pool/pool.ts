@@ -117,6 +117,8 @@ export class Pool implements ServerOwner {
   /** SCRAM keys of a client, for servers when the userlist holds only a SCRAM secret. */
   scramKeys: { clientKey: Buffer; serverKey: Buffer } | null = null;
   private lastLoginFailure = 0;
+  /** True while closeAll ends the servers: a login pgmux cut short itself did not fail. */
+  private closingAll = false;
   private lastLoginError: ErrorFields | null = null;
   /** Set by the admin console (PAUSE, KILL, SUSPEND; lib/admin/control.ts) and shutdown: hands out and opens nothing. */
   paused = false;
@@ -356,7 +358,7 @@ export class Pool implements ServerOwner {
       else if (was !== 'active') server.backend.suspectDown(() => this.dispatch());
       this.target.trouble(server.backend);
     }
-    if (was === 'login') {
+    if (was === 'login' && !this.closingAll) {
       // Gone before login finished (refused, dropped, timed out): a failed login too, so
       // server_login_retry spaces out the next attempt instead of a reconnect loop.
       this.lastLoginFailure = clock.now;
@@ -559,6 +561,11 @@ export class Pool implements ServerOwner {
 
   /** Closes every server (KILL, shutdown). */
   closeAll(reason: string): void {
-    for (const s of [...this.login, ...this.idle, ...this.active, ...this.used, ...this.tested]) s.close(reason, true);
+    this.closingAll = true;
+    try {
+      for (const s of [...this.login, ...this.idle, ...this.active, ...this.used, ...this.tested]) s.close(reason, true);
+    } finally {
+      this.closingAll = false;
+    }
   }
 }

@@ -42,7 +42,7 @@
 // which drivers heal by preparing the statement again, as against PostgreSQL itself.
 
 import { BackendCode, FrontendCode, ServerSqlState, TxStatus } from '../protocol/codes';
-import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, notUtf8, parse, query, SYNC } from '../protocol/frontend';
+import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery, describe, FLUSH, notUtf8, parse, parseTextIsUtf8, query, SYNC } from '../protocol/frontend';
 import { CLOSE_COMPLETE, errorCode, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry, Statements } from './statements';
@@ -331,9 +331,9 @@ export class PreparedLink {
 
   private onParse(buf: Buffer, start: number, end: number, server: PreparedServer): number {
     const msg = decodeParse(buf, start, end);
-    if (msg.kind !== 'parse' || msg.name === '') return this.forward(Kind.Parse, buf, start, end);
-    // As sent, unrecorded: its Binds then are unknown names, forwarded as sent too (PgBouncer's pass-through).
-    if (notUtf8(msg.name)) return this.forward(Kind.Parse, buf, start, end);
+    // Bytes that are not UTF-8 go to the server as they came, untracked: its answer is
+    // PostgreSQL's own (22021 for a UTF8 client), never a statement rebuilt from a lossy string.
+    if (msg.kind !== 'parse' || msg.name === '' || !parseTextIsUtf8(buf, start, end, msg)) return this.forward(Kind.Parse, buf, start, end);
     const taken = this.names.get(msg.name);
     if (taken !== undefined) return this.duplicate(msg.name, msg.sql, msg.paramTypes, taken, server);
     const stmt = this.statements.intern(msg.sql, msg.paramTypes);

@@ -25,7 +25,7 @@
 // seen succeed, or anything else in the chunk, and the chunk goes to a server as usual.
 
 import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
-import { decodeParse, notUtf8 } from '../protocol/frontend';
+import { decodeParse, parseTextIsUtf8 } from '../protocol/frontend';
 import { PARSE_COMPLETE, READY_IDLE } from '../protocol/backend';
 import type { ParsedStatement, Statement, Statements } from './statements';
 
@@ -68,7 +68,7 @@ export function localParses(chunk: Buffer, held: ReadonlyMap<string, Statement>,
     }
     if (type !== FrontendCode.Parse || chunk[pos + HEADER_LENGTH] === 0 || names.length === MAX_PARSES) return null;
     const msg = decodeParse(chunk, pos, end);
-    if (msg.kind !== 'parse' || msg.name === '' || notUtf8(msg.name) || held.has(msg.name) || names.includes(msg.name)) return null;
+    if (msg.kind !== 'parse' || msg.name === '' || held.has(msg.name) || names.includes(msg.name) || !parseTextIsUtf8(chunk, pos, end, msg)) return null;
     const stmt = registry.find(msg.sql, msg.paramTypes);
     if (stmt === undefined || !stmt.good) return null;
     names.push(msg.name);

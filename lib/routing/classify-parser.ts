@@ -5,7 +5,7 @@
 // is unsure of; when even the grammar cannot say, the answer is the primary.
 
 import { loadModule, parseSync } from 'libpg-query';
-import { type Obj, isObj, obj, list, str, nodeOf } from '../parse-tree';
+import { type Obj, isObj, obj, list, str, nodeOf, withinStack } from '../parse-tree';
 import { Fn, SET_CONFIG, judgeFunction, pinsOf, type CompiledOptions } from './classify-functions';
 import { keyVerdict, PRIMARY_SHOW, parseRoute, routeVerdict } from './classify-lexer';
 import { ALL_PINS, Pin, Rank, combine, stickySetting, verdict, type Verdict, type VerdictUse } from './classify-types';
@@ -29,6 +29,8 @@ const NOT_LOADED = verdict('primary', 'primary: parser not loaded', { cacheable:
 const TOO_LONG = verdict('primary', 'primary: too long to parse');
 /** A literal can make the text unparsable (a bad escape, PostgreSQL 16's `1_`), so not by normalized text. */
 const UNPARSABLE = verdict('primary', 'primary: unparsable', { literalSensitive: true });
+// Its pins are unknown: it may pin anything, so the client keeps its server until the server, asked, says none remain.
+const TOO_DEEP = verdict('primary', 'primary: nested too deep to walk', { literalSensitive: true, pins: ALL_PINS });
 const EMPTY = verdict('replica', 'replica: empty');
 
 /** The strings of a name list such as FuncCall.funcname: `[{ String: { sval } }, …]`. */
@@ -174,6 +176,10 @@ class Walk {
  * multi-statement string; the primary if any needs it).
  */
 export function parserClassify(sql: string, o: CompiledOptions): Verdict {
+  return withinStack(() => classifyTree(sql, o), TOO_DEEP);
+}
+
+function classifyTree(sql: string, o: CompiledOptions): Verdict {
   if (!loaded) return NOT_LOADED;
   if (sql.length > o.maxParseLength) return TOO_LONG;
   let stmts: readonly unknown[];

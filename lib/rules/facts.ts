@@ -5,7 +5,7 @@
 // statement shape, off the per-execution path (lib/rules/statements caches it); never throws.
 
 import { fingerprintSync, parseSync } from 'libpg-query';
-import { type Obj, isObj, list, str, nodeOf } from '../parse-tree';
+import { type Obj, isObj, list, str, nodeOf, withinStack } from '../parse-tree';
 import { RULE_KINDS, type RuleKind } from '../config';
 
 /** A RuleKind as a bit, so a statement's commands are one number. */
@@ -157,6 +157,11 @@ const FAILED: StatementFacts = Object.freeze({
  * match only kind=other, write everything and are never cached: the safe side everywhere.
  */
 export function statementFacts(sql: string): StatementFacts {
+  // A tree too deep to walk gets the facts of an unparsable text: the safe side everywhere.
+  return withinStack(() => factsOf(sql), FAILED);
+}
+
+function factsOf(sql: string): StatementFacts {
   let stmts: readonly unknown[];
   try {
     stmts = list(parseSync(sql).stmts);

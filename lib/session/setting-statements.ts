@@ -4,7 +4,7 @@
 // (libpg-query) for the few texts that may set something, cached by text.
 
 import { parseSync } from 'libpg-query';
-import { isObj, list, nodeOf, obj, str, type Obj } from '../parse-tree';
+import { isObj, list, nodeOf, obj, str, withinStack, type Obj } from '../parse-tree';
 import { Scan, scanStatement } from './statement-scan';
 
 /** What one statement text may do to session-level settings (SET LOCAL and set_config(..., true) do nothing that outlives a transaction). */
@@ -41,7 +41,14 @@ export function settingEffect(sql: string): SettingEffect {
   return effect;
 }
 
+/** A text too deeply nested to walk may call set_config anywhere in it: every value may have changed. */
+const TOO_DEEP: SettingEffect = Object.freeze({ names: Object.freeze([]) as readonly string[], all: true });
+
 function classify(sql: string): SettingEffect {
+  return withinStack(() => classifyTree(sql), TOO_DEEP);
+}
+
+function classifyTree(sql: string): SettingEffect {
   let stmts: readonly unknown[];
   try {
     stmts = list(parseSync(sql).stmts);

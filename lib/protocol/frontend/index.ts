@@ -17,7 +17,7 @@ export {
   type UnsupportedProtocol,
 } from './startup';
 export { decodeQuery, query, type Query } from './query';
-export { decodeParse, parse, type Parse } from './parse';
+export { decodeParse, parse, parseTextIsUtf8, type Parse } from './parse';
 export { bind, bindRenamed, bindWithStatement, decodeBind, type Bind, type BindFields } from './bind';
 export { close, decodeClose, decodeDescribe, describe, type Close, type Describe, type Target } from './describe-close';
 export { decodeExecute, execute, type Execute } from './execute';

@@ -1,6 +1,7 @@
 // Owns Parse ('P'): decoded for prepared-statement tracking and routing, built when pgmux
 // prepares a statement on a server that lacks it.
 
+import { isUtf8 } from 'node:buffer';
 import { FrontendCode, HEADER_LENGTH } from '../codes';
 import { Writer } from '../writer';
 import { invalid, Reader, typedFrameError, type Invalid } from './reader';
@@ -28,6 +29,16 @@ export function decodeParse(buf: Buffer, start: number, end: number): Parse | In
   const paramTypes = new Array<number>(count);
   for (let i = 0; i < count; i++) paramTypes[i] = buf.readUInt32BE(r.pos + i * 4);
   return { kind: 'parse', name, sql, paramTypes };
+}
+
+/**
+ * Whether the name and query text of a Parse that decodeParse accepted are valid UTF-8. Only then
+ * do the decoded strings stand for the bytes: invalid bytes all decode to U+FFFD, so two texts
+ * would meet in one string, and building the Parse again from it would change the query. A
+ * client_encoding such as LATIN1 sends such bytes legitimately ('caf\xe9').
+ */
+export function parseTextIsUtf8(buf: Buffer, start: number, end: number, msg: Parse): boolean {
+  return isUtf8(buf.subarray(start + HEADER_LENGTH, end - 2 - msg.paramTypes.length * 4));
 }
 
 export function parse(name: string, sql: string, paramTypes: readonly number[] = []): Buffer {

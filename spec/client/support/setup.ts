@@ -10,6 +10,8 @@ export interface MuxOptions {
   databases?: string[];
   /** [pgbouncer] keys beyond the defaults below, which they override. */
   settings?: Record<string, string | number>;
+  /** [rules] lines, if any (the section comes last). */
+  rules?: string[];
   /** auth_file text; default: app, app_md5 and app_plain with the cluster password in clear. */
   userlist?: string;
 }
@@ -48,7 +50,8 @@ export async function startMux(cluster: Cluster, opts: MuxOptions = {}): Promise
     '\n[pgbouncer]\n' +
     Object.entries(settings)
       .map(([k, v]) => `${k} = ${v}\n`)
-      .join('');
+      .join('') +
+    (opts.rules === undefined ? '' : `\n[rules]\n${opts.rules.map((l) => `${l}\n`).join('')}`);
   return startPgmux(ini, { 'userlist.txt': opts.userlist ?? defaultUserlist(cluster) });
 }
 
