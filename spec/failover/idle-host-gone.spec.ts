@@ -1,0 +1,109 @@
+// A single-host database whose host has answered (the start-up probe) and then goes away while
+// pgmux holds no connection to it and no client comes: stopped, or frozen (SIGSTOP of the
+// postmaster and every backend, as a hung host or a partition looks). Before the ping
+// (lib/failover/ping.ts) nothing probed such a host: SHOW HOSTS said `up` and /readyz stayed 200
+// for as long as no client came. Now a ping (an SSLRequest, no login, nothing in
+// pg_stat_activity) notices within a ping interval, the probe confirms, the database searches
+// (SHOW HOSTS), /readyz turns 503 after failover_timeout, and both turn back when the host answers.
+
+import { readFileSync } from 'node:fs';
+import { startCluster, type Cluster } from '../support/cluster';
+import type { PgmuxProcess } from '../support/pgmux';
+import { freePort } from '../support/ports';
+import { consoleRows } from '../support/console';
+import { until } from '../routing/support';
+import { startSingleHost } from './single-host-pgmux';
+import { MONITOR_APPLICATION_NAME } from '../../lib/routing/monitor';
+
+jest.setTimeout(90000);
+
+let cluster: Cluster;
+let pgmux: PgmuxProcess;
+let httpPort: number;
+/** Every process this spec stopped with SIGSTOP: afterAll continues each (by PID). */
+const frozen = new Set<number>();
+
+async function readyz(): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+  return { status: res.status, body: await res.text() };
+}
+
+async function primaryState(): Promise<unknown> {
+  const rows = await consoleRows(pgmux.port, 'app', cluster.password, 'SHOW HOSTS');
+  return rows.find((r) => r.database === 'app')?.primary_state;
+}
+
+async function probes(): Promise<number> {
+  const r = await cluster.query(cluster.primary, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = '${MONITOR_APPLICATION_NAME}'`);
+  return Number(r.rows[0]?.n);
+}
+
+/** The postmaster and every process it forked (backends, walwriter, checkpointer, ...). */
+function processTree(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return [pid, ...(children === '' ? [] : children.split(/\s+/).map(Number))];
+}
+
+function freeze(pid: number): void {
+  for (const p of processTree(pid)) {
+    process.kill(p, 'SIGSTOP');
+    frozen.add(p);
+  }
+}
+
+function thaw(): void {
+  for (const p of frozen) {
+    try {
+      process.kill(p, 'SIGCONT');
+    } catch {
+      // Already gone.
+    }
+  }
+  frozen.clear();
+}
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  httpPort = await freePort();
+  pgmux = await startSingleHost(
+    cluster,
+    `replica_lag_poll_interval = 0.05\nfailover_timeout = 2\nserver_connect_timeout = 1\nhttp_listen_port = ${httpPort}\n`,
+  );
+  // The start-up probe answered and closed: the host has been seen working, and nothing probes it now.
+  await until('the start-up probe to close', async () => (await probes()) === 0 && (await readyz()).status === 200);
+}, 90000);
+
+afterAll(async () => {
+  thaw();
+  await pgmux?.stop();
+  await cluster?.stop();
+});
+
+describe('a single host that goes away while no client uses it', () => {
+  it('is found lost without a client, /readyz turns 503 after failover_timeout, and back once it restarts', async () => {
+    expect(await primaryState()).toBe('up');
+    await cluster.stopNode(cluster.primary, 'fast');
+    await pgmux.waitForLog(/primary 127\.0\.0\.1:\d+ lost/, 15000);
+    await until('/readyz to say database app has no primary', async () => {
+      const r = await readyz();
+      return r.status === 503 && r.body.includes('database app has no primary');
+    }, 15000);
+    expect(await primaryState()).toBe('unavailable');
+
+    await cluster.startNode(cluster.primary);
+    await until('/readyz to be 200 again', async () => (await readyz()).status === 200, 15000);
+    expect(await primaryState()).toBe('up');
+    // Once it answers, the probe that looked for it goes: back to pings only.
+    await until('the probe connection to close', async () => (await probes()) === 0);
+  });
+
+  it('is found lost when frozen (SIGSTOP), and back when it continues', async () => {
+    const since = pgmux.logs().length;
+    freeze(cluster.primary.pid);
+    await until('pgmux to log the primary lost', async () => /primary 127\.0\.0\.1:\d+ lost/.test(pgmux.logs().slice(since)), 20000);
+    await until('/readyz to be 503', async () => (await readyz()).status === 503, 15000);
+    thaw();
+    await until('/readyz to be 200 again', async () => (await readyz()).status === 200, 15000);
+    expect(await primaryState()).toBe('up');
+  });
+});
