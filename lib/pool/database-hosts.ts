@@ -204,8 +204,12 @@ export class DatabaseHosts implements TopologyEvents {
     const waiting = this.heldNow(t);
     t.released += waiting;
     if (waiting > 0) log.info(`database ${t.name}: releasing ${waiting} held requests to ${primary.label}`);
+    const moved = previous !== null && previous !== primary ? previous : null;
     for (const pool of this.primaryPools(t)) {
-      if (previous !== null && previous !== primary) this.owner.retireServersNotOn(pool, primary, `primary moved to ${primary.label}`);
+      if (moved !== null) {
+        this.owner.retireServersNotOn(pool, primary, `primary moved to ${primary.label}`);
+        cutServersOn(pool, moved, `primary moved to ${primary.label} while this transaction ran on ${moved.label}, which is fenced now: its outcome there is unknown`);
+      }
       pool.targetChanged();
       pool.dispatch();
     }
@@ -218,7 +222,10 @@ export class DatabaseHosts implements TopologyEvents {
 
   searchFailed(t: Topology, error: ErrorFields): void {
     t.expired += this.heldNow(t);
-    for (const pool of this.primaryPools(t)) pool.failWaiting(error);
+    for (const pool of this.primaryPools(t)) {
+      pool.failWaiting(error);
+      for (const b of t.backends) if (b.failures > 0) cutServersOn(pool, b, `${b.label} has not answered a probe for failover_timeout (${b.lastError}): its outcome there is unknown`);
+    }
   }
 
   /** Requests queued in `t`'s primary pools now (held while it searches). */
@@ -261,3 +268,18 @@ function sameHosts(t: Topology, db: DatabaseDef, settings: Settings): boolean {
     hosts.every((h, i) => h.host === t.opts.hosts[i].host && h.port === t.opts.hosts[i].port && h.weight === t.opts.hosts[i].weight && h.zone === t.opts.hosts[i].zone)
   );
 }
+
+/**
+ * Servers of `pool` on `host` that a client is waiting on close under it (the client hears 08006,
+ * or its unanswered read goes elsewhere): the host lost its place as primary, and one that is
+ * frozen or cut off (SIGSTOP, a partition) closes nothing and answers nothing, so without this the
+ * client would wait for as long as the host stays so. Idle ones are retired by the caller.
+ */
+function cutServersOn(pool: Pool, host: Backend, reason: string): void {
+  for (const server of [...pool.active]) {
+    if (server.backend !== host) continue;
+    log.warn(`pool ${pool.db.name}: closing a server of ${host.label} in use: ${reason}`);
+    server.close(reason);
+  }
+}
+

@@ -6,7 +6,6 @@
 // pg_stat_activity) notices within a ping interval, the probe confirms, the database searches
 // (SHOW HOSTS), /readyz turns 503 after failover_timeout, and both turn back when the host answers.
 
-import { readFileSync } from 'node:fs';
 import { startCluster, type Cluster } from '../support/cluster';
 import type { PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
@@ -14,14 +13,15 @@ import { consoleRows } from '../support/console';
 import { until } from '../routing/support';
 import { startSingleHost } from './single-host-pgmux';
 import { MONITOR_APPLICATION_NAME } from '../../lib/routing/monitor';
+import { Freezer } from './freeze';
 
 jest.setTimeout(90000);
 
 let cluster: Cluster;
 let pgmux: PgmuxProcess;
 let httpPort: number;
-/** Every process this spec stopped with SIGSTOP: afterAll continues each (by PID). */
-const frozen = new Set<number>();
+/** Every process this spec stops with SIGSTOP: afterAll continues each (by PID). */
+const freezer = new Freezer();
 
 async function readyz(): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
@@ -38,30 +38,6 @@ async function probes(): Promise<number> {
   return Number(r.rows[0]?.n);
 }
 
-/** The postmaster and every process it forked (backends, walwriter, checkpointer, ...). */
-function processTree(pid: number): number[] {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  return [pid, ...(children === '' ? [] : children.split(/\s+/).map(Number))];
-}
-
-function freeze(pid: number): void {
-  for (const p of processTree(pid)) {
-    process.kill(p, 'SIGSTOP');
-    frozen.add(p);
-  }
-}
-
-function thaw(): void {
-  for (const p of frozen) {
-    try {
-      process.kill(p, 'SIGCONT');
-    } catch {
-      // Already gone.
-    }
-  }
-  frozen.clear();
-}
-
 beforeAll(async () => {
   cluster = await startCluster();
   httpPort = await freePort();
@@ -74,7 +50,7 @@ beforeAll(async () => {
 }, 90000);
 
 afterAll(async () => {
-  thaw();
+  freezer.thaw();
   await pgmux?.stop();
   await cluster?.stop();
 });
@@ -99,10 +75,10 @@ describe('a single host that goes away while no client uses it', () => {
 
   it('is found lost when frozen (SIGSTOP), and back when it continues', async () => {
     const since = pgmux.logs().length;
-    freeze(cluster.primary.pid);
+    freezer.freeze(cluster.primary.pid);
     await until('pgmux to log the primary lost', async () => /primary 127\.0\.0\.1:\d+ lost/.test(pgmux.logs().slice(since)), 20000);
     await until('/readyz to be 503', async () => (await readyz()).status === 503, 15000);
-    thaw();
+    freezer.thaw();
     await until('/readyz to be 200 again', async () => (await readyz()).status === 200, 15000);
     expect(await primaryState()).toBe('up');
   });

@@ -1,0 +1,113 @@
+// Failover drill with a frozen primary (SIGSTOP of its postmaster and every backend: a hung host,
+// or a network partition, which closes nothing and answers nothing). The probe goes unanswered,
+// the primary is lost and new transactions are held. Then either the host continues (SIGCONT)
+// within failover_timeout: what was in flight and what was held complete, each write exactly
+// once, no error; or the standby is promoted: the held writes run once on the new primary, and a
+// transaction that was in flight on the frozen host fails with 08006 instead of hanging for as
+// long as the host stays frozen (its outcome there is unknown: the host is fenced now).
+
+import type { Client } from 'pg';
+import type { Cluster, PgNode } from '../support/cluster';
+import type { PgmuxProcess } from '../support/pgmux';
+import { until } from '../routing/support';
+import { AppClients } from './single-host-pgmux';
+import { hostRow, hostRows, startPair, startTwoHosts } from './two-host-pgmux';
+import { Freezer } from './freeze';
+
+jest.setTimeout(120000);
+
+let cluster: Cluster;
+let pgmux: PgmuxProcess;
+let primary: PgNode;
+let standby: PgNode;
+const freezer = new Freezer();
+const clients = new AppClients(() => cluster);
+const connect = (): Promise<Client> => clients.connect(pgmux.port);
+
+type Outcome = { ok: true; ms: number } | { ok: false; code?: string; message: string; detail?: string; ms: number };
+
+/** Runs `sql` on `c`: how it ended and how long it took, never throwing. */
+function attempt(c: Client, sql: string): Promise<Outcome> {
+  const since = Date.now();
+  return c.query(sql).then(
+    () => ({ ok: true as const, ms: Date.now() - since }),
+    (e: Error & { code?: string; detail?: string }) => ({ ok: false as const, code: e.code, message: e.message, detail: e.detail, ms: Date.now() - since }),
+  );
+}
+
+/** `p`, or 'pending' if it has not settled within `ms`. */
+function within<T>(ms: number, p: Promise<T>): Promise<T | 'pending'> {
+  return Promise.race([p, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms))]);
+}
+
+async function count(node: PgNode, who: string): Promise<number> {
+  const r = await cluster.query(node, `SELECT count(*)::int AS n FROM frozen WHERE who = '${who}'`);
+  return Number(r.rows[0]?.n);
+}
+
+function logSince(from: number, pattern: RegExp): Promise<void> {
+  return until(`pgmux to log ${pattern}`, async () => pattern.test(pgmux.logs().slice(from)), 20000);
+}
+
+beforeAll(async () => {
+  const pair = await startPair('CREATE TABLE frozen (who text NOT NULL); GRANT ALL ON frozen TO app');
+  cluster = pair.cluster;
+  primary = pair.primary;
+  standby = pair.standby;
+  pgmux = await startTwoHosts(pair, 'failover_timeout = 20\nserver_connect_timeout = 2\n');
+  await until('the primary to be found', async () => hostRow(await hostRows(pgmux, cluster.password), primary).role === 'primary');
+}, 120000);
+
+afterAll(async () => {
+  freezer.thaw();
+  await clients.endAll();
+  await pgmux?.stop();
+  await cluster?.stop();
+});
+
+describe('a frozen primary', () => {
+  it('holds new writes while frozen; when it continues, the in-flight and held writes each land once, with no error', async () => {
+    const inFlight = await connect();
+    await inFlight.query("INSERT INTO frozen VALUES ('warm')");
+    const from = pgmux.logs().length;
+    freezer.freeze(primary.pid);
+    // Sent at once: it goes to the pool's idle server on the frozen host, and waits there.
+    const first = attempt(inFlight, "INSERT INTO frozen VALUES ('cont-inflight')");
+    await logSince(from, /primary 127\.0\.0\.1:\d+ lost/);
+    const held = attempt(await connect(), "INSERT INTO frozen VALUES ('cont-held')");
+    expect(await within(500, held)).toBe('pending');
+    freezer.thaw();
+    expect(await first).toMatchObject({ ok: true });
+    expect(await held).toMatchObject({ ok: true });
+    expect(await count(primary, 'cont-inflight')).toBe(1);
+    expect(await count(primary, 'cont-held')).toBe(1);
+  });
+
+  it('when the standby is promoted instead, held writes land once on it, and a transaction in flight on the frozen host fails with 08006 rather than hang', async () => {
+    const inTx = await connect();
+    await inTx.query('BEGIN');
+    await inTx.query("INSERT INTO frozen VALUES ('tx')");
+    const from = pgmux.logs().length;
+    freezer.freeze(primary.pid);
+    const commit = attempt(inTx, 'COMMIT');
+    await logSince(from, /primary 127\.0\.0\.1:\d+ lost/);
+    const heldClient = await connect();
+    const held = attempt(heldClient, "INSERT INTO frozen VALUES ('promoted-held')");
+    await cluster.promote(standby);
+    expect(await held).toMatchObject({ ok: true });
+    expect(await count(standby, 'promoted-held')).toBe(1);
+    // The COMMIT sent to the frozen host: an error that says the outcome is unknown, soon after the promotion.
+    const cut = await within(5000, commit);
+    expect(cut).toMatchObject({ ok: false, code: '08006', message: 'server conn crashed?' });
+    expect(await count(standby, 'tx')).toBe(0);
+    // The client's session goes on, on the new primary.
+    const again = await connect();
+    expect(await attempt(again, "INSERT INTO frozen VALUES ('after')")).toMatchObject({ ok: true });
+    expect(await count(standby, 'after')).toBe(1);
+    // The old primary continues: it is fenced, and takes nothing more.
+    freezer.thaw();
+    expect(await attempt(again, "INSERT INTO frozen VALUES ('after-thaw')")).toMatchObject({ ok: true });
+    expect(await count(standby, 'after-thaw')).toBe(1);
+    expect(await count(primary, 'after-thaw')).toBe(0);
+  });
+});
