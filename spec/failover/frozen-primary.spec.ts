@@ -99,6 +99,7 @@ describe('a frozen primary', () => {
     // The COMMIT sent to the frozen host: an error that says the outcome is unknown, soon after the promotion.
     const cut = await within(5000, commit);
     expect(cut).toMatchObject({ ok: false, code: '08006', message: 'server conn crashed?' });
+    expect(cut === 'pending' || cut.ok ? '' : cut.detail).toMatch(/^primary moved to 127\.0\.0\.1:\d+ while this transaction ran on 127\.0\.0\.1:\d+, which is fenced now: its outcome there is unknown$/);
     expect(await count(standby, 'tx')).toBe(0);
     // The client's session goes on, on the new primary.
     const again = await connect();
