@@ -6,7 +6,10 @@
 // transaction that was in flight on the frozen host fails with 08006 instead of hanging for as
 // long as the host stays frozen (its outcome there is unknown: the host is fenced now).
 
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Client } from 'pg';
+import { consoleRows } from '../support/console';
 import type { Cluster, PgNode } from '../support/cluster';
 import type { PgmuxProcess } from '../support/pgmux';
 import { until } from '../routing/support';
@@ -36,8 +39,13 @@ function attempt(c: Client, sql: string): Promise<Outcome> {
 }
 
 /** `p`, or 'pending' if it has not settled within `ms`. */
-function within<T>(ms: number, p: Promise<T>): Promise<T | 'pending'> {
-  return Promise.race([p, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms))]);
+async function within<T>(ms: number, p: Promise<T>): Promise<T | 'pending'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<'pending'>((r) => (timer = setTimeout(() => r('pending'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function count(node: PgNode, who: string): Promise<number> {
@@ -47,6 +55,17 @@ async function count(node: PgNode, who: string): Promise<number> {
 
 function logSince(from: number, pattern: RegExp): Promise<void> {
   return until(`pgmux to log ${pattern}`, async () => pattern.test(pgmux.logs().slice(from)), 20000);
+}
+
+/** Rewrites failover_timeout in pgmux.ini and reloads (SIGHUP); resolves once SHOW CONFIG has it. */
+async function setFailoverTimeout(seconds: number): Promise<void> {
+  const path = join(pgmux.dir, 'pgmux.ini');
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/failover_timeout = \d+/, `failover_timeout = ${seconds}`));
+  process.kill(pgmux.pid, 'SIGHUP');
+  await until(`failover_timeout = ${seconds}`, async () => {
+    const rows = await consoleRows(pgmux.port, 'app', cluster.password, 'SHOW CONFIG');
+    return String(rows.find((r) => r.key === 'failover_timeout')?.value) === String(seconds);
+  });
 }
 
 beforeAll(async () => {
@@ -81,6 +100,25 @@ describe('a frozen primary', () => {
     expect(await held).toMatchObject({ ok: true });
     expect(await count(primary, 'cont-inflight')).toBe(1);
     expect(await count(primary, 'cont-held')).toBe(1);
+  });
+
+  it('past failover_timeout still frozen: held writes fail with no primary, and the one in flight with 08006 instead of hanging', async () => {
+    await setFailoverTimeout(3);
+    const inFlight = await connect();
+    await inFlight.query("INSERT INTO frozen VALUES ('warm')");
+    const from = pgmux.logs().length;
+    freezer.freeze(primary.pid);
+    const first = attempt(inFlight, "INSERT INTO frozen VALUES ('expire-inflight')");
+    await logSince(from, /primary 127\.0\.0\.1:\d+ lost/);
+    const held = attempt(await connect(), "INSERT INTO frozen VALUES ('expire-held')");
+    expect(await within(10000, held)).toMatchObject({ ok: false, code: '08006', message: expect.stringMatching(/^no primary for database "app" after 3 s \(failover_timeout\)/) });
+    const cut = await within(5000, first);
+    expect(cut).toMatchObject({ ok: false, code: '08006', detail: expect.stringMatching(/has not answered a probe for failover_timeout/) });
+    freezer.thaw();
+    await until('the primary to be back', async () => hostRow(await hostRows(pgmux, cluster.password), primary).primary_state === 'up');
+    await setFailoverTimeout(20);
+    expect(await count(primary, 'expire-held')).toBe(0);
+    expect(await attempt(await connect(), "INSERT INTO frozen VALUES ('expire-after')")).toMatchObject({ ok: true });
   });
 
   it('when the standby is promoted instead, held writes land once on it, and a transaction in flight on the frozen host fails with 08006 rather than hang', async () => {
