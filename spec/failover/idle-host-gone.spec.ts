@@ -5,13 +5,15 @@
 // for as long as no client came. Now a ping (an SSLRequest, no login, nothing in
 // pg_stat_activity) notices within a ping interval, the probe confirms, the database searches
 // (SHOW HOSTS), /readyz turns 503 after failover_timeout, and both turn back when the host answers.
+// A client's request in flight on the frozen host fails with 08006 at failover_timeout instead of
+// hanging. With workers = 2 only the probing worker pings, and every worker's view follows.
 
 import { startCluster, type Cluster } from '../support/cluster';
 import type { PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
 import { consoleRows } from '../support/console';
 import { until } from '../routing/support';
-import { startSingleHost } from './single-host-pgmux';
+import { AppClients, startSingleHost } from './single-host-pgmux';
 import { MONITOR_APPLICATION_NAME } from '../../lib/routing/monitor';
 import { Freezer } from './freeze';
 
@@ -22,6 +24,7 @@ let pgmux: PgmuxProcess;
 let httpPort: number;
 /** Every process this spec stops with SIGSTOP: afterAll continues each (by PID). */
 const freezer = new Freezer();
+const clients = new AppClients(() => cluster);
 
 async function readyz(): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
@@ -40,22 +43,30 @@ async function probes(): Promise<number> {
 
 beforeAll(async () => {
   cluster = await startCluster();
-  httpPort = await freePort();
-  pgmux = await startSingleHost(
-    cluster,
-    `replica_lag_poll_interval = 0.05\nfailover_timeout = 2\nserver_connect_timeout = 1\nhttp_listen_port = ${httpPort}\n`,
-  );
-  // The start-up probe answered and closed: the host has been seen working, and nothing probes it now.
-  await until('the start-up probe to close', async () => (await probes()) === 0 && (await readyz()).status === 200);
 }, 90000);
 
 afterAll(async () => {
   freezer.thaw();
-  await pgmux?.stop();
   await cluster?.stop();
 });
 
-describe('a single host that goes away while no client uses it', () => {
+describe.each([1, 2])('workers = %i: a single host that goes away while no client uses it', (workers) => {
+  beforeAll(async () => {
+    httpPort = await freePort();
+    pgmux = await startSingleHost(
+      cluster,
+      `workers = ${workers}\nreplica_lag_poll_interval = 0.05\nfailover_timeout = 2\nserver_connect_timeout = 1\nhttp_listen_port = ${httpPort}\n`,
+    );
+    // The start-up probe answered and closed: the host has been seen working, and nothing probes it now.
+    await until('the start-up probe to close', async () => (await probes()) === 0 && (await readyz()).status === 200, 30000);
+  }, 60000);
+
+  afterAll(async () => {
+    freezer.thaw();
+    await clients.endAll();
+    await pgmux?.stop();
+  });
+
   it('is found lost without a client, /readyz turns 503 after failover_timeout, and back once it restarts', async () => {
     expect(await primaryState()).toBe('up');
     await cluster.stopNode(cluster.primary, 'fast');
@@ -81,5 +92,22 @@ describe('a single host that goes away while no client uses it', () => {
     freezer.thaw();
     await until('/readyz to be 200 again', async () => (await readyz()).status === 200, 15000);
     expect(await primaryState()).toBe('up');
+  });
+
+  it('fails a request in flight on the frozen host with 08006 at failover_timeout, and serves again once it continues', async () => {
+    const c = await clients.connect(pgmux.port);
+    await c.query('SELECT 1');
+    freezer.freeze(cluster.primary.pid);
+    const since = Date.now();
+    const err = await c.query('SELECT 2').then(
+      () => null,
+      (e: Error & { code?: string; detail?: string }) => e,
+    );
+    expect(err).toMatchObject({ code: '08006', detail: expect.stringMatching(/has not answered a probe for failover_timeout/) });
+    expect(Date.now() - since).toBeLessThan(15000);
+    freezer.thaw();
+    await until('/readyz to be 200 again', async () => (await readyz()).status === 200, 15000);
+    const again = await clients.connect(pgmux.port);
+    expect((await again.query('SELECT 3 AS n')).rows).toEqual([{ n: 3 }]);
   });
 });
