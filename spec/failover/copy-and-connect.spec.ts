@@ -3,17 +3,22 @@
 // load) through a switchover: the primary stops (fast), the standby is promoted a second later.
 // pgbench's logins go on through the gap (pgmux's own welcome), its transactions wait and none is
 // lost or doubled: the rows on the new primary are exactly the transactions pgbench counted. A
-// COPY sent while there is no primary waits, and loads its rows once on the new primary.
+// COPY sent while there is no primary waits, and loads its rows once on the new primary. A COPY
+// whose rows are streaming when its primary freezes (SIGSTOP) and a standby is promoted fails with
+// 08006 instead of hanging, and one cut by a fast shutdown fails with the server's error; neither
+// is sent again (rows already went to the old primary) and neither loads a row on the new primary.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Cluster, PgNode } from '../support/cluster';
+import { findPgBin, type Cluster, type PgNode } from '../support/cluster';
 import type { PgmuxProcess } from '../support/pgmux';
 import { pgbench, psql } from '../support/clients';
 import { until } from '../routing/support';
 import { hostRow, hostRows, startPair, startTwoHosts } from './two-host-pgmux';
+import { Freezer } from './freeze';
 
 jest.setTimeout(120000);
 
@@ -22,6 +27,27 @@ let pgmux: PgmuxProcess;
 let primary: PgNode;
 let standby: PgNode;
 let dir: string;
+const freezer = new Freezer();
+
+/** psql running `COPY cp (who) FROM STDIN` through pgmux with its stdin left open: rows go in as the spec writes them. */
+function streamingCopy(): { write(lines: string): void; end(): void; done: Promise<{ code: number | null; stderr: string }> } {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, PSQLRC: '/dev/null', PGPASSWORD: cluster.password };
+  const bin = existsSync('/usr/bin/psql') ? '/usr/bin/psql' : findPgBin('psql');
+  const proc = spawn(bin, [...through(), '-v', 'ON_ERROR_STOP=1', '-c', 'COPY cp (who) FROM STDIN'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdin.on('error', () => undefined);
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => proc.once('exit', (code) => resolve({ code, stderr })));
+  return { write: (lines) => proc.stdin.write(lines), end: () => proc.stdin.end('\\.\n'), done };
+}
+
+/** Resolves once `node` runs a COPY into cp (its CopyInResponse has gone out). */
+function copyRunning(node: PgNode): Promise<void> {
+  return until('the COPY to run', async () => {
+    const r = await cluster.query(node, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY cp%' AND state = 'active'");
+    return r.rows[0]?.n === 1;
+  });
+}
 
 async function count(node: PgNode, who: string): Promise<number> {
   const r = await cluster.query(node, `SELECT count(*)::int AS n FROM cp WHERE who = '${who}'`);
@@ -42,6 +68,7 @@ beforeAll(async () => {
 }, 120000);
 
 afterAll(async () => {
+  freezer.thaw();
   await pgmux?.stop();
   await cluster?.stop();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -69,4 +96,38 @@ describe('a switchover under pgbench -C and COPY FROM STDIN', () => {
     // Every transaction pgbench counted is on the new primary, once (the stop is clean: the standby has all WAL).
     expect(await count(standby, 'bench')).toBe(processed);
   });
+
+  it('fails a COPY whose primary froze mid-stream with 08006 once the other host is promoted, and loads none of it there', async () => {
+    // The old primary rejoins as a standby of the new one: the next promotion goes back to it.
+    await cluster.startAsStandby(primary, standby);
+    await until('the old primary to be seen as a standby', async () => hostRow(await hostRows(pgmux, cluster.password), primary).role === 'standby');
+    const copy = streamingCopy();
+    copy.write('frozen-copy\nfrozen-copy\n');
+    await copyRunning(standby);
+    freezer.freeze(standby.pid);
+    copy.write('frozen-copy\n');
+    copy.end();
+    await cluster.promote(primary);
+    const r = await copy.done;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/server conn crashed\?/);
+    expect(r.stderr).toMatch(/primary moved to 127\.0\.0\.1:\d+ while this transaction ran on/);
+    expect(await count(primary, 'frozen-copy')).toBe(0);
+    freezer.thaw();
+  });
+
+  it('fails a COPY cut by a fast shutdown with the server\'s error, and does not send it again', async () => {
+    const copy = streamingCopy();
+    copy.write('cut-copy\ncut-copy\n');
+    await copyRunning(primary);
+    await cluster.stopNode(primary, 'fast');
+    copy.write('cut-copy\n');
+    copy.end();
+    const r = await copy.done;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/terminating connection due to administrator command|server conn crashed/);
+    await cluster.startNode(primary);
+    expect(await count(primary, 'cut-copy')).toBe(0);
+  });
 });
+
