@@ -39,6 +39,8 @@ export const PROBE_TIMEOUT_INTERVALS = 10;
 /** A host nobody probes is pinged this often (or every this many poll intervals, if longer). */
 export const MIN_PING_INTERVAL_MS = 2000;
 export const PING_INTERVALS = 20;
+/** With workers > 1 the probe login's parameters go along with every this many answers too (a worker started later learns them). */
+const PARAMS_SHARE_EVERY = 100;
 /** Weight of the newest round trip in the moving average (load_balance = latency). */
 const RTT_ALPHA = 0.2;
 
@@ -119,6 +121,14 @@ export class Backend implements MonitorHandler {
   private pinging = false;
   /** Pings that failed, ever (SHOW HOSTS' failures count the probe's). */
   pingFailures = 0;
+  /**
+   * The ParameterStatus set the probe's last login got (the probing worker's, with workers > 1);
+   * null before one. A pool that has never logged in welcomes its clients with it while a failover
+   * leaves no primary to log in to (lib/pool/database-hosts borrowedParams).
+   */
+  loginParams: ReadonlyMap<string, string> | null = null;
+  /** The probe logged in again and its parameters have not gone to the other workers yet. */
+  private paramsUnshared = false;
   /** Workers > 1: the probes are shared (lib/failover/probe-relay). */
   private readonly shared = new ProbeHearing(this);
 
@@ -291,8 +301,9 @@ export class Backend implements MonitorHandler {
   }
 
   /** Hearing: the probing worker's probe, sent at `sentAt` (this process's clock), answered `row`. */
-  heard(row: MonitorRow, sentAt: number, rttMs: number): void {
+  heard(row: MonitorRow, sentAt: number, rttMs: number, params: ReadonlyMap<string, string> | null): void {
     if (!this.heardSomething()) return;
+    if (params !== null) this.loginParams = params;
     this.answered(row, sentAt, rttMs);
     // A verdict waits for a probe sent after its ask: ask for one.
     if (this.verdicts.waiting) this.pollSoon();
@@ -409,6 +420,8 @@ export class Backend implements MonitorHandler {
 
   monitorReady(m: MonitorClient): void {
     if (m !== this.monitor) return;
+    this.loginParams = m.loginParams;
+    this.paramsUnshared = true;
     // First probe right away, so a host is judged one round trip after it comes back.
     this.poll(m, this.now());
   }
@@ -423,7 +436,12 @@ export class Backend implements MonitorHandler {
       return;
     }
     const rtt = this.now() - sentAt;
-    this.shared.sharing?.answered(this, row, sentAt, rtt);
+    const sharing = this.shared.sharing;
+    if (sharing !== null) {
+      const share = this.paramsUnshared || this.probes % PARAMS_SHARE_EVERY === 0;
+      sharing.answered(this, row, sentAt, rtt, share ? this.loginParams : null);
+      this.paramsUnshared = false;
+    }
     this.answered(row, sentAt, rtt);
     // pollSoon() came while this probe was out, or a verdict waits for one sent after its ask.
     if ((this.again || this.verdicts.waiting) && this.monitor === m && this.pollSentAt < 0) {

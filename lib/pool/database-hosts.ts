@@ -41,7 +41,7 @@ class PrimaryTarget implements PoolTarget {
    */
   borrowedParams(): ReadonlyMap<string, string> | null {
     for (const pool of this.pools()) if (pool.serverParams !== null && pool.replicaAddress === null && pool.target === this) return pool.serverParams;
-    return null;
+    return probeWelcome(this.topology);
   }
 
   backend(): Backend | null {
@@ -281,5 +281,25 @@ function cutServersOn(pool: Pool, host: Backend, reason: string): void {
     log.warn(`pool ${pool.db.name}: closing a server of ${host.label} in use: ${reason}`);
     server.close(reason);
   }
+}
+
+/**
+ * No pool of the database has logged in to the primary here (pgmux, or this worker, started
+ * since): the parameters a host's probe login got serve the welcome instead, the last primary's
+ * first, else a standby's (a physical standby reports the primary's settings). What belongs to
+ * the probe's session is not the client's: in_hot_standby is off (the client's session is on the
+ * primary), application_name is the server's default, and the probe user's session_authorization
+ * and is_superuser are left out.
+ */
+function probeWelcome(t: Topology): ReadonlyMap<string, string> | null {
+  const answered = t.backends.filter((b) => b.loginParams !== null);
+  const from = answered.find((b) => b.role === 'primary') ?? answered[0];
+  if (from === undefined) return null;
+  const params = new Map(from.loginParams);
+  if (params.has('in_hot_standby')) params.set('in_hot_standby', 'off');
+  if (params.has('application_name')) params.set('application_name', '');
+  params.delete('session_authorization');
+  params.delete('is_superuser');
+  return params;
 }
 

@@ -4,7 +4,9 @@
 // within failover_timeout: what was in flight and what was held complete, each write exactly
 // once, no error; or the standby is promoted: the held writes run once on the new primary, and a
 // transaction that was in flight on the frozen host fails with 08006 instead of hanging for as
-// long as the host stays frozen (its outcome there is unknown: the host is fenced now).
+// long as the host stays frozen (its outcome there is unknown: the host is fenced now). A client
+// whose pool never logged in (pgmux or its worker started since) logs in at once meanwhile, with
+// the probe login's parameters as its welcome.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,23 +70,41 @@ async function setFailoverTimeout(seconds: number): Promise<void> {
   });
 }
 
-beforeAll(async () => {
-  const pair = await startPair('CREATE TABLE frozen (who text NOT NULL); GRANT ALL ON frozen TO app');
-  cluster = pair.cluster;
-  primary = pair.primary;
-  standby = pair.standby;
-  pgmux = await startTwoHosts(pair, 'failover_timeout = 20\nserver_connect_timeout = 2\n');
-  await until('the primary to be found', async () => hostRow(await hostRows(pgmux, cluster.password), primary).role === 'primary');
-}, 120000);
+describe.each([1, 2])('workers = %i: a frozen primary', (workers) => {
+  beforeAll(async () => {
+    const pair = await startPair('CREATE TABLE frozen (who text NOT NULL); GRANT ALL ON frozen TO app');
+    cluster = pair.cluster;
+    primary = pair.primary;
+    standby = pair.standby;
+    pgmux = await startTwoHosts(pair, `workers = ${workers}\nfailover_timeout = 20\nserver_connect_timeout = 2\n`);
+    await until('the primary to be found', async () => hostRow(await hostRows(pgmux, cluster.password), primary).role === 'primary');
+  }, 120000);
 
-afterAll(async () => {
-  freezer.thaw();
-  await clients.endAll();
-  await pgmux?.stop();
-  await cluster?.stop();
-});
+  // A test that fails mid-freeze must not leave the host stopped for the next.
+  afterEach(() => freezer.thaw());
 
-describe('a frozen primary', () => {
+  afterAll(async () => {
+    freezer.thaw();
+    await clients.endAll();
+    await pgmux?.stop();
+    await cluster?.stop();
+  });
+
+  it('welcomes at once a client whose pool never logged in (pgmux, or its worker, just started), serves its read, and holds its write until the host continues', async () => {
+    const from = pgmux.logs().length;
+    freezer.freeze(primary.pid);
+    await logSince(from, /primary 127\.0\.0\.1:\d+ lost/);
+    const since = Date.now();
+    const fresh = await connect();
+    expect(Date.now() - since).toBeLessThan(2000);
+    expect((await fresh.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+    const write = attempt(fresh, "INSERT INTO frozen VALUES ('first-login')");
+    expect(await within(500, write)).toBe('pending');
+    freezer.thaw();
+    expect(await write).toMatchObject({ ok: true });
+    expect(await count(primary, 'first-login')).toBe(1);
+  });
+
   it('holds new writes while frozen; when it continues, the in-flight and held writes each land once, with no error', async () => {
     const inFlight = await connect();
     await inFlight.query("INSERT INTO frozen VALUES ('warm')");
@@ -122,6 +142,8 @@ describe('a frozen primary', () => {
   });
 
   it('when the standby is promoted instead, held writes land once on it, and a transaction in flight on the frozen host fails with 08006 rather than hang', async () => {
+    const prepared = await connect();
+    await prepared.query({ name: 'ins', text: 'INSERT INTO frozen VALUES ($1)', values: ['prepared-before'] });
     const inTx = await connect();
     await inTx.query('BEGIN');
     await inTx.query("INSERT INTO frozen VALUES ('tx')");
@@ -131,9 +153,18 @@ describe('a frozen primary', () => {
     await logSince(from, /primary 127\.0\.0\.1:\d+ lost/);
     const heldClient = await connect();
     const held = attempt(heldClient, "INSERT INTO frozen VALUES ('promoted-held')");
+    // A named prepared statement, prepared on the frozen host, executed while held: prepared again on the new primary.
+    const held2 = prepared.query({ name: 'ins', text: 'INSERT INTO frozen VALUES ($1)', values: ['prepared-held'] });
     await cluster.promote(standby);
     expect(await held).toMatchObject({ ok: true });
+    await held2;
     expect(await count(standby, 'promoted-held')).toBe(1);
+    expect(await count(standby, 'prepared-held')).toBe(1);
+    // Every worker's SHOW HOSTS (each admin connection lands on one) says the same.
+    for (let i = 0; i < 4 * workers; i++) {
+      const rows = await hostRows(pgmux, cluster.password);
+      expect({ p: hostRow(rows, standby).role, s: hostRow(rows, standby).primary_state }).toEqual({ p: 'primary', s: 'up' });
+    }
     // The COMMIT sent to the frozen host: an error that says the outcome is unknown, soon after the promotion.
     const cut = await within(5000, commit);
     expect(cut).toMatchObject({ ok: false, code: '08006', message: 'server conn crashed?' });
