@@ -2,13 +2,14 @@
 // pgmux holds no connection to it and no client comes: stopped, or frozen (SIGSTOP of the
 // postmaster and every backend, as a hung host or a partition looks). Before the ping
 // (lib/failover/ping.ts) nothing probed such a host: SHOW HOSTS said `up` and /readyz stayed 200
-// for as long as no client came. Now a ping (an SSLRequest, no login, nothing in
+// for as long as no client came. Now a ping (a GSSENCRequest, no login, nothing in
 // pg_stat_activity) notices within a ping interval, the probe confirms, the database searches
 // (SHOW HOSTS), /readyz turns 503 after failover_timeout, and both turn back when the host answers.
 // A client's request in flight on the frozen host fails with 08006 at failover_timeout instead of
 // hanging. With workers = 2 only the probing worker pings, and every worker's view follows.
 
 import { startCluster, type Cluster } from '../support/cluster';
+import { makePki } from '../tls/support/pki';
 import type { PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
 import { consoleRows } from '../support/console';
@@ -42,7 +43,9 @@ async function probes(): Promise<number> {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  // ssl = on: a ping must leave nothing in the server's log (an SSLRequest would, at every ping).
+  const pki = await makePki();
+  cluster = await startCluster({ settings: { ssl: 'on', ssl_cert_file: pki.cert('server'), ssl_key_file: pki.key('server'), ssl_ca_file: pki.cert('ca') } });
 }, 90000);
 
 afterAll(async () => {
@@ -65,6 +68,15 @@ describe.each([1, 2])('workers = %i: a single host that goes away while no clien
     freezer.thaw();
     await clients.endAll();
     await pgmux?.stop();
+  });
+
+  it('pings the host without a trace in its log or pg_stat_activity', async () => {
+    const logged = cluster.logs(cluster.primary).length;
+    // Two ping intervals (2 s each here) and more.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(cluster.logs(cluster.primary).slice(logged)).toBe('');
+    expect(await probes()).toBe(0);
+    expect(await primaryState()).toBe('up');
   });
 
   it('is found lost without a client, /readyz turns 503 after failover_timeout, and back once it restarts', async () => {
