@@ -22,6 +22,8 @@ export interface HostsOwner {
   probeLogin(db: DatabaseDef): MonitorLogin | null;
   /** Servers of `pool` on hosts other than `keep` close (idle now, the rest when released). */
   retireServersNotOn(pool: Pool, keep: Backend, reason: string): void;
+  /** LISTEN/NOTIFY listener connections on `host` are dropped as lost (they dial the primary again). */
+  listenersLeft(host: Backend, reason: string): void;
 }
 
 /** A pool's target that follows its database's primary through failovers. */
@@ -205,6 +207,7 @@ export class DatabaseHosts implements TopologyEvents {
     t.released += waiting;
     if (waiting > 0) log.info(`database ${t.name}: releasing ${waiting} held requests to ${primary.label}`);
     const moved = previous !== null && previous !== primary ? previous : null;
+    if (moved !== null) this.owner.listenersLeft(moved, `primary moved to ${primary.label}`);
     for (const pool of this.primaryPools(t)) {
       if (moved !== null) {
         this.owner.retireServersNotOn(pool, primary, `primary moved to ${primary.label}`);

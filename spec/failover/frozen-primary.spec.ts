@@ -18,6 +18,7 @@ import { until } from '../routing/support';
 import { AppClients } from './single-host-pgmux';
 import { hostRow, hostRows, startPair, startTwoHosts } from './two-host-pgmux';
 import { Freezer } from './freeze';
+import { Inbox } from '../session/support';
 
 jest.setTimeout(120000);
 
@@ -144,6 +145,12 @@ describe.each([1, 2])('workers = %i: a frozen primary', (workers) => {
   it('when the standby is promoted instead, held writes land once on it, and a transaction in flight on the frozen host fails with 08006 rather than hang', async () => {
     const prepared = await connect();
     await prepared.query({ name: 'ins', text: 'INSERT INTO frozen VALUES ($1)', values: ['prepared-before'] });
+    // A LISTENing client: pgmux's listener connection is on the host about to freeze.
+    const listening = await connect();
+    const inbox = new Inbox(listening);
+    await listening.query('LISTEN fz');
+    await cluster.query(primary, "NOTIFY fz, 'before'");
+    expect(await inbox.count(1, 'fz')).toEqual(['before']);
     const inTx = await connect();
     await inTx.query('BEGIN');
     await inTx.query("INSERT INTO frozen VALUES ('tx')");
@@ -174,6 +181,12 @@ describe.each([1, 2])('workers = %i: a frozen primary', (workers) => {
     const again = await connect();
     expect(await attempt(again, "INSERT INTO frozen VALUES ('after')")).toMatchObject({ ok: true });
     expect(await count(standby, 'after')).toBe(1);
+    // The listener moves to the new primary: the client is warned, and hears what is sent there.
+    await until('a NOTIFY on the new primary to reach the LISTENing client', async () => {
+      await cluster.query(standby, "NOTIFY fz, 'after'");
+      return inbox.payloads('fz').includes('after');
+    });
+    expect(inbox.notices.join('\n')).toMatch(/notifications sent in between may have been missed/);
     // The old primary continues: it is fenced, and takes nothing more.
     freezer.thaw();
     expect(await attempt(again, "INSERT INTO frozen VALUES ('after-thaw')")).toMatchObject({ ok: true });
