@@ -119,8 +119,6 @@ export class Backend implements MonitorHandler {
   /** When the next ping falls due (lib/failover/ping); a ping is in flight while `pinging`. */
   private nextPingAt = 0;
   private pinging = false;
-  /** Pings that failed, ever (SHOW HOSTS' failures count the probe's). */
-  pingFailures = 0;
   /**
    * The ParameterStatus set the probe's last login got (the probing worker's, with workers > 1);
    * null before one. A pool that has never logged in welcomes its clients with it while a failover
@@ -287,7 +285,6 @@ export class Backend implements MonitorHandler {
       this.pinging = false;
       this.nextPingAt = this.now() + Math.max(MIN_PING_INTERVAL_MS, PING_INTERVALS * this.pollIntervalMs());
       if (failure === null || this.stopped) return;
-      this.pingFailures++;
       log.warn(`backend ${this.label}: ${failure}; probing it`);
       this.checkAlive(() => undefined);
     });

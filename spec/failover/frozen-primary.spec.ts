@@ -116,6 +116,11 @@ describe.each([1, 2])('workers = %i: a frozen primary', (workers) => {
     await logSince(from, /primary 127\.0\.0\.1:\d+ lost/);
     const held = attempt(await connect(), "INSERT INTO frozen VALUES ('cont-held')");
     expect(await within(500, held)).toBe('pending');
+    // A RELOAD (SIGHUP, nothing changed) while requests are held keeps them held, not failed nor sent twice.
+    const reloads = (pgmux.logs().match(/config reloaded/g) ?? []).length;
+    process.kill(pgmux.pid, 'SIGHUP');
+    await until('the reload', async () => (pgmux.logs().match(/config reloaded/g) ?? []).length > reloads);
+    expect(await within(500, held)).toBe('pending');
     freezer.thaw();
     expect(await first).toMatchObject({ ok: true });
     expect(await held).toMatchObject({ ok: true });
