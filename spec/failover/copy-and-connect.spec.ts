@@ -26,7 +26,7 @@ let cluster: Cluster;
 let pgmux: PgmuxProcess;
 let primary: PgNode;
 let standby: PgNode;
-let dir: string;
+let dir: string | undefined;
 const freezer = new Freezer();
 
 /** psql running `COPY cp (who) FROM STDIN` through pgmux with its stdin left open: rows go in as the spec writes them. */
@@ -56,28 +56,36 @@ async function count(node: PgNode, who: string): Promise<number> {
 
 const through = (): string[] => ['-h', '127.0.0.1', '-p', String(pgmux.port), '-U', 'app', 'app'];
 
-beforeAll(async () => {
-  const pair = await startPair('CREATE TABLE cp (who text NOT NULL); GRANT ALL ON cp TO app');
-  cluster = pair.cluster;
-  primary = pair.primary;
-  standby = pair.standby;
-  pgmux = await startTwoHosts(pair, 'failover_timeout = 20\nmax_client_conn = 200\n');
-  await until('the primary to be found', async () => hostRow(await hostRows(pgmux, cluster.password), primary).role === 'primary');
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'pgmux-copy-connect-'));
   writeFileSync(join(dir, 'bench.sql'), "INSERT INTO cp VALUES ('bench');\n");
-}, 120000);
+});
 
-afterAll(async () => {
-  freezer.thaw();
-  await pgmux?.stop();
-  await cluster?.stop();
+afterAll(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('a switchover under pgbench -C and COPY FROM STDIN', () => {
+describe.each([1, 2])('workers = %i: a switchover under pgbench -C and COPY FROM STDIN', (workers) => {
+  beforeAll(async () => {
+    const pair = await startPair('CREATE TABLE cp (who text NOT NULL); GRANT ALL ON cp TO app');
+    cluster = pair.cluster;
+    primary = pair.primary;
+    standby = pair.standby;
+    pgmux = await startTwoHosts(pair, `workers = ${workers}\nfailover_timeout = 20\nmax_client_conn = 200\n`);
+    await until('the primary to be found', async () => hostRow(await hostRows(pgmux, cluster.password), primary).role === 'primary');
+  }, 120000);
+
+  afterEach(() => freezer.thaw());
+
+  afterAll(async () => {
+    freezer.thaw();
+    await pgmux?.stop();
+    await cluster?.stop();
+  });
+
   it('loses no pgbench -C transaction, doubles none, and loads a COPY sent during the gap once on the new primary', async () => {
     const env = { PGPASSWORD: cluster.password };
-    const bench = pgbench(['-n', '-C', '-c', '4', '-j', '1', '-T', '8', '-f', join(dir, 'bench.sql'), ...through()], env);
+    const bench = pgbench(['-n', '-C', '-c', '4', '-j', '1', '-T', '8', '-f', join(dir as string, 'bench.sql'), ...through()], env);
     await until('pgbench to commit', async () => (await count(primary, 'bench')) > 20);
     await cluster.stopNode(primary, 'fast');
     // Sent while there is no primary: held, then run on the promoted standby.
