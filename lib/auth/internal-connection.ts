@@ -39,6 +39,8 @@ export abstract class InternalConnection implements ConnectEvents {
   loginError: ErrorFields | null = null;
   /** The server's backend pid, once logged in (the log; pg_terminate_backend in specs). */
   pid = 0;
+  /** The ParameterStatus set the server sent at login (empty before). */
+  loginParams: ReadonlyMap<string, string> = new Map();
 
   constructor(
     connect: Connect,
@@ -121,6 +123,7 @@ export abstract class InternalConnection implements ConnectEvents {
       this.loginError = step.error;
       this.close(`login failed: ${step.error.message}`, step.error);
     } else if (step.kind === 'done') {
+      this.loginParams = login.params;
       this.login = null;
       this.pid = step.pid;
       this.afterLogin();

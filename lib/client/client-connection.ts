@@ -799,7 +799,7 @@ export class ClientConnection implements ServerPeer, PoolClient, LogSubject, Log
         // The shutdown's words the client did not see yet, then the loss.
         if (loss.refused !== null) this.socket.write(loss.refused);
         log.warn(`server connection lost: ${reason}`, this);
-        this.fail(refusals.serverConnLost());
+        this.fail(refusals.serverConnLost(reason));
     }
   }
 

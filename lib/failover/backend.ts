@@ -16,6 +16,7 @@ import { addressLabel, Dialer, type BackendAddress } from './dialer';
 import { POSTMASTER_START_SQL, PostmasterRuns, type PostmasterRun } from './postmaster-runs';
 import { ProbeHearing, type ProbeRelay } from './probe-relay';
 import { AliveVerdicts } from './went-away';
+import { ping } from './ping';
 
 
 /**
@@ -35,6 +36,11 @@ const PROBE_COLUMNS = 5;
 /** A probe unanswered this long (or this many intervals, if longer) counts as a failure. */
 export const MIN_PROBE_TIMEOUT_MS = 2000;
 export const PROBE_TIMEOUT_INTERVALS = 10;
+/** A host nobody probes is pinged this often (or every this many poll intervals, if longer). */
+export const MIN_PING_INTERVAL_MS = 2000;
+export const PING_INTERVALS = 20;
+/** With workers > 1 the probe login's parameters go along with every this many answers too (a worker started later learns them). */
+const PARAMS_SHARE_EVERY = 100;
 /** Weight of the newest round trip in the moving average (load_balance = latency). */
 const RTT_ALPHA = 0.2;
 
@@ -47,6 +53,12 @@ export interface BackendWatcher {
    * primary is up (no extra connection, as with PgBouncer); one with replicas or several hosts does.
    */
   readonly probing: boolean;
+  /**
+   * Whether this watcher wants the host pinged while nobody probes it (a single-host database whose
+   * primary serves): a host that went away with no pooled connection open is noticed then, not at
+   * the next client's request (lib/failover/ping).
+   */
+  readonly pinging: boolean;
   /** A probe answered; `sentAt` is when it was sent (performance.now() ms). */
   probed(backend: Backend, sentAt: number): void;
   /** The probe could not connect or log in, lost its connection, or went unanswered. */
@@ -104,6 +116,17 @@ export class Backend implements MonitorHandler {
   /** Topologies that need this host found fast (a failover searching): short cooldowns. */
   private urgentBy = 0;
   private stopped = false;
+  /** When the next ping falls due (lib/failover/ping); a ping is in flight while `pinging`. */
+  private nextPingAt = 0;
+  private pinging = false;
+  /**
+   * The ParameterStatus set the probe's last login got (the probing worker's, with workers > 1);
+   * null before one. A pool that has never logged in welcomes its clients with it while a failover
+   * leaves no primary to log in to (lib/pool/database-hosts borrowedParams).
+   */
+  loginParams: ReadonlyMap<string, string> | null = null;
+  /** The probe logged in again and its parameters have not gone to the other workers yet. */
+  private paramsUnshared = false;
   /** Workers > 1: the probes are shared (lib/failover/probe-relay). */
   private readonly shared = new ProbeHearing(this);
 
@@ -231,6 +254,7 @@ export class Backend implements MonitorHandler {
       // Probed only while someone needs it (a single-host database checking its primary).
       if (this.monitor !== null) this.quiet('no longer needed');
       this.shared.unneeded();
+      this.pingIfDue(now);
       return;
     }
     if (this.shared.hearing && this.listen(now)) return;
@@ -246,6 +270,26 @@ export class Backend implements MonitorHandler {
     }
   }
 
+  /**
+   * Nobody probes the host: ping it every ping interval, and when the ping fails ask the probe at
+   * once (checkAlive), whose failure tells the watchers the host is lost. With workers > 1 only
+   * the probing worker pings; the others hear its probe.
+   */
+  private pingIfDue(now: number): void {
+    if (this.pinging || now < this.nextPingAt || this.shared.hearing) return;
+    let wanted = false;
+    for (const w of this.watchers) wanted ||= w.pinging;
+    if (!wanted) return;
+    this.pinging = true;
+    ping(this.address, this.probeTimeoutMs(), (failure) => {
+      this.pinging = false;
+      this.nextPingAt = this.now() + Math.max(MIN_PING_INTERVAL_MS, PING_INTERVALS * this.pollIntervalMs());
+      if (failure === null || this.stopped) return;
+      log.warn(`backend ${this.label}: ${failure}; probing it`);
+      this.checkAlive(() => undefined);
+    });
+  }
+
   /** Hearing, and the host is needed: true while the shared probe serves; false: probe here (lib/failover/probe-relay). */
   private listen(now: number): boolean {
     if (this.shared.listen(now, { pollIntervalMs: this.pollIntervalMs(), probeTimeoutMs: this.probeTimeoutMs() }, this.failures > 0)) return true;
@@ -254,8 +298,9 @@ export class Backend implements MonitorHandler {
   }
 
   /** Hearing: the probing worker's probe, sent at `sentAt` (this process's clock), answered `row`. */
-  heard(row: MonitorRow, sentAt: number, rttMs: number): void {
+  heard(row: MonitorRow, sentAt: number, rttMs: number, params: ReadonlyMap<string, string> | null): void {
     if (!this.heardSomething()) return;
+    if (params !== null) this.loginParams = params;
     this.answered(row, sentAt, rttMs);
     // A verdict waits for a probe sent after its ask: ask for one.
     if (this.verdicts.waiting) this.pollSoon();
@@ -372,6 +417,8 @@ export class Backend implements MonitorHandler {
 
   monitorReady(m: MonitorClient): void {
     if (m !== this.monitor) return;
+    this.loginParams = m.loginParams;
+    this.paramsUnshared = true;
     // First probe right away, so a host is judged one round trip after it comes back.
     this.poll(m, this.now());
   }
@@ -386,7 +433,12 @@ export class Backend implements MonitorHandler {
       return;
     }
     const rtt = this.now() - sentAt;
-    this.shared.sharing?.answered(this, row, sentAt, rtt);
+    const sharing = this.shared.sharing;
+    if (sharing !== null) {
+      const share = this.paramsUnshared || this.probes % PARAMS_SHARE_EVERY === 0;
+      sharing.answered(this, row, sentAt, rtt, share ? this.loginParams : null);
+      this.paramsUnshared = false;
+    }
     this.answered(row, sentAt, rtt);
     // pollSoon() came while this probe was out, or a verdict waits for one sent after its ask.
     if ((this.again || this.verdicts.waiting) && this.monitor === m && this.pollSentAt < 0) {

@@ -22,7 +22,7 @@ export function addressLabel(a: BackendAddress): string {
   return `${a.host ?? a.unixSocketDir}:${a.port}`;
 }
 
-function isUnix(a: BackendAddress): boolean {
+export function isUnix(a: BackendAddress): boolean {
   return a.host === undefined || a.host.startsWith('/');
 }
 

@@ -18,7 +18,7 @@ export interface ProbeRelay {
   /** (hearing) `backend` should be probed: at once (`urgent`), or at least once more. */
   ask(backend: Backend, urgent: boolean): void;
   /** (probing) A probe of `backend`, sent at `sentAt` (this process's performance.now()), answered `row`. */
-  answered(backend: Backend, row: MonitorRow, sentAt: number, rttMs: number): void;
+  answered(backend: Backend, row: MonitorRow, sentAt: number, rttMs: number, params: ReadonlyMap<string, string> | null): void;
   /** (probing) The probe connection failed: could not connect or was lost (network), or its login was refused (auth, full). */
   failed(backend: Backend, reason: string, kind: FailureKind): void;
 }

@@ -121,6 +121,14 @@ export class Topology implements BackendWatcher, Ticking {
   }
 
   /**
+   * BackendWatcher: a single host that serves, and so is not probed, is pinged (cheap, no login):
+   * one that went away while no client used it is found lost then, not only at the next request.
+   */
+  get pinging(): boolean {
+    return this.backends.length === 1 && this.state === 'up' && !this.probing;
+  }
+
+  /**
    * Why pgmux is not ready for this database (GET /readyz), or null: no primary past
    * failover_timeout, or a single host that has never answered and whose probe fails (its state
    * stays 'up': clients still dial it and get its own error, as with PgBouncer). A search within

@@ -22,6 +22,8 @@ export interface HostsOwner {
   probeLogin(db: DatabaseDef): MonitorLogin | null;
   /** Servers of `pool` on hosts other than `keep` close (idle now, the rest when released). */
   retireServersNotOn(pool: Pool, keep: Backend, reason: string): void;
+  /** LISTEN/NOTIFY listener connections on `host` are dropped as lost (they dial the primary again). */
+  listenersLeft(host: Backend, reason: string): void;
 }
 
 /** A pool's target that follows its database's primary through failovers. */
@@ -41,7 +43,7 @@ class PrimaryTarget implements PoolTarget {
    */
   borrowedParams(): ReadonlyMap<string, string> | null {
     for (const pool of this.pools()) if (pool.serverParams !== null && pool.replicaAddress === null && pool.target === this) return pool.serverParams;
-    return null;
+    return probeWelcome(this.topology);
   }
 
   backend(): Backend | null {
@@ -204,8 +206,13 @@ export class DatabaseHosts implements TopologyEvents {
     const waiting = this.heldNow(t);
     t.released += waiting;
     if (waiting > 0) log.info(`database ${t.name}: releasing ${waiting} held requests to ${primary.label}`);
+    const moved = previous !== null && previous !== primary ? previous : null;
+    if (moved !== null) this.owner.listenersLeft(moved, `primary moved to ${primary.label}`);
     for (const pool of this.primaryPools(t)) {
-      if (previous !== null && previous !== primary) this.owner.retireServersNotOn(pool, primary, `primary moved to ${primary.label}`);
+      if (moved !== null) {
+        this.owner.retireServersNotOn(pool, primary, `primary moved to ${primary.label}`);
+        cutServersOn(pool, moved, `primary moved to ${primary.label} while this transaction ran on ${moved.label}, which is fenced now: its outcome there is unknown`);
+      }
       pool.targetChanged();
       pool.dispatch();
     }
@@ -218,7 +225,10 @@ export class DatabaseHosts implements TopologyEvents {
 
   searchFailed(t: Topology, error: ErrorFields): void {
     t.expired += this.heldNow(t);
-    for (const pool of this.primaryPools(t)) pool.failWaiting(error);
+    for (const pool of this.primaryPools(t)) {
+      pool.failWaiting(error);
+      for (const b of t.backends) if (b.failures > 0) cutServersOn(pool, b, `${b.label} has not answered a probe for failover_timeout (${b.lastError}): its outcome there is unknown`);
+    }
   }
 
   /** Requests queued in `t`'s primary pools now (held while it searches). */
@@ -261,3 +271,38 @@ function sameHosts(t: Topology, db: DatabaseDef, settings: Settings): boolean {
     hosts.every((h, i) => h.host === t.opts.hosts[i].host && h.port === t.opts.hosts[i].port && h.weight === t.opts.hosts[i].weight && h.zone === t.opts.hosts[i].zone)
   );
 }
+
+/**
+ * Servers of `pool` on `host` that a client is waiting on close under it (the client hears 08006,
+ * or its unanswered read goes elsewhere): the host lost its place as primary, and one that is
+ * frozen or cut off (SIGSTOP, a partition) closes nothing and answers nothing, so without this the
+ * client would wait for as long as the host stays so. Idle ones are retired by the caller.
+ */
+function cutServersOn(pool: Pool, host: Backend, reason: string): void {
+  for (const server of [...pool.active]) {
+    if (server.backend !== host) continue;
+    log.warn(`pool ${pool.db.name}: closing a server of ${host.label} in use: ${reason}`);
+    server.close(reason);
+  }
+}
+
+/**
+ * No pool of the database has logged in to the primary here (pgmux, or this worker, started
+ * since): the parameters a host's probe login got serve the welcome instead, the last primary's
+ * first, else a standby's (a physical standby reports the primary's settings). What belongs to
+ * the probe's session is not the client's: in_hot_standby is off (the client's session is on the
+ * primary), application_name is the server's default, and the probe user's session_authorization
+ * and is_superuser are left out.
+ */
+function probeWelcome(t: Topology): ReadonlyMap<string, string> | null {
+  const answered = t.backends.filter((b) => b.loginParams !== null);
+  const from = answered.find((b) => b.role === 'primary') ?? answered[0];
+  if (from === undefined) return null;
+  const params = new Map(from.loginParams);
+  if (params.has('in_hot_standby')) params.set('in_hot_standby', 'off');
+  if (params.has('application_name')) params.set('application_name', '');
+  params.delete('session_authorization');
+  params.delete('is_superuser');
+  return params;
+}
+

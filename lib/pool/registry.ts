@@ -163,6 +163,11 @@ export class Registry implements ClientContext, SharedLimits, HostsOwner, RulesD
   }
 
   /** HostsOwner: after a failover, servers of the old primary never serve again. */
+  /** HostsOwner: a frozen old primary would keep its listener connections silent for ever. */
+  listenersLeft(host: Backend, reason: string): void {
+    this.notifications?.hostLeft(host.dialer.connect, reason);
+  }
+
   retireServersNotOn(pool: Pool, keep: Backend, reason: string): void {
     for (const server of [...pool.login, ...pool.idle, ...pool.active, ...pool.used, ...pool.tested]) if (server.backend !== keep) server.closeOnRelease = true;
     for (const server of [...pool.idle]) if (server.backend !== keep) server.close(reason, true);

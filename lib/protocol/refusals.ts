@@ -203,8 +203,9 @@ export const startupSettingRefused = (server: ErrorFields): ErrorFields => ({
   hint: 'The request did not run. Connect again with a valid value (the startup parameter of that name, or the options connection parameter, PGOPTIONS).',
 });
 
-/** The linked server connection closed or failed under the client. */
-export const serverConnLost = (): ErrorFields => fatal(SqlState.ConnectionFailure, 'server conn crashed?');
+/** The linked server connection closed or failed under the client; `detail`: why, when pgmux knows (PgBouncer's text stays the message). */
+export const serverConnLost = (detail?: string): ErrorFields =>
+  detail === undefined ? fatal(SqlState.ConnectionFailure, 'server conn crashed?') : { ...fatal(SqlState.ConnectionFailure, 'server conn crashed?'), detail };
 
 /**
  * failover_timeout passed while the database had no primary (lost, none found among its hosts).

@@ -59,6 +59,15 @@ export class Notifications {
     return hub;
   }
 
+  /**
+   * The host dialed with `connect` is no longer the primary (a failover moved it, the old one maybe
+   * frozen and silent): each listener connection there is dropped as lost, dials the new primary
+   * and warns its clients that notifications may have been missed.
+   */
+  hostLeft(connect: Connect, reason: string): void {
+    for (const hub of this.hubs.values()) hub.hostLeft(connect, reason);
+  }
+
   /** Shutdown: every listener connection ends and none is dialed again. */
   closeAll(): void {
     for (const hub of this.hubs.values()) hub.shutdown();
@@ -80,6 +89,8 @@ export class ChannelHub implements ListenerEvents {
   private readonly active = new Set<string>();
   private readonly waiters: Waiter[] = [];
   private conn: ListenerConnection | null = null;
+  /** The dialer `conn` came from (its host's). */
+  private dialedWith: Connect | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private retries = 0;
   /** Why the last connection was lost while clients listened (they are warned once it is back); null when none was. */
@@ -262,7 +273,13 @@ export class ChannelHub implements ListenerEvents {
       this.scheduleRetry();
       return;
     }
+    this.dialedWith = connect;
     this.conn = new ListenerConnection(connect, this.target.login(), this);
+  }
+
+  /** Notifications.hostLeft: the connection, if dialed with `connect`, ends as lost (listenerClosed dials again). */
+  hostLeft(connect: Connect, reason: string): void {
+    if (this.conn !== null && this.dialedWith === connect) this.conn.close(reason);
   }
 
   private scheduleRetry(): void {

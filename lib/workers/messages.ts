@@ -30,7 +30,8 @@ export type ToMain =
   /** (hearing worker) Host `host` (addressKey) should be probed by the probing worker (./probe-share). */
   | { t: 'probe-ask'; host: string; urgent: boolean }
   /** (probing worker) A probe of `host` answered; `sentAt` on the host's monotonic clock, ms. For every other worker. */
-  | { t: 'probed'; host: string; row: (string | null)[]; sentAt: number; rttMs: number }
+  /** `params`: the probe login's ParameterStatus set, with the first answer after each login (Backend.loginParams). */
+  | { t: 'probed'; host: string; row: (string | null)[]; sentAt: number; rttMs: number; params?: [string, string][] }
   /** (probing worker) The probe connection to `host` failed. For every other worker. */
   | { t: 'probe-failed'; host: string; reason: string; kind: FailureKind }
   /** A restart: a client of this (old) worker, with its socket handle, for the new worker of the same index. */

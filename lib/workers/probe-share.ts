@@ -45,9 +45,10 @@ export class ProbeShare implements ProbeRelay {
     this.send({ t: 'probe-ask', host: addressKey(backend.address), urgent });
   }
 
-  answered(backend: Backend, row: MonitorRow, sentAt: number, rttMs: number): void {
+  answered(backend: Backend, row: MonitorRow, sentAt: number, rttMs: number, params: ReadonlyMap<string, string> | null): void {
     // Earliest this instant can be on the shared clock.
-    this.send({ t: 'probed', host: addressKey(backend.address), row: [...row], sentAt: sentAt + this.origin.low, rttMs });
+    const shared = params === null ? {} : { params: [...params] };
+    this.send({ t: 'probed', host: addressKey(backend.address), row: [...row], sentAt: sentAt + this.origin.low, rttMs, ...shared });
   }
 
   failed(backend: Backend, reason: string, kind: FailureKind): void {
@@ -59,7 +60,7 @@ export class ProbeShare implements ProbeRelay {
     switch (msg.t) {
       case 'probed':
         // Earliest this instant can be on this process's clock.
-        this.backends.find(msg.host)?.heard(msg.row, msg.sentAt - this.origin.high, msg.rttMs);
+        this.backends.find(msg.host)?.heard(msg.row, msg.sentAt - this.origin.high, msg.rttMs, msg.params === undefined ? null : new Map(msg.params));
         return true;
       case 'probe-failed':
         this.backends.find(msg.host)?.heardFailure(msg.reason, msg.kind);
