@@ -46,8 +46,8 @@ import { bindRenamed, bindWithStatement, close, decodeBind, decodeClose, decodeD
 import { CLOSE_COMPLETE, errorCode, PARSE_COMPLETE } from '../protocol/backend';
 import { Action } from '../protocol/relay';
 import type { ParsedStatement, ServerStatementCache, Statement, StatementRegistry, Statements } from './statements';
-import { lexScript, mayBeSqlPrepared } from './sql-lexer';
-import { columnsChangedError, duplicateStatementError, missingStatementError, MISSING_STATEMENT, planScript, planSql, sqlOnlyError } from './sql-planner';
+import { lexScript, lexSql, mayBeSqlPrepared } from './sql-lexer';
+import { columnsChangedError, duplicateStatementError, missingStatementError, MISSING_STATEMENT, namedSqlError, planScript, planSql, sqlOnlyError } from './sql-planner';
 import { patchError, type ExecuteAgain, type SqlRewrite } from './sql-rewrite';
 import { bindPortal, describedPortal, HeldBatch, isStalePlan } from './rerun';
 import { localParses, type LocalParses } from './unlinked-parse';
@@ -324,7 +324,7 @@ export class PreparedLink {
     const ahead = (stmt: ParsedStatement): void => void this.ensurePrepared(stmt, stmt.parse, server);
     const plan = (this.extended ??= new ExtendedSql()).onUnnamedParse(buf, start, end, this.names, this.statements, server.statements, ahead);
     if (plan === null) return this.forward(Kind.Parse, buf, start, end);
-    this.send(parse('', plan.text));
+    this.send(parse('', plan.text, plan.paramTypes));
     this.push(Kind.Parse, Fate.Forward, null, null, plan.rewrite);
     return Action.Swallow | Action.Notify;
   }
@@ -336,6 +336,15 @@ export class PreparedLink {
     if (msg.kind !== 'parse' || msg.name === '' || !parseTextIsUtf8(buf, start, end, msg)) return this.forward(Kind.Parse, buf, start, end);
     const taken = this.names.get(msg.name);
     if (taken !== undefined) return this.duplicate(msg.name, msg.sql, msg.paramTypes, taken, server);
+    // A named statement of SQL PREPARE / EXECUTE / DEALLOCATE would run the client's statement
+    // names on the server as they are (creating or reaching a name on a server other clients
+    // share), and its effect is at each Execute, not at the Parse: refused, as the failing
+    // Describe stand-in whose 26000 becomes the 0A000. Unnamed, pgmux rewrites it (./sql-extended).
+    if (mayBeSqlPreparedParse(buf, start, end) && lexSql(msg.sql) !== null) {
+      this.send(describe('S', MISSING_STATEMENT));
+      this.push(Kind.DescribeStatement, Fate.Forward, null, null, namedSqlError(msg.name));
+      return Action.Swallow | Action.Notify;
+    }
     const stmt = this.statements.intern(msg.sql, msg.paramTypes);
     stmt.uses++;
     this.names.set(msg.name, stmt);

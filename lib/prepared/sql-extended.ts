@@ -20,6 +20,10 @@
 // which drops every statement it has, and ./link.ts forgets them at its CommandComplete.
 // EXECUTE of an unknown name gets the stand-in's 26000, as in a simple Query.
 //
+// Declared parameter types go along with the planned text. A named Parse of such a text is
+// refused with 0A000 (./link.ts onParse): it would run on each Execute, under the client's names,
+// on a server other clients share; no client-chosen SQL name ever reaches a server.
+//
 // One unnamed statement, one portal: a second Bind of the same unnamed statement without a new
 // Parse runs the statement as it is.
 
@@ -30,10 +34,12 @@ import { planSql, type SqlPlan } from './sql-planner';
 import type { SqlRewrite } from './sql-rewrite';
 import type { ServerStatementCache, Statement, Statements } from './statements';
 
-/** A byte check on an unnamed Parse (buf[start] is its type byte): its text may be PREPARE, EXECUTE or DEALLOCATE. */
+/** A byte check on a Parse (buf[start] is its type byte): its text may be PREPARE, EXECUTE or DEALLOCATE. */
 export function mayBeSqlPreparedParse(buf: Buffer, start: number, end: number): boolean {
-  // The name is empty: the query string starts after its NUL.
-  const textStart = start + HEADER_LENGTH + 1;
+  // The query string starts after the name's NUL.
+  const nameEnd = buf.indexOf(0, start + HEADER_LENGTH);
+  if (nameEnd < 0 || nameEnd >= end) return false;
+  const textStart = nameEnd + 1;
   const textEnd = buf.indexOf(0, textStart);
   return textEnd >= 0 && textEnd < end && (mayBeSqlPreparedText(buf, textStart, textEnd) || wrapsExecute(buf, textStart, textEnd));
 }
@@ -70,16 +76,18 @@ export class ExtendedSql {
   onUnnamedParse(
     buf: Buffer, start: number, end: number,
     names: Map<string, Statement>, registry: Statements, cache: ServerStatementCache, ahead: PrepareAhead,
-  ): SqlPlan | null {
+  ): (SqlPlan & { readonly paramTypes: readonly number[] }) | null {
     this.unnamed = null;
     const msg = decodeParse(buf, start, end);
-    if (msg.kind !== 'parse' || msg.paramTypes.length > 0) return null;
+    // Declared parameter types are the Parse's, not the PREPARE's: they go with the planned text
+    // (a PREPARE sent as it was would leave the client's name on a shared server).
+    if (msg.kind !== 'parse') return null;
     const cmd = lexSql(msg.sql);
     if (cmd === null) return null;
     if (cmd.kind === 'deallocate' && (cmd.name === null || (!names.has(cmd.name) && !cmd.name.startsWith('pgmux_')))) return null;
     const plan = planOne(msg.sql, cmd, names, registry, cache, ahead);
     this.unnamed = plan.rewrite;
-    return plan;
+    return { ...plan, paramTypes: msg.paramTypes };
   }
 
   /** A Bind of the unnamed statement: the portal it names takes a waiting rewrite, or loses one. */

@@ -317,7 +317,7 @@ function wrappedExecute(s: string, i: number, from: number): Lexed {
 
 const EXPLAIN_WORDS = new Set(['analyze', 'analyse', 'verbose']);
 
-/** `EXPLAIN (options) EXECUTE ..` or `EXPLAIN [ANALYZE] [VERBOSE] EXECUTE ..`; i is past EXPLAIN. */
+/** `EXPLAIN (options) EXECUTE ..` or `EXPLAIN [ANALYZE] [VERBOSE] EXECUTE ..` (or `CREATE TABLE .. AS EXECUTE ..`); i is past EXPLAIN. */
 function lexExplain(s: string, i: number, from: number): Lexed {
   if (s.charCodeAt(i) === 0x28) {
     const close = matchParen(s, i);
@@ -326,6 +326,9 @@ function lexExplain(s: string, i: number, from: number): Lexed {
   } else {
     for (let w = wordAt(s, i); w !== null && EXPLAIN_WORDS.has(w.word); w = wordAt(s, i)) i = skipFill(s, w.end);
   }
+  // EXPLAIN CREATE TABLE .. AS EXECUTE is valid too: unrecognised, it would reach the server with the client's name.
+  const create = wordAt(s, i);
+  if (create !== null && create.word === 'create') return lexCreateTableAs(s, skipFill(s, create.end), from);
   return wrappedExecute(s, i, from);
 }
 

@@ -146,7 +146,7 @@ function planStatement(
     }
     case 'execute': {
       const stmt = names.get(cmd.name);
-      if (stmt === undefined) return standIn('26000', `prepared statement "${cmd.name}" does not exist`);
+      if (stmt === undefined) return missingExecute(cmd);
       if (stmt.prepareSql === null) {
         return standIn('0A000', `prepared statement "${cmd.name}" has parameter types given as OIDs, which SQL EXECUTE cannot prepare again under transaction pooling; execute it with Bind`);
       }
@@ -218,6 +218,14 @@ export function sqlOnlyError(name: string): SqlRewrite {
   return failing('0A000', `prepared statement "${name}" was prepared by SQL PREPARE with parameter types; under transaction pooling run it with EXECUTE`);
 }
 
+/**
+ * A named Parse whose text is SQL PREPARE, EXECUTE or DEALLOCATE: pgmux rewrites those only in
+ * a simple Query or an unnamed Parse, where they run once (./link onParse).
+ */
+export function namedSqlError(name: string): SqlRewrite {
+  return failing('0A000', `prepared statement "${name}" would run SQL PREPARE, EXECUTE or DEALLOCATE each time it is executed, which pgmux supports under transaction pooling only in a simple query or an unnamed statement`);
+}
+
 /** The Bind or Describe stand-in: a statement name no server holds. */
 export const MISSING_STATEMENT = 'pgmux__none';
 
@@ -242,6 +250,16 @@ function failing(code: string, message: string): SqlRewrite {
 /** A statement the server answers with the no-op, its tag replaced. */
 function noOp(own: Part): StatementPlan {
   return { text: NO_OP, parts: [own], pieces: [], injected: false, again: null };
+}
+
+/**
+ * EXECUTE of a name the client does not hold: what wraps it (EXPLAIN .., CREATE TABLE .. AS) is
+ * kept around the failing stand-in's EXECUTE, so a Describe of its portal answers as PostgreSQL's
+ * would (EXPLAIN's QUERY PLAN column) before the 26000, which names the client's statement.
+ */
+function missingExecute(cmd: Extract<SqlCommand, { kind: 'execute' }>): StatementPlan {
+  const plan = standIn('26000', `prepared statement "${cmd.name}" does not exist`);
+  return cmd.wrap === '' ? plan : { ...plan, text: `${cmd.wrap}EXECUTE ${MISSING_STATEMENT}` };
 }
 
 /** The failing stand-in, whose 26000 becomes this error. */
