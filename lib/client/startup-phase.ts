@@ -18,7 +18,7 @@ import { plainLoginRefused } from '../auth/tls';
 import { log } from '../log';
 import { LoginAuth, TRUSTED, type LoginOutcome } from './login-auth';
 import { decideStartup } from './startup-params';
-import { answerSslRequest, isDirectTls, NO_ENCRYPTION, upgradeToTls } from './tls-upgrade';
+import { answerGssRequest, answerSslRequest, isDirectTls, upgradeToTls } from './tls-upgrade';
 import type { ClientConnection } from './client-connection';
 import type { ClientContext } from './client-context';
 import { clientLimits, frameRefusal } from './client-limits';
@@ -126,8 +126,7 @@ export class StartupPhase {
         answerSslRequest(client, end < buf.length);
         return;
       case StartupCode.GSSENCRequest:
-        // No GSS encryption: 'N' tells the client to go on without it.
-        client.socket.write(NO_ENCRYPTION);
+        answerGssRequest(client, end < buf.length);
         return;
       case StartupCode.CancelRequest: {
         const msg = decodeStartup(buf, start, end);

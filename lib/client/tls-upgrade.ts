@@ -20,7 +20,7 @@ export interface TlsClient extends SocketOwner, LogSubject {
 }
 
 /** The one-byte answer to SSLRequest and GSSENCRequest: no encryption. */
-export const NO_ENCRYPTION = Buffer.from('N');
+const NO_ENCRYPTION = Buffer.from('N');
 
 /** The answer to SSLRequest when TLS is configured: the handshake follows. */
 const ACCEPT_TLS = Buffer.from('S');
@@ -43,6 +43,13 @@ export function answerSslRequest(client: TlsClient, trailing: boolean): void {
     client.socket.write(ACCEPT_TLS);
     upgradeToTls(client, null);
   } else client.socket.write(NO_ENCRYPTION);
+}
+
+/** Answers a GSSENCRequest ('N': pgmux has no GSS encryption); `trailing` as for answerSslRequest. */
+export function answerGssRequest(client: TlsClient, trailing: boolean): void {
+  // The same injection as behind an SSLRequest: PostgreSQL and PgBouncer refuse it with this text.
+  if (trailing) client.fail(refusals.protocolViolation('received unencrypted data after GSSAPI encryption request'));
+  else client.socket.write(NO_ENCRYPTION);
 }
 
 /**

@@ -137,6 +137,17 @@ describe('SSLRequest and GSSENCRequest', () => {
     }
   });
 
+  it('refuses bytes that follow a GSSENCRequest in the same packet with 08P01, as PostgreSQL and PgBouncer (catches: injected plain text accepted as the login)', async () => {
+    const conn = await RawClient.open(mux.port);
+    try {
+      conn.send(Buffer.concat([msg.gssencRequest(), msg.startup({ user: 'app', database: 'app' })]));
+      const { fields } = await conn.refusal({ sole: true });
+      expect(fields).toMatchObject({ S: 'FATAL', C: '08P01', M: 'received unencrypted data after GSSAPI encryption request' });
+    } finally {
+      conn.destroy();
+    }
+  });
+
   it('psql with sslmode=prefer logs in (catches: prefer treated as a failure)', async () => {
     const r = await psql(['-h', '127.0.0.1', '-p', String(mux.port), '-U', 'app', '-d', 'app', '-AtX', '-c', 'SELECT 1'], { ...pw(), PGSSLMODE: 'prefer' });
     expect(r).toMatchObject({ code: 0, stdout: '1\n' });
