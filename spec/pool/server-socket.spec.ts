@@ -20,8 +20,12 @@ jest.setTimeout(30000);
 
 /** A TCP relay to PostgreSQL that remembers the pgmux side of each connection. */
 class Relay {
-  /** pgmux's server connections through the relay, oldest first, with their PostgreSQL side and the bytes relayed to pgmux. */
-  readonly links: { down: Socket; up: Socket; toMux: number }[] = [];
+  /**
+   * pgmux's connections through the relay, oldest first, with their PostgreSQL side and the bytes
+   * relayed to pgmux. `ping` marks the host pings (a GSSENCRequest, then a close: lib/failover/ping)
+   * that pgmux sends every few seconds: they are not server connections.
+   */
+  readonly links: { down: Socket; up: Socket; toMux: number; ping: boolean | null }[] = [];
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -33,9 +37,12 @@ class Relay {
     const relay = new Relay(server, port);
     server.on('connection', (down) => {
       const up = connect({ host: '127.0.0.1', port: target, allowHalfOpen: true });
-      const link = { down, up, toMux: 0 };
+      const link: { down: Socket; up: Socket; toMux: number; ping: boolean | null } = { down, up, toMux: 0, ping: null };
       relay.links.push(link);
-      down.on('data', (b) => up.write(b));
+      down.on('data', (b: Buffer) => {
+        link.ping ??= b.length >= 8 && b.readUInt32BE(4) === GSSENC_REQUEST_CODE;
+        up.write(b);
+      });
       up.on('data', (b) => {
         link.toMux += b.length;
         down.write(b);
@@ -50,16 +57,22 @@ class Relay {
     return relay;
   }
 
-  /** The newest connection pgmux made. */
+  /** pgmux's server connections (its pings left out). */
+  private get servers(): { down: Socket; up: Socket; toMux: number }[] {
+    return this.links.filter((l) => l.ping !== true);
+  }
+
+  /** The newest server connection pgmux made. */
   get latest(): { down: Socket; up: Socket; toMux: number } {
-    const link = this.links[this.links.length - 1];
+    const servers = this.servers;
+    const link = servers[servers.length - 1];
     if (link === undefined) throw new Error('pgmux has no server connection through the relay');
     return link;
   }
 
   /** Connections whose pgmux side is still open (pgmux has not closed its socket). */
   get open(): number {
-    return this.links.filter((l) => !l.down.destroyed).length;
+    return this.servers.filter((l) => !l.down.destroyed).length;
   }
 
   stop(): Promise<void> {
@@ -70,6 +83,9 @@ class Relay {
     return new Promise((done) => this.server.close(() => done()));
   }
 }
+
+/** GSSENCRequest's request code (PostgreSQL's NEGOTIATE_GSS_CODE). */
+const GSSENC_REQUEST_CODE = 80877104;
 
 let cluster: Cluster;
 let relay: Relay;
