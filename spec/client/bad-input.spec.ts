@@ -4,7 +4,7 @@
 
 import type { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
-import { pgClient } from '../support/clients';
+import { bystanderInTransaction, pgClient } from '../support/clients';
 import type { PgmuxProcess } from '../support/pgmux';
 import { isAlive } from '../support/procs';
 import { startMux } from './support/setup';
@@ -22,9 +22,7 @@ beforeAll(async () => {
   cluster = await startCluster();
   await cluster.query(cluster.primary, 'CREATE TABLE bystander (n int)', 'app');
   mux = await startMux(cluster, { settings: { max_packet_size: MAX_PACKET } });
-  bystander = await pgClient(mux.port, 'app', cluster.password);
-  await bystander.query('BEGIN');
-  await bystander.query('INSERT INTO bystander VALUES (1)');
+  bystander = await bystanderInTransaction(mux.port, cluster.password);
 });
 
 afterAll(async () => {

@@ -6,7 +6,7 @@
 
 import type { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
-import { pgClient } from '../support/clients';
+import { bystanderInTransaction, pgClient } from '../support/clients';
 import type { PgmuxProcess } from '../support/pgmux';
 import { isAlive } from '../support/procs';
 import { startMux } from './support/setup';
@@ -36,9 +36,7 @@ beforeAll(async () => {
       `one = host=127.0.0.1 port=${cluster.primary.port} dbname=app pool_size=1`,
     ],
   });
-  bystander = await pgClient(mux.port, 'app', cluster.password);
-  await bystander.query('BEGIN');
-  await bystander.query('INSERT INTO bystander VALUES (1)');
+  bystander = await bystanderInTransaction(mux.port, cluster.password);
 });
 
 afterAll(async () => {

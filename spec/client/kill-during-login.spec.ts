@@ -6,7 +6,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
-import { pgClient } from '../support/clients';
+import { bystanderInTransaction, pgClient } from '../support/clients';
 import { consoleRows } from '../support/console';
 import type { PgmuxProcess } from '../support/pgmux';
 import { freePort } from '../support/ports';
@@ -74,9 +74,7 @@ beforeAll(async () => {
     // The default server_login_retry (15 s) is what a wrongly counted failure would cost.
     settings: { admin_users: 'app', server_connect_timeout: 30 },
   });
-  bystander = await pgClient(mux.port, 'app', cluster.password);
-  await bystander.query('BEGIN');
-  await bystander.query('INSERT INTO bystander VALUES (1)');
+  bystander = await bystanderInTransaction(mux.port, cluster.password);
 });
 
 afterAll(async () => {

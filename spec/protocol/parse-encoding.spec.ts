@@ -6,7 +6,7 @@
 
 import type { Client } from 'pg';
 import { startCluster, type Cluster } from '../support/cluster';
-import { pgClient } from '../support/clients';
+import { bystanderInTransaction } from '../support/clients';
 import type { PgmuxProcess } from '../support/pgmux';
 import { isAlive } from '../support/procs';
 import { cstr, frame, i16, i32 } from '../support/bytes';
@@ -22,9 +22,7 @@ beforeAll(async () => {
   cluster = await startCluster();
   await cluster.query(cluster.primary, 'CREATE TABLE bystander (n int)', 'app');
   mux = await startMux(cluster);
-  bystander = await pgClient(mux.port, 'app', cluster.password);
-  await bystander.query('BEGIN');
-  await bystander.query('INSERT INTO bystander VALUES (1)');
+  bystander = await bystanderInTransaction(mux.port, cluster.password);
 });
 
 afterAll(async () => {

@@ -13,6 +13,18 @@ export async function pgClient(port: number, user: string, password: string, db 
   return client;
 }
 
+/**
+ * A client in an open transaction that has inserted 1 into table `bystander` (which the spec
+ * creates): hostile-input specs check afterwards that it still sees its row and can COMMIT,
+ * so that bad input on one connection is shown not to touch another's work.
+ */
+export async function bystanderInTransaction(port: number, password: string): Promise<Client> {
+  const client = await pgClient(port, 'app', password);
+  await client.query('BEGIN');
+  await client.query('INSERT INTO bystander VALUES (1)');
+  return client;
+}
+
 /** Debian's /usr/bin wrappers first (the brief's choice), else the newest server tree or PATH. */
 function clientBin(name: string): string {
   const wrapper = `/usr/bin/${name}`;
