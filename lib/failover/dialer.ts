@@ -1,7 +1,8 @@
 // Owns opening connections to one backend: a Unix socket or TCP, then TLS as server_tls_sslmode
 // says (SSLRequest, 'S' -> handshake, 'N' -> plain text where the mode allows), and an optional
 // connect timeout. Every connection pgmux opens to PostgreSQL comes from here: pooled servers,
-// health probes, auth_query lookups and forwarded cancels, so server_tls_* means the same for all.
+// health probes, auth_query lookups and forwarded cancels, so server_tls_* means the same for all;
+// a host's ping (./ping) opens its socket here too, and never reaches TLS.
 
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
@@ -24,6 +25,11 @@ export function addressLabel(a: BackendAddress): string {
 
 export function isUnix(a: BackendAddress): boolean {
   return a.host === undefined || a.host.startsWith('/');
+}
+
+/** A socket to the backend's address, TCP or its Unix socket (`.s.PGSQL.<port>` in the directory). */
+export function openSocket(a: BackendAddress, onread?: net.OnReadOpts): net.Socket {
+  return isUnix(a) ? net.connect({ path: `${a.host ?? a.unixSocketDir}/.s.PGSQL.${a.port}`, onread }) : net.connect({ host: a.host, port: a.port, onread });
 }
 
 export class Dialer {
@@ -79,8 +85,7 @@ class Dial implements PendingConnect {
               return readInto.callback(length, buf);
             },
           };
-    const a = address;
-    this.socket = isUnix(a) ? net.connect({ path: `${a.host ?? a.unixSocketDir}/.s.PGSQL.${a.port}`, onread }) : net.connect({ host: a.host, port: a.port, onread });
+    this.socket = openSocket(address, onread);
     this.current = this.socket;
     this.socket.setNoDelay(true);
     this.socket.on('error', this.onError);

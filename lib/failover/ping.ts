@@ -8,14 +8,12 @@
 // 'S' and then logs "could not accept SSL connection: EOF detected" for every ping. What a failed
 // ping means is the full probe's to decide (lib/failover/backend.ts asks it at once).
 
-import * as net from 'node:net';
 import { GSSENC_REQUEST } from '../protocol/frontend';
-import { connectError, isUnix, type BackendAddress } from './dialer';
+import { connectError, openSocket, type BackendAddress } from './dialer';
 
 /** Calls `done(null)` when the host answered within `timeoutMs`, else `done(reason)`; once. */
 export function ping(address: BackendAddress, timeoutMs: number, done: (failure: string | null) => void): void {
-  const a = address;
-  const socket = isUnix(a) ? net.connect({ path: `${a.host ?? a.unixSocketDir}/.s.PGSQL.${a.port}` }) : net.connect({ host: a.host, port: a.port });
+  const socket = openSocket(address);
   let settled = false;
   const finish = (failure: string | null): void => {
     if (settled) return;
