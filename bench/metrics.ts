@@ -93,8 +93,8 @@ function nsPer(n: number, fn: (i: number) => void): number {
   return best;
 }
 
-/** In-process cost of what the forwarding path does per request with metrics on. */
-function micro(): string[] {
+/** What the in-process measurements observe through: metrics on, 20 fingerprints, one pool. */
+function observed(): { observer: QueryObserver; tags: RequestTags; where: Destination; client: TaggedClient } {
   const observer = new QueryObserver();
   observer.configure(true, 0, 20);
   const tags = new RequestTags(observer);
@@ -102,6 +102,12 @@ function micro(): string[] {
   stats.metrics = new PoolMetrics();
   const where: Destination = { stats, replicaAddress: null, target: { backend: () => null } };
   const client: TaggedClient = { user: 'app', database: 'app', params: new Map(), logPrefix: () => 'C-1' };
+  return { observer, tags, where, client };
+}
+
+/** In-process cost of what the forwarding path does per request with metrics on. */
+function micro(): string[] {
+  const { tags, where, client } = observed();
   // pgbench -S -M simple: a new literal every time, so every text is new and only the fingerprint repeats.
   const frames = Array.from({ length: 4096 }, (_, i) => queryFrame(`SELECT abalance FROM pgbench_accounts WHERE aid = ${100000 + i * 37};`));
   const h = new Histogram();
@@ -138,13 +144,7 @@ function micro(): string[] {
  * otherwise idle process, medians of many runs so that preemption by other processes drops out.
  */
 function scrapeMicro(): { bytes: number; fingerprints: number; runs: number; coldUs: number; hotUs: number } {
-  const observer = new QueryObserver();
-  observer.configure(true, 0, 20);
-  const tags = new RequestTags(observer);
-  const stats = new PoolStats();
-  stats.metrics = new PoolMetrics();
-  const where: Destination = { stats, replicaAddress: null, target: { backend: () => null } };
-  const client: TaggedClient = { user: 'app', database: 'app', params: new Map(), logPrefix: () => 'C-1' };
+  const { observer, tags, where, client } = observed();
   const texts = Array.from({ length: 20 }, (_, k) => `SELECT c${k} FROM t${k} WHERE id = `);
   for (let i = 0; i < 200_000; i++) {
     const f = queryFrame(`${texts[i % texts.length]}${i};`);
@@ -153,6 +153,7 @@ function scrapeMicro(): { bytes: number; fingerprints: number; runs: number; col
   }
   observer.fingerprints.rerank();
   observer.stop();
+  const stats = where.stats;
   const pool: PoolView = { db: { name: 'app' }, user: 'app', replicaAddress: null, stats };
   const snapshot = stats.snapshot();
   const poolRow = { database: 'app', user: 'app', clActive: 20, clWaiting: 80, svActive: 20, svIdle: 0, svUsed: 0, svTested: 0, svLogin: 0, maxwaitUs: 1500, poolMode: 'transaction' } as PoolRow;
